@@ -1,0 +1,200 @@
+//! Newtype identifiers, so that a client id can never be passed where a
+//! backend id is expected. All of them cross browser contexts, so each one
+//! validates what it is given and refuses malformed values with an [`IdError`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest identifier accepted from another context, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Largest integer a JavaScript number carries exactly (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Why a value was refused as an identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// The identifier was the empty string.
+    #[error("{kind} must not be empty")]
+    Empty {
+        /// Which identifier.
+        kind: &'static str,
+    },
+    /// The identifier was longer than [`MAX_ID_LEN`] bytes.
+    #[error("{kind} is {len} bytes long; at most {MAX_ID_LEN} are allowed")]
+    TooLong {
+        /// Which identifier.
+        kind: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The identifier contained a control character.
+    #[error("{kind} contains a control character")]
+    ControlCharacter {
+        /// Which identifier.
+        kind: &'static str,
+    },
+    /// An epoch beyond what a JavaScript number holds exactly.
+    #[error("epoch {0} is above Number.MAX_SAFE_INTEGER")]
+    EpochTooLarge(u64),
+}
+
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident, $kind:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `value` and wraps it.
+            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
+                let value = value.into();
+                validate(&value, $kind)?;
+                Ok(Self(value))
+            }
+
+            /// The identifier as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(value: String) -> Result<Self, IdError> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// One tab's client: one `Client` object in one page.
+    ClientId,
+    "client id"
+);
+string_id!(
+    /// One backend: one dedicated worker running the app's code for one key.
+    /// A key that is started again gets a new `BackendId`.
+    BackendId,
+    "backend id"
+);
+string_id!(
+    /// One connect attempt of a client. Sessions are keyed by attempt, not by
+    /// client, so a client that reconnects always gets a fresh session.
+    SessionId,
+    "session id"
+);
+string_id!(
+    /// One running coordinator (one SharedWorker instance).
+    CoordinatorId,
+    "coordinator id"
+);
+
+fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
+    if value.is_empty() {
+        return Err(IdError::Empty { kind });
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(IdError::TooLong { kind, len: value.len() });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(IdError::ControlCharacter { kind });
+    }
+    Ok(())
+}
+
+/// A leadership term. Each new leader takes a higher epoch than every leader
+/// before it, and messages stamped with an older epoch are ignored.
+///
+/// Epochs travel as JavaScript numbers, so they are capped at
+/// [`MAX_SAFE_INTEGER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Epoch(u64);
+
+impl Epoch {
+    /// The epoch before any leader.
+    pub const ZERO: Epoch = Epoch(0);
+
+    /// Checks `value` and wraps it.
+    pub fn new(value: u64) -> Result<Self, IdError> {
+        if value > MAX_SAFE_INTEGER {
+            return Err(IdError::EpochTooLarge(value));
+        }
+        Ok(Self(value))
+    }
+
+    /// The epoch as a number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The epoch after this one, or `None` at the top of the range.
+    pub fn next(self) -> Option<Epoch> {
+        Epoch::new(self.0 + 1).ok()
+    }
+}
+
+impl TryFrom<u64> for Epoch {
+    type Error = IdError;
+    fn try_from(value: u64) -> Result<Self, IdError> {
+        Epoch::new(value)
+    }
+}
+
+impl From<Epoch> for u64 {
+    fn from(epoch: Epoch) -> u64 {
+        epoch.0
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_refuse_empty_long_and_control_characters() {
+        assert_eq!(ClientId::new(""), Err(IdError::Empty { kind: "client id" }));
+        assert!(matches!(BackendId::new("x".repeat(MAX_ID_LEN + 1)), Err(IdError::TooLong { .. })));
+        assert!(BackendId::new("x".repeat(MAX_ID_LEN)).is_ok());
+        assert!(matches!(SessionId::new("a\nb"), Err(IdError::ControlCharacter { .. })));
+        assert_eq!(ClientId::new("tab-1").unwrap().as_str(), "tab-1");
+    }
+
+    #[test]
+    fn ids_validate_when_deserialized() {
+        assert!(serde_json::from_str::<ClientId>(r#""""#).is_err());
+        assert_eq!(serde_json::from_str::<ClientId>(r#""c1""#).unwrap().as_str(), "c1");
+        assert_eq!(serde_json::to_string(&ClientId::new("c1").unwrap()).unwrap(), r#""c1""#);
+    }
+
+    #[test]
+    fn epochs_rise_and_stay_within_safe_integers() {
+        assert!(Epoch::ZERO < Epoch::ZERO.next().unwrap());
+        assert_eq!(Epoch::new(MAX_SAFE_INTEGER).unwrap().next(), None);
+        assert!(serde_json::from_str::<Epoch>("9007199254740992").is_err());
+        assert!(serde_json::from_str::<Epoch>("-1").is_err());
+        assert_eq!(serde_json::from_str::<Epoch>("7").unwrap().get(), 7);
+    }
+}

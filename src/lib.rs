@@ -1,0 +1,74 @@
+//! # tabworker
+//!
+//! Session backends shared by every tab of a web app. A tab asks for a backend
+//! by key; the tab holding the app's leader [Web Lock] runs it in a dedicated
+//! worker; a SharedWorker coordinator hands each tab its own `MessagePort` to
+//! it; when the leader tab goes away, the next tab takes over.
+//!
+//! This crate is two layers:
+//!
+//! * a **pure core**, compiled and tested natively: the session-backend types
+//!   of the public API ([`ConnectRequest`], [`ConnectResponse`],
+//!   [`BackendStatus`], [`BackendState`], …), the backend [`Lifecycle`] state
+//!   machine, the wire [`protocol`] between tabs, coordinator and backend
+//!   workers, and the [`Coordinator`] state machine. Nothing in it touches a
+//!   browser API or a clock: time is passed in.
+//! * a thin **browser layer** (`wasm32` only) that carries browser events into
+//!   the core and the core's commands out, and exports the JavaScript API.
+//!
+//! ```
+//! use tabworker::{BackendState, BackendStatus, Lifecycle, TerminationReason, Timestamp};
+//!
+//! let t0: Timestamp = "2026-11-22T10:00:00.000Z".parse().unwrap();
+//! let mut backend = Lifecycle::new(t0);
+//! backend.apply(BackendState::Loading { time: t0.plus_millis(5) }).unwrap();
+//! backend.apply(BackendState::Ready { time: t0.plus_millis(40) }).unwrap();
+//!
+//! // Going back is refused with a typed error, never a panic.
+//! assert!(backend.apply(BackendState::Starting { time: t0.plus_millis(41) }).is_err());
+//!
+//! backend.terminate(t0.plus_millis(50), tabworker::TerminationKind::Soft, TerminationReason::External).unwrap();
+//! let end = backend.finish(t0.plus_millis(60), false, None).unwrap();
+//! assert_eq!(end.status(), BackendStatus::Terminated);
+//! assert_eq!(
+//!     serde_json::to_string(end).unwrap(),
+//!     r#"{"status":"terminated","time":"2026-11-22T10:00:00.060Z","termination_reason":"external","termination_kind":"soft","exit_error":false}"#,
+//! );
+//! ```
+//!
+//! ## Panic policy
+//!
+//! An error means bad input; a panic means a broken invariant of this crate.
+//!
+//! * Nothing that arrives from another browser context — another tab, the
+//!   coordinator, a backend worker, or the app through the JavaScript API —
+//!   may cause a panic. Such input is decoded into typed values, and anything
+//!   malformed becomes a typed error ([`protocol::DecodeError`],
+//!   [`TransitionError`], …) that the caller can branch on.
+//! * Every `unwrap`/`expect` outside tests carries a comment saying why it
+//!   cannot fail.
+//! * At the JavaScript boundary errors are thrown as `Error` objects with a
+//!   stable `name` and `code`, so that callers can branch on them rather than
+//!   on message text.
+//!
+//! [Web Lock]: https://developer.mozilla.org/en-US/docs/Web/API/Web_Locks_API
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod connect;
+mod coordinator;
+mod ids;
+mod lifecycle;
+pub mod protocol;
+mod status;
+mod time;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
+pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
+pub use ids::{BackendId, ClientId, CoordinatorId, Epoch, IdError, SessionId};
+pub use lifecycle::{Lifecycle, TransitionError};
+pub use status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+pub use time::{Timestamp, TimestampError};
