@@ -1,0 +1,65 @@
+//! What the current browser context offers.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::codec::to_js;
+
+/// The browser features tabworker depends on, as found in the current
+/// context (a page, a dedicated worker or a shared worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Features {
+    /// `SharedWorker` can be constructed here (pages only; missing on Chrome
+    /// Android before 148).
+    pub shared_worker: bool,
+    /// `navigator.locks` exists (secure contexts only).
+    pub web_locks: bool,
+    /// The origin private file system (`navigator.storage.getDirectory`).
+    pub opfs: bool,
+    /// OPFS synchronous access handles (dedicated workers only).
+    pub opfs_sync_access: bool,
+    /// The context is secure (https or localhost).
+    pub secure_context: bool,
+}
+
+impl Features {
+    /// Looks at the current global scope.
+    pub fn detect() -> Features {
+        let global = js_sys::global();
+        let navigator = get(&global, "navigator");
+        let storage = get(&navigator, "storage");
+        Features {
+            shared_worker: get(&global, "SharedWorker").is_function(),
+            web_locks: has_web_locks(),
+            opfs: get(&storage, "getDirectory").is_function(),
+            opfs_sync_access: get(&global, "FileSystemSyncAccessHandle").is_function(),
+            secure_context: get(&global, "isSecureContext").is_truthy(),
+        }
+    }
+}
+
+pub(crate) fn has_web_locks() -> bool {
+    get(&get(&js_sys::global(), "navigator"), "locks").is_object()
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    if !target.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    js_sys::Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `BrowserFeatures` in TypeScript.
+    #[wasm_bindgen(typescript_type = "BrowserFeatures")]
+    pub type BrowserFeaturesJs;
+}
+
+/// The browser features tabworker depends on, found in the calling context.
+#[wasm_bindgen(js_name = features)]
+pub fn features() -> BrowserFeaturesJs {
+    // A struct of booleans always serializes.
+    to_js(&Features::detect()).expect("booleans serialize").unchecked_into()
+}

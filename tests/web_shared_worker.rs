@@ -1,0 +1,74 @@
+//! The browser glue in a SharedWorker, where the coordinator runs.
+#![cfg(target_arch = "wasm32")]
+
+mod web_support;
+
+use tabworker::protocol::{BUILD, CoordinatorToTab, TabToCoordinator, decode, frame};
+use tabworker::web::{Features, run_coordinator, to_js};
+use tabworker::{ClientId, Epoch};
+use wasm_bindgen_test::*;
+use web_support::next_message;
+
+wasm_bindgen_test_configure!(run_in_shared_worker);
+
+#[wasm_bindgen_test]
+fn features_of_a_shared_worker() {
+    web_support::check_features(Features {
+        shared_worker: false,
+        web_locks: true,
+        opfs: true,
+        opfs_sync_access: false,
+        secure_context: true,
+    });
+}
+
+#[wasm_bindgen_test]
+async fn web_locks_work_in_a_shared_worker() {
+    web_support::check_locks_in_this_context().await;
+}
+
+fn post(port: &web_sys::MessagePort, message: &TabToCoordinator) {
+    port.post_message(&to_js(&frame(message)).unwrap()).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
+    let coordinator = run_coordinator(None).expect("a SharedWorker may run the coordinator");
+    let (tab_a, tab_b) = (web_sys::MessageChannel::new().unwrap(), web_sys::MessageChannel::new().unwrap());
+    coordinator.accept(tab_a.port2());
+    coordinator.accept(tab_b.port2());
+    assert_eq!(coordinator.connections(), 2);
+
+    post(&tab_a.port1(), &TabToCoordinator::Hello { client_id: ClientId::new("a").unwrap(), build: BUILD.into() });
+    let welcome = next_message(&tab_a.port1(), 2000).await;
+    match decode::<CoordinatorToTab>(&welcome.data(), 0).unwrap() {
+        CoordinatorToTab::Welcome { coordinator_id, tabs, leader } => {
+            assert_eq!(coordinator_id.as_str(), coordinator.id());
+            assert_eq!((tabs, leader), (1, None));
+        }
+        other => panic!("expected welcome, got {other:?}"),
+    }
+
+    // Garbage is refused with a typed answer and counted; the coordinator keeps serving.
+    tab_a.port1().post_message(&"garbage".into()).unwrap();
+    let refused = next_message(&tab_a.port1(), 2000).await;
+    assert!(matches!(
+        decode::<CoordinatorToTab>(&refused.data(), 0).unwrap(),
+        CoordinatorToTab::Rejected { code, .. } if code == "not-a-frame"
+    ));
+    assert_eq!(coordinator.rejected(), 1.0);
+
+    post(&tab_b.port1(), &TabToCoordinator::Hello { client_id: ClientId::new("b").unwrap(), build: BUILD.into() });
+    let welcome = next_message(&tab_b.port1(), 2000).await;
+    assert!(matches!(
+        decode::<CoordinatorToTab>(&welcome.data(), 0).unwrap(),
+        CoordinatorToTab::Welcome { tabs: 2, .. }
+    ));
+
+    // A new leader is announced to every tab that said hello.
+    let leadership =
+        tabworker::protocol::Leadership { leader_id: ClientId::new("b").unwrap(), epoch: Epoch::new(1).unwrap() };
+    post(&tab_b.port1(), &TabToCoordinator::NewLeader(leadership.clone()));
+    let announced = next_message(&tab_a.port1(), 2000).await;
+    assert_eq!(decode::<CoordinatorToTab>(&announced.data(), 0).unwrap(), CoordinatorToTab::NewLeader(leadership));
+}
