@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every check and every test layer of tabworker.
+#   bash scripts/test.sh
+source "$(dirname "$0")/setup.sh"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (native)"
+cargo clippy --all-targets -- -D warnings
+step "clippy (wasm32)"
+cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "native tests (cargo test)"
+cargo test
+
+step "browser glue tests (wasm-pack test, headless Chromium)"
+web_tests=()
+for f in tests/web_*.rs; do web_tests+=(--test "$(basename "$f" .rs)"); done
+wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install -- "${web_tests[@]}"
+
+step "build the package"
+node scripts/build.mjs
+
+step "TypeScript: the package's .d.ts against the seed's types"
+npx tsc --noEmit -p tests/types/tsconfig.json
+
+step "multi-tab browser tests (Playwright)"
+node --test --test-concurrency=1 tests/browser/

@@ -1,0 +1,92 @@
+// The package's .d.ts carries the seed's types under the seed's names, and
+// the API is typed (not `any`). Each `@ts-expect-error` line must fail to
+// type-check; if a type were loosened, tsc would report the directive unused.
+import type {
+  BackendState,
+  BackendStatus,
+  BrowserFeatures,
+  ClientOptions,
+  ConnectRequest,
+  ConnectResponse,
+  Role,
+  TabworkerError,
+  TerminationKind,
+  TerminationReason,
+} from '../../pkg/tabworker.js';
+import { Client, features } from '../../pkg/tabworker.js';
+
+export const request: ConnectRequest = {
+  key: 'doc-1',
+  spawn: {
+    tag: 'sqlite',
+    lifetime_limit_seconds: 3600,
+    max_idle_seconds: 60,
+    executable: {
+      mount: true,
+      env: { MODE: 'fast' },
+      resource_limits: { cpu_period: 100000, cpu_period_percent: 50, cpu_time_limit: 10, memory_limit_bytes: 1, disk_limit_bytes: 2 },
+    },
+  },
+  user: 'ada',
+  auth: { role: 'admin' },
+};
+export const spawnOnly: ConnectRequest = { spawn: true };
+// @ts-expect-error spawn is a boolean or an object
+export const badSpawn: ConnectRequest = { spawn: 'yes' };
+// @ts-expect-error env values are strings
+export const badEnv: ConnectRequest = { spawn: { executable: { env: { A: 1 } } } };
+
+export const response: ConnectResponse = {
+  backend_id: 'b-1',
+  spawned: true,
+  status: 'scheduled',
+  token: 't',
+  url: 'u',
+  secret_token: null,
+  status_url: 's',
+  ready_url: 'r',
+};
+// @ts-expect-error status_url is required
+export const badResponse: ConnectResponse = { backend_id: 'b', spawned: false, status: 'ready', token: 't', url: 'u', ready_url: 'r' };
+
+export const statuses: BackendStatus[] = ['scheduled', 'loading', 'starting', 'waiting', 'ready', 'terminating', 'hard-terminating', 'terminated'];
+// @ts-expect-error the seed writes hard-terminating with a hyphen
+export const badStatus: BackendStatus = 'hard_terminating';
+export const kinds: TerminationKind[] = ['soft', 'hard'];
+export const reasons: TerminationReason[] = ['swept', 'external', 'key_expired', 'lost', 'startup_timeout'];
+// @ts-expect-error the seed writes key_expired with an underscore
+export const badReason: TerminationReason = 'key-expired';
+
+export const states: BackendState[] = [
+  { status: 'ready', time: '2026-11-22T10:00:00.000Z' },
+  { status: 'terminating', time: '2026-11-22T10:00:00.000Z', termination_reason: 'external' },
+  { status: 'terminated', time: '2026-11-22T10:00:00.000Z', termination_reason: null, termination_kind: 'soft', exit_error: false },
+];
+// @ts-expect-error terminating carries a termination reason
+export const badState: BackendState = { status: 'terminating', time: '2026-11-22T10:00:00.000Z' };
+
+export function api(options: ClientOptions): Role {
+  const found: BrowserFeatures = features();
+  const webLocks: boolean = found.webLocks;
+  // @ts-expect-error features() is typed, so unknown fields are errors
+  found.serviceWorker;
+  const client = new Client(options);
+  const role: Role = client.role;
+  // @ts-expect-error role is 'leader' | 'follower', not any string
+  const notRole: 'observer' = client.role;
+  void webLocks, notRole;
+  return role;
+}
+
+export function code(error: TabworkerError): string {
+  switch (error.code) {
+    case 'web-locks-unavailable':
+    case 'shared-worker-unavailable':
+      return 'missing feature';
+    // @ts-expect-error codes are a closed set
+    case 'no-such-code':
+      return 'never';
+    default:
+      return error.code;
+  }
+}

@@ -1,0 +1,13 @@
+// The coordinator's SharedWorker entry: `new SharedWorker(new URL('./coordinator.js',
+// import.meta.url), { type: 'module', name })`. Tabs that connect while the wasm
+// module is still loading are buffered, so no tab is missed.
+import init, { runCoordinator } from '../pkg/tabworker.js';
+
+const early = [];
+const buffer = (event) => early.push(...event.ports);
+self.addEventListener('connect', buffer);
+await init();
+self.removeEventListener('connect', buffer);
+
+/** The running coordinator; kept alive by this module binding. */
+export const coordinator = runCoordinator(early);
