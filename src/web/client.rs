@@ -49,12 +49,26 @@ fn default_timeout() -> u32 {
 struct State {
     port: Option<MessagePort>,
     listeners: Vec<Listener>,
-    welcome: Option<(js_sys::Function, js_sys::Function)>,
+    /// Resolves the wait for `welcome`; the outcome is read from `state`.
+    welcome: Option<js_sys::Function>,
+    /// Why the wait for `welcome` ended without one.
+    welcome_error: Option<TabworkerError>,
     coordinator_id: Option<CoordinatorId>,
     leadership: Option<Leadership>,
     leader_lock: Option<LockRequest>,
     is_leader: bool,
     destroyed: bool,
+}
+
+impl State {
+    /// Ends the wait for `welcome`, once: with `Ok` when it came, with the
+    /// error that ended it otherwise.
+    fn end_welcome(&mut self, outcome: Result<(), TabworkerError>) {
+        if let Some(resolve) = self.welcome.take() {
+            self.welcome_error = outcome.err();
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    }
 }
 
 struct Inner {
@@ -148,10 +162,7 @@ impl Inner {
         state.is_leader = false;
         state.leader_lock = None;
         state.listeners.clear();
-        if let Some((_, reject)) = state.welcome.take() {
-            let error = TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed");
-            let _ = reject.call1(&JsValue::NULL, &error.into());
-        }
+        state.end_welcome(Err(TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed")));
         if let Some(port) = state.port.take() {
             port.close();
         }
@@ -163,9 +174,7 @@ impl Inner {
                 let mut state = self.state.borrow_mut();
                 state.coordinator_id = Some(coordinator_id);
                 state.leadership = leader;
-                if let Some((resolve, _)) = state.welcome.take() {
-                    let _ = resolve.call0(&JsValue::NULL);
-                }
+                state.end_welcome(Ok(()));
             }
             Ok(CoordinatorToTab::NewLeader(leadership)) => self.state.borrow_mut().leadership = Some(leadership),
             Ok(CoordinatorToTab::Rejected { code, detail }) => {
@@ -202,7 +211,7 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
     let port = worker.port();
 
     let mut welcome_slot = None;
-    let welcome = js_sys::Promise::new(&mut |resolve, reject| welcome_slot = Some((resolve, reject)));
+    let welcome = js_sys::Promise::new(&mut |resolve, _| welcome_slot = Some(resolve));
     let timeout = js_sys::Promise::new(&mut |resolve, _| {
         let global = js_sys::global();
         if let Ok(set_timeout) = js_sys::Reflect::get(&global, &"setTimeout".into()) {
@@ -222,13 +231,10 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
         let weak = Rc::downgrade(inner);
         state.listeners.push(Listener::new(&worker, "error", move |_: web_sys::Event| {
             if let Some(inner) = weak.upgrade() {
-                if let Some((_, reject)) = inner.state.borrow_mut().welcome.take() {
-                    let error = TabworkerError::new(
-                        ErrorCode::CoordinatorUnavailable,
-                        "the coordinator script failed to load or threw",
-                    );
-                    let _ = reject.call1(&JsValue::NULL, &error.into());
-                }
+                inner.state.borrow_mut().end_welcome(Err(TabworkerError::new(
+                    ErrorCode::CoordinatorUnavailable,
+                    "the coordinator script failed to load or threw",
+                )));
             }
         }));
         port.start();
@@ -236,13 +242,11 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
     }
     inner.send(&TabToCoordinator::Hello { client_id: inner.id.clone(), build: BUILD.into() });
 
-    let first = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout))).await.map_err(|e| {
-        match e.dyn_into::<js_sys::Error>() {
-            Ok(error) => TabworkerError::new(ErrorCode::CoordinatorUnavailable, String::from(error.message())),
-            Err(e) => TabworkerError::new(ErrorCode::CoordinatorUnavailable, describe(&e)),
-        }
-    })?;
-    let _ = first;
+    // Neither promise rejects: the outcome is in `state`.
+    let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout))).await;
+    if let Some(error) = inner.state.borrow_mut().welcome_error.take() {
+        return Err(error);
+    }
     if inner.state.borrow().coordinator_id.is_none() {
         return Err(TabworkerError::new(
             ErrorCode::CoordinatorUnavailable,

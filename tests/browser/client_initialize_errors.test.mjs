@@ -1,0 +1,54 @@
+// initialize() ends with a typed error, with the code of what ended it, when
+// the coordinator does not answer.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { uniqueApp, useBrowser } from './harness.mjs';
+
+const env = useBrowser();
+
+/** In a fresh page: starts a client on the silent coordinator, runs `then` once it said hello. */
+async function initializeAgainstSilence(app, timeoutMs, destroyAfterHello) {
+  const context = await env.browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${env.server.url}/www/index.html`);
+    return await page.evaluate(
+      async ({ app, timeoutMs, destroyAfterHello }) => {
+        const { Client } = await import('/pkg/tabworker.js');
+        const heard = new Promise((resolve) => {
+          new BroadcastChannel('silent-coordinator').onmessage = (e) => resolve(e.data);
+        });
+        const client = new Client({
+          coordinator: '/tests/browser/fixtures/silent-coordinator.js',
+          name: app,
+          connectTimeoutMs: timeoutMs,
+        });
+        const outcome = client.initialize().then(
+          () => ({ resolved: true }),
+          (error) => ({ name: error.name, code: error.code, message: error.message }),
+        );
+        const first = await heard;
+        if (destroyAfterHello) await client.destroy();
+        return { first, ...(await outcome) };
+      },
+      { app, timeoutMs, destroyAfterHello },
+    );
+  } finally {
+    await context.close();
+  }
+}
+
+test('a coordinator that never answers ends initialize() with coordinator-unavailable', async () => {
+  const result = await initializeAgainstSilence(uniqueApp('silent'), 300, false);
+  assert.equal(result.first, 'hello');
+  assert.equal(result.name, 'TabworkerError');
+  assert.equal(result.code, 'coordinator-unavailable');
+  assert.match(result.message, /did not answer within 300 ms/);
+});
+
+test('destroy() while initialize() waits ends it with not-initialized', async () => {
+  const result = await initializeAgainstSilence(uniqueApp('destroyed'), 30000, true);
+  assert.equal(result.first, 'hello');
+  assert.equal(result.name, 'TabworkerError');
+  assert.equal(result.code, 'not-initialized');
+});
