@@ -1,16 +1,24 @@
 //! The coordinator as a pure state machine.
 //!
 //! It runs in the app's SharedWorker and only routes: it answers `hello`,
-//! remembers who leads (the highest epoch announced), passes `request-port`
-//! to the leader and `provide-port` to the one client that asked. The browser
-//! layer numbers each connected `MessagePort` with a [`ConnId`], feeds every
-//! decoded frame (or its [`DecodeError`]) to [`Coordinator::handle`], then
-//! drains [`Coordinator::poll_output`] until it returns `None`.
+//! gives each leader that claims the role the next epoch and tells every tab,
+//! passes `request-port` to the leader and `provide-port` to the one client
+//! that asked. It learns that a tab is gone from the tab's lock
+//! ([`LockNames::tab`]), never from a silent port.
+//!
+//! The browser layer numbers each connected `MessagePort` with a [`ConnId`],
+//! feeds every decoded frame (or its [`DecodeError`]) to
+//! [`Coordinator::handle`] and every granted tab lock to
+//! [`Coordinator::tab_gone`], then drains [`Coordinator::poll_output`] until
+//! it returns `None`.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::ids::{ClientId, CoordinatorId, SessionId};
-use crate::protocol::{CoordinatorToTab, DecodeError, Leadership, TabToCoordinator, WireMessage};
+use crate::ids::{ClientId, CoordinatorId, Epoch};
+use crate::lock_names::LockNames;
+use crate::protocol::{
+    CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator, WireMessage,
+};
 
 /// One connection (one `MessagePort`) to the coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,7 +36,16 @@ pub enum CoordinatorOutput {
         /// The message.
         message: CoordinatorToTab,
     },
-    /// Close connection `conn`: its tab said goodbye.
+    /// Wait on the Web Lock `lock` (exclusive) and call
+    /// [`Coordinator::tab_gone`] for `conn` once it is granted: the tab held
+    /// it for its whole life, so the grant means the tab is gone.
+    WatchTab {
+        /// The connection of the tab.
+        conn: ConnId,
+        /// The tab's lock.
+        lock: String,
+    },
+    /// Close connection `conn` and stop watching its tab.
     Close {
         /// The connection.
         conn: ConnId,
@@ -39,21 +56,23 @@ pub enum CoordinatorOutput {
 #[derive(Debug)]
 pub struct Coordinator {
     id: CoordinatorId,
+    names: LockNames,
     /// Connections, with the client each introduced in its `hello`.
     conns: BTreeMap<ConnId, Option<ClientId>>,
     /// The highest leadership announced, and its connection while it is open.
     leadership: Option<(Leadership, Option<ConnId>)>,
     /// `request-port`s that arrived while no leader was connected.
-    waiting: Vec<(ConnId, ClientId, SessionId)>,
+    waiting: Vec<(ConnId, PortRequest)>,
     rejected: u64,
     outputs: VecDeque<CoordinatorOutput>,
 }
 
 impl Coordinator {
-    /// A coordinator with no connections.
-    pub fn new(id: CoordinatorId) -> Self {
+    /// A coordinator for the app of `names`, with no connections.
+    pub fn new(id: CoordinatorId, names: LockNames) -> Self {
         Coordinator {
             id,
+            names,
             conns: BTreeMap::new(),
             leadership: None,
             waiting: Vec::new(),
@@ -82,15 +101,28 @@ impl Coordinator {
         self.conns.len()
     }
 
+    /// The clients of the open connections that said `hello`.
+    pub fn clients(&self) -> impl Iterator<Item = &ClientId> {
+        self.conns.values().flatten()
+    }
+
     /// A new connection opened.
     pub fn connect(&mut self, conn: ConnId) {
         self.conns.entry(conn).or_insert(None);
     }
 
-    /// A connection closed (its tab is gone).
-    pub fn disconnect(&mut self, conn: ConnId) {
+    /// The tab of `conn` is gone (its tab lock was granted to the
+    /// coordinator): forget it and close its port.
+    pub fn tab_gone(&mut self, conn: ConnId) {
+        if self.conns.contains_key(&conn) {
+            self.disconnect(conn);
+            self.outputs.push_back(CoordinatorOutput::Close { conn });
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
-        self.waiting.retain(|(c, _, _)| *c != conn);
+        self.waiting.retain(|(c, _)| *c != conn);
         if let Some((_, leader_conn)) = &mut self.leadership {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
@@ -104,67 +136,81 @@ impl Coordinator {
             Ok(message) => message,
             Err(error) => return self.reject(conn, error.code(), error.to_string()),
         };
-        let Some(introduced) = self.conns.get_mut(&conn) else {
+        let Some(introduced) = self.conns.get(&conn) else {
             // A frame from a connection already closed: nobody to answer.
             return;
         };
-        match (message, introduced.is_some()) {
-            (TabToCoordinator::Hello { client_id, .. }, _) => {
-                *introduced = Some(client_id);
-                let tabs = self.conns.values().filter(|c| c.is_some()).count();
-                let welcome = CoordinatorToTab::Welcome {
-                    coordinator_id: self.id.clone(),
-                    leader: self.leadership().cloned(),
-                    tabs: u32::try_from(tabs).unwrap_or(u32::MAX),
-                };
-                self.send(conn, welcome);
+        match (message, introduced.clone()) {
+            (TabToCoordinator::Hello { client_id, .. }, None) => self.hello(conn, client_id),
+            (TabToCoordinator::Hello { .. }, Some(_)) => {
+                self.reject(conn, "duplicate-hello", "`hello` twice on one connection".into());
             }
-            (message, false) => {
+            (message, None) => {
                 self.reject(conn, "no-hello", format!("`{}` before `hello`", message.kind()));
             }
-            (TabToCoordinator::NewLeader(leadership), true) => self.new_leader(conn, leadership),
-            (TabToCoordinator::RequestPort { client_id, session_id }, true) => {
-                self.request_port(conn, client_id, session_id);
+            (message, Some(sender)) if claimed_client(&message).is_some_and(|c| *c != sender) => {
+                let claimed = claimed_client(&message).map(ToString::to_string).unwrap_or_default();
+                let detail = format!("`{}` speaks for `{claimed}` on `{sender}`'s connection", message.kind());
+                self.reject(conn, "wrong-client", detail);
             }
-            (TabToCoordinator::ProvidePort { client_id, session_id, epoch }, true) => {
-                let current = self.leadership().map(|l| l.epoch);
-                if current.is_some_and(|current| epoch < current) {
-                    return self.reject(conn, "stale-epoch", format!("port of epoch {epoch} after a newer leader"));
-                }
-                let target = self.conns.iter().find(|(_, c)| c.as_ref() == Some(&client_id)).map(|(k, _)| *k);
-                match target {
-                    Some(to) => self.send(to, CoordinatorToTab::ProvidePort { client_id, session_id, epoch }),
-                    None => self.reject(conn, "unknown-client", format!("no connected client `{client_id}`")),
-                }
-            }
-            (TabToCoordinator::Goodbye { .. }, true) => {
-                self.disconnect(conn);
-                self.outputs.push_back(CoordinatorOutput::Close { conn });
-            }
+            (TabToCoordinator::NewLeader(claim), Some(_)) => self.new_leader(conn, claim),
+            (TabToCoordinator::RequestPort(request), Some(_)) => self.request_port(conn, request),
+            (TabToCoordinator::ProvidePort(grant), Some(_)) => self.provide_port(conn, grant),
+            (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(conn),
         }
     }
 
-    fn new_leader(&mut self, conn: ConnId, leadership: Leadership) {
-        if let Some(current) = self.leadership() {
-            if leadership.epoch <= current.epoch {
-                let detail = format!("epoch {} is not above the current {}", leadership.epoch, current.epoch);
-                return self.reject(conn, "stale-epoch", detail);
-            }
+    fn hello(&mut self, conn: ConnId, client_id: ClientId) {
+        if self.clients().any(|c| *c == client_id) {
+            return self.reject(conn, "duplicate-client", format!("client `{client_id}` is already connected"));
         }
+        let lock = self.names.tab(&client_id);
+        self.conns.insert(conn, Some(client_id));
+        let tabs = self.clients().count();
+        let welcome = CoordinatorToTab::Welcome {
+            coordinator_id: self.id.clone(),
+            leader: self.leadership().cloned(),
+            tabs: u32::try_from(tabs).unwrap_or(u32::MAX),
+        };
+        self.send(conn, welcome);
+        self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock });
+    }
+
+    fn new_leader(&mut self, conn: ConnId, claim: LeaderClaim) {
+        let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch);
+        let Some(epoch) = current.next() else {
+            return self.reject(conn, "epochs-exhausted", format!("no epoch after {current}"));
+        };
+        let leadership = Leadership { leader_id: claim.leader_id, epoch, liveness_key: claim.liveness_key };
         self.leadership = Some((leadership.clone(), Some(conn)));
         let introduced: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| *k).collect();
         for to in introduced {
             self.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
         }
-        for (from, client_id, session_id) in std::mem::take(&mut self.waiting) {
-            self.request_port(from, client_id, session_id);
+        for (from, request) in std::mem::take(&mut self.waiting) {
+            self.request_port(from, request);
         }
     }
 
-    fn request_port(&mut self, from: ConnId, client_id: ClientId, session_id: SessionId) {
+    fn request_port(&mut self, from: ConnId, request: PortRequest) {
         match self.leadership.as_ref().and_then(|(_, conn)| *conn) {
-            Some(leader) => self.send(leader, CoordinatorToTab::RequestPort { client_id, session_id }),
-            None => self.waiting.push((from, client_id, session_id)),
+            Some(leader) => self.send(leader, CoordinatorToTab::RequestPort(request)),
+            None => self.waiting.push((from, request)),
+        }
+    }
+
+    fn provide_port(&mut self, from: ConnId, grant: PortGrant) {
+        let Some((current, leader_conn)) = &self.leadership else {
+            return self.reject(from, "not-leader", "`provide-port` before any leader".into());
+        };
+        if grant.epoch != current.epoch || *leader_conn != Some(from) {
+            let detail = format!("port of epoch {} while epoch {} leads", grant.epoch, current.epoch);
+            return self.reject(from, "stale-epoch", detail);
+        }
+        let target = self.conns.iter().find(|(_, c)| c.as_ref() == Some(&grant.client_id)).map(|(k, _)| *k);
+        match target {
+            Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
+            None => self.reject(from, "unknown-client", format!("no connected client `{}`", grant.client_id)),
         }
     }
 
@@ -185,21 +231,36 @@ impl Coordinator {
     }
 }
 
+/// The client a message speaks for, which must be the connection's own.
+fn claimed_client(message: &TabToCoordinator) -> Option<&ClientId> {
+    match message {
+        TabToCoordinator::Hello { client_id, .. } | TabToCoordinator::Goodbye { client_id } => Some(client_id),
+        TabToCoordinator::NewLeader(claim) => Some(&claim.leader_id),
+        TabToCoordinator::RequestPort(request) => Some(&request.client_id),
+        // A grant names the client it is for, not its sender.
+        TabToCoordinator::ProvidePort(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::Epoch;
+    use crate::ids::{AppName, SessionId};
     use crate::protocol::BUILD;
 
     fn client(n: u32) -> ClientId {
         ClientId::new(format!("c{n}")).unwrap()
     }
 
+    fn coordinator() -> Coordinator {
+        Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()))
+    }
+
     fn drain(k: &mut Coordinator) -> Vec<(ConnId, CoordinatorToTab)> {
         std::iter::from_fn(|| k.poll_output())
             .filter_map(|out| match out {
                 CoordinatorOutput::Send { to, message } => Some((to, message)),
-                CoordinatorOutput::Close { .. } => None,
+                _ => None,
             })
             .collect()
     }
@@ -209,103 +270,162 @@ mod tests {
         k.handle(ConnId(n.into()), Ok(TabToCoordinator::Hello { client_id: client(n), build: BUILD.into() }));
     }
 
-    fn lead(n: u32, epoch: u64) -> TabToCoordinator {
-        TabToCoordinator::NewLeader(Leadership { leader_id: client(n), epoch: Epoch::new(epoch).unwrap() })
+    fn claim(n: u32) -> TabToCoordinator {
+        TabToCoordinator::NewLeader(LeaderClaim { leader_id: client(n), liveness_key: format!("live-{n}") })
     }
 
-    #[test]
-    fn hello_is_welcomed_with_the_coordinator_id_and_tab_count() {
-        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap());
-        hello(&mut k, 1);
-        hello(&mut k, 2);
-        let out = drain(&mut k);
-        assert_eq!(out.len(), 2);
-        assert!(matches!(&out[1], (ConnId(2), CoordinatorToTab::Welcome { tabs: 2, leader: None, coordinator_id })
-            if coordinator_id.as_str() == "k"));
+    fn request(n: u32, s: &str) -> PortRequest {
+        PortRequest { client_id: client(n), session_id: SessionId::new(s).unwrap() }
     }
 
-    #[test]
-    fn request_port_waits_for_a_leader_then_reaches_only_the_leader() {
-        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap());
-        hello(&mut k, 1);
-        hello(&mut k, 2);
-        drain(&mut k);
-        let session_id = SessionId::new("s").unwrap();
-        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort { client_id: client(2), session_id: session_id.clone() }));
-        assert!(drain(&mut k).is_empty(), "no leader yet: the request waits");
-        k.handle(ConnId(1), Ok(lead(1, 1)));
-        let out = drain(&mut k);
-        assert_eq!(out.iter().filter(|(_, m)| matches!(m, CoordinatorToTab::NewLeader(_))).count(), 2);
-        assert!(out.contains(&(ConnId(1), CoordinatorToTab::RequestPort { client_id: client(2), session_id })));
+    fn grant(n: u32, s: &str, epoch: u64) -> PortGrant {
+        PortGrant { client_id: client(n), session_id: SessionId::new(s).unwrap(), epoch: Epoch::new(epoch).unwrap() }
     }
 
-    #[test]
-    fn provide_port_goes_to_the_requesting_client_only() {
-        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap());
-        for n in 1..=3 {
-            hello(&mut k, n);
-        }
-        k.handle(ConnId(1), Ok(lead(1, 1)));
-        drain(&mut k);
-        let session_id = SessionId::new("s").unwrap();
-        let epoch = Epoch::new(1).unwrap();
-        k.handle(
-            ConnId(1),
-            Ok(TabToCoordinator::ProvidePort { client_id: client(3), session_id: session_id.clone(), epoch }),
-        );
-        assert_eq!(
-            drain(&mut k),
-            vec![(ConnId(3), CoordinatorToTab::ProvidePort { client_id: client(3), session_id, epoch })]
-        );
-    }
-
-    #[test]
-    fn stale_epochs_and_frames_before_hello_are_rejected_and_counted() {
-        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap());
-        hello(&mut k, 1);
-        hello(&mut k, 2);
-        k.handle(ConnId(1), Ok(lead(1, 5)));
-        drain(&mut k);
-        k.handle(ConnId(2), Ok(lead(2, 5)));
-        k.connect(ConnId(9));
-        k.handle(ConnId(9), Ok(lead(9, 6)));
-        k.handle(ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
-        let codes: Vec<String> = drain(&mut k)
-            .into_iter()
+    fn codes(out: Vec<(ConnId, CoordinatorToTab)>) -> Vec<String> {
+        out.into_iter()
             .filter_map(|(_, m)| match m {
                 CoordinatorToTab::Rejected { code, .. } => Some(code),
                 _ => None,
             })
-            .collect();
-        assert_eq!(codes, ["stale-epoch", "no-hello", "malformed"]);
-        assert_eq!(k.rejected(), 3);
-        assert_eq!(k.leadership().unwrap().epoch.get(), 5);
+            .collect()
     }
 
     #[test]
-    fn goodbye_closes_the_connection() {
-        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap());
+    fn hello_is_welcomed_and_the_tab_lock_watched() {
+        let mut k = coordinator();
         hello(&mut k, 1);
-        drain(&mut k);
-        k.handle(ConnId(1), Ok(TabToCoordinator::Goodbye { client_id: client(1) }));
-        assert_eq!(k.poll_output(), Some(CoordinatorOutput::Close { conn: ConnId(1) }));
-        assert_eq!(k.connections(), 0);
+        k.connect(ConnId(2));
+        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into() }));
+        let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
+        assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
+            tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
+        assert_eq!(out[3], CoordinatorOutput::WatchTab { conn: ConnId(2), lock: "tabworker:app:tab:c2".into() });
     }
 
     #[test]
-    fn a_closed_leader_stops_receiving_requests_until_the_next_one() {
-        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap());
+    fn each_claim_gets_the_next_epoch_and_every_tab_hears_of_it() {
+        let mut k = coordinator();
         hello(&mut k, 1);
         hello(&mut k, 2);
-        k.handle(ConnId(1), Ok(lead(1, 1)));
-        k.disconnect(ConnId(1));
         drain(&mut k);
-        let session_id = SessionId::new("s").unwrap();
-        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort { client_id: client(2), session_id: session_id.clone() }));
-        assert!(drain(&mut k).is_empty());
-        k.handle(ConnId(2), Ok(lead(2, 2)));
-        assert!(
-            drain(&mut k).contains(&(ConnId(2), CoordinatorToTab::RequestPort { client_id: client(2), session_id }))
+        k.handle(ConnId(1), Ok(claim(1)));
+        let out = drain(&mut k);
+        let expected =
+            Leadership { leader_id: client(1), epoch: Epoch::new(1).unwrap(), liveness_key: "live-1".into() };
+        assert_eq!(
+            out,
+            vec![
+                (ConnId(1), CoordinatorToTab::NewLeader(expected.clone())),
+                (ConnId(2), CoordinatorToTab::NewLeader(expected))
+            ]
         );
+        k.tab_gone(ConnId(1));
+        k.handle(ConnId(2), Ok(claim(2)));
+        assert_eq!(k.leadership().unwrap().epoch.get(), 2);
+        assert_eq!(k.leadership().unwrap().leader_id, client(2));
+    }
+
+    #[test]
+    fn request_port_waits_for_a_leader_then_reaches_only_the_leader() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
+        assert!(drain(&mut k).is_empty(), "no leader yet: the request waits");
+        k.handle(ConnId(1), Ok(claim(1)));
+        let out = drain(&mut k);
+        assert_eq!(out.iter().filter(|(_, m)| matches!(m, CoordinatorToTab::NewLeader(_))).count(), 2);
+        assert_eq!(out.last(), Some(&(ConnId(1), CoordinatorToTab::RequestPort(request(2, "s")))));
+    }
+
+    #[test]
+    fn provide_port_goes_to_the_requesting_client_only() {
+        let mut k = coordinator();
+        for n in 1..=3 {
+            hello(&mut k, n);
+        }
+        k.handle(ConnId(1), Ok(claim(1)));
+        drain(&mut k);
+        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(3, "s", 1))));
+        assert_eq!(drain(&mut k), vec![(ConnId(3), CoordinatorToTab::ProvidePort(grant(3, "s", 1)))]);
+    }
+
+    #[test]
+    fn ports_of_an_old_epoch_or_from_a_non_leader_are_refused() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        k.handle(ConnId(1), Ok(claim(1)));
+        k.handle(ConnId(2), Ok(claim(2)));
+        drain(&mut k);
+        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 1))));
+        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 2))));
+        assert_eq!(codes(drain(&mut k)), ["stale-epoch", "stale-epoch"]);
+        k.handle(ConnId(2), Ok(TabToCoordinator::ProvidePort(grant(1, "s", 2))));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::ProvidePort(grant(1, "s", 2)))]);
+    }
+
+    #[test]
+    fn bad_frames_are_rejected_and_counted_and_change_nothing() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        k.handle(ConnId(1), Ok(claim(1)));
+        drain(&mut k);
+        k.connect(ConnId(9));
+        k.handle(ConnId(9), Ok(claim(9)));
+        k.handle(ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
+        k.handle(ConnId(2), Ok(claim(1)));
+        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
+        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into() }));
+        k.connect(ConnId(3));
+        k.handle(ConnId(3), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into() }));
+        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(7, "s", 1))));
+        assert_eq!(
+            codes(drain(&mut k)),
+            [
+                "no-hello",
+                "malformed",
+                "wrong-client",
+                "wrong-client",
+                "duplicate-hello",
+                "duplicate-client",
+                "unknown-client"
+            ]
+        );
+        assert_eq!(k.rejected(), 7);
+        assert_eq!(k.leadership().unwrap().epoch.get(), 1);
+        assert_eq!(k.leadership().unwrap().leader_id, client(1));
+    }
+
+    #[test]
+    fn a_gone_tab_is_forgotten_and_its_port_closed() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        drain(&mut k);
+        k.tab_gone(ConnId(1));
+        assert_eq!(k.poll_output(), Some(CoordinatorOutput::Close { conn: ConnId(1) }));
+        assert_eq!(k.connections(), 0);
+        k.tab_gone(ConnId(1));
+        assert_eq!(k.poll_output(), None, "a second notice changes nothing");
+        hello(&mut k, 2);
+        k.handle(ConnId(2), Ok(TabToCoordinator::Goodbye { client_id: client(2) }));
+        assert_eq!(std::iter::from_fn(|| k.poll_output()).last(), Some(CoordinatorOutput::Close { conn: ConnId(2) }));
+    }
+
+    #[test]
+    fn a_gone_leader_stops_receiving_requests_until_the_next_one() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        k.handle(ConnId(1), Ok(claim(1)));
+        k.tab_gone(ConnId(1));
+        drain(&mut k);
+        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
+        assert!(drain(&mut k).is_empty());
+        k.handle(ConnId(2), Ok(claim(2)));
+        assert_eq!(drain(&mut k).last(), Some(&(ConnId(2), CoordinatorToTab::RequestPort(request(2, "s")))));
     }
 }

@@ -104,6 +104,12 @@ string_id!(
     CoordinatorId,
     "coordinator id"
 );
+string_id!(
+    /// An app's name: tabs of one name share a coordinator, a leader and
+    /// their backends; two names on one origin never meet.
+    AppName,
+    "app name"
+);
 
 fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
     if value.is_empty() {

@@ -55,20 +55,26 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod backend_host;
 mod connect;
 mod coordinator;
 mod ids;
 mod lifecycle;
+mod lock_names;
 pub mod protocol;
 mod status;
+mod tab;
 mod time;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
+pub use backend_host::{BackendHost, BackendOutput};
 pub use connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
 pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
-pub use ids::{BackendId, ClientId, CoordinatorId, Epoch, IdError, SessionId};
+pub use ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, SessionId};
 pub use lifecycle::{Lifecycle, TransitionError};
+pub use lock_names::{LockMode, LockNames};
 pub use status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+pub use tab::{DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput};
 pub use time::{Timestamp, TimestampError};

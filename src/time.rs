@@ -28,8 +28,8 @@ pub struct TimestampError {
 impl Timestamp {
     /// The instant `millis` milliseconds after 1970-01-01T00:00:00Z (as from
     /// `Date.now()`), clamped to the year 9999.
-    pub fn from_unix_millis(millis: u64) -> Self {
-        Timestamp(millis.min(MAX_MILLIS))
+    pub const fn from_unix_millis(millis: u64) -> Self {
+        Timestamp(if millis < MAX_MILLIS { millis } else { MAX_MILLIS })
     }
 
     /// Milliseconds since the Unix epoch.

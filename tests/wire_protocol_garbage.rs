@@ -9,8 +9,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::{Map, Value, json};
 use tabworker::protocol::{
-    BackendToLeader, CoordinatorToTab, DecodeError, LeaderToBackend, Leadership, PROTOCOL_VERSION, TabToCoordinator,
-    WireMessage, decode, decode_json, frame,
+    BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PROTOCOL_VERSION,
+    PortGrant, PortRequest, TabToCoordinator, WireMessage, decode, decode_json, frame,
 };
 use tabworker::{ClientId, CoordinatorId, Epoch, SessionId};
 
@@ -81,7 +81,11 @@ fn examples() -> Vec<Example> {
     let client_id = ClientId::new("c1").unwrap();
     let session_id = SessionId::new("s1").unwrap();
     let epoch = Epoch::new(3).unwrap();
-    let leadership = Leadership { leader_id: ClientId::new("c0").unwrap(), epoch };
+    let leadership =
+        Leadership { leader_id: ClientId::new("c0").unwrap(), epoch, liveness_key: "tabworker:a:liveness:w".into() };
+    let claim = LeaderClaim { leader_id: ClientId::new("c0").unwrap(), liveness_key: "tabworker:a:liveness:w".into() };
+    let request = PortRequest { client_id: client_id.clone(), session_id: session_id.clone() };
+    let grant = PortGrant { client_id: client_id.clone(), session_id: session_id.clone(), epoch };
     let coordinator_id = CoordinatorId::new("k1").unwrap();
     use Direction as D;
     vec![
@@ -89,15 +93,9 @@ fn examples() -> Vec<Example> {
             D::TabToCoordinator,
             TabToCoordinator::Hello { client_id: client_id.clone(), build: "tabworker/0".into() },
         ),
-        example(D::TabToCoordinator, TabToCoordinator::NewLeader(leadership.clone())),
-        example(
-            D::TabToCoordinator,
-            TabToCoordinator::RequestPort { client_id: client_id.clone(), session_id: session_id.clone() },
-        ),
-        example(
-            D::TabToCoordinator,
-            TabToCoordinator::ProvidePort { client_id: client_id.clone(), session_id: session_id.clone(), epoch },
-        ),
+        example(D::TabToCoordinator, TabToCoordinator::NewLeader(claim)),
+        example(D::TabToCoordinator, TabToCoordinator::RequestPort(request.clone())),
+        example(D::TabToCoordinator, TabToCoordinator::ProvidePort(grant.clone())),
         example(D::TabToCoordinator, TabToCoordinator::Goodbye { client_id: client_id.clone() }),
         example(
             D::CoordinatorToTab,
@@ -109,23 +107,14 @@ fn examples() -> Vec<Example> {
         ),
         example(D::CoordinatorToTab, CoordinatorToTab::Welcome { coordinator_id, leader: None, tabs: 1 }),
         example(D::CoordinatorToTab, CoordinatorToTab::NewLeader(leadership.clone())),
-        example(
-            D::CoordinatorToTab,
-            CoordinatorToTab::RequestPort { client_id: client_id.clone(), session_id: session_id.clone() },
-        ),
-        example(
-            D::CoordinatorToTab,
-            CoordinatorToTab::ProvidePort { client_id: client_id.clone(), session_id: session_id.clone(), epoch },
-        ),
+        example(D::CoordinatorToTab, CoordinatorToTab::RequestPort(request.clone())),
+        example(D::CoordinatorToTab, CoordinatorToTab::ProvidePort(grant)),
         example(D::CoordinatorToTab, CoordinatorToTab::Rejected { code: "malformed".into(), detail: "no".into() }),
-        example(D::LeaderToBackend, LeaderToBackend::Init(leadership)),
-        example(
-            D::LeaderToBackend,
-            LeaderToBackend::StartSession { client_id: client_id.clone(), session_id: session_id.clone() },
-        ),
+        example(D::LeaderToBackend, LeaderToBackend::Init { leader_id: leadership.leader_id, app: "a".into() }),
+        example(D::LeaderToBackend, LeaderToBackend::StartSession(request.clone())),
         example(D::BackendToLeader, BackendToLeader::Listening),
         example(D::BackendToLeader, BackendToLeader::Ready { liveness_key: "tabworker/liveness/b1".into() }),
-        example(D::BackendToLeader, BackendToLeader::Session { client_id, session_id }),
+        example(D::BackendToLeader, BackendToLeader::Session(request)),
     ]
 }
 
@@ -611,8 +600,9 @@ fn an_epoch_beyond_javascript_safe_integers_is_malformed() {
             assert_eq!(decode_as(e.direction, &largest, e.ports), Ok(e.kind), "{largest}");
         }
     }
-    // provide-port ×2, new-leader ×2, init, welcome's leader.
-    assert_eq!(seen, 6);
+    // provide-port ×2, the coordinator's new-leader, welcome's leader (a
+    // tab's claim carries no epoch: the coordinator gives it).
+    assert_eq!(seen, 4);
 }
 
 #[test]

@@ -2,29 +2,29 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Leadership, WireMessage};
-use crate::ids::{ClientId, SessionId};
+use super::{PortRequest, WireMessage};
+use crate::ids::ClientId;
 
 /// What the leader tab sends to a backend worker it spawned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum LeaderToBackend {
     /// Sent once the worker said `listening`: start the backend.
-    Init(Leadership),
-    /// Open a session for a client.
-    StartSession {
-        /// The client the session is for.
-        client_id: ClientId,
-        /// The connect attempt the session is for.
-        session_id: SessionId,
+    Init {
+        /// The leader tab's client (the seed's `init (Client1_ID)`).
+        leader_id: ClientId,
+        /// The app's name, which the worker's lock names are made from.
+        app: String,
     },
+    /// Open a session for one connect attempt of a client.
+    StartSession(PortRequest),
 }
 
 impl WireMessage for LeaderToBackend {
     fn kind(&self) -> &'static str {
         match self {
-            LeaderToBackend::Init(_) => "init",
-            LeaderToBackend::StartSession { .. } => "start-session",
+            LeaderToBackend::Init { .. } => "init",
+            LeaderToBackend::StartSession(_) => "start-session",
         }
     }
 }
@@ -42,12 +42,7 @@ pub enum BackendToLeader {
         liveness_key: String,
     },
     /// A session is open; its port travels with this message.
-    Session {
-        /// The client the session is for.
-        client_id: ClientId,
-        /// The connect attempt the session is for.
-        session_id: SessionId,
-    },
+    Session(PortRequest),
 }
 
 impl WireMessage for BackendToLeader {
@@ -55,32 +50,32 @@ impl WireMessage for BackendToLeader {
         match self {
             BackendToLeader::Listening => "listening",
             BackendToLeader::Ready { .. } => "ready",
-            BackendToLeader::Session { .. } => "session",
+            BackendToLeader::Session(_) => "session",
         }
     }
 
     fn ports(&self) -> usize {
-        usize::from(matches!(self, BackendToLeader::Session { .. }))
+        usize::from(matches!(self, BackendToLeader::Session(_)))
     }
 }
 
 #[cfg(test)]
-impl LeaderToBackend {
-    pub(crate) fn examples(client_id: &ClientId, session_id: &SessionId, leadership: &Leadership) -> Vec<Self> {
+pub(crate) mod examples {
+    use super::*;
+    use crate::protocol::coordinator::examples::{leadership, request};
+
+    pub(crate) fn to_backend() -> Vec<LeaderToBackend> {
         vec![
-            LeaderToBackend::Init(leadership.clone()),
-            LeaderToBackend::StartSession { client_id: client_id.clone(), session_id: session_id.clone() },
+            LeaderToBackend::Init { leader_id: leadership().leader_id, app: "app".into() },
+            LeaderToBackend::StartSession(request()),
         ]
     }
-}
 
-#[cfg(test)]
-impl BackendToLeader {
-    pub(crate) fn examples(client_id: &ClientId, session_id: &SessionId) -> Vec<Self> {
+    pub(crate) fn to_leader() -> Vec<BackendToLeader> {
         vec![
             BackendToLeader::Listening,
-            BackendToLeader::Ready { liveness_key: "tabworker/liveness/b1".into() },
-            BackendToLeader::Session { client_id: client_id.clone(), session_id: session_id.clone() },
+            BackendToLeader::Ready { liveness_key: leadership().liveness_key },
+            BackendToLeader::Session(request()),
         ]
     }
 }

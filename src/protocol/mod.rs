@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendToLeader, LeaderToBackend};
-pub use coordinator::{CoordinatorToTab, Leadership, TabToCoordinator};
+pub use coordinator::{CoordinatorToTab, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator};
 
 /// The protocol version this build speaks. Contexts that speak another one
 /// refuse each other's frames with [`DecodeError::ProtocolMismatch`].
@@ -163,7 +163,6 @@ pub fn frame<T: WireMessage>(message: &T) -> Frame<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ClientId, Epoch, SessionId};
 
     fn round_trip<T: WireMessage + PartialEq + std::fmt::Debug>(message: T) {
         let text = serde_json::to_string(&frame(&message)).unwrap();
@@ -172,21 +171,10 @@ mod tests {
 
     #[test]
     fn every_message_round_trips_through_a_frame() {
-        let client_id = ClientId::new("c1").unwrap();
-        let session_id = SessionId::new("s1").unwrap();
-        let leadership = Leadership { leader_id: client_id.clone(), epoch: Epoch::new(3).unwrap() };
-        for m in TabToCoordinator::examples(&client_id, &session_id, &leadership) {
-            round_trip(m);
-        }
-        for m in CoordinatorToTab::examples(&client_id, &session_id, &leadership) {
-            round_trip(m);
-        }
-        for m in LeaderToBackend::examples(&client_id, &session_id, &leadership) {
-            round_trip(m);
-        }
-        for m in BackendToLeader::examples(&client_id, &session_id) {
-            round_trip(m);
-        }
+        coordinator::examples::to_coordinator().into_iter().for_each(round_trip);
+        coordinator::examples::to_tab().into_iter().for_each(round_trip);
+        backend::examples::to_backend().into_iter().for_each(round_trip);
+        backend::examples::to_leader().into_iter().for_each(round_trip);
     }
 
     #[test]
@@ -202,10 +190,7 @@ mod tests {
 
     #[test]
     fn frames_carry_the_protocol_version_and_the_seed_names() {
-        let message = TabToCoordinator::RequestPort {
-            client_id: ClientId::new("c1").unwrap(),
-            session_id: SessionId::new("s1").unwrap(),
-        };
+        let message = TabToCoordinator::RequestPort(coordinator::examples::request());
         assert_eq!(
             serde_json::to_value(frame(&message)).unwrap(),
             serde_json::json!({"protocol": 1, "type": "request-port", "client_id": "c1", "session_id": "s1"})

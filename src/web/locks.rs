@@ -50,14 +50,7 @@ extern "C" {
     fn abort(this: &LockHandle);
 }
 
-/// How a lock is held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockMode {
-    /// One holder at a time.
-    Exclusive,
-    /// Any number of shared holders, while no one holds it exclusively.
-    Shared,
-}
+pub use crate::LockMode;
 
 /// A Web Lock request: queued until granted, then held. Dropping it
 /// withdraws a queued request or releases a granted lock.

@@ -1,0 +1,79 @@
+//! The names of the Web Locks an app's contexts use. Every role derives them
+//! here, so that a tab, the coordinator and a backend worker agree.
+
+use crate::ids::{AppName, ClientId, SessionId};
+
+/// How a Web Lock is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// One holder at a time.
+    Exclusive,
+    /// Any number of shared holders, while no one holds it exclusively.
+    Shared,
+}
+
+/// The lock names of one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockNames {
+    app: AppName,
+}
+
+impl LockNames {
+    /// The lock names of `app`.
+    pub fn new(app: AppName) -> Self {
+        LockNames { app }
+    }
+
+    /// The app.
+    pub fn app(&self) -> &AppName {
+        &self.app
+    }
+
+    /// The name of the app's coordinator SharedWorker.
+    pub fn coordinator(&self) -> String {
+        format!("tabworker:{}", self.app)
+    }
+
+    /// The election: its holder is the leader tab.
+    pub fn leader(&self) -> String {
+        format!("tabworker:{}:leader", self.app)
+    }
+
+    /// Held by a tab for its whole life; the coordinator waits on it to learn
+    /// that the tab is gone.
+    pub fn tab(&self, client: &ClientId) -> String {
+        format!("tabworker:{}:tab:{client}", self.app)
+    }
+
+    /// Held by a tab for as long as it wants the session of this connect
+    /// attempt; the backend waits on it and closes the session when it is
+    /// released.
+    pub fn session(&self, session: &SessionId) -> String {
+        format!("tabworker:{}:session:{session}", self.app)
+    }
+
+    /// Held by a backend worker for its whole life; every client waits on it
+    /// (shared) to learn of the worker's death at once.
+    pub fn liveness(&self, worker: &str) -> String {
+        format!("tabworker:{}:liveness:{worker}", self.app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_per_app_and_per_object() {
+        let a = LockNames::new(AppName::new("a").unwrap());
+        let b = LockNames::new(AppName::new("b").unwrap());
+        assert_ne!(a.leader(), b.leader());
+        assert_ne!(a.coordinator(), b.coordinator());
+        let c1 = ClientId::new("c1").unwrap();
+        let c2 = ClientId::new("c2").unwrap();
+        assert_ne!(a.tab(&c1), a.tab(&c2));
+        assert_eq!(a.leader(), "tabworker:a:leader");
+        assert_eq!(a.session(&SessionId::new("s").unwrap()), "tabworker:a:session:s");
+        assert_eq!(a.liveness("w"), "tabworker:a:liveness:w");
+    }
+}

@@ -1,0 +1,838 @@
+//! One tab as a pure state machine: its membership of the coordinator, its
+//! part in the election, its backend worker while it leads, and its session.
+//!
+//! The browser layer feeds in what happens — a granted lock
+//! ([`Tab::lock_granted`]), a frame from the coordinator
+//! ([`Tab::from_coordinator`]) or from the backend worker
+//! ([`Tab::from_backend`]), a fired timer ([`Tab::timeout`]) — and after each
+//! input drains [`Tab::poll_output`], then arms one timer for
+//! [`Tab::poll_timeout`].
+//!
+//! Ports: an input carries at most one `MessagePort` (a `provide-port` from the
+//! coordinator, a `session` from the worker). The output that uses it —
+//! [`TabEvent::Connected`] or a `provide-port` to the coordinator — takes it;
+//! a port that no output took is closed by the browser layer.
+//!
+//! The rules, in the seed's order:
+//! 1. the tab takes its tab lock, then says `hello`; after `welcome` it asks
+//!    for the leader lock and waits for it for as long as it takes;
+//! 2. the holder spawns a worker, waits for `listening`, sends `init`, waits
+//!    for `ready`, and claims the lead with `new-leader`; the coordinator
+//!    answers every tab with the leadership and its epoch;
+//! 3. each session is one connect attempt: the tab takes the attempt's
+//!    session lock, then sends `request-port` once a live leader is known; a
+//!    newer leader, the death of the leader's worker (its liveness lock is
+//!    granted to this tab's shared watch) or a request left unanswered ends
+//!    the attempt, and a new one starts;
+//! 4. a leader that sees a higher epoch than its own from another tab steps
+//!    down: it stops its worker and queues for the lock again.
+
+use std::collections::VecDeque;
+
+use crate::ids::{ClientId, CoordinatorId, Epoch, SessionId};
+use crate::lock_names::{LockMode, LockNames};
+use crate::protocol::{
+    BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant, PortRequest,
+    TabToCoordinator,
+};
+use crate::time::Timestamp;
+
+/// How long a `request-port` waits for its port before the attempt is
+/// abandoned and a new one made; doubled on each retry up to
+/// [`MAX_RETRY_MS`]. A safety net for a lost message: the normal path never
+/// waits on it.
+pub const FIRST_RETRY_MS: u64 = 300;
+/// The longest wait between two connect attempts.
+pub const MAX_RETRY_MS: u64 = 3_000;
+
+/// A tab's part in the election.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The tab holds the app's leader lock.
+    Leader,
+    /// Another tab does, or none yet.
+    Follower,
+}
+
+impl Role {
+    /// `'leader'` or `'follower'`, as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The worker serving it died (its liveness lock was released).
+    BackendLost,
+    /// A newer leader took over.
+    NewLeader,
+    /// The client was destroyed.
+    Destroyed,
+}
+
+impl DisconnectReason {
+    /// A stable code, as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::BackendLost => "backend-lost",
+            DisconnectReason::NewLeader => "new-leader",
+            DisconnectReason::Destroyed => "destroyed",
+        }
+    }
+}
+
+/// What happened, for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TabEvent {
+    /// The coordinator welcomed this tab.
+    Joined {
+        /// The coordinator.
+        coordinator_id: CoordinatorId,
+    },
+    /// This tab's role changed.
+    RoleChanged(Role),
+    /// A new leader announced itself.
+    Leader(Leadership),
+    /// A session is open; its port is the one that came with the input.
+    Connected {
+        /// The connect attempt.
+        session_id: SessionId,
+        /// The term of the leader serving it.
+        epoch: Epoch,
+    },
+    /// The session ended; unless the client was destroyed, a new attempt
+    /// has already started.
+    Disconnected {
+        /// The connect attempt.
+        session_id: SessionId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// This tab's backend worker failed to start or threw.
+    BackendError {
+        /// What the browser said.
+        detail: String,
+    },
+}
+
+/// What the tab asks the browser layer to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TabOutput {
+    /// Post to the coordinator (a `provide-port` takes the input's port).
+    ToCoordinator(TabToCoordinator),
+    /// Post to this tab's backend worker.
+    ToBackend(LeaderToBackend),
+    /// Create this tab's backend worker.
+    SpawnBackend,
+    /// `terminate()` this tab's backend worker.
+    TerminateBackend,
+    /// Request the Web Lock `lock` and call [`Tab::lock_granted`] when it is
+    /// granted, however long that takes.
+    Acquire {
+        /// The lock's name.
+        lock: String,
+        /// How.
+        mode: LockMode,
+    },
+    /// Release (or withdraw the request for) the Web Lock `lock`.
+    Release {
+        /// The lock's name.
+        lock: String,
+    },
+    /// Tell the app.
+    Event(TabEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Membership {
+    /// Not started.
+    New,
+    /// Waiting for the tab lock.
+    Locking,
+    /// `hello` sent.
+    Greeting,
+    /// Welcomed.
+    Joined,
+    /// Destroyed.
+    Left,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lead {
+    /// Not holding the leader lock (queued for it once joined).
+    Follower,
+    /// Holding it; the worker was created and has not said `listening`.
+    Spawning,
+    /// `init` sent; waiting for `ready`.
+    Initializing,
+    /// `new-leader` sent; waiting for the coordinator's answer.
+    Claiming { liveness_key: String },
+    /// Leading in `epoch`.
+    Leading { epoch: Epoch },
+    /// The worker failed; a new one is spawned at `at`.
+    Respawning { at: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Session {
+    /// Not connecting (before `welcome`, after destroy).
+    Off,
+    /// Waiting for the attempt's session lock.
+    Locking { attempt: SessionId },
+    /// Holding the session lock; waiting for a live leader.
+    Waiting { attempt: SessionId },
+    /// `request-port` sent to the leader of `epoch`.
+    Requested { attempt: SessionId, epoch: Epoch, retry_at: Timestamp },
+    /// Connected to the backend of the leader of `epoch`.
+    Connected { attempt: SessionId, epoch: Epoch },
+}
+
+impl Session {
+    fn attempt(&self) -> Option<&SessionId> {
+        match self {
+            Session::Off => None,
+            Session::Locking { attempt }
+            | Session::Waiting { attempt }
+            | Session::Requested { attempt, .. }
+            | Session::Connected { attempt, .. } => Some(attempt),
+        }
+    }
+}
+
+/// One tab's state.
+#[derive(Debug)]
+pub struct Tab {
+    id: ClientId,
+    names: LockNames,
+    membership: Membership,
+    lead: Lead,
+    /// The newest leadership heard of.
+    known: Option<Leadership>,
+    /// The newest epoch whose worker is known to be dead.
+    lost: Option<Epoch>,
+    /// The liveness lock this tab waits on (shared), if any.
+    watching: Option<String>,
+    session: Session,
+    attempts: u64,
+    retry_ms: u64,
+    ignored: u64,
+    outputs: VecDeque<TabOutput>,
+}
+
+impl Tab {
+    /// A tab of the app of `names`, with client id `id`. Nothing happens
+    /// until [`Tab::start`].
+    pub fn new(id: ClientId, names: LockNames) -> Self {
+        Tab {
+            id,
+            names,
+            membership: Membership::New,
+            lead: Lead::Follower,
+            known: None,
+            lost: None,
+            watching: None,
+            session: Session::Off,
+            attempts: 0,
+            retry_ms: FIRST_RETRY_MS,
+            ignored: 0,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// This tab's client id.
+    pub fn id(&self) -> &ClientId {
+        &self.id
+    }
+
+    /// This tab's role.
+    pub fn role(&self) -> Role {
+        match self.lead {
+            Lead::Follower => Role::Follower,
+            _ => Role::Leader,
+        }
+    }
+
+    /// The newest leadership this tab heard of.
+    pub fn leadership(&self) -> Option<&Leadership> {
+        self.known.as_ref()
+    }
+
+    /// The open session: its attempt and the epoch of the leader serving it.
+    pub fn session(&self) -> Option<(&SessionId, Epoch)> {
+        match &self.session {
+            Session::Connected { attempt, epoch } => Some((attempt, *epoch)),
+            _ => None,
+        }
+    }
+
+    /// Whether this tab leads, with its worker ready and its epoch given.
+    pub fn leading(&self) -> Option<Epoch> {
+        match self.lead {
+            Lead::Leading { epoch } => Some(epoch),
+            _ => None,
+        }
+    }
+
+    /// Whether the coordinator welcomed this tab and it was not destroyed.
+    pub fn is_joined(&self) -> bool {
+        self.membership == Membership::Joined
+    }
+
+    /// How many frames or events were refused or out of place so far.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// Starts joining: takes the tab lock.
+    pub fn start(&mut self, _now: Timestamp) {
+        if self.membership == Membership::New {
+            self.membership = Membership::Locking;
+            self.acquire(self.names.tab(&self.id), LockMode::Exclusive);
+        }
+    }
+
+    /// The Web Lock `lock` was granted.
+    pub fn lock_granted(&mut self, now: Timestamp, lock: &str) {
+        if self.membership == Membership::Left {
+            return self.release(lock.to_owned());
+        }
+        if lock == self.names.tab(&self.id) && self.membership == Membership::Locking {
+            self.membership = Membership::Greeting;
+            let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build: crate::protocol::BUILD.into() };
+            self.to_coordinator(hello);
+        } else if lock == self.names.leader() && self.lead == Lead::Follower {
+            self.lead = Lead::Spawning;
+            self.event(TabEvent::RoleChanged(Role::Leader));
+            self.outputs.push_back(TabOutput::SpawnBackend);
+        } else if self.watching.as_deref() == Some(lock) {
+            self.backend_lost(lock.to_owned());
+        } else if let Session::Locking { attempt } = &self.session {
+            if lock == self.names.session(attempt) {
+                self.session = Session::Waiting { attempt: attempt.clone() };
+                self.request(now);
+            }
+        }
+    }
+
+    /// A frame from the coordinator, decoded or refused.
+    pub fn from_coordinator(&mut self, now: Timestamp, frame: Result<CoordinatorToTab, DecodeError>) {
+        let Ok(message) = frame else {
+            self.ignored += 1;
+            return;
+        };
+        match (message, &self.membership) {
+            (CoordinatorToTab::Welcome { coordinator_id, leader, .. }, Membership::Greeting) => {
+                self.membership = Membership::Joined;
+                self.event(TabEvent::Joined { coordinator_id });
+                self.acquire(self.names.leader(), LockMode::Exclusive);
+                if let Some(leader) = leader {
+                    self.learn(now, leader);
+                }
+                self.new_attempt();
+            }
+            (CoordinatorToTab::NewLeader(leadership), Membership::Joined) => self.learn(now, leadership),
+            (CoordinatorToTab::RequestPort(request), Membership::Joined) if self.leading().is_some() => {
+                self.outputs.push_back(TabOutput::ToBackend(LeaderToBackend::StartSession(request)));
+            }
+            (CoordinatorToTab::ProvidePort(grant), Membership::Joined) => self.provide_port(grant),
+            // A refusal of one of ours, a frame out of place: nothing to act on.
+            _ => self.ignored += 1,
+        }
+    }
+
+    /// A frame from this tab's backend worker, decoded or refused.
+    pub fn from_backend(&mut self, _now: Timestamp, frame: Result<BackendToLeader, DecodeError>) {
+        let Ok(message) = frame else {
+            self.ignored += 1;
+            return;
+        };
+        match (message, &self.lead) {
+            (BackendToLeader::Listening, Lead::Spawning) => {
+                self.lead = Lead::Initializing;
+                let init = LeaderToBackend::Init { leader_id: self.id.clone(), app: self.names.app().to_string() };
+                self.outputs.push_back(TabOutput::ToBackend(init));
+            }
+            (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
+                self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
+                self.to_coordinator(TabToCoordinator::NewLeader(LeaderClaim {
+                    leader_id: self.id.clone(),
+                    liveness_key,
+                }));
+            }
+            (BackendToLeader::Session(PortRequest { client_id, session_id }), Lead::Leading { epoch }) => {
+                let grant = PortGrant { client_id, session_id, epoch: *epoch };
+                self.to_coordinator(TabToCoordinator::ProvidePort(grant));
+            }
+            _ => self.ignored += 1,
+        }
+    }
+
+    /// This tab's backend worker failed to load, or threw. Before it is
+    /// ready, a new worker is spawned after a pause.
+    pub fn backend_error(&mut self, now: Timestamp, detail: String) {
+        if matches!(self.lead, Lead::Spawning | Lead::Initializing) {
+            self.outputs.push_back(TabOutput::TerminateBackend);
+            self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+        }
+        self.event(TabEvent::BackendError { detail });
+    }
+
+    /// The earliest instant at which [`Tab::timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let retry = match &self.session {
+            Session::Requested { retry_at, .. } => Some(*retry_at),
+            _ => None,
+        };
+        let respawn = match &self.lead {
+            Lead::Respawning { at } => Some(*at),
+            _ => None,
+        };
+        retry.into_iter().chain(respawn).min()
+    }
+
+    /// Time passed; acts on whatever is due.
+    pub fn timeout(&mut self, now: Timestamp) {
+        if let Session::Requested { retry_at, .. } = &self.session {
+            if *retry_at <= now {
+                // The request or its answer was lost: a new attempt, waiting longer.
+                self.retry_ms = (self.retry_ms * 2).min(MAX_RETRY_MS);
+                self.end_attempt(None);
+                self.new_attempt();
+            }
+        }
+        if let Lead::Respawning { at } = self.lead {
+            if at <= now {
+                self.lead = Lead::Spawning;
+                self.outputs.push_back(TabOutput::SpawnBackend);
+            }
+        }
+    }
+
+    /// Leaves: stops the worker, releases every lock, says goodbye.
+    pub fn destroy(&mut self, _now: Timestamp) {
+        if self.membership == Membership::Left {
+            return;
+        }
+        self.end_attempt(Some(DisconnectReason::Destroyed));
+        self.session = Session::Off;
+        if let Some(watching) = self.watching.take() {
+            self.release(watching);
+        }
+        if self.lead != Lead::Follower {
+            self.outputs.push_back(TabOutput::TerminateBackend);
+            self.lead = Lead::Follower;
+            self.event(TabEvent::RoleChanged(Role::Follower));
+        }
+        if matches!(self.membership, Membership::Greeting | Membership::Joined) {
+            self.to_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
+        }
+        self.release(self.names.leader());
+        self.release(self.names.tab(&self.id));
+        self.membership = Membership::Left;
+    }
+
+    /// The next thing to do, if any. Drain it after every input.
+    pub fn poll_output(&mut self) -> Option<TabOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// A leadership announced by the coordinator.
+    fn learn(&mut self, now: Timestamp, leadership: Leadership) {
+        if self.known.as_ref().is_some_and(|k| leadership.epoch <= k.epoch) {
+            self.ignored += 1;
+            return;
+        }
+        if let Some(watching) = self.watching.replace(leadership.liveness_key.clone()) {
+            self.release(watching);
+        }
+        self.acquire(leadership.liveness_key.clone(), LockMode::Shared);
+        self.known = Some(leadership.clone());
+        self.event(TabEvent::Leader(leadership.clone()));
+
+        match &self.lead {
+            Lead::Claiming { liveness_key }
+                if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key =>
+            {
+                self.lead = Lead::Leading { epoch: leadership.epoch };
+            }
+            Lead::Leading { epoch } if leadership.leader_id != self.id && *epoch < leadership.epoch => {
+                self.step_down();
+            }
+            // Before its own claim, a leader hears of earlier ones; its claim gets a higher epoch.
+            _ => {}
+        }
+
+        match &self.session {
+            Session::Requested { .. } => {
+                // Re-ask the new leader with a fresh attempt; the old one is void.
+                self.end_attempt(None);
+                self.new_attempt();
+            }
+            Session::Connected { .. } => {
+                self.end_attempt(Some(DisconnectReason::NewLeader));
+                self.new_attempt();
+            }
+            Session::Waiting { .. } => self.request(now),
+            Session::Off | Session::Locking { .. } => {}
+        }
+    }
+
+    /// A higher epoch than ours belongs to another tab: stop serving and
+    /// queue for the lock again.
+    fn step_down(&mut self) {
+        self.outputs.push_back(TabOutput::TerminateBackend);
+        self.lead = Lead::Follower;
+        self.event(TabEvent::RoleChanged(Role::Follower));
+        self.release(self.names.leader());
+        self.acquire(self.names.leader(), LockMode::Exclusive);
+    }
+
+    /// The worker whose liveness lock is `lock` died.
+    fn backend_lost(&mut self, lock: String) {
+        self.watching = None;
+        self.release(lock);
+        let Some(epoch) = self.known.as_ref().map(|k| k.epoch) else { return };
+        self.lost = Some(epoch);
+        if self.leading() == Some(epoch) {
+            // Our own worker died while this tab lives: start another one.
+            self.outputs.push_back(TabOutput::TerminateBackend);
+            self.lead = Lead::Spawning;
+            self.outputs.push_back(TabOutput::SpawnBackend);
+        }
+        match &self.session {
+            Session::Connected { epoch: e, .. } if *e == epoch => {
+                self.end_attempt(Some(DisconnectReason::BackendLost));
+                self.new_attempt();
+            }
+            Session::Requested { epoch: e, .. } if *e == epoch => {
+                self.end_attempt(None);
+                self.new_attempt();
+            }
+            _ => {}
+        }
+    }
+
+    fn provide_port(&mut self, grant: PortGrant) {
+        match &self.session {
+            Session::Requested { attempt, epoch, .. }
+                if grant.client_id == self.id && grant.session_id == *attempt && grant.epoch == *epoch =>
+            {
+                let (session_id, epoch) = (attempt.clone(), *epoch);
+                self.session = Session::Connected { attempt: session_id.clone(), epoch };
+                self.retry_ms = FIRST_RETRY_MS;
+                self.event(TabEvent::Connected { session_id, epoch });
+            }
+            // A port for an abandoned attempt: the browser layer closes it.
+            _ => self.ignored += 1,
+        }
+    }
+
+    /// A new connect attempt: first its session lock.
+    fn new_attempt(&mut self) {
+        self.attempts += 1;
+        // The client id is unique and the counter rises, so the attempt id is unique too.
+        let attempt = SessionId::new(format!("{}.{}", self.id, self.attempts)).unwrap_or_else(|_| self.short_attempt());
+        self.acquire(self.names.session(&attempt), LockMode::Exclusive);
+        self.session = Session::Locking { attempt };
+    }
+
+    /// For a client id near the length limit: a hash of it stands in.
+    fn short_attempt(&self) -> SessionId {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.id.hash(&mut hasher);
+        // Two hex numbers: non-empty, short, no control characters.
+        SessionId::new(format!("{:x}.{}", hasher.finish(), self.attempts)).expect("a short ASCII id is valid")
+    }
+
+    /// Ends the current attempt: its lock is released, so the backend closes
+    /// its session if it opened one.
+    fn end_attempt(&mut self, reason: Option<DisconnectReason>) {
+        let Some(attempt) = self.session.attempt().cloned() else { return };
+        let connected = matches!(self.session, Session::Connected { .. });
+        self.session = Session::Off;
+        self.release(self.names.session(&attempt));
+        if let (true, Some(reason)) = (connected, reason) {
+            self.event(TabEvent::Disconnected { session_id: attempt, reason });
+        }
+    }
+
+    /// Sends the waiting attempt's `request-port` if a live leader is known.
+    fn request(&mut self, now: Timestamp) {
+        let Session::Waiting { attempt } = &self.session else { return };
+        let Some(known) = &self.known else { return };
+        if self.lost.is_some_and(|lost| lost >= known.epoch) {
+            return;
+        }
+        let (attempt, epoch) = (attempt.clone(), known.epoch);
+        let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone() };
+        self.to_coordinator(TabToCoordinator::RequestPort(request));
+        self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
+    }
+
+    fn to_coordinator(&mut self, message: TabToCoordinator) {
+        self.outputs.push_back(TabOutput::ToCoordinator(message));
+    }
+
+    fn acquire(&mut self, lock: String, mode: LockMode) {
+        self.outputs.push_back(TabOutput::Acquire { lock, mode });
+    }
+
+    fn release(&mut self, lock: String) {
+        self.outputs.push_back(TabOutput::Release { lock });
+    }
+
+    fn event(&mut self, event: TabEvent) {
+        self.outputs.push_back(TabOutput::Event(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AppName;
+
+    const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
+
+    fn names() -> LockNames {
+        LockNames::new(AppName::new("app").unwrap())
+    }
+
+    fn client(n: u32) -> ClientId {
+        ClientId::new(format!("c{n}")).unwrap()
+    }
+
+    fn drain(tab: &mut Tab) -> Vec<TabOutput> {
+        std::iter::from_fn(|| tab.poll_output()).collect()
+    }
+
+    fn leadership(n: u32, epoch: u64) -> Leadership {
+        Leadership { leader_id: client(n), epoch: Epoch::new(epoch).unwrap(), liveness_key: format!("live-{epoch}") }
+    }
+
+    fn welcome(leader: Option<Leadership>) -> CoordinatorToTab {
+        CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k").unwrap(), leader, tabs: 1 }
+    }
+
+    /// A tab that joined, with `leader` already known.
+    fn joined(n: u32, leader: Option<Leadership>) -> Tab {
+        let mut tab = Tab::new(client(n), names());
+        tab.start(T0);
+        tab.lock_granted(T0, &names().tab(&client(n)));
+        tab.from_coordinator(T0, Ok(welcome(leader)));
+        tab
+    }
+
+    fn requests(out: &[TabOutput]) -> Vec<PortRequest> {
+        out.iter()
+            .filter_map(|o| match o {
+                TabOutput::ToCoordinator(TabToCoordinator::RequestPort(r)) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn session_lock(out: &[TabOutput]) -> String {
+        out.iter()
+            .rev()
+            .find_map(|o| match o {
+                TabOutput::Acquire { lock, mode: LockMode::Exclusive } if lock.contains(":session:") => {
+                    Some(lock.clone())
+                }
+                _ => None,
+            })
+            .expect("a session lock was asked for")
+    }
+
+    #[test]
+    fn a_lone_tab_runs_the_seed_handshake_in_order_and_connects_to_itself() {
+        let mut tab = Tab::new(client(1), names());
+        tab.start(T0);
+        assert_eq!(drain(&mut tab), [TabOutput::Acquire { lock: names().tab(&client(1)), mode: LockMode::Exclusive }]);
+        tab.lock_granted(T0, &names().tab(&client(1)));
+        assert!(matches!(&drain(&mut tab)[..], [TabOutput::ToCoordinator(TabToCoordinator::Hello { .. })]));
+        tab.from_coordinator(T0, Ok(welcome(None)));
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }));
+        let lock = session_lock(&out);
+        tab.lock_granted(T0, &lock);
+        assert!(requests(&drain(&mut tab)).is_empty(), "no leader yet: no request");
+
+        tab.lock_granted(T0, &names().leader());
+        assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), TabOutput::SpawnBackend]);
+        assert_eq!(tab.role(), Role::Leader);
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        assert_eq!(
+            drain(&mut tab),
+            [TabOutput::ToBackend(LeaderToBackend::Init { leader_id: client(1), app: "app".into() })]
+        );
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        assert_eq!(
+            drain(&mut tab),
+            [TabOutput::ToCoordinator(TabToCoordinator::NewLeader(LeaderClaim {
+                leader_id: client(1),
+                liveness_key: "live-1".into()
+            }))]
+        );
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        assert_eq!(tab.leading(), Some(Epoch::new(1).unwrap()));
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared }));
+        let request = requests(&out).pop().expect("the leader asks for its own session");
+        assert_eq!(request.client_id, client(1));
+
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
+        assert_eq!(drain(&mut tab), [TabOutput::ToBackend(LeaderToBackend::StartSession(request.clone()))]);
+        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
+        let grant =
+            PortGrant { client_id: client(1), session_id: request.session_id.clone(), epoch: Epoch::new(1).unwrap() };
+        assert_eq!(drain(&mut tab), [TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(grant.clone()))]);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        assert_eq!(
+            drain(&mut tab),
+            [TabOutput::Event(TabEvent::Connected { session_id: request.session_id, epoch: Epoch::new(1).unwrap() })]
+        );
+        assert!(tab.session().is_some());
+    }
+
+    #[test]
+    fn a_follower_asks_as_soon_as_a_leader_is_announced_and_takes_only_its_own_port() {
+        let mut tab = joined(2, None);
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        assert!(requests(&drain(&mut tab)).is_empty());
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        let request = requests(&drain(&mut tab)).pop().expect("asked on new-leader");
+
+        let foreign = PortGrant {
+            client_id: client(2),
+            session_id: SessionId::new("other").unwrap(),
+            epoch: Epoch::new(1).unwrap(),
+        };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(foreign)));
+        let old = PortGrant { client_id: client(2), session_id: request.session_id.clone(), epoch: Epoch::ZERO };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(old)));
+        assert!(drain(&mut tab).is_empty(), "ports of other attempts or epochs are not taken");
+        assert_eq!(tab.ignored(), 2);
+        let grant = PortGrant { client_id: client(2), session_id: request.session_id, epoch: Epoch::new(1).unwrap() };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        assert!(tab.session().is_some());
+    }
+
+    #[test]
+    fn the_death_of_the_leaders_worker_ends_the_session_and_the_next_leader_gets_a_fresh_attempt() {
+        let mut tab = joined(2, Some(leadership(1, 1)));
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared }));
+        tab.lock_granted(T0, &session_lock(&out));
+        let first = requests(&drain(&mut tab)).pop().unwrap();
+        let grant =
+            PortGrant { client_id: client(2), session_id: first.session_id.clone(), epoch: Epoch::new(1).unwrap() };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        drain(&mut tab);
+
+        tab.lock_granted(T0, "live-1");
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::Release { lock: "live-1".into() }));
+        assert!(out.contains(&TabOutput::Release { lock: names().session(&first.session_id) }));
+        assert!(out.contains(&TabOutput::Event(TabEvent::Disconnected {
+            session_id: first.session_id.clone(),
+            reason: DisconnectReason::BackendLost
+        })));
+        tab.lock_granted(T0, &session_lock(&out));
+        assert!(requests(&drain(&mut tab)).is_empty(), "the dead leader is not asked");
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(3, 2))));
+        let second = requests(&drain(&mut tab)).pop().expect("asked the new leader");
+        assert_ne!(second.session_id, first.session_id, "a fresh attempt");
+        assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(FIRST_RETRY_MS)));
+    }
+
+    #[test]
+    fn an_unanswered_request_is_retried_as_a_new_attempt_with_backoff() {
+        let mut tab = joined(2, Some(leadership(1, 1)));
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        let first = requests(&drain(&mut tab)).pop().unwrap();
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS - 1));
+        assert!(drain(&mut tab).is_empty(), "not yet due");
+        let t1 = T0.plus_millis(FIRST_RETRY_MS);
+        tab.timeout(t1);
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::Release { lock: names().session(&first.session_id) }));
+        tab.lock_granted(t1, &session_lock(&out));
+        let second = requests(&drain(&mut tab)).pop().unwrap();
+        assert_ne!(second.session_id, first.session_id);
+        assert_eq!(tab.poll_timeout(), Some(t1.plus_millis(FIRST_RETRY_MS * 2)));
+    }
+
+    #[test]
+    fn old_epochs_are_ignored_and_a_leader_that_sees_a_newer_one_steps_down() {
+        let mut tab = joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-3".into() }));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 3))));
+        drain(&mut tab);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(2, 2))));
+        assert!(drain(&mut tab).is_empty(), "an older epoch changes nothing");
+        assert_eq!(tab.leading(), Some(Epoch::new(3).unwrap()));
+
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(2, 4))));
+        let out = drain(&mut tab);
+        assert_eq!(tab.role(), Role::Follower);
+        assert!(out.contains(&TabOutput::TerminateBackend));
+        assert!(out.contains(&TabOutput::Event(TabEvent::RoleChanged(Role::Follower))));
+        assert!(out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }));
+        // Frames for a leader are no longer served.
+        tab.from_coordinator(
+            T0,
+            Ok(CoordinatorToTab::RequestPort(PortRequest {
+                client_id: client(5),
+                session_id: SessionId::new("x").unwrap(),
+            })),
+        );
+        assert!(drain(&mut tab).is_empty());
+    }
+
+    #[test]
+    fn a_worker_that_fails_to_start_is_spawned_again_after_a_pause() {
+        let mut tab = joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        drain(&mut tab);
+        tab.backend_error(T0, "404".into());
+        assert_eq!(
+            drain(&mut tab),
+            [TabOutput::TerminateBackend, TabOutput::Event(TabEvent::BackendError { detail: "404".into() })]
+        );
+        assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(FIRST_RETRY_MS)));
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS));
+        assert_eq!(drain(&mut tab), [TabOutput::SpawnBackend]);
+    }
+
+    #[test]
+    fn destroy_stops_the_worker_releases_every_lock_and_says_goodbye() {
+        let mut tab = joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        let lock = session_lock(&drain(&mut tab));
+        tab.destroy(T0);
+        let out = drain(&mut tab);
+        for expected in [
+            TabOutput::TerminateBackend,
+            TabOutput::Event(TabEvent::RoleChanged(Role::Follower)),
+            TabOutput::Release { lock },
+            TabOutput::Release { lock: names().leader() },
+            TabOutput::Release { lock: names().tab(&client(1)) },
+            TabOutput::ToCoordinator(TabToCoordinator::Goodbye { client_id: client(1) }),
+        ] {
+            assert!(out.contains(&expected), "{expected:?} in {out:?}");
+        }
+        tab.lock_granted(T0, &names().leader());
+        assert_eq!(drain(&mut tab), [TabOutput::Release { lock: names().leader() }], "a late grant is given back");
+        assert_eq!(tab.role(), Role::Follower);
+    }
+}
