@@ -63,6 +63,9 @@ pub struct Coordinator {
     leadership: Option<(Leadership, Option<ConnId>)>,
     /// `request-port`s that arrived while no leader was connected.
     waiting: Vec<(ConnId, PortRequest)>,
+    /// The newest epoch any tab said it knows: no epoch at or below it is
+    /// given again (a coordinator may start after another one died).
+    floor: Epoch,
     rejected: u64,
     outputs: VecDeque<CoordinatorOutput>,
 }
@@ -76,6 +79,7 @@ impl Coordinator {
             conns: BTreeMap::new(),
             leadership: None,
             waiting: Vec::new(),
+            floor: Epoch::ZERO,
             rejected: 0,
             outputs: VecDeque::new(),
         }
@@ -141,7 +145,10 @@ impl Coordinator {
             return;
         };
         match (message, introduced.clone()) {
-            (TabToCoordinator::Hello { client_id, .. }, None) => self.hello(conn, client_id),
+            (TabToCoordinator::Hello { client_id, epoch, .. }, None) => {
+                self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
+                self.hello(conn, client_id);
+            }
             (TabToCoordinator::Hello { .. }, Some(_)) => {
                 self.reject(conn, "duplicate-hello", "`hello` twice on one connection".into());
             }
@@ -161,8 +168,11 @@ impl Coordinator {
     }
 
     fn hello(&mut self, conn: ConnId, client_id: ClientId) {
-        if self.clients().any(|c| *c == client_id) {
-            return self.reject(conn, "duplicate-client", format!("client `{client_id}` is already connected"));
+        // A tab that says hello again on a new connection (it believed this
+        // coordinator dead) moves there: the old connection is dropped.
+        let old = self.conns.iter().find(|(_, c)| c.as_ref() == Some(&client_id)).map(|(k, _)| *k);
+        if let Some(old) = old {
+            self.tab_gone(old);
         }
         let lock = self.names.tab(&client_id);
         self.conns.insert(conn, Some(client_id));
@@ -177,10 +187,17 @@ impl Coordinator {
     }
 
     fn new_leader(&mut self, conn: ConnId, claim: LeaderClaim) {
-        let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch);
-        let Some(epoch) = current.next() else {
-            return self.reject(conn, "epochs-exhausted", format!("no epoch after {current}"));
+        let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor);
+        let epoch = match claim.epoch {
+            // A leader claiming again from this (new) coordinator keeps its
+            // term while no tab knows a newer one, so its sessions live on.
+            Some(kept) if kept >= current && self.leadership().is_none_or(|l| kept > l.epoch) => kept,
+            _ => match current.next() {
+                Some(next) => next,
+                None => return self.reject(conn, "epochs-exhausted", format!("no epoch after {current}")),
+            },
         };
+        self.floor = epoch;
         let leadership = Leadership { leader_id: claim.leader_id, epoch, liveness_key: claim.liveness_key };
         self.leadership = Some((leadership.clone(), Some(conn)));
         let introduced: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| *k).collect();
@@ -267,11 +284,18 @@ mod tests {
 
     fn hello(k: &mut Coordinator, n: u32) {
         k.connect(ConnId(n.into()));
-        k.handle(ConnId(n.into()), Ok(TabToCoordinator::Hello { client_id: client(n), build: BUILD.into() }));
+        k.handle(
+            ConnId(n.into()),
+            Ok(TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None }),
+        );
     }
 
     fn claim(n: u32) -> TabToCoordinator {
-        TabToCoordinator::NewLeader(LeaderClaim { leader_id: client(n), liveness_key: format!("live-{n}") })
+        TabToCoordinator::NewLeader(LeaderClaim {
+            leader_id: client(n),
+            liveness_key: format!("live-{n}"),
+            epoch: None,
+        })
     }
 
     fn request(n: u32, s: &str) -> PortRequest {
@@ -296,7 +320,7 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         k.connect(ConnId(2));
-        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into() }));
+        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
             tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
@@ -324,6 +348,36 @@ mod tests {
         k.handle(ConnId(2), Ok(claim(2)));
         assert_eq!(k.leadership().unwrap().epoch.get(), 2);
         assert_eq!(k.leadership().unwrap().leader_id, client(2));
+    }
+
+    #[test]
+    fn a_new_coordinator_never_gives_an_epoch_a_tab_already_knows_and_a_leader_keeps_its_term() {
+        let mut k = coordinator();
+        k.connect(ConnId(2));
+        let hi =
+            TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: Some(Epoch::new(7).unwrap()) };
+        k.handle(ConnId(2), Ok(hi));
+        hello(&mut k, 1);
+        let reclaim = |epoch: u64| {
+            TabToCoordinator::NewLeader(LeaderClaim {
+                leader_id: client(1),
+                liveness_key: "live-1".into(),
+                epoch: Some(Epoch::new(epoch).unwrap()),
+            })
+        };
+        k.handle(ConnId(1), Ok(reclaim(7)));
+        assert_eq!(k.leadership().unwrap().epoch.get(), 7, "the leader of epoch 7 keeps it");
+        k.handle(ConnId(1), Ok(reclaim(7)));
+        assert_eq!(k.leadership().unwrap().epoch.get(), 8, "the same term twice is a new term");
+        k.handle(ConnId(1), Ok(reclaim(3)));
+        assert_eq!(k.leadership().unwrap().epoch.get(), 9, "an old term is never given back");
+        let mut fresh = coordinator();
+        fresh.connect(ConnId(1));
+        let hi =
+            TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(Epoch::new(4).unwrap()) };
+        fresh.handle(ConnId(1), Ok(hi));
+        fresh.handle(ConnId(1), Ok(claim(1)));
+        assert_eq!(fresh.leadership().unwrap().epoch.get(), 5, "a new claim gets the epoch after the floor");
     }
 
     #[test]
@@ -379,25 +433,34 @@ mod tests {
         k.handle(ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
         k.handle(ConnId(2), Ok(claim(1)));
         k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
-        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into() }));
-        k.connect(ConnId(3));
-        k.handle(ConnId(3), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into() }));
+        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
         k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(7, "s", 1))));
         assert_eq!(
             codes(drain(&mut k)),
-            [
-                "no-hello",
-                "malformed",
-                "wrong-client",
-                "wrong-client",
-                "duplicate-hello",
-                "duplicate-client",
-                "unknown-client"
-            ]
+            ["no-hello", "malformed", "wrong-client", "wrong-client", "duplicate-hello", "unknown-client"]
         );
-        assert_eq!(k.rejected(), 7);
+        assert_eq!(k.rejected(), 6);
         assert_eq!(k.leadership().unwrap().epoch.get(), 1);
         assert_eq!(k.leadership().unwrap().leader_id, client(1));
+    }
+
+    #[test]
+    fn a_tab_that_says_hello_again_on_a_new_connection_moves_there() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        k.handle(ConnId(1), Ok(claim(1)));
+        drain(&mut k);
+        k.connect(ConnId(5));
+        k.handle(ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
+        let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
+        assert_eq!(out[0], CoordinatorOutput::Close { conn: ConnId(1) });
+        assert!(matches!(
+            &out[1],
+            CoordinatorOutput::Send { to: ConnId(5), message: CoordinatorToTab::Welcome { tabs: 1, .. } }
+        ));
+        assert_eq!(k.connections(), 1);
+        k.handle(ConnId(5), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
+        assert!(drain(&mut k).is_empty(), "the old connection led; requests wait for the next claim");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The names of the Web Locks an app's contexts use. Every role derives them
 //! here, so that a tab, the coordinator and a backend worker agree.
 
-use crate::ids::{AppName, ClientId, SessionId};
+use crate::ids::{AppName, ClientId, CoordinatorId, SessionId};
 
 /// How a Web Lock is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,13 @@ impl LockNames {
     /// The name of the app's coordinator SharedWorker.
     pub fn coordinator(&self) -> String {
         format!("tabworker:{}", self.app)
+    }
+
+    /// Held by the coordinator of id `coordinator` for its whole life; every
+    /// tab waits on it (shared) to learn at once that the coordinator died
+    /// (a SharedWorker dies with the renderer process that hosts it).
+    pub fn coordinator_liveness(&self, coordinator: &CoordinatorId) -> String {
+        format!("tabworker:{}:coordinator:{coordinator}", self.app)
     }
 
     /// The election: its holder is the leader tab.

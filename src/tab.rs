@@ -127,6 +127,9 @@ pub enum TabOutput {
     ToCoordinator(TabToCoordinator),
     /// Post to this tab's backend worker.
     ToBackend(LeaderToBackend),
+    /// Open a new connection to the coordinator (a new SharedWorker
+    /// instance) in place of the old one, which died.
+    ReconnectCoordinator,
     /// Create this tab's backend worker.
     SpawnBackend,
     /// `terminate()` this tab's backend worker.
@@ -173,7 +176,7 @@ enum Lead {
     /// `new-leader` sent; waiting for the coordinator's answer.
     Claiming { liveness_key: String },
     /// Leading in `epoch`.
-    Leading { epoch: Epoch },
+    Leading { epoch: Epoch, liveness_key: String },
     /// The worker failed; a new one is spawned at `at`.
     Respawning { at: Timestamp },
 }
@@ -215,8 +218,12 @@ pub struct Tab {
     known: Option<Leadership>,
     /// The newest epoch whose worker is known to be dead.
     lost: Option<Epoch>,
-    /// The liveness lock this tab waits on (shared), if any.
+    /// The liveness lock of the leader's worker this tab waits on (shared).
     watching: Option<String>,
+    /// The liveness lock of the coordinator this tab waits on (shared).
+    coordinator_watch: Option<String>,
+    /// Whether the leader lock was asked for (once, at the first welcome).
+    in_election: bool,
     session: Session,
     attempts: u64,
     retry_ms: u64,
@@ -236,6 +243,8 @@ impl Tab {
             known: None,
             lost: None,
             watching: None,
+            coordinator_watch: None,
+            in_election: false,
             session: Session::Off,
             attempts: 0,
             retry_ms: FIRST_RETRY_MS,
@@ -273,7 +282,7 @@ impl Tab {
     /// Whether this tab leads, with its worker ready and its epoch given.
     pub fn leading(&self) -> Option<Epoch> {
         match self.lead {
-            Lead::Leading { epoch } => Some(epoch),
+            Lead::Leading { epoch, .. } => Some(epoch),
             _ => None,
         }
     }
@@ -303,8 +312,9 @@ impl Tab {
         }
         if lock == self.names.tab(&self.id) && self.membership == Membership::Locking {
             self.membership = Membership::Greeting;
-            let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build: crate::protocol::BUILD.into() };
-            self.to_coordinator(hello);
+            self.say_hello();
+        } else if self.coordinator_watch.as_deref() == Some(lock) {
+            self.coordinator_lost(lock.to_owned());
         } else if lock == self.names.leader() && self.lead == Lead::Follower {
             self.lead = Lead::Spawning;
             self.event(TabEvent::RoleChanged(Role::Leader));
@@ -327,13 +337,7 @@ impl Tab {
         };
         match (message, &self.membership) {
             (CoordinatorToTab::Welcome { coordinator_id, leader, .. }, Membership::Greeting) => {
-                self.membership = Membership::Joined;
-                self.event(TabEvent::Joined { coordinator_id });
-                self.acquire(self.names.leader(), LockMode::Exclusive);
-                if let Some(leader) = leader {
-                    self.learn(now, leader);
-                }
-                self.new_attempt();
+                self.welcome(now, coordinator_id, leader);
             }
             (CoordinatorToTab::NewLeader(leadership), Membership::Joined) => self.learn(now, leadership),
             (CoordinatorToTab::RequestPort(request), Membership::Joined) if self.leading().is_some() => {
@@ -359,14 +363,15 @@ impl Tab {
             }
             (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
                 self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
-                self.to_coordinator(TabToCoordinator::NewLeader(LeaderClaim {
-                    leader_id: self.id.clone(),
-                    liveness_key,
-                }));
+                // Between two coordinators the claim waits for the new one's welcome.
+                if self.membership == Membership::Joined {
+                    let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch: None };
+                    self.send_coordinator(TabToCoordinator::NewLeader(claim));
+                }
             }
-            (BackendToLeader::Session(PortRequest { client_id, session_id }), Lead::Leading { epoch }) => {
+            (BackendToLeader::Session(PortRequest { client_id, session_id }), Lead::Leading { epoch, .. }) => {
                 let grant = PortGrant { client_id, session_id, epoch: *epoch };
-                self.to_coordinator(TabToCoordinator::ProvidePort(grant));
+                self.send_coordinator(TabToCoordinator::ProvidePort(grant));
             }
             _ => self.ignored += 1,
         }
@@ -420,8 +425,8 @@ impl Tab {
         }
         self.end_attempt(Some(DisconnectReason::Destroyed));
         self.session = Session::Off;
-        if let Some(watching) = self.watching.take() {
-            self.release(watching);
+        for watch in [self.watching.take(), self.coordinator_watch.take()].into_iter().flatten() {
+            self.release(watch);
         }
         if self.lead != Lead::Follower {
             self.outputs.push_back(TabOutput::TerminateBackend);
@@ -429,7 +434,7 @@ impl Tab {
             self.event(TabEvent::RoleChanged(Role::Follower));
         }
         if matches!(self.membership, Membership::Greeting | Membership::Joined) {
-            self.to_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
+            self.send_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
         }
         self.release(self.names.leader());
         self.release(self.names.tab(&self.id));
@@ -441,10 +446,81 @@ impl Tab {
         self.outputs.pop_front()
     }
 
+    /// The coordinator's answer to `hello`: the first, or one from a new
+    /// coordinator after the old one died.
+    fn welcome(&mut self, now: Timestamp, coordinator_id: CoordinatorId, leader: Option<Leadership>) {
+        self.membership = Membership::Joined;
+        let watch = self.names.coordinator_liveness(&coordinator_id);
+        self.acquire(watch.clone(), LockMode::Shared);
+        if let Some(old) = self.coordinator_watch.replace(watch) {
+            self.release(old);
+        }
+        self.event(TabEvent::Joined { coordinator_id });
+        if !std::mem::replace(&mut self.in_election, true) {
+            self.acquire(self.names.leader(), LockMode::Exclusive);
+        }
+        if let Some(leader) = leader {
+            self.learn(now, leader);
+        }
+        // A claim the old coordinator took with it is made again; a leader
+        // claims its term again from a new coordinator.
+        match &self.lead {
+            Lead::Claiming { liveness_key } => {
+                let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key: liveness_key.clone(), epoch: None };
+                self.send_coordinator(TabToCoordinator::NewLeader(claim));
+            }
+            Lead::Leading { epoch, liveness_key } => {
+                let claim =
+                    LeaderClaim { leader_id: self.id.clone(), liveness_key: liveness_key.clone(), epoch: Some(*epoch) };
+                self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
+                self.send_coordinator(TabToCoordinator::NewLeader(claim));
+            }
+            _ => {}
+        }
+        match self.session {
+            Session::Off => self.new_attempt(),
+            Session::Waiting { .. } => self.request(now),
+            _ => {}
+        }
+    }
+
+    /// The coordinator died (its liveness lock was granted to this tab's
+    /// watch): say hello to a new one. Sessions are direct channels to the
+    /// backend and live on; a request in flight is made again.
+    fn coordinator_lost(&mut self, lock: String) {
+        self.coordinator_watch = None;
+        self.release(lock);
+        self.membership = Membership::Greeting;
+        if matches!(self.session, Session::Requested { .. }) {
+            self.end_attempt(None);
+            self.new_attempt();
+        }
+        self.outputs.push_back(TabOutput::ReconnectCoordinator);
+        self.say_hello();
+    }
+
+    fn say_hello(&mut self) {
+        let epoch = self.known.as_ref().map(|k| k.epoch);
+        let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build: crate::protocol::BUILD.into(), epoch };
+        self.send_coordinator(hello);
+    }
+
     /// A leadership announced by the coordinator.
     fn learn(&mut self, now: Timestamp, leadership: Leadership) {
-        if self.known.as_ref().is_some_and(|k| leadership.epoch <= k.epoch) {
+        let same = self.known.as_ref() == Some(&leadership);
+        if !same && self.known.as_ref().is_some_and(|k| leadership.epoch <= k.epoch) {
             self.ignored += 1;
+            return;
+        }
+        // The answer to this tab's own claim (or a claim made again).
+        if let Lead::Claiming { liveness_key } | Lead::Leading { liveness_key, .. } = &self.lead {
+            if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
+                let liveness_key = liveness_key.clone();
+                self.lead = Lead::Leading { epoch: leadership.epoch, liveness_key };
+            }
+        }
+        if same {
+            // A leader that claimed its term again from a new coordinator: nothing changed.
             return;
         }
         if let Some(watching) = self.watching.replace(leadership.liveness_key.clone()) {
@@ -454,17 +530,12 @@ impl Tab {
         self.known = Some(leadership.clone());
         self.event(TabEvent::Leader(leadership.clone()));
 
-        match &self.lead {
-            Lead::Claiming { liveness_key }
-                if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key =>
-            {
-                self.lead = Lead::Leading { epoch: leadership.epoch };
-            }
-            Lead::Leading { epoch } if leadership.leader_id != self.id && *epoch < leadership.epoch => {
+        // Before its own claim is answered, a leader hears of earlier ones;
+        // its claim gets a higher epoch. Once leading, a newer one is another tab's.
+        if let Lead::Leading { epoch, .. } = &self.lead {
+            if leadership.leader_id != self.id && *epoch < leadership.epoch {
                 self.step_down();
             }
-            // Before its own claim, a leader hears of earlier ones; its claim gets a higher epoch.
-            _ => {}
         }
 
         match &self.session {
@@ -565,17 +636,20 @@ impl Tab {
     /// Sends the waiting attempt's `request-port` if a live leader is known.
     fn request(&mut self, now: Timestamp) {
         let Session::Waiting { attempt } = &self.session else { return };
+        if self.membership != Membership::Joined {
+            return;
+        }
         let Some(known) = &self.known else { return };
         if self.lost.is_some_and(|lost| lost >= known.epoch) {
             return;
         }
         let (attempt, epoch) = (attempt.clone(), known.epoch);
         let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone() };
-        self.to_coordinator(TabToCoordinator::RequestPort(request));
+        self.send_coordinator(TabToCoordinator::RequestPort(request));
         self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
     }
 
-    fn to_coordinator(&mut self, message: TabToCoordinator) {
+    fn send_coordinator(&mut self, message: TabToCoordinator) {
         self.outputs.push_back(TabOutput::ToCoordinator(message));
     }
 
@@ -676,7 +750,8 @@ mod tests {
             drain(&mut tab),
             [TabOutput::ToCoordinator(TabToCoordinator::NewLeader(LeaderClaim {
                 leader_id: client(1),
-                liveness_key: "live-1".into()
+                liveness_key: "live-1".into(),
+                epoch: None
             }))]
         );
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
@@ -834,5 +909,84 @@ mod tests {
         tab.lock_granted(T0, &names().leader());
         assert_eq!(drain(&mut tab), [TabOutput::Release { lock: names().leader() }], "a late grant is given back");
         assert_eq!(tab.role(), Role::Follower);
+    }
+
+    #[test]
+    fn when_the_coordinator_dies_the_tab_says_hello_to_a_new_one_and_a_leader_keeps_its_term() {
+        let mut tab = joined(1, None);
+        let out = drain(&mut tab);
+        let watch = "tabworker:app:coordinator:k".to_owned();
+        assert!(out.contains(&TabOutput::Acquire { lock: watch.clone(), mode: LockMode::Shared }));
+        let lock = session_lock(&out);
+        tab.lock_granted(T0, &lock);
+        tab.lock_granted(T0, &names().leader());
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-4".into() }));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
+        let request = requests(&drain(&mut tab)).pop().unwrap();
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
+        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
+        let grant =
+            PortGrant { client_id: client(1), session_id: request.session_id.clone(), epoch: Epoch::new(4).unwrap() };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        drain(&mut tab);
+
+        tab.lock_granted(T0, &watch);
+        let out = drain(&mut tab);
+        assert_eq!(
+            out,
+            [
+                TabOutput::Release { lock: watch },
+                TabOutput::ReconnectCoordinator,
+                TabOutput::ToCoordinator(TabToCoordinator::Hello {
+                    client_id: client(1),
+                    build: crate::protocol::BUILD.into(),
+                    epoch: Some(Epoch::new(4).unwrap())
+                }),
+            ]
+        );
+        let new_coordinator =
+            CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
+        tab.from_coordinator(T0, Ok(new_coordinator));
+        let out = drain(&mut tab);
+        let claim =
+            LeaderClaim { leader_id: client(1), liveness_key: "live-4".into(), epoch: Some(Epoch::new(4).unwrap()) };
+        assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim))), "{out:?}");
+        assert!(
+            !out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }),
+            "still queued once"
+        );
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
+        assert!(drain(&mut tab).is_empty(), "the same term again changes nothing");
+        assert_eq!(tab.leading(), Some(Epoch::new(4).unwrap()));
+        assert_eq!(tab.session().map(|(s, _)| s.clone()), Some(request.session_id), "the session lives on");
+    }
+
+    #[test]
+    fn a_claim_made_between_two_coordinators_waits_for_the_new_welcome_and_is_answered_once() {
+        let mut tab = joined(1, None);
+        let watch = "tabworker:app:coordinator:k".to_owned();
+        tab.lock_granted(T0, &names().leader());
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        tab.lock_granted(T0, &watch);
+        drain(&mut tab);
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-x".into() }));
+        assert!(drain(&mut tab).is_empty(), "no claim before the new coordinator's welcome");
+        let welcome =
+            CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
+        tab.from_coordinator(T0, Ok(welcome));
+        let claims: Vec<TabOutput> = drain(&mut tab)
+            .into_iter()
+            .filter(|o| matches!(o, TabOutput::ToCoordinator(TabToCoordinator::NewLeader(_))))
+            .collect();
+        assert_eq!(claims.len(), 1);
+        let mut answer = leadership(1, 2);
+        answer.liveness_key = "live-x".into();
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(answer.clone())));
+        assert_eq!(tab.leading(), Some(Epoch::new(2).unwrap()));
+        answer.epoch = Epoch::new(3).unwrap();
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(answer)));
+        assert_eq!(tab.leading(), Some(Epoch::new(3).unwrap()), "a newer term for its own worker is taken");
+        assert_eq!(tab.role(), Role::Leader);
     }
 }

@@ -3,7 +3,7 @@
 
 mod web_support;
 
-use tabworker::protocol::{BUILD, CoordinatorToTab, TabToCoordinator, decode, frame};
+use tabworker::protocol::{BUILD, CoordinatorToTab, LeaderClaim, Leadership, TabToCoordinator, decode, frame};
 use tabworker::web::{Features, run_coordinator, to_js};
 use tabworker::{ClientId, Epoch};
 use wasm_bindgen_test::*;
@@ -33,14 +33,22 @@ fn post(port: &web_sys::MessagePort, message: &TabToCoordinator) {
 
 #[wasm_bindgen_test]
 async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
-    let coordinator = run_coordinator(None).expect("a SharedWorker may run the coordinator");
+    let coordinator = run_coordinator(None, Some("web-test".into())).expect("a SharedWorker may run the coordinator");
     let (tab_a, tab_b) = (web_sys::MessageChannel::new().unwrap(), web_sys::MessageChannel::new().unwrap());
     coordinator.accept(tab_a.port2());
     coordinator.accept(tab_b.port2());
-    assert_eq!(coordinator.connections(), 2);
 
-    post(&tab_a.port1(), &TabToCoordinator::Hello { client_id: ClientId::new("a").unwrap(), build: BUILD.into() });
+    post(
+        &tab_a.port1(),
+        &TabToCoordinator::Hello { client_id: ClientId::new("a").unwrap(), build: BUILD.into(), epoch: None },
+    );
+    // Tabs are served once the coordinator holds its liveness lock; until
+    // then their frames wait in their ports.
     let welcome = next_message(&tab_a.port1(), 2000).await;
+    assert_eq!(coordinator.connections(), 2);
+    let liveness = coordinator.liveness_key().expect("the coordinator has a liveness lock");
+    assert_eq!(liveness, format!("tabworker:web-test:coordinator:{}", coordinator.id()));
+    assert!(web_support::lock_snapshot().await.0.contains(&liveness), "the liveness lock is held");
     match decode::<CoordinatorToTab>(&welcome.data(), 0).unwrap() {
         CoordinatorToTab::Welcome { coordinator_id, tabs, leader } => {
             assert_eq!(coordinator_id.as_str(), coordinator.id());
@@ -58,7 +66,10 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     ));
     assert_eq!(coordinator.rejected(), 1.0);
 
-    post(&tab_b.port1(), &TabToCoordinator::Hello { client_id: ClientId::new("b").unwrap(), build: BUILD.into() });
+    post(
+        &tab_b.port1(),
+        &TabToCoordinator::Hello { client_id: ClientId::new("b").unwrap(), build: BUILD.into(), epoch: None },
+    );
     let welcome = next_message(&tab_b.port1(), 2000).await;
     assert!(matches!(
         decode::<CoordinatorToTab>(&welcome.data(), 0).unwrap(),
@@ -66,9 +77,20 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     ));
 
     // A new leader is announced to every tab that said hello.
-    let leadership =
-        tabworker::protocol::Leadership { leader_id: ClientId::new("b").unwrap(), epoch: Epoch::new(1).unwrap() };
-    post(&tab_b.port1(), &TabToCoordinator::NewLeader(leadership.clone()));
+    let claim = LeaderClaim {
+        leader_id: ClientId::new("b").unwrap(),
+        liveness_key: "tabworker:web-test:liveness:w".into(),
+        epoch: None,
+    };
+    post(&tab_b.port1(), &TabToCoordinator::NewLeader(claim.clone()));
     let announced = next_message(&tab_a.port1(), 2000).await;
-    assert_eq!(decode::<CoordinatorToTab>(&announced.data(), 0).unwrap(), CoordinatorToTab::NewLeader(leadership));
+    assert_eq!(
+        decode::<CoordinatorToTab>(&announced.data(), 0).unwrap(),
+        CoordinatorToTab::NewLeader(Leadership {
+            leader_id: claim.leader_id,
+            epoch: Epoch::new(1).unwrap(),
+            liveness_key: claim.liveness_key
+        })
+    );
+    assert_eq!(coordinator.epoch(), Some(1.0));
 }

@@ -83,7 +83,11 @@ fn examples() -> Vec<Example> {
     let epoch = Epoch::new(3).unwrap();
     let leadership =
         Leadership { leader_id: ClientId::new("c0").unwrap(), epoch, liveness_key: "tabworker:a:liveness:w".into() };
-    let claim = LeaderClaim { leader_id: ClientId::new("c0").unwrap(), liveness_key: "tabworker:a:liveness:w".into() };
+    let claim = LeaderClaim {
+        leader_id: ClientId::new("c0").unwrap(),
+        liveness_key: "tabworker:a:liveness:w".into(),
+        epoch: Some(epoch),
+    };
     let request = PortRequest { client_id: client_id.clone(), session_id: session_id.clone() };
     let grant = PortGrant { client_id: client_id.clone(), session_id: session_id.clone(), epoch };
     let coordinator_id = CoordinatorId::new("k1").unwrap();
@@ -91,7 +95,7 @@ fn examples() -> Vec<Example> {
     vec![
         example(
             D::TabToCoordinator,
-            TabToCoordinator::Hello { client_id: client_id.clone(), build: "tabworker/0".into() },
+            TabToCoordinator::Hello { client_id: client_id.clone(), build: "tabworker/0".into(), epoch: Some(epoch) },
         ),
         example(D::TabToCoordinator, TabToCoordinator::NewLeader(claim)),
         example(D::TabToCoordinator, TabToCoordinator::RequestPort(request.clone())),
@@ -417,8 +421,12 @@ fn assert_malformed(e: &Example, mutated: &Value, what: &str) {
 
 /// Fields that may be left out: `welcome`'s `leader` is `null` or absent
 /// before a leader has announced itself.
-fn is_optional(key: &str) -> bool {
+/// Whether `key` may be absent (or null) in a message of `e`'s kind: the
+/// leader of a welcome, the known epoch of a hello and of a tab's claim.
+fn is_optional(e: &Example, key: &str) -> bool {
     key == "leader"
+        || (key == "epoch"
+            && (e.kind == "hello" || (e.kind == "new-leader" && e.direction == Direction::TabToCoordinator)))
 }
 
 #[test]
@@ -431,7 +439,7 @@ fn removing_a_required_field_is_malformed_and_removing_protocol_is_not_a_frame()
                 "protocol" => {
                     assert!(matches!(result, Err(DecodeError::NotAFrame { .. })), "{mutated} gave {result:?}")
                 }
-                k if is_optional(k) => assert_eq!(result, Ok(e.kind), "{mutated}"),
+                k if is_optional(&e, k) => assert_eq!(result, Ok(e.kind), "{mutated}"),
                 _ => assert_malformed(&e, &mutated, &format!("removing `{key}`")),
             }
         }
@@ -510,7 +518,7 @@ fn a_field_of_the_wrong_json_type_is_malformed() {
             if key == "protocol" {
                 continue; // covered by a_protocol_that_is_not_an_unsigned_integer_is_not_a_frame
             }
-            for wrong in wrong_typed(original, is_optional(key)) {
+            for wrong in wrong_typed(original, is_optional(&e, key)) {
                 assert_malformed(&e, &with(&e.frame, key, wrong.clone()), &format!("`{key}` = {wrong}"));
             }
         }
@@ -600,9 +608,9 @@ fn an_epoch_beyond_javascript_safe_integers_is_malformed() {
             assert_eq!(decode_as(e.direction, &largest, e.ports), Ok(e.kind), "{largest}");
         }
     }
-    // provide-port ×2, the coordinator's new-leader, welcome's leader (a
-    // tab's claim carries no epoch: the coordinator gives it).
-    assert_eq!(seen, 4);
+    // provide-port ×2, hello, new-leader ×2 (a claim and the coordinator's
+    // answer), welcome's leader.
+    assert_eq!(seen, 6);
 }
 
 #[test]

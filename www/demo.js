@@ -10,13 +10,27 @@ async function main() {
     .map(([name, ok]) => `<tr><th>${name}</th><td class="${ok ? 'yes' : 'no'}">${ok ? 'yes' : 'no'}</td></tr>`)
     .join('');
 
-  const client = new Client({ coordinator: new URL('./coordinator.js', import.meta.url).href, name: 'demo' });
+  const client = new Client({
+    coordinator: new URL('./coordinator.js', import.meta.url).href,
+    backend: new URL('./backend.js', import.meta.url).href,
+    name: 'demo',
+  });
   $('client-id').textContent = client.id;
+  client.addEventListener('rolechange', (event) => ($('role').textContent = event.detail.role));
+  client.addEventListener('leader', (event) => ($('epoch').textContent = event.detail.epoch));
+  client.addEventListener('sessionend', () => ($('session').textContent = 'reconnecting…'));
+  client.addEventListener('session', (event) => {
+    const session = event.detail;
+    $('session').textContent = session.id;
+    session.port.onmessage = (message) => {
+      $('count').textContent = message.data.count;
+      $('tabs').textContent = message.data.tabs;
+    };
+  });
+  $('increment').onclick = () => client.session?.port.postMessage({ op: 'increment' });
   await client.initialize();
   $('coordinator-id').textContent = client.coordinatorId;
-  const showRole = () => ($('role').textContent = client.role);
-  showRole();
-  setInterval(showRole, 250);
+  $('role').textContent = client.role;
   addEventListener('pagehide', () => client.destroy());
 }
 

@@ -24,6 +24,9 @@ pub struct LeaderClaim {
     pub leader_id: ClientId,
     /// The Web Lock its backend worker holds for as long as it lives.
     pub liveness_key: String,
+    /// The term the claimant already leads in, when it claims again from a
+    /// new coordinator (the old one died); kept if no tab knows a newer one.
+    pub epoch: Option<Epoch>,
 }
 
 /// A client asks for a session: one connect attempt.
@@ -52,12 +55,16 @@ pub struct PortGrant {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum TabToCoordinator {
     /// The first message on a new connection (the seed's "Connect"). The tab
-    /// holds its tab lock ([`crate::LockNames::tab`]) before sending it.
+    /// holds its tab lock ([`crate::LockNames::tab`]) before sending it, and
+    /// says it again to a new coordinator when the old one died.
     Hello {
         /// The tab's client.
         client_id: ClientId,
         /// The sender's build fingerprint ([`super::BUILD`]).
         build: String,
+        /// The newest epoch the tab knows of: a coordinator that started
+        /// after another one died gives no epoch at or below it again.
+        epoch: Option<Epoch>,
     },
     /// The sender's backend worker is ready and the sender leads from now on.
     NewLeader(LeaderClaim),
@@ -158,10 +165,25 @@ pub(crate) mod examples {
 
     pub(crate) fn to_coordinator() -> Vec<TabToCoordinator> {
         vec![
-            TabToCoordinator::Hello { client_id: ClientId::new("c1").unwrap(), build: super::super::BUILD.into() },
+            TabToCoordinator::Hello {
+                client_id: ClientId::new("c1").unwrap(),
+                build: super::super::BUILD.into(),
+                epoch: Some(leadership().epoch),
+            },
+            TabToCoordinator::Hello {
+                client_id: ClientId::new("c1").unwrap(),
+                build: super::super::BUILD.into(),
+                epoch: None,
+            },
             TabToCoordinator::NewLeader(LeaderClaim {
                 leader_id: ClientId::new("c0").unwrap(),
                 liveness_key: leadership().liveness_key,
+                epoch: None,
+            }),
+            TabToCoordinator::NewLeader(LeaderClaim {
+                leader_id: ClientId::new("c0").unwrap(),
+                liveness_key: leadership().liveness_key,
+                epoch: Some(leadership().epoch),
             }),
             TabToCoordinator::RequestPort(request()),
             TabToCoordinator::ProvidePort(grant()),

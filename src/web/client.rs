@@ -1,21 +1,25 @@
-//! The tab side: `Client`.
+//! The tab side: `Client`, which runs [`Tab`] in a page.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use web_sys::{MessageEvent, MessagePort, SharedWorker, WorkerOptions, WorkerType};
+use web_sys::{MessageEvent, MessagePort, SharedWorker, Worker, WorkerOptions, WorkerType};
 
 use super::codec::{from_js, to_js};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
 use super::listener::Listener;
-use super::locks::{LockMode, LockRequest};
+use super::lock_table::LockTable;
 use super::random_id;
-use crate::ids::{ClientId, CoordinatorId};
-use crate::protocol::{BUILD, CoordinatorToTab, Leadership, TabToCoordinator, WireMessage, decode, frame};
+use super::timer::Timer;
+use crate::ids::{AppName, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::lock_names::LockNames;
+use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
+use crate::tab::{Tab, TabEvent, TabOutput};
+use crate::time::Timestamp;
 
 #[wasm_bindgen]
 extern "C" {
@@ -25,12 +29,31 @@ extern "C" {
     /// `Role` in TypeScript.
     #[wasm_bindgen(typescript_type = "Role")]
     pub type RoleJs;
+    /// `Session` in TypeScript.
+    #[wasm_bindgen(typescript_type = "Session")]
+    pub type SessionJs;
+    /// `Promise<Session>` in TypeScript.
+    #[wasm_bindgen(typescript_type = "Promise<Session>")]
+    pub type SessionPromise;
+    /// `Promise<void>` in TypeScript.
+    #[wasm_bindgen(typescript_type = "Promise<void>")]
+    pub type VoidPromise;
+    /// `keyof ClientEventMap` in TypeScript.
+    #[wasm_bindgen(typescript_type = "keyof ClientEventMap")]
+    pub type ClientEventType;
+    /// `AddEventListenerOptions | boolean` in TypeScript.
+    #[wasm_bindgen(typescript_type = "AddEventListenerOptions | boolean")]
+    pub type ListenerOptions;
+    /// `ClientEventListener` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ClientEventListener")]
+    pub type ClientEventListener;
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ClientOptions {
     coordinator: String,
+    backend: String,
     #[serde(default = "default_name")]
     name: String,
     #[serde(default = "default_timeout")]
@@ -45,18 +68,45 @@ fn default_timeout() -> u32 {
     10_000
 }
 
+fn now() -> Timestamp {
+    Timestamp::from_unix_millis(js_sys::Date::now() as u64)
+}
+
+/// The open session, as the app sees it.
+struct Session {
+    id: SessionId,
+    epoch: Epoch,
+    port: MessagePort,
+}
+
+impl Session {
+    fn to_js(&self) -> JsValue {
+        let object = js_sys::Object::new();
+        // Setting properties on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &"id".into(), &self.id.as_str().into());
+        let _ = js_sys::Reflect::set(&object, &"epoch".into(), &(self.epoch.get() as f64).into());
+        let _ = js_sys::Reflect::set(&object, &"port".into(), &self.port);
+        object.into()
+    }
+}
+
 #[derive(Default)]
 struct State {
-    port: Option<MessagePort>,
-    listeners: Vec<Listener>,
+    coordinator: Option<MessagePort>,
+    coordinator_listeners: Vec<Listener>,
+    backend: Option<Worker>,
+    backend_listeners: Vec<Listener>,
+    locks: LockTable,
+    /// The port that came with the input being handled.
+    carried: Option<MessagePort>,
+    session: Option<Session>,
+    /// `connected()` calls waiting for a session: (resolve, reject).
+    waiters: Vec<(js_sys::Function, js_sys::Function)>,
     /// Resolves the wait for `welcome`; the outcome is read from `state`.
     welcome: Option<js_sys::Function>,
     /// Why the wait for `welcome` ended without one.
     welcome_error: Option<TabworkerError>,
     coordinator_id: Option<CoordinatorId>,
-    leadership: Option<Leadership>,
-    leader_lock: Option<LockRequest>,
-    is_leader: bool,
     destroyed: bool,
 }
 
@@ -72,13 +122,18 @@ impl State {
 }
 
 struct Inner {
-    id: ClientId,
     options: ClientOptions,
+    names: LockNames,
+    tab: RefCell<Tab>,
     state: RefCell<State>,
+    events: web_sys::EventTarget,
+    timer: Timer,
+    pumping: Cell<bool>,
 }
 
-/// One tab's membership of an app: it joins the app's coordinator and takes
-/// part in the election of the leader tab.
+/// One tab's membership of an app: it joins the app's coordinator, takes
+/// part in the election of the leader tab, runs the backend worker while it
+/// leads, and keeps a session with the leader's backend.
 #[wasm_bindgen]
 pub struct Client {
     inner: Rc<Inner>,
@@ -86,27 +141,62 @@ pub struct Client {
 
 #[wasm_bindgen]
 impl Client {
-    /// A client for `options.name` (default `"default"`) whose coordinator
-    /// is the SharedWorker script at `options.coordinator`. Nothing happens
-    /// until `initialize()`.
+    /// A client of the app `options.name` (default `"default"`), whose
+    /// coordinator is the SharedWorker module script at `options.coordinator`
+    /// and whose backend is the worker module script at `options.backend`.
+    /// Nothing happens until `initialize()`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: ClientOptionsJs) -> Result<Client, TabworkerError> {
-        let options: ClientOptions = from_js(options.into())
-            .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ClientOptions: {e}")))?;
-        Ok(Client { inner: Rc::new(Inner { id: random_id(), options, state: RefCell::default() }) })
+        let invalid =
+            |e: String| TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ClientOptions: {e}"));
+        let options: ClientOptions = from_js(options.into()).map_err(|e| invalid(e.to_string()))?;
+        let app = AppName::new(options.name.clone()).map_err(|e| invalid(e.to_string()))?;
+        let names = LockNames::new(app);
+        let id: ClientId = random_id();
+        let events =
+            web_sys::EventTarget::new().map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, describe(&e)))?;
+        let inner = Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| {
+            let weak = weak.clone();
+            Inner {
+                tab: RefCell::new(Tab::new(id, names.clone())),
+                options,
+                names,
+                state: RefCell::default(),
+                events,
+                timer: Timer::new(move || {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.tab.borrow_mut().timeout(now());
+                        inner.pump();
+                    }
+                }),
+                pumping: Cell::new(false),
+            }
+        });
+        Ok(Client { inner })
     }
 
     /// This client's id.
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
-        self.inner.id.to_string()
+        self.inner.tab.borrow().id().to_string()
     }
 
     /// `'leader'` while this tab holds the app's leader lock, else `'follower'`.
     #[wasm_bindgen(getter)]
     pub fn role(&self) -> RoleJs {
-        let leader = self.inner.state.borrow().is_leader;
-        JsValue::from_str(if leader { "leader" } else { "follower" }).unchecked_into()
+        JsValue::from_str(self.inner.tab.borrow().role().as_str()).unchecked_into()
+    }
+
+    /// The epoch of the newest leader this tab heard of.
+    #[wasm_bindgen(getter)]
+    pub fn epoch(&self) -> Option<f64> {
+        self.inner.tab.borrow().leadership().map(|l| l.epoch.get() as f64)
+    }
+
+    /// The client id of the newest leader this tab heard of.
+    #[wasm_bindgen(getter, js_name = leaderId)]
+    pub fn leader_id(&self) -> Option<String> {
+        self.inner.tab.borrow().leadership().map(|l| l.leader_id.to_string())
     }
 
     /// The id of the coordinator this client joined, once initialized.
@@ -115,10 +205,75 @@ impl Client {
         self.inner.state.borrow().coordinator_id.as_ref().map(ToString::to_string)
     }
 
+    /// The open session with the leader's backend, if any.
+    #[wasm_bindgen(getter)]
+    pub fn session(&self) -> Option<SessionJs> {
+        self.inner.state.borrow().session.as_ref().map(|s| s.to_js().unchecked_into())
+    }
+
+    /// The open session, or the next one to open. Rejects if the client is
+    /// destroyed first.
+    pub fn connected(&self) -> SessionPromise {
+        let mut state = self.inner.state.borrow_mut();
+        if state.destroyed {
+            let error: JsValue = TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed").into();
+            return js_sys::Promise::reject(&error).unchecked_into();
+        }
+        if let Some(session) = &state.session {
+            return js_sys::Promise::resolve(&session.to_js()).unchecked_into();
+        }
+        let mut slot = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        state.waiters.extend(slot);
+        promise.unchecked_into()
+    }
+
+    /// Listens for `type`: `'rolechange'`, `'leader'`, `'session'`,
+    /// `'sessionend'` or `'backenderror'`; each is a `CustomEvent` whose
+    /// `detail` is described by `ClientEventMap`. `options` are those of
+    /// `EventTarget.addEventListener` (`once`, `signal`, …).
+    #[wasm_bindgen(js_name = addEventListener)]
+    pub fn add_event_listener(
+        &self,
+        kind: ClientEventType,
+        listener: ClientEventListener,
+        options: Option<ListenerOptions>,
+    ) -> Result<(), TabworkerError> {
+        self.call_events("addEventListener", kind, listener, options)
+    }
+
+    /// Stops listening.
+    #[wasm_bindgen(js_name = removeEventListener)]
+    pub fn remove_event_listener(
+        &self,
+        kind: ClientEventType,
+        listener: ClientEventListener,
+        options: Option<ListenerOptions>,
+    ) -> Result<(), TabworkerError> {
+        self.call_events("removeEventListener", kind, listener, options)
+    }
+
+    fn call_events(
+        &self,
+        method: &str,
+        kind: ClientEventType,
+        listener: ClientEventListener,
+        options: Option<ListenerOptions>,
+    ) -> Result<(), TabworkerError> {
+        let events = &self.inner.events;
+        let invalid = |e: &JsValue| TabworkerError::new(ErrorCode::InvalidArgument, describe(e));
+        let function: js_sys::Function = js_sys::Reflect::get(events, &method.into())
+            .map_err(|e| invalid(&e))?
+            .dyn_into()
+            .map_err(|e| invalid(&e))?;
+        let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        function.call3(events, &kind, &listener, &options).map(drop).map_err(|e| invalid(&e))
+    }
+
     /// Joins the coordinator and enters the leader election. Resolves once
-    /// the coordinator answered; the election goes on in the background.
-    #[wasm_bindgen(js_name = initialize)]
-    pub fn initialize(&self) -> js_sys::Promise {
+    /// the coordinator answered; the election and the session go on in the
+    /// background (see `connected()`).
+    pub fn initialize(&self) -> VoidPromise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             initialize(&inner).await.map_err(|e| {
@@ -127,72 +282,283 @@ impl Client {
             })?;
             Ok(JsValue::UNDEFINED)
         })
+        .unchecked_into()
     }
 
-    /// Leaves: releases the leader lock (if held), says goodbye to the
-    /// coordinator and removes every listener.
-    #[wasm_bindgen(js_name = destroy)]
-    pub fn destroy(&self) -> js_sys::Promise {
+    /// Leaves: stops the backend worker if this tab runs it, releases every
+    /// lock, says goodbye to the coordinator and removes every listener.
+    pub fn destroy(&self) -> VoidPromise {
         self.inner.shut_down();
-        js_sys::Promise::resolve(&JsValue::UNDEFINED)
+        js_sys::Promise::resolve(&JsValue::UNDEFINED).unchecked_into()
     }
 }
 
 impl Inner {
-    fn leader_lock_name(&self) -> String {
-        format!("tabworker:{}:leader", self.options.name)
+    /// Carries out what the tab asks for, until it asks for nothing, then
+    /// arms the timer. Re-entered from an app's event listener, it returns
+    /// at once: the outer call drains what the inner input produced.
+    fn pump(self: &Rc<Self>) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        loop {
+            let Some(output) = self.tab.borrow_mut().poll_output() else { break };
+            self.execute(output);
+        }
+        self.pumping.set(false);
+        if let Some(unused) = self.state.borrow_mut().carried.take() {
+            unused.close();
+        }
+        let deadline = self.tab.borrow().poll_timeout();
+        self.timer.arm(deadline.map(|at| at.millis_since(now())));
     }
 
-    fn send(&self, message: &TabToCoordinator) {
-        let state = self.state.borrow();
-        if let (Some(port), Ok(data)) = (&state.port, to_js(&frame(message))) {
-            if let Err(e) = port.post_message(&data) {
-                web_sys::console::warn_2(&"tabworker client: postMessage failed".into(), &e);
+    fn execute(self: &Rc<Self>, output: TabOutput) {
+        match output {
+            TabOutput::ToCoordinator(message) => {
+                let port = self.state.borrow().coordinator.clone();
+                let carried = if message.ports() == 1 { self.state.borrow_mut().carried.take() } else { None };
+                if let Some(port) = port {
+                    post(&port, &frame(&message), carried);
+                }
             }
+            TabOutput::ToBackend(message) => {
+                let worker = self.state.borrow().backend.clone();
+                if let (Some(worker), Ok(data)) = (worker, to_js(&frame(&message))) {
+                    if let Err(e) = worker.post_message(&data) {
+                        web_sys::console::warn_2(&"tabworker client: postMessage to the backend failed".into(), &e);
+                    }
+                }
+            }
+            TabOutput::ReconnectCoordinator => {
+                if let Err(e) = self.connect_coordinator() {
+                    web_sys::console::error_1(&format!("tabworker client: cannot reach a new coordinator: {e}").into());
+                }
+            }
+            TabOutput::SpawnBackend => self.spawn_backend(),
+            TabOutput::TerminateBackend => {
+                let mut state = self.state.borrow_mut();
+                state.backend_listeners.clear();
+                if let Some(worker) = state.backend.take() {
+                    worker.terminate();
+                }
+            }
+            TabOutput::Acquire { lock, mode } => self.acquire(lock, mode),
+            TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
+            TabOutput::Event(event) => self.on_event(event),
         }
     }
 
-    fn shut_down(&self) {
+    fn acquire(self: &Rc<Self>, lock: String, mode: crate::LockMode) {
+        let granted = match self.state.borrow_mut().locks.acquire(&lock, mode) {
+            Ok(granted) => granted,
+            Err(e) => return web_sys::console::warn_1(&format!("tabworker client: lock `{lock}`: {e}").into()),
+        };
+        let weak = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(ticket) = granted.await else { return };
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.state.borrow().locks.is_current(&ticket) {
+                inner.tab.borrow_mut().lock_granted(now(), &ticket.name);
+                inner.pump();
+            }
+        });
+    }
+
+    fn spawn_backend(self: &Rc<Self>) {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        options.set_name(&format!("{}:backend", self.names.coordinator()));
+        let worker = match Worker::new_with_options(&self.options.backend, &options) {
+            Ok(worker) => worker,
+            Err(e) => {
+                self.tab.borrow_mut().backend_error(now(), describe(&e));
+                return;
+            }
+        };
+        let weak = Rc::downgrade(self);
+        let on_message = Listener::new(&worker, "message", move |event: MessageEvent| {
+            if let Some(inner) = weak.upgrade() {
+                let ports = event.ports();
+                let message = decode::<BackendToLeader>(&event.data(), ports.length() as usize);
+                if let Err(error) = &message {
+                    warn_refused("the backend", error);
+                }
+                inner.state.borrow_mut().carried = ports.get(0).dyn_into::<MessagePort>().ok();
+                inner.tab.borrow_mut().from_backend(now(), message);
+                inner.pump();
+            }
+        });
+        let weak = Rc::downgrade(self);
+        let on_error = Listener::new(&worker, "error", move |event: web_sys::Event| {
+            if let Some(inner) = weak.upgrade() {
+                let detail = match event.dyn_ref::<web_sys::ErrorEvent>() {
+                    Some(error) => error.message(),
+                    None => "the backend worker script failed to load".to_owned(),
+                };
+                inner.tab.borrow_mut().backend_error(now(), detail);
+                inner.pump();
+            }
+        });
+        let mut state = self.state.borrow_mut();
+        state.backend_listeners = vec![on_message, on_error];
+        state.backend = Some(worker);
+    }
+
+    fn on_event(self: &Rc<Self>, event: TabEvent) {
+        let (kind, detail): (&str, JsValue) = match event {
+            TabEvent::Joined { coordinator_id } => {
+                let mut state = self.state.borrow_mut();
+                state.coordinator_id = Some(coordinator_id);
+                state.end_welcome(Ok(()));
+                return;
+            }
+            TabEvent::RoleChanged(role) => ("rolechange", object(&[("role", role.as_str().into())])),
+            TabEvent::Leader(leadership) => (
+                "leader",
+                object(&[
+                    ("leaderId", leadership.leader_id.as_str().into()),
+                    ("epoch", (leadership.epoch.get() as f64).into()),
+                ]),
+            ),
+            TabEvent::Connected { session_id, epoch } => {
+                let Some(port) = self.state.borrow_mut().carried.take() else { return };
+                let session = Session { id: session_id, epoch, port };
+                let detail = session.to_js();
+                let waiters = {
+                    let mut state = self.state.borrow_mut();
+                    state.session = Some(session);
+                    std::mem::take(&mut state.waiters)
+                };
+                for (resolve, _) in waiters {
+                    let _ = resolve.call1(&JsValue::NULL, &detail);
+                }
+                ("session", detail)
+            }
+            TabEvent::Disconnected { session_id, reason } => {
+                let ended = self.state.borrow_mut().session.take();
+                if let Some(ended) = ended {
+                    ended.port.close();
+                }
+                ("sessionend", object(&[("id", session_id.as_str().into()), ("reason", reason.as_str().into())]))
+            }
+            TabEvent::BackendError { detail } => {
+                web_sys::console::warn_1(&format!("tabworker client: the backend worker failed: {detail}").into());
+                ("backenderror", object(&[("detail", detail.into())]))
+            }
+        };
+        let init = web_sys::CustomEventInit::new();
+        init.set_detail(&detail);
+        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(kind, &init) {
+            // Listeners run now; their exceptions are reported, not thrown here.
+            let _ = self.events.dispatch_event(&event);
+        }
+    }
+
+    fn on_coordinator_message(self: &Rc<Self>, event: MessageEvent) {
+        let ports = event.ports();
+        let message = decode::<CoordinatorToTab>(&event.data(), ports.length() as usize);
+        match &message {
+            Err(error) => warn_refused("the coordinator", error),
+            Ok(CoordinatorToTab::Rejected { code, detail }) => web_sys::console::warn_1(
+                &format!("tabworker client: the coordinator refused a frame ({code}): {detail}").into(),
+            ),
+            Ok(_) => {}
+        }
+        self.state.borrow_mut().carried = ports.get(0).dyn_into::<MessagePort>().ok();
+        self.tab.borrow_mut().from_coordinator(now(), message);
+        self.pump();
+    }
+
+    /// Opens a connection to the app's coordinator: the running SharedWorker
+    /// of the app's name, or a new one if none runs (the old one died).
+    fn connect_coordinator(self: &Rc<Self>) -> Result<(), TabworkerError> {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        options.set_name(&self.names.coordinator());
+        let worker = SharedWorker::new_with_worker_options(&self.options.coordinator, &options)
+            .map_err(|e| TabworkerError::new(ErrorCode::CoordinatorUnavailable, describe(&e)))?;
+        let port = worker.port();
+        let weak = Rc::downgrade(self);
+        let on_message = Listener::new(&port, "message", move |event: MessageEvent| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_coordinator_message(event);
+            }
+        });
+        let weak = Rc::downgrade(self);
+        let on_error = Listener::new(&worker, "error", move |_: web_sys::Event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.state.borrow_mut().end_welcome(Err(TabworkerError::new(
+                    ErrorCode::CoordinatorUnavailable,
+                    "the coordinator script failed to load or threw",
+                )));
+            }
+        });
+        port.start();
+        let mut state = self.state.borrow_mut();
+        state.coordinator_listeners = vec![on_message, on_error];
+        if let Some(old) = state.coordinator.replace(port) {
+            old.close();
+        }
+        Ok(())
+    }
+
+    fn shut_down(self: &Rc<Self>) {
         if self.state.borrow().destroyed {
             return;
         }
-        self.send(&TabToCoordinator::Goodbye { client_id: self.id.clone() });
-        let mut state = self.state.borrow_mut();
-        state.destroyed = true;
-        state.is_leader = false;
-        state.leader_lock = None;
-        state.listeners.clear();
-        state.end_welcome(Err(TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed")));
-        if let Some(port) = state.port.take() {
-            port.close();
+        self.tab.borrow_mut().destroy(now());
+        self.pump();
+        self.timer.arm(None);
+        let waiters = {
+            let mut state = self.state.borrow_mut();
+            state.destroyed = true;
+            state.locks.clear();
+            state.coordinator_listeners.clear();
+            state.backend_listeners.clear();
+            if let Some(worker) = state.backend.take() {
+                worker.terminate();
+            }
+            state.end_welcome(Err(TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed")));
+            if let Some(port) = state.coordinator.take() {
+                port.close();
+            }
+            std::mem::take(&mut state.waiters)
+        };
+        let error: JsValue = TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed").into();
+        for (_, reject) in waiters {
+            let _ = reject.call1(&JsValue::NULL, &error);
         }
     }
+}
 
-    fn on_message(&self, event: MessageEvent) {
-        match decode::<CoordinatorToTab>(&event.data(), event.ports().length() as usize) {
-            Ok(CoordinatorToTab::Welcome { coordinator_id, leader, .. }) => {
-                let mut state = self.state.borrow_mut();
-                state.coordinator_id = Some(coordinator_id);
-                state.leadership = leader;
-                state.end_welcome(Ok(()));
-            }
-            Ok(CoordinatorToTab::NewLeader(leadership)) => self.state.borrow_mut().leadership = Some(leadership),
-            Ok(CoordinatorToTab::Rejected { code, detail }) => {
-                web_sys::console::warn_1(
-                    &format!("tabworker client: the coordinator refused a frame ({code}): {detail}").into(),
-                );
-            }
-            Ok(other) => {
-                // This client sends no request-port yet, so no port should come back.
-                web_sys::console::warn_1(&format!("tabworker client: unexpected `{}`", other.kind()).into());
-            }
-            Err(error) => {
-                web_sys::console::warn_1(
-                    &format!("tabworker client: refused a frame ({}): {error}", error.code()).into(),
-                );
-            }
-        }
+fn post<T: serde::Serialize>(port: &MessagePort, message: &T, carried: Option<MessagePort>) {
+    let data = match to_js(message) {
+        Ok(data) => data,
+        Err(e) => return web_sys::console::warn_1(&format!("tabworker client: {e}").into()),
+    };
+    let transfer = js_sys::Array::new();
+    if let Some(carried) = carried {
+        transfer.push(&carried);
     }
+    if let Err(e) = port.post_message_with_transferable(&data, &transfer) {
+        web_sys::console::warn_2(&"tabworker client: postMessage failed".into(), &e);
+    }
+}
+
+fn warn_refused(from: &str, error: &crate::protocol::DecodeError) {
+    web_sys::console::warn_1(
+        &format!("tabworker client: refused a frame from {from} ({}): {error}", error.code()).into(),
+    );
+}
+
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in entries {
+        // Setting properties on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
 }
 
 async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
@@ -200,16 +566,15 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
     if !features.shared_worker {
         return Err(TabworkerError::new(ErrorCode::SharedWorkerUnavailable, "this browser has no SharedWorker"));
     }
-    if inner.state.borrow().port.is_some() || inner.state.borrow().destroyed {
+    if !features.web_locks {
+        return Err(TabworkerError::new(
+            ErrorCode::WebLocksUnavailable,
+            "navigator.locks is missing: Web Locks need a secure context (https or localhost)",
+        ));
+    }
+    if inner.state.borrow().coordinator.is_some() || inner.state.borrow().destroyed {
         return Err(TabworkerError::new(ErrorCode::NotInitialized, "initialize() may be called once per client"));
     }
-    let options = WorkerOptions::new();
-    options.set_type(WorkerType::Module);
-    options.set_name(&format!("tabworker:{}", inner.options.name));
-    let worker = SharedWorker::new_with_worker_options(&inner.options.coordinator, &options)
-        .map_err(|e| TabworkerError::new(ErrorCode::CoordinatorUnavailable, describe(&e)))?;
-    let port = worker.port();
-
     let mut welcome_slot = None;
     let welcome = js_sys::Promise::new(&mut |resolve, _| welcome_slot = Some(resolve));
     let timeout = js_sys::Promise::new(&mut |resolve, _| {
@@ -219,28 +584,11 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
             let _ = set_timeout.call2(&global, &resolve, &inner.options.connect_timeout_ms.into());
         }
     });
-    {
-        let mut state = inner.state.borrow_mut();
-        state.welcome = welcome_slot;
-        let weak = Rc::downgrade(inner);
-        state.listeners.push(Listener::new(&port, "message", move |event: MessageEvent| {
-            if let Some(inner) = weak.upgrade() {
-                inner.on_message(event);
-            }
-        }));
-        let weak = Rc::downgrade(inner);
-        state.listeners.push(Listener::new(&worker, "error", move |_: web_sys::Event| {
-            if let Some(inner) = weak.upgrade() {
-                inner.state.borrow_mut().end_welcome(Err(TabworkerError::new(
-                    ErrorCode::CoordinatorUnavailable,
-                    "the coordinator script failed to load or threw",
-                )));
-            }
-        }));
-        port.start();
-        state.port = Some(port);
-    }
-    inner.send(&TabToCoordinator::Hello { client_id: inner.id.clone(), build: BUILD.into() });
+    inner.state.borrow_mut().welcome = welcome_slot;
+    inner.connect_coordinator()?;
+    // The tab lock first, then `hello`: the coordinator waits on that lock.
+    inner.tab.borrow_mut().start(now());
+    inner.pump();
 
     // Neither promise rejects: the outcome is in `state`.
     let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout))).await;
@@ -253,19 +601,5 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
             format!("the coordinator did not answer within {} ms", inner.options.connect_timeout_ms),
         ));
     }
-
-    let request = LockRequest::new(&inner.leader_lock_name(), LockMode::Exclusive, false)?;
-    let granted = request.granted();
-    inner.state.borrow_mut().leader_lock = Some(request);
-    let weak = Rc::downgrade(inner);
-    wasm_bindgen_futures::spawn_local(async move {
-        // A follower waits for as long as it takes; an error means the request was withdrawn.
-        if let Ok(true) = granted.await {
-            if let Some(inner) = weak.upgrade() {
-                let mut state = inner.state.borrow_mut();
-                state.is_leader = state.leader_lock.is_some();
-            }
-        }
-    });
     Ok(())
 }

@@ -10,14 +10,26 @@ use web_sys::{MessageEvent, MessagePort};
 use super::codec::to_js;
 use super::error::{ErrorCode, TabworkerError};
 use super::listener::Listener;
+use super::lock_table::LockTable;
+use super::locks::LockMode;
 use super::random_id;
 use crate::coordinator::{ConnId, Coordinator, CoordinatorOutput};
-use crate::ids::CoordinatorId;
+use crate::ids::{AppName, CoordinatorId};
+use crate::lock_names::LockNames;
 use crate::protocol::{TabToCoordinator, WireMessage, decode, frame};
 
 struct Host {
     core: Coordinator,
+    /// The coordinator's liveness lock, held for its whole life; tabs wait
+    /// on it to learn that it died. Until it is held, new ports wait here
+    /// (their messages wait in the port).
+    liveness: Option<super::locks::LockRequest>,
+    alive: bool,
+    pending: Vec<MessagePort>,
     ports: BTreeMap<ConnId, (MessagePort, Listener)>,
+    /// The tab lock each connection's tab holds, waited on.
+    watches: LockTable,
+    watched: BTreeMap<ConnId, String>,
     next_conn: u64,
 }
 
@@ -31,13 +43,28 @@ pub struct CoordinatorHandle {
 
 /// Starts the coordinator in the calling SharedWorker. `earlyPorts` are the
 /// ports of `connect` events that arrived before the wasm module was ready;
-/// later ones are accepted as they come.
+/// later ones are accepted as they come. The app is read from the
+/// SharedWorker's name (`tabworker:<app>`, as `Client` names it) unless
+/// `app` is given.
 #[wasm_bindgen(js_name = runCoordinator)]
-pub fn run_coordinator(early_ports: Option<Vec<MessagePort>>) -> Result<CoordinatorHandle, TabworkerError> {
+pub fn run_coordinator(
+    early_ports: Option<Vec<MessagePort>>,
+    app: Option<String>,
+) -> Result<CoordinatorHandle, TabworkerError> {
     let scope = js_sys::global().dyn_into::<web_sys::SharedWorkerGlobalScope>().map_err(|_| {
         TabworkerError::new(ErrorCode::InvalidArgument, "runCoordinator() must be called in a SharedWorker")
     })?;
-    let mut handle = CoordinatorHandle::new(random_id());
+    let app = match app {
+        Some(app) => app,
+        None => scope.name().strip_prefix("tabworker:").map(str::to_owned).ok_or_else(|| {
+            TabworkerError::new(
+                ErrorCode::InvalidArgument,
+                format!("the SharedWorker is named `{}`, not `tabworker:<app>`; pass the app's name", scope.name()),
+            )
+        })?,
+    };
+    let app = AppName::new(app).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+    let mut handle = CoordinatorHandle::new(random_id(), LockNames::new(app))?;
     let weak = Rc::downgrade(&handle.host);
     handle._connect = Some(Listener::new(&scope, "connect", move |event: MessageEvent| {
         if let (Some(host), Ok(port)) = (weak.upgrade(), event.ports().get(0).dyn_into::<MessagePort>()) {
@@ -52,9 +79,35 @@ pub fn run_coordinator(early_ports: Option<Vec<MessagePort>>) -> Result<Coordina
 
 #[wasm_bindgen]
 impl CoordinatorHandle {
-    fn new(id: CoordinatorId) -> CoordinatorHandle {
-        let host = Host { core: Coordinator::new(id), ports: BTreeMap::new(), next_conn: 0 };
-        CoordinatorHandle { host: Rc::new(RefCell::new(host)), _connect: None }
+    fn new(id: CoordinatorId, names: LockNames) -> Result<CoordinatorHandle, TabworkerError> {
+        let request = super::locks::LockRequest::new(&names.coordinator_liveness(&id), LockMode::Exclusive, false)?;
+        let granted = request.granted();
+        let host = Host {
+            liveness: Some(request),
+            alive: false,
+            pending: Vec::new(),
+            core: Coordinator::new(id, names),
+            ports: BTreeMap::new(),
+            watches: LockTable::default(),
+            watched: BTreeMap::new(),
+            next_conn: 0,
+        };
+        let host = Rc::new(RefCell::new(host));
+        let weak = Rc::downgrade(&host);
+        wasm_bindgen_futures::spawn_local(async move {
+            let granted = granted.await;
+            let Some(host) = weak.upgrade() else { return };
+            if let Err(e) = &granted {
+                web_sys::console::error_1(&format!("tabworker coordinator: no liveness lock: {e}").into());
+            }
+            // Without the lock tabs could not see this coordinator die; serve them anyway.
+            host.borrow_mut().alive = true;
+            let pending = std::mem::take(&mut host.borrow_mut().pending);
+            for port in pending {
+                accept(&host, port);
+            }
+        });
+        Ok(CoordinatorHandle { host, _connect: None })
     }
 
     /// Serves one more tab on `port` (normally done for each `connect` event).
@@ -68,6 +121,12 @@ impl CoordinatorHandle {
         self.host.borrow().core.id().to_string()
     }
 
+    /// The name of the Web Lock this coordinator holds for its whole life.
+    #[wasm_bindgen(getter, js_name = livenessKey)]
+    pub fn liveness_key(&self) -> Option<String> {
+        self.host.borrow().liveness.as_ref().map(|l| l.name().to_owned())
+    }
+
     /// How many tabs are connected.
     #[wasm_bindgen(getter)]
     pub fn connections(&self) -> usize {
@@ -79,10 +138,20 @@ impl CoordinatorHandle {
     pub fn rejected(&self) -> f64 {
         self.host.borrow().core.rejected() as f64
     }
+
+    /// The current leader's epoch, if a leader has announced itself.
+    #[wasm_bindgen(getter)]
+    pub fn epoch(&self) -> Option<f64> {
+        self.host.borrow().core.leadership().map(|l| l.epoch.get() as f64)
+    }
 }
 
 fn accept(host: &Rc<RefCell<Host>>, port: MessagePort) {
     let mut h = host.borrow_mut();
+    if !h.alive {
+        h.pending.push(port);
+        return;
+    }
     let conn = ConnId(h.next_conn);
     h.next_conn += 1;
     let weak: Weak<RefCell<Host>> = Rc::downgrade(host);
@@ -103,16 +172,22 @@ fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
         web_sys::console::warn_1(&format!("tabworker coordinator: refused a frame ({}): {error}", error.code()).into());
     }
     // The one port of a `provide-port`, passed on to the requester.
-    let mut carried = if frame_result.as_ref().is_ok_and(|m| m.ports() == 1) {
+    let carried = if frame_result.as_ref().is_ok_and(|m| m.ports() == 1) {
         ports.get(0).dyn_into::<MessagePort>().ok()
     } else {
         None
     };
-    let mut h = host.borrow_mut();
-    h.core.handle(from, frame_result);
-    while let Some(output) = h.core.poll_output() {
+    host.borrow_mut().core.handle(from, frame_result);
+    pump(host, carried);
+}
+
+/// Carries out what the core asks for, until it asks for nothing.
+fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
+    loop {
+        let Some(output) = host.borrow_mut().core.poll_output() else { break };
         match output {
             CoordinatorOutput::Send { to, message } => {
+                let h = host.borrow();
                 let Some((port, _)) = h.ports.get(&to) else { continue };
                 let transfer = js_sys::Array::new();
                 if message.ports() == 1 {
@@ -130,7 +205,12 @@ fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
                     Err(e) => web_sys::console::warn_1(&format!("tabworker coordinator: {e}").into()),
                 }
             }
+            CoordinatorOutput::WatchTab { conn, lock } => watch(host, conn, lock),
             CoordinatorOutput::Close { conn } => {
+                let mut h = host.borrow_mut();
+                if let Some(lock) = h.watched.remove(&conn) {
+                    h.watches.release(&lock);
+                }
                 if let Some((port, _listener)) = h.ports.remove(&conn) {
                     port.close();
                 }
@@ -140,4 +220,30 @@ fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
     if let Some(unrouted) = carried {
         unrouted.close();
     }
+}
+
+/// Waits on a tab's lock: granted means the tab is gone.
+fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
+    let granted = {
+        let mut h = host.borrow_mut();
+        match h.watches.acquire(&lock, LockMode::Exclusive) {
+            Ok(granted) => granted,
+            Err(e) => {
+                web_sys::console::warn_1(&format!("tabworker coordinator: cannot watch a tab: {e}").into());
+                return;
+            }
+        }
+    };
+    host.borrow_mut().watched.insert(conn, lock);
+    let weak = Rc::downgrade(host);
+    wasm_bindgen_futures::spawn_local(async move {
+        let Some(ticket) = granted.await else { return };
+        let Some(host) = weak.upgrade() else { return };
+        if !host.borrow().watches.is_current(&ticket) {
+            return;
+        }
+        host.borrow_mut().core.tab_gone(conn);
+        // `Close` releases the watch.
+        pump(&host, None);
+    });
 }

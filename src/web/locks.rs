@@ -78,7 +78,7 @@ impl LockRequest {
     /// Resolves to `true` once the lock is granted, `false` if an
     /// `if_available` request found it held. Fails if the browser refused the
     /// request or it was withdrawn.
-    pub fn granted(&self) -> impl Future<Output = Result<bool, TabworkerError>> + 'static {
+    pub fn granted(&self) -> impl Future<Output = Result<bool, TabworkerError>> + use<> {
         let granted = JsFuture::from(self.granted.clone());
         async move { Ok(granted.await.map_err(refused)?.as_bool().unwrap_or(false)) }
     }

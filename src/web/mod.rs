@@ -4,15 +4,19 @@
 //! Everything here is thin on purpose; the logic lives in the core, which is
 //! tested natively.
 
+mod backend;
 mod client;
 mod codec;
 mod coordinator;
 mod error;
 mod features;
 mod listener;
+mod lock_table;
 pub mod locks;
+mod timer;
 mod typescript;
 
+pub use backend::{BackendHandle, serve_backend};
 pub use client::Client;
 pub use codec::{from_js, to_js};
 pub use coordinator::{CoordinatorHandle, run_coordinator};

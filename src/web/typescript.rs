@@ -105,8 +105,10 @@ export interface TabworkerError extends Error {
 
 /** Options of `new Client(options)`. */
 export interface ClientOptions {
-  /** URL of the coordinator's SharedWorker module script. */
+  /** URL of the coordinator's SharedWorker module script (it calls `runCoordinator`). */
   coordinator: string
+  /** URL of the backend's dedicated worker module script (it calls `serveBackend`). */
+  backend: string
   /** The app's name: clients of one name share a coordinator and a leader. Default `'default'`. */
   name?: string
   /** How long `initialize()` waits for the coordinator, in ms. Default 10000. */
@@ -115,4 +117,51 @@ export interface ClientOptions {
 
 /** A tab's part in the election. */
 export type Role = 'leader' | 'follower'
+
+/** A tab's open session with the leader's backend. */
+export interface Session {
+  /** The connect attempt; every reconnect is a new one. */
+  id: string
+  /** The epoch of the leader whose backend serves it. */
+  epoch: number
+  /** This tab's own port to the backend; post to it and listen on it. */
+  port: MessagePort
+}
+
+/** Why a session ended. */
+export type SessionEndReason = 'backend-lost' | 'new-leader' | 'destroyed'
+
+/** The events of a `Client`, by type, with their `detail`. */
+export interface ClientEventMap {
+  /** This tab's role changed. */
+  rolechange: { role: Role }
+  /** A leader announced itself. */
+  leader: { leaderId: string; epoch: number }
+  /** A session opened (after `initialize()`, and again after each failover). */
+  session: Session
+  /** The session ended; a new one is on its way unless the client was destroyed. */
+  sessionend: { id: string; reason: SessionEndReason }
+  /** This tab's backend worker failed to load or threw. */
+  backenderror: { detail: string }
+}
+
+/** A listener of any `Client` event. */
+export type ClientEventListener = (
+  event: { [K in keyof ClientEventMap]: CustomEvent<ClientEventMap[K]> & { type: K } }[keyof ClientEventMap],
+) => void
+
+/** One session, as the backend's handler receives it. */
+export interface BackendSession {
+  /** The client (tab) the session is for. */
+  clientId: string
+  /** The connect attempt. */
+  sessionId: string
+  /** The backend's end of the session's channel; call `start()` or set `onmessage`. */
+  port: MessagePort
+  /** Resolves when the session ends: its tab closed, crashed or reconnected. */
+  closed: Promise<void>
+}
+
+/** The app's code in the backend worker, called once per session. */
+export type BackendHandler = (session: BackendSession) => void | Promise<void>
 "#;

@@ -20,6 +20,7 @@ async function initializeAgainstSilence(app, timeoutMs, destroyAfterHello) {
         });
         const client = new Client({
           coordinator: '/tests/browser/fixtures/silent-coordinator.js',
+          backend: '/tests/browser/fixtures/echo-backend.js',
           name: app,
           connectTimeoutMs: timeoutMs,
         });

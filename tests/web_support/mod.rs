@@ -117,6 +117,7 @@ pub fn check_features(expected: Features) {
 
 /// `runCoordinator` outside a SharedWorker is a typed error, not a panic.
 pub fn check_coordinator_refuses_this_context() {
-    let error = tabworker::web::run_coordinator(None).err().expect("runCoordinator outside a SharedWorker must fail");
+    let error =
+        tabworker::web::run_coordinator(None, None).err().expect("runCoordinator outside a SharedWorker must fail");
     assert_eq!(error.code, ErrorCode::InvalidArgument);
 }
