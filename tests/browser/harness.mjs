@@ -57,3 +57,27 @@ export async function openTab(context, baseUrl, app) {
   page.errors = errors;
   return page;
 }
+
+/** Opens `n` tabs of `app` at once (as a user restoring a session would). */
+export function openTabs(context, baseUrl, app, n) {
+  return Promise.all(Array.from({ length: n }, () => openTab(context, baseUrl, app)));
+}
+
+/** Each tab's role. */
+export function roles(pages) {
+  return Promise.all(pages.map((p) => p.evaluate(() => window.client.role)));
+}
+
+/** Waits until exactly one of `pages` leads; returns its index. */
+export async function oneLeader(pages, { timeout = 5000 } = {}) {
+  const found = await waitUntil(async () => {
+    const rs = await roles(pages);
+    return rs.filter((r) => r === 'leader').length === 1 ? rs : null;
+  }, { timeout, what: 'exactly one leader' });
+  return found.indexOf('leader');
+}
+
+/** A round trip to the backend over the tab's session; the backend's answer. */
+export function echo(page, value = Math.random()) {
+  return page.evaluate((value) => window.ask({ op: 'echo', value }, 3000), value);
+}

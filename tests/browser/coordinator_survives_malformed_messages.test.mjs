@@ -1,0 +1,75 @@
+// A page that posts malformed messages to the coordinator's port gets typed
+// refusals, and the coordinator goes on serving every other tab: sessions
+// keep working, new tabs join, and a failover still completes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { echo, oneLeader, openTab, openTabs, uniqueApp, useBrowser } from './harness.mjs';
+
+const env = useBrowser();
+
+test('malformed frames are refused and counted; the other tabs are still served', async () => {
+  const context = await env.browser.newContext();
+  try {
+    const app = uniqueApp('garbage');
+    const pages = await openTabs(context, env.server.url, app, 2);
+    await oneLeader(pages);
+
+    const vandal = await context.newPage();
+    await vandal.goto(`${env.server.url}/www/index.html`);
+    const refusals = await vandal.evaluate(async (app) => {
+      const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
+      const codes = [];
+      worker.port.onmessage = ({ data }) => data?.type === 'rejected' && codes.push(data.code);
+      const deep = {};
+      let node = deep;
+      for (let i = 0; i < 1000; i++) node = node.next = {};
+      const channel = new MessageChannel();
+      const frames = [
+        'garbage',
+        42,
+        null,
+        [1, 'hello', 'x'],
+        { protocol: 99, type: 'hello' },
+        { protocol: 1, type: 'no-such-type' },
+        { protocol: 1, type: 'request-port', client_id: 'x', session_id: 's' },
+        { protocol: 1, type: 'hello', client_id: '', build: 'x' },
+        { protocol: 1, type: 'hello', client_id: 'x'.repeat(100000), build: 'x' },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x', epoch: -1 },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x' },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x' },
+        { protocol: 1, type: 'request-port', client_id: 'someone-else', session_id: 's' },
+        { protocol: 1, type: 'provide-port', client_id: 'vandal', session_id: 's', epoch: 1 },
+        { protocol: 1, type: 'new-leader', leader_id: 'someone-else', liveness_key: 'k' },
+        deep,
+      ];
+      for (const frame of frames) worker.port.postMessage(frame);
+      // A provide-port with a port, from a tab that does not lead.
+      worker.port.postMessage({ protocol: 1, type: 'provide-port', client_id: 'vandal', session_id: 's', epoch: 1 }, [
+        channel.port2,
+      ]);
+      const deadline = Date.now() + 3000;
+      while (codes.length < 16 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return codes;
+    }, app);
+    for (const code of ['not-a-frame', 'protocol-mismatch', 'malformed', 'no-hello', 'duplicate-hello', 'wrong-client', 'port-count', 'stale-epoch']) {
+      assert.ok(refusals.includes(code), `${code} in ${JSON.stringify(refusals)}`);
+    }
+
+    // The tabs still talk to their backend, and a new tab still joins.
+    await Promise.all(pages.map((p) => echo(p)));
+    const late = await openTab(context, env.server.url, app);
+    const answer = await echo(late);
+    assert.equal(answer.clientId, await late.evaluate(() => window.client.id));
+
+    // And a failover still completes.
+    const leader = await oneLeader([...pages, late]);
+    const rest = [...pages, late].filter((_, i) => i !== leader);
+    await [...pages, late][leader].close();
+    await oneLeader(rest, { timeout: 10_000 });
+    await Promise.all(rest.map((p) => p.waitForFunction(() => window.client.epoch >= 2, null, { timeout: 10_000 })));
+    const answers = await Promise.all(rest.map((p) => p.evaluate(() => window.client.connected().then(() => window.ask({ op: 'echo', value: 1 })))));
+    assert.equal(new Set(answers.map((a) => a.workerId)).size, 1);
+  } finally {
+    await context.close();
+  }
+});
