@@ -4,8 +4,10 @@
 mod web_support;
 
 use tabworker::protocol::{BUILD, CoordinatorToTab, LeaderClaim, Leadership, TabToCoordinator, decode, frame};
+use tabworker::web::locks::{LockMode, WebLock};
 use tabworker::web::{Features, run_coordinator, to_js};
 use tabworker::{ClientId, Epoch};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use web_support::next_message;
 
@@ -37,6 +39,9 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     let (tab_a, tab_b) = (web_sys::MessageChannel::new().unwrap(), web_sys::MessageChannel::new().unwrap());
     coordinator.accept(tab_a.port2());
     coordinator.accept(tab_b.port2());
+    // Each tab holds its tab lock for its whole life; the coordinator waits on it.
+    let tab_lock_a = WebLock::acquire("tabworker:web-test:tab:a", LockMode::Exclusive).await.unwrap();
+    let _tab_lock_b = WebLock::acquire("tabworker:web-test:tab:b", LockMode::Exclusive).await.unwrap();
 
     post(
         &tab_a.port1(),
@@ -93,4 +98,12 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
         })
     );
     assert_eq!(coordinator.epoch(), Some(1.0));
+
+    // A tab whose lock is released is gone: the coordinator drops it.
+    drop(tab_lock_a);
+    let deadline = js_sys::Date::now() + 2000.0;
+    while coordinator.connections() != 1 {
+        assert!(js_sys::Date::now() < deadline, "the coordinator still counts {} tabs", coordinator.connections());
+        wasm_bindgen_futures::JsFuture::from(web_support::delay(10, &JsValue::NULL)).await.unwrap();
+    }
 }
