@@ -297,11 +297,14 @@ impl Tab {
         self.ignored
     }
 
-    /// Starts joining: takes the tab lock.
+    /// Starts joining: takes the tab lock (and the first session lock).
     pub fn start(&mut self, _now: Timestamp) {
         if self.membership == Membership::New {
             self.membership = Membership::Locking;
             self.acquire(self.names.tab(&self.id), LockMode::Exclusive);
+            // The first attempt's session lock is taken meanwhile, so that the
+            // request can go out as soon as a leader is known.
+            self.new_attempt();
         }
     }
 
@@ -727,15 +730,17 @@ mod tests {
     fn a_lone_tab_runs_the_seed_handshake_in_order_and_connects_to_itself() {
         let mut tab = Tab::new(client(1), names());
         tab.start(T0);
-        assert_eq!(drain(&mut tab), [TabOutput::Acquire { lock: names().tab(&client(1)), mode: LockMode::Exclusive }]);
+        let out = drain(&mut tab);
+        assert_eq!(out[0], TabOutput::Acquire { lock: names().tab(&client(1)), mode: LockMode::Exclusive });
+        let lock = session_lock(&out);
+        tab.lock_granted(T0, &lock);
+        assert!(requests(&drain(&mut tab)).is_empty(), "no request before the coordinator's welcome");
         tab.lock_granted(T0, &names().tab(&client(1)));
         assert!(matches!(&drain(&mut tab)[..], [TabOutput::ToCoordinator(TabToCoordinator::Hello { .. })]));
         tab.from_coordinator(T0, Ok(welcome(None)));
         let out = drain(&mut tab);
         assert!(out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }));
-        let lock = session_lock(&out);
-        tab.lock_granted(T0, &lock);
-        assert!(requests(&drain(&mut tab)).is_empty(), "no leader yet: no request");
+        assert!(requests(&out).is_empty(), "no leader yet: no request");
 
         tab.lock_granted(T0, &names().leader());
         assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), TabOutput::SpawnBackend]);
