@@ -152,6 +152,8 @@ impl Coordinator {
             (TabToCoordinator::Hello { .. }, Some(_)) => {
                 self.reject(conn, "duplicate-hello", "`hello` twice on one connection".into());
             }
+            // A tab that leaves before its `hello` (destroyed while joining).
+            (TabToCoordinator::Goodbye { .. }, None) => self.tab_gone(conn),
             (message, None) => {
                 self.reject(conn, "no-hello", format!("`{}` before `hello`", message.kind()));
             }

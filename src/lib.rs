@@ -76,5 +76,8 @@ pub use ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, Sessi
 pub use lifecycle::{Lifecycle, TransitionError};
 pub use lock_names::{LockMode, LockNames};
 pub use status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
-pub use tab::{DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput};
+pub use tab::{
+    DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
+    WORKER_START_TIMEOUT_MS,
+};
 pub use time::{Timestamp, TimestampError};

@@ -44,6 +44,12 @@ use crate::time::Timestamp;
 pub const FIRST_RETRY_MS: u64 = 300;
 /// The longest wait between two connect attempts.
 pub const MAX_RETRY_MS: u64 = 3_000;
+/// How long a tab waits for `welcome` before it says `hello` again on a new
+/// connection (a coordinator can die before it answers).
+pub const WELCOME_TIMEOUT_MS: u64 = 1_000;
+/// How long the leader's worker may take from its creation to `ready`
+/// before it is terminated and another one started.
+pub const WORKER_START_TIMEOUT_MS: u64 = 10_000;
 
 /// A tab's part in the election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +230,10 @@ pub struct Tab {
     coordinator_watch: Option<String>,
     /// Whether the leader lock was asked for (once, at the first welcome).
     in_election: bool,
+    /// When a `hello` without `welcome` is given up on (while greeting).
+    welcome_deadline: Option<Timestamp>,
+    /// When the leader's worker must have said `ready` (while starting it).
+    start_deadline: Option<Timestamp>,
     session: Session,
     attempts: u64,
     retry_ms: u64,
@@ -245,6 +255,8 @@ impl Tab {
             watching: None,
             coordinator_watch: None,
             in_election: false,
+            welcome_deadline: None,
+            start_deadline: None,
             session: Session::Off,
             attempts: 0,
             retry_ms: FIRST_RETRY_MS,
@@ -315,15 +327,14 @@ impl Tab {
         }
         if lock == self.names.tab(&self.id) && self.membership == Membership::Locking {
             self.membership = Membership::Greeting;
-            self.say_hello();
+            self.say_hello(now);
         } else if self.coordinator_watch.as_deref() == Some(lock) {
-            self.coordinator_lost(lock.to_owned());
+            self.coordinator_lost(now, lock.to_owned());
         } else if lock == self.names.leader() && self.lead == Lead::Follower {
-            self.lead = Lead::Spawning;
             self.event(TabEvent::RoleChanged(Role::Leader));
-            self.outputs.push_back(TabOutput::SpawnBackend);
+            self.spawn(now);
         } else if self.watching.as_deref() == Some(lock) {
-            self.backend_lost(lock.to_owned());
+            self.backend_lost(now, lock.to_owned());
         } else if let Session::Locking { attempt } = &self.session {
             if lock == self.names.session(attempt) {
                 self.session = Session::Waiting { attempt: attempt.clone() };
@@ -366,6 +377,7 @@ impl Tab {
             }
             (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
                 self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
+                self.start_deadline = None;
                 // Between two coordinators the claim waits for the new one's welcome.
                 if self.membership == Membership::Joined {
                     let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch: None };
@@ -386,8 +398,16 @@ impl Tab {
         if matches!(self.lead, Lead::Spawning | Lead::Initializing) {
             self.outputs.push_back(TabOutput::TerminateBackend);
             self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+            self.start_deadline = None;
         }
         self.event(TabEvent::BackendError { detail });
+    }
+
+    /// Creates the leader's worker, with a deadline for its `ready`.
+    fn spawn(&mut self, now: Timestamp) {
+        self.lead = Lead::Spawning;
+        self.start_deadline = Some(now.plus_millis(WORKER_START_TIMEOUT_MS));
+        self.outputs.push_back(TabOutput::SpawnBackend);
     }
 
     /// The earliest instant at which [`Tab::timeout`] must be called.
@@ -398,9 +418,14 @@ impl Tab {
         };
         let respawn = match &self.lead {
             Lead::Respawning { at } => Some(*at),
+            Lead::Spawning | Lead::Initializing => self.start_deadline,
             _ => None,
         };
-        retry.into_iter().chain(respawn).min()
+        let welcome = match self.membership {
+            Membership::Greeting => self.welcome_deadline,
+            _ => None,
+        };
+        [retry, respawn, welcome].into_iter().flatten().min()
     }
 
     /// Time passed; acts on whatever is due.
@@ -413,11 +438,19 @@ impl Tab {
                 self.new_attempt();
             }
         }
-        if let Lead::Respawning { at } = self.lead {
-            if at <= now {
-                self.lead = Lead::Spawning;
-                self.outputs.push_back(TabOutput::SpawnBackend);
+        match self.lead {
+            Lead::Respawning { at } if at <= now => self.spawn(now),
+            Lead::Spawning | Lead::Initializing if self.start_deadline.is_some_and(|d| d <= now) => {
+                // A worker that hangs or died without a word while starting.
+                let detail = format!("the backend worker was not ready within {WORKER_START_TIMEOUT_MS} ms");
+                self.backend_error(now, detail);
             }
+            _ => {}
+        }
+        if self.membership == Membership::Greeting && self.welcome_deadline.is_some_and(|d| d <= now) {
+            // The coordinator greeted may have died before answering: greet again, on a new connection.
+            self.outputs.push_back(TabOutput::ReconnectCoordinator);
+            self.say_hello(now);
         }
     }
 
@@ -436,7 +469,8 @@ impl Tab {
             self.lead = Lead::Follower;
             self.event(TabEvent::RoleChanged(Role::Follower));
         }
-        if matches!(self.membership, Membership::Greeting | Membership::Joined) {
+        // Also before `hello`: the coordinator then drops the connection at once.
+        if matches!(self.membership, Membership::Locking | Membership::Greeting | Membership::Joined) {
             self.send_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
         }
         self.release(self.names.leader());
@@ -453,6 +487,7 @@ impl Tab {
     /// coordinator after the old one died.
     fn welcome(&mut self, now: Timestamp, coordinator_id: CoordinatorId, leader: Option<Leadership>) {
         self.membership = Membership::Joined;
+        self.welcome_deadline = None;
         let watch = self.names.coordinator_liveness(&coordinator_id);
         self.acquire(watch.clone(), LockMode::Shared);
         if let Some(old) = self.coordinator_watch.replace(watch) {
@@ -490,7 +525,7 @@ impl Tab {
     /// The coordinator died (its liveness lock was granted to this tab's
     /// watch): say hello to a new one. Sessions are direct channels to the
     /// backend and live on; a request in flight is made again.
-    fn coordinator_lost(&mut self, lock: String) {
+    fn coordinator_lost(&mut self, now: Timestamp, lock: String) {
         self.coordinator_watch = None;
         self.release(lock);
         self.membership = Membership::Greeting;
@@ -499,10 +534,11 @@ impl Tab {
             self.new_attempt();
         }
         self.outputs.push_back(TabOutput::ReconnectCoordinator);
-        self.say_hello();
+        self.say_hello(now);
     }
 
-    fn say_hello(&mut self) {
+    fn say_hello(&mut self, now: Timestamp) {
+        self.welcome_deadline = Some(now.plus_millis(WELCOME_TIMEOUT_MS));
         let epoch = self.known.as_ref().map(|k| k.epoch);
         let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build: crate::protocol::BUILD.into(), epoch };
         self.send_coordinator(hello);
@@ -567,17 +603,19 @@ impl Tab {
     }
 
     /// The worker whose liveness lock is `lock` died.
-    fn backend_lost(&mut self, lock: String) {
+    fn backend_lost(&mut self, now: Timestamp, lock: String) {
         self.watching = None;
+        let own = matches!(&self.lead, Lead::Leading { liveness_key, .. } | Lead::Claiming { liveness_key }
+            if *liveness_key == lock);
         self.release(lock);
+        if own {
+            // Our own worker died while this tab lives (leading, or claiming
+            // its term again from a new coordinator): start another one.
+            self.outputs.push_back(TabOutput::TerminateBackend);
+            self.spawn(now);
+        }
         let Some(epoch) = self.known.as_ref().map(|k| k.epoch) else { return };
         self.lost = Some(epoch);
-        if self.leading() == Some(epoch) {
-            // Our own worker died while this tab lives: start another one.
-            self.outputs.push_back(TabOutput::TerminateBackend);
-            self.lead = Lead::Spawning;
-            self.outputs.push_back(TabOutput::SpawnBackend);
-        }
         match &self.session {
             Session::Connected { epoch: e, .. } if *e == epoch => {
                 self.end_attempt(Some(DisconnectReason::BackendLost));
