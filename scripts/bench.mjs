@@ -1,0 +1,248 @@
+// Benchmarks of tabworker in headless Chromium: failover time (2, 4 and 8
+// tabs) and the join time of a tab whose app already has a ready leader.
+// The figures are printed, never asserted.
+//
+//   node scripts/bench.mjs [--runs N]      (default 20)
+//
+// Failover: from the moment the leader tab is closed until EVERY remaining
+// tab has done one round trip to the backend over its new session. Join:
+// from `client.initialize()` until the first round trip over the session.
+import { cpus, platform, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, waitUntil } from '../tests/browser/harness.mjs';
+import { startServer } from './serve.mjs';
+
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
+const RUNS = Number(args.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer, not "${args.runs}"`);
+
+const TAB_COUNTS = [2, 4, 8];
+/** How long the remaining tabs may take to reconnect before the run counts as failed. */
+const FAILOVER_TIMEOUT_MS = 10_000;
+/** Quiet time before each measurement, so set-up work (wasm tier-up, GC) settles. */
+const SETTLE_MS = 200;
+const TARGETS = { failover4: 150, join: 10 };
+
+const TAB = '/tests/browser/fixtures/tab.html';
+const CLIENT_OPTIONS = { coordinator: '/www/coordinator.js', backend: '/tests/browser/fixtures/echo-backend.js' };
+/** Any same-origin document will do to run a client by hand; this one is served as text/plain. */
+const BLANK = '/pkg/tabworker.d.ts';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let pageProblems = 0;
+
+/** A new page of `context` whose console errors, warnings and uncaught errors go to stderr. */
+async function newPage(context, label) {
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() !== 'error' && message.type() !== 'warning') return;
+    const { url } = message.location();
+    // The browser's own favicon request 404s (the server has none): not a tabworker problem.
+    if (url.endsWith('/favicon.ico')) return;
+    pageProblems += 1;
+    console.error(`[${label} console.${message.type()}] ${message.text()}${url ? ` (${url})` : ''}`);
+  });
+  page.on('pageerror', (error) => {
+    pageProblems += 1;
+    console.error(`[${label} pageerror] ${error.stack ?? error}`);
+  });
+  return page;
+}
+
+/** Opens a test tab of `app` and waits until its session answers a round trip. */
+async function openTab(context, url, app, label) {
+  const page = await newPage(context, label);
+  await page.goto(`${url}${TAB}?app=${encodeURIComponent(app)}`);
+  await page.evaluate(() => window.ready);
+  await page.evaluate(() => window.ask({ op: 'echo', value: 'warm' }, 5000));
+  return page;
+}
+
+/**
+ * One failover run with `tabs` tabs in a fresh context. Resolves to the
+ * failover time in ms, or throws (the run then counts as failed).
+ */
+async function failoverRun(browser, url, tabs, run) {
+  const context = await browser.newContext();
+  try {
+    const app = `bench-${Date.now()}-${tabs}-${run}`;
+    const pages = await Promise.all(
+      Array.from({ length: tabs }, (_, i) => openTab(context, url, app, `failover ${tabs} tabs, run ${run}, tab ${i}`)),
+    );
+    const leader = await waitUntil(
+      async () => {
+        const roles = await Promise.all(pages.map((page) => page.evaluate(() => window.client.role)));
+        const leaders = pages.filter((_, i) => roles[i] === 'leader');
+        return leaders.length === 1 ? leaders[0] : null;
+      },
+      { what: 'exactly one leader' },
+    );
+    const others = pages.filter((page) => page !== leader);
+
+    // Every remaining tab arms a watcher: on the first session of a newer
+    // epoch it does one echo round trip right away on that session's port
+    // and records when the answer came, as wall-clock-aligned high
+    // resolution time. Sessions that die before answering are replaced by
+    // the next newer one. The watcher gives up by itself after the timeout,
+    // so nothing here can hang.
+    await Promise.all(
+      others.map((page) =>
+        page.evaluate((timeoutMs) => {
+          const client = window.client;
+          const before = client.session.epoch;
+          window.benchFailover = new Promise((resolve) => {
+            let sessions = 0;
+            const finish = (result) => {
+              clearTimeout(timer);
+              client.removeEventListener('session', onSession);
+              resolve(result);
+            };
+            const timer = setTimeout(() => finish({ done: null, sessions, epoch: client.epoch }), timeoutMs);
+            const onSession = ({ detail: { epoch, port } }) => {
+              if (epoch <= before) return;
+              sessions += 1;
+              const value = `failover-${epoch}-${sessions}`;
+              port.addEventListener('message', ({ data }) => {
+                if (data?.value === value) finish({ done: performance.timeOrigin + performance.now(), sessions, epoch });
+              });
+              port.start();
+              port.postMessage({ op: 'echo', value });
+            };
+            client.addEventListener('session', onSession);
+          });
+        }, FAILOVER_TIMEOUT_MS),
+      ),
+    );
+
+    await sleep(SETTLE_MS);
+    // The start is taken inside the leader page, on the same clock as the
+    // completions; the evaluate round trip between it and close() costs
+    // well under 1 ms.
+    const start = await leader.evaluate(() => performance.timeOrigin + performance.now());
+    await leader.close();
+    const results = await Promise.all(others.map((page) => page.evaluate(() => window.benchFailover)));
+
+    const late = results.filter((r) => r.done === null).length;
+    if (late) throw new Error(`${late} of ${others.length} tabs had no working session after ${FAILOVER_TIMEOUT_MS} ms`);
+    const retried = results.filter((r) => r.sessions > 1).length;
+    if (retried) console.error(`note: failover ${tabs} tabs, run ${run}: ${retried} tab(s) needed more than one new session`);
+    return Math.max(...results.map((r) => r.done)) - start;
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * Join times, in ms: one tab of a fresh app leads and serves; then `runs`
+ * times a fresh page loads the package (not timed) and times a new client
+ * from `initialize()` to its first round trip, then leaves.
+ */
+async function joinRuns(browser, url, runs) {
+  const context = await browser.newContext();
+  try {
+    const app = `bench-${Date.now()}-join`;
+    const leader = await openTab(context, url, app, 'join leader');
+    await waitUntil(() => leader.evaluate(() => window.client.role === 'leader'), { what: 'the first tab to lead' });
+    const samples = [];
+    const initializeOnly = [];
+    const failures = [];
+    // Run 0 warms up the browser's caches and is not counted.
+    for (let run = 0; run <= runs; run += 1) {
+      const page = await newPage(context, `join run ${run}`);
+      try {
+        await page.goto(`${url}${BLANK}`);
+        await page.evaluate(async () => {
+          const { default: init, Client } = await import('/pkg/tabworker.js');
+          await init();
+          window.Client = Client;
+        });
+        await sleep(SETTLE_MS);
+        const result = await page.evaluate(
+          async ({ options, timeoutMs }) => {
+            const client = new window.Client(options);
+            try {
+              const t0 = performance.now();
+              await client.initialize();
+              const initialized = performance.now();
+              const { port } = await client.connected();
+              await new Promise((resolve, reject) => {
+                const timer = setTimeout(() => reject(new Error(`no echo within ${timeoutMs} ms`)), timeoutMs);
+                port.addEventListener('message', ({ data }) => {
+                  if (data?.value !== 'join') return;
+                  clearTimeout(timer);
+                  resolve();
+                });
+                port.start();
+                port.postMessage({ op: 'echo', value: 'join' });
+              });
+              const t1 = performance.now();
+              return { total: t1 - t0, initialize: initialized - t0 };
+            } finally {
+              await client.destroy();
+            }
+          },
+          { options: { ...CLIENT_OPTIONS, name: app }, timeoutMs: FAILOVER_TIMEOUT_MS },
+        );
+        if (run > 0) {
+          samples.push(result.total);
+          initializeOnly.push(result.initialize);
+        }
+      } catch (error) {
+        failures.push(`run ${run}: ${error.message}`);
+      } finally {
+        await page.close();
+      }
+    }
+    return { samples, initializeOnly, failures };
+  } finally {
+    await context.close();
+  }
+}
+
+/** Median, p90 (nearest rank), min and max of `samples`, formatted. */
+function summary(samples) {
+  if (samples.length === 0) return 'no successful runs';
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const p90 = sorted[Math.ceil(0.9 * sorted.length) - 1];
+  const ms = (x) => `${x.toFixed(1).padStart(7)} ms`;
+  return `median ${ms(median)}  p90 ${ms(p90)}  min ${ms(sorted[0])}  max ${ms(sorted.at(-1))}  (n=${samples.length})`;
+}
+
+const startedAt = Date.now();
+const server = await startServer();
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const lines = [];
+try {
+  for (const tabs of TAB_COUNTS) {
+    // N successful runs; failed ones are retried, up to N failures.
+    const samples = [];
+    const failures = [];
+    for (let run = 0; samples.length < RUNS && failures.length < RUNS; run += 1) {
+      try {
+        samples.push(await failoverRun(browser, server.url, tabs, run));
+      } catch (error) {
+        failures.push(error.message);
+        console.error(`failover ${tabs} tabs, run ${run} failed: ${error.message}`);
+      }
+    }
+    lines.push(`failover, ${tabs} tabs:${' '.repeat(8)}${summary(samples)}  failed runs: ${failures.length}`);
+    console.error(`done: failover with ${tabs} tabs`);
+  }
+  const join = await joinRuns(browser, server.url, RUNS);
+  for (const failure of join.failures) console.error(`join ${failure}`);
+  lines.push(`join existing leader:    ${summary(join.samples)}  failed runs: ${join.failures.length}`);
+  lines.push(`  of which initialize(): ${summary(join.initializeOnly)}`);
+
+  const cpu = cpus();
+  console.log(`\ntabworker benchmark (headless Chromium ${browser.version()}, ${RUNS} runs each)`);
+  console.log(`machine: ${platform()} ${release()}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, node ${process.version}`);
+  for (const line of lines) console.log(line);
+  console.log(`targets (for context, not enforced): failover with 4 tabs < ${TARGETS.failover4} ms median; join < ${TARGETS.join} ms median`);
+  console.log(`page console errors/warnings and uncaught errors: ${pageProblems}; total time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+} finally {
+  await browser.close();
+  await server.close();
+}
