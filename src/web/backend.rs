@@ -13,7 +13,7 @@ use super::codec::to_js;
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::listener::Listener;
 use super::lock_table::LockTable;
-use super::random_id;
+use super::{object, random_id};
 use crate::backend_host::{BackendHost, BackendOutput};
 use crate::ids::SessionId;
 use crate::protocol::{LeaderToBackend, PortRequest, WireMessage, decode, frame};
@@ -139,15 +139,15 @@ fn pump(host: &Rc<RefCell<Host>>) {
                         continue;
                     }
                 };
-                let weak = Rc::downgrade(host);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let Some(ticket) = granted.await else { return };
-                    let Some(host) = weak.upgrade() else { return };
-                    if host.borrow().locks.is_current(&ticket) {
-                        host.borrow_mut().core.lock_granted(&ticket.name);
-                        pump(&host);
-                    }
-                });
+                LockTable::when_granted(
+                    granted,
+                    Rc::downgrade(host),
+                    |host, ticket| host.borrow().locks.is_current(ticket),
+                    |host, lock| {
+                        host.borrow_mut().core.lock_granted(lock);
+                        pump(host);
+                    },
+                );
             }
             BackendOutput::Release { lock } => host.borrow_mut().locks.release(&lock),
         }
@@ -163,12 +163,12 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
     let mut close = None;
     let closed = js_sys::Promise::new(&mut |resolve, _| close = Some(resolve));
     let Some(close) = close else { return };
-    let session = js_sys::Object::new();
-    // Setting properties on a fresh plain object cannot fail.
-    let _ = js_sys::Reflect::set(&session, &"clientId".into(), &request.client_id.as_str().into());
-    let _ = js_sys::Reflect::set(&session, &"sessionId".into(), &request.session_id.as_str().into());
-    let _ = js_sys::Reflect::set(&session, &"port".into(), &channel.port1());
-    let _ = js_sys::Reflect::set(&session, &"closed".into(), &closed);
+    let session = object(&[
+        ("clientId", request.client_id.as_str().into()),
+        ("sessionId", request.session_id.as_str().into()),
+        ("port", channel.port1().into()),
+        ("closed", closed.into()),
+    ]);
     let handler = {
         let mut h = host.borrow_mut();
         h.carried = Some(channel.port2());

@@ -13,8 +13,8 @@ use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
 use super::listener::Listener;
 use super::lock_table::LockTable;
-use super::random_id;
-use super::timer::Timer;
+use super::timer::{Timer, set_timeout};
+use super::{object, random_id};
 use crate::ids::{AppName, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::lock_names::LockNames;
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
@@ -72,21 +72,21 @@ fn now() -> Timestamp {
     Timestamp::from_unix_millis(js_sys::Date::now() as u64)
 }
 
-/// The open session, as the app sees it.
+/// The open session: its port, and the `Session` object the app sees (one
+/// object per session, whichever way the app reaches it).
 struct Session {
-    id: SessionId,
-    epoch: Epoch,
     port: MessagePort,
+    js: JsValue,
 }
 
 impl Session {
-    fn to_js(&self) -> JsValue {
-        let object = js_sys::Object::new();
-        // Setting properties on a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&object, &"id".into(), &self.id.as_str().into());
-        let _ = js_sys::Reflect::set(&object, &"epoch".into(), &(self.epoch.get() as f64).into());
-        let _ = js_sys::Reflect::set(&object, &"port".into(), &self.port);
-        object.into()
+    fn new(id: &SessionId, epoch: Epoch, port: MessagePort) -> Session {
+        let js = object(&[
+            ("id", id.as_str().into()),
+            ("epoch", (epoch.get() as f64).into()),
+            ("port", port.clone().into()),
+        ]);
+        Session { port, js }
     }
 }
 
@@ -208,7 +208,7 @@ impl Client {
     /// The open session with the leader's backend, if any.
     #[wasm_bindgen(getter)]
     pub fn session(&self) -> Option<SessionJs> {
-        self.inner.state.borrow().session.as_ref().map(|s| s.to_js().unchecked_into())
+        self.inner.state.borrow().session.as_ref().map(|s| s.js.clone().unchecked_into())
     }
 
     /// The open session, or the next one to open. Rejects if the client is
@@ -220,7 +220,7 @@ impl Client {
             return js_sys::Promise::reject(&error).unchecked_into();
         }
         if let Some(session) = &state.session {
-            return js_sys::Promise::resolve(&session.to_js()).unchecked_into();
+            return js_sys::Promise::resolve(&session.js).unchecked_into();
         }
         let mut slot = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
@@ -354,15 +354,15 @@ impl Inner {
             Ok(granted) => granted,
             Err(e) => return web_sys::console::warn_1(&format!("tabworker client: lock `{lock}`: {e}").into()),
         };
-        let weak = Rc::downgrade(self);
-        wasm_bindgen_futures::spawn_local(async move {
-            let Some(ticket) = granted.await else { return };
-            let Some(inner) = weak.upgrade() else { return };
-            if inner.state.borrow().locks.is_current(&ticket) {
-                inner.tab.borrow_mut().lock_granted(now(), &ticket.name);
+        LockTable::when_granted(
+            granted,
+            Rc::downgrade(self),
+            |inner, ticket| inner.state.borrow().locks.is_current(ticket),
+            |inner, lock| {
+                inner.tab.borrow_mut().lock_granted(now(), lock);
                 inner.pump();
-            }
-        });
+            },
+        );
     }
 
     fn spawn_backend(self: &Rc<Self>) {
@@ -423,8 +423,8 @@ impl Inner {
             ),
             TabEvent::Connected { session_id, epoch } => {
                 let Some(port) = self.state.borrow_mut().carried.take() else { return };
-                let session = Session { id: session_id, epoch, port };
-                let detail = session.to_js();
+                let session = Session::new(&session_id, epoch, port);
+                let detail = session.js.clone();
                 let waiters = {
                     let mut state = self.state.borrow_mut();
                     state.session = Some(session);
@@ -552,15 +552,6 @@ fn warn_refused(from: &str, error: &crate::protocol::DecodeError) {
     );
 }
 
-fn object(entries: &[(&str, JsValue)]) -> JsValue {
-    let object = js_sys::Object::new();
-    for (key, value) in entries {
-        // Setting properties on a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
-    }
-    object.into()
-}
-
 async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
     let features = Features::detect();
     if !features.shared_worker {
@@ -578,11 +569,7 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
     let mut welcome_slot = None;
     let welcome = js_sys::Promise::new(&mut |resolve, _| welcome_slot = Some(resolve));
     let timeout = js_sys::Promise::new(&mut |resolve, _| {
-        let global = js_sys::global();
-        if let Ok(set_timeout) = js_sys::Reflect::get(&global, &"setTimeout".into()) {
-            let set_timeout: js_sys::Function = set_timeout.unchecked_into();
-            let _ = set_timeout.call2(&global, &resolve, &inner.options.connect_timeout_ms.into());
-        }
+        set_timeout(&resolve, f64::from(inner.options.connect_timeout_ms));
     });
     inner.state.borrow_mut().welcome = welcome_slot;
     inner.connect_coordinator()?;

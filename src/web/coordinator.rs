@@ -235,15 +235,14 @@ fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
         }
     };
     host.borrow_mut().watched.insert(conn, lock);
-    let weak = Rc::downgrade(host);
-    wasm_bindgen_futures::spawn_local(async move {
-        let Some(ticket) = granted.await else { return };
-        let Some(host) = weak.upgrade() else { return };
-        if !host.borrow().watches.is_current(&ticket) {
-            return;
-        }
-        host.borrow_mut().core.tab_gone(conn);
-        // `Close` releases the watch.
-        pump(&host, None);
-    });
+    LockTable::when_granted(
+        granted,
+        Rc::downgrade(host),
+        |host, ticket| host.borrow().watches.is_current(ticket),
+        move |host, _| {
+            host.borrow_mut().core.tab_gone(conn);
+            // `Close` releases the watch.
+            pump(host, None);
+        },
+    );
 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::rc::{Rc, Weak};
 
 use super::error::TabworkerError;
 use super::locks::{LockMode, LockRequest};
@@ -47,6 +48,24 @@ impl LockTable {
     /// Releases the lock `name`, or withdraws its request.
     pub(crate) fn release(&mut self, name: &str) {
         self.requests.remove(name);
+    }
+
+    /// Waits for `granted` (from [`LockTable::acquire`]); if `owner` still
+    /// lives and `is_current` finds the request still current in the
+    /// owner's table, calls `on_grant` with the owner and the lock's name.
+    pub(crate) fn when_granted<T: 'static>(
+        granted: impl Future<Output = Option<Ticket>> + 'static,
+        owner: Weak<T>,
+        is_current: impl FnOnce(&T, &Ticket) -> bool + 'static,
+        on_grant: impl FnOnce(&Rc<T>, &str) + 'static,
+    ) {
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(ticket) = granted.await else { return };
+            let Some(owner) = owner.upgrade() else { return };
+            if is_current(&owner, &ticket) {
+                on_grant(&owner, &ticket.name);
+            }
+        });
     }
 
     /// Releases every lock.

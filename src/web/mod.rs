@@ -25,6 +25,16 @@ pub use features::{Features, features};
 
 use wasm_bindgen::{JsCast, JsValue};
 
+/// A plain object with `entries` as its properties.
+pub(crate) fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in entries {
+        // Setting properties on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
 /// A random id for ids that must be unique across contexts.
 pub(crate) fn random_id<T: TryFrom<String>>() -> T
 where
