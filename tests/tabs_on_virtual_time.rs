@@ -163,12 +163,25 @@ fn killing_the_leader_fails_over_to_one_new_worker_with_a_higher_epoch_and_fresh
     assert_eq!(failovers.len(), 4);
 }
 
-/// Opens three tabs, lets them connect, and returns a follower with its session.
-fn three_tabs_and_a_follower(sim: &mut Sim) -> (usize, SessionId, usize) {
+/// Opens three tabs and lets them connect.
+fn open_three_tabs(sim: &mut Sim) {
     for _ in 0..3 {
         sim.open_tab();
     }
     assert_settled(sim, "three tabs");
+}
+
+/// A traced sim with three connected tabs, and its one leader.
+fn three_settled_tabs() -> (Sim, usize) {
+    let mut sim = Sim::new(traced());
+    open_three_tabs(&mut sim);
+    let [leader] = sim.leaders()[..] else { panic!("one leader") };
+    (sim, leader)
+}
+
+/// Opens three tabs, lets them connect, and returns a follower with its session.
+fn three_tabs_and_a_follower(sim: &mut Sim) -> (usize, SessionId, usize) {
+    open_three_tabs(sim);
     let follower = sim.live_tabs().into_iter().find(|&t| sim.tab(t).role() == Role::Follower).expect("a follower");
     let session = sim.tab(follower).session().expect("connected").0.clone();
     let worker = sim.connected_worker(follower).expect("connected");
@@ -348,12 +361,7 @@ fn a_worker_that_crashes_while_starting_is_spawned_again() {
 
 #[test]
 fn a_ready_worker_that_crashes_is_replaced_by_its_leader_with_a_higher_epoch() {
-    let mut sim = Sim::new(traced());
-    for _ in 0..3 {
-        sim.open_tab();
-    }
-    assert_settled(&mut sim, "three tabs");
-    let [leader] = sim.leaders()[..] else { panic!("one leader") };
+    let (mut sim, leader) = three_settled_tabs();
     let epoch = sim.tab(leader).leading().expect("leading");
     let worker = sim.tab_ctx(leader).worker.expect("a worker");
     sim.crash_worker(worker);
@@ -366,12 +374,7 @@ fn a_ready_worker_that_crashes_is_replaced_by_its_leader_with_a_higher_epoch() {
 
 #[test]
 fn when_the_coordinator_dies_tabs_join_a_new_one_and_the_leader_keeps_its_term_and_sessions() {
-    let mut sim = Sim::new(traced());
-    for _ in 0..3 {
-        sim.open_tab();
-    }
-    assert_settled(&mut sim, "three tabs");
-    let [leader] = sim.leaders()[..] else { panic!("one leader") };
+    let (mut sim, leader) = three_settled_tabs();
     let epoch = sim.tab(leader).leading().expect("leading");
     let sessions: Vec<_> = sim.live_tabs().iter().map(|&t| sim.tab(t).session().map(|(s, e)| (s.clone(), e))).collect();
     let connections = sim.connections().len();
@@ -434,12 +437,7 @@ fn a_coordinator_that_dies_before_its_welcome_is_noticed() {
 /// (`SIM_SEEDS=5000 SIM_STEPS=60`, seed 1333), when only `Leading` respawned.
 #[test]
 fn a_leader_whose_worker_dies_while_it_claims_again_spawns_a_new_one() {
-    let mut sim = Sim::new(traced());
-    for _ in 0..3 {
-        sim.open_tab();
-    }
-    assert_settled(&mut sim, "three tabs");
-    let [leader] = sim.leaders()[..] else { panic!("one leader") };
+    let (mut sim, leader) = three_settled_tabs();
     let worker = sim.tab_ctx(leader).worker.expect("a worker");
     sim.kill_coordinator();
     let claiming = sim.run_until(SEC, |s| s.coordinator_instances() == 2 && s.tab(leader).leading().is_none());
