@@ -272,11 +272,16 @@ impl Client {
 
     /// Joins the coordinator and enters the leader election. Resolves once
     /// the coordinator answered; the election and the session go on in the
-    /// background (see `connected()`).
+    /// background (see `connected()`). Rejects with `not-initialized` if
+    /// called again (the client goes on), and with the reason if joining
+    /// failed (the client is then destroyed).
     pub fn initialize(&self) -> VoidPromise {
         let inner = self.inner.clone();
+        // Joining starts now, not a microtask later.
+        let started = start_joining(&inner);
         future_to_promise(async move {
-            initialize(&inner).await.map_err(|e| {
+            let answered = started?;
+            wait_for_welcome(&inner, answered).await.map_err(|e| {
                 inner.shut_down();
                 JsValue::from(e)
             })?;
@@ -552,7 +557,9 @@ fn warn_refused(from: &str, error: &crate::protocol::DecodeError) {
     );
 }
 
-async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
+/// Checks that this client can join, then starts joining. The returned
+/// promise resolves when the coordinator answered or the wait for it ended.
+fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
     let features = Features::detect();
     if !features.shared_worker {
         return Err(TabworkerError::new(ErrorCode::SharedWorkerUnavailable, "this browser has no SharedWorker"));
@@ -572,13 +579,20 @@ async fn initialize(inner: &Rc<Inner>) -> Result<(), TabworkerError> {
         set_timeout(&resolve, f64::from(inner.options.connect_timeout_ms));
     });
     inner.state.borrow_mut().welcome = welcome_slot;
-    inner.connect_coordinator()?;
-    // The tab lock first, then `hello`: the coordinator waits on that lock.
+    // The locks are asked for first: `hello` waits for the tab lock (the
+    // coordinator waits on that lock after `hello`), and the grants take
+    // about as long as the connection, which opens meanwhile.
     inner.tab.borrow_mut().start(now());
     inner.pump();
+    inner.connect_coordinator()?;
+    Ok(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout)))
+}
 
-    // Neither promise rejects: the outcome is in `state`.
-    let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout))).await;
+/// Waits for `answered` (from [`start_joining`]): `Ok` if the coordinator
+/// welcomed this client.
+async fn wait_for_welcome(inner: &Rc<Inner>, answered: js_sys::Promise) -> Result<(), TabworkerError> {
+    // Neither promise in the race rejects: the outcome is in `state`.
+    let _ = JsFuture::from(answered).await;
     if let Some(error) = inner.state.borrow_mut().welcome_error.take() {
         return Err(error);
     }

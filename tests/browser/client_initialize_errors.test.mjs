@@ -1,8 +1,8 @@
 // initialize() ends with a typed error, with the code of what ended it, when
-// the coordinator does not answer.
+// the coordinator does not answer, or when it is called a second time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { uniqueApp, useBrowser } from './harness.mjs';
+import { openTab, uniqueApp, useBrowser } from './harness.mjs';
 
 const env = useBrowser();
 
@@ -11,10 +11,13 @@ async function initializeAgainstSilence(app, timeoutMs, destroyAfterHello) {
   const context = await env.browser.newContext();
   try {
     const page = await context.newPage();
-    await page.goto(`${env.server.url}/www/index.html`);
+    // Any same-origin document will do, and one that loads nothing itself
+    // leaves the package's initialisation to this test.
+    await page.goto(`${env.server.url}/pkg/tabworker.d.ts`);
     return await page.evaluate(
       async ({ app, timeoutMs, destroyAfterHello }) => {
-        const { Client } = await import('/pkg/tabworker.js');
+        const { default: init, Client } = await import('/pkg/tabworker.js');
+        await init();
         const heard = new Promise((resolve) => {
           new BroadcastChannel('silent-coordinator').onmessage = (e) => resolve(e.data);
         });
@@ -52,4 +55,27 @@ test('destroy() while initialize() waits ends it with not-initialized', async ()
   assert.equal(result.first, 'hello');
   assert.equal(result.name, 'TabworkerError');
   assert.equal(result.code, 'not-initialized');
+});
+
+test('a second initialize() is refused with not-initialized and the client goes on', async () => {
+  const context = await env.browser.newContext();
+  try {
+    const tab = await openTab(context, env.server.url, uniqueApp('twice'));
+    const again = await tab.evaluate(() =>
+      window.client.initialize().then(
+        () => ({ resolved: true }),
+        (error) => ({ name: error.name, code: error.code, message: error.message }),
+      ),
+    );
+    assert.deepEqual(again, {
+      name: 'TabworkerError',
+      code: 'not-initialized',
+      message: 'initialize() may be called once per client',
+    });
+    const answer = await tab.evaluate(() => window.ask({ op: 'echo', value: 'still here' }));
+    assert.equal(answer.value, 'still here');
+    assert.equal(await tab.evaluate(() => window.client.role), 'leader');
+  } finally {
+    await context.close();
+  }
 });
