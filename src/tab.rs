@@ -488,6 +488,16 @@ impl Tab {
     fn welcome(&mut self, now: Timestamp, coordinator_id: CoordinatorId, leader: Option<Leadership>) {
         self.membership = Membership::Joined;
         self.welcome_deadline = None;
+        // The session's request goes out first (`learn` sends it when a
+        // leader is known): the rest of this work overlaps its round trip.
+        if let Some(leader) = leader {
+            self.learn(now, leader);
+        }
+        match self.session {
+            Session::Off => self.new_attempt(),
+            Session::Waiting { .. } => self.request(now),
+            _ => {}
+        }
         let watch = self.names.coordinator_liveness(&coordinator_id);
         self.acquire(watch.clone(), LockMode::Shared);
         if let Some(old) = self.coordinator_watch.replace(watch) {
@@ -496,9 +506,6 @@ impl Tab {
         self.event(TabEvent::Joined { coordinator_id });
         if !std::mem::replace(&mut self.in_election, true) {
             self.acquire(self.names.leader(), LockMode::Exclusive);
-        }
-        if let Some(leader) = leader {
-            self.learn(now, leader);
         }
         // A claim the old coordinator took with it is made again; a leader
         // claims its term again from a new coordinator.
@@ -513,11 +520,6 @@ impl Tab {
                 self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
                 self.send_coordinator(TabToCoordinator::NewLeader(claim));
             }
-            _ => {}
-        }
-        match self.session {
-            Session::Off => self.new_attempt(),
-            Session::Waiting { .. } => self.request(now),
             _ => {}
         }
     }
@@ -562,11 +564,16 @@ impl Tab {
             // A leader that claimed its term again from a new coordinator: nothing changed.
             return;
         }
+        self.known = Some(leadership.clone());
+        // A waiting attempt asks at once; the rest overlaps the round trip.
+        let asked = matches!(self.session, Session::Waiting { .. });
+        if asked {
+            self.request(now);
+        }
         if let Some(watching) = self.watching.replace(leadership.liveness_key.clone()) {
             self.release(watching);
         }
         self.acquire(leadership.liveness_key.clone(), LockMode::Shared);
-        self.known = Some(leadership.clone());
         self.event(TabEvent::Leader(leadership.clone()));
 
         // Before its own claim is answered, a leader hears of earlier ones;
@@ -578,7 +585,7 @@ impl Tab {
         }
 
         match &self.session {
-            Session::Requested { .. } => {
+            Session::Requested { .. } if !asked => {
                 // Re-ask the new leader with a fresh attempt; the old one is void.
                 self.end_attempt(None);
                 self.new_attempt();
@@ -587,8 +594,7 @@ impl Tab {
                 self.end_attempt(Some(DisconnectReason::NewLeader));
                 self.new_attempt();
             }
-            Session::Waiting { .. } => self.request(now),
-            Session::Off | Session::Locking { .. } => {}
+            _ => {}
         }
     }
 
@@ -840,6 +846,29 @@ mod tests {
         let grant = PortGrant { client_id: client(2), session_id: request.session_id, epoch: Epoch::new(1).unwrap() };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert!(tab.session().is_some());
+    }
+
+    #[test]
+    fn a_joining_tab_whose_locks_are_held_asks_for_its_session_before_anything_else() {
+        // The request is on the join's critical path; the watches, the
+        // election and the events can follow it.
+        let mut tab = Tab::new(client(2), names());
+        tab.start(T0);
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        tab.lock_granted(T0, &names().tab(&client(2)));
+        drain(&mut tab);
+        tab.from_coordinator(T0, Ok(welcome(Some(leadership(1, 1)))));
+        let out = drain(&mut tab);
+        assert!(matches!(&out[0], TabOutput::ToCoordinator(TabToCoordinator::RequestPort(_))), "{out:?}");
+        assert_eq!(requests(&out).len(), 1);
+        for expected in [
+            TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared },
+            TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive },
+            TabOutput::Event(TabEvent::Leader(leadership(1, 1))),
+        ] {
+            assert!(out.contains(&expected), "{expected:?} in {out:?}");
+        }
     }
 
     #[test]
