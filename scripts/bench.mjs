@@ -2,7 +2,7 @@
 // tabs) and the join time of a tab whose app already has a ready leader.
 // The figures are printed, never asserted.
 //
-//   node scripts/bench.mjs [--runs N]      (default 20)
+//   node scripts/bench.mjs [--runs N] [--only failover|join]      (default: 20 runs of both)
 //
 // Failover: from the moment the leader tab is closed until EVERY remaining
 // tab has done one round trip to the backend over its new session. Join:
@@ -13,11 +13,14 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, waitUntil } from '../tests/browser/harness.mjs';
 import { startServer } from './serve.mjs';
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' }, only: { type: 'string' } } });
 const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer, not "${args.runs}"`);
+if (args.only !== undefined && !['failover', 'join'].includes(args.only))
+  throw new Error(`--only must be "failover" or "join", not "${args.only}"`);
 
-const TAB_COUNTS = [2, 4, 8];
+const TAB_COUNTS = args.only === 'join' ? [] : [2, 4, 8];
+const JOIN = args.only !== 'failover';
 /** How long the remaining tabs may take to reconnect before the run counts as failed. */
 const FAILOVER_TIMEOUT_MS = 10_000;
 /** Quiet time before each measurement, so set-up work (wasm tier-up, GC) settles. */
@@ -231,10 +234,12 @@ try {
     lines.push(`failover, ${tabs} tabs:${' '.repeat(8)}${summary(samples)}  failed runs: ${failures.length}`);
     console.error(`done: failover with ${tabs} tabs`);
   }
-  const join = await joinRuns(browser, server.url, RUNS);
-  for (const failure of join.failures) console.error(`join ${failure}`);
-  lines.push(`join existing leader:    ${summary(join.samples)}  failed runs: ${join.failures.length}`);
-  lines.push(`  of which initialize(): ${summary(join.initializeOnly)}`);
+  if (JOIN) {
+    const join = await joinRuns(browser, server.url, RUNS);
+    for (const failure of join.failures) console.error(`join ${failure}`);
+    lines.push(`join existing leader:    ${summary(join.samples)}  failed runs: ${join.failures.length}`);
+    lines.push(`  of which initialize(): ${summary(join.initializeOnly)}`);
+  }
 
   const cpu = cpus();
   console.log(`\ntabworker benchmark (headless Chromium ${browser.version()}, ${RUNS} runs each)`);
