@@ -62,6 +62,7 @@ mod ids;
 mod lifecycle;
 mod lock_names;
 pub mod protocol;
+mod registry;
 mod status;
 mod tab;
 mod time;
@@ -75,6 +76,7 @@ pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
 pub use ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, SessionId};
 pub use lifecycle::{Lifecycle, TransitionError};
 pub use lock_names::{LockMode, LockNames};
+pub use registry::{Backend, ConnectError, Decision, MAX_KEY_LEN, Registry};
 pub use status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use tab::{
     DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,

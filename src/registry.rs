@@ -1,0 +1,383 @@
+//! The session backends of one app, by key: which backend a `connect`
+//! reaches, which one it starts, and which requests it refuses.
+//!
+//! Pure: the caller gives the time, fresh ids and the tags its options
+//! know, and carries out what [`Registry::connect`] decides. A key is held
+//! by at most one backend that is not terminated; the key is released only
+//! when that backend is `terminated`.
+//!
+//! The rules, after Jamsocket's:
+//! - no key: a new backend under a fresh key, always;
+//! - a key whose backend is live (from `scheduled` to `ready`): that
+//!   backend, unless the request names another tag;
+//! - a key whose backend is terminating: with `spawn`, the request waits
+//!   for the end and then starts a successor; without, the key is not held;
+//! - a key with no backend: a new one if `spawn` is `true` or an object,
+//!   else the key is not held.
+//!
+//! `resource_limits` that tabworker cannot enforce in a browser worker are
+//! refused, naming the field, rather than ignored.
+
+use std::collections::BTreeMap;
+
+use crate::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
+use crate::ids::BackendId;
+use crate::lifecycle::Lifecycle;
+use crate::status::BackendStatus;
+use crate::time::Timestamp;
+
+/// Why a `connect` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The key has no live backend and the request did not ask to start one.
+    #[error("no backend holds the key `{key}` and the request did not ask to spawn one")]
+    NotHeld {
+        /// The key.
+        key: String,
+    },
+    /// The key's live backend runs another tag than the one asked for.
+    #[error("the key `{key}` is held by a backend of tag {live}, not of tag {asked}")]
+    TagMismatch {
+        /// The key.
+        key: String,
+        /// The live backend's tag (`the default` when it has none).
+        live: String,
+        /// The tag the request named.
+        asked: String,
+    },
+    /// The request named a tag that the client's `backends` option lacks.
+    #[error("unknown backend tag `{tag}`: the client's `backends` option has no script for it")]
+    UnknownTag {
+        /// The tag.
+        tag: String,
+    },
+    /// A resource limit tabworker cannot enforce in a browser worker.
+    #[error("resource_limits.{field} cannot be enforced in a browser worker; leave it out")]
+    UnsupportedLimit {
+        /// The field of `resource_limits`.
+        field: &'static str,
+    },
+    /// The key is not a valid key.
+    #[error("invalid key: {detail}")]
+    InvalidKey {
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl ConnectError {
+    /// A stable code for this error, for callers to branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectError::NotHeld { .. } => "key-not-held",
+            ConnectError::TagMismatch { .. } => "tag-mismatch",
+            ConnectError::UnknownTag { .. } => "unknown-tag",
+            ConnectError::UnsupportedLimit { .. } => "unsupported-resource-limit",
+            ConnectError::InvalidKey { .. } => "invalid-key",
+        }
+    }
+}
+
+/// The longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// What a `connect` leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The key's live backend.
+    Live {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its status now.
+        status: BackendStatus,
+    },
+    /// A new backend, now `scheduled`: the caller starts it.
+    Spawned {
+        /// The new backend.
+        backend_id: BackendId,
+        /// Its key.
+        key: String,
+    },
+    /// The key's backend is terminating: ask again once it is terminated
+    /// (see [`Registry::finish`]), and a successor starts.
+    Wait {
+        /// The terminating backend.
+        behind: BackendId,
+    },
+}
+
+/// One backend the registry knows of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    /// The key it holds (until it is terminated).
+    pub key: String,
+    /// Its tag (`None`: the default backend script).
+    pub tag: Option<String>,
+    /// How it was asked to start.
+    pub config: SpawnConfig,
+    /// Its states so far.
+    pub lifecycle: Lifecycle,
+}
+
+/// The backends of one app.
+#[derive(Debug, Default)]
+pub struct Registry {
+    backends: BTreeMap<BackendId, Backend>,
+    /// Each held key, with the backend holding it.
+    keys: BTreeMap<String, BackendId>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// The backend `id`, terminated ones included.
+    pub fn backend(&self, id: &BackendId) -> Option<&Backend> {
+        self.backends.get(id)
+    }
+
+    /// The backend holding `key`, if any.
+    pub fn holder(&self, key: &str) -> Option<&BackendId> {
+        self.keys.get(key)
+    }
+
+    /// Decides what `request` reaches. `known_tag` says whether the client's
+    /// options have a script for a tag; `fresh_key` and `fresh_id` give a
+    /// new random key and backend id, and are called only when needed.
+    pub fn connect(
+        &mut self,
+        now: Timestamp,
+        request: &ConnectRequest,
+        known_tag: impl Fn(&str) -> bool,
+        fresh_key: impl FnOnce() -> String,
+        fresh_id: impl FnOnce() -> BackendId,
+    ) -> Result<Decision, ConnectError> {
+        let config = match &request.spawn {
+            Some(Spawn::Config(config)) => Some(config.clone()),
+            Some(Spawn::Enabled(true)) => Some(SpawnConfig::default()),
+            Some(Spawn::Enabled(false)) | None => None,
+        };
+        let asked_tag = config.as_ref().and_then(|c| c.tag.clone());
+        if let Some(tag) = asked_tag.as_deref().filter(|tag| !known_tag(tag)) {
+            return Err(ConnectError::UnknownTag { tag: tag.to_owned() });
+        }
+        if let Some(limits) = config.as_ref().and_then(|c| c.executable.as_ref()?.resource_limits.as_ref()) {
+            refuse_limits(limits)?;
+        }
+        let key = match &request.key {
+            Some(key) => {
+                validate_key(key)?;
+                key.clone()
+            }
+            None => {
+                let key = fresh_key();
+                return Ok(self.spawn(now, key, config.unwrap_or_default(), fresh_id()));
+            }
+        };
+        let Some(held) = self.keys.get(&key).cloned() else {
+            return match config {
+                Some(config) => Ok(self.spawn(now, key, config, fresh_id())),
+                None => Err(ConnectError::NotHeld { key }),
+            };
+        };
+        let backend = &self.backends[&held];
+        let status = backend.lifecycle.status();
+        if matches!(status, BackendStatus::Terminating | BackendStatus::HardTerminating) {
+            return match config {
+                Some(_) => Ok(Decision::Wait { behind: held }),
+                None => Err(ConnectError::NotHeld { key }),
+            };
+        }
+        if let Some(asked) = asked_tag.filter(|asked| backend.tag.as_ref() != Some(asked)) {
+            let live = backend.tag.as_ref().map_or_else(|| "the default".to_owned(), |t| format!("`{t}`"));
+            return Err(ConnectError::TagMismatch { key, live, asked: format!("`{asked}`") });
+        }
+        Ok(Decision::Live { backend_id: held, status })
+    }
+
+    /// Records the end of backend `id` (its lifecycle already `terminated`
+    /// by the caller through [`Registry::lifecycle_mut`]): its key is free.
+    /// Returns the key it released, if it held one.
+    pub fn finish(&mut self, id: &BackendId) -> Option<String> {
+        let backend = self.backends.get(id)?;
+        if !backend.lifecycle.is_terminated() || self.keys.get(&backend.key) != Some(id) {
+            return None;
+        }
+        let key = backend.key.clone();
+        self.keys.remove(&key);
+        Some(key)
+    }
+
+    /// The lifecycle of backend `id`, to move it on.
+    pub fn lifecycle_mut(&mut self, id: &BackendId) -> Option<&mut Lifecycle> {
+        self.backends.get_mut(id).map(|b| &mut b.lifecycle)
+    }
+
+    fn spawn(&mut self, now: Timestamp, key: String, config: SpawnConfig, backend_id: BackendId) -> Decision {
+        let backend = Backend { key: key.clone(), tag: config.tag.clone(), config, lifecycle: Lifecycle::new(now) };
+        self.backends.insert(backend_id.clone(), backend);
+        self.keys.insert(key.clone(), backend_id.clone());
+        Decision::Spawned { backend_id, key }
+    }
+}
+
+/// None of these can be enforced on a dedicated worker: the browser gives
+/// no CPU quota, no memory cap and no per-directory OPFS quota.
+fn refuse_limits(limits: &ResourceLimits) -> Result<(), ConnectError> {
+    let ResourceLimits { cpu_period, cpu_period_percent, cpu_time_limit, memory_limit_bytes, disk_limit_bytes } =
+        limits;
+    let set = [
+        ("cpu_period", cpu_period.is_some()),
+        ("cpu_period_percent", cpu_period_percent.is_some()),
+        ("cpu_time_limit", cpu_time_limit.is_some()),
+        ("memory_limit_bytes", memory_limit_bytes.is_some()),
+        ("disk_limit_bytes", disk_limit_bytes.is_some()),
+    ];
+    match set.into_iter().find(|(_, is_set)| *is_set) {
+        Some((field, _)) => Err(ConnectError::UnsupportedLimit { field }),
+        None => Ok(()),
+    }
+}
+
+fn validate_key(key: &str) -> Result<(), ConnectError> {
+    let detail = if key.is_empty() {
+        "a key must not be empty".to_owned()
+    } else if key.len() > MAX_KEY_LEN {
+        format!("a key is at most {MAX_KEY_LEN} bytes, this one is {}", key.len())
+    } else if key.chars().any(char::is_control) {
+        "a key must not contain control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(ConnectError::InvalidKey { detail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::Executable;
+    use crate::status::{BackendState, TerminationKind, TerminationReason};
+
+    const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
+
+    fn id(n: u32) -> BackendId {
+        BackendId::new(format!("b{n}")).unwrap()
+    }
+
+    fn request(key: Option<&str>, spawn: Option<Spawn>) -> ConnectRequest {
+        ConnectRequest { key: key.map(str::to_owned), spawn, ..ConnectRequest::default() }
+    }
+
+    fn tagged(tag: &str) -> Option<Spawn> {
+        Some(Spawn::Config(SpawnConfig { tag: Some(tag.into()), ..SpawnConfig::default() }))
+    }
+
+    fn connect(registry: &mut Registry, request: &ConnectRequest, n: u32) -> Result<Decision, ConnectError> {
+        registry.connect(T0, request, |tag| matches!(tag, "chat" | "game"), || format!("fresh-{n}"), || id(n))
+    }
+
+    #[test]
+    fn a_key_reaches_its_live_backend_once_spawned_and_is_refused_without_spawn() {
+        let mut registry = Registry::new();
+        let err = connect(&mut registry, &request(Some("room"), None), 1).unwrap_err();
+        assert_eq!(err, ConnectError::NotHeld { key: "room".into() });
+        let err = connect(&mut registry, &request(Some("room"), Some(Spawn::Enabled(false))), 1).unwrap_err();
+        assert_eq!(err.code(), "key-not-held");
+
+        let first = connect(&mut registry, &request(Some("room"), Some(Spawn::Enabled(true))), 1).unwrap();
+        assert_eq!(first, Decision::Spawned { backend_id: id(1), key: "room".into() });
+        assert_eq!(registry.backend(&id(1)).unwrap().lifecycle.status(), BackendStatus::Scheduled);
+        for spawn in [None, Some(Spawn::Enabled(true))] {
+            let again = connect(&mut registry, &request(Some("room"), spawn), 2).unwrap();
+            assert_eq!(again, Decision::Live { backend_id: id(1), status: BackendStatus::Scheduled });
+        }
+        assert!(registry.backend(&id(2)).is_none(), "no second backend for one key");
+    }
+
+    #[test]
+    fn no_key_always_starts_a_new_backend_under_a_fresh_key() {
+        let mut registry = Registry::new();
+        let a = connect(&mut registry, &request(None, None), 1).unwrap();
+        let b = connect(&mut registry, &request(None, Some(Spawn::Enabled(false))), 2).unwrap();
+        assert_eq!(a, Decision::Spawned { backend_id: id(1), key: "fresh-1".into() });
+        assert_eq!(b, Decision::Spawned { backend_id: id(2), key: "fresh-2".into() });
+    }
+
+    #[test]
+    fn tags_must_be_known_and_match_the_live_backend() {
+        let mut registry = Registry::new();
+        let err = connect(&mut registry, &request(Some("k"), tagged("nope")), 1).unwrap_err();
+        assert_eq!(err, ConnectError::UnknownTag { tag: "nope".into() });
+        connect(&mut registry, &request(Some("k"), tagged("chat")), 1).unwrap();
+        let err = connect(&mut registry, &request(Some("k"), tagged("game")), 2).unwrap_err();
+        assert_eq!(err.to_string(), "the key `k` is held by a backend of tag `chat`, not of tag `game`");
+        assert_eq!(err.code(), "tag-mismatch");
+        let same = connect(&mut registry, &request(Some("k"), tagged("chat")), 2).unwrap();
+        assert!(matches!(same, Decision::Live { .. }));
+        // A request that names no tag takes the live backend whatever its tag.
+        assert!(matches!(connect(&mut registry, &request(Some("k"), None), 2).unwrap(), Decision::Live { .. }));
+
+        connect(&mut registry, &request(Some("plain"), Some(Spawn::Enabled(true))), 3).unwrap();
+        let err = connect(&mut registry, &request(Some("plain"), tagged("chat")), 4).unwrap_err();
+        assert_eq!(err.to_string(), "the key `plain` is held by a backend of tag the default, not of tag `chat`");
+    }
+
+    #[test]
+    fn every_resource_limit_is_refused_by_name() {
+        let fields: [(&str, ResourceLimits); 5] = [
+            ("cpu_period", ResourceLimits { cpu_period: Some(100_000), ..ResourceLimits::default() }),
+            ("cpu_period_percent", ResourceLimits { cpu_period_percent: Some(50), ..ResourceLimits::default() }),
+            ("cpu_time_limit", ResourceLimits { cpu_time_limit: Some(60), ..ResourceLimits::default() }),
+            ("memory_limit_bytes", ResourceLimits { memory_limit_bytes: Some(1 << 20), ..ResourceLimits::default() }),
+            ("disk_limit_bytes", ResourceLimits { disk_limit_bytes: Some(1 << 20), ..ResourceLimits::default() }),
+        ];
+        for (field, limits) in fields {
+            let executable = Executable { resource_limits: Some(limits), ..Executable::default() };
+            let config = SpawnConfig { executable: Some(executable), ..SpawnConfig::default() };
+            let mut registry = Registry::new();
+            let err = connect(&mut registry, &request(Some("k"), Some(Spawn::Config(config))), 1).unwrap_err();
+            assert_eq!(err, ConnectError::UnsupportedLimit { field });
+            assert!(err.to_string().contains(field));
+            assert!(registry.holder("k").is_none(), "nothing started");
+        }
+        let empty = Executable { resource_limits: Some(ResourceLimits::default()), ..Executable::default() };
+        let config = SpawnConfig { executable: Some(empty), ..SpawnConfig::default() };
+        assert!(connect(&mut Registry::new(), &request(Some("k"), Some(Spawn::Config(config))), 1).is_ok());
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        for key in ["", "a\nb", &"k".repeat(MAX_KEY_LEN + 1)] {
+            let err = connect(&mut Registry::new(), &request(Some(key), Some(Spawn::Enabled(true))), 1).unwrap_err();
+            assert_eq!(err.code(), "invalid-key", "{key:?}");
+        }
+        let longest = "k".repeat(MAX_KEY_LEN);
+        assert!(connect(&mut Registry::new(), &request(Some(&longest), Some(Spawn::Enabled(true))), 1).is_ok());
+    }
+
+    #[test]
+    fn a_terminating_backend_is_never_handed_out_and_its_key_is_freed_only_at_terminated() {
+        let mut registry = Registry::new();
+        connect(&mut registry, &request(Some("k"), Some(Spawn::Enabled(true))), 1).unwrap();
+        let t1 = T0.plus_millis(10);
+        let lifecycle = registry.lifecycle_mut(&id(1)).unwrap();
+        lifecycle.terminate(t1, TerminationKind::Soft, TerminationReason::External).unwrap();
+
+        let wait = connect(&mut registry, &request(Some("k"), Some(Spawn::Enabled(true))), 2).unwrap();
+        assert_eq!(wait, Decision::Wait { behind: id(1) });
+        let err = connect(&mut registry, &request(Some("k"), None), 2).unwrap_err();
+        assert_eq!(err.code(), "key-not-held");
+        assert_eq!(registry.finish(&id(1)), None, "not terminated yet: the key stays held");
+        assert_eq!(registry.holder("k"), Some(&id(1)));
+
+        registry.lifecycle_mut(&id(1)).unwrap().finish(t1.plus_millis(5), false, None).unwrap();
+        assert!(matches!(registry.backend(&id(1)).unwrap().lifecycle.state(), BackendState::Terminated { .. }));
+        assert_eq!(registry.finish(&id(1)), Some("k".into()));
+        assert_eq!(registry.finish(&id(1)), None, "released once");
+        let successor = connect(&mut registry, &request(Some("k"), Some(Spawn::Enabled(true))), 2).unwrap();
+        assert_eq!(successor, Decision::Spawned { backend_id: id(2), key: "k".into() });
+        assert!(registry.backend(&id(1)).is_some(), "the ended backend's history stays");
+    }
+}
