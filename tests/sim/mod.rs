@@ -1003,6 +1003,19 @@ impl Sim {
         }
     }
 
+    /// The port `message` from `sender` takes from `carried`, if it carries
+    /// one; a message that should carry a port but has none is a violation.
+    fn carry(&mut self, sender: &str, message: &impl WireMessage, carried: &mut Option<Port>) -> Option<Port> {
+        if message.ports() != 1 {
+            return None;
+        }
+        let port = carried.take();
+        if port.is_none() {
+            self.violation(format!("{sender} sent {} without a port to carry", message.kind()));
+        }
+        port
+    }
+
     // ----- tabs ------------------------------------------------------------
 
     /// Drains tab `ix`'s outputs after an input that carried `carried`, then
@@ -1012,10 +1025,7 @@ impl Sim {
             trace!(self, "  tab{ix} -> {out:?}");
             match out {
                 TabOutput::ToCoordinator(msg) => {
-                    let port = if msg.ports() == 1 { carried.take() } else { None };
-                    if msg.ports() == 1 && port.is_none() {
-                        self.violation(format!("tab{ix} sent {} without a port to carry", msg.kind()));
-                    }
+                    let port = self.carry(&format!("tab{ix}"), &msg, &mut carried);
                     if matches!(msg, TabToCoordinator::RequestPort(_)) {
                         self.stats.port_requests += 1;
                     }
@@ -1156,10 +1166,7 @@ impl Sim {
             trace!(self, "  w{w} -> {out:?}");
             match out {
                 BackendOutput::ToLeader(msg) => {
-                    let port = if msg.ports() == 1 { opened.take() } else { None };
-                    if msg.ports() == 1 && port.is_none() {
-                        self.violation(format!("w{w} sent {} without a port to carry", msg.kind()));
-                    }
+                    let port = self.carry(&format!("w{w}"), &msg, &mut opened);
                     let tab = self.workers[w].owner;
                     let latency = self.worker_latency();
                     let at = self.channel_time(Ctx::Worker(w), Ctx::Tab(tab), latency);
@@ -1190,10 +1197,7 @@ impl Sim {
                 CoordinatorOutput::Send { to, message } => {
                     let conn = to.0;
                     let tab = self.conn_tab[&conn];
-                    let port = if message.ports() == 1 { carried.take() } else { None };
-                    if message.ports() == 1 && port.is_none() {
-                        self.violation(format!("coord sent {} without a port to carry", message.kind()));
-                    }
+                    let port = self.carry("coord", &message, &mut carried);
                     if !self.open_conns.contains(&conn) {
                         self.stats.undeliverable += 1;
                         continue;
