@@ -277,8 +277,13 @@ impl Client {
     /// failed (the client is then destroyed).
     pub fn initialize(&self) -> VoidPromise {
         let inner = self.inner.clone();
-        // Joining starts now, not a microtask later.
-        let started = start_joining(&inner);
+        if inner.state.borrow().coordinator.is_some() || inner.state.borrow().destroyed {
+            let error = TabworkerError::new(ErrorCode::NotInitialized, "initialize() may be called once per client");
+            return js_sys::Promise::reject(&error.into()).unchecked_into();
+        }
+        // Joining starts now, not a microtask later; a join that cannot start
+        // leaves nothing behind (locks asked for, a connection).
+        let started = start_joining(&inner).inspect_err(|_| inner.shut_down());
         future_to_promise(async move {
             let answered = started?;
             wait_for_welcome(&inner, answered).await.map_err(|e| {
@@ -557,7 +562,7 @@ fn warn_refused(from: &str, error: &crate::protocol::DecodeError) {
     );
 }
 
-/// Checks that this client can join, then starts joining. The returned
+/// Checks that the browser lets this client join, then starts joining. The returned
 /// promise resolves when the coordinator answered or the wait for it ended.
 fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
     let features = Features::detect();
@@ -569,9 +574,6 @@ fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
             ErrorCode::WebLocksUnavailable,
             "navigator.locks is missing: Web Locks need a secure context (https or localhost)",
         ));
-    }
-    if inner.state.borrow().coordinator.is_some() || inner.state.borrow().destroyed {
-        return Err(TabworkerError::new(ErrorCode::NotInitialized, "initialize() may be called once per client"));
     }
     let mut welcome_slot = None;
     let welcome = js_sys::Promise::new(&mut |resolve, _| welcome_slot = Some(resolve));
