@@ -110,7 +110,7 @@ impl BackendHost {
             return;
         };
         match (message, &self.stage) {
-            (LeaderToBackend::Init { leader_id, app }, Stage::Listening) => {
+            (LeaderToBackend::Init { leader_id, app, .. }, Stage::Listening) => {
                 let Ok(app) = AppName::new(app) else {
                     self.ignored += 1;
                     return;
@@ -180,12 +180,17 @@ mod tests {
         PortRequest {
             client_id: ClientId::new(format!("c{n}")).unwrap(),
             session_id: SessionId::new(format!("s{n}")).unwrap(),
+            backend_id: None,
         }
     }
 
     fn ready_host() -> BackendHost {
         let mut host = BackendHost::new("w1");
-        host.from_leader(Ok(LeaderToBackend::Init { leader_id: ClientId::new("c0").unwrap(), app: "app".into() }));
+        host.from_leader(Ok(LeaderToBackend::Init {
+            leader_id: ClientId::new("c0").unwrap(),
+            app: "app".into(),
+            backend: None,
+        }));
         host.lock_granted("tabworker:app:liveness:w1");
         drain(&mut host);
         host
@@ -197,7 +202,11 @@ mod tests {
         assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Listening)]);
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
         assert!(drain(&mut host).is_empty(), "no session before init");
-        host.from_leader(Ok(LeaderToBackend::Init { leader_id: ClientId::new("c0").unwrap(), app: "app".into() }));
+        host.from_leader(Ok(LeaderToBackend::Init {
+            leader_id: ClientId::new("c0").unwrap(),
+            app: "app".into(),
+            backend: None,
+        }));
         let lock = "tabworker:app:liveness:w1".to_owned();
         assert_eq!(drain(&mut host), [BackendOutput::Acquire { lock: lock.clone(), mode: LockMode::Exclusive }]);
         assert!(!host.is_ready());
@@ -232,13 +241,21 @@ mod tests {
     fn bad_input_changes_nothing() {
         let mut host = ready_host();
         host.from_leader(Err(DecodeError::Malformed { detail: "x".into() }));
-        host.from_leader(Ok(LeaderToBackend::Init { leader_id: ClientId::new("c9").unwrap(), app: "other".into() }));
+        host.from_leader(Ok(LeaderToBackend::Init {
+            leader_id: ClientId::new("c9").unwrap(),
+            app: "other".into(),
+            backend: None,
+        }));
         host.lock_granted("tabworker:app:session:unknown");
         assert!(drain(&mut host).is_empty());
         assert_eq!(host.leader().map(ClientId::as_str), Some("c0"));
         assert_eq!(host.ignored(), 2);
         let mut fresh = BackendHost::new("w2");
-        fresh.from_leader(Ok(LeaderToBackend::Init { leader_id: ClientId::new("c0").unwrap(), app: String::new() }));
+        fresh.from_leader(Ok(LeaderToBackend::Init {
+            leader_id: ClientId::new("c0").unwrap(),
+            app: String::new(),
+            backend: None,
+        }));
         assert_eq!(drain(&mut fresh), [BackendOutput::ToLeader(BackendToLeader::Listening)]);
         assert_eq!(fresh.ignored(), 1, "an empty app name is refused");
     }

@@ -14,7 +14,7 @@ use crate::status::BackendStatus;
 /// What a tab asks for with `client.connect(request)`.
 ///
 /// Optional fields are omitted when absent; `null` is read as absent.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConnectRequest {
     /// The backend's key. A key with a live backend reaches that backend; no
     /// key always starts a new backend under a fresh key.
@@ -34,7 +34,7 @@ pub struct ConnectRequest {
 }
 
 /// The seed's `spawn?: boolean | { … }`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spawn {
     /// `true`: start a backend with defaults; `false`: never start one.
     Enabled(bool),
@@ -71,7 +71,7 @@ impl<'de> Deserialize<'de> for Spawn {
 }
 
 /// How to start a backend: the object form of the seed's `spawn`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SpawnConfig {
     /// Which backend script runs. A different tag for a live key is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,7 +89,7 @@ pub struct SpawnConfig {
 }
 
 /// What the backend is given at start.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Executable {
     /// An OPFS directory for the key, handed to the backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]

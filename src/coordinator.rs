@@ -166,6 +166,9 @@ impl Coordinator {
             (TabToCoordinator::RequestPort(request), Some(_)) => self.request_port(conn, request),
             (TabToCoordinator::ProvidePort(grant), Some(_)) => self.provide_port(conn, grant),
             (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(conn),
+            (message, Some(_)) => {
+                self.reject(conn, "unsupported", format!("`{}` is not routed yet", message.kind()));
+            }
         }
     }
 
@@ -256,8 +259,14 @@ fn claimed_client(message: &TabToCoordinator) -> Option<&ClientId> {
         TabToCoordinator::Hello { client_id, .. } | TabToCoordinator::Goodbye { client_id } => Some(client_id),
         TabToCoordinator::NewLeader(claim) => Some(&claim.leader_id),
         TabToCoordinator::RequestPort(request) => Some(&request.client_id),
-        // A grant names the client it is for, not its sender.
-        TabToCoordinator::ProvidePort(_) => None,
+        TabToCoordinator::Connect(call) => Some(&call.client_id),
+        TabToCoordinator::Terminate(call) => Some(&call.client_id),
+        // A grant, a refusal or an answer names the client it is for, not its sender.
+        TabToCoordinator::ProvidePort(_)
+        | TabToCoordinator::RefusePort(_)
+        | TabToCoordinator::Connected(_)
+        | TabToCoordinator::Status(_)
+        | TabToCoordinator::Watch { .. } => None,
     }
 }
 
@@ -301,11 +310,16 @@ mod tests {
     }
 
     fn request(n: u32, s: &str) -> PortRequest {
-        PortRequest { client_id: client(n), session_id: SessionId::new(s).unwrap() }
+        PortRequest { client_id: client(n), session_id: SessionId::new(s).unwrap(), backend_id: None }
     }
 
     fn grant(n: u32, s: &str, epoch: u64) -> PortGrant {
-        PortGrant { client_id: client(n), session_id: SessionId::new(s).unwrap(), epoch: Epoch::new(epoch).unwrap() }
+        PortGrant {
+            client_id: client(n),
+            session_id: SessionId::new(s).unwrap(),
+            epoch: Epoch::new(epoch).unwrap(),
+            backend_id: None,
+        }
     }
 
     fn codes(out: Vec<(ConnId, CoordinatorToTab)>) -> Vec<String> {

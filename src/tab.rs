@@ -372,7 +372,11 @@ impl Tab {
         match (message, &self.lead) {
             (BackendToLeader::Listening, Lead::Spawning) => {
                 self.lead = Lead::Initializing;
-                let init = LeaderToBackend::Init { leader_id: self.id.clone(), app: self.names.app().to_string() };
+                let init = LeaderToBackend::Init {
+                    leader_id: self.id.clone(),
+                    app: self.names.app().to_string(),
+                    backend: None,
+                };
                 self.outputs.push_back(TabOutput::ToBackend(init));
             }
             (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
@@ -384,8 +388,11 @@ impl Tab {
                     self.send_coordinator(TabToCoordinator::NewLeader(claim));
                 }
             }
-            (BackendToLeader::Session(PortRequest { client_id, session_id }), Lead::Leading { epoch, .. }) => {
-                let grant = PortGrant { client_id, session_id, epoch: *epoch };
+            (
+                BackendToLeader::Session(PortRequest { client_id, session_id, backend_id }),
+                Lead::Leading { epoch, .. },
+            ) => {
+                let grant = PortGrant { client_id, session_id, epoch: *epoch, backend_id };
                 self.send_coordinator(TabToCoordinator::ProvidePort(grant));
             }
             _ => self.ignored += 1,
@@ -691,7 +698,7 @@ impl Tab {
             return;
         }
         let (attempt, epoch) = (attempt.clone(), known.epoch);
-        let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone() };
+        let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone(), backend_id: None };
         self.send_coordinator(TabToCoordinator::RequestPort(request));
         self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
     }
@@ -792,7 +799,7 @@ mod tests {
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::ToBackend(LeaderToBackend::Init { leader_id: client(1), app: "app".into() })]
+            [TabOutput::ToBackend(LeaderToBackend::Init { leader_id: client(1), app: "app".into(), backend: None })]
         );
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
         assert_eq!(
@@ -813,8 +820,12 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
         assert_eq!(drain(&mut tab), [TabOutput::ToBackend(LeaderToBackend::StartSession(request.clone()))]);
         tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
-        let grant =
-            PortGrant { client_id: client(1), session_id: request.session_id.clone(), epoch: Epoch::new(1).unwrap() };
+        let grant = PortGrant {
+            client_id: client(1),
+            session_id: request.session_id.clone(),
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: None,
+        };
         assert_eq!(drain(&mut tab), [TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(grant.clone()))]);
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert_eq!(
@@ -837,13 +848,24 @@ mod tests {
             client_id: client(2),
             session_id: SessionId::new("other").unwrap(),
             epoch: Epoch::new(1).unwrap(),
+            backend_id: None,
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(foreign)));
-        let old = PortGrant { client_id: client(2), session_id: request.session_id.clone(), epoch: Epoch::ZERO };
+        let old = PortGrant {
+            client_id: client(2),
+            session_id: request.session_id.clone(),
+            epoch: Epoch::ZERO,
+            backend_id: None,
+        };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(old)));
         assert!(drain(&mut tab).is_empty(), "ports of other attempts or epochs are not taken");
         assert_eq!(tab.ignored(), 2);
-        let grant = PortGrant { client_id: client(2), session_id: request.session_id, epoch: Epoch::new(1).unwrap() };
+        let grant = PortGrant {
+            client_id: client(2),
+            session_id: request.session_id,
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: None,
+        };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert!(tab.session().is_some());
     }
@@ -878,8 +900,12 @@ mod tests {
         assert!(out.contains(&TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared }));
         tab.lock_granted(T0, &session_lock(&out));
         let first = requests(&drain(&mut tab)).pop().unwrap();
-        let grant =
-            PortGrant { client_id: client(2), session_id: first.session_id.clone(), epoch: Epoch::new(1).unwrap() };
+        let grant = PortGrant {
+            client_id: client(2),
+            session_id: first.session_id.clone(),
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: None,
+        };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         drain(&mut tab);
 
@@ -941,6 +967,7 @@ mod tests {
             Ok(CoordinatorToTab::RequestPort(PortRequest {
                 client_id: client(5),
                 session_id: SessionId::new("x").unwrap(),
+                backend_id: None,
             })),
         );
         assert!(drain(&mut tab).is_empty());
@@ -998,8 +1025,12 @@ mod tests {
         let request = requests(&drain(&mut tab)).pop().unwrap();
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
         tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
-        let grant =
-            PortGrant { client_id: client(1), session_id: request.session_id.clone(), epoch: Epoch::new(4).unwrap() };
+        let grant = PortGrant {
+            client_id: client(1),
+            session_id: request.session_id.clone(),
+            epoch: Epoch::new(4).unwrap(),
+            backend_id: None,
+        };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         drain(&mut tab);
 

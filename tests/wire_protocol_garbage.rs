@@ -88,8 +88,8 @@ fn examples() -> Vec<Example> {
         liveness_key: "tabworker:a:liveness:w".into(),
         epoch: Some(epoch),
     };
-    let request = PortRequest { client_id: client_id.clone(), session_id: session_id.clone() };
-    let grant = PortGrant { client_id: client_id.clone(), session_id: session_id.clone(), epoch };
+    let request = PortRequest { client_id: client_id.clone(), session_id: session_id.clone(), backend_id: None };
+    let grant = PortGrant { client_id: client_id.clone(), session_id: session_id.clone(), epoch, backend_id: None };
     let coordinator_id = CoordinatorId::new("k1").unwrap();
     use Direction as D;
     vec![
@@ -114,7 +114,10 @@ fn examples() -> Vec<Example> {
         example(D::CoordinatorToTab, CoordinatorToTab::RequestPort(request.clone())),
         example(D::CoordinatorToTab, CoordinatorToTab::ProvidePort(grant)),
         example(D::CoordinatorToTab, CoordinatorToTab::Rejected { code: "malformed".into(), detail: "no".into() }),
-        example(D::LeaderToBackend, LeaderToBackend::Init { leader_id: leadership.leader_id, app: "a".into() }),
+        example(
+            D::LeaderToBackend,
+            LeaderToBackend::Init { leader_id: leadership.leader_id, app: "a".into(), backend: None },
+        ),
         example(D::LeaderToBackend, LeaderToBackend::StartSession(request.clone())),
         example(D::BackendToLeader, BackendToLeader::Listening),
         example(D::BackendToLeader, BackendToLeader::Ready { liveness_key: "tabworker/liveness/b1".into() }),

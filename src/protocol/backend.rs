@@ -1,9 +1,40 @@
-//! Leader ↔ backend worker messages.
+//! Leader ↔ backend worker messages, and the handshake a tab makes on a
+//! keyed backend's session port.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::{PortRequest, WireMessage};
-use crate::ids::ClientId;
+use crate::ids::{BackendId, ClientId, SessionId};
+
+/// What a keyed backend is given at `init`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendInit {
+    /// The backend.
+    pub backend_id: BackendId,
+    /// The key it holds.
+    pub key: String,
+    /// `executable.env` of the connect that started it.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The name of the OPFS directory of its key it is given, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<String>,
+    /// The capabilities handed out so far (see [`LeaderToBackend::Admit`]).
+    #[serde(default)]
+    pub admitted: Vec<Admission>,
+}
+
+/// The capabilities of one connect: a session presents `token`; the backend
+/// can check a `secret_token` it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    /// The connect's token.
+    pub token: String,
+    /// The connect's secret token.
+    pub secret_token: String,
+}
 
 /// What the leader tab sends to a backend worker it spawned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,9 +46,19 @@ pub enum LeaderToBackend {
         leader_id: ClientId,
         /// The app's name, which the worker's lock names are made from.
         app: String,
+        /// For a keyed backend, what it is given; absent for the default
+        /// backend.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<BackendInit>,
     },
     /// Open a session for one connect attempt of a client.
     StartSession(PortRequest),
+    /// A connect reached this backend: accept sessions that present its
+    /// token.
+    Admit(Admission),
+    /// Stop (a soft termination): the worker is terminated once it says
+    /// `stopped`, or when the grace period ends.
+    Stop,
 }
 
 impl WireMessage for LeaderToBackend {
@@ -25,6 +66,8 @@ impl WireMessage for LeaderToBackend {
         match self {
             LeaderToBackend::Init { .. } => "init",
             LeaderToBackend::StartSession(_) => "start-session",
+            LeaderToBackend::Admit(_) => "admit",
+            LeaderToBackend::Stop => "stop",
         }
     }
 }
@@ -35,22 +78,41 @@ impl WireMessage for LeaderToBackend {
 pub enum BackendToLeader {
     /// The worker's script has loaded and it will not miss `init`.
     Listening,
-    /// The backend started; it holds the Web Lock `liveness_key` for as long
-    /// as it lives.
+    /// The backend's start code returned; it is not ready until it says
+    /// `ready`.
+    Started,
+    /// The backend is ready; it holds the Web Lock `liveness_key` for as
+    /// long as it lives.
     Ready {
         /// The name of the worker's liveness lock.
         liveness_key: String,
     },
+    /// The backend's start code threw: the worker is finished.
+    Failed {
+        /// What it threw.
+        detail: String,
+    },
+    /// The backend finished stopping after `stop`.
+    Stopped,
     /// A session is open; its port travels with this message.
     Session(PortRequest),
+    /// A session closed (its tab released the session, or went away).
+    SessionClosed {
+        /// The session's connect attempt.
+        session_id: SessionId,
+    },
 }
 
 impl WireMessage for BackendToLeader {
     fn kind(&self) -> &'static str {
         match self {
             BackendToLeader::Listening => "listening",
+            BackendToLeader::Started => "started",
             BackendToLeader::Ready { .. } => "ready",
+            BackendToLeader::Failed { .. } => "failed",
+            BackendToLeader::Stopped => "stopped",
             BackendToLeader::Session(_) => "session",
+            BackendToLeader::SessionClosed { .. } => "session-closed",
         }
     }
 
@@ -59,23 +121,107 @@ impl WireMessage for BackendToLeader {
     }
 }
 
+/// What a tab sends on the port of a session with a keyed backend. Its
+/// first and only frame there is `open`: from then on the port is the app's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TabToBackend {
+    /// Opens the session; the app's end of a new channel travels with it.
+    /// `user` and `auth` go from the connecting tab straight to the
+    /// backend, through no other tab and not through the coordinator.
+    Open {
+        /// The token of the connect the session is opened with.
+        token: String,
+        /// The connect's `user`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// The connect's `auth`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+}
+
+impl WireMessage for TabToBackend {
+    fn kind(&self) -> &'static str {
+        "open"
+    }
+
+    fn ports(&self) -> usize {
+        1
+    }
+}
+
+/// The backend's answer to `open`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum BackendToTab {
+    /// The session is open: the app's handler has its end.
+    Opened,
+    /// The session was refused.
+    Refused {
+        /// A stable code, e.g. `bad-token`.
+        code: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl WireMessage for BackendToTab {
+    fn kind(&self) -> &'static str {
+        match self {
+            BackendToTab::Opened => "opened",
+            BackendToTab::Refused { .. } => "refused",
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod examples {
     use super::*;
     use crate::protocol::coordinator::examples::{leadership, request};
 
+    fn admission() -> Admission {
+        Admission { token: "t".into(), secret_token: "s".into() }
+    }
+
     pub(crate) fn to_backend() -> Vec<LeaderToBackend> {
+        let backend = BackendInit {
+            backend_id: BackendId::new("b1").unwrap(),
+            key: "room".into(),
+            env: BTreeMap::from([("MODE".into(), "test".into())]),
+            mount: Some("data".into()),
+            admitted: vec![admission()],
+        };
         vec![
-            LeaderToBackend::Init { leader_id: leadership().leader_id, app: "app".into() },
+            LeaderToBackend::Init { leader_id: leadership().leader_id, app: "app".into(), backend: None },
+            LeaderToBackend::Init { leader_id: leadership().leader_id, app: "app".into(), backend: Some(backend) },
             LeaderToBackend::StartSession(request()),
+            LeaderToBackend::Admit(admission()),
+            LeaderToBackend::Stop,
         ]
     }
 
     pub(crate) fn to_leader() -> Vec<BackendToLeader> {
         vec![
             BackendToLeader::Listening,
+            BackendToLeader::Started,
             BackendToLeader::Ready { liveness_key: leadership().liveness_key },
+            BackendToLeader::Failed { detail: "boom".into() },
+            BackendToLeader::Stopped,
             BackendToLeader::Session(request()),
+            BackendToLeader::SessionClosed { session_id: request().session_id },
         ]
+    }
+
+    pub(crate) fn to_backend_on_a_session() -> Vec<TabToBackend> {
+        let auth = serde_json::json!({"role": "admin"}).as_object().cloned();
+        vec![
+            TabToBackend::Open { token: "t".into(), user: Some("ada".into()), auth },
+            TabToBackend::Open { token: "t".into(), user: None, auth: None },
+        ]
+    }
+
+    pub(crate) fn to_tab_on_a_session() -> Vec<BackendToTab> {
+        vec![BackendToTab::Opened, BackendToTab::Refused { code: "bad-token".into(), detail: "no".into() }]
     }
 }

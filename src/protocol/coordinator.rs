@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::WireMessage;
-use crate::ids::{ClientId, CoordinatorId, Epoch, SessionId};
+use crate::connect::{ConnectRequest, ConnectResponse};
+use crate::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::status::BackendState;
 
 /// Who leads, in which term, and how to learn of its backend's death.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,10 @@ pub struct PortRequest {
     pub client_id: ClientId,
     /// The connect attempt the session is for.
     pub session_id: SessionId,
+    /// The keyed backend the session is with; absent: the leader's default
+    /// backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_id: Option<BackendId>,
 }
 
 /// A session's port, on its way from the leader to the client that asked;
@@ -48,6 +54,87 @@ pub struct PortGrant {
     pub session_id: SessionId,
     /// The term of the leader that made the session.
     pub epoch: Epoch,
+    /// The keyed backend the session is with; absent: the default backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_id: Option<BackendId>,
+}
+
+/// A session that cannot be opened, said to the client that asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRefusal {
+    /// The client that asked.
+    pub client_id: ClientId,
+    /// Its connect attempt.
+    pub session_id: SessionId,
+    /// Why not, as a stable code, e.g. `unknown-backend`.
+    pub code: String,
+    /// What was wrong.
+    pub detail: String,
+}
+
+/// A `client.connect(request)` on its way from the asking tab to the leader.
+/// The request's `user` and `auth` are not in it: they stay in the asking
+/// tab, which hands them to the backend itself when it opens a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectCall {
+    /// The asking client.
+    pub client_id: ClientId,
+    /// Numbers the asking client's connects; the answer names it.
+    pub request_id: u64,
+    /// The request, without `user` and `auth`.
+    pub request: ConnectRequest,
+}
+
+/// The leader's answer to a [`ConnectCall`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectAnswer {
+    /// The client that asked.
+    pub client_id: ClientId,
+    /// The connect answered.
+    pub request_id: u64,
+    /// What it reached, or why it was refused.
+    pub outcome: ConnectOutcome,
+}
+
+/// What a connect reached, or why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectOutcome {
+    /// The backend reached.
+    Response(ConnectResponse),
+    /// Refused.
+    Refused {
+        /// A stable code, e.g. `key-not-held`.
+        code: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// A backend moved on: the leader hosting it tells the coordinator, which
+/// keeps every backend's history and passes it to the tabs that watch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The term of the leader hosting the backend.
+    pub epoch: Epoch,
+    /// The backend.
+    pub backend_id: BackendId,
+    /// Its key.
+    pub key: String,
+    /// Its new state.
+    pub state: BackendState,
+}
+
+/// A tab asks for a backend to be stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminateCall {
+    /// The asking client.
+    pub client_id: ClientId,
+    /// The backend.
+    pub backend_id: BackendId,
+    /// `true`: `worker.terminate()` at once; `false`: ask the backend to
+    /// stop and give it a grace period first.
+    pub hard: bool,
 }
 
 /// What a tab sends to the coordinator.
@@ -72,6 +159,21 @@ pub enum TabToCoordinator {
     RequestPort(PortRequest),
     /// The leader hands over a session's port.
     ProvidePort(PortGrant),
+    /// The leader cannot open a session that was asked for.
+    RefusePort(PortRefusal),
+    /// The sender asks for a backend by key (to the leader).
+    Connect(ConnectCall),
+    /// The leader answers a connect.
+    Connected(ConnectAnswer),
+    /// The leader reports a backend's new state.
+    Status(StatusReport),
+    /// The sender wants the history of a backend's states, then each new one.
+    Watch {
+        /// The backend.
+        backend_id: BackendId,
+    },
+    /// The sender asks for a backend to be stopped (to the leader).
+    Terminate(TerminateCall),
     /// The sender is leaving (a courtesy: its tab lock is what counts).
     Goodbye {
         /// The leaving client.
@@ -86,6 +188,12 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::NewLeader(_) => "new-leader",
             TabToCoordinator::RequestPort(_) => "request-port",
             TabToCoordinator::ProvidePort(_) => "provide-port",
+            TabToCoordinator::RefusePort(_) => "refuse-port",
+            TabToCoordinator::Connect(_) => "connect",
+            TabToCoordinator::Connected(_) => "connected",
+            TabToCoordinator::Status(_) => "status",
+            TabToCoordinator::Watch { .. } => "watch",
+            TabToCoordinator::Terminate(_) => "terminate",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -114,6 +222,29 @@ pub enum CoordinatorToTab {
     RequestPort(PortRequest),
     /// To the requesting client only: its session's port.
     ProvidePort(PortGrant),
+    /// To the requesting client only: its session cannot be opened.
+    RefusePort(PortRefusal),
+    /// To the leader: a client asks for a backend by key.
+    Connect(ConnectCall),
+    /// To the asking client only: the leader's answer.
+    Connected(ConnectAnswer),
+    /// To the tabs watching the backend: its new state.
+    Status {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its new state.
+        state: BackendState,
+    },
+    /// The answer to `watch`: every state of the backend so far, oldest
+    /// first (none: no such backend is known). New ones follow as `status`.
+    History {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its states so far.
+        states: Vec<BackendState>,
+    },
+    /// To the leader: a client asks for a backend to be stopped.
+    Terminate(TerminateCall),
     /// The tab's last frame was refused.
     Rejected {
         /// A stable code, e.g. `malformed` or `stale-epoch`.
@@ -130,6 +261,12 @@ impl WireMessage for CoordinatorToTab {
             CoordinatorToTab::NewLeader(_) => "new-leader",
             CoordinatorToTab::RequestPort(_) => "request-port",
             CoordinatorToTab::ProvidePort(_) => "provide-port",
+            CoordinatorToTab::RefusePort(_) => "refuse-port",
+            CoordinatorToTab::Connect(_) => "connect",
+            CoordinatorToTab::Connected(_) => "connected",
+            CoordinatorToTab::Status { .. } => "status",
+            CoordinatorToTab::History { .. } => "history",
+            CoordinatorToTab::Terminate(_) => "terminate",
             CoordinatorToTab::Rejected { .. } => "rejected",
         }
     }
@@ -152,7 +289,11 @@ pub(crate) mod examples {
     }
 
     pub(crate) fn request() -> PortRequest {
-        PortRequest { client_id: ClientId::new("c1").unwrap(), session_id: SessionId::new("s1").unwrap() }
+        PortRequest {
+            client_id: ClientId::new("c1").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            backend_id: None,
+        }
     }
 
     pub(crate) fn grant() -> PortGrant {
@@ -160,7 +301,48 @@ pub(crate) mod examples {
             client_id: ClientId::new("c1").unwrap(),
             session_id: SessionId::new("s1").unwrap(),
             epoch: leadership().epoch,
+            backend_id: Some(BackendId::new("b1").unwrap()),
         }
+    }
+
+    pub(crate) fn call() -> ConnectCall {
+        let request = ConnectRequest { key: Some("room".into()), ..ConnectRequest::default() };
+        ConnectCall { client_id: ClientId::new("c1").unwrap(), request_id: 7, request }
+    }
+
+    pub(crate) fn answers() -> Vec<ConnectAnswer> {
+        let response = ConnectResponse {
+            backend_id: BackendId::new("b1").unwrap(),
+            spawned: true,
+            status: crate::status::BackendStatus::Scheduled,
+            token: "t".into(),
+            url: "tabworker://app/backends/b1/sessions/t".into(),
+            secret_token: Some("s".into()),
+            status_url: "tabworker://app/backends/b1/status".into(),
+            ready_url: "tabworker://app/backends/b1/ready".into(),
+        };
+        let refused = ConnectOutcome::Refused { code: "key-not-held".into(), detail: "no".into() };
+        [ConnectOutcome::Response(response), refused]
+            .into_iter()
+            .map(|outcome| ConnectAnswer { client_id: ClientId::new("c1").unwrap(), request_id: 7, outcome })
+            .collect()
+    }
+
+    pub(crate) fn state() -> BackendState {
+        BackendState::Ready { time: crate::time::Timestamp::from_unix_millis(1_000) }
+    }
+
+    pub(crate) fn refusal() -> PortRefusal {
+        PortRefusal {
+            client_id: ClientId::new("c1").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            code: "unknown-backend".into(),
+            detail: "none".into(),
+        }
+    }
+
+    pub(crate) fn terminate() -> TerminateCall {
+        TerminateCall { client_id: ClientId::new("c1").unwrap(), backend_id: BackendId::new("b1").unwrap(), hard: true }
     }
 
     pub(crate) fn to_coordinator() -> Vec<TabToCoordinator> {
@@ -187,6 +369,18 @@ pub(crate) mod examples {
             }),
             TabToCoordinator::RequestPort(request()),
             TabToCoordinator::ProvidePort(grant()),
+            TabToCoordinator::RefusePort(refusal()),
+            TabToCoordinator::Connect(call()),
+            TabToCoordinator::Connected(answers()[0].clone()),
+            TabToCoordinator::Connected(answers()[1].clone()),
+            TabToCoordinator::Status(StatusReport {
+                epoch: leadership().epoch,
+                backend_id: BackendId::new("b1").unwrap(),
+                key: "room".into(),
+                state: state(),
+            }),
+            TabToCoordinator::Watch { backend_id: BackendId::new("b1").unwrap() },
+            TabToCoordinator::Terminate(terminate()),
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }
@@ -202,6 +396,13 @@ pub(crate) mod examples {
             CoordinatorToTab::NewLeader(leadership()),
             CoordinatorToTab::RequestPort(request()),
             CoordinatorToTab::ProvidePort(grant()),
+            CoordinatorToTab::RefusePort(refusal()),
+            CoordinatorToTab::Connect(call()),
+            CoordinatorToTab::Connected(answers()[0].clone()),
+            CoordinatorToTab::Status { backend_id: BackendId::new("b1").unwrap(), state: state() },
+            CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![state()] },
+            CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![] },
+            CoordinatorToTab::Terminate(terminate()),
             CoordinatorToTab::Rejected { code: "malformed".into(), detail: "missing field".into() },
         ]
     }

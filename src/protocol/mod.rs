@@ -8,6 +8,8 @@
 //! | coordinator → tab | [`CoordinatorToTab`] |
 //! | leader → backend worker | [`LeaderToBackend`] |
 //! | backend worker → leader | [`BackendToLeader`] |
+//! | tab → keyed backend, on a session's port | [`TabToBackend`] |
+//! | keyed backend → tab, on a session's port | [`BackendToTab`] |
 //!
 //! Every message travels as one object, a *frame*: the message's fields, its
 //! `type` (kebab-case, as the seed names it: `request-port`,
@@ -25,8 +27,11 @@ mod coordinator;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use backend::{BackendToLeader, LeaderToBackend};
-pub use coordinator::{CoordinatorToTab, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator};
+pub use backend::{Admission, BackendInit, BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend};
+pub use coordinator::{
+    ConnectAnswer, ConnectCall, ConnectOutcome, CoordinatorToTab, LeaderClaim, Leadership, PortGrant, PortRefusal,
+    PortRequest, StatusReport, TabToCoordinator, TerminateCall,
+};
 
 /// The protocol version this build speaks. Contexts that speak another one
 /// refuse each other's frames with [`DecodeError::ProtocolMismatch`].
@@ -175,6 +180,8 @@ mod tests {
         coordinator::examples::to_tab().into_iter().for_each(round_trip);
         backend::examples::to_backend().into_iter().for_each(round_trip);
         backend::examples::to_leader().into_iter().for_each(round_trip);
+        backend::examples::to_backend_on_a_session().into_iter().for_each(round_trip);
+        backend::examples::to_tab_on_a_session().into_iter().for_each(round_trip);
     }
 
     #[test]
