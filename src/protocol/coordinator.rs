@@ -162,9 +162,9 @@ pub enum TabToCoordinator {
     /// The leader cannot open a session that was asked for.
     RefusePort(PortRefusal),
     /// The sender asks for a backend by key (to the leader).
-    Connect(ConnectCall),
+    Connect(Box<ConnectCall>),
     /// The leader answers a connect.
-    Connected(ConnectAnswer),
+    Connected(Box<ConnectAnswer>),
     /// The leader reports a backend's new state.
     Status(StatusReport),
     /// The sender wants the history of a backend's states, then each new one.
@@ -225,9 +225,9 @@ pub enum CoordinatorToTab {
     /// To the requesting client only: its session cannot be opened.
     RefusePort(PortRefusal),
     /// To the leader: a client asks for a backend by key.
-    Connect(ConnectCall),
+    Connect(Box<ConnectCall>),
     /// To the asking client only: the leader's answer.
-    Connected(ConnectAnswer),
+    Connected(Box<ConnectAnswer>),
     /// To the tabs watching the backend: its new state.
     Status {
         /// The backend.
@@ -370,9 +370,9 @@ pub(crate) mod examples {
             TabToCoordinator::RequestPort(request()),
             TabToCoordinator::ProvidePort(grant()),
             TabToCoordinator::RefusePort(refusal()),
-            TabToCoordinator::Connect(call()),
-            TabToCoordinator::Connected(answers()[0].clone()),
-            TabToCoordinator::Connected(answers()[1].clone()),
+            TabToCoordinator::Connect(Box::new(call())),
+            TabToCoordinator::Connected(Box::new(answers()[0].clone())),
+            TabToCoordinator::Connected(Box::new(answers()[1].clone())),
             TabToCoordinator::Status(StatusReport {
                 epoch: leadership().epoch,
                 backend_id: BackendId::new("b1").unwrap(),
@@ -397,8 +397,8 @@ pub(crate) mod examples {
             CoordinatorToTab::RequestPort(request()),
             CoordinatorToTab::ProvidePort(grant()),
             CoordinatorToTab::RefusePort(refusal()),
-            CoordinatorToTab::Connect(call()),
-            CoordinatorToTab::Connected(answers()[0].clone()),
+            CoordinatorToTab::Connect(Box::new(call())),
+            CoordinatorToTab::Connected(Box::new(answers()[0].clone())),
             CoordinatorToTab::Status { backend_id: BackendId::new("b1").unwrap(), state: state() },
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![state()] },
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![] },
