@@ -4,7 +4,8 @@
 //! gives each leader that claims the role the next epoch and tells every tab,
 //! passes `request-port` to the leader and `provide-port` to the one client
 //! that asked. It learns that a tab is gone from the tab's lock
-//! ([`LockNames::tab`]), never from a silent port.
+//! ([`LockNames::tab`]), never from a silent port. It has no clock: the
+//! caller passes the time.
 //!
 //! The browser layer numbers each connected `MessagePort` with a [`ConnId`],
 //! feeds every decoded frame (or its [`DecodeError`]) to
@@ -19,6 +20,7 @@ use crate::lock_names::LockNames;
 use crate::protocol::{
     CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator, WireMessage,
 };
+use crate::time::Timestamp;
 
 /// One connection (one `MessagePort`) to the coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,8 +118,8 @@ impl Coordinator {
     }
 
     /// The tab of `conn` is gone (its tab lock was granted to the
-    /// coordinator): forget it and close its port.
-    pub fn tab_gone(&mut self, conn: ConnId) {
+    /// coordinator) at `now`: forget it and close its port.
+    pub fn tab_gone(&mut self, _now: Timestamp, conn: ConnId) {
         if self.conns.contains_key(&conn) {
             self.disconnect(conn);
             self.outputs.push_back(CoordinatorOutput::Close { conn });
@@ -134,8 +136,8 @@ impl Coordinator {
         }
     }
 
-    /// Handles one frame from `conn`, decoded or refused.
-    pub fn handle(&mut self, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
+    /// Handles one frame from `conn`, decoded or refused, at `now`.
+    pub fn handle(&mut self, now: Timestamp, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
         let message = match frame {
             Ok(message) => message,
             Err(error) => return self.reject(conn, error.code(), error.to_string()),
@@ -147,13 +149,13 @@ impl Coordinator {
         match (message, introduced.clone()) {
             (TabToCoordinator::Hello { client_id, epoch, .. }, None) => {
                 self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
-                self.hello(conn, client_id);
+                self.hello(now, conn, client_id);
             }
             (TabToCoordinator::Hello { .. }, Some(_)) => {
                 self.reject(conn, "duplicate-hello", "`hello` twice on one connection".into());
             }
             // A tab that leaves before its `hello` (destroyed while joining).
-            (TabToCoordinator::Goodbye { .. }, None) => self.tab_gone(conn),
+            (TabToCoordinator::Goodbye { .. }, None) => self.tab_gone(now, conn),
             (message, None) => {
                 self.reject(conn, "no-hello", format!("`{}` before `hello`", message.kind()));
             }
@@ -165,19 +167,19 @@ impl Coordinator {
             (TabToCoordinator::NewLeader(claim), Some(_)) => self.new_leader(conn, claim),
             (TabToCoordinator::RequestPort(request), Some(_)) => self.request_port(conn, request),
             (TabToCoordinator::ProvidePort(grant), Some(_)) => self.provide_port(conn, grant),
-            (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(conn),
+            (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(now, conn),
             (message, Some(_)) => {
                 self.reject(conn, "unsupported", format!("`{}` is not routed yet", message.kind()));
             }
         }
     }
 
-    fn hello(&mut self, conn: ConnId, client_id: ClientId) {
+    fn hello(&mut self, now: Timestamp, conn: ConnId, client_id: ClientId) {
         // A tab that says hello again on a new connection (it believed this
         // coordinator dead) moves there: the old connection is dropped.
         let old = self.conns.iter().find(|(_, c)| c.as_ref() == Some(&client_id)).map(|(k, _)| *k);
         if let Some(old) = old {
-            self.tab_gone(old);
+            self.tab_gone(now, old);
         }
         let lock = self.names.tab(&client_id);
         self.conns.insert(conn, Some(client_id));
@@ -276,6 +278,8 @@ mod tests {
     use crate::ids::{AppName, SessionId};
     use crate::protocol::BUILD;
 
+    const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
+
     fn client(n: u32) -> ClientId {
         ClientId::new(format!("c{n}")).unwrap()
     }
@@ -296,6 +300,7 @@ mod tests {
     fn hello(k: &mut Coordinator, n: u32) {
         k.connect(ConnId(n.into()));
         k.handle(
+            T0,
             ConnId(n.into()),
             Ok(TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None }),
         );
@@ -336,7 +341,7 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         k.connect(ConnId(2));
-        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
             tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
@@ -349,7 +354,7 @@ mod tests {
         hello(&mut k, 1);
         hello(&mut k, 2);
         drain(&mut k);
-        k.handle(ConnId(1), Ok(claim(1)));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
         let out = drain(&mut k);
         let expected =
             Leadership { leader_id: client(1), epoch: Epoch::new(1).unwrap(), liveness_key: "live-1".into() };
@@ -360,8 +365,8 @@ mod tests {
                 (ConnId(2), CoordinatorToTab::NewLeader(expected))
             ]
         );
-        k.tab_gone(ConnId(1));
-        k.handle(ConnId(2), Ok(claim(2)));
+        k.tab_gone(T0, ConnId(1));
+        k.handle(T0, ConnId(2), Ok(claim(2)));
         assert_eq!(k.leadership().unwrap().epoch.get(), 2);
         assert_eq!(k.leadership().unwrap().leader_id, client(2));
     }
@@ -372,7 +377,7 @@ mod tests {
         k.connect(ConnId(2));
         let hi =
             TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: Some(Epoch::new(7).unwrap()) };
-        k.handle(ConnId(2), Ok(hi));
+        k.handle(T0, ConnId(2), Ok(hi));
         hello(&mut k, 1);
         let reclaim = |epoch: u64| {
             TabToCoordinator::NewLeader(LeaderClaim {
@@ -381,18 +386,18 @@ mod tests {
                 epoch: Some(Epoch::new(epoch).unwrap()),
             })
         };
-        k.handle(ConnId(1), Ok(reclaim(7)));
+        k.handle(T0, ConnId(1), Ok(reclaim(7)));
         assert_eq!(k.leadership().unwrap().epoch.get(), 7, "the leader of epoch 7 keeps it");
-        k.handle(ConnId(1), Ok(reclaim(7)));
+        k.handle(T0, ConnId(1), Ok(reclaim(7)));
         assert_eq!(k.leadership().unwrap().epoch.get(), 8, "the same term twice is a new term");
-        k.handle(ConnId(1), Ok(reclaim(3)));
+        k.handle(T0, ConnId(1), Ok(reclaim(3)));
         assert_eq!(k.leadership().unwrap().epoch.get(), 9, "an old term is never given back");
         let mut fresh = coordinator();
         fresh.connect(ConnId(1));
         let hi =
             TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(Epoch::new(4).unwrap()) };
-        fresh.handle(ConnId(1), Ok(hi));
-        fresh.handle(ConnId(1), Ok(claim(1)));
+        fresh.handle(T0, ConnId(1), Ok(hi));
+        fresh.handle(T0, ConnId(1), Ok(claim(1)));
         assert_eq!(fresh.leadership().unwrap().epoch.get(), 5, "a new claim gets the epoch after the floor");
     }
 
@@ -402,9 +407,9 @@ mod tests {
         hello(&mut k, 1);
         hello(&mut k, 2);
         drain(&mut k);
-        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
         assert!(drain(&mut k).is_empty(), "no leader yet: the request waits");
-        k.handle(ConnId(1), Ok(claim(1)));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
         let out = drain(&mut k);
         assert_eq!(out.iter().filter(|(_, m)| matches!(m, CoordinatorToTab::NewLeader(_))).count(), 2);
         assert_eq!(out.last(), Some(&(ConnId(1), CoordinatorToTab::RequestPort(request(2, "s")))));
@@ -416,9 +421,9 @@ mod tests {
         for n in 1..=3 {
             hello(&mut k, n);
         }
-        k.handle(ConnId(1), Ok(claim(1)));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
         drain(&mut k);
-        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(3, "s", 1))));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(3, "s", 1))));
         assert_eq!(drain(&mut k), vec![(ConnId(3), CoordinatorToTab::ProvidePort(grant(3, "s", 1)))]);
     }
 
@@ -427,13 +432,13 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         hello(&mut k, 2);
-        k.handle(ConnId(1), Ok(claim(1)));
-        k.handle(ConnId(2), Ok(claim(2)));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        k.handle(T0, ConnId(2), Ok(claim(2)));
         drain(&mut k);
-        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 1))));
-        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 2))));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 1))));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 2))));
         assert_eq!(codes(drain(&mut k)), ["stale-epoch", "stale-epoch"]);
-        k.handle(ConnId(2), Ok(TabToCoordinator::ProvidePort(grant(1, "s", 2))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::ProvidePort(grant(1, "s", 2))));
         assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::ProvidePort(grant(1, "s", 2)))]);
     }
 
@@ -442,15 +447,15 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         hello(&mut k, 2);
-        k.handle(ConnId(1), Ok(claim(1)));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
         drain(&mut k);
         k.connect(ConnId(9));
-        k.handle(ConnId(9), Ok(claim(9)));
-        k.handle(ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
-        k.handle(ConnId(2), Ok(claim(1)));
-        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
-        k.handle(ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
-        k.handle(ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(7, "s", 1))));
+        k.handle(T0, ConnId(9), Ok(claim(9)));
+        k.handle(T0, ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
+        k.handle(T0, ConnId(2), Ok(claim(1)));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(7, "s", 1))));
         assert_eq!(
             codes(drain(&mut k)),
             ["no-hello", "malformed", "wrong-client", "wrong-client", "duplicate-hello", "unknown-client"]
@@ -464,10 +469,10 @@ mod tests {
     fn a_tab_that_says_hello_again_on_a_new_connection_moves_there() {
         let mut k = coordinator();
         hello(&mut k, 1);
-        k.handle(ConnId(1), Ok(claim(1)));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
         drain(&mut k);
         k.connect(ConnId(5));
-        k.handle(ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
+        k.handle(T0, ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert_eq!(out[0], CoordinatorOutput::Close { conn: ConnId(1) });
         assert!(matches!(
@@ -475,7 +480,7 @@ mod tests {
             CoordinatorOutput::Send { to: ConnId(5), message: CoordinatorToTab::Welcome { tabs: 1, .. } }
         ));
         assert_eq!(k.connections(), 1);
-        k.handle(ConnId(5), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
+        k.handle(T0, ConnId(5), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
         assert!(drain(&mut k).is_empty(), "the old connection led; requests wait for the next claim");
     }
 
@@ -484,13 +489,13 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         drain(&mut k);
-        k.tab_gone(ConnId(1));
+        k.tab_gone(T0, ConnId(1));
         assert_eq!(k.poll_output(), Some(CoordinatorOutput::Close { conn: ConnId(1) }));
         assert_eq!(k.connections(), 0);
-        k.tab_gone(ConnId(1));
+        k.tab_gone(T0, ConnId(1));
         assert_eq!(k.poll_output(), None, "a second notice changes nothing");
         hello(&mut k, 2);
-        k.handle(ConnId(2), Ok(TabToCoordinator::Goodbye { client_id: client(2) }));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Goodbye { client_id: client(2) }));
         assert_eq!(std::iter::from_fn(|| k.poll_output()).last(), Some(CoordinatorOutput::Close { conn: ConnId(2) }));
     }
 
@@ -499,12 +504,12 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         hello(&mut k, 2);
-        k.handle(ConnId(1), Ok(claim(1)));
-        k.tab_gone(ConnId(1));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        k.tab_gone(T0, ConnId(1));
         drain(&mut k);
-        k.handle(ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
         assert!(drain(&mut k).is_empty());
-        k.handle(ConnId(2), Ok(claim(2)));
+        k.handle(T0, ConnId(2), Ok(claim(2)));
         assert_eq!(drain(&mut k).last(), Some(&(ConnId(2), CoordinatorToTab::RequestPort(request(2, "s")))));
     }
 }

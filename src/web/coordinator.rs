@@ -17,6 +17,7 @@ use crate::coordinator::{ConnId, Coordinator, CoordinatorOutput};
 use crate::ids::{AppName, CoordinatorId};
 use crate::lock_names::LockNames;
 use crate::protocol::{TabToCoordinator, WireMessage, decode, frame};
+use crate::time::Timestamp;
 
 struct Host {
     core: Coordinator,
@@ -177,7 +178,7 @@ fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
     } else {
         None
     };
-    host.borrow_mut().core.handle(from, frame_result);
+    host.borrow_mut().core.handle(now(), from, frame_result);
     pump(host, carried);
 }
 
@@ -240,9 +241,14 @@ fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
         Rc::downgrade(host),
         |host, ticket| host.borrow().watches.is_current(ticket),
         move |host, _| {
-            host.borrow_mut().core.tab_gone(conn);
+            host.borrow_mut().core.tab_gone(now(), conn);
             // `Close` releases the watch.
             pump(host, None);
         },
     );
+}
+
+/// The wall clock, as the core sees it.
+fn now() -> Timestamp {
+    Timestamp::from_unix_millis(js_sys::Date::now() as u64)
 }

@@ -894,7 +894,8 @@ impl Sim {
                     self.introduced.insert(conn);
                 }
                 let frame = self.transport(msg);
-                self.coordinator.handle(ConnId(conn), frame);
+                let now = self.now();
+                self.coordinator.handle(now, ConnId(conn), frame);
                 self.drain_coordinator(port);
             }
             Event::ToTab { conn, msg, port } => {
@@ -995,7 +996,8 @@ impl Sim {
                 // The tab held its tab lock for its whole life: it is gone.
                 let conns: Vec<u64> = self.watches.iter().filter(|(_, l)| *l == lock).map(|(c, _)| *c).collect();
                 for conn in conns {
-                    self.coordinator.tab_gone(ConnId(conn));
+                    let now = self.now();
+                    self.coordinator.tab_gone(now, ConnId(conn));
                     self.drain_coordinator(None);
                 }
                 self.release(Ctx::Coordinator, lock);
