@@ -1,11 +1,26 @@
 //! The coordinator as a pure state machine.
 //!
-//! It runs in the app's SharedWorker and only routes: it answers `hello`,
-//! gives each leader that claims the role the next epoch and tells every tab,
-//! passes `request-port` to the leader and `provide-port` to the one client
-//! that asked. It learns that a tab is gone from the tab's lock
-//! ([`LockNames::tab`]), never from a silent port. It has no clock: the
-//! caller passes the time.
+//! It runs in the app's SharedWorker. It routes: it answers `hello`, gives
+//! each leader that claims the role the next epoch and tells every tab,
+//! passes `request-port`, `connect` and `terminate` to the leader and
+//! `provide-port`, `refuse-port` and `connected` to the one client that
+//! asked. A `connect` stays pending until the leader answers it: one that a
+//! leader took with it when it died goes to the next leader.
+//!
+//! It also keeps a board of the keyed backends (`src/board.rs`): the leader
+//! reports each backend's new state (`status`, of its own epoch only), the
+//! coordinator checks it against the [`Lifecycle`](crate::Lifecycle) rules,
+//! keeps the history and passes each state to the tabs that `watch` the
+//! backend. When the leader's tab is gone its live backends are `terminated`
+//! with reason `lost`; when a newer leader claims, those of older epochs are
+//! `terminated` with `key_expired` (or `lost`, if their leader is gone too).
+//! A `request-port` for a backend the board does not know, or knows
+//! terminated, is refused at once. At most 1024 terminated backends are
+//! remembered, the ones that terminated first are forgotten first; live
+//! backends are never forgotten.
+//!
+//! It learns that a tab is gone from the tab's lock ([`LockNames::tab`]),
+//! never from a silent port. It has no clock: the caller passes the time.
 //!
 //! The browser layer numbers each connected `MessagePort` with a [`ConnId`],
 //! feeds every decoded frame (or its [`DecodeError`]) to
@@ -15,11 +30,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::ids::{ClientId, CoordinatorId, Epoch};
+use crate::board::{Board, Recorded};
+use crate::ids::{BackendId, ClientId, CoordinatorId, Epoch};
 use crate::lock_names::LockNames;
 use crate::protocol::{
-    CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator, WireMessage,
+    ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRefusal,
+    PortRequest, StatusReport, TabToCoordinator, TerminateCall, WireMessage,
 };
+use crate::status::{BackendState, TerminationReason};
 use crate::time::Timestamp;
 
 /// One connection (one `MessagePort`) to the coordinator.
@@ -65,6 +83,10 @@ pub struct Coordinator {
     leadership: Option<(Leadership, Option<ConnId>)>,
     /// `request-port`s that arrived while no leader was connected.
     waiting: Vec<(ConnId, PortRequest)>,
+    /// `connect`s not answered yet, oldest first.
+    connects: Vec<PendingConnect>,
+    /// The keyed backends the leaders reported.
+    board: Board,
     /// The newest epoch any tab said it knows: no epoch at or below it is
     /// given again (a coordinator may start after another one died).
     floor: Epoch,
@@ -81,6 +103,8 @@ impl Coordinator {
             conns: BTreeMap::new(),
             leadership: None,
             waiting: Vec::new(),
+            connects: Vec::new(),
+            board: Board::default(),
             floor: Epoch::ZERO,
             rejected: 0,
             outputs: VecDeque::new(),
@@ -112,28 +136,57 @@ impl Coordinator {
         self.conns.values().flatten()
     }
 
+    /// Every state of backend `id` so far, oldest first, if the board knows
+    /// it.
+    pub fn history(&self, id: &BackendId) -> Option<&[BackendState]> {
+        self.board.get(id).map(|record| record.history())
+    }
+
+    /// The backends the board knows (live, or terminated and not yet
+    /// forgotten), with their current state.
+    pub fn backends(&self) -> impl Iterator<Item = (&BackendId, &BackendState)> {
+        self.board.iter().map(|(id, record)| (id, record.state()))
+    }
+
+    /// The key of backend `id`, if the board knows it.
+    pub fn backend_key(&self, id: &BackendId) -> Option<&str> {
+        self.board.get(id).map(|record| record.key.as_str())
+    }
+
+    /// How many `connect`s wait for a leader's answer.
+    pub fn pending_connects(&self) -> usize {
+        self.connects.len()
+    }
+
     /// A new connection opened.
     pub fn connect(&mut self, conn: ConnId) {
         self.conns.entry(conn).or_insert(None);
     }
 
     /// The tab of `conn` is gone (its tab lock was granted to the
-    /// coordinator) at `now`: forget it and close its port.
-    pub fn tab_gone(&mut self, _now: Timestamp, conn: ConnId) {
+    /// coordinator) at `now`: forget it and close its port. Its `watch`es
+    /// and unanswered `connect`s go with it; if it led, its live backends
+    /// are `terminated` (`lost`).
+    pub fn tab_gone(&mut self, now: Timestamp, conn: ConnId) {
         if self.conns.contains_key(&conn) {
-            self.disconnect(conn);
+            self.disconnect(now, conn);
             self.outputs.push_back(CoordinatorOutput::Close { conn });
         }
     }
 
-    fn disconnect(&mut self, conn: ConnId) {
+    fn disconnect(&mut self, now: Timestamp, conn: ConnId) {
         self.conns.remove(&conn);
         self.waiting.retain(|(c, _)| *c != conn);
+        self.connects.retain(|p| p.from != conn);
+        self.board.unwatch(conn);
         if let Some((_, leader_conn)) = &mut self.leadership {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
             }
         }
+        // The live backends its tab hosted (it led) die with it.
+        let ended = self.board.end_hosted(now, |r| (r.host == conn).then_some(TerminationReason::Lost));
+        self.tell_watchers(ended);
     }
 
     /// Handles one frame from `conn`, decoded or refused, at `now`.
@@ -164,13 +217,16 @@ impl Coordinator {
                 let detail = format!("`{}` speaks for `{claimed}` on `{sender}`'s connection", message.kind());
                 self.reject(conn, "wrong-client", detail);
             }
-            (TabToCoordinator::NewLeader(claim), Some(_)) => self.new_leader(conn, claim),
+            (TabToCoordinator::NewLeader(claim), Some(_)) => self.new_leader(now, conn, claim),
             (TabToCoordinator::RequestPort(request), Some(_)) => self.request_port(conn, request),
             (TabToCoordinator::ProvidePort(grant), Some(_)) => self.provide_port(conn, grant),
+            (TabToCoordinator::RefusePort(refusal), Some(_)) => self.refuse_port(conn, refusal),
+            (TabToCoordinator::Connect(call), Some(_)) => self.connect_call(conn, call),
+            (TabToCoordinator::Connected(answer), Some(_)) => self.connected(conn, answer),
+            (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
+            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id),
+            (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
             (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(now, conn),
-            (message, Some(_)) => {
-                self.reject(conn, "unsupported", format!("`{}` is not routed yet", message.kind()));
-            }
         }
     }
 
@@ -193,7 +249,7 @@ impl Coordinator {
         self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock });
     }
 
-    fn new_leader(&mut self, conn: ConnId, claim: LeaderClaim) {
+    fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
         let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor);
         let epoch = match claim.epoch {
             // A leader claiming again from this (new) coordinator keeps its
@@ -211,12 +267,134 @@ impl Coordinator {
         for to in introduced {
             self.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
         }
+        // Epochs only grow: every backend of an older leader ends. One whose
+        // leader is still connected lost its lease to this one.
+        let ended = self.board.end_hosted(now, |r| {
+            (r.epoch < epoch).then(|| {
+                if self.conns.contains_key(&r.host) { TerminationReason::KeyExpired } else { TerminationReason::Lost }
+            })
+        });
+        self.tell_watchers(ended);
+        // A connect not answered by the leader it went to is answered afresh.
+        for pending in &mut self.connects {
+            if pending.sent_to != Some(epoch) {
+                pending.sent_to = Some(epoch);
+                self.outputs.push_back(CoordinatorOutput::Send {
+                    to: conn,
+                    message: CoordinatorToTab::Connect(pending.call.clone()),
+                });
+            }
+        }
         for (from, request) in std::mem::take(&mut self.waiting) {
             self.request_port(from, request);
         }
     }
 
+    /// The current leadership's epoch and connection, while it is open.
+    fn leader(&self) -> Option<(Epoch, ConnId)> {
+        match &self.leadership {
+            Some((leadership, Some(conn))) => Some((leadership.epoch, *conn)),
+            _ => None,
+        }
+    }
+
+    /// The connection of `client`, if it is connected.
+    fn conn_of(&self, client: &ClientId) -> Option<ConnId> {
+        self.conns.iter().find(|(_, c)| c.as_ref() == Some(client)).map(|(k, _)| *k)
+    }
+
+    /// The current epoch if `from` leads; otherwise the frame, which only
+    /// the current leader may send, is refused.
+    fn leading_epoch(&mut self, from: ConnId, kind: &str) -> Option<Epoch> {
+        match self.leader() {
+            Some((epoch, leader)) if leader == from => Some(epoch),
+            _ => {
+                self.reject(from, "not-leader", format!("`{kind}` from a tab that does not lead"));
+                None
+            }
+        }
+    }
+
+    fn tell_watchers(&mut self, recorded: Vec<Recorded>) {
+        for Recorded { backend_id, state, watchers } in recorded {
+            for to in watchers {
+                self.send(to, CoordinatorToTab::Status { backend_id: backend_id.clone(), state: state.clone() });
+            }
+        }
+    }
+
+    fn connect_call(&mut self, from: ConnId, call: Box<ConnectCall>) {
+        // The same connect again replaces the one pending.
+        self.connects.retain(|p| p.call.client_id != call.client_id || p.call.request_id != call.request_id);
+        let sent_to = self.leader().map(|(epoch, leader)| {
+            self.send(leader, CoordinatorToTab::Connect(call.clone()));
+            epoch
+        });
+        self.connects.push(PendingConnect { from, call, sent_to });
+    }
+
+    fn connected(&mut self, from: ConnId, answer: Box<ConnectAnswer>) {
+        if self.leading_epoch(from, "connected").is_none() {
+            return;
+        }
+        let pending = self
+            .connects
+            .iter()
+            .position(|p| p.call.client_id == answer.client_id && p.call.request_id == answer.request_id);
+        let Some(pending) = pending else {
+            // Answered already, or its tab left: nothing to tell anyone.
+            self.rejected += 1;
+            return;
+        };
+        self.connects.remove(pending);
+        if let Some(to) = self.conn_of(&answer.client_id) {
+            self.send(to, CoordinatorToTab::Connected(answer));
+        }
+    }
+
+    fn status(&mut self, from: ConnId, report: StatusReport) {
+        let Some(epoch) = self.leading_epoch(from, "status") else { return };
+        if report.epoch != epoch {
+            let detail = format!("status of epoch {} while epoch {epoch} leads", report.epoch);
+            return self.reject(from, "stale-epoch", detail);
+        }
+        let StatusReport { epoch, backend_id, key, state } = report;
+        match self.board.report(epoch, from, backend_id, key, state) {
+            Ok(recorded) => self.tell_watchers(vec![recorded]),
+            Err(error) => self.reject(from, error.code(), error.to_string()),
+        }
+    }
+
+    fn watch(&mut self, from: ConnId, backend_id: BackendId) {
+        let states = self.board.watch(from, &backend_id);
+        self.send(from, CoordinatorToTab::History { backend_id, states });
+    }
+
+    /// Only a live backend of the current leader is worth stopping; for
+    /// any other the asking tab learns the outcome from the history it
+    /// watches.
+    fn terminate(&mut self, _from: ConnId, call: TerminateCall) {
+        let Some((epoch, leader)) = self.leader() else { return };
+        if self.board.get(&call.backend_id).is_some_and(|r| !r.is_terminated() && r.epoch == epoch) {
+            self.send(leader, CoordinatorToTab::Terminate(call));
+        }
+    }
+
     fn request_port(&mut self, from: ConnId, request: PortRequest) {
+        if let Some(backend_id) = &request.backend_id {
+            let refused = match self.board.get(backend_id) {
+                None => Some(("unknown-backend", format!("no backend `{backend_id}` is known"))),
+                Some(record) if record.is_terminated() => {
+                    Some(("backend-terminated", format!("backend `{backend_id}` is terminated")))
+                }
+                Some(_) => None,
+            };
+            if let Some((code, detail)) = refused {
+                let PortRequest { client_id, session_id, .. } = request;
+                let refusal = PortRefusal { client_id, session_id, code: code.into(), detail };
+                return self.send(from, CoordinatorToTab::RefusePort(refusal));
+            }
+        }
         match self.leadership.as_ref().and_then(|(_, conn)| *conn) {
             Some(leader) => self.send(leader, CoordinatorToTab::RequestPort(request)),
             None => self.waiting.push((from, request)),
@@ -231,10 +409,20 @@ impl Coordinator {
             let detail = format!("port of epoch {} while epoch {} leads", grant.epoch, current.epoch);
             return self.reject(from, "stale-epoch", detail);
         }
-        let target = self.conns.iter().find(|(_, c)| c.as_ref() == Some(&grant.client_id)).map(|(k, _)| *k);
-        match target {
+        match self.conn_of(&grant.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
             None => self.reject(from, "unknown-client", format!("no connected client `{}`", grant.client_id)),
+        }
+    }
+
+    fn refuse_port(&mut self, from: ConnId, refusal: PortRefusal) {
+        if self.leading_epoch(from, "refuse-port").is_none() {
+            return;
+        }
+        // Like a grant: a client that is gone is worth telling the leader.
+        match self.conn_of(&refusal.client_id) {
+            Some(to) => self.send(to, CoordinatorToTab::RefusePort(refusal)),
+            None => self.reject(from, "unknown-client", format!("no connected client `{}`", refusal.client_id)),
         }
     }
 
@@ -253,6 +441,17 @@ impl Coordinator {
     pub fn poll_output(&mut self) -> Option<CoordinatorOutput> {
         self.outputs.pop_front()
     }
+}
+
+/// A `connect` the leader has not answered yet.
+#[derive(Debug)]
+struct PendingConnect {
+    /// The asking tab's connection.
+    from: ConnId,
+    call: Box<ConnectCall>,
+    /// The epoch of the leader it was sent to; `None` while no leader was
+    /// connected.
+    sent_to: Option<Epoch>,
 }
 
 /// The client a message speaks for, which must be the connection's own.
@@ -511,5 +710,426 @@ mod tests {
         assert!(drain(&mut k).is_empty());
         k.handle(T0, ConnId(2), Ok(claim(2)));
         assert_eq!(drain(&mut k).last(), Some(&(ConnId(2), CoordinatorToTab::RequestPort(request(2, "s")))));
+    }
+
+    // --- keyed backends: connect, status, watch, terminate ---
+
+    fn at(ms: u64) -> Timestamp {
+        T0.plus_millis(ms)
+    }
+
+    fn bid(s: &str) -> BackendId {
+        BackendId::new(s).unwrap()
+    }
+
+    fn epoch(n: u64) -> Epoch {
+        Epoch::new(n).unwrap()
+    }
+
+    fn call(n: u32, request_id: u64) -> Box<ConnectCall> {
+        let request = crate::connect::ConnectRequest { key: Some("room".into()), ..Default::default() };
+        Box::new(ConnectCall { client_id: client(n), request_id, request })
+    }
+
+    fn answer(n: u32, request_id: u64) -> Box<ConnectAnswer> {
+        let outcome = crate::protocol::ConnectOutcome::Refused { code: "key-not-held".into(), detail: "no".into() };
+        Box::new(ConnectAnswer { client_id: client(n), request_id, outcome })
+    }
+
+    fn status(e: u64, b: &str, state: BackendState) -> TabToCoordinator {
+        TabToCoordinator::Status(StatusReport { epoch: epoch(e), backend_id: bid(b), key: format!("key-{b}"), state })
+    }
+
+    fn watch(b: &str) -> TabToCoordinator {
+        TabToCoordinator::Watch { backend_id: bid(b) }
+    }
+
+    fn terminate(n: u32, b: &str) -> TabToCoordinator {
+        TabToCoordinator::Terminate(TerminateCall { client_id: client(n), backend_id: bid(b), hard: false })
+    }
+
+    fn port_for(n: u32, s: &str, b: &str) -> PortRequest {
+        PortRequest { backend_id: Some(bid(b)), ..request(n, s) }
+    }
+
+    fn scheduled(ms: u64) -> BackendState {
+        BackendState::Scheduled { time: at(ms) }
+    }
+
+    fn ready(ms: u64) -> BackendState {
+        BackendState::Ready { time: at(ms) }
+    }
+
+    fn ended(ms: u64, reason: Option<TerminationReason>, kind: Option<crate::status::TerminationKind>) -> BackendState {
+        BackendState::Terminated {
+            time: at(ms),
+            termination_reason: reason,
+            termination_kind: kind,
+            exit_error: Some(false),
+        }
+    }
+
+    fn status_to(to: u64, b: &str, state: BackendState) -> (ConnId, CoordinatorToTab) {
+        (ConnId(to), CoordinatorToTab::Status { backend_id: bid(b), state })
+    }
+
+    /// Tabs `1..=tabs` say hello, then tab `leader` claims epoch 1.
+    fn led_by(leader: u32, tabs: u32) -> Coordinator {
+        let mut k = coordinator();
+        for n in 1..=tabs {
+            hello(&mut k, n);
+        }
+        k.handle(T0, ConnId(leader.into()), Ok(claim(leader)));
+        drain(&mut k);
+        k
+    }
+
+    /// The leader on `conn`, of epoch `e`, reports each state of backend `b`.
+    fn report(k: &mut Coordinator, conn: u64, e: u64, b: &str, states: &[BackendState]) {
+        for state in states {
+            k.handle(T0, ConnId(conn), Ok(status(e, b, state.clone())));
+        }
+    }
+
+    #[test]
+    fn a_connect_goes_to_the_leader_and_its_answer_only_to_the_asker() {
+        let mut k = led_by(1, 3);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(2, 7))));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::Connect(call(2, 7)))]);
+        assert_eq!(k.pending_connects(), 1);
+        k.handle(T0, ConnId(3), Ok(TabToCoordinator::Connected(answer(2, 7))));
+        assert_eq!(codes(drain(&mut k)), ["not-leader"], "only the leader answers");
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connected(answer(2, 7))));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::Connected(answer(2, 7)))]);
+        assert_eq!(k.pending_connects(), 0);
+        let before = k.rejected();
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connected(answer(2, 7))));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connected(answer(3, 1))));
+        assert!(drain(&mut k).is_empty(), "an answer to no pending connect goes nowhere");
+        assert_eq!(k.rejected(), before + 2);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(3, 8))));
+        assert_eq!(codes(drain(&mut k)), ["wrong-client"]);
+    }
+
+    #[test]
+    fn a_connect_made_before_any_leader_waits_and_goes_to_the_first_leader() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(2, 1))));
+        assert!(drain(&mut k).is_empty(), "no leader yet: the connect waits");
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        let out = drain(&mut k);
+        assert_eq!(out.iter().filter(|(_, m)| matches!(m, CoordinatorToTab::NewLeader(_))).count(), 2);
+        assert_eq!(out.last(), Some(&(ConnId(1), CoordinatorToTab::Connect(call(2, 1)))));
+        assert_eq!(out.iter().filter(|(_, m)| matches!(m, CoordinatorToTab::Connect(_))).count(), 1);
+    }
+
+    #[test]
+    fn an_unanswered_connect_goes_again_to_the_next_leader_once_the_old_leader_is_gone() {
+        let mut k = led_by(1, 4);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(2, 1))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(2, 2))));
+        k.handle(T0, ConnId(4), Ok(TabToCoordinator::Connect(call(4, 1))));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connected(answer(2, 2))));
+        drain(&mut k);
+        k.tab_gone(T0, ConnId(1));
+        k.tab_gone(T0, ConnId(4));
+        assert!(drain(&mut k).is_empty(), "no leader: the connects wait");
+        k.handle(T0, ConnId(3), Ok(claim(3)));
+        let connects: Vec<_> =
+            drain(&mut k).into_iter().filter(|(_, m)| matches!(m, CoordinatorToTab::Connect(_))).collect();
+        assert_eq!(
+            connects,
+            vec![(ConnId(3), CoordinatorToTab::Connect(call(2, 1)))],
+            "the answered connect and the gone tab's connect are not sent again"
+        );
+        k.handle(T0, ConnId(3), Ok(TabToCoordinator::Connected(answer(2, 1))));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::Connected(answer(2, 1)))]);
+    }
+
+    #[test]
+    fn status_from_a_tab_that_does_not_lead_or_of_a_stale_epoch_is_refused() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        k.handle(T0, ConnId(1), Ok(status(1, "b", scheduled(0))));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(status(1, "b", scheduled(0))));
+        k.handle(T0, ConnId(1), Ok(status(2, "b", scheduled(0))));
+        assert_eq!(codes(drain(&mut k)), ["not-leader", "stale-epoch"]);
+        k.handle(T0, ConnId(2), Ok(claim(2)));
+        drain(&mut k);
+        k.handle(T0, ConnId(1), Ok(status(1, "b", scheduled(0))));
+        k.handle(T0, ConnId(2), Ok(status(1, "b", scheduled(0))));
+        assert_eq!(codes(drain(&mut k)), ["not-leader", "stale-epoch"]);
+        assert_eq!(k.history(&bid("b")), None, "nothing was recorded");
+        k.handle(T0, ConnId(2), Ok(status(2, "b", scheduled(0))));
+        assert!(drain(&mut k).is_empty());
+        assert_eq!(k.history(&bid("b")), Some(&[scheduled(0)][..]));
+        assert_eq!(k.backend_key(&bid("b")), Some("key-b"));
+    }
+
+    #[test]
+    fn a_watcher_gets_the_history_then_each_new_state_and_a_late_watcher_the_history() {
+        let mut k = led_by(1, 3);
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        assert_eq!(
+            drain(&mut k),
+            vec![(ConnId(2), CoordinatorToTab::History { backend_id: bid("b"), states: vec![] })]
+        );
+        let loading = BackendState::Loading { time: at(1) };
+        report(&mut k, 1, 1, "b", &[scheduled(0), loading.clone()]);
+        assert!(drain(&mut k).is_empty(), "an unknown backend's watch does not subscribe");
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        let so_far = vec![scheduled(0), loading.clone()];
+        assert_eq!(
+            drain(&mut k),
+            vec![(ConnId(2), CoordinatorToTab::History { backend_id: bid("b"), states: so_far })]
+        );
+        let starting = BackendState::Starting { time: at(2) };
+        report(&mut k, 1, 1, "b", std::slice::from_ref(&starting));
+        assert_eq!(drain(&mut k), vec![status_to(2, "b", starting.clone())]);
+        k.handle(T0, ConnId(3), Ok(watch("b")));
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        let so_far = vec![scheduled(0), loading, starting];
+        let history = CoordinatorToTab::History { backend_id: bid("b"), states: so_far };
+        assert_eq!(drain(&mut k), vec![(ConnId(3), history.clone()), (ConnId(2), history)]);
+        report(&mut k, 1, 1, "b", &[ready(3)]);
+        assert_eq!(drain(&mut k), vec![status_to(2, "b", ready(3)), status_to(3, "b", ready(3))], "once each");
+        k.tab_gone(T0, ConnId(3));
+        drain(&mut k);
+        let stopping = BackendState::Terminating { time: at(4), termination_reason: TerminationReason::External };
+        report(&mut k, 1, 1, "b", std::slice::from_ref(&stopping));
+        assert_eq!(drain(&mut k), vec![status_to(2, "b", stopping)], "a gone tab watches nothing");
+    }
+
+    #[test]
+    fn a_refused_transition_is_rejected_with_the_lifecycle_code_and_recorded_nowhere() {
+        let mut k = led_by(1, 2);
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        report(&mut k, 1, 1, "b", &[scheduled(0)]);
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        report(&mut k, 1, 1, "b", &[ready(1)]);
+        drain(&mut k);
+        report(&mut k, 1, 1, "b", &[BackendState::Loading { time: at(2) }, scheduled(2)]);
+        report(&mut k, 1, 1, "new", &[ready(2)]);
+        let stopping = BackendState::Terminating { time: at(3), termination_reason: TerminationReason::External };
+        report(&mut k, 1, 1, "b", &[stopping.clone(), ended(4, Some(TerminationReason::Swept), None)]);
+        report(&mut k, 1, 1, "b", &[ended(5, Some(TerminationReason::External), None)]);
+        report(
+            &mut k,
+            1,
+            1,
+            "b",
+            &[ended(6, Some(TerminationReason::External), Some(crate::status::TerminationKind::Soft))],
+        );
+        report(&mut k, 1, 1, "b", &[ready(7)]);
+        let out = drain(&mut k);
+        let to_leader: Vec<_> = out.iter().filter(|(to, _)| *to == ConnId(1)).cloned().collect();
+        assert_eq!(
+            codes(to_leader),
+            ["not-forward", "not-forward", "unknown-backend", "reason-mismatch", "kind-mismatch", "already-terminated"]
+        );
+        let end = ended(6, Some(TerminationReason::External), Some(crate::status::TerminationKind::Soft));
+        assert_eq!(
+            out.into_iter().filter(|(to, _)| *to == ConnId(2)).collect::<Vec<_>>(),
+            vec![status_to(2, "b", stopping.clone()), status_to(2, "b", end.clone())],
+            "watchers hear only of accepted states"
+        );
+        assert_eq!(k.history(&bid("b")), Some(&[scheduled(0), ready(1), stopping, end][..]));
+        assert_eq!(k.history(&bid("new")), None);
+    }
+
+    #[test]
+    fn a_gone_leader_tab_leaves_each_of_its_live_backends_terminated_lost_for_its_watchers() {
+        use crate::status::TerminationKind::Soft;
+        let mut k = led_by(1, 2);
+        let sweeping = BackendState::Terminating { time: at(2), termination_reason: TerminationReason::Swept };
+        report(&mut k, 1, 1, "live", &[scheduled(0), ready(1)]);
+        report(&mut k, 1, 1, "stopping", &[scheduled(0), sweeping]);
+        report(&mut k, 1, 1, "done", &[scheduled(0), ended(3, None, None)]);
+        for b in ["live", "stopping", "done"] {
+            k.handle(T0, ConnId(2), Ok(watch(b)));
+        }
+        drain(&mut k);
+        k.tab_gone(at(500), ConnId(1));
+        assert_eq!(
+            drain(&mut k),
+            vec![
+                status_to(2, "live", ended(500, Some(TerminationReason::Lost), None)),
+                status_to(2, "stopping", ended(500, Some(TerminationReason::Swept), Some(Soft))),
+            ]
+        );
+        assert_eq!(k.history(&bid("live")).unwrap().last(), Some(&ended(500, Some(TerminationReason::Lost), None)));
+        assert_eq!(k.history(&bid("done")).unwrap().len(), 2, "a terminated backend stays as it ended");
+    }
+
+    #[test]
+    fn a_newer_leader_leaves_the_backends_of_a_still_connected_leader_terminated_key_expired() {
+        let mut k = led_by(1, 3);
+        report(&mut k, 1, 1, "b", &[scheduled(0), ready(1)]);
+        k.handle(T0, ConnId(3), Ok(watch("b")));
+        drain(&mut k);
+        k.handle(at(50), ConnId(2), Ok(claim(2)));
+        let out = drain(&mut k);
+        let expired = ended(50, Some(TerminationReason::KeyExpired), None);
+        assert_eq!(out.iter().filter(|(_, m)| matches!(m, CoordinatorToTab::Status { .. })).count(), 1);
+        assert!(out.contains(&status_to(3, "b", expired.clone())));
+        assert_eq!(k.history(&bid("b")).unwrap().last(), Some(&expired));
+        report(
+            &mut k,
+            1,
+            1,
+            "b",
+            &[BackendState::Terminating { time: at(51), termination_reason: TerminationReason::External }],
+        );
+        report(&mut k, 2, 2, "b", &[ready(52)]);
+        assert_eq!(codes(drain(&mut k)), ["not-leader", "already-terminated"]);
+        k.tab_gone(at(60), ConnId(1));
+        assert!(drain(&mut k).is_empty(), "nothing more to end");
+    }
+
+    #[test]
+    fn terminate_reaches_the_leader_only_for_a_live_backend_of_its_epoch() {
+        let mut k = led_by(1, 3);
+        report(&mut k, 1, 1, "old", &[scheduled(0)]);
+        k.handle(T0, ConnId(2), Ok(terminate(2, "old")));
+        let TabToCoordinator::Terminate(old) = terminate(2, "old") else { unreachable!() };
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::Terminate(old))]);
+        k.handle(T0, ConnId(2), Ok(terminate(2, "nobody")));
+        assert!(drain(&mut k).is_empty(), "an unknown backend: nothing happens");
+        k.handle(T0, ConnId(2), Ok(terminate(3, "old")));
+        assert_eq!(codes(drain(&mut k)), ["wrong-client"]);
+        k.handle(T0, ConnId(3), Ok(claim(3)));
+        report(&mut k, 3, 2, "new", &[scheduled(1)]);
+        report(&mut k, 3, 2, "done", &[scheduled(1), ended(2, None, None)]);
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(terminate(2, "old")));
+        k.handle(T0, ConnId(2), Ok(terminate(2, "done")));
+        assert!(drain(&mut k).is_empty(), "an older epoch's or a terminated backend: nothing happens");
+        k.handle(T0, ConnId(2), Ok(terminate(2, "new")));
+        let TabToCoordinator::Terminate(new) = terminate(2, "new") else { unreachable!() };
+        assert_eq!(drain(&mut k), vec![(ConnId(3), CoordinatorToTab::Terminate(new))]);
+    }
+
+    #[test]
+    fn a_port_for_an_unknown_or_terminated_backend_is_refused_at_once() {
+        let mut k = led_by(1, 2);
+        report(&mut k, 1, 1, "live", &[scheduled(0)]);
+        report(&mut k, 1, 1, "done", &[scheduled(0), ended(1, None, None)]);
+        drain(&mut k);
+        let refusal = |s: &str, code: &str| {
+            let detail = String::new();
+            (
+                ConnId(2),
+                PortRefusal { client_id: client(2), session_id: SessionId::new(s).unwrap(), code: code.into(), detail },
+            )
+        };
+        let refused = |out: Vec<(ConnId, CoordinatorToTab)>| -> Vec<(ConnId, PortRefusal)> {
+            out.into_iter()
+                .filter_map(|(to, m)| match m {
+                    CoordinatorToTab::RefusePort(r) => Some((to, PortRefusal { detail: String::new(), ..r })),
+                    _ => None,
+                })
+                .collect()
+        };
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s1", "nobody"))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s2", "done"))));
+        assert_eq!(refused(drain(&mut k)), vec![refusal("s1", "unknown-backend"), refusal("s2", "backend-terminated")]);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s3", "live"))));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::RequestPort(port_for(2, "s3", "live")))]);
+        k.tab_gone(T0, ConnId(1));
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s4", "live"))));
+        assert_eq!(refused(drain(&mut k)), vec![refusal("s4", "backend-terminated")], "no waiting for a lost one");
+    }
+
+    #[test]
+    fn a_leaders_port_refusal_or_grant_for_a_backend_reaches_only_the_client_that_asked() {
+        let mut k = led_by(1, 3);
+        let refusal = PortRefusal {
+            client_id: client(2),
+            session_id: SessionId::new("s").unwrap(),
+            code: "unknown-backend".into(),
+            detail: "none".into(),
+        };
+        k.handle(T0, ConnId(3), Ok(TabToCoordinator::RefusePort(refusal.clone())));
+        assert_eq!(codes(drain(&mut k)), ["not-leader"]);
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::RefusePort(refusal.clone())));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::RefusePort(refusal))]);
+        let keyed = PortGrant { backend_id: Some(bid("b")), ..grant(2, "s", 1) };
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(keyed.clone())));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::ProvidePort(keyed))]);
+    }
+
+    #[test]
+    fn terminated_backends_beyond_the_cap_are_forgotten_oldest_first_and_live_ones_never() {
+        use crate::board::MAX_TERMINATED;
+        let mut k = led_by(1, 1);
+        report(&mut k, 1, 1, "live", &[scheduled(0)]);
+        for n in 0..MAX_TERMINATED + 5 {
+            report(&mut k, 1, 1, &format!("b{n}"), &[scheduled(0), ended(1, None, None)]);
+        }
+        assert_eq!(k.rejected(), 0);
+        assert_eq!(k.backends().count(), MAX_TERMINATED + 1);
+        assert!(k.history(&bid("live")).is_some(), "a live backend is never forgotten");
+        assert!((0..5).all(|n| k.history(&bid(&format!("b{n}"))).is_none()), "the oldest terminated are forgotten");
+        assert!(k.history(&bid("b5")).is_some());
+        assert!(k.history(&bid(&format!("b{}", MAX_TERMINATED + 4))).is_some());
+        k.tab_gone(T0, ConnId(1));
+        assert_eq!(k.backends().count(), MAX_TERMINATED, "`live` ended: the oldest terminated makes room");
+        assert!(k.history(&bid("live")).is_some());
+        assert!(k.history(&bid("b5")).is_none());
+    }
+
+    #[test]
+    fn a_storm_of_frames_from_any_connection_in_any_order_never_panics() {
+        let frames = |n: u32| {
+            vec![
+                claim(n),
+                TabToCoordinator::RequestPort(port_for(n, "s", "b")),
+                TabToCoordinator::RequestPort(request(n, "s")),
+                TabToCoordinator::ProvidePort(grant(n % 3 + 1, "s", u64::from(n % 3 + 1))),
+                TabToCoordinator::RefusePort(PortRefusal {
+                    client_id: client(n % 3 + 1),
+                    session_id: SessionId::new("s").unwrap(),
+                    code: "x".into(),
+                    detail: String::new(),
+                }),
+                TabToCoordinator::Connect(call(n, u64::from(n % 2))),
+                TabToCoordinator::Connected(answer(n % 3 + 1, u64::from(n % 2))),
+                status(u64::from(n % 4), "b", scheduled(0)),
+                status(u64::from(n % 4), "b", ready(1)),
+                status(u64::from(n % 4), "b", ended(2, None, None)),
+                status(u64::from(n % 4), "c", scheduled(0)),
+                watch("b"),
+                watch("c"),
+                terminate(n, "b"),
+                terminate(n, "c"),
+                TabToCoordinator::Goodbye { client_id: client(n) },
+            ]
+        };
+        let mut k = coordinator();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..20_000u64 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let n = u32::try_from(seed >> 60).unwrap() % 4 + 1;
+            let conn = ConnId(n.into());
+            match (seed >> 32) % 24 {
+                0 => k.tab_gone(at(step), conn),
+                1 => hello(&mut k, n),
+                2 => k.handle(at(step), conn, Err(DecodeError::Malformed { detail: "x".into() })),
+                pick => {
+                    let all = frames(n);
+                    let frame = all[usize::try_from(pick).unwrap() % all.len()].clone();
+                    k.handle(at(step), conn, Ok(frame));
+                }
+            }
+            while k.poll_output().is_some() {}
+        }
     }
 }

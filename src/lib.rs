@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 
 mod backend_host;
+mod board;
 mod connect;
 mod coordinator;
 mod ids;

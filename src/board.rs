@@ -1,0 +1,214 @@
+//! The coordinator's board: every backend a leader reported, with its
+//! history and the connections watching it.
+//!
+//! Pure, like the coordinator that owns it: it records what the leaders
+//! report ([`Board::report`]), ends the backends of a leader that is gone or
+//! superseded ([`Board::end_hosted`]), and says which connections to tell of
+//! each new state. Sending is the coordinator's job.
+//!
+//! Memory is bounded by the live backends: at most [`MAX_TERMINATED`]
+//! terminated records are kept, the ones that terminated first are dropped
+//! first (in the order they terminated on this board). A live record is
+//! never dropped.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::coordinator::ConnId;
+use crate::ids::{BackendId, Epoch};
+use crate::lifecycle::{Lifecycle, TransitionError};
+use crate::status::{BackendState, BackendStatus, TerminationReason};
+use crate::time::Timestamp;
+
+/// How many terminated backends the board remembers at most.
+pub(crate) const MAX_TERMINATED: usize = 1024;
+
+/// One backend, as its leader reported it.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    /// Its key (as first reported).
+    pub(crate) key: String,
+    /// The term of the leader hosting it.
+    pub(crate) epoch: Epoch,
+    /// The connection of that leader.
+    pub(crate) host: ConnId,
+    lifecycle: Lifecycle,
+    watchers: BTreeSet<ConnId>,
+}
+
+impl Record {
+    /// Every state so far, oldest first.
+    pub(crate) fn history(&self) -> &[BackendState] {
+        self.lifecycle.history()
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> &BackendState {
+        self.lifecycle.state()
+    }
+
+    /// Whether the backend is terminated.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.lifecycle.is_terminated()
+    }
+}
+
+/// Why a report was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ReportError {
+    /// The first report of a backend must be `scheduled`.
+    #[error("backend `{backend_id}` is unknown; its first state must be `scheduled`, not `{status}`")]
+    UnknownBackend {
+        /// The backend.
+        backend_id: BackendId,
+        /// The status reported.
+        status: BackendStatus,
+    },
+    /// The lifecycle refused the move.
+    #[error("backend `{backend_id}`: {error}")]
+    Transition {
+        /// The backend.
+        backend_id: BackendId,
+        /// The refusal.
+        error: TransitionError,
+    },
+}
+
+impl ReportError {
+    /// A stable code: `unknown-backend`, or the lifecycle's own.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            ReportError::UnknownBackend { .. } => "unknown-backend",
+            ReportError::Transition { error, .. } => error.code(),
+        }
+    }
+}
+
+/// A state recorded, and who watches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    /// The backend.
+    pub(crate) backend_id: BackendId,
+    /// Its new state.
+    pub(crate) state: BackendState,
+    /// The connections to tell.
+    pub(crate) watchers: Vec<ConnId>,
+}
+
+/// Every backend reported, live or (for a while) terminated.
+#[derive(Debug, Default)]
+pub(crate) struct Board {
+    records: BTreeMap<BackendId, Record>,
+    /// The terminated records, in the order they terminated.
+    ended: VecDeque<BackendId>,
+}
+
+impl Board {
+    /// The record of `id`, if it is known.
+    pub(crate) fn get(&self, id: &BackendId) -> Option<&Record> {
+        self.records.get(id)
+    }
+
+    /// Every record, by backend id.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&BackendId, &Record)> {
+        self.records.iter()
+    }
+
+    /// Records `state` of a backend hosted by the leader of `epoch` on
+    /// `host`. An unknown backend must start `scheduled`; a known one moves
+    /// on by the [`Lifecycle`] rules. Nothing is recorded when refused.
+    pub(crate) fn report(
+        &mut self,
+        epoch: Epoch,
+        host: ConnId,
+        backend_id: BackendId,
+        key: String,
+        state: BackendState,
+    ) -> Result<Recorded, ReportError> {
+        let recorded = match self.records.get_mut(&backend_id) {
+            Some(record) => {
+                let state = match record.lifecycle.apply(state) {
+                    Ok(state) => state.clone(),
+                    Err(error) => return Err(ReportError::Transition { backend_id, error }),
+                };
+                Recorded { backend_id, state, watchers: record.watchers.iter().copied().collect() }
+            }
+            None => {
+                let BackendState::Scheduled { time } = state else {
+                    return Err(ReportError::UnknownBackend { backend_id, status: state.status() });
+                };
+                let record = Record { key, epoch, host, lifecycle: Lifecycle::new(time), watchers: BTreeSet::new() };
+                let state = record.state().clone();
+                self.records.insert(backend_id.clone(), record);
+                Recorded { backend_id, state, watchers: Vec::new() }
+            }
+        };
+        if recorded.state.status() == BackendStatus::Terminated {
+            self.ended(recorded.backend_id.clone());
+        }
+        Ok(recorded)
+    }
+
+    /// `conn` watches `id`: the history so far (empty when `id` is unknown).
+    /// A known backend that is not terminated tells `conn` of each new state
+    /// from now on.
+    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId) -> Vec<BackendState> {
+        match self.records.get_mut(id) {
+            Some(record) => {
+                if !record.is_terminated() {
+                    record.watchers.insert(conn);
+                }
+                record.history().to_vec()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// `conn` is gone: it watches nothing any more.
+    pub(crate) fn unwatch(&mut self, conn: ConnId) {
+        for record in self.records.values_mut() {
+            record.watchers.remove(&conn);
+        }
+    }
+
+    /// Ends every live backend for which `reason` gives a reason, at `now`
+    /// (a termination under way keeps its own reason and kind).
+    pub(crate) fn end_hosted(
+        &mut self,
+        now: Timestamp,
+        reason: impl Fn(&Record) -> Option<TerminationReason>,
+    ) -> Vec<Recorded> {
+        let mut ended = Vec::new();
+        for (backend_id, record) in &mut self.records {
+            if record.is_terminated() {
+                continue;
+            }
+            let Some(reason) = reason(record) else { continue };
+            // `finish` cannot fail on a live backend: `terminated` follows
+            // every status, with the reason of a termination under way.
+            if let Ok(state) = record.lifecycle.finish(now, false, Some(reason)) {
+                let state = state.clone();
+                let watchers = record.watchers.iter().copied().collect();
+                ended.push(Recorded { backend_id: backend_id.clone(), state, watchers });
+            }
+        }
+        for recorded in &ended {
+            self.ended(recorded.backend_id.clone());
+        }
+        ended
+    }
+
+    /// `id` terminated: remember it among the terminated, dropping the
+    /// oldest beyond [`MAX_TERMINATED`].
+    fn ended(&mut self, id: BackendId) {
+        if let Some(record) = self.records.get_mut(&id) {
+            // Nobody is told of anything after `terminated`.
+            record.watchers.clear();
+        }
+        self.ended.push_back(id);
+        while self.ended.len() > MAX_TERMINATED {
+            if let Some(oldest) = self.ended.pop_front() {
+                self.records.remove(&oldest);
+            }
+        }
+    }
+}
