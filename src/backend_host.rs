@@ -1,11 +1,22 @@
 //! The backend worker's side of the handshake, as a pure state machine.
 //!
 //! The worker says `listening` as soon as its script runs; on `init` it takes
-//! its liveness lock ([`LockNames::liveness`]) and says `ready` once the lock
-//! is held. Each `start-session` opens a session for one connect attempt and
-//! waits on the attempt's session lock ([`LockNames::session`]), which the
-//! requesting tab holds: when the lock is granted, the tab is gone or moved
-//! on, and the session closes.
+//! its liveness lock ([`LockNames::liveness`]), then runs the app's start
+//! code ([`BackendOutput::Start`]). When the start code returns it says
+//! `started`, and `ready` once it is ready: at once, or — for a backend that
+//! declares readiness itself — when the app calls
+//! [`BackendHost::declare_ready`]. Start code that throws ends it with
+//! `failed`.
+//!
+//! Each `start-session` opens a session for one connect attempt and waits on
+//! the attempt's session lock ([`LockNames::session`]), which the requesting
+//! tab holds: when the lock is granted, the tab is gone or moved on, the
+//! session closes and the leader hears `session-closed`. `stop` asks the app
+//! to stop ([`BackendOutput::Stop`]); it says `stopped` when the app is done.
+//!
+//! A keyed backend (one whose `init` carries a [`BackendInit`]) is told of the
+//! tokens of every connect that reached it (`admit`); a session is opened
+//! with one of them ([`BackendHost::admits`]).
 //!
 //! Ports: [`BackendOutput::OpenSession`] asks the browser layer for a new
 //! channel — one end goes to the app's handler, the other travels with the
@@ -15,7 +26,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::ids::{AppName, ClientId, SessionId};
 use crate::lock_names::{LockMode, LockNames};
-use crate::protocol::{BackendToLeader, DecodeError, LeaderToBackend, PortRequest};
+use crate::protocol::{BackendInit, BackendToLeader, DecodeError, LeaderToBackend, PortRequest};
 
 /// What the backend host asks the browser layer to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +34,11 @@ pub enum BackendOutput {
     /// Post to the leader tab (a `session` takes the channel end of the
     /// `OpenSession` before it).
     ToLeader(BackendToLeader),
+    /// Run the app's start code with what it is given (`None`: the default
+    /// backend), then call [`BackendHost::started`].
+    Start(Option<BackendInit>),
+    /// Run the app's stop code, then call [`BackendHost::stopped`].
+    Stop,
     /// Create a channel and hand one end, with the request, to the app.
     OpenSession(PortRequest),
     /// The session's tab is gone or moved on: tell the app, close the port.
@@ -47,17 +63,34 @@ enum Stage {
     /// `listening` said; waiting for `init`.
     Listening,
     /// `init` received; taking the liveness lock.
-    Starting { leader: ClientId },
+    Locking,
+    /// The app's start code runs.
+    Starting,
+    /// `started` said; waiting for the app to declare itself ready.
+    Started,
     /// `ready` said.
-    Ready { leader: ClientId },
+    Ready,
+    /// `stop` received; the app's stop code runs.
+    Stopping,
+    /// The start code threw, or the app stopped.
+    Finished,
 }
 
 /// A backend worker's state.
 #[derive(Debug)]
 pub struct BackendHost {
     worker_id: String,
+    /// Whether the app declares readiness itself.
+    declares_ready: bool,
+    /// Whether it did.
+    declared: bool,
     names: Option<LockNames>,
+    leader: Option<ClientId>,
+    init: Option<BackendInit>,
     stage: Stage,
+    /// The tokens of the connects that reached this backend, with their
+    /// secret tokens.
+    admitted: BTreeMap<String, String>,
     /// Open sessions, by the lock that ends each.
     sessions: BTreeMap<String, PortRequest>,
     ignored: u64,
@@ -66,12 +99,18 @@ pub struct BackendHost {
 
 impl BackendHost {
     /// A worker whose liveness lock will be named after `worker_id` (unique
-    /// per worker). Says `listening` at once.
-    pub fn new(worker_id: impl Into<String>) -> Self {
+    /// per worker); `declares_ready`: the app says when it is ready, else it
+    /// is ready when its start code returns. Says `listening` at once.
+    pub fn new(worker_id: impl Into<String>, declares_ready: bool) -> Self {
         let mut host = BackendHost {
             worker_id: worker_id.into(),
+            declares_ready,
+            declared: false,
             names: None,
+            leader: None,
+            init: None,
             stage: Stage::Listening,
+            admitted: BTreeMap::new(),
             sessions: BTreeMap::new(),
             ignored: 0,
             outputs: VecDeque::new(),
@@ -82,20 +121,38 @@ impl BackendHost {
 
     /// The leader tab that started this worker, once `init` arrived.
     pub fn leader(&self) -> Option<&ClientId> {
-        match &self.stage {
-            Stage::Listening => None,
-            Stage::Starting { leader } | Stage::Ready { leader } => Some(leader),
-        }
+        self.leader.as_ref()
+    }
+
+    /// The app, once `init` arrived.
+    pub fn app(&self) -> Option<&AppName> {
+        self.names.as_ref().map(LockNames::app)
+    }
+
+    /// What a keyed backend was given at `init`.
+    pub fn init(&self) -> Option<&BackendInit> {
+        self.init.as_ref()
     }
 
     /// Whether `ready` was said.
     pub fn is_ready(&self) -> bool {
-        matches!(self.stage, Stage::Ready { .. })
+        self.stage == Stage::Ready
     }
 
     /// The open sessions.
     pub fn sessions(&self) -> impl Iterator<Item = &PortRequest> {
         self.sessions.values()
+    }
+
+    /// Whether `token` is the token of a connect that reached this backend.
+    pub fn admits(&self, token: &str) -> bool {
+        self.admitted.contains_key(token)
+    }
+
+    /// Whether `secret` is the secret token of a connect that reached this
+    /// backend.
+    pub fn knows_secret(&self, secret: &str) -> bool {
+        self.admitted.values().any(|s| s == secret)
     }
 
     /// How many frames were refused or out of place so far.
@@ -110,7 +167,7 @@ impl BackendHost {
             return;
         };
         match (message, &self.stage) {
-            (LeaderToBackend::Init { leader_id, app, .. }, Stage::Listening) => {
+            (LeaderToBackend::Init { leader_id, app, backend }, Stage::Listening) => {
                 let Ok(app) = AppName::new(app) else {
                     self.ignored += 1;
                     return;
@@ -118,12 +175,69 @@ impl BackendHost {
                 let names = LockNames::new(app);
                 let lock = names.liveness(&self.worker_id);
                 self.names = Some(names);
-                self.stage = Stage::Starting { leader: leader_id };
+                self.leader = Some(leader_id);
+                if let Some(backend) = &backend {
+                    self.admitted.extend(backend.admitted.iter().map(|a| (a.token.clone(), a.secret_token.clone())));
+                }
+                self.init = backend;
+                self.stage = Stage::Locking;
                 self.outputs.push_back(BackendOutput::Acquire { lock, mode: LockMode::Exclusive });
             }
-            (LeaderToBackend::StartSession(request), Stage::Ready { .. }) => self.start_session(request),
+            (LeaderToBackend::Admit(admission), stage) if *stage != Stage::Listening => {
+                self.admitted.insert(admission.token, admission.secret_token);
+            }
+            (LeaderToBackend::StartSession(request), Stage::Ready) => self.start_session(request),
+            (LeaderToBackend::Stop, Stage::Stopping | Stage::Finished) => self.ignored += 1,
+            (LeaderToBackend::Stop, _) => {
+                self.stage = Stage::Stopping;
+                self.outputs.push_back(BackendOutput::Stop);
+            }
             _ => self.ignored += 1,
         }
+    }
+
+    /// The app's start code returned (`Ok`) or threw (`Err`, what it threw).
+    pub fn started(&mut self, outcome: Result<(), String>) {
+        if self.stage != Stage::Starting {
+            return;
+        }
+        match outcome {
+            Ok(()) => {
+                self.stage = Stage::Started;
+                self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Started));
+                if !self.declares_ready || self.declared {
+                    self.ready();
+                }
+            }
+            Err(detail) => {
+                self.stage = Stage::Finished;
+                self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Failed { detail }));
+            }
+        }
+    }
+
+    /// The app declared itself ready (before or after its start code
+    /// returned).
+    pub fn declare_ready(&mut self) {
+        self.declared = true;
+        if self.stage == Stage::Started {
+            self.ready();
+        }
+    }
+
+    /// The app's stop code finished.
+    pub fn stopped(&mut self) {
+        if self.stage == Stage::Stopping {
+            self.stage = Stage::Finished;
+            self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Stopped));
+        }
+    }
+
+    fn ready(&mut self) {
+        let Some(names) = &self.names else { return };
+        self.stage = Stage::Ready;
+        let liveness_key = names.liveness(&self.worker_id);
+        self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Ready { liveness_key }));
     }
 
     fn start_session(&mut self, request: PortRequest) {
@@ -143,17 +257,16 @@ impl BackendHost {
     /// The Web Lock `lock` was granted.
     pub fn lock_granted(&mut self, lock: &str) {
         let liveness = self.names.as_ref().map(|n| n.liveness(&self.worker_id));
-        if let Stage::Starting { leader } = &self.stage {
-            if liveness.as_deref() == Some(lock) {
-                self.stage = Stage::Ready { leader: leader.clone() };
-                let ready = BackendToLeader::Ready { liveness_key: lock.to_owned() };
-                self.outputs.push_back(BackendOutput::ToLeader(ready));
-                return;
-            }
+        if self.stage == Stage::Locking && liveness.as_deref() == Some(lock) {
+            self.stage = Stage::Starting;
+            self.outputs.push_back(BackendOutput::Start(self.init.clone()));
+            return;
         }
         if let Some(request) = self.sessions.remove(lock) {
+            let session_id = request.session_id.clone();
             self.outputs.push_back(BackendOutput::CloseSession(request));
             self.outputs.push_back(BackendOutput::Release { lock: lock.to_owned() });
+            self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id }));
         }
     }
 
@@ -171,6 +284,7 @@ impl BackendHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Admission;
 
     fn drain(host: &mut BackendHost) -> Vec<BackendOutput> {
         std::iter::from_fn(|| host.poll_output()).collect()
@@ -185,20 +299,21 @@ mod tests {
     }
 
     fn ready_host() -> BackendHost {
-        let mut host = BackendHost::new("w1");
+        let mut host = BackendHost::new("w1", false);
         host.from_leader(Ok(LeaderToBackend::Init {
             leader_id: ClientId::new("c0").unwrap(),
             app: "app".into(),
             backend: None,
         }));
         host.lock_granted("tabworker:app:liveness:w1");
+        host.started(Ok(()));
         drain(&mut host);
         host
     }
 
     #[test]
-    fn listening_then_ready_only_once_the_liveness_lock_is_held() {
-        let mut host = BackendHost::new("w1");
+    fn listening_then_started_and_ready_once_the_liveness_lock_is_held_and_the_start_code_returned() {
+        let mut host = BackendHost::new("w1", false);
         assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Listening)]);
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
         assert!(drain(&mut host).is_empty(), "no session before init");
@@ -211,7 +326,16 @@ mod tests {
         assert_eq!(drain(&mut host), [BackendOutput::Acquire { lock: lock.clone(), mode: LockMode::Exclusive }]);
         assert!(!host.is_ready());
         host.lock_granted(&lock);
-        assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Ready { liveness_key: lock })]);
+        assert_eq!(drain(&mut host), [BackendOutput::Start(None)]);
+        assert!(!host.is_ready());
+        host.started(Ok(()));
+        assert_eq!(
+            drain(&mut host),
+            [
+                BackendOutput::ToLeader(BackendToLeader::Started),
+                BackendOutput::ToLeader(BackendToLeader::Ready { liveness_key: lock })
+            ]
+        );
         assert_eq!(host.leader().map(ClientId::as_str), Some("c0"));
         assert_eq!(host.ignored(), 1);
     }
@@ -233,7 +357,14 @@ mod tests {
         assert!(drain(&mut host).is_empty(), "the same attempt twice opens nothing");
         assert_eq!(host.sessions().count(), 1);
         host.lock_granted(&lock);
-        assert_eq!(drain(&mut host), [BackendOutput::CloseSession(request(1)), BackendOutput::Release { lock }]);
+        assert_eq!(
+            drain(&mut host),
+            [
+                BackendOutput::CloseSession(request(1)),
+                BackendOutput::Release { lock },
+                BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id: request(1).session_id }),
+            ]
+        );
         assert_eq!(host.sessions().count(), 0);
     }
 
@@ -250,7 +381,7 @@ mod tests {
         assert!(drain(&mut host).is_empty());
         assert_eq!(host.leader().map(ClientId::as_str), Some("c0"));
         assert_eq!(host.ignored(), 2);
-        let mut fresh = BackendHost::new("w2");
+        let mut fresh = BackendHost::new("w2", false);
         fresh.from_leader(Ok(LeaderToBackend::Init {
             leader_id: ClientId::new("c0").unwrap(),
             app: String::new(),
@@ -258,5 +389,91 @@ mod tests {
         }));
         assert_eq!(drain(&mut fresh), [BackendOutput::ToLeader(BackendToLeader::Listening)]);
         assert_eq!(fresh.ignored(), 1, "an empty app name is refused");
+    }
+
+    fn keyed_init() -> LeaderToBackend {
+        LeaderToBackend::Init {
+            leader_id: ClientId::new("c0").unwrap(),
+            app: "app".into(),
+            backend: Some(BackendInit {
+                backend_id: crate::ids::BackendId::new("b1").unwrap(),
+                key: "room".into(),
+                env: BTreeMap::new(),
+                mount: None,
+                admitted: vec![Admission { token: "t1".into(), secret_token: "s1".into() }],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_backend_that_declares_readiness_is_ready_only_once_it_does() {
+        let mut host = BackendHost::new("w1", true);
+        host.from_leader(Ok(keyed_init()));
+        host.lock_granted("tabworker:app:liveness:w1");
+        let out = drain(&mut host);
+        assert!(matches!(&out[2..], [BackendOutput::Start(Some(init))] if init.key == "room"), "{out:?}");
+        host.started(Ok(()));
+        assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Started)]);
+        assert!(!host.is_ready());
+        host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
+        assert!(drain(&mut host).is_empty(), "no session before ready");
+        host.declare_ready();
+        let ready = BackendToLeader::Ready { liveness_key: "tabworker:app:liveness:w1".into() };
+        assert_eq!(drain(&mut host), [BackendOutput::ToLeader(ready.clone())]);
+        host.declare_ready();
+        assert!(drain(&mut host).is_empty(), "ready once");
+
+        // Declared during the start code: ready as soon as it returns.
+        let mut early = BackendHost::new("w1", true);
+        early.from_leader(Ok(keyed_init()));
+        early.lock_granted("tabworker:app:liveness:w1");
+        early.declare_ready();
+        drain(&mut early);
+        early.started(Ok(()));
+        assert_eq!(
+            drain(&mut early),
+            [BackendOutput::ToLeader(BackendToLeader::Started), BackendOutput::ToLeader(ready)]
+        );
+    }
+
+    #[test]
+    fn start_code_that_throws_fails_the_backend() {
+        let mut host = BackendHost::new("w1", false);
+        host.from_leader(Ok(keyed_init()));
+        host.lock_granted("tabworker:app:liveness:w1");
+        drain(&mut host);
+        host.started(Err("Error: no database".into()));
+        assert_eq!(
+            drain(&mut host),
+            [BackendOutput::ToLeader(BackendToLeader::Failed { detail: "Error: no database".into() })]
+        );
+        host.declare_ready();
+        host.started(Ok(()));
+        assert!(drain(&mut host).is_empty(), "nothing after failing");
+    }
+
+    #[test]
+    fn stop_runs_the_apps_stop_code_once_and_says_stopped() {
+        let mut host = ready_host();
+        host.from_leader(Ok(LeaderToBackend::Stop));
+        assert_eq!(drain(&mut host), [BackendOutput::Stop]);
+        host.from_leader(Ok(LeaderToBackend::Stop));
+        host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
+        assert!(drain(&mut host).is_empty(), "no second stop, no session while stopping");
+        host.stopped();
+        host.stopped();
+        assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Stopped)]);
+    }
+
+    #[test]
+    fn a_keyed_backend_admits_the_tokens_of_its_connects_only() {
+        let mut host = BackendHost::new("w1", false);
+        host.from_leader(Ok(LeaderToBackend::Admit(Admission { token: "early".into(), secret_token: "x".into() })));
+        host.from_leader(Ok(keyed_init()));
+        host.from_leader(Ok(LeaderToBackend::Admit(Admission { token: "t2".into(), secret_token: "s2".into() })));
+        assert!(host.admits("t1") && host.admits("t2"));
+        assert!(!host.admits("early"), "an admit before init is out of place");
+        assert!(!host.admits("s1"), "a secret token is not a token");
+        assert!(host.knows_secret("s2") && !host.knows_secret("t2"));
     }
 }

@@ -65,6 +65,7 @@ fn one_tab_leads_runs_the_seed_handshake_in_order_and_connects_to_its_own_worker
             (k, t, "welcome"),
             (w, t, "listening"),
             (t, w, "init"),
+            (w, t, "started"),
             (w, t, "ready"),
             (t, k, "new-leader"),
             (k, t, "new-leader"),
@@ -78,9 +79,9 @@ fn one_tab_leads_runs_the_seed_handshake_in_order_and_connects_to_its_own_worker
         "trace:\n{}",
         sim.trace().join("\n")
     );
-    // The seed's order, kind by kind.
+    // The seed's order, kind by kind (`hello`, `welcome` and `started` are tabworker's own).
     let mut kinds: Vec<&str> =
-        trace.iter().map(|(_, _, kind)| *kind).filter(|k| !matches!(*k, "hello" | "welcome")).collect();
+        trace.iter().map(|(_, _, kind)| *kind).filter(|k| !matches!(*k, "hello" | "welcome" | "started")).collect();
     kinds.dedup();
     assert_eq!(
         kinds,

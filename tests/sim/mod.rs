@@ -1026,6 +1026,10 @@ impl Sim {
         while let Some(out) = self.tabs[ix].tab.poll_output() {
             trace!(self, "  tab{ix} -> {out:?}");
             match out {
+                // Nothing here connects by key, so no tab hosts a keyed backend.
+                TabOutput::SpawnWorker { .. } | TabOutput::ToWorker { .. } | TabOutput::KillWorker { .. } => {
+                    self.violation(format!("tab{ix} acted on a keyed backend: {out:?}"));
+                }
                 TabOutput::ToCoordinator(msg) => {
                     let port = self.carry(&format!("tab{ix}"), &msg, &mut carried);
                     if matches!(msg, TabToCoordinator::RequestPort(_)) {
@@ -1144,7 +1148,7 @@ impl Sim {
         let w = self.workers.len();
         let id = format!("w{w}");
         self.workers.push(WorkerCtx {
-            host: BackendHost::new(id.clone()),
+            host: BackendHost::new(id.clone(), false),
             id,
             owner: ix,
             alive: true,
@@ -1181,6 +1185,9 @@ impl Sim {
                     opened = Some(Port { worker: w, client: request.client_id, session: request.session_id });
                 }
                 BackendOutput::CloseSession(request) => self.workers[w].closed_sessions.push(request),
+                // The app's start and stop code return at once here.
+                BackendOutput::Start(_) => self.workers[w].host.started(Ok(())),
+                BackendOutput::Stop => self.workers[w].host.stopped(),
                 BackendOutput::Acquire { lock, mode } => self.acquire(Ctx::Worker(w), lock, mode),
                 BackendOutput::Release { lock } => self.release(Ctx::Worker(w), &lock),
             }

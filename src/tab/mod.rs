@@ -27,14 +27,18 @@
 //! 4. a leader that sees a higher epoch than its own from another tab steps
 //!    down: it stops its worker and queues for the lock again.
 
-use std::collections::VecDeque;
+mod keyed;
 
-use crate::ids::{ClientId, CoordinatorId, Epoch, SessionId};
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::fleet::Fleet;
+use crate::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::lock_names::{LockMode, LockNames};
 use crate::protocol::{
-    BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant, PortRequest,
-    TabToCoordinator,
+    BackendToLeader, ConnectAnswer, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant,
+    PortRequest, TabToCoordinator,
 };
+use crate::status::BackendState;
 use crate::time::Timestamp;
 
 /// How long a `request-port` waits for its port before the attempt is
@@ -124,6 +128,39 @@ pub enum TabEvent {
         /// What the browser said.
         detail: String,
     },
+    /// The leader answered one of this tab's connects.
+    Answered(Box<ConnectAnswer>),
+    /// A watched backend's states so far (the answer to a watch).
+    History {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its states so far, oldest first; none: no such backend.
+        states: Vec<BackendState>,
+    },
+    /// A watched backend's new state.
+    Status {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its new state.
+        state: BackendState,
+    },
+    /// A session with a keyed backend is granted; its port is the one that
+    /// came with the input. The app's side of it is opened on that port.
+    KeyedSession {
+        /// The connect attempt.
+        session_id: SessionId,
+        /// The backend.
+        backend_id: BackendId,
+    },
+    /// A session with a keyed backend cannot be opened.
+    KeyedRefused {
+        /// The connect attempt.
+        session_id: SessionId,
+        /// A stable code, e.g. `unknown-backend`.
+        code: String,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// What the tab asks the browser layer to do.
@@ -140,6 +177,27 @@ pub enum TabOutput {
     SpawnBackend,
     /// `terminate()` this tab's backend worker.
     TerminateBackend,
+    /// Create the worker of keyed backend `backend_id`, running the script of
+    /// `tag` (`None`: the default backend script), and call
+    /// [`Tab::worker_error`] if that fails.
+    SpawnWorker {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its tag.
+        tag: Option<String>,
+    },
+    /// Post to the worker of keyed backend `backend_id`.
+    ToWorker {
+        /// The backend.
+        backend_id: BackendId,
+        /// The message.
+        message: LeaderToBackend,
+    },
+    /// `terminate()` the worker of keyed backend `backend_id`.
+    KillWorker {
+        /// The backend.
+        backend_id: BackendId,
+    },
     /// Request the Web Lock `lock` and call [`Tab::lock_granted`] when it is
     /// granted, however long that takes.
     Acquire {
@@ -235,6 +293,10 @@ pub struct Tab {
     /// When the leader's worker must have said `ready` (while starting it).
     start_deadline: Option<Timestamp>,
     session: Session,
+    /// Sessions with keyed backends, by attempt: whether asked for yet.
+    keyed: BTreeMap<SessionId, keyed::KeyedSession>,
+    /// The keyed backends this tab hosts while it leads.
+    fleet: Fleet,
     attempts: u64,
     retry_ms: u64,
     ignored: u64,
@@ -243,9 +305,17 @@ pub struct Tab {
 
 impl Tab {
     /// A tab of the app of `names`, with client id `id`. Nothing happens
-    /// until [`Tab::start`].
+    /// until [`Tab::start`]. Its fleet makes ids and tokens from a counter
+    /// until [`Tab::configure_fleet`] gives it real entropy.
     pub fn new(id: ClientId, names: LockNames) -> Self {
+        let mut counter = 0u128;
+        let entropy = Box::new(move || {
+            counter += 1;
+            counter
+        });
         Tab {
+            keyed: BTreeMap::new(),
+            fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
             id,
             names,
             membership: Membership::New,
@@ -335,6 +405,8 @@ impl Tab {
             self.spawn(now);
         } else if self.watching.as_deref() == Some(lock) {
             self.backend_lost(now, lock.to_owned());
+        } else if self.keyed_lock_granted(lock) {
+            // A session with a keyed backend was asked for.
         } else if let Session::Locking { attempt } = &self.session {
             if lock == self.names.session(attempt) {
                 self.session = Session::Waiting { attempt: attempt.clone() };
@@ -353,13 +425,21 @@ impl Tab {
             (CoordinatorToTab::Welcome { coordinator_id, leader, .. }, Membership::Greeting) => {
                 self.welcome(now, coordinator_id, leader);
             }
-            (CoordinatorToTab::NewLeader(leadership), Membership::Joined) => self.learn(now, leadership),
-            (CoordinatorToTab::RequestPort(request), Membership::Joined) if self.leading().is_some() => {
+            (message, Membership::Joined) => self.on_joined_frame(now, message),
+            // A frame out of place: nothing to act on.
+            _ => self.ignored += 1,
+        }
+    }
+
+    fn on_joined_frame(&mut self, now: Timestamp, message: CoordinatorToTab) {
+        match message {
+            CoordinatorToTab::NewLeader(leadership) => self.learn(now, leadership),
+            CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
                 self.outputs.push_back(TabOutput::ToBackend(LeaderToBackend::StartSession(request)));
             }
-            (CoordinatorToTab::ProvidePort(grant), Membership::Joined) => self.provide_port(grant),
-            // A refusal of one of ours, a frame out of place: nothing to act on.
-            _ => self.ignored += 1,
+            CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => self.provide_port(grant),
+            // Keyed backends: this tab's connects and sessions, or its fleet.
+            message => self.keyed_frame(now, message),
         }
     }
 
@@ -432,11 +512,16 @@ impl Tab {
             Membership::Greeting => self.welcome_deadline,
             _ => None,
         };
-        [retry, respawn, welcome].into_iter().flatten().min()
+        let fleet = self.leading().and(self.fleet.poll_timeout());
+        [retry, respawn, welcome, fleet].into_iter().flatten().min()
     }
 
     /// Time passed; acts on whatever is due.
     pub fn timeout(&mut self, now: Timestamp) {
+        if self.leading().is_some() {
+            self.fleet.timeout(now);
+            self.pull_fleet();
+        }
         if let Session::Requested { retry_at, .. } = &self.session {
             if *retry_at <= now {
                 // The request or its answer was lost: a new attempt, waiting longer.
@@ -471,8 +556,11 @@ impl Tab {
         for watch in [self.watching.take(), self.coordinator_watch.take()].into_iter().flatten() {
             self.release(watch);
         }
+        self.close_keyed_sessions();
         if self.lead != Lead::Follower {
             self.outputs.push_back(TabOutput::TerminateBackend);
+            self.fleet.shut_down();
+            self.pull_fleet();
             self.lead = Lead::Follower;
             self.event(TabEvent::RoleChanged(Role::Follower));
         }
@@ -565,6 +653,10 @@ impl Tab {
             if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
                 let liveness_key = liveness_key.clone();
                 self.lead = Lead::Leading { epoch: leadership.epoch, liveness_key };
+                // A coordinator that started after another died knows none
+                // of the backends this tab hosts: tell it their histories.
+                self.fleet.replay();
+                self.pull_fleet();
             }
         }
         if same {
@@ -609,6 +701,8 @@ impl Tab {
     /// queue for the lock again.
     fn step_down(&mut self) {
         self.outputs.push_back(TabOutput::TerminateBackend);
+        self.fleet.shut_down();
+        self.pull_fleet();
         self.lead = Lead::Follower;
         self.event(TabEvent::RoleChanged(Role::Follower));
         self.release(self.names.leader());
@@ -659,11 +753,17 @@ impl Tab {
 
     /// A new connect attempt: first its session lock.
     fn new_attempt(&mut self) {
-        self.attempts += 1;
-        // The client id is unique and the counter rises, so the attempt id is unique too.
-        let attempt = SessionId::new(format!("{}.{}", self.id, self.attempts)).unwrap_or_else(|_| self.short_attempt());
+        let attempt = self.next_attempt_id();
         self.acquire(self.names.session(&attempt), LockMode::Exclusive);
         self.session = Session::Locking { attempt };
+    }
+
+    /// A new attempt id; sessions with keyed backends draw from the same
+    /// counter.
+    fn next_attempt_id(&mut self) -> SessionId {
+        self.attempts += 1;
+        // The client id is unique and the counter rises, so the attempt id is unique too.
+        SessionId::new(format!("{}.{}", self.id, self.attempts)).unwrap_or_else(|_| self.short_attempt())
     }
 
     /// For a client id near the length limit: a hash of it stands in.

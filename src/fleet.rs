@@ -1,0 +1,939 @@
+//! The keyed backends a leader tab hosts, as a pure state machine.
+//!
+//! The leader answers each `connect` with the [`Registry`]'s rules, spawns
+//! one dedicated worker per new backend, and moves each backend through its
+//! [`Lifecycle`] on real events, reporting every state (the coordinator keeps
+//! the history and passes it to the tabs that watch):
+//!
+//! | state | entered when |
+//! | --- | --- |
+//! | `scheduled` | the connect was accepted |
+//! | `loading` | the worker was created (its script and wasm load) |
+//! | `starting` | it said `listening` and was sent `init` (its start code runs) |
+//! | `waiting` | it said `started`: its start code returned |
+//! | `ready` | it said `ready` (it declared itself ready, or declares nothing) |
+//! | `terminating` | a soft termination: `stop` sent, a grace period runs |
+//! | `hard-terminating` | `worker.terminate()` |
+//! | `terminated` | gone: stopped, terminated, failed, or it threw |
+//!
+//! Timers, one per backend and kind: the startup limit (not `ready` in time:
+//! `hard-terminating`, `startup_timeout`), `lifetime_limit_seconds` since
+//! scheduling and `max_idle_seconds` with no open session since it was ready
+//! or since its last session closed (both a soft termination, `swept`), and
+//! the grace period of a soft termination (then hard).
+//!
+//! Sessions are asked for by backend id; a request made before the backend
+//! is ready waits for it. The key is released only at `terminated`; a
+//! `connect` with `spawn` made while its key's backend is terminating waits
+//! for the end and then starts a successor.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ConnectResponse;
+use crate::connect::{Mount, SpawnConfig};
+use crate::ids::{BackendId, ClientId, SessionId};
+use crate::lifecycle::Lifecycle;
+use crate::protocol::{
+    Admission, BackendInit, BackendToLeader, ConnectAnswer, ConnectCall, ConnectOutcome, DecodeError, LeaderToBackend,
+    PortRefusal, PortRequest, TerminateCall,
+};
+use crate::registry::{Decision, Registry};
+use crate::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+use crate::time::Timestamp;
+
+/// How long a backend may take from `scheduled` to `ready` by default.
+pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
+/// How long a soft termination waits for `stopped` by default, before
+/// `worker.terminate()`.
+pub const DEFAULT_GRACE_MS: u64 = 5_000;
+/// The OPFS directory name of `mount: true`.
+pub const DEFAULT_MOUNT: &str = "data";
+
+/// The leader's limits on the backends it hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetLimits {
+    /// From `scheduled` to `ready`, in ms.
+    pub startup_timeout_ms: u64,
+    /// From `terminating` to `hard-terminating`, in ms.
+    pub grace_ms: u64,
+}
+
+impl Default for FleetLimits {
+    fn default() -> Self {
+        FleetLimits { startup_timeout_ms: DEFAULT_STARTUP_TIMEOUT_MS, grace_ms: DEFAULT_GRACE_MS }
+    }
+}
+
+/// What the fleet asks the leader tab to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetOutput {
+    /// Create the dedicated worker of `backend_id`, running the script of
+    /// `tag` (`None`: the default backend script), and call
+    /// [`Fleet::worker_error`] if that fails.
+    Spawn {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its tag.
+        tag: Option<String>,
+    },
+    /// Post to the worker of `backend_id`.
+    ToWorker {
+        /// The backend.
+        backend_id: BackendId,
+        /// The message.
+        message: LeaderToBackend,
+    },
+    /// `terminate()` the worker of `backend_id` and forget it.
+    Kill {
+        /// The backend.
+        backend_id: BackendId,
+    },
+    /// Report a backend's new state to the coordinator.
+    Status {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its key.
+        key: String,
+        /// Its new state.
+        state: BackendState,
+    },
+    /// Answer a connect.
+    Answer(ConnectAnswer),
+    /// Hand a session's port (the one that came with the worker's frame) to
+    /// the client that asked.
+    Grant(PortRequest),
+    /// Tell a client its session cannot be opened.
+    Refuse(PortRefusal),
+}
+
+/// One hosted backend's worker and timers.
+#[derive(Debug)]
+struct Hosted {
+    /// Whether the worker said `listening` (and was sent `init`).
+    listening: bool,
+    /// What `init` will give it.
+    init: BackendInit,
+    /// Open sessions.
+    sessions: BTreeSet<SessionId>,
+    /// Session requests waiting for `ready`.
+    queued: Vec<PortRequest>,
+    max_idle_ms: Option<u64>,
+    startup_at: Option<Timestamp>,
+    lifetime_at: Option<Timestamp>,
+    idle_at: Option<Timestamp>,
+    grace_at: Option<Timestamp>,
+}
+
+impl Hosted {
+    fn deadline(&self) -> Option<Timestamp> {
+        [self.startup_at, self.lifetime_at, self.idle_at, self.grace_at].into_iter().flatten().min()
+    }
+}
+
+/// The keyed backends of one leader tab.
+pub struct Fleet {
+    app: String,
+    leader_id: ClientId,
+    limits: FleetLimits,
+    tags: BTreeSet<String>,
+    registry: Registry,
+    hosted: BTreeMap<BackendId, Hosted>,
+    /// Connects waiting for the backend they are behind to end.
+    waiting: Vec<(BackendId, ConnectCall)>,
+    /// Gives fresh random numbers for ids and tokens.
+    entropy: Box<dyn FnMut() -> u128>,
+    ignored: u64,
+    outputs: std::collections::VecDeque<FleetOutput>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("app", &self.app)
+            .field("limits", &self.limits)
+            .field("tags", &self.tags)
+            .field("hosted", &self.hosted)
+            .field("waiting", &self.waiting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fleet {
+    /// The fleet of leader `leader_id` of app `app`. `entropy` gives fresh
+    /// random numbers: backend ids, fresh keys and tokens are made from them,
+    /// so in a browser they must come from `crypto`.
+    pub fn new(app: impl Into<String>, leader_id: ClientId, entropy: Box<dyn FnMut() -> u128>) -> Self {
+        Fleet {
+            app: app.into(),
+            leader_id,
+            limits: FleetLimits::default(),
+            tags: BTreeSet::new(),
+            registry: Registry::new(),
+            hosted: BTreeMap::new(),
+            waiting: Vec::new(),
+            entropy,
+            ignored: 0,
+            outputs: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Sets the limits and the tags that have a script (besides the default).
+    pub fn configure(&mut self, limits: FleetLimits, tags: impl IntoIterator<Item = String>) {
+        self.limits = limits;
+        self.tags = tags.into_iter().collect();
+    }
+
+    /// Replaces the source of fresh random numbers.
+    pub fn set_entropy(&mut self, entropy: Box<dyn FnMut() -> u128>) {
+        self.entropy = entropy;
+    }
+
+    /// The status of backend `id`, terminated ones included.
+    pub fn status(&self, id: &BackendId) -> Option<BackendStatus> {
+        self.registry.backend(id).map(|b| b.lifecycle.status())
+    }
+
+    /// The backends hosted now (not terminated).
+    pub fn hosted(&self) -> impl Iterator<Item = &BackendId> {
+        self.hosted.keys()
+    }
+
+    /// The open sessions of backend `id`.
+    pub fn sessions(&self, id: &BackendId) -> usize {
+        self.hosted.get(id).map_or(0, |h| h.sessions.len())
+    }
+
+    /// How many frames were refused or out of place so far.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// The next thing to do, if any. Drain it after every input.
+    pub fn poll_output(&mut self) -> Option<FleetOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest instant at which [`Fleet::timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.hosted.values().filter_map(Hosted::deadline).min()
+    }
+
+    /// A connect from any tab.
+    pub fn connect(&mut self, now: Timestamp, call: ConnectCall) {
+        let (fresh_key, fresh_id) = (self.fresh(), self.fresh());
+        let fresh_id = BackendId::new(fresh_id).expect("a hex number is a valid id");
+        let tags = &self.tags;
+        let decision = self.registry.connect(now, &call.request, |tag| tags.contains(tag), || fresh_key, || fresh_id);
+        match decision {
+            Err(error) => {
+                let outcome = ConnectOutcome::Refused { code: error.code().into(), detail: error.to_string() };
+                self.answer(&call, outcome);
+            }
+            Ok(Decision::Live { backend_id, status }) => self.respond(&call, backend_id, false, status),
+            Ok(Decision::Spawned { backend_id, key }) => self.spawn(now, &call, backend_id, key),
+            Ok(Decision::Wait { behind }) => self.waiting.push((behind, call)),
+        }
+    }
+
+    fn spawn(&mut self, now: Timestamp, call: &ConnectCall, backend_id: BackendId, key: String) {
+        // `Spawned` means the registry holds it.
+        let config: SpawnConfig = self.registry.backend(&backend_id).map(|b| b.config.clone()).unwrap_or_default();
+        let executable = config.executable.clone().unwrap_or_default();
+        let mount = match executable.mount {
+            Some(Mount::Enabled(true)) => Some(DEFAULT_MOUNT.to_owned()),
+            Some(Mount::Named(name)) => Some(name),
+            Some(Mount::Enabled(false)) | None => None,
+        };
+        let init = BackendInit {
+            backend_id: backend_id.clone(),
+            key: key.clone(),
+            env: executable.env.unwrap_or_default(),
+            mount,
+            admitted: Vec::new(),
+        };
+        let seconds = |s: Option<u32>| s.map(|s| u64::from(s) * 1_000);
+        let hosted = Hosted {
+            listening: false,
+            init,
+            sessions: BTreeSet::new(),
+            queued: Vec::new(),
+            max_idle_ms: seconds(config.max_idle_seconds),
+            startup_at: Some(now.plus_millis(self.limits.startup_timeout_ms)),
+            lifetime_at: seconds(config.lifetime_limit_seconds).map(|ms| now.plus_millis(ms)),
+            idle_at: None,
+            grace_at: None,
+        };
+        self.hosted.insert(backend_id.clone(), hosted);
+        self.report(&backend_id, BackendState::Scheduled { time: now });
+        self.respond(call, backend_id.clone(), true, BackendStatus::Scheduled);
+        self.outputs.push_back(FleetOutput::Spawn { backend_id: backend_id.clone(), tag: config.tag });
+        self.advance(&backend_id, BackendState::Loading { time: now });
+    }
+
+    /// Answers `call` with backend `backend_id` and fresh capabilities.
+    fn respond(&mut self, call: &ConnectCall, backend_id: BackendId, spawned: bool, status: BackendStatus) {
+        let admission = Admission { token: self.fresh(), secret_token: self.fresh() };
+        let base = format!("tabworker://{}/backends/{backend_id}", self.app);
+        let response = ConnectResponse {
+            backend_id: backend_id.clone(),
+            spawned,
+            status,
+            token: admission.token.clone(),
+            url: format!("{base}/sessions/{}", admission.token),
+            secret_token: Some(admission.secret_token.clone()),
+            status_url: format!("{base}/status"),
+            ready_url: format!("{base}/ready"),
+        };
+        if let Some(hosted) = self.hosted.get_mut(&backend_id) {
+            if hosted.listening {
+                let message = LeaderToBackend::Admit(admission);
+                self.outputs.push_back(FleetOutput::ToWorker { backend_id, message });
+            } else {
+                hosted.init.admitted.push(admission);
+            }
+        }
+        self.answer(call, ConnectOutcome::Response(response));
+    }
+
+    fn answer(&mut self, call: &ConnectCall, outcome: ConnectOutcome) {
+        let answer = ConnectAnswer { client_id: call.client_id.clone(), request_id: call.request_id, outcome };
+        self.outputs.push_back(FleetOutput::Answer(answer));
+    }
+
+    /// A frame from the worker of `id`, decoded or refused.
+    pub fn from_worker(&mut self, now: Timestamp, id: &BackendId, frame: Result<BackendToLeader, DecodeError>) {
+        let (Ok(message), Some(status)) = (frame, self.live_status(id)) else {
+            self.ignored += 1;
+            return;
+        };
+        match (message, status) {
+            (BackendToLeader::Listening, BackendStatus::Loading) => {
+                let Some(hosted) = self.hosted.get_mut(id) else { return };
+                hosted.listening = true;
+                let init = LeaderToBackend::Init {
+                    leader_id: self.leader_id.clone(),
+                    app: self.app.clone(),
+                    backend: Some(std::mem::replace(&mut hosted.init, empty_init(id))),
+                };
+                self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message: init });
+                self.advance(id, BackendState::Starting { time: now });
+            }
+            (BackendToLeader::Listening, BackendStatus::Terminating) => {
+                // Stopped before it started: nothing to stop gracefully.
+                self.end(now, id, false);
+            }
+            (BackendToLeader::Started, BackendStatus::Starting) => {
+                self.advance(id, BackendState::Waiting { time: now });
+            }
+            (BackendToLeader::Ready { .. }, BackendStatus::Starting | BackendStatus::Waiting) => self.ready(now, id),
+            (BackendToLeader::Failed { .. }, _) => self.end(now, id, true),
+            (BackendToLeader::Stopped, BackendStatus::Terminating) => self.end(now, id, false),
+            (BackendToLeader::Session(request), _) if request.backend_id.as_ref() == Some(id) => {
+                let Some(hosted) = self.hosted.get_mut(id) else { return };
+                hosted.sessions.insert(request.session_id.clone());
+                hosted.idle_at = None;
+                self.outputs.push_back(FleetOutput::Grant(request));
+            }
+            (BackendToLeader::SessionClosed { session_id }, _) => {
+                let Some(hosted) = self.hosted.get_mut(id) else { return };
+                if hosted.sessions.remove(&session_id) && hosted.sessions.is_empty() && status == BackendStatus::Ready {
+                    hosted.idle_at = hosted.max_idle_ms.map(|ms| now.plus_millis(ms));
+                }
+            }
+            _ => self.ignored += 1,
+        }
+    }
+
+    fn ready(&mut self, now: Timestamp, id: &BackendId) {
+        if !self.advance(id, BackendState::Ready { time: now }) {
+            return;
+        }
+        let Some(hosted) = self.hosted.get_mut(id) else { return };
+        hosted.startup_at = None;
+        if hosted.sessions.is_empty() {
+            hosted.idle_at = hosted.max_idle_ms.map(|ms| now.plus_millis(ms));
+        }
+        for request in std::mem::take(&mut hosted.queued) {
+            let message = LeaderToBackend::StartSession(request);
+            self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message });
+        }
+    }
+
+    /// The worker of `id` failed to load, or threw: it is finished, with
+    /// `exit_error`.
+    pub fn worker_error(&mut self, now: Timestamp, id: &BackendId) {
+        if self.hosted.contains_key(id) {
+            self.end(now, id, true);
+        }
+    }
+
+    /// A tab asks for backend `call.backend_id` to be stopped: reason
+    /// `external`. A soft termination already under way may be made hard.
+    pub fn terminate(&mut self, now: Timestamp, call: &TerminateCall) {
+        match self.live_status(&call.backend_id) {
+            None => self.ignored += 1,
+            Some(_) if call.hard => self.hard_stop(now, &call.backend_id, TerminationReason::External),
+            Some(BackendStatus::Terminating) => self.ignored += 1,
+            Some(_) => self.soft_stop(now, &call.backend_id, TerminationReason::External),
+        }
+    }
+
+    /// A client asks for a session with backend `request.backend_id`.
+    pub fn request_port(&mut self, request: PortRequest) {
+        let Some(id) = request.backend_id.clone() else {
+            self.ignored += 1;
+            return;
+        };
+        let refuse = |code: &str, detail: String| PortRefusal {
+            client_id: request.client_id.clone(),
+            session_id: request.session_id.clone(),
+            code: code.into(),
+            detail,
+        };
+        let refusal = match self.live_status(&id) {
+            Some(BackendStatus::Ready) => {
+                let message = LeaderToBackend::StartSession(request);
+                return self.outputs.push_back(FleetOutput::ToWorker { backend_id: id, message });
+            }
+            Some(status) if status < BackendStatus::Ready => {
+                if let Some(hosted) = self.hosted.get_mut(&id) {
+                    hosted.queued.push(request);
+                }
+                return;
+            }
+            Some(status) => refuse("backend-terminated", format!("the backend `{id}` is {status}")),
+            None if self.registry.backend(&id).is_some() => {
+                refuse("backend-terminated", format!("the backend `{id}` is terminated"))
+            }
+            None => refuse("unknown-backend", format!("this leader hosts no backend `{id}`")),
+        };
+        self.outputs.push_back(FleetOutput::Refuse(refusal));
+    }
+
+    /// Time passed; acts on whatever is due.
+    pub fn timeout(&mut self, now: Timestamp) {
+        let due: Vec<BackendId> = self
+            .hosted
+            .iter()
+            .filter(|(_, h)| h.deadline().is_some_and(|d| d <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let Some(hosted) = self.hosted.get(&id) else { continue };
+            let is_due = |at: Option<Timestamp>| at.is_some_and(|d| d <= now);
+            if is_due(hosted.grace_at) {
+                // The reason of the soft termination under way is kept.
+                self.hard_stop(now, &id, TerminationReason::Swept);
+            } else if is_due(hosted.startup_at) {
+                self.hard_stop(now, &id, TerminationReason::StartupTimeout);
+            } else if is_due(hosted.lifetime_at) || is_due(hosted.idle_at) {
+                self.soft_stop(now, &id, TerminationReason::Swept);
+            }
+        }
+    }
+
+    /// Reports every state so far of every hosted backend again (to a new
+    /// coordinator, which knows none of them).
+    pub fn replay(&mut self) {
+        let ids: Vec<BackendId> = self.hosted.keys().cloned().collect();
+        for id in ids {
+            let history = self.registry.backend(&id).map(|b| b.lifecycle.history().to_vec()).unwrap_or_default();
+            for state in history {
+                self.report(&id, state);
+            }
+        }
+    }
+
+    /// This tab no longer leads: every worker is terminated at once. The
+    /// coordinator ends their histories (`lost` or `key_expired`).
+    pub fn shut_down(&mut self) {
+        for id in std::mem::take(&mut self.hosted).into_keys() {
+            self.outputs.push_back(FleetOutput::Kill { backend_id: id });
+        }
+        self.registry = Registry::new();
+        self.waiting.clear();
+    }
+
+    fn soft_stop(&mut self, now: Timestamp, id: &BackendId, reason: TerminationReason) {
+        if !self.transition(id, |l| l.terminate(now, TerminationKind::Soft, reason)) {
+            return;
+        }
+        let grace = self.limits.grace_ms;
+        let Some(hosted) = self.hosted.get_mut(id) else { return };
+        hosted.startup_at = None;
+        hosted.lifetime_at = None;
+        hosted.idle_at = None;
+        hosted.grace_at = Some(now.plus_millis(grace));
+        let listening = hosted.listening;
+        self.refuse_queued(id);
+        if listening {
+            self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message: LeaderToBackend::Stop });
+        }
+    }
+
+    fn hard_stop(&mut self, now: Timestamp, id: &BackendId, reason: TerminationReason) {
+        if self.transition(id, |l| l.terminate(now, TerminationKind::Hard, reason)) {
+            self.end(now, id, false);
+        }
+    }
+
+    /// The worker of `id` is finished: `terminated`, the key released, and
+    /// the connects waiting behind it asked again.
+    fn end(&mut self, now: Timestamp, id: &BackendId, exit_error: bool) {
+        self.refuse_queued(id);
+        if self.hosted.remove(id).is_none() {
+            return;
+        }
+        self.outputs.push_back(FleetOutput::Kill { backend_id: id.clone() });
+        self.transition(id, |l| l.finish(now, exit_error, None));
+        self.registry.finish(id);
+        let (behind, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|(b, _)| b == id);
+        self.waiting = rest;
+        for (_, call) in behind {
+            self.connect(now, call);
+        }
+    }
+
+    fn refuse_queued(&mut self, id: &BackendId) {
+        let Some(hosted) = self.hosted.get_mut(id) else { return };
+        for request in std::mem::take(&mut hosted.queued) {
+            self.outputs.push_back(FleetOutput::Refuse(PortRefusal {
+                client_id: request.client_id,
+                session_id: request.session_id,
+                code: "backend-terminated".into(),
+                detail: format!("the backend `{id}` is stopping"),
+            }));
+        }
+    }
+
+    /// Moves backend `id` to `state` and reports it; `false` if refused.
+    fn advance(&mut self, id: &BackendId, state: BackendState) -> bool {
+        self.transition(id, |l| l.apply(state))
+    }
+
+    fn transition(
+        &mut self,
+        id: &BackendId,
+        step: impl FnOnce(&mut Lifecycle) -> Result<&BackendState, crate::TransitionError>,
+    ) -> bool {
+        let Some(lifecycle) = self.registry.lifecycle_mut(id) else { return false };
+        let Ok(state) = step(lifecycle).cloned() else {
+            self.ignored += 1;
+            return false;
+        };
+        self.report(id, state);
+        true
+    }
+
+    fn report(&mut self, id: &BackendId, state: BackendState) {
+        let key = self.registry.backend(id).map(|b| b.key.clone()).unwrap_or_default();
+        self.outputs.push_back(FleetOutput::Status { backend_id: id.clone(), key, state });
+    }
+
+    /// The status of a backend this fleet hosts (not terminated).
+    fn live_status(&self, id: &BackendId) -> Option<BackendStatus> {
+        self.hosted.get(id)?;
+        self.status(id)
+    }
+
+    fn fresh(&mut self) -> String {
+        format!("{:032x}", (self.entropy)())
+    }
+}
+
+fn empty_init(id: &BackendId) -> BackendInit {
+    BackendInit { backend_id: id.clone(), key: String::new(), env: BTreeMap::new(), mount: None, admitted: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::{ConnectRequest, Executable, Spawn};
+
+    const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
+
+    fn at(ms: u64) -> Timestamp {
+        T0.plus_millis(ms)
+    }
+
+    fn fleet() -> Fleet {
+        let mut n = 0;
+        let mut fleet = Fleet::new(
+            "app",
+            ClientId::new("leader").unwrap(),
+            Box::new(move || {
+                n += 1;
+                n
+            }),
+        );
+        fleet.configure(FleetLimits { startup_timeout_ms: 1_000, grace_ms: 500 }, ["chat".to_owned()]);
+        fleet
+    }
+
+    fn call(n: u64, key: Option<&str>, spawn: Option<Spawn>) -> ConnectCall {
+        let request = ConnectRequest { key: key.map(str::to_owned), spawn, ..ConnectRequest::default() };
+        ConnectCall { client_id: ClientId::new(format!("c{n}")).unwrap(), request_id: n, request }
+    }
+
+    fn config(edit: impl FnOnce(&mut SpawnConfig)) -> Option<Spawn> {
+        let mut config = SpawnConfig::default();
+        edit(&mut config);
+        Some(Spawn::Config(config))
+    }
+
+    fn drain(fleet: &mut Fleet) -> Vec<FleetOutput> {
+        std::iter::from_fn(|| fleet.poll_output()).collect()
+    }
+
+    fn statuses(out: &[FleetOutput]) -> Vec<BackendState> {
+        out.iter()
+            .filter_map(|o| match o {
+                FleetOutput::Status { state, .. } => Some(state.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn names(out: &[FleetOutput]) -> Vec<&'static str> {
+        statuses(out).iter().map(|s| s.status().as_str()).collect()
+    }
+
+    fn response(out: &[FleetOutput]) -> ConnectResponse {
+        out.iter()
+            .find_map(|o| match o {
+                FleetOutput::Answer(ConnectAnswer { outcome: ConnectOutcome::Response(r), .. }) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("an answer with a response")
+    }
+
+    fn refused(out: &[FleetOutput]) -> String {
+        out.iter()
+            .find_map(|o| match o {
+                FleetOutput::Answer(ConnectAnswer { outcome: ConnectOutcome::Refused { code, .. }, .. }) => {
+                    Some(code.clone())
+                }
+                _ => None,
+            })
+            .expect("a refusal")
+    }
+
+    fn to_worker(out: &[FleetOutput]) -> Vec<LeaderToBackend> {
+        out.iter()
+            .filter_map(|o| match o {
+                FleetOutput::ToWorker { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn killed(out: &[FleetOutput]) -> bool {
+        out.iter().any(|o| matches!(o, FleetOutput::Kill { .. }))
+    }
+
+    fn worker(fleet: &mut Fleet, ms: u64, id: &BackendId, message: BackendToLeader) -> Vec<FleetOutput> {
+        fleet.from_worker(at(ms), id, Ok(message));
+        drain(fleet)
+    }
+
+    fn ready() -> BackendToLeader {
+        BackendToLeader::Ready { liveness_key: "live".into() }
+    }
+
+    /// Spawns a backend under `key` and brings it to `ready`.
+    fn running(fleet: &mut Fleet, key: &str, spawn: Option<Spawn>) -> BackendId {
+        fleet.connect(T0, call(1, Some(key), spawn));
+        let id = response(&drain(fleet)).backend_id;
+        for message in [BackendToLeader::Listening, BackendToLeader::Started, ready()] {
+            worker(fleet, 10, &id, message);
+        }
+        assert_eq!(fleet.status(&id), Some(BackendStatus::Ready));
+        id
+    }
+
+    #[test]
+    fn a_spawned_backend_goes_through_every_status_on_real_events() {
+        let mut fleet = fleet();
+        let env = std::collections::BTreeMap::from([("MODE".to_owned(), "test".to_owned())]);
+        let spawn = config(|c| {
+            c.tag = Some("chat".into());
+            c.executable =
+                Some(Executable { env: Some(env.clone()), mount: Some(Mount::Enabled(true)), ..Executable::default() });
+        });
+        fleet.connect(T0, call(1, Some("room"), spawn));
+        let out = drain(&mut fleet);
+        assert_eq!(names(&out), ["scheduled", "loading"]);
+        let answer = response(&out);
+        assert!(answer.spawned);
+        assert_eq!(answer.status, BackendStatus::Scheduled);
+        let id = answer.backend_id.clone();
+        assert_eq!(answer.url, format!("tabworker://app/backends/{id}/sessions/{}", answer.token));
+        assert_eq!(answer.status_url, format!("tabworker://app/backends/{id}/status"));
+        assert_eq!(answer.ready_url, format!("tabworker://app/backends/{id}/ready"));
+        assert!(out.contains(&FleetOutput::Spawn { backend_id: id.clone(), tag: Some("chat".into()) }));
+
+        let out = worker(&mut fleet, 30, &id, BackendToLeader::Listening);
+        assert_eq!(names(&out), ["starting"]);
+        let sent = to_worker(&out);
+        let [LeaderToBackend::Init { backend: Some(init), .. }] = &sent[..] else {
+            panic!("init with the backend's start: {out:?}")
+        };
+        assert_eq!((init.key.as_str(), &init.env, init.mount.as_deref()), ("room", &env, Some(DEFAULT_MOUNT)));
+        assert_eq!(init.admitted.iter().map(|a| a.token.as_str()).collect::<Vec<_>>(), [answer.token.as_str()]);
+        assert_eq!(init.admitted[0].secret_token, answer.secret_token.clone().unwrap());
+
+        assert_eq!(names(&worker(&mut fleet, 40, &id, BackendToLeader::Started)), ["waiting"]);
+        assert_eq!(names(&worker(&mut fleet, 50, &id, ready())), ["ready"]);
+        // Out of order, or repeated: ignored.
+        assert_eq!(names(&worker(&mut fleet, 60, &id, BackendToLeader::Listening)), Vec::<&str>::new());
+        assert_eq!(fleet.ignored(), 1);
+    }
+
+    #[test]
+    fn a_live_key_is_reached_again_with_fresh_tokens_the_backend_is_told_of() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        fleet.connect(at(100), call(2, Some("room"), None));
+        let out = drain(&mut fleet);
+        let again = response(&out);
+        assert_eq!((again.backend_id.clone(), again.spawned, again.status), (id, false, BackendStatus::Ready));
+        assert_eq!(
+            to_worker(&out),
+            [LeaderToBackend::Admit(Admission {
+                token: again.token.clone(),
+                secret_token: again.secret_token.clone().unwrap()
+            })]
+        );
+        fleet.connect(at(100), call(3, Some("room"), Some(Spawn::Enabled(true))));
+        assert_ne!(response(&drain(&mut fleet)).token, again.token);
+        // Refusals come from the registry's rules.
+        fleet.connect(at(100), call(4, Some("hall"), None));
+        assert_eq!(refused(&drain(&mut fleet)), "key-not-held");
+        fleet.connect(at(100), call(5, Some("room"), config(|c| c.tag = Some("chat".into()))));
+        assert_eq!(refused(&drain(&mut fleet)), "tag-mismatch");
+        fleet.connect(at(100), call(6, None, config(|c| c.tag = Some("nope".into()))));
+        assert_eq!(refused(&drain(&mut fleet)), "unknown-tag");
+    }
+
+    #[test]
+    fn sessions_asked_for_before_ready_wait_for_it_and_ports_go_back_to_the_asker() {
+        let mut fleet = fleet();
+        fleet.connect(T0, call(1, Some("room"), Some(Spawn::Enabled(true))));
+        let id = response(&drain(&mut fleet)).backend_id;
+        let request = PortRequest {
+            client_id: ClientId::new("c2").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            backend_id: Some(id.clone()),
+        };
+        fleet.request_port(request.clone());
+        assert_eq!(drain(&mut fleet), []);
+        worker(&mut fleet, 10, &id, BackendToLeader::Listening);
+        worker(&mut fleet, 20, &id, BackendToLeader::Started);
+        let out = worker(&mut fleet, 30, &id, ready());
+        assert_eq!(to_worker(&out), [LeaderToBackend::StartSession(request.clone())]);
+        let out = worker(&mut fleet, 40, &id, BackendToLeader::Session(request.clone()));
+        assert_eq!(out, [FleetOutput::Grant(request.clone())]);
+        assert_eq!(fleet.sessions(&id), 1);
+        // Once ready, a request goes straight to the worker.
+        let later = PortRequest { session_id: SessionId::new("s2").unwrap(), ..request };
+        fleet.request_port(later.clone());
+        assert_eq!(to_worker(&drain(&mut fleet)), [LeaderToBackend::StartSession(later)]);
+    }
+
+    #[test]
+    fn an_idle_backend_is_swept_softly_and_its_key_released_at_terminated() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", config(|c| c.max_idle_seconds = Some(1)));
+        assert_eq!(fleet.poll_timeout(), Some(at(1_010)));
+        let session = PortRequest {
+            client_id: ClientId::new("c1").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            backend_id: Some(id.clone()),
+        };
+        worker(&mut fleet, 500, &id, BackendToLeader::Session(session.clone()));
+        assert_eq!(fleet.poll_timeout(), None, "a backend with a session is not idle");
+        fleet.timeout(at(2_000));
+        assert_eq!(fleet.status(&id), Some(BackendStatus::Ready));
+        worker(&mut fleet, 2_000, &id, BackendToLeader::SessionClosed { session_id: session.session_id });
+        assert_eq!(fleet.poll_timeout(), Some(at(3_000)));
+        fleet.timeout(at(3_000));
+        let out = drain(&mut fleet);
+        assert_eq!(
+            statuses(&out),
+            [BackendState::Terminating { time: at(3_000), termination_reason: TerminationReason::Swept }]
+        );
+        assert_eq!(to_worker(&out), [LeaderToBackend::Stop]);
+        // The key is still held while it stops: a connect without spawn is refused.
+        fleet.connect(at(3_100), call(2, Some("room"), None));
+        assert_eq!(refused(&drain(&mut fleet)), "key-not-held");
+        let out = worker(&mut fleet, 3_200, &id, BackendToLeader::Stopped);
+        assert!(killed(&out));
+        assert_eq!(
+            statuses(&out),
+            [BackendState::Terminated {
+                time: at(3_200),
+                termination_reason: Some(TerminationReason::Swept),
+                termination_kind: Some(TerminationKind::Soft),
+                exit_error: Some(false),
+            }]
+        );
+        fleet.connect(at(3_300), call(3, Some("room"), Some(Spawn::Enabled(true))));
+        let successor = response(&drain(&mut fleet));
+        assert!(successor.spawned);
+        assert_ne!(successor.backend_id, id);
+    }
+
+    #[test]
+    fn the_lifetime_limit_sweeps_a_busy_backend_too() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", config(|c| c.lifetime_limit_seconds = Some(2)));
+        let session = PortRequest {
+            client_id: ClientId::new("c1").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            backend_id: Some(id.clone()),
+        };
+        worker(&mut fleet, 100, &id, BackendToLeader::Session(session));
+        fleet.timeout(at(1_999));
+        assert_eq!(fleet.status(&id), Some(BackendStatus::Ready));
+        fleet.timeout(at(2_000));
+        let out = drain(&mut fleet);
+        assert_eq!(names(&out), ["terminating"]);
+        assert_eq!(statuses(&out)[0].termination_reason(), Some(TerminationReason::Swept));
+    }
+
+    #[test]
+    fn a_backend_not_ready_within_the_startup_limit_is_hard_terminated() {
+        let mut fleet = fleet();
+        fleet.connect(T0, call(1, Some("room"), Some(Spawn::Enabled(true))));
+        let id = response(&drain(&mut fleet)).backend_id;
+        worker(&mut fleet, 10, &id, BackendToLeader::Listening);
+        worker(&mut fleet, 20, &id, BackendToLeader::Started);
+        assert_eq!(fleet.poll_timeout(), Some(at(1_000)));
+        fleet.timeout(at(1_000));
+        let out = drain(&mut fleet);
+        assert!(killed(&out));
+        assert_eq!(
+            statuses(&out),
+            [
+                BackendState::HardTerminating {
+                    time: at(1_000),
+                    termination_reason: TerminationReason::StartupTimeout
+                },
+                BackendState::Terminated {
+                    time: at(1_000),
+                    termination_reason: Some(TerminationReason::StartupTimeout),
+                    termination_kind: Some(TerminationKind::Hard),
+                    exit_error: Some(false),
+                },
+            ]
+        );
+        assert_eq!(fleet.hosted().count(), 0);
+        assert_eq!(fleet.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_soft_terminate_that_is_not_obeyed_becomes_hard_after_the_grace_period() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        let soft = TerminateCall { client_id: ClientId::new("c2").unwrap(), backend_id: id.clone(), hard: false };
+        fleet.terminate(at(100), &soft);
+        let out = drain(&mut fleet);
+        assert_eq!(names(&out), ["terminating"]);
+        assert_eq!(to_worker(&out), [LeaderToBackend::Stop]);
+        assert_eq!(fleet.poll_timeout(), Some(at(600)));
+        fleet.timeout(at(600));
+        let out = drain(&mut fleet);
+        assert!(killed(&out));
+        assert_eq!(names(&out), ["hard-terminating", "terminated"]);
+        assert_eq!(statuses(&out)[1].termination_reason(), Some(TerminationReason::External));
+        assert!(matches!(
+            statuses(&out)[1],
+            BackendState::Terminated { termination_kind: Some(TerminationKind::Hard), .. }
+        ));
+    }
+
+    #[test]
+    fn a_hard_terminate_ends_the_backend_at_once() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        let hard = TerminateCall { client_id: ClientId::new("c2").unwrap(), backend_id: id.clone(), hard: true };
+        fleet.terminate(at(100), &hard);
+        let out = drain(&mut fleet);
+        assert_eq!(names(&out), ["hard-terminating", "terminated"]);
+        assert!(killed(&out));
+        // Terminating what is gone does nothing.
+        fleet.terminate(at(200), &hard);
+        assert_eq!(drain(&mut fleet), []);
+    }
+
+    #[test]
+    fn a_connect_during_terminating_waits_for_the_end_and_starts_a_successor() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        let soft = TerminateCall { client_id: ClientId::new("c2").unwrap(), backend_id: id.clone(), hard: false };
+        fleet.terminate(at(100), &soft);
+        drain(&mut fleet);
+        fleet.connect(at(150), call(7, Some("room"), Some(Spawn::Enabled(true))));
+        assert_eq!(drain(&mut fleet), [], "no dying backend is handed out");
+        let out = worker(&mut fleet, 200, &id, BackendToLeader::Stopped);
+        assert_eq!(names(&out), ["terminated", "scheduled", "loading"]);
+        let successor = response(&out);
+        assert!(successor.spawned);
+        assert_ne!(successor.backend_id, id);
+    }
+
+    #[test]
+    fn a_backend_that_throws_ends_with_exit_error() {
+        let mut fleet = fleet();
+        fleet.connect(T0, call(1, Some("room"), Some(Spawn::Enabled(true))));
+        let id = response(&drain(&mut fleet)).backend_id;
+        worker(&mut fleet, 10, &id, BackendToLeader::Listening);
+        let out = worker(&mut fleet, 20, &id, BackendToLeader::Failed { detail: "boom".into() });
+        assert!(killed(&out));
+        assert!(matches!(
+            statuses(&out)[..],
+            [BackendState::Terminated { exit_error: Some(true), termination_reason: None, .. }]
+        ));
+
+        let id = running(&mut fleet, "hall", Some(Spawn::Enabled(true)));
+        fleet.worker_error(at(500), &id);
+        let out = drain(&mut fleet);
+        assert!(matches!(statuses(&out)[..], [BackendState::Terminated { exit_error: Some(true), .. }]));
+    }
+
+    #[test]
+    fn sessions_with_unknown_or_ended_backends_are_refused() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        let hard = TerminateCall { client_id: ClientId::new("c2").unwrap(), backend_id: id.clone(), hard: true };
+        fleet.terminate(at(100), &hard);
+        drain(&mut fleet);
+        let request = |backend: &str| PortRequest {
+            client_id: ClientId::new("c1").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            backend_id: Some(BackendId::new(backend).unwrap()),
+        };
+        for (backend, code) in [(id.as_str(), "backend-terminated"), ("nope", "unknown-backend")] {
+            fleet.request_port(request(backend));
+            let out = drain(&mut fleet);
+            assert!(matches!(&out[..], [FleetOutput::Refuse(r)] if r.code == code), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_and_frames_of_unknown_workers_are_ignored_and_shut_down_kills_every_worker() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        let other = running(&mut fleet, "hall", Some(Spawn::Enabled(true)));
+        fleet.from_worker(at(1), &id, Err(DecodeError::NotAFrame { detail: "x".into() }));
+        fleet.from_worker(at(1), &BackendId::new("ghost").unwrap(), Ok(BackendToLeader::Stopped));
+        assert_eq!(drain(&mut fleet), []);
+        assert_eq!(fleet.ignored(), 2);
+        fleet.shut_down();
+        let out = drain(&mut fleet);
+        assert_eq!(out.iter().filter(|o| matches!(o, FleetOutput::Kill { .. })).count(), 2);
+        assert!(statuses(&out).is_empty());
+        assert_eq!((fleet.status(&id), fleet.status(&other)), (None, None));
+    }
+}
