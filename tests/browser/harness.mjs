@@ -47,20 +47,25 @@ export async function waitUntil(condition, { timeout = 5000, what = 'the conditi
   }
 }
 
-/** Opens a test tab of `app` in `context` and waits until its client joined. */
-export async function openTab(context, baseUrl, app) {
+/**
+ * Opens a test tab of `app` in `context` and waits until its client joined.
+ * `options`, if given, are more options of its `Client` (see tab.html).
+ */
+export async function openTab(context, baseUrl, app, options) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error));
-  await page.goto(`${baseUrl}/tests/browser/fixtures/tab.html?app=${encodeURIComponent(app)}`);
+  let url = `${baseUrl}/tests/browser/fixtures/tab.html?app=${encodeURIComponent(app)}`;
+  if (options) url += `&options=${encodeURIComponent(JSON.stringify(options))}`;
+  await page.goto(url);
   await page.evaluate(() => window.ready);
   page.errors = errors;
   return page;
 }
 
 /** Opens `n` tabs of `app` at once (as a user restoring a session would). */
-export function openTabs(context, baseUrl, app, n) {
-  return Promise.all(Array.from({ length: n }, () => openTab(context, baseUrl, app)));
+export function openTabs(context, baseUrl, app, n, options) {
+  return Promise.all(Array.from({ length: n }, () => openTab(context, baseUrl, app, options)));
 }
 
 /** Each tab's role. */
@@ -80,4 +85,67 @@ export async function oneLeader(pages, { timeout = 5000 } = {}) {
 /** A round trip to the backend over the tab's session; the backend's answer. */
 export function echo(page, value = Math.random()) {
   return page.evaluate((value) => window.ask({ op: 'echo', value }, 3000), value);
+}
+
+// Keyed backends (see fixtures/keyed-backend-common.js and the helpers at the
+// end of fixtures/tab.html).
+
+const FIXTURES = '/tests/browser/fixtures';
+
+/** Client options of the keyed-backend tests: the untagged backend and three tags. */
+export const KEYED_OPTIONS = Object.freeze({
+  backend: `${FIXTURES}/keyed-backend.js`,
+  backends: {
+    alpha: `${FIXTURES}/keyed-backend.js`,
+    beta: `${FIXTURES}/keyed-backend-b.js`,
+    declared: `${FIXTURES}/keyed-backend-declared.js`,
+  },
+});
+
+/** `client.connect(request)` in `page`: `{ value }` (the ConnectResponse) or `{ error: { name, code, message } }`. */
+export function connect(page, request) {
+  return page.evaluate((request) => window.settle(window.client.connect(request)), request);
+}
+
+/** `client.connect(request)` in `page` that must succeed; the ConnectResponse. */
+export async function connectOk(page, request) {
+  const { value, error } = await connect(page, request);
+  if (error) throw new Error(`connect(${JSON.stringify(request)}) failed: ${error.code}: ${error.message}`);
+  return value;
+}
+
+/** `client.open(url)` in `page`, kept under `name`: `{ id, backendId }`. */
+export function openSession(page, url, name) {
+  return page.evaluate(([url, name]) => window.openKeyed(url, name), [url, name]);
+}
+
+/** One question on the keyed session `name` of `page`; the backend's answer. */
+export function talk(page, name, message, timeoutMs = 3000) {
+  return page.evaluate(([name, message, timeoutMs]) => window.talk(name, message, timeoutMs), [name, message, timeoutMs]);
+}
+
+/** Starts `client.statusStream(target)` in `page`, logged under `name`. */
+export function watch(page, target, name) {
+  return page.evaluate(([target, name]) => window.watch(target, name), [target, name]);
+}
+
+/** The states the stream `name` of `page` delivered so far. */
+export function statusLog(page, name) {
+  return page.evaluate((name) => window.statusLogs[name] ?? [], name);
+}
+
+/** Waits until the stream `name` of `page` delivered a state of `status`; the log up to then. */
+export function waitForStatus(page, name, status, { timeout = 5000 } = {}) {
+  return waitUntil(
+    async () => {
+      const log = await statusLog(page, name);
+      return log.some((s) => s.status === status) ? log : null;
+    },
+    { timeout, what: `status ${status} on stream ${name}` },
+  );
+}
+
+/** Names of the backend-worker liveness locks held in the app's origin, seen from `page`. */
+export function heldLiveness(page) {
+  return page.evaluate(() => window.heldLiveness());
 }
