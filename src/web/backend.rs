@@ -1,12 +1,13 @@
-//! The backend worker side: `serveBackend(handler)` runs [`BackendHost`] in
-//! a dedicated worker spawned by the leader tab, and hands each session to
-//! the app's handler.
+//! The backend worker side: `serveBackend(handler | config)` runs
+//! [`BackendHost`] in a dedicated worker spawned by the leader tab, runs the
+//! app's start and stop code, and hands each session to the app's handler.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, MessagePort};
 
 use super::codec::to_js;
@@ -16,29 +17,45 @@ use super::lock_table::LockTable;
 use super::{object, random_id};
 use crate::backend_host::{BackendHost, BackendOutput};
 use crate::ids::SessionId;
-use crate::protocol::{LeaderToBackend, PortRequest, WireMessage, decode, frame};
+use crate::protocol::{
+    BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage, decode, frame,
+};
 
 #[wasm_bindgen]
 extern "C" {
-    /// `(session: BackendSession) => void | Promise<void>` in TypeScript.
-    #[wasm_bindgen(typescript_type = "BackendHandler")]
+    /// `BackendHandler | BackendConfig` in TypeScript.
+    #[wasm_bindgen(typescript_type = "BackendHandler | BackendConfig")]
     pub type BackendHandlerJs;
 }
 
+/// The app's code: its session handler, and its optional start and stop.
+struct AppCode {
+    session: js_sys::Function,
+    start: Option<js_sys::Function>,
+    stop: Option<js_sys::Function>,
+}
+
 struct OpenSession {
+    /// The port the session's frames arrived on (the far end went to the tab).
     port: MessagePort,
+    /// The app's port of a keyed session, once opened.
+    app_port: Option<MessagePort>,
     close: js_sys::Function,
+    /// A keyed session waits for its `open` here.
+    _open: Option<Listener>,
 }
 
 struct Host {
     core: BackendHost,
     scope: DedicatedWorkerGlobalScope,
-    handler: js_sys::Function,
+    code: AppCode,
     locks: LockTable,
     sessions: BTreeMap<SessionId, OpenSession>,
     /// The far end of the channel opened last, on its way to the leader.
     carried: Option<MessagePort>,
     worker_id: String,
+    /// The functions of the start context (`ready`, `isSecretToken`).
+    context: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
 }
 
 /// The running backend host. It serves for as long as this value lives;
@@ -49,27 +66,30 @@ pub struct BackendHandle {
     _message: Listener,
 }
 
-/// Serves sessions in the calling dedicated worker (started by a leader tab
-/// as the app's backend): `handler` is called with each session — the
-/// client it is for, its own `MessagePort`, and a promise that resolves when
-/// the session ends (its tab closed or moved on).
+/// Serves sessions in the calling dedicated worker (started by a leader tab):
+/// `serveBackend(handler)` or `serveBackend({ start, session, stop,
+/// declaresReady })`. `handler`/`session` is called with each session — the
+/// client it is for, its own `MessagePort`, a promise that resolves when the
+/// session ends, and for keyed backends the connect's `token`, `user` and
+/// `auth`. `start(ctx)` runs once before any session; a backend is ready when
+/// it returns, or with `declaresReady: true` when it calls `ctx.ready()`.
+/// `stop()` runs on a soft termination.
 #[wasm_bindgen(js_name = serveBackend)]
 pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, TabworkerError> {
     let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().map_err(|_| {
         TabworkerError::new(ErrorCode::InvalidArgument, "serveBackend() must be called in a dedicated worker")
     })?;
-    let handler = handler
-        .dyn_into::<js_sys::Function>()
-        .map_err(|_| TabworkerError::new(ErrorCode::InvalidArgument, "serveBackend(handler) needs a function"))?;
+    let (code, declares_ready) = app_code(handler.into())?;
     let worker_id: String = random_id();
     let host = Rc::new(RefCell::new(Host {
-        core: BackendHost::new(worker_id.clone()),
+        core: BackendHost::new(worker_id.clone(), declares_ready),
         scope: scope.clone(),
-        handler,
+        code,
         locks: LockTable::default(),
         sessions: BTreeMap::new(),
         carried: None,
         worker_id,
+        context: Vec::new(),
     }));
     let weak = Rc::downgrade(&host);
     let message = Listener::new(&scope, "message", move |event: MessageEvent| {
@@ -87,6 +107,32 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
     // Says `listening`.
     pump(&host);
     Ok(BackendHandle { host, _message: message })
+}
+
+/// Reads `serveBackend`'s argument: a function, or a `BackendConfig`.
+fn app_code(value: JsValue) -> Result<(AppCode, bool), TabworkerError> {
+    let invalid = |what: &str| {
+        TabworkerError::new(
+            ErrorCode::InvalidArgument,
+            format!("serveBackend() needs a session handler function or {{ session, start?, stop? }}: {what}"),
+        )
+    };
+    if let Some(session) = value.dyn_ref::<js_sys::Function>() {
+        return Ok((AppCode { session: session.clone(), start: None, stop: None }, false));
+    }
+    if !value.is_object() {
+        return Err(invalid("got neither"));
+    }
+    let get = |name: &str| js_sys::Reflect::get(&value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let function = |name: &str| -> Result<Option<js_sys::Function>, TabworkerError> {
+        match get(name) {
+            v if v.is_undefined() || v.is_null() => Ok(None),
+            v => v.dyn_into().map(Some).map_err(|_| invalid(&format!("`{name}` is not a function"))),
+        }
+    };
+    let session = function("session")?.ok_or_else(|| invalid("`session` is missing"))?;
+    let declares_ready = get("declaresReady").as_bool().unwrap_or(false);
+    Ok((AppCode { session, start: function("start")?, stop: function("stop")? }, declares_ready))
 }
 
 #[wasm_bindgen]
@@ -123,12 +169,17 @@ fn pump(host: &Rc<RefCell<Host>>) {
                     web_sys::console::warn_2(&"tabworker backend: postMessage failed".into(), &e);
                 }
             }
+            BackendOutput::Start(init) => start(host, init),
+            BackendOutput::Stop => stop(host),
             BackendOutput::OpenSession(request) => open_session(host, request),
             BackendOutput::CloseSession(request) => {
                 let closed = host.borrow_mut().sessions.remove(&request.session_id);
                 if let Some(session) = closed {
                     let _ = session.close.call0(&JsValue::NULL);
                     session.port.close();
+                    if let Some(port) = session.app_port {
+                        port.close();
+                    }
                 }
             }
             BackendOutput::Acquire { lock, mode } => {
@@ -154,7 +205,133 @@ fn pump(host: &Rc<RefCell<Host>>) {
     }
 }
 
-/// Opens a channel: one end to the app's handler, the other to the leader.
+/// Runs the app's start code (if any) with its context, then tells the core.
+fn start(host: &Rc<RefCell<Host>>, init: Option<BackendInit>) {
+    let Some(start) = host.borrow().code.start.clone() else {
+        host.borrow_mut().core.started(Ok(()));
+        return;
+    };
+    let weak = Rc::downgrade(host);
+    wasm_bindgen_futures::spawn_local(async move {
+        let outcome = run_start(&weak, start, init).await;
+        if let Some(host) = weak.upgrade() {
+            if let Err(detail) = &outcome {
+                web_sys::console::error_1(&format!("tabworker backend: start failed: {detail}").into());
+            }
+            host.borrow_mut().core.started(outcome);
+            pump(&host);
+        }
+    });
+}
+
+async fn run_start(
+    host: &Weak<RefCell<Host>>,
+    start: js_sys::Function,
+    init: Option<BackendInit>,
+) -> Result<(), String> {
+    let mount = match init.as_ref().and_then(|i| i.mount.clone().map(|m| (i.key.clone(), m))) {
+        Some((key, name)) => {
+            let app = host.upgrade().and_then(|h| h.borrow().core.app().map(ToString::to_string)).unwrap_or_default();
+            mount_directory(&app, &key, &name)
+                .await
+                .map_err(|e| format!("cannot mount OPFS directory `{name}`: {e}"))?
+        }
+        None => JsValue::NULL,
+    };
+    let ctx = context(host, init.as_ref(), mount);
+    let returned = start.call1(&JsValue::NULL, &ctx).map_err(|e| describe(&e))?;
+    JsFuture::from(js_sys::Promise::resolve(&returned)).await.map(drop).map_err(|e| describe(&e))
+}
+
+/// The `BackendContext` given to `start`.
+fn context(host: &Weak<RefCell<Host>>, init: Option<&BackendInit>, mount: JsValue) -> JsValue {
+    let weak = host.clone();
+    let ready = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |_| {
+        if let Some(host) = weak.upgrade() {
+            host.borrow_mut().core.declare_ready();
+            pump(&host);
+        }
+        JsValue::UNDEFINED
+    });
+    let weak = host.clone();
+    let is_secret = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |secret: JsValue| {
+        let known = match (weak.upgrade(), secret.as_string()) {
+            (Some(host), Some(secret)) => host.borrow().core.knows_secret(&secret),
+            _ => false,
+        };
+        known.into()
+    });
+    let env = init.and_then(|i| to_js(&i.env).ok()).unwrap_or_else(|| js_sys::Object::new().into());
+    let ctx = object(&[
+        ("backendId", init.map_or(JsValue::NULL, |i| i.backend_id.as_str().into())),
+        ("key", init.map_or(JsValue::NULL, |i| i.key.as_str().into())),
+        ("env", env),
+        ("mount", mount),
+        ("ready", ready.as_ref().clone()),
+        ("isSecretToken", is_secret.as_ref().clone()),
+    ]);
+    if let Some(host) = host.upgrade() {
+        host.borrow_mut().context = vec![ready, is_secret];
+    }
+    ctx
+}
+
+/// The OPFS directory `tabworker/<app>/<key>/<name>`, created if missing.
+async fn mount_directory(app: &str, key: &str, name: &str) -> Result<JsValue, String> {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|e| describe(&e))?;
+    let storage = js_sys::Reflect::get(&navigator, &"storage".into()).map_err(|e| describe(&e))?;
+    let mut dir = call_async(&storage, "getDirectory", &[]).await?;
+    let create = object(&[("create", true.into())]);
+    for part in ["tabworker", app, &encode_name(key), name] {
+        dir = call_async(&dir, "getDirectoryHandle", &[part.into(), create.clone()]).await?;
+    }
+    Ok(dir)
+}
+
+/// Calls `target[method](...args)` and awaits the promise it returns.
+async fn call_async(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
+    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())
+        .map_err(|e| describe(&e))?
+        .dyn_into()
+        .map_err(|_| format!("`{method}` is not available here (OPFS needs a secure context)"))?;
+    let args: js_sys::Array = args.iter().collect();
+    let promise = function.apply(target, &args).map_err(|e| describe(&e))?;
+    JsFuture::from(js_sys::Promise::resolve(&promise)).await.map_err(|e| describe(&e))
+}
+
+/// A key as one OPFS name: letters, digits, `-` and `_` as they are, every
+/// other byte as `%XX` (so `/`, `.` and `..` cannot escape the directory).
+fn encode_name(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Runs the app's stop code (if any), then tells the core.
+fn stop(host: &Rc<RefCell<Host>>) {
+    let Some(stop) = host.borrow().code.stop.clone() else {
+        host.borrow_mut().core.stopped();
+        return;
+    };
+    let weak = Rc::downgrade(host);
+    wasm_bindgen_futures::spawn_local(async move {
+        let returned = stop.call0(&JsValue::NULL);
+        if let Ok(returned) = returned {
+            // A stop that rejects has still stopped.
+            let _ = JsFuture::from(js_sys::Promise::resolve(&returned)).await;
+        }
+        if let Some(host) = weak.upgrade() {
+            host.borrow_mut().core.stopped();
+            pump(&host);
+        }
+    });
+}
+
+/// Opens a channel: one end to the app's handler (for a keyed backend, once
+/// the tab's `open` arrived on it), the other to the leader.
 fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
     let channel = match MessageChannel::new() {
         Ok(channel) => channel,
@@ -163,19 +340,85 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
     let mut close = None;
     let closed = js_sys::Promise::new(&mut |resolve, _| close = Some(resolve));
     let Some(close) = close else { return };
-    let session = object(&[
-        ("clientId", request.client_id.as_str().into()),
-        ("sessionId", request.session_id.as_str().into()),
-        ("port", channel.port1().into()),
-        ("closed", closed.into()),
-    ]);
-    let handler = {
+    let keyed = host.borrow().core.init().is_some();
+    let port = channel.port1();
+    let open = keyed.then(|| {
+        let weak = Rc::downgrade(host);
+        let (request, closed) = (request.clone(), closed.clone());
+        let listener = Listener::new(&port, "message", move |event: MessageEvent| {
+            if let Some(host) = weak.upgrade() {
+                on_open(&host, &request, &closed, event);
+            }
+        });
+        port.start();
+        listener
+    });
+    {
         let mut h = host.borrow_mut();
         h.carried = Some(channel.port2());
-        h.sessions.insert(request.session_id.clone(), OpenSession { port: channel.port1(), close });
-        h.handler.clone()
+        let session = OpenSession { port: port.clone(), app_port: None, close, _open: open };
+        h.sessions.insert(request.session_id.clone(), session);
+    }
+    if !keyed {
+        let session = object(&[
+            ("clientId", request.client_id.as_str().into()),
+            ("sessionId", request.session_id.as_str().into()),
+            ("port", port.into()),
+            ("closed", closed.into()),
+        ]);
+        call_handler(host, &session);
+    }
+}
+
+/// The first frame on a keyed session's port: `open`, with the token of a
+/// connect that reached this backend and the app's port.
+fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Promise, event: MessageEvent) {
+    let Some(port) = host.borrow_mut().sessions.get_mut(&request.session_id).map(|s| {
+        // One `open` per session: the listener goes.
+        s._open = None;
+        s.port.clone()
+    }) else {
+        return;
     };
-    if let Err(e) = handler.call1(&JsValue::NULL, &session) {
+    let ports = event.ports();
+    let answer = match decode::<TabToBackend>(&event.data(), ports.length() as usize) {
+        Ok(TabToBackend::Open { token, .. }) if !host.borrow().core.admits(&token) => BackendToTab::Refused {
+            code: ErrorCode::BadToken.as_str().into(),
+            detail: "the token is not one of a connect that reached this backend".into(),
+        },
+        Ok(TabToBackend::Open { token, user, auth }) => {
+            let app_port: MessagePort = ports.get(0).unchecked_into();
+            let session = object(&[
+                ("clientId", request.client_id.as_str().into()),
+                ("sessionId", request.session_id.as_str().into()),
+                ("port", app_port.clone().into()),
+                ("closed", closed.clone().into()),
+                ("token", token.into()),
+                ("user", user.map_or(JsValue::UNDEFINED, JsValue::from)),
+                ("auth", auth.and_then(|a| to_js(&a).ok()).unwrap_or(JsValue::UNDEFINED)),
+            ]);
+            if let Some(s) = host.borrow_mut().sessions.get_mut(&request.session_id) {
+                s.app_port = Some(app_port);
+            }
+            post(&port, &BackendToTab::Opened);
+            return call_handler(host, &session);
+        }
+        Err(error) => BackendToTab::Refused { code: error.code().into(), detail: error.to_string() },
+    };
+    post(&port, &answer);
+}
+
+fn post(port: &MessagePort, message: &BackendToTab) {
+    if let Err(e) =
+        to_js(&frame(message)).map_err(|e| JsValue::from_str(&e.to_string())).and_then(|d| port.post_message(&d))
+    {
+        web_sys::console::warn_2(&"tabworker backend: postMessage on a session failed".into(), &e);
+    }
+}
+
+fn call_handler(host: &Rc<RefCell<Host>>, session: &JsValue) {
+    let handler = host.borrow().code.session.clone();
+    if let Err(e) = handler.call1(&JsValue::NULL, session) {
         web_sys::console::error_1(&format!("tabworker backend: the session handler threw: {}", describe(&e)).into());
     }
 }

@@ -51,13 +51,35 @@ extern "C" {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ClientOptions {
+pub(super) struct ClientOptions {
     coordinator: String,
-    backend: String,
+    pub(super) backend: String,
     #[serde(default = "default_name")]
     name: String,
     #[serde(default = "default_timeout")]
-    connect_timeout_ms: u32,
+    pub(super) connect_timeout_ms: u32,
+    #[serde(default)]
+    pub(super) backends: std::collections::BTreeMap<String, String>,
+    #[serde(default = "default_startup_timeout")]
+    startup_timeout_ms: u32,
+    #[serde(default = "default_grace")]
+    termination_grace_ms: u32,
+}
+
+fn default_startup_timeout() -> u32 {
+    crate::fleet::DEFAULT_STARTUP_TIMEOUT_MS as u32
+}
+
+fn default_grace() -> u32 {
+    crate::fleet::DEFAULT_GRACE_MS as u32
+}
+
+/// A random number from `crypto.randomUUID()` (122 random bits).
+fn entropy() -> u128 {
+    let uuid: String = random_id();
+    let hex: String = uuid.chars().filter(char::is_ascii_hexdigit).collect();
+    // A UUID has 32 hex digits; the fallback id of `random_id` fewer.
+    u128::from_str_radix(&hex[..hex.len().min(32)], 16).unwrap_or_default()
 }
 
 fn default_name() -> String {
@@ -68,7 +90,7 @@ fn default_timeout() -> u32 {
     10_000
 }
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     Timestamp::from_unix_millis(js_sys::Date::now() as u64)
 }
 
@@ -91,14 +113,14 @@ impl Session {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     coordinator: Option<MessagePort>,
     coordinator_listeners: Vec<Listener>,
     backend: Option<Worker>,
     backend_listeners: Vec<Listener>,
     locks: LockTable,
     /// The port that came with the input being handled.
-    carried: Option<MessagePort>,
+    pub(super) carried: Option<MessagePort>,
     session: Option<Session>,
     /// `connected()` calls waiting for a session: (resolve, reject).
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
@@ -121,11 +143,12 @@ impl State {
     }
 }
 
-struct Inner {
-    options: ClientOptions,
-    names: LockNames,
-    tab: RefCell<Tab>,
-    state: RefCell<State>,
+pub(super) struct Inner {
+    pub(super) options: ClientOptions,
+    pub(super) names: LockNames,
+    pub(super) tab: RefCell<Tab>,
+    pub(super) state: RefCell<State>,
+    pub(super) keyed: RefCell<super::keyed::Keyed>,
     events: web_sys::EventTarget,
     timer: Timer,
     pumping: Cell<bool>,
@@ -136,7 +159,7 @@ struct Inner {
 /// leads, and keeps a session with the leader's backend.
 #[wasm_bindgen]
 pub struct Client {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
 #[wasm_bindgen]
@@ -153,12 +176,19 @@ impl Client {
         let app = AppName::new(options.name.clone()).map_err(|e| invalid(e.to_string()))?;
         let names = LockNames::new(app);
         let id: ClientId = random_id();
+        let mut tab = Tab::new(id, names.clone());
+        let limits = crate::fleet::FleetLimits {
+            startup_timeout_ms: options.startup_timeout_ms.into(),
+            grace_ms: options.termination_grace_ms.into(),
+        };
+        tab.configure_fleet(limits, options.backends.keys().cloned(), Box::new(entropy));
         let events =
             web_sys::EventTarget::new().map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, describe(&e)))?;
         let inner = Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| {
             let weak = weak.clone();
             Inner {
-                tab: RefCell::new(Tab::new(id, names.clone())),
+                tab: RefCell::new(tab),
+                keyed: RefCell::default(),
                 options,
                 names,
                 state: RefCell::default(),
@@ -307,7 +337,7 @@ impl Inner {
     /// Carries out what the tab asks for, until it asks for nothing, then
     /// arms the timer. Re-entered from an app's event listener, it returns
     /// at once: the outer call drains what the inner input produced.
-    fn pump(self: &Rc<Self>) {
+    pub(super) fn pump(self: &Rc<Self>) {
         if self.pumping.replace(true) {
             return;
         }
@@ -353,6 +383,9 @@ impl Inner {
                     worker.terminate();
                 }
             }
+            TabOutput::SpawnWorker { backend_id, tag } => self.spawn_worker(backend_id, tag),
+            TabOutput::ToWorker { backend_id, message } => self.to_worker(&backend_id, &message),
+            TabOutput::KillWorker { backend_id } => self.kill_worker(&backend_id),
             TabOutput::Acquire { lock, mode } => self.acquire(lock, mode),
             TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
             TabOutput::Event(event) => self.on_event(event),
@@ -456,6 +489,11 @@ impl Inner {
                 web_sys::console::warn_1(&format!("tabworker client: the backend worker failed: {detail}").into());
                 ("backenderror", object(&[("detail", detail.into())]))
             }
+            keyed @ (TabEvent::Answered(_)
+            | TabEvent::History { .. }
+            | TabEvent::Status { .. }
+            | TabEvent::KeyedSession { .. }
+            | TabEvent::KeyedRefused { .. }) => return self.on_keyed_event(keyed),
         };
         let init = web_sys::CustomEventInit::new();
         init.set_detail(&detail);
@@ -520,6 +558,7 @@ impl Inner {
         self.tab.borrow_mut().destroy(now());
         self.pump();
         self.timer.arm(None);
+        self.shut_down_keyed();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.destroyed = true;

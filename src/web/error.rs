@@ -18,6 +18,24 @@ pub enum ErrorCode {
     CoordinatorUnavailable,
     /// The operation needs `initialize()` first, or the client was destroyed.
     NotInitialized,
+    /// `connect`: the key has no live backend and no spawn was asked.
+    KeyNotHeld,
+    /// `connect`: the key's live backend runs another tag.
+    TagMismatch,
+    /// `connect`: the tag has no script in the leader's options.
+    UnknownTag,
+    /// `connect`: a resource limit a browser worker cannot enforce.
+    UnsupportedResourceLimit,
+    /// `connect`: the key is not valid.
+    InvalidKey,
+    /// No backend of that id is known.
+    UnknownBackend,
+    /// The backend is terminated or terminating.
+    BackendTerminated,
+    /// The backend did not accept the session's token.
+    BadToken,
+    /// No answer in time.
+    Timeout,
 }
 
 impl ErrorCode {
@@ -30,7 +48,40 @@ impl ErrorCode {
             ErrorCode::LockRefused => "lock-refused",
             ErrorCode::CoordinatorUnavailable => "coordinator-unavailable",
             ErrorCode::NotInitialized => "not-initialized",
+            ErrorCode::KeyNotHeld => "key-not-held",
+            ErrorCode::TagMismatch => "tag-mismatch",
+            ErrorCode::UnknownTag => "unknown-tag",
+            ErrorCode::UnsupportedResourceLimit => "unsupported-resource-limit",
+            ErrorCode::InvalidKey => "invalid-key",
+            ErrorCode::UnknownBackend => "unknown-backend",
+            ErrorCode::BackendTerminated => "backend-terminated",
+            ErrorCode::BadToken => "bad-token",
+            ErrorCode::Timeout => "timeout",
         }
+    }
+
+    /// The code named `code` (as another context sent it); `None` if unknown.
+    pub fn from_code(code: &str) -> Option<ErrorCode> {
+        use ErrorCode::*;
+        [
+            InvalidArgument,
+            WebLocksUnavailable,
+            SharedWorkerUnavailable,
+            LockRefused,
+            CoordinatorUnavailable,
+            NotInitialized,
+            KeyNotHeld,
+            TagMismatch,
+            UnknownTag,
+            UnsupportedResourceLimit,
+            InvalidKey,
+            UnknownBackend,
+            BackendTerminated,
+            BadToken,
+            Timeout,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)
     }
 }
 

@@ -10,6 +10,7 @@ mod codec;
 mod coordinator;
 mod error;
 mod features;
+mod keyed;
 mod listener;
 mod lock_table;
 pub mod locks;
@@ -22,6 +23,7 @@ pub use codec::{from_js, to_js};
 pub use coordinator::{CoordinatorHandle, run_coordinator};
 pub use error::{ErrorCode, TabworkerError};
 pub use features::{Features, features};
+pub use keyed::{KeyedSession, StatusSubscription};
 
 use wasm_bindgen::{JsCast, JsValue};
 

@@ -96,6 +96,24 @@ export type TabworkerErrorCode =
   | 'lock-refused'
   | 'coordinator-unavailable'
   | 'not-initialized'
+  /** `connect`: the key has no live backend and `spawn` was not asked. */
+  | 'key-not-held'
+  /** `connect`: the key's live backend runs another tag (the message names both). */
+  | 'tag-mismatch'
+  /** `connect`: the tag has no script in the leader's `backends` option. */
+  | 'unknown-tag'
+  /** `connect`: a `resource_limits` field a browser worker cannot enforce (the message names it). */
+  | 'unsupported-resource-limit'
+  /** `connect`: the key is empty, longer than 256 bytes or has control characters. */
+  | 'invalid-key'
+  /** No backend of that id is known. */
+  | 'unknown-backend'
+  /** The backend is terminated (or terminating) and takes no new session. */
+  | 'backend-terminated'
+  /** `open`: the backend did not accept the session's token. */
+  | 'bad-token'
+  /** No answer within `connectTimeoutMs`. */
+  | 'timeout'
 
 /** Every error tabworker throws or rejects with. */
 export interface TabworkerError extends Error {
@@ -111,8 +129,26 @@ export interface ClientOptions {
   backend: string
   /** The app's name: clients of one name share a coordinator and a leader. Default `'default'`. */
   name?: string
-  /** How long `initialize()` waits for the coordinator, in ms. Default 10000. */
+  /** How long `initialize()`, `connect()` and `open()` wait for an answer, in ms. Default 10000. */
   connectTimeoutMs?: number
+  /**
+   * Scripts of keyed backends by `tag` (`connect({ spawn: { tag } })`); a connect without a tag runs
+   * `backend`. The leader's options count: give every tab the same.
+   */
+  backends?: Record<string, string>
+  /** How long a keyed backend may take from `scheduled` to `ready` before it is hard-terminated
+   * with `startup_timeout`, in ms. Default 30000. */
+  startupTimeoutMs?: number
+  /** How long a soft termination waits for the backend to stop before `worker.terminate()`, in ms.
+   * Default 5000. */
+  terminationGraceMs?: number
+}
+
+/** Options of `client.terminate(backendId, options)`. */
+export interface TerminateOptions {
+  /** `true`: `worker.terminate()` at once. Default `false`: the backend's `stop` runs first,
+   * within the grace period (`terminationGraceMs`), then `worker.terminate()`. */
+  hard?: boolean
 }
 
 /** A tab's part in the election. */
@@ -160,8 +196,43 @@ export interface BackendSession {
   port: MessagePort
   /** Resolves when the session ends: its tab closed, crashed or reconnected. */
   closed: Promise<void>
+  /** Keyed backends: the token of the connect the session was opened with. */
+  token?: string
+  /** Keyed backends: the connect's `user`, from the connecting tab only. */
+  user?: string
+  /** Keyed backends: the connect's `auth`, from the connecting tab only. */
+  auth?: Record<string, any>
 }
 
 /** The app's code in the backend worker, called once per session. */
 export type BackendHandler = (session: BackendSession) => void | Promise<void>
+
+/** What a backend's `start` is given. */
+export interface BackendContext {
+  /** The backend's id; `null` for the default backend of `initialize()`. */
+  backendId: string | null
+  /** The key it holds; `null` for the default backend. */
+  key: string | null
+  /** `executable.env` of the connect that started it. */
+  env: Record<string, string>
+  /** `executable.mount`: the OPFS directory of its key, kept across restarts; `null` without a mount. */
+  mount: FileSystemDirectoryHandle | null
+  /** Declares the backend ready (with `declaresReady: true`). */
+  ready(): void
+  /** Whether `secret` is the `secret_token` of a connect that reached this backend. */
+  isSecretToken(secret: string): boolean
+}
+
+/** A backend's code: `serveBackend(handler)` or `serveBackend({ start, session, stop })`. */
+export interface BackendConfig {
+  /** Runs once, before any session: open databases here. A throw (or rejection) ends the backend
+   * with `exit_error: true`. */
+  start?: (ctx: BackendContext) => void | Promise<void>
+  /** Called once per session. */
+  session: BackendHandler
+  /** Runs on a soft termination; the worker is terminated when it returns (or the grace period ends). */
+  stop?: () => void | Promise<void>
+  /** `true`: the backend is ready only once it calls `ctx.ready()`; default: when `start` returns. */
+  declaresReady?: boolean
+}
 "#;
