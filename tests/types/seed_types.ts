@@ -2,12 +2,16 @@
 // the API is typed (not `any`). Each `@ts-expect-error` line must fail to
 // type-check; if a type were loosened, tsc would report the directive unused.
 import type {
+  BackendConfig,
+  BackendContext,
+  BackendSession,
   BackendState,
   BackendStatus,
   BrowserFeatures,
   ClientOptions,
   ConnectRequest,
   ConnectResponse,
+  KeyedSession,
   Role,
   TabworkerError,
   TerminationKind,
@@ -90,3 +94,35 @@ export function code(error: TabworkerError): string {
       return error.code;
   }
 }
+
+export async function keyed(client: Client): Promise<string> {
+  const response: ConnectResponse = await client.connect({ key: 'room', spawn: { tag: 'chat', max_idle_seconds: 60 } });
+  // @ts-expect-error spawn is a boolean or a spawn configuration
+  void client.connect({ key: 'room', spawn: 'yes' });
+  const session: KeyedSession = await client.open(response.url);
+  const port: MessagePort = session.port;
+  const stop: () => void = client.statusStream(response.status_url, (state: BackendState) => {
+    // @ts-expect-error a BackendState's status is a BackendStatus
+    const wrong: 'gone' = state.status;
+    void wrong;
+  });
+  const ready: BackendState = await client.ready(response.ready_url);
+  const ended: BackendState = await client.terminate(response.backend_id, { hard: true });
+  // @ts-expect-error terminate's options are typed
+  void client.terminate(response.backend_id, { force: true });
+  void port, stop, ready, ended;
+  return session.backendId;
+}
+
+export const config: BackendConfig = {
+  declaresReady: true,
+  async start(ctx: BackendContext) {
+    const mount: FileSystemDirectoryHandle | null = ctx.mount;
+    void mount, ctx.env.MODE;
+    ctx.ready();
+  },
+  session(session: BackendSession) {
+    const user: string | undefined = session.user;
+    void user;
+  },
+};
