@@ -309,3 +309,45 @@ test('url, status_url and ready_url work with open, statusStream, status and rea
     await context.close();
   }
 });
+
+test('open refuses a forged token and an unknown backend', async () => {
+  const { context, followers } = await keyedTabs('open-refusals', 2);
+  try {
+    const [follower] = followers;
+    const response = await connectOk(follower, { key: 'guarded', spawn: true });
+    await follower.evaluate((url) => window.client.ready(url), response.ready_url);
+    assert.ok(response.url.includes(response.token), `the url carries the token: ${response.url}`);
+    const forged = response.url.replace(response.token, 'f'.repeat(response.token.length));
+    const badToken = await follower.evaluate((url) => window.settle(window.client.open(url)), forged);
+    assert.equal(badToken.error?.code, 'bad-token', JSON.stringify(badToken));
+    assert.ok(response.url.includes(response.backend_id));
+    const elsewhere = response.url.replace(response.backend_id, '0'.repeat(response.backend_id.length));
+    const unknown = await follower.evaluate((url) => window.settle(window.client.open(url)), elsewhere);
+    assert.equal(unknown.error?.code, 'unknown-backend', JSON.stringify(unknown));
+    // The genuine url still opens.
+    const session = await openSession(follower, response.url, 's');
+    assert.equal(session.backendId, response.backend_id);
+  } finally {
+    await context.close();
+  }
+});
+
+test("ctx.isSecretToken knows the secret_token of each connect that reached the backend", async () => {
+  const { context, leader, followers } = await keyedTabs('secrets', 2);
+  try {
+    const [follower] = followers;
+    const first = await connectOk(follower, { key: 'vault', spawn: true });
+    const second = await connectOk(leader, { key: 'vault' });
+    assert.ok(first.secret_token && second.secret_token, 'each connect has a secret token');
+    assert.notEqual(first.secret_token, second.secret_token);
+    await openSession(follower, first.url, 's');
+    for (const secret of [first.secret_token, second.secret_token]) {
+      assert.equal((await talk(follower, 's', { op: 'secret', secret })).isSecret, true, secret);
+    }
+    for (const secret of [first.token, 'not-a-secret']) {
+      assert.equal((await talk(follower, 's', { op: 'secret', secret })).isSecret, false, secret);
+    }
+  } finally {
+    await context.close();
+  }
+});
