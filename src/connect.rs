@@ -139,24 +139,26 @@ impl<'de> Deserialize<'de> for Mount {
     }
 }
 
-/// The seed's `resource_limits`.
+/// The seed's `resource_limits`. Each is any JSON number, as the seed types
+/// them: tabworker refuses every one (see [`crate::Registry`]), so none is
+/// read as a quantity.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ResourceLimits {
     /// Scheduling period, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_period: Option<u64>,
+    pub cpu_period: Option<serde_json::Number>,
     /// Proportion of the period the backend may use, in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_period_percent: Option<u8>,
+    pub cpu_period_percent: Option<serde_json::Number>,
     /// Total CPU time allowed, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_time_limit: Option<u64>,
+    pub cpu_time_limit: Option<serde_json::Number>,
     /// Memory the backend may use, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit_bytes: Option<u64>,
+    pub memory_limit_bytes: Option<serde_json::Number>,
     /// Disk (OPFS) the backend may use, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disk_limit_bytes: Option<u64>,
+    pub disk_limit_bytes: Option<serde_json::Number>,
 }
 
 /// What `client.connect(request)` answers.

@@ -327,11 +327,35 @@ mod tests {
     #[test]
     fn every_resource_limit_is_refused_by_name() {
         let fields: [(&str, ResourceLimits); 5] = [
-            ("cpu_period", ResourceLimits { cpu_period: Some(100_000), ..ResourceLimits::default() }),
-            ("cpu_period_percent", ResourceLimits { cpu_period_percent: Some(50), ..ResourceLimits::default() }),
-            ("cpu_time_limit", ResourceLimits { cpu_time_limit: Some(60), ..ResourceLimits::default() }),
-            ("memory_limit_bytes", ResourceLimits { memory_limit_bytes: Some(1 << 20), ..ResourceLimits::default() }),
-            ("disk_limit_bytes", ResourceLimits { disk_limit_bytes: Some(1 << 20), ..ResourceLimits::default() }),
+            (
+                "cpu_period",
+                ResourceLimits { cpu_period: Some(serde_json::Number::from(100_000u64)), ..ResourceLimits::default() },
+            ),
+            (
+                "cpu_period_percent",
+                ResourceLimits {
+                    cpu_period_percent: Some(serde_json::Number::from(50u64)),
+                    ..ResourceLimits::default()
+                },
+            ),
+            (
+                "cpu_time_limit",
+                ResourceLimits { cpu_time_limit: Some(serde_json::Number::from(60u64)), ..ResourceLimits::default() },
+            ),
+            (
+                "memory_limit_bytes",
+                ResourceLimits {
+                    memory_limit_bytes: Some(serde_json::Number::from(1 << 20u64)),
+                    ..ResourceLimits::default()
+                },
+            ),
+            (
+                "disk_limit_bytes",
+                ResourceLimits {
+                    disk_limit_bytes: Some(serde_json::Number::from(1 << 20u64)),
+                    ..ResourceLimits::default()
+                },
+            ),
         ];
         for (field, limits) in fields {
             let executable = Executable { resource_limits: Some(limits), ..Executable::default() };

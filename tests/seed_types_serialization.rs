@@ -247,11 +247,11 @@ fn connect_request_spawn_may_be_the_full_configuration_object() {
                 mount: Some(Mount::Named("docs".into())),
                 env: Some(env),
                 resource_limits: Some(ResourceLimits {
-                    cpu_period: Some(100_000),
-                    cpu_period_percent: Some(50),
-                    cpu_time_limit: Some(30),
-                    memory_limit_bytes: Some(268_435_456),
-                    disk_limit_bytes: Some(1_073_741_824),
+                    cpu_period: Some(serde_json::Number::from(100_000u64)),
+                    cpu_period_percent: Some(serde_json::Number::from(50u64)),
+                    cpu_time_limit: Some(serde_json::Number::from(30u64)),
+                    memory_limit_bytes: Some(serde_json::Number::from(268_435_456u64)),
+                    disk_limit_bytes: Some(serde_json::Number::from(1_073_741_824u64)),
                 }),
             }),
         })),
@@ -358,7 +358,7 @@ fn connect_request_refuses_wrongly_typed_fields() {
     refused::<ConnectRequest>(json!({"auth": "token"}));
     refused::<ConnectRequest>(json!({"auth": [1, 2]}));
     refused::<ConnectRequest>(json!({"spawn": {"executable": {"env": {"A": 1}}}}));
-    refused::<ConnectRequest>(json!({"spawn": {"executable": {"resource_limits": {"cpu_period_percent": -5}}}}));
+    refused::<ConnectRequest>(json!({"spawn": {"executable": {"resource_limits": {"cpu_period_percent": "half"}}}}));
     refused::<ConnectRequest>(json!({"spawn": {"lifetime_limit_seconds": -1}}));
     refused::<ConnectRequest>(json!("doc-1"));
     refused::<ConnectRequest>(json!(null));

@@ -153,8 +153,8 @@ impl KeyedSession {
 
     /// Resolves when the session ends: `close()`, or the backend terminated.
     #[wasm_bindgen(getter)]
-    pub fn closed(&self) -> js_sys::Promise {
-        self.closed.clone()
+    pub fn closed(&self) -> super::client::VoidPromise {
+        self.closed.clone().unchecked_into()
     }
 
     /// Ends the session: the backend sees its `closed` resolve.
@@ -166,7 +166,8 @@ impl KeyedSession {
     }
 }
 
-/// A subscription of `statusStream`; its `unsubscribe` is what the app gets.
+/// A subscription of `statusStream`. The app gets its `unsubscribe`, bound
+/// to it, as the function `statusStream` returns.
 #[wasm_bindgen]
 pub struct StatusSubscription {
     id: u64,
