@@ -325,6 +325,19 @@ mod tests {
     }
 
     #[test]
+    fn a_resource_limit_of_any_number_is_refused_by_name_not_as_malformed() {
+        for value in [serde_json::json!(1000), serde_json::json!(-1), serde_json::json!(0.5)] {
+            let request: ConnectRequest = serde_json::from_value(serde_json::json!({
+                "key": "k",
+                "spawn": {"executable": {"resource_limits": {"cpu_period_percent": value}}}
+            }))
+            .unwrap();
+            let err = connect(&mut Registry::new(), &request, 1).unwrap_err();
+            assert_eq!(err, ConnectError::UnsupportedLimit { field: "cpu_period_percent" }, "{value}");
+        }
+    }
+
+    #[test]
     fn every_resource_limit_is_refused_by_name() {
         let fields: [(&str, ResourceLimits); 5] = [
             (
