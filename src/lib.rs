@@ -76,7 +76,7 @@ pub use backend_host::{BackendHost, BackendOutput};
 pub use connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
 pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
 pub use fleet::{DEFAULT_GRACE_MS, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Fleet, FleetLimits, FleetOutput};
-pub use ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, SessionId};
+pub use ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId};
 pub use lifecycle::{Lifecycle, TransitionError};
 pub use lock_names::{LockMode, LockNames};
 pub use registry::{Backend, ConnectError, Decision, MAX_KEY_LEN, Registry};

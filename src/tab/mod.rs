@@ -25,7 +25,11 @@
 //!    granted to this tab's shared watch) or a request left unanswered ends
 //!    the attempt, and a new one starts;
 //! 4. a leader that sees a higher epoch than its own from another tab steps
-//!    down: it stops its worker and queues for the lock again.
+//!    down: it stops its worker and queues for the lock again;
+//! 5. keyed backends ([`keyed`]): the tab sends its connects, watches and
+//!    terminates to the coordinator, opens sessions with keyed backends by
+//!    attempt, and while it leads hosts them in its [`Fleet`], reporting
+//!    their states in its epoch; stepping down kills them.
 
 mod keyed;
 
