@@ -89,6 +89,9 @@ struct PendingOpen {
     settle: Settle,
     token: String,
     credentials: Credentials,
+    /// When `open()` rejected with `timeout` (`Date.now()`): a port granted
+    /// later is given back at once.
+    deadline: f64,
 }
 
 struct OpenKeyed {
@@ -229,8 +232,10 @@ impl Client {
         }
         let credentials = inner.keyed.borrow().tokens.get(&token).cloned().unwrap_or_default();
         let session_id = inner.tab.borrow_mut().open_session(backend_id);
+        let deadline = js_sys::Date::now() + f64::from(inner.options.connect_timeout_ms);
         let promise = inner.pending(|settle| {
-            inner.keyed.borrow_mut().opens.insert(session_id, PendingOpen { settle, token, credentials });
+            let open = PendingOpen { settle, token, credentials, deadline };
+            inner.keyed.borrow_mut().opens.insert(session_id, open);
         });
         inner.pump();
         promise.unchecked_into()
@@ -510,11 +515,17 @@ impl Inner {
     /// credentials, and wait for its answer.
     fn granted(self: &Rc<Self>, session_id: SessionId, backend_id: BackendId) {
         let control = self.state.borrow_mut().carried.take();
-        let open = self.keyed.borrow_mut().opens.remove(&session_id);
-        let (Some(control), Some(open), Ok(channel)) = (control, open, MessageChannel::new()) else {
-            // Nobody waits for it any more.
-            self.tab.borrow_mut().close_session(&session_id);
-            return;
+        let open = self.keyed.borrow_mut().opens.remove(&session_id).filter(|o| js_sys::Date::now() <= o.deadline);
+        let (control, open, channel) = match (control, open, MessageChannel::new()) {
+            (Some(control), Some(open), Ok(channel)) => (control, open, channel),
+            (control, _, _) => {
+                // Nobody waits for it any more (it timed out): the session is given back.
+                if let Some(control) = control {
+                    control.close();
+                }
+                self.tab.borrow_mut().close_session(&session_id);
+                return;
+            }
         };
         let mut slot = None;
         let closed = Promise::new(&mut |resolve, _| slot = Some(resolve));
