@@ -102,6 +102,24 @@ export const KEYED_OPTIONS = Object.freeze({
   },
 });
 
+/**
+ * `n` tabs of a fresh app with the keyed options (and `options`) in a new BrowserContext, once one
+ * leads: `{ context, pages, leaderIndex, leader, followers, follower }` (`follower`: the first).
+ * The caller closes `context`; a set-up that fails closes it here.
+ */
+export async function keyedTabs(env, prefix, n, options = {}) {
+  const context = await env.browser.newContext();
+  try {
+    const pages = await openTabs(context, env.server.url, uniqueApp(prefix), n, { ...KEYED_OPTIONS, ...options });
+    const leaderIndex = await oneLeader(pages);
+    const followers = pages.filter((_, i) => i !== leaderIndex);
+    return { context, pages, leaderIndex, leader: pages[leaderIndex], followers, follower: followers[0] };
+  } catch (error) {
+    await context.close();
+    throw error;
+  }
+}
+
 /** `client.connect(request)` in `page`: `{ value }` (the ConnectResponse) or `{ error: { name, code, message } }`. */
 export function connect(page, request) {
   return page.evaluate((request) => window.settle(window.client.connect(request)), request);

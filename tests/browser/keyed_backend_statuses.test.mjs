@@ -5,12 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  KEYED_OPTIONS,
   connectOk,
-  oneLeader,
-  openTabs,
+  keyedTabs,
   statusLog,
-  uniqueApp,
   useBrowser,
   waitForStatus,
   waitUntil,
@@ -22,10 +19,8 @@ const env = useBrowser();
 const STARTUP = ['scheduled', 'loading', 'starting', 'waiting', 'ready'];
 
 test('the status stream, from a follower: startup, then a soft terminate from another follower', async () => {
-  const context = await env.browser.newContext();
+  const { context, pages, leaderIndex } = await keyedTabs(env, 'statuses', 3);
   try {
-    const pages = await openTabs(context, env.server.url, uniqueApp('statuses'), 3, KEYED_OPTIONS);
-    const leaderIndex = await oneLeader(pages);
     const leader = pages[leaderIndex];
     const [watcher, terminator] = pages.filter((_, i) => i !== leaderIndex);
 
@@ -82,10 +77,8 @@ test('the status stream, from a follower: startup, then a soft terminate from an
 });
 
 test('all tabs watching from the start see the same sequence', async () => {
-  const context = await env.browser.newContext();
+  const { context, pages, leaderIndex } = await keyedTabs(env, 'same-seq', 3);
   try {
-    const pages = await openTabs(context, env.server.url, uniqueApp('same-seq'), 3, KEYED_OPTIONS);
-    const leaderIndex = await oneLeader(pages);
     const follower = pages[(leaderIndex + 1) % 3];
     const response = await connectOk(follower, { key: 'shared-view', spawn: true });
     await Promise.all(pages.map((page) => watch(page, response.backend_id, 'all')));
@@ -101,10 +94,8 @@ test('all tabs watching from the start see the same sequence', async () => {
 });
 
 test('unsubscribing stops the stream', async () => {
-  const context = await env.browser.newContext();
+  const { context, pages, leaderIndex } = await keyedTabs(env, 'unsub', 2);
   try {
-    const pages = await openTabs(context, env.server.url, uniqueApp('unsub'), 2, KEYED_OPTIONS);
-    const leaderIndex = await oneLeader(pages);
     const follower = pages[1 - leaderIndex];
     const response = await connectOk(follower, { key: 'unsub', spawn: true });
     await watch(follower, response.backend_id, 'stopped');

@@ -6,15 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  KEYED_OPTIONS,
   connectOk,
   heldLiveness,
-  oneLeader,
+  keyedTabs,
   openSession,
-  openTabs,
   statusLog,
   talk,
-  uniqueApp,
   useBrowser,
   waitForStatus,
   waitUntil,
@@ -24,12 +21,7 @@ import {
 const env = useBrowser();
 
 /** Two tabs of a fresh app; `{ context, leader, follower }`. */
-async function twoTabs(prefix, options = {}) {
-  const context = await env.browser.newContext();
-  const pages = await openTabs(context, env.server.url, uniqueApp(prefix), 2, { ...KEYED_OPTIONS, ...options });
-  const leader = await oneLeader(pages);
-  return { context, leader: pages[leader], follower: pages[1 - leader] };
-}
+const twoTabs = (prefix, options = {}) => keyedTabs(env, prefix, 2, options);
 
 /** Fails unless `condition` stays true for `ms` (a check over a span of time, not a wait). */
 async function holdsFor(condition, ms, what) {

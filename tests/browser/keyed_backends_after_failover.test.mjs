@@ -4,15 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  KEYED_OPTIONS,
   connectOk,
   heldLiveness,
+  keyedTabs,
   oneLeader,
   openSession,
-  openTabs,
   statusLog,
   talk,
-  uniqueApp,
   useBrowser,
   waitForStatus,
   waitUntil,
@@ -22,10 +20,8 @@ import {
 const env = useBrowser();
 
 test('closing the leader tab: its backends are lost, and the keys run again on the new leader', async () => {
-  const context = await env.browser.newContext();
+  const { context, pages, leaderIndex } = await keyedTabs(env, 'keyed-failover', 3);
   try {
-    const pages = await openTabs(context, env.server.url, uniqueApp('keyed-failover'), 3, KEYED_OPTIONS);
-    const leaderIndex = await oneLeader(pages);
     const oldLeader = pages[leaderIndex];
     const followers = pages.filter((_, i) => i !== leaderIndex);
     const keys = ['first-key', 'second-key'];
@@ -76,10 +72,8 @@ test('closing the leader tab: its backends are lost, and the keys run again on t
 });
 
 test('two keys, two workers at once; terminating one leaves the other answering', async () => {
-  const context = await env.browser.newContext();
+  const { context, pages, leaderIndex } = await keyedTabs(env, 'two-workers', 2);
   try {
-    const pages = await openTabs(context, env.server.url, uniqueApp('two-workers'), 2, KEYED_OPTIONS);
-    const leaderIndex = await oneLeader(pages);
     const leader = pages[leaderIndex];
     const follower = pages[1 - leaderIndex];
     const one = await connectOk(follower, { key: 'one', spawn: true });

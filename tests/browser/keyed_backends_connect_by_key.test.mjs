@@ -6,15 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  KEYED_OPTIONS,
   connect,
   connectOk,
-  oneLeader,
+  keyedTabs,
   openSession,
-  openTabs,
   statusLog,
   talk,
-  uniqueApp,
   useBrowser,
   waitForStatus,
   watch,
@@ -22,16 +19,8 @@ import {
 
 const env = useBrowser();
 
-/** `n` tabs of a fresh app with the keyed options; `{ context, pages, leader, followers }`. */
-async function keyedTabs(prefix, n, options = {}) {
-  const context = await env.browser.newContext();
-  const pages = await openTabs(context, env.server.url, uniqueApp(prefix), n, { ...KEYED_OPTIONS, ...options });
-  const leader = await oneLeader(pages);
-  return { context, pages, leader: pages[leader], followers: pages.filter((_, i) => i !== leader) };
-}
-
 test('a follower and the leader connect to one key: one backend, spawned once, a token each', async () => {
-  const { context, leader, followers } = await keyedTabs('one-key', 2);
+  const { context, leader, followers } = await keyedTabs(env, 'one-key', 2);
   try {
     const [follower] = followers;
     const first = await connectOk(follower, { key: 'room', spawn: true });
@@ -64,7 +53,7 @@ test('a follower and the leader connect to one key: one backend, spawned once, a
 });
 
 test('a connect without a key spawns a new backend every time, under a fresh key', async () => {
-  const { context, followers } = await keyedTabs('no-key', 2);
+  const { context, followers } = await keyedTabs(env, 'no-key', 2);
   try {
     const [follower] = followers;
     const one = await connectOk(follower, { spawn: true });
@@ -88,7 +77,7 @@ test('a connect without a key spawns a new backend every time, under a fresh key
 });
 
 test('refusals: key-not-held, tag-mismatch, unknown-tag, invalid-key', async () => {
-  const { context, followers } = await keyedTabs('refusals', 2);
+  const { context, followers } = await keyedTabs(env, 'refusals', 2);
   try {
     const [follower] = followers;
     for (const request of [{ key: 'nobody' }, { key: 'nobody', spawn: false }]) {
@@ -123,7 +112,7 @@ test('refusals: key-not-held, tag-mismatch, unknown-tag, invalid-key', async () 
 });
 
 test('a tag runs its own script', async () => {
-  const { context, followers } = await keyedTabs('tags', 2);
+  const { context, followers } = await keyedTabs(env, 'tags', 2);
   try {
     const [follower] = followers;
     const untagged = await connectOk(follower, { key: 'u', spawn: true });
@@ -138,7 +127,7 @@ test('a tag runs its own script', async () => {
 });
 
 test('every resource_limits field is refused with unsupported-resource-limit, naming it', async () => {
-  const { context, followers } = await keyedTabs('limits', 2);
+  const { context, followers } = await keyedTabs(env, 'limits', 2);
   try {
     const [follower] = followers;
     // Plausible values, so only the field itself can be the reason for the refusal.
@@ -166,7 +155,7 @@ test('every resource_limits field is refused with unsupported-resource-limit, na
 });
 
 test('executable.env reaches ctx.env', async () => {
-  const { context, followers } = await keyedTabs('env', 2);
+  const { context, followers } = await keyedTabs(env, 'env', 2);
   try {
     const [follower] = followers;
     const vars = { MODE: 'normal', GREETING: `hello-${Math.random()}` };
@@ -180,7 +169,7 @@ test('executable.env reaches ctx.env', async () => {
 });
 
 test('user and auth reach the backend from the connecting tab only, never the coordinator or other tabs', async () => {
-  const { context, leader, followers } = await keyedTabs('user-auth', 3);
+  const { context, leader, followers } = await keyedTabs(env, 'user-auth', 3);
   try {
     const [asker, other] = followers;
     const user = `ada-${Math.random().toString(36).slice(2)}`;
@@ -224,7 +213,7 @@ test('user and auth reach the backend from the connecting tab only, never the co
 });
 
 test('mount: true — what one backend writes, the next backend of the key reads', async () => {
-  const { context, followers } = await keyedTabs('mount', 2);
+  const { context, followers } = await keyedTabs(env, 'mount', 2);
   try {
     const [follower] = followers;
     const text = `kept-${Math.random()}`;
@@ -257,7 +246,7 @@ test('mount: true — what one backend writes, the next backend of the key reads
 });
 
 test("mount: 'name' picks the directory's name", async () => {
-  const { context, followers } = await keyedTabs('mount-name', 2);
+  const { context, followers } = await keyedTabs(env, 'mount-name', 2);
   try {
     const [follower] = followers;
     const response = await connectOk(follower, { key: 'named', spawn: { executable: { mount: 'my-data' } } });
@@ -270,7 +259,7 @@ test("mount: 'name' picks the directory's name", async () => {
 });
 
 test('url, status_url and ready_url work with open, statusStream, status and ready', async () => {
-  const { context, followers } = await keyedTabs('urls', 2);
+  const { context, followers } = await keyedTabs(env, 'urls', 2);
   try {
     const [follower] = followers;
     const response = await connectOk(follower, { key: 'by-url', spawn: true });
@@ -311,7 +300,7 @@ test('url, status_url and ready_url work with open, statusStream, status and rea
 });
 
 test('open refuses a forged token and an unknown backend', async () => {
-  const { context, followers } = await keyedTabs('open-refusals', 2);
+  const { context, followers } = await keyedTabs(env, 'open-refusals', 2);
   try {
     const [follower] = followers;
     const response = await connectOk(follower, { key: 'guarded', spawn: true });
@@ -333,7 +322,7 @@ test('open refuses a forged token and an unknown backend', async () => {
 });
 
 test("ctx.isSecretToken knows the secret_token of each connect that reached the backend", async () => {
-  const { context, leader, followers } = await keyedTabs('secrets', 2);
+  const { context, leader, followers } = await keyedTabs(env, 'secrets', 2);
   try {
     const [follower] = followers;
     const first = await connectOk(follower, { key: 'vault', spawn: true });
