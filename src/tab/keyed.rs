@@ -212,24 +212,10 @@ impl Tab {
 mod tests {
     use super::*;
     use crate::connect::Spawn;
-    use crate::ids::{AppName, ClientId, CoordinatorId, Epoch};
-    use crate::lock_names::LockNames;
+    use crate::ids::Epoch;
     use crate::protocol::{ConnectOutcome, LeaderToBackend, Leadership, PortRefusal};
     use crate::status::{BackendState, BackendStatus};
-
-    const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
-
-    fn names() -> LockNames {
-        LockNames::new(AppName::new("app").unwrap())
-    }
-
-    fn client(n: u32) -> ClientId {
-        ClientId::new(format!("c{n}")).unwrap()
-    }
-
-    fn drain(tab: &mut Tab) -> Vec<TabOutput> {
-        std::iter::from_fn(|| tab.poll_output()).collect()
-    }
+    use crate::tab::tests::{T0, client, drain, names};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
         out.iter()
@@ -240,13 +226,9 @@ mod tests {
             .collect()
     }
 
+    /// A tab that joined with no leader known, its outputs drained.
     fn joined(n: u32) -> Tab {
-        let mut tab = Tab::new(client(n), names());
-        tab.start(T0);
-        tab.lock_granted(T0, &names().tab(&client(n)));
-        let welcome =
-            CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k").unwrap(), leader: None, tabs: 1 };
-        tab.from_coordinator(T0, Ok(welcome));
+        let mut tab = crate::tab::tests::joined(n, None);
         drain(&mut tab);
         tab
     }

@@ -829,17 +829,17 @@ mod tests {
     use super::*;
     use crate::ids::AppName;
 
-    const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
+    pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 
-    fn names() -> LockNames {
+    pub(super) fn names() -> LockNames {
         LockNames::new(AppName::new("app").unwrap())
     }
 
-    fn client(n: u32) -> ClientId {
+    pub(super) fn client(n: u32) -> ClientId {
         ClientId::new(format!("c{n}")).unwrap()
     }
 
-    fn drain(tab: &mut Tab) -> Vec<TabOutput> {
+    pub(super) fn drain(tab: &mut Tab) -> Vec<TabOutput> {
         std::iter::from_fn(|| tab.poll_output()).collect()
     }
 
@@ -852,7 +852,7 @@ mod tests {
     }
 
     /// A tab that joined, with `leader` already known.
-    fn joined(n: u32, leader: Option<Leadership>) -> Tab {
+    pub(super) fn joined(n: u32, leader: Option<Leadership>) -> Tab {
         let mut tab = Tab::new(client(n), names());
         tab.start(T0);
         tab.lock_granted(T0, &names().tab(&client(n)));
