@@ -109,10 +109,9 @@ pub enum FleetOutput {
 /// One hosted backend's worker and timers.
 #[derive(Debug)]
 struct Hosted {
-    /// Whether the worker said `listening` (and was sent `init`).
-    listening: bool,
-    /// What `init` will give it.
-    init: BackendInit,
+    /// What `init` will give it; taken when the worker said `listening`
+    /// and was sent `init`.
+    init: Option<BackendInit>,
     /// Open sessions.
     sessions: BTreeSet<SessionId>,
     /// Session requests waiting for `ready`.
@@ -253,8 +252,7 @@ impl Fleet {
         };
         let seconds = |s: Option<u32>| s.map(|s| u64::from(s) * 1_000);
         let hosted = Hosted {
-            listening: false,
-            init,
+            init: Some(init),
             sessions: BTreeSet::new(),
             queued: Vec::new(),
             max_idle_ms: seconds(config.max_idle_seconds),
@@ -285,11 +283,12 @@ impl Fleet {
             ready_url: format!("{base}/ready"),
         };
         if let Some(hosted) = self.hosted.get_mut(&backend_id) {
-            if hosted.listening {
-                let message = LeaderToBackend::Admit(admission);
-                self.outputs.push_back(FleetOutput::ToWorker { backend_id, message });
-            } else {
-                hosted.init.admitted.push(admission);
+            match &mut hosted.init {
+                Some(init) => init.admitted.push(admission),
+                None => {
+                    let message = LeaderToBackend::Admit(admission);
+                    self.outputs.push_back(FleetOutput::ToWorker { backend_id, message });
+                }
             }
         }
         self.answer(call, ConnectOutcome::Response(response));
@@ -309,11 +308,10 @@ impl Fleet {
         match (message, status) {
             (BackendToLeader::Listening, BackendStatus::Loading) => {
                 let Some(hosted) = self.hosted.get_mut(id) else { return };
-                hosted.listening = true;
                 let init = LeaderToBackend::Init {
                     leader_id: self.leader_id.clone(),
                     app: self.app.clone(),
-                    backend: Some(std::mem::replace(&mut hosted.init, empty_init(id))),
+                    backend: hosted.init.take(),
                 };
                 self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message: init });
                 self.advance(id, BackendState::Starting { time: now });
@@ -464,7 +462,7 @@ impl Fleet {
         hosted.lifetime_at = None;
         hosted.idle_at = None;
         hosted.grace_at = Some(now.plus_millis(grace));
-        let listening = hosted.listening;
+        let listening = hosted.init.is_none();
         self.refuse_queued(id);
         if listening {
             self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message: LeaderToBackend::Stop });
@@ -540,10 +538,6 @@ impl Fleet {
     fn fresh(&mut self) -> String {
         format!("{:032x}", (self.entropy)())
     }
-}
-
-fn empty_init(id: &BackendId) -> BackendInit {
-    BackendInit { backend_id: id.clone(), key: String::new(), env: BTreeMap::new(), mount: None, admitted: Vec::new() }
 }
 
 #[cfg(test)]
