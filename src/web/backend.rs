@@ -42,7 +42,7 @@ struct OpenSession {
     app_port: Option<MessagePort>,
     close: js_sys::Function,
     /// A keyed session waits for its `open` here.
-    _open: Option<Listener>,
+    handshake: Option<Listener>,
 }
 
 struct Host {
@@ -356,7 +356,7 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
     {
         let mut h = host.borrow_mut();
         h.carried = Some(channel.port2());
-        let session = OpenSession { port: port.clone(), app_port: None, close, _open: open };
+        let session = OpenSession { port: port.clone(), app_port: None, close, handshake: open };
         h.sessions.insert(request.session_id.clone(), session);
     }
     if !keyed {
@@ -375,7 +375,7 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
 fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Promise, event: MessageEvent) {
     let Some(port) = host.borrow_mut().sessions.get_mut(&request.session_id).map(|s| {
         // One `open` per session: the listener goes.
-        s._open = None;
+        s.handshake = None;
         s.port.clone()
     }) else {
         return;
