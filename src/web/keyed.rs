@@ -386,11 +386,11 @@ impl Inner {
             TabEvent::History { backend_id, states } => {
                 {
                     let mut keyed = self.keyed.borrow_mut();
-                    let known = keyed.histories.get(&backend_id).cloned().flatten().unwrap_or_default();
+                    let known = keyed.histories.get(&backend_id).and_then(Option::as_ref).map_or(0, Vec::len);
                     if states.is_empty() {
                         // Unknown: forget it, so that a later call asks again.
                         keyed.histories.remove(&backend_id);
-                    } else if states.len() >= known.len() {
+                    } else if states.len() >= known {
                         keyed.histories.insert(backend_id.clone(), Some(states));
                     }
                 }
