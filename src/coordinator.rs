@@ -233,8 +233,7 @@ impl Coordinator {
     fn hello(&mut self, now: Timestamp, conn: ConnId, client_id: ClientId) {
         // A tab that says hello again on a new connection (it believed this
         // coordinator dead) moves there: the old connection is dropped.
-        let old = self.conns.iter().find(|(_, c)| c.as_ref() == Some(&client_id)).map(|(k, _)| *k);
-        if let Some(old) = old {
+        if let Some(old) = self.conn_of(&client_id) {
             self.tab_gone(now, old);
         }
         let lock = self.names.tab(&client_id);
