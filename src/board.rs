@@ -170,6 +170,14 @@ impl Board {
         }
     }
 
+    /// The live backends hosted on `host` are hosted in `epoch` from now on
+    /// (their leader claimed a new term on the same connection).
+    pub(crate) fn rehome(&mut self, host: ConnId, epoch: Epoch) {
+        for record in self.records.values_mut().filter(|r| r.host == host && !r.is_terminated()) {
+            record.epoch = epoch;
+        }
+    }
+
     /// Ends every live backend for which `reason` gives a reason, at `now`
     /// (a termination under way keeps its own reason and kind).
     pub(crate) fn end_hosted(

@@ -260,12 +260,21 @@ impl Coordinator {
             },
         };
         self.floor = epoch;
-        let leadership = Leadership { leader_id: claim.leader_id, epoch, liveness_key: claim.liveness_key };
+        let leadership = Leadership {
+            leader_id: claim.leader_id,
+            epoch,
+            liveness_key: claim.liveness_key,
+            backend_id: claim.backend_id,
+        };
         self.leadership = Some((leadership.clone(), Some(conn)));
         let introduced: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| *k).collect();
         for to in introduced {
             self.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
         }
+        // A leader that claims again on the same connection (its default
+        // backend was replaced) still hosts its other backends: they move
+        // to its new term.
+        self.board.rehome(conn, epoch);
         // Epochs only grow: every backend of an older leader ends. One whose
         // leader is still connected lost its lease to this one.
         let ended = self.board.end_hosted(now, |r| {
@@ -509,6 +518,7 @@ mod tests {
             leader_id: client(n),
             liveness_key: format!("live-{n}"),
             epoch: None,
+            backend_id: None,
         })
     }
 
@@ -554,8 +564,12 @@ mod tests {
         drain(&mut k);
         k.handle(T0, ConnId(1), Ok(claim(1)));
         let out = drain(&mut k);
-        let expected =
-            Leadership { leader_id: client(1), epoch: Epoch::new(1).unwrap(), liveness_key: "live-1".into() };
+        let expected = Leadership {
+            leader_id: client(1),
+            epoch: Epoch::new(1).unwrap(),
+            liveness_key: "live-1".into(),
+            backend_id: None,
+        };
         assert_eq!(
             out,
             vec![
@@ -582,6 +596,7 @@ mod tests {
                 leader_id: client(1),
                 liveness_key: "live-1".into(),
                 epoch: Some(Epoch::new(epoch).unwrap()),
+                backend_id: None,
             })
         };
         k.handle(T0, ConnId(1), Ok(reclaim(7)));
@@ -990,6 +1005,44 @@ mod tests {
         assert_eq!(codes(drain(&mut k)), ["not-leader", "already-terminated"]);
         k.tab_gone(at(60), ConnId(1));
         assert!(drain(&mut k).is_empty(), "nothing more to end");
+    }
+
+    #[test]
+    fn a_leader_claiming_again_on_its_connection_keeps_its_backends_and_announces_its_default_backend() {
+        let mut k = led_by(1, 3);
+        report(&mut k, 1, 1, "keyed", &[scheduled(0), ready(1)]);
+        report(&mut k, 1, 1, "old-default", &[scheduled(0), ended(2, None, None)]);
+        k.handle(T0, ConnId(3), Ok(watch("keyed")));
+        drain(&mut k);
+        // Its default backend was replaced: the same tab claims a new term.
+        let again = TabToCoordinator::NewLeader(LeaderClaim {
+            leader_id: client(1),
+            liveness_key: "live-1b".into(),
+            epoch: None,
+            backend_id: Some(bid("new-default")),
+        });
+        k.handle(at(10), ConnId(1), Ok(again));
+        let out = drain(&mut k);
+        let announced: Vec<&Leadership> = out
+            .iter()
+            .filter_map(|(_, m)| match m {
+                CoordinatorToTab::NewLeader(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(announced.len(), 3, "every tab hears of the new term");
+        assert!(announced.iter().all(|l| l.epoch == epoch(2) && l.backend_id == Some(bid("new-default"))));
+        assert!(
+            !out.iter().any(|(_, m)| matches!(m, CoordinatorToTab::Status { .. })),
+            "nothing of its own ended: {out:?}"
+        );
+        assert_eq!(k.history(&bid("keyed")).unwrap().last(), Some(&ready(1)));
+        // It reports on in its new term, and the watcher hears it.
+        let terminating = BackendState::Terminating { time: at(11), termination_reason: TerminationReason::External };
+        report(&mut k, 1, 2, "keyed", &[terminating.clone()]);
+        assert_eq!(drain(&mut k), vec![status_to(3, "keyed", terminating)]);
+        report(&mut k, 1, 1, "keyed", &[ended(12, None, None)]);
+        assert_eq!(codes(drain(&mut k)), ["stale-epoch"]);
     }
 
     #[test]

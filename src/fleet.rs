@@ -22,6 +22,12 @@
 //! or since its last session closed (both a soft termination, `swept`), and
 //! the grace period of a soft termination (then hard).
 //!
+//! The leader's default backend (the one `initialize()` connects, running
+//! the default script) is one of them too, under [`DEFAULT_KEY`]: the tab
+//! creates and kills its worker itself ([`Fleet::host_default`]), because
+//! the tab's leadership rests on it, and the fleet gives it an id, its
+//! states, its sessions by token and its termination like any other.
+//!
 //! Sessions are asked for by backend id; a request made before the backend
 //! is ready waits for it. The key is released only at `terminated`; a
 //! `connect` with `spawn` made while its key's backend is terminating waits
@@ -37,7 +43,7 @@ use crate::protocol::{
     Admission, BackendInit, BackendToLeader, ConnectAnswer, ConnectCall, ConnectOutcome, DecodeError, LeaderToBackend,
     PortRefusal, PortRequest, TerminateCall,
 };
-use crate::registry::{Decision, Registry};
+use crate::registry::{DEFAULT_KEY, Decision, Registry};
 use crate::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 use crate::time::Timestamp;
 
@@ -85,6 +91,14 @@ pub enum FleetOutput {
     },
     /// `terminate()` the worker of `backend_id` and forget it.
     Kill {
+        /// The backend.
+        backend_id: BackendId,
+    },
+    /// Post to the tab's own worker, the default backend.
+    ToDefault(LeaderToBackend),
+    /// The default backend `backend_id` is finished: `terminate()` the
+    /// tab's own worker, and (while the tab leads) start another.
+    KillDefault {
         /// The backend.
         backend_id: BackendId,
     },
@@ -137,6 +151,8 @@ pub struct Fleet {
     tags: BTreeSet<String>,
     registry: Registry,
     hosted: BTreeMap<BackendId, Hosted>,
+    /// The default backend, while it is hosted.
+    default: Option<BackendId>,
     /// Connects waiting for the backend they are behind to end.
     waiting: Vec<(BackendId, ConnectCall)>,
     /// Gives fresh random numbers for ids and tokens.
@@ -169,6 +185,7 @@ impl Fleet {
             tags: BTreeSet::new(),
             registry: Registry::new(),
             hosted: BTreeMap::new(),
+            default: None,
             waiting: Vec::new(),
             entropy,
             ignored: 0,
@@ -192,9 +209,63 @@ impl Fleet {
         self.registry.backend(id).map(|b| b.lifecycle.status())
     }
 
+    /// The states so far of backend `id`, terminated ones included (empty
+    /// when unknown).
+    pub fn history(&self, id: &BackendId) -> &[BackendState] {
+        self.registry.backend(id).map_or(&[], |b| b.lifecycle.history())
+    }
+
     /// The backends hosted now (not terminated).
     pub fn hosted(&self) -> impl Iterator<Item = &BackendId> {
         self.hosted.keys()
+    }
+
+    /// The default backend, while it is hosted (not terminated).
+    pub fn default_backend(&self) -> Option<&BackendId> {
+        self.default.as_ref()
+    }
+
+    /// The tab created its own worker, the default backend: it is
+    /// `scheduled` and `loading` at once, under [`DEFAULT_KEY`], with no
+    /// limits but the tab's own start deadline ([`Fleet::expire_start`]).
+    /// Its `listening` is answered with `init` by the fleet, as any other's.
+    /// `None` while a default backend is hosted: it must end first.
+    pub fn host_default(&mut self, now: Timestamp) -> Option<BackendId> {
+        let id = BackendId::new(self.fresh()).expect("a hex number is a valid id");
+        if self.default.is_some() || !self.registry.host_default(now, id.clone()) {
+            self.ignored += 1;
+            return None;
+        }
+        let init = BackendInit {
+            backend_id: id.clone(),
+            key: DEFAULT_KEY.to_owned(),
+            env: BTreeMap::new(),
+            mount: None,
+            admitted: Vec::new(),
+        };
+        let hosted = Hosted {
+            init: Some(init),
+            sessions: BTreeSet::new(),
+            queued: Vec::new(),
+            max_idle_ms: None,
+            startup_at: None,
+            lifetime_at: None,
+            idle_at: None,
+            grace_at: None,
+        };
+        self.hosted.insert(id.clone(), hosted);
+        self.default = Some(id.clone());
+        self.report(&id, BackendState::Scheduled { time: now });
+        self.advance(&id, BackendState::Loading { time: now });
+        Some(id)
+    }
+
+    /// The default backend was not ready by the tab's deadline: it is
+    /// hard-terminated with `startup_timeout`.
+    pub fn expire_start(&mut self, now: Timestamp) {
+        if let Some(id) = self.default.clone() {
+            self.hard_stop(now, &id, TerminationReason::StartupTimeout);
+        }
     }
 
     /// The open sessions of backend `id`.
@@ -287,7 +358,7 @@ impl Fleet {
                 Some(init) => init.admitted.push(admission),
                 None => {
                     let message = LeaderToBackend::Admit(admission);
-                    self.outputs.push_back(FleetOutput::ToWorker { backend_id, message });
+                    self.to_worker(&backend_id, message);
                 }
             }
         }
@@ -313,7 +384,7 @@ impl Fleet {
                     app: self.app.clone(),
                     backend: hosted.init.take(),
                 };
-                self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message: init });
+                self.to_worker(id, init);
                 self.advance(id, BackendState::Starting { time: now });
             }
             (BackendToLeader::Listening, BackendStatus::Terminating) => {
@@ -353,7 +424,7 @@ impl Fleet {
         }
         for request in std::mem::take(&mut hosted.queued) {
             let message = LeaderToBackend::StartSession(request);
-            self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message });
+            self.to_worker(id, message);
         }
     }
 
@@ -391,7 +462,7 @@ impl Fleet {
         let refusal = match self.live_status(&id) {
             Some(BackendStatus::Ready) => {
                 let message = LeaderToBackend::StartSession(request);
-                return self.outputs.push_back(FleetOutput::ToWorker { backend_id: id, message });
+                return self.to_worker(&id, message);
             }
             Some(status) if status < BackendStatus::Ready => {
                 if let Some(hosted) = self.hosted.get_mut(&id) {
@@ -446,9 +517,10 @@ impl Fleet {
     /// coordinator ends their histories (`lost` or `key_expired`).
     pub fn shut_down(&mut self) {
         for id in std::mem::take(&mut self.hosted).into_keys() {
-            self.outputs.push_back(FleetOutput::Kill { backend_id: id });
+            self.kill(&id);
         }
         self.registry = Registry::new();
+        self.default = None;
         self.waiting.clear();
     }
 
@@ -465,7 +537,7 @@ impl Fleet {
         let listening = hosted.init.is_none();
         self.refuse_queued(id);
         if listening {
-            self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message: LeaderToBackend::Stop });
+            self.to_worker(id, LeaderToBackend::Stop);
         }
     }
 
@@ -482,7 +554,10 @@ impl Fleet {
         if self.hosted.remove(id).is_none() {
             return;
         }
-        self.outputs.push_back(FleetOutput::Kill { backend_id: id.clone() });
+        self.kill(id);
+        if self.default.as_ref() == Some(id) {
+            self.default = None;
+        }
         self.transition(id, |l| l.finish(now, exit_error, None));
         self.registry.finish(id);
         let (behind, rest): (Vec<_>, Vec<_>) =
@@ -522,6 +597,22 @@ impl Fleet {
         };
         self.report(id, state);
         true
+    }
+
+    fn to_worker(&mut self, id: &BackendId, message: LeaderToBackend) {
+        let output = match self.default.as_ref() == Some(id) {
+            true => FleetOutput::ToDefault(message),
+            false => FleetOutput::ToWorker { backend_id: id.clone(), message },
+        };
+        self.outputs.push_back(output);
+    }
+
+    fn kill(&mut self, id: &BackendId) {
+        let output = match self.default.as_ref() == Some(id) {
+            true => FleetOutput::KillDefault { backend_id: id.clone() },
+            false => FleetOutput::Kill { backend_id: id.clone() },
+        };
+        self.outputs.push_back(output);
     }
 
     fn report(&mut self, id: &BackendId, state: BackendState) {

@@ -26,6 +26,11 @@ use crate::lifecycle::Lifecycle;
 use crate::status::BackendStatus;
 use crate::time::Timestamp;
 
+/// The key of the leader's default backend (the one `initialize()`
+/// connects): a `connect` with it reaches that backend like any other, but
+/// only the leader starts one under it.
+pub const DEFAULT_KEY: &str = "tabworker:default";
+
 /// Why a `connect` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
@@ -178,6 +183,9 @@ impl Registry {
         };
         let Some(held) = self.keys.get(&key).cloned() else {
             return match config {
+                Some(_) if key == DEFAULT_KEY => Err(ConnectError::InvalidKey {
+                    detail: format!("`{DEFAULT_KEY}` is the default backend's key: only the leader starts it"),
+                }),
                 Some(config) => Ok(self.spawn(now, key, config, fresh_id())),
                 None => Err(ConnectError::NotHeld { key }),
             };
@@ -213,6 +221,17 @@ impl Registry {
     /// The lifecycle of backend `id`, to move it on.
     pub fn lifecycle_mut(&mut self, id: &BackendId) -> Option<&mut Lifecycle> {
         self.backends.get_mut(id).map(|b| &mut b.lifecycle)
+    }
+
+    /// Records the leader's default backend `backend_id`, `scheduled` now,
+    /// under [`DEFAULT_KEY`]; `false` (and nothing recorded) while a default
+    /// backend holds it.
+    pub fn host_default(&mut self, now: Timestamp, backend_id: BackendId) -> bool {
+        if self.keys.contains_key(DEFAULT_KEY) || self.backends.contains_key(&backend_id) {
+            return false;
+        }
+        self.spawn(now, DEFAULT_KEY.to_owned(), SpawnConfig::default(), backend_id);
+        true
     }
 
     fn spawn(&mut self, now: Timestamp, key: String, config: SpawnConfig, backend_id: BackendId) -> Decision {
@@ -294,6 +313,29 @@ mod tests {
             assert_eq!(again, Decision::Live { backend_id: id(1), status: BackendStatus::Scheduled });
         }
         assert!(registry.backend(&id(2)).is_none(), "no second backend for one key");
+    }
+
+    #[test]
+    fn the_default_key_reaches_the_leaders_default_backend_but_only_the_leader_starts_one() {
+        let mut registry = Registry::new();
+        let err = connect(&mut registry, &request(Some(DEFAULT_KEY), Some(Spawn::Enabled(true))), 1).unwrap_err();
+        assert_eq!(err.code(), "invalid-key");
+        assert!(err.to_string().contains("only the leader starts it"), "{err}");
+        assert!(registry.backend(&id(1)).is_none());
+
+        assert!(registry.host_default(T0, id(2)));
+        assert!(!registry.host_default(T0, id(3)), "one default backend at a time");
+        for spawn in [None, Some(Spawn::Enabled(true))] {
+            let live = connect(&mut registry, &request(Some(DEFAULT_KEY), spawn), 4).unwrap();
+            assert_eq!(live, Decision::Live { backend_id: id(2), status: BackendStatus::Scheduled });
+        }
+        let err = connect(&mut registry, &request(Some(DEFAULT_KEY), tagged("chat")), 4).unwrap_err();
+        assert_eq!(err.code(), "tag-mismatch");
+
+        let lifecycle = registry.lifecycle_mut(&id(2)).unwrap();
+        lifecycle.finish(T0, false, None).unwrap();
+        assert_eq!(registry.finish(&id(2)).as_deref(), Some(DEFAULT_KEY));
+        assert!(registry.host_default(T0, id(3)), "a successor once the first is terminated");
     }
 
     #[test]

@@ -70,6 +70,12 @@ fn one_tab_leads_runs_the_seed_handshake_in_order_and_connects_to_its_own_worker
             (t, k, "new-leader"),
             (k, t, "new-leader"),
             (t, k, "request-port"),
+            // The default backend's history, told once the tab has its term.
+            (t, k, "status"),
+            (t, k, "status"),
+            (t, k, "status"),
+            (t, k, "status"),
+            (t, k, "status"),
             (k, t, "request-port"),
             (t, w, "start-session"),
             (w, t, "session"),
@@ -79,9 +85,20 @@ fn one_tab_leads_runs_the_seed_handshake_in_order_and_connects_to_its_own_worker
         "trace:\n{}",
         sim.trace().join("\n")
     );
-    // The seed's order, kind by kind (`hello`, `welcome` and `started` are tabworker's own).
-    let mut kinds: Vec<&str> =
-        trace.iter().map(|(_, _, kind)| *kind).filter(|k| !matches!(*k, "hello" | "welcome" | "started")).collect();
+    // The default backend is one backend among others: the coordinator
+    // knows its history under the id the leadership names.
+    let leadership = sim.coordinator().leadership().expect("a leader").clone();
+    let default = leadership.backend_id.expect("the leadership names its default backend");
+    let history: Vec<&str> =
+        sim.coordinator().history(&default).expect("known").iter().map(|s| s.status().as_str()).collect();
+    assert_eq!(history, ["scheduled", "loading", "starting", "waiting", "ready"]);
+    // The seed's order, kind by kind (`hello`, `welcome`, `started` and
+    // `status` are tabworker's own).
+    let mut kinds: Vec<&str> = trace
+        .iter()
+        .map(|(_, _, kind)| *kind)
+        .filter(|k| !matches!(*k, "hello" | "welcome" | "started" | "status"))
+        .collect();
     kinds.dedup();
     assert_eq!(
         kinds,

@@ -86,6 +86,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
         leader_id: ClientId::new("b").unwrap(),
         liveness_key: "tabworker:web-test:liveness:w".into(),
         epoch: None,
+        backend_id: None,
     };
     post(&tab_b.port1(), &TabToCoordinator::NewLeader(claim.clone()));
     let announced = next_message(&tab_a.port1(), 2000).await;
@@ -94,7 +95,8 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
         CoordinatorToTab::NewLeader(Leadership {
             leader_id: claim.leader_id,
             epoch: Epoch::new(1).unwrap(),
-            liveness_key: claim.liveness_key
+            liveness_key: claim.liveness_key,
+            backend_id: None,
         })
     );
     assert_eq!(coordinator.epoch(), Some(1.0));

@@ -81,12 +81,17 @@ fn examples() -> Vec<Example> {
     let client_id = ClientId::new("c1").unwrap();
     let session_id = SessionId::new("s1").unwrap();
     let epoch = Epoch::new(3).unwrap();
-    let leadership =
-        Leadership { leader_id: ClientId::new("c0").unwrap(), epoch, liveness_key: "tabworker:a:liveness:w".into() };
+    let leadership = Leadership {
+        leader_id: ClientId::new("c0").unwrap(),
+        epoch,
+        liveness_key: "tabworker:a:liveness:w".into(),
+        backend_id: None,
+    };
     let claim = LeaderClaim {
         leader_id: ClientId::new("c0").unwrap(),
         liveness_key: "tabworker:a:liveness:w".into(),
         epoch: Some(epoch),
+        backend_id: None,
     };
     let request = PortRequest { client_id: client_id.clone(), session_id: session_id.clone(), backend_id: None };
     let grant = PortGrant { client_id: client_id.clone(), session_id: session_id.clone(), epoch, backend_id: None };

@@ -16,6 +16,10 @@ pub struct Leadership {
     pub epoch: Epoch,
     /// The Web Lock its backend worker holds for as long as it lives.
     pub liveness_key: String,
+    /// The backend id of its default backend (the one `initialize()`
+    /// connects), which every tab can watch like any other backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_id: Option<BackendId>,
 }
 
 /// A leader's claim: its backend worker is ready and it leads from now on.
@@ -29,6 +33,9 @@ pub struct LeaderClaim {
     /// The term the claimant already leads in, when it claims again from a
     /// new coordinator (the old one died); kept if no tab knows a newer one.
     pub epoch: Option<Epoch>,
+    /// The backend id of its default backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_id: Option<BackendId>,
 }
 
 /// A client asks for a session: one connect attempt.
@@ -285,6 +292,7 @@ pub(crate) mod examples {
             leader_id: ClientId::new("c0").unwrap(),
             epoch: Epoch::new(3).unwrap(),
             liveness_key: "tabworker:app:liveness:w1".into(),
+            backend_id: Some(BackendId::new("b0").unwrap()),
         }
     }
 
@@ -361,11 +369,13 @@ pub(crate) mod examples {
                 leader_id: ClientId::new("c0").unwrap(),
                 liveness_key: leadership().liveness_key,
                 epoch: None,
+                backend_id: None,
             }),
             TabToCoordinator::NewLeader(LeaderClaim {
                 leader_id: ClientId::new("c0").unwrap(),
                 liveness_key: leadership().liveness_key,
                 epoch: Some(leadership().epoch),
+                backend_id: leadership().backend_id,
             }),
             TabToCoordinator::RequestPort(request()),
             TabToCoordinator::ProvidePort(grant()),

@@ -6,10 +6,10 @@
 //! naming the backend; the backend waits on that lock and closes the session
 //! when it is released ([`Tab::close_session`], or the tab going away).
 
-use super::{Tab, TabEvent, TabOutput};
+use super::{Lead, Tab, TabEvent, TabOutput};
 use crate::connect::ConnectRequest;
 use crate::fleet::{FleetLimits, FleetOutput};
-use crate::ids::{BackendId, SessionId};
+use crate::ids::{BackendId, Epoch, SessionId};
 use crate::lock_names::LockMode;
 use crate::protocol::{
     BackendToLeader, ConnectCall, CoordinatorToTab, DecodeError, PortGrant, PortRequest, StatusReport,
@@ -126,7 +126,7 @@ impl Tab {
 
     /// A frame from the coordinator about keyed backends.
     pub(super) fn keyed_frame(&mut self, now: Timestamp, message: CoordinatorToTab) {
-        let leading = self.leading().is_some();
+        let leading = self.hosting().is_some();
         match message {
             CoordinatorToTab::Connect(call) if leading => self.fleet.connect(now, *call),
             CoordinatorToTab::Terminate(call) if leading => self.fleet.terminate(now, &call),
@@ -158,42 +158,65 @@ impl Tab {
             // A refusal of one of ours, a frame for another tab or for a leader: nothing to act on.
             _ => self.ignored += 1,
         }
-        self.pull_fleet();
+        self.pull_fleet(now);
     }
 
     /// A frame from the worker of keyed backend `backend_id`, decoded or
     /// refused.
     pub fn from_worker(&mut self, now: Timestamp, backend_id: &BackendId, frame: Result<BackendToLeader, DecodeError>) {
-        if self.leading().is_none() {
+        if self.hosting().is_none() {
             self.ignored += 1;
             return;
         }
         self.fleet.from_worker(now, backend_id, frame);
-        self.pull_fleet();
+        self.pull_fleet(now);
     }
 
     /// The worker of keyed backend `backend_id` failed to load, or threw.
     pub fn worker_error(&mut self, now: Timestamp, backend_id: &BackendId) {
         self.fleet.worker_error(now, backend_id);
-        self.pull_fleet();
+        self.pull_fleet(now);
+    }
+
+    /// The term this tab hosts backends in: the last one it was given, for
+    /// as long as it holds the leader lock.
+    pub(super) fn hosting(&self) -> Option<Epoch> {
+        self.term.filter(|_| self.lead != Lead::Follower)
     }
 
     /// Moves what the fleet asks for into this tab's outputs, in order.
-    pub(super) fn pull_fleet(&mut self) {
+    pub(super) fn pull_fleet(&mut self, now: Timestamp) {
         while let Some(output) = self.fleet.poll_output() {
             let output = match output {
                 FleetOutput::Spawn { backend_id, tag } => TabOutput::SpawnWorker { backend_id, tag },
                 FleetOutput::ToWorker { backend_id, message } => TabOutput::ToWorker { backend_id, message },
                 FleetOutput::Kill { backend_id } => TabOutput::KillWorker { backend_id },
+                FleetOutput::ToDefault(message) => TabOutput::ToBackend(message),
+                FleetOutput::KillDefault { .. } => {
+                    // Stepping down or leaving terminates the worker itself.
+                    if self.lead == Lead::Follower {
+                        continue;
+                    }
+                    self.outputs.push_back(TabOutput::TerminateBackend);
+                    // A worker that failed to start is replaced after a
+                    // pause; one that ended otherwise, at once.
+                    if !matches!(self.lead, Lead::Respawning { .. }) {
+                        self.spawn(now);
+                    }
+                    continue;
+                }
                 FleetOutput::Status { backend_id, key, state } => {
-                    // Between two coordinators the states wait: the new
-                    // one is told every history once this tab leads again.
-                    let Some(epoch) = self.leading() else { continue };
+                    // Before this tab has a term the states wait: the
+                    // coordinator is told every history once it leads.
+                    let Some(epoch) = self.hosting() else {
+                        self.replay_due = true;
+                        continue;
+                    };
                     TabOutput::ToCoordinator(TabToCoordinator::Status(StatusReport { epoch, backend_id, key, state }))
                 }
                 FleetOutput::Answer(answer) => TabOutput::ToCoordinator(TabToCoordinator::Connected(Box::new(answer))),
                 FleetOutput::Grant(PortRequest { client_id, session_id, backend_id }) => {
-                    let Some(epoch) = self.leading() else { continue };
+                    let Some(epoch) = self.hosting() else { continue };
                     TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(PortGrant {
                         client_id,
                         session_id,
@@ -239,8 +262,12 @@ mod tests {
         tab.lock_granted(T0, &names().leader());
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
-        let leadership =
-            Leadership { leader_id: client(1), epoch: Epoch::new(1).unwrap(), liveness_key: "live-1".into() };
+        let leadership = Leadership {
+            leader_id: client(1),
+            epoch: Epoch::new(1).unwrap(),
+            liveness_key: "live-1".into(),
+            backend_id: None,
+        };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership)));
         drain(&mut tab);
         assert_eq!(tab.leading(), Epoch::new(1).ok());
@@ -313,7 +340,12 @@ mod tests {
         assert_eq!(drain(&mut follower), []);
 
         // Stepping down kills every keyed worker.
-        let newer = Leadership { leader_id: client(4), epoch: Epoch::new(2).unwrap(), liveness_key: "live-2".into() };
+        let newer = Leadership {
+            leader_id: client(4),
+            epoch: Epoch::new(2).unwrap(),
+            liveness_key: "live-2".into(),
+            backend_id: None,
+        };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(newer)));
         assert!(drain(&mut tab).contains(&TabOutput::KillWorker { backend_id }));
         assert_eq!(tab.fleet().hosted().count(), 0);
@@ -393,5 +425,170 @@ mod tests {
         assert!(tab.terminate_backend(backend_id.clone(), true));
         let call = TerminateCall { client_id: client(2), backend_id, hard: true };
         assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::Terminate(call)]);
+    }
+}
+
+#[cfg(test)]
+mod default_backend_tests {
+    use super::*;
+    use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
+    use crate::registry::DEFAULT_KEY;
+    use crate::status::{BackendState, TerminationKind, TerminationReason};
+    use crate::tab::tests::{T0, client, drain, names};
+
+    fn e(n: u64) -> Epoch {
+        Epoch::new(n).unwrap()
+    }
+
+    /// A tab that leads in epoch 1, with its default backend ready.
+    fn leader() -> (Tab, BackendId) {
+        let mut tab = crate::tab::tests::joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        let id = tab.fleet().default_backend().cloned().expect("hosted");
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        tab.from_backend(T0, Ok(BackendToLeader::Started));
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        let given = Leadership {
+            leader_id: client(1),
+            epoch: e(1),
+            liveness_key: "live-1".into(),
+            backend_id: Some(id.clone()),
+        };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(given)));
+        drain(&mut tab);
+        (tab, id)
+    }
+
+    /// The states reported, as (epoch, backend, state).
+    fn reports(out: &[TabOutput]) -> Vec<(Epoch, BackendId, BackendState)> {
+        out.iter()
+            .filter_map(|o| match o {
+                TabOutput::ToCoordinator(TabToCoordinator::Status(r)) => {
+                    Some((r.epoch, r.backend_id.clone(), r.state.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn statuses_of(out: &[TabOutput], id: &BackendId) -> Vec<&'static str> {
+        reports(out).into_iter().filter(|(_, b, _)| b == id).map(|(_, _, s)| s.status().as_str()).collect()
+    }
+
+    #[test]
+    fn terminating_the_default_backend_ends_it_as_external_and_the_leader_starts_another_and_claims_again() {
+        let (mut tab, first) = leader();
+        let call = TerminateCall { client_id: client(2), backend_id: first.clone(), hard: false };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Terminate(call)));
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::ToBackend(LeaderToBackend::Stop)), "{out:?}");
+        assert_eq!(statuses_of(&out, &first), ["terminating"]);
+
+        let later = T0.plus_millis(40);
+        tab.from_backend(later, Ok(BackendToLeader::Stopped));
+        let out = drain(&mut tab);
+        let second = tab.fleet().default_backend().cloned().expect("a new default backend");
+        assert_ne!(first, second);
+        assert_eq!(out.iter().filter(|o| **o == TabOutput::TerminateBackend).count(), 1);
+        assert_eq!(out.iter().filter(|o| **o == TabOutput::SpawnBackend).count(), 1);
+        let ended = BackendState::Terminated {
+            time: later,
+            termination_reason: Some(TerminationReason::External),
+            termination_kind: Some(TerminationKind::Soft),
+            exit_error: Some(false),
+        };
+        // Reported in the term the tab still holds, the end before the successor.
+        assert_eq!(
+            reports(&out),
+            [
+                (e(1), first.clone(), ended),
+                (e(1), second.clone(), BackendState::Scheduled { time: later }),
+                (e(1), second.clone(), BackendState::Loading { time: later }),
+            ]
+        );
+
+        tab.from_backend(later, Ok(BackendToLeader::Listening));
+        tab.from_backend(later, Ok(BackendToLeader::Ready { liveness_key: "live-2".into() }));
+        let claim = LeaderClaim {
+            leader_id: client(1),
+            liveness_key: "live-2".into(),
+            epoch: None,
+            backend_id: Some(second.clone()),
+        };
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim))), "{out:?}");
+        assert_eq!(statuses_of(&out, &second), ["starting", "ready"]);
+    }
+
+    #[test]
+    fn a_default_worker_that_dies_ends_with_exit_error_and_is_replaced() {
+        let (mut tab, first) = leader();
+        tab.lock_granted(T0, "live-1");
+        let out = drain(&mut tab);
+        let second = tab.fleet().default_backend().cloned().expect("a new default backend");
+        assert_ne!(first, second);
+        let ended = reports(&out).into_iter().find(|(_, b, _)| *b == first).map(|(_, _, s)| s);
+        assert!(matches!(ended, Some(BackendState::Terminated { exit_error: Some(true), .. })), "{ended:?}");
+        assert_eq!(out.iter().filter(|o| **o == TabOutput::SpawnBackend).count(), 1);
+    }
+
+    #[test]
+    fn a_default_worker_not_ready_in_time_ends_with_startup_timeout_and_another_starts_after_a_pause() {
+        let mut tab = crate::tab::tests::joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        let first = tab.fleet().default_backend().cloned().unwrap();
+        drain(&mut tab);
+        let deadline = tab.poll_timeout().expect("a start deadline");
+        tab.timeout(deadline);
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::TerminateBackend));
+        assert!(!out.contains(&TabOutput::SpawnBackend), "not at once");
+        assert_eq!(tab.fleet().default_backend(), None);
+        assert_eq!(tab.fleet().status(&first), Some(crate::status::BackendStatus::Terminated));
+        let history = tab.fleet().history(&first);
+        assert!(
+            matches!(
+                history.last(),
+                Some(BackendState::Terminated { termination_reason: Some(TerminationReason::StartupTimeout), .. })
+            ),
+            "{history:?}"
+        );
+        let pause = tab.poll_timeout().expect("a respawn");
+        tab.timeout(pause);
+        assert!(drain(&mut tab).contains(&TabOutput::SpawnBackend));
+        assert!(tab.fleet().default_backend().is_some_and(|id| *id != first));
+    }
+
+    #[test]
+    fn the_default_key_reaches_the_default_backend_whose_tokens_go_to_the_tabs_own_worker() {
+        let (mut tab, id) = leader();
+        let request = ConnectRequest { key: Some(DEFAULT_KEY.into()), ..ConnectRequest::default() };
+        let call = ConnectCall { client_id: client(2), request_id: 7, request };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Connect(Box::new(call))));
+        let out = drain(&mut tab);
+        let admitted = out.iter().find_map(|o| match o {
+            TabOutput::ToBackend(LeaderToBackend::Admit(a)) => Some(a.token.clone()),
+            _ => None,
+        });
+        let answer = out.iter().find_map(|o| match o {
+            TabOutput::ToCoordinator(TabToCoordinator::Connected(a)) => Some(a.outcome.clone()),
+            _ => None,
+        });
+        let Some(ConnectOutcome::Response(response)) = answer else { panic!("{out:?}") };
+        assert_eq!((response.backend_id, response.spawned), (id.clone(), false));
+        assert_eq!(admitted, Some(response.token));
+
+        // A session by token: asked of the fleet, started by the tab's own worker.
+        let request = PortRequest {
+            client_id: client(2),
+            session_id: crate::ids::SessionId::new("c2.9").unwrap(),
+            backend_id: Some(id.clone()),
+        };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
+        assert_eq!(drain(&mut tab), [TabOutput::ToBackend(LeaderToBackend::StartSession(request.clone()))]);
+        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
+        let grant =
+            PortGrant { client_id: client(2), session_id: request.session_id, epoch: e(1), backend_id: Some(id) };
+        assert_eq!(drain(&mut tab), [TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(grant))]);
     }
 }

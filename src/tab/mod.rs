@@ -299,8 +299,17 @@ pub struct Tab {
     session: Session,
     /// Sessions with keyed backends, by attempt: whether asked for yet.
     keyed: BTreeMap<SessionId, keyed::KeyedSession>,
-    /// The keyed backends this tab hosts while it leads.
+    /// The keyed backends this tab hosts while it leads, its default
+    /// backend among them.
     fleet: Fleet,
+    /// The term this tab was last given while it holds the leader lock: its
+    /// backends' states are reported in it, also while its default backend
+    /// is replaced and a new term claimed.
+    term: Option<Epoch>,
+    /// Whether the coordinator may lack some of the fleet's states (they
+    /// were made before this tab had a term, or a new coordinator started):
+    /// every history is reported again once this tab leads.
+    replay_due: bool,
     attempts: u64,
     retry_ms: u64,
     ignored: u64,
@@ -320,6 +329,8 @@ impl Tab {
         Tab {
             keyed: BTreeMap::new(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
+            term: None,
+            replay_due: false,
             id,
             names,
             membership: Membership::New,
@@ -447,58 +458,89 @@ impl Tab {
         }
     }
 
-    /// A frame from this tab's backend worker, decoded or refused.
-    pub fn from_backend(&mut self, _now: Timestamp, frame: Result<BackendToLeader, DecodeError>) {
+    /// A frame from this tab's backend worker (its default backend),
+    /// decoded or refused. The fleet follows its lifecycle and its sessions
+    /// by token; the tab claims the lead once it is ready, and grants the
+    /// sessions of its default path.
+    pub fn from_backend(&mut self, now: Timestamp, frame: Result<BackendToLeader, DecodeError>) {
         let Ok(message) = frame else {
             self.ignored += 1;
             return;
         };
-        match (message, &self.lead) {
-            (BackendToLeader::Listening, Lead::Spawning) => {
-                self.lead = Lead::Initializing;
-                let init = LeaderToBackend::Init {
-                    leader_id: self.id.clone(),
-                    app: self.names.app().to_string(),
-                    backend: None,
-                };
-                self.outputs.push_back(TabOutput::ToBackend(init));
-            }
+        match (&message, &self.lead) {
+            (BackendToLeader::Listening, Lead::Spawning) => self.lead = Lead::Initializing,
             (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
                 self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
                 self.start_deadline = None;
                 // Between two coordinators the claim waits for the new one's welcome.
                 if self.membership == Membership::Joined {
-                    let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch: None };
-                    self.send_coordinator(TabToCoordinator::NewLeader(claim));
+                    self.claim(liveness_key.clone(), None);
                 }
             }
+            (BackendToLeader::Failed { detail }, Lead::Spawning | Lead::Initializing) => {
+                // Its start code threw: a new one after a pause.
+                self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+                self.start_deadline = None;
+                self.event(TabEvent::BackendError { detail: detail.clone() });
+            }
             (
-                BackendToLeader::Session(PortRequest { client_id, session_id, backend_id }),
+                BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }),
                 Lead::Leading { epoch, .. },
             ) => {
-                let grant = PortGrant { client_id, session_id, epoch: *epoch, backend_id };
-                self.send_coordinator(TabToCoordinator::ProvidePort(grant));
+                let grant = PortGrant {
+                    client_id: client_id.clone(),
+                    session_id: session_id.clone(),
+                    epoch: *epoch,
+                    backend_id: None,
+                };
+                return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
             }
-            _ => self.ignored += 1,
+            (BackendToLeader::Session(PortRequest { backend_id: None, .. }), _) => {
+                self.ignored += 1;
+                return;
+            }
+            _ => {}
         }
+        match self.fleet.default_backend().cloned() {
+            Some(id) => self.fleet.from_worker(now, &id, Ok(message)),
+            None => self.ignored += 1,
+        }
+        self.pull_fleet(now);
+    }
+
+    /// Claims the lead for the worker holding `liveness_key` (again, in
+    /// `epoch`, from a new coordinator), naming its default backend.
+    fn claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
+        let backend_id = self.fleet.default_backend().cloned();
+        let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch, backend_id };
+        self.send_coordinator(TabToCoordinator::NewLeader(claim));
     }
 
     /// This tab's backend worker failed to load, or threw. Before it is
-    /// ready, a new worker is spawned after a pause.
+    /// ready, it is ended (`exit_error`) and a new worker is spawned after a
+    /// pause.
     pub fn backend_error(&mut self, now: Timestamp, detail: String) {
         if matches!(self.lead, Lead::Spawning | Lead::Initializing) {
-            self.outputs.push_back(TabOutput::TerminateBackend);
             self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
             self.start_deadline = None;
+            match self.fleet.default_backend().cloned() {
+                Some(id) => self.fleet.worker_error(now, &id),
+                None => self.outputs.push_back(TabOutput::TerminateBackend),
+            }
+            self.pull_fleet(now);
         }
         self.event(TabEvent::BackendError { detail });
     }
 
     /// Creates the leader's worker, with a deadline for its `ready`.
+    /// It is the default backend: the fleet reports it `scheduled` and
+    /// `loading` under a new backend id.
     fn spawn(&mut self, now: Timestamp) {
         self.lead = Lead::Spawning;
         self.start_deadline = Some(now.plus_millis(WORKER_START_TIMEOUT_MS));
         self.outputs.push_back(TabOutput::SpawnBackend);
+        self.fleet.host_default(now);
+        self.pull_fleet(now);
     }
 
     /// The earliest instant at which [`Tab::timeout`] must be called.
@@ -516,15 +558,15 @@ impl Tab {
             Membership::Greeting => self.welcome_deadline,
             _ => None,
         };
-        let fleet = self.leading().and(self.fleet.poll_timeout());
+        let fleet = if self.lead == Lead::Follower { None } else { self.fleet.poll_timeout() };
         [retry, respawn, welcome, fleet].into_iter().flatten().min()
     }
 
     /// Time passed; acts on whatever is due.
     pub fn timeout(&mut self, now: Timestamp) {
-        if self.leading().is_some() {
+        if self.lead != Lead::Follower {
             self.fleet.timeout(now);
-            self.pull_fleet();
+            self.pull_fleet(now);
         }
         if let Session::Requested { retry_at, .. } = &self.session {
             if *retry_at <= now {
@@ -537,9 +579,14 @@ impl Tab {
         match self.lead {
             Lead::Respawning { at } if at <= now => self.spawn(now),
             Lead::Spawning | Lead::Initializing if self.start_deadline.is_some_and(|d| d <= now) => {
-                // A worker that hangs or died without a word while starting.
+                // A worker that hangs or died without a word while starting:
+                // `startup_timeout`, and a new one after a pause.
+                self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+                self.start_deadline = None;
+                self.fleet.expire_start(now);
+                self.pull_fleet(now);
                 let detail = format!("the backend worker was not ready within {WORKER_START_TIMEOUT_MS} ms");
-                self.backend_error(now, detail);
+                self.event(TabEvent::BackendError { detail });
             }
             _ => {}
         }
@@ -551,7 +598,7 @@ impl Tab {
     }
 
     /// Leaves: stops the worker, releases every lock, says goodbye.
-    pub fn destroy(&mut self, _now: Timestamp) {
+    pub fn destroy(&mut self, now: Timestamp) {
         if self.membership == Membership::Left {
             return;
         }
@@ -562,10 +609,11 @@ impl Tab {
         }
         self.close_keyed_sessions();
         if self.lead != Lead::Follower {
+            self.lead = Lead::Follower;
+            self.term = None;
             self.outputs.push_back(TabOutput::TerminateBackend);
             self.fleet.shut_down();
-            self.pull_fleet();
-            self.lead = Lead::Follower;
+            self.pull_fleet(now);
             self.event(TabEvent::RoleChanged(Role::Follower));
         }
         // Also before `hello`: the coordinator then drops the connection at once.
@@ -608,16 +656,13 @@ impl Tab {
         }
         // A claim the old coordinator took with it is made again; a leader
         // claims its term again from a new coordinator.
-        match &self.lead {
-            Lead::Claiming { liveness_key } => {
-                let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key: liveness_key.clone(), epoch: None };
-                self.send_coordinator(TabToCoordinator::NewLeader(claim));
-            }
+        // A new coordinator knows none of this tab's backends.
+        self.replay_due = true;
+        match self.lead.clone() {
+            Lead::Claiming { liveness_key } => self.claim(liveness_key, None),
             Lead::Leading { epoch, liveness_key } => {
-                let claim =
-                    LeaderClaim { leader_id: self.id.clone(), liveness_key: liveness_key.clone(), epoch: Some(*epoch) };
                 self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
-                self.send_coordinator(TabToCoordinator::NewLeader(claim));
+                self.claim(liveness_key, Some(epoch));
             }
             _ => {}
         }
@@ -657,15 +702,12 @@ impl Tab {
             if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
                 let liveness_key = liveness_key.clone();
                 self.lead = Lead::Leading { epoch: leadership.epoch, liveness_key };
-                // A coordinator that started after another died knows none
-                // of the backends this tab hosts: tell it their histories.
-                self.fleet.replay();
-                self.pull_fleet();
+                self.term = Some(leadership.epoch);
             }
         }
         if same {
             // A leader that claimed its term again from a new coordinator: nothing changed.
-            return;
+            return self.report_missing(now);
         }
         self.known = Some(leadership.clone());
         // A waiting attempt asks at once; the rest overlaps the round trip.
@@ -683,7 +725,7 @@ impl Tab {
         // its claim gets a higher epoch. Once leading, a newer one is another tab's.
         if let Lead::Leading { epoch, .. } = &self.lead {
             if leadership.leader_id != self.id && *epoch < leadership.epoch {
-                self.step_down();
+                self.step_down(now);
             }
         }
 
@@ -699,15 +741,28 @@ impl Tab {
             }
             _ => {}
         }
+        // After the session's request: it is what the tabs wait for.
+        self.report_missing(now);
+    }
+
+    /// Once this tab leads: the states the coordinator may lack (made before
+    /// this tab had a term, or told to a coordinator that died since), as
+    /// every history again.
+    fn report_missing(&mut self, now: Timestamp) {
+        if self.leading().is_some() && std::mem::take(&mut self.replay_due) {
+            self.fleet.replay();
+            self.pull_fleet(now);
+        }
     }
 
     /// A higher epoch than ours belongs to another tab: stop serving and
     /// queue for the lock again.
-    fn step_down(&mut self) {
+    fn step_down(&mut self, now: Timestamp) {
+        self.lead = Lead::Follower;
+        self.term = None;
         self.outputs.push_back(TabOutput::TerminateBackend);
         self.fleet.shut_down();
-        self.pull_fleet();
-        self.lead = Lead::Follower;
+        self.pull_fleet(now);
         self.event(TabEvent::RoleChanged(Role::Follower));
         self.release(self.names.leader());
         self.acquire(self.names.leader(), LockMode::Exclusive);
@@ -721,9 +776,16 @@ impl Tab {
         self.release(lock);
         if own {
             // Our own worker died while this tab lives (leading, or claiming
-            // its term again from a new coordinator): start another one.
-            self.outputs.push_back(TabOutput::TerminateBackend);
-            self.spawn(now);
+            // its term again from a new coordinator): it ended with
+            // `exit_error`, and another one starts.
+            match self.fleet.default_backend().cloned() {
+                Some(id) => self.fleet.worker_error(now, &id),
+                None => self.outputs.push_back(TabOutput::TerminateBackend),
+            }
+            self.pull_fleet(now);
+            if self.lead != Lead::Spawning {
+                self.spawn(now);
+            }
         }
         let Some(epoch) = self.known.as_ref().map(|k| k.epoch) else { return };
         self.lost = Some(epoch);
@@ -844,7 +906,12 @@ mod tests {
     }
 
     fn leadership(n: u32, epoch: u64) -> Leadership {
-        Leadership { leader_id: client(n), epoch: Epoch::new(epoch).unwrap(), liveness_key: format!("live-{epoch}") }
+        Leadership {
+            leader_id: client(n),
+            epoch: Epoch::new(epoch).unwrap(),
+            liveness_key: format!("live-{epoch}"),
+            backend_id: None,
+        }
     }
 
     fn welcome(leader: Option<Leadership>) -> CoordinatorToTab {
@@ -900,23 +967,52 @@ mod tests {
         tab.lock_granted(T0, &names().leader());
         assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), TabOutput::SpawnBackend]);
         assert_eq!(tab.role(), Role::Leader);
+        // The worker is the default backend, one backend among the others:
+        // an id, the default key, and its states.
+        let default = tab.fleet().default_backend().cloned().expect("the default backend is hosted");
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        let init = crate::protocol::BackendInit {
+            backend_id: default.clone(),
+            key: crate::registry::DEFAULT_KEY.into(),
+            env: Default::default(),
+            mount: None,
+            admitted: Vec::new(),
+        };
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::ToBackend(LeaderToBackend::Init { leader_id: client(1), app: "app".into(), backend: None })]
+            [TabOutput::ToBackend(LeaderToBackend::Init {
+                leader_id: client(1),
+                app: "app".into(),
+                backend: Some(init)
+            })]
         );
+        tab.from_backend(T0, Ok(BackendToLeader::Started));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
         assert_eq!(
             drain(&mut tab),
             [TabOutput::ToCoordinator(TabToCoordinator::NewLeader(LeaderClaim {
                 leader_id: client(1),
                 liveness_key: "live-1".into(),
-                epoch: None
-            }))]
+                epoch: None,
+                backend_id: Some(default.clone()),
+            }))],
+            "no state goes out before the tab has a term"
         );
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        let given = Leadership { backend_id: Some(default.clone()), ..leadership(1, 1) };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(given)));
         assert_eq!(tab.leading(), Some(Epoch::new(1).unwrap()));
         let out = drain(&mut tab);
+        let reported: Vec<&str> = out
+            .iter()
+            .filter_map(|o| match o {
+                TabOutput::ToCoordinator(TabToCoordinator::Status(r)) if r.backend_id == default => {
+                    assert_eq!((r.epoch, r.key.as_str()), (Epoch::new(1).unwrap(), crate::registry::DEFAULT_KEY));
+                    Some(r.state.status().as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reported, ["scheduled", "loading", "starting", "waiting", "ready"]);
         assert!(out.contains(&TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared }));
         let request = requests(&out).pop().expect("the leader asks for its own session");
         assert_eq!(request.client_id, client(1));
@@ -1156,15 +1252,37 @@ mod tests {
             CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
         tab.from_coordinator(T0, Ok(new_coordinator));
         let out = drain(&mut tab);
-        let claim =
-            LeaderClaim { leader_id: client(1), liveness_key: "live-4".into(), epoch: Some(Epoch::new(4).unwrap()) };
+        let default = tab.fleet().default_backend().cloned();
+        assert!(default.is_some());
+        let claim = LeaderClaim {
+            leader_id: client(1),
+            liveness_key: "live-4".into(),
+            epoch: Some(Epoch::new(4).unwrap()),
+            backend_id: default.clone(),
+        };
         assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim))), "{out:?}");
         assert!(
             !out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }),
             "still queued once"
         );
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
-        assert!(drain(&mut tab).is_empty(), "the same term again changes nothing");
+        // The same term again changes nothing but that the new coordinator
+        // is told the default backend's history, which it did not know.
+        let replayed: Vec<(Epoch, Option<BackendId>, &str)> = drain(&mut tab)
+            .iter()
+            .map(|o| match o {
+                TabOutput::ToCoordinator(TabToCoordinator::Status(r)) => {
+                    (r.epoch, Some(r.backend_id.clone()), r.state.status().as_str())
+                }
+                other => panic!("only states: {other:?}"),
+            })
+            .collect();
+        let e4 = Epoch::new(4).unwrap();
+        assert_eq!(
+            replayed,
+            ["scheduled", "loading", "starting", "ready"].map(|s| (e4, default.clone(), s)),
+            "every state of its history, in order"
+        );
         assert_eq!(tab.leading(), Some(Epoch::new(4).unwrap()));
         assert_eq!(tab.session().map(|(s, _)| s.clone()), Some(request.session_id), "the session lives on");
     }
