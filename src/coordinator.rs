@@ -1039,7 +1039,7 @@ mod tests {
         assert_eq!(k.history(&bid("keyed")).unwrap().last(), Some(&ready(1)));
         // It reports on in its new term, and the watcher hears it.
         let terminating = BackendState::Terminating { time: at(11), termination_reason: TerminationReason::External };
-        report(&mut k, 1, 2, "keyed", &[terminating.clone()]);
+        report(&mut k, 1, 2, "keyed", std::slice::from_ref(&terminating));
         assert_eq!(drain(&mut k), vec![status_to(3, "keyed", terminating)]);
         report(&mut k, 1, 1, "keyed", &[ended(12, None, None)]);
         assert_eq!(codes(drain(&mut k)), ["stale-epoch"]);

@@ -358,7 +358,7 @@ impl Fleet {
                 Some(init) => init.admitted.push(admission),
                 None => {
                     let message = LeaderToBackend::Admit(admission);
-                    self.to_worker(&backend_id, message);
+                    self.post_worker(&backend_id, message);
                 }
             }
         }
@@ -384,7 +384,7 @@ impl Fleet {
                     app: self.app.clone(),
                     backend: hosted.init.take(),
                 };
-                self.to_worker(id, init);
+                self.post_worker(id, init);
                 self.advance(id, BackendState::Starting { time: now });
             }
             (BackendToLeader::Listening, BackendStatus::Terminating) => {
@@ -424,7 +424,7 @@ impl Fleet {
         }
         for request in std::mem::take(&mut hosted.queued) {
             let message = LeaderToBackend::StartSession(request);
-            self.to_worker(id, message);
+            self.post_worker(id, message);
         }
     }
 
@@ -462,7 +462,7 @@ impl Fleet {
         let refusal = match self.live_status(&id) {
             Some(BackendStatus::Ready) => {
                 let message = LeaderToBackend::StartSession(request);
-                return self.to_worker(&id, message);
+                return self.post_worker(&id, message);
             }
             Some(status) if status < BackendStatus::Ready => {
                 if let Some(hosted) = self.hosted.get_mut(&id) {
@@ -537,7 +537,7 @@ impl Fleet {
         let listening = hosted.init.is_none();
         self.refuse_queued(id);
         if listening {
-            self.to_worker(id, LeaderToBackend::Stop);
+            self.post_worker(id, LeaderToBackend::Stop);
         }
     }
 
@@ -599,7 +599,7 @@ impl Fleet {
         true
     }
 
-    fn to_worker(&mut self, id: &BackendId, message: LeaderToBackend) {
+    fn post_worker(&mut self, id: &BackendId, message: LeaderToBackend) {
         let output = match self.default.as_ref() == Some(id) {
             true => FleetOutput::ToDefault(message),
             false => FleetOutput::ToWorker { backend_id: id.clone(), message },

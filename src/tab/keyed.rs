@@ -516,8 +516,15 @@ mod default_backend_tests {
             backend_id: Some(second.clone()),
         };
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim))), "{out:?}");
         assert_eq!(statuses_of(&out, &second), ["starting", "ready"]);
+        // `ready` goes out in the term it happened in, before the claim of the next.
+        let claimed =
+            out.iter().position(|o| *o == TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim.clone())));
+        let ready = out.iter().position(|o| {
+            matches!(o, TabOutput::ToCoordinator(TabToCoordinator::Status(r))
+                if r.epoch == e(1) && matches!(r.state, BackendState::Ready { .. }))
+        });
+        assert!(matches!((ready, claimed), (Some(r), Some(c)) if r < c), "{out:?}");
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub enum TabEvent {
         session_id: SessionId,
         /// The term of the leader serving it.
         epoch: Epoch,
+        /// That leader's default backend, which serves it (as the leadership
+        /// named it).
+        backend_id: Option<BackendId>,
     },
     /// The session ended; unless the client was destroyed, a new attempt
     /// has already started.
@@ -468,14 +471,14 @@ impl Tab {
             return;
         };
         match (&message, &self.lead) {
-            (BackendToLeader::Listening, Lead::Spawning) => self.lead = Lead::Initializing,
-            (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
-                self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
-                self.start_deadline = None;
-                // Between two coordinators the claim waits for the new one's welcome.
-                if self.membership == Membership::Joined {
-                    self.claim(liveness_key.clone(), None);
-                }
+            (BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }), lead) => {
+                let Lead::Leading { epoch, .. } = lead else {
+                    self.ignored += 1;
+                    return;
+                };
+                let (client_id, session_id) = (client_id.clone(), session_id.clone());
+                let grant = PortGrant { client_id, session_id, epoch: *epoch, backend_id: None };
+                return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
             }
             (BackendToLeader::Failed { detail }, Lead::Spawning | Lead::Initializing) => {
                 // Its start code threw: a new one after a pause.
@@ -483,29 +486,27 @@ impl Tab {
                 self.start_deadline = None;
                 self.event(TabEvent::BackendError { detail: detail.clone() });
             }
-            (
-                BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }),
-                Lead::Leading { epoch, .. },
-            ) => {
-                let grant = PortGrant {
-                    client_id: client_id.clone(),
-                    session_id: session_id.clone(),
-                    epoch: *epoch,
-                    backend_id: None,
-                };
-                return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
-            }
-            (BackendToLeader::Session(PortRequest { backend_id: None, .. }), _) => {
-                self.ignored += 1;
-                return;
-            }
             _ => {}
         }
+        // The fleet first: its states are reported in the current term,
+        // before a claim of the next one.
         match self.fleet.default_backend().cloned() {
-            Some(id) => self.fleet.from_worker(now, &id, Ok(message)),
+            Some(id) => self.fleet.from_worker(now, &id, Ok(message.clone())),
             None => self.ignored += 1,
         }
         self.pull_fleet(now);
+        match (message, &self.lead) {
+            (BackendToLeader::Listening, Lead::Spawning) => self.lead = Lead::Initializing,
+            (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
+                self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
+                self.start_deadline = None;
+                // Between two coordinators the claim waits for the new one's welcome.
+                if self.membership == Membership::Joined {
+                    self.claim(liveness_key, None);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Claims the lead for the worker holding `liveness_key` (again, in
@@ -810,7 +811,8 @@ impl Tab {
                 let (session_id, epoch) = (attempt.clone(), *epoch);
                 self.session = Session::Connected { attempt: session_id.clone(), epoch };
                 self.retry_ms = FIRST_RETRY_MS;
-                self.event(TabEvent::Connected { session_id, epoch });
+                let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
+                self.event(TabEvent::Connected { session_id, epoch, backend_id });
             }
             // A port for an abandoned attempt: the browser layer closes it.
             _ => self.ignored += 1,
@@ -1030,7 +1032,11 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::Event(TabEvent::Connected { session_id: request.session_id, epoch: Epoch::new(1).unwrap() })]
+            [TabOutput::Event(TabEvent::Connected {
+                session_id: request.session_id,
+                epoch: Epoch::new(1).unwrap(),
+                backend_id: Some(default)
+            })]
         );
         assert!(tab.session().is_some());
     }

@@ -340,7 +340,10 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
     let mut close = None;
     let closed = js_sys::Promise::new(&mut |resolve, _| close = Some(resolve));
     let Some(close) = close else { return };
-    let keyed = host.borrow().core.init().is_some();
+    // A session asked for by backend id was opened with `open(url)`: the
+    // tab's `open` with its token comes first. One of the default path is
+    // the app's at once.
+    let keyed = request.backend_id.is_some();
     let port = channel.port1();
     let open = keyed.then(|| {
         let weak = Rc::downgrade(host);

@@ -15,7 +15,7 @@ use super::listener::Listener;
 use super::lock_table::LockTable;
 use super::timer::{Timer, set_timeout};
 use super::{object, random_id};
-use crate::ids::{AppName, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::lock_names::LockNames;
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
 use crate::tab::{Tab, TabEvent, TabOutput};
@@ -102,10 +102,11 @@ struct Session {
 }
 
 impl Session {
-    fn new(id: &SessionId, epoch: Epoch, port: MessagePort) -> Session {
+    fn new(id: &SessionId, epoch: Epoch, backend_id: Option<&BackendId>, port: MessagePort) -> Session {
         let js = object(&[
             ("id", id.as_str().into()),
             ("epoch", (epoch.get() as f64).into()),
+            ("backendId", backend_id.map_or(JsValue::NULL, |b| b.as_str().into())),
             ("port", port.clone().into()),
         ]);
         Session { port, js }
@@ -227,6 +228,14 @@ impl Client {
     #[wasm_bindgen(getter, js_name = leaderId)]
     pub fn leader_id(&self) -> Option<String> {
         self.inner.tab.borrow().leadership().map(|l| l.leader_id.to_string())
+    }
+
+    /// The backend id of the newest leader's default backend (the one the
+    /// session is with): watch it with `status` and `statusStream`, stop it
+    /// with `terminate` like any other backend.
+    #[wasm_bindgen(getter, js_name = backendId)]
+    pub fn backend_id(&self) -> Option<String> {
+        self.inner.tab.borrow().leadership().and_then(|l| l.backend_id.as_ref()).map(ToString::to_string)
     }
 
     /// The id of the coordinator this client joined, once initialized.
@@ -462,11 +471,12 @@ impl Inner {
                 object(&[
                     ("leaderId", leadership.leader_id.as_str().into()),
                     ("epoch", (leadership.epoch.get() as f64).into()),
+                    ("backendId", leadership.backend_id.as_ref().map_or(JsValue::NULL, |b| b.as_str().into())),
                 ]),
             ),
-            TabEvent::Connected { session_id, epoch } => {
+            TabEvent::Connected { session_id, epoch, backend_id } => {
                 let Some(port) = self.state.borrow_mut().carried.take() else { return };
-                let session = Session::new(&session_id, epoch, port);
+                let session = Session::new(&session_id, epoch, backend_id.as_ref(), port);
                 let detail = session.js.clone();
                 let waiters = {
                     let mut state = self.state.borrow_mut();

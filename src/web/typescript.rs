@@ -160,6 +160,9 @@ export interface Session {
   id: string
   /** The epoch of the leader whose backend serves it. */
   epoch: number
+  /** The backend id of that leader's default backend, which serves it (`null` only if the leader
+   * did not name it). */
+  backendId: string | null
   /** This tab's own port to the backend; post to it and listen on it. */
   port: MessagePort
 }
@@ -172,7 +175,7 @@ export interface ClientEventMap {
   /** This tab's role changed. */
   rolechange: { role: Role }
   /** A leader announced itself. */
-  leader: { leaderId: string; epoch: number }
+  leader: { leaderId: string; epoch: number; backendId: string | null }
   /** A session opened (after `initialize()`, and again after each failover). */
   session: Session
   /** The session ended; a new one is on its way unless the client was destroyed. */
@@ -196,11 +199,11 @@ export interface BackendSession {
   port: MessagePort
   /** Resolves when the session ends: its tab closed, crashed or reconnected. */
   closed: Promise<void>
-  /** Keyed backends: the token of the connect the session was opened with. */
+  /** Sessions opened with `open(url)`: the token of the connect the session was opened with. */
   token?: string
-  /** Keyed backends: the connect's `user`, from the connecting tab only. */
+  /** Sessions opened with `open(url)`: the connect's `user`, from the connecting tab only. */
   user?: string
-  /** Keyed backends: the connect's `auth`, from the connecting tab only. */
+  /** Sessions opened with `open(url)`: the connect's `auth`, from the connecting tab only. */
   auth?: Record<string, any>
 }
 
@@ -209,10 +212,10 @@ export type BackendHandler = (session: BackendSession) => void | Promise<void>
 
 /** What a backend's `start` is given. */
 export interface BackendContext {
-  /** The backend's id; `null` for the default backend of `initialize()`. */
-  backendId: string | null
-  /** The key it holds; `null` for the default backend. */
-  key: string | null
+  /** The backend's id. */
+  backendId: string
+  /** The key it holds; `'tabworker:default'` for the default backend of `initialize()`. */
+  key: string
   /** `executable.env` of the connect that started it. */
   env: Record<string, string>
   /** `executable.mount`: the OPFS directory of its key, kept across restarts; `null` without a mount. */

@@ -1080,7 +1080,7 @@ impl Sim {
 
     fn tab_event(&mut self, ix: usize, event: TabEvent, carried: &mut Option<Port>) {
         match &event {
-            TabEvent::Connected { session_id, epoch } => {
+            TabEvent::Connected { session_id, epoch, .. } => {
                 let client = self.tabs[ix].tab.id().clone();
                 match carried.take() {
                     None => self.violation(format!("tab{ix} connected {session_id} without a port")),
