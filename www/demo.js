@@ -17,7 +17,18 @@ async function main() {
   });
   $('client-id').textContent = client.id;
   client.addEventListener('rolechange', (event) => ($('role').textContent = event.detail.role));
-  client.addEventListener('leader', (event) => ($('epoch').textContent = event.detail.epoch));
+  // The default backend is a backend like any other: follow its statuses by id.
+  let unwatch = () => {};
+  const follow = (backendId) => {
+    unwatch();
+    $('backend-id').textContent = backendId ?? '–';
+    $('backend-status').textContent = '';
+    if (backendId) unwatch = client.statusStream(backendId, (state) => ($('backend-status').textContent = state.status));
+  };
+  client.addEventListener('leader', (event) => {
+    $('epoch').textContent = event.detail.epoch;
+    follow(event.detail.backendId);
+  });
   client.addEventListener('sessionend', () => ($('session').textContent = 'reconnecting…'));
   client.addEventListener('session', (event) => {
     const session = event.detail;
@@ -31,6 +42,7 @@ async function main() {
   await client.initialize();
   $('coordinator-id').textContent = client.coordinatorId;
   $('role').textContent = client.role;
+  if (client.backendId) follow(client.backendId);
   addEventListener('pagehide', () => client.destroy());
 }
 

@@ -30,6 +30,12 @@ test('the demo page loads the package and lists the browser features', async () 
     await page.waitForFunction(() => document.getElementById('role').textContent === 'leader', null, {
       timeout: 5000,
     });
+    // The page follows its default backend's statuses by id.
+    await page.waitForFunction(() => document.getElementById('backend-status').textContent === 'ready', null, {
+      timeout: 5000,
+    });
+    const backendId = await page.$eval('#backend-id', (el) => el.textContent);
+    assert.match(backendId, /^[0-9a-f]{32}$/);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

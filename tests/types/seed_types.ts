@@ -114,10 +114,30 @@ export async function keyed(client: Client): Promise<string> {
   return session.backendId;
 }
 
+export function defaultBackend(client: Client): string | undefined {
+  // The default backend is watched and stopped by id like any other.
+  const id: string | undefined = client.backendId;
+  client.addEventListener('session', (event) => {
+    if (event.type === 'session') {
+      const sessionBackend: string | null = event.detail.backendId;
+      void sessionBackend;
+    }
+    if (event.type === 'leader') {
+      const named: string | null = event.detail.backendId;
+      void named;
+    }
+  });
+  if (id !== undefined) void client.statusStream(id, () => {});
+  return id;
+}
+
 export const config: BackendConfig = {
   declaresReady: true,
   async start(ctx: BackendContext) {
     const mount: FileSystemDirectoryHandle | null = ctx.mount;
+    // Every backend, the default one included, has an id and a key.
+    const named: [string, string] = [ctx.backendId, ctx.key];
+    void named;
     void mount, ctx.env.MODE;
     ctx.ready();
   },
