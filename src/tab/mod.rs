@@ -492,6 +492,14 @@ impl Tab {
         // before a claim of the next one.
         match self.fleet.default_backend().cloned() {
             Some(id) => self.fleet.from_worker(now, &id, Ok(message.clone())),
+            None if matches!((&message, &self.lead), (BackendToLeader::Listening, Lead::Spawning)) => {
+                // The fleet refused to host it (it cannot while a default
+                // backend holds the key): it still gets its `init`, so the
+                // tab can lead, only without an id and states.
+                let app = self.names.app().to_string();
+                let init = LeaderToBackend::Init { leader_id: self.id.clone(), app, backend: None };
+                self.outputs.push_back(TabOutput::ToBackend(init));
+            }
             None => self.ignored += 1,
         }
         self.pull_fleet(now);
