@@ -540,6 +540,23 @@ mod default_backend_tests {
     }
 
     #[test]
+    fn a_default_worker_that_throws_after_it_was_ready_ends_with_exit_error_and_is_replaced_at_once() {
+        let (mut tab, first) = leader();
+        tab.backend_error(T0, "Uncaught Error: boom".into());
+        let out = drain(&mut tab);
+        let ended = reports(&out).into_iter().find(|(_, b, _)| *b == first).map(|(e, _, s)| (e, s));
+        assert!(
+            matches!(ended, Some((epoch, BackendState::Terminated { exit_error: Some(true), .. })) if epoch == e(1)),
+            "{ended:?}"
+        );
+        let kill = out.iter().position(|o| *o == TabOutput::TerminateBackend);
+        let spawn = out.iter().position(|o| *o == TabOutput::SpawnBackend);
+        assert!(matches!((kill, spawn), (Some(k), Some(s)) if k < s), "{out:?}");
+        assert!(out.contains(&TabOutput::Event(TabEvent::BackendError { detail: "Uncaught Error: boom".into() })));
+        assert!(tab.fleet().default_backend().is_some_and(|id| *id != first));
+    }
+
+    #[test]
     fn a_default_worker_not_ready_in_time_ends_with_startup_timeout_and_another_starts_after_a_pause() {
         let mut tab = crate::tab::tests::joined(1, None);
         tab.lock_granted(T0, &names().leader());

@@ -525,16 +525,21 @@ impl Tab {
         self.send_coordinator(TabToCoordinator::NewLeader(claim));
     }
 
-    /// This tab's backend worker failed to load, or threw. Before it is
-    /// ready, it is ended (`exit_error`) and a new worker is spawned after a
-    /// pause.
+    /// This tab's backend worker failed to load, or threw: as any backend
+    /// that throws, it ends with `exit_error` and its worker is terminated.
+    /// Before it was ready, a new worker is spawned after a pause; after, at
+    /// once (and the tab claims a new term with it).
     pub fn backend_error(&mut self, now: Timestamp, detail: String) {
-        if matches!(self.lead, Lead::Spawning | Lead::Initializing) {
-            self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
-            self.start_deadline = None;
+        let starting = matches!(self.lead, Lead::Spawning | Lead::Initializing);
+        if starting || matches!(self.lead, Lead::Claiming { .. } | Lead::Leading { .. }) {
+            if starting {
+                self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+                self.start_deadline = None;
+            }
             match self.fleet.default_backend().cloned() {
                 Some(id) => self.fleet.worker_error(now, &id),
-                None => self.outputs.push_back(TabOutput::TerminateBackend),
+                None if starting => self.outputs.push_back(TabOutput::TerminateBackend),
+                None => {}
             }
             self.pull_fleet(now);
         }

@@ -150,6 +150,32 @@ test('terminating the default backend ends it as external; the leader starts ano
   }
 });
 
+test('an uncaught error in the default backend ends it with exit_error, and a new one serves every tab', async () => {
+  const { context, pages, leaderIndex } = await tabs('default-throws', 2);
+  try {
+    const follower = pages[1 - leaderIndex];
+    const first = await agreedBackendId(pages);
+    await watch(follower, first, 'first');
+    await waitForStatus(follower, 'first', 'ready');
+    await follower.evaluate(async () => (await window.client.connected()).port.postMessage({ op: 'throw' }));
+
+    const log = await waitForStatus(follower, 'first', 'terminated', { timeout: 10_000 });
+    assert.equal(log.at(-1).exit_error, true, JSON.stringify(log.at(-1)));
+    const errors = await pages[leaderIndex].evaluate(() => window.events.filter((e) => e.type === 'backenderror'));
+    assert.match(errors.at(-1)?.detail.detail ?? '', /thrown on request/);
+    const second = await agreedBackendId(pages, { not: first, timeout: 10_000 });
+    for (const page of pages) {
+      await waitUntil(
+        () => page.evaluate((id) => window.client.session?.backendId === id, second),
+        { timeout: 10_000, what: 'the tab to reconnect to the new default backend' },
+      );
+      assert.equal((await echo(page, 'after')).value, 'after');
+    }
+  } finally {
+    await context.close();
+  }
+});
+
 test('closing the leader tab: every tab sees its default backend end as lost, and the new leader names a new one', async () => {
   const { context, pages, leaderIndex } = await tabs('default-lost', 3);
   try {
