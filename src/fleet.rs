@@ -138,6 +138,20 @@ struct Hosted {
 }
 
 impl Hosted {
+    /// A backend to be given `init`, with no session and no timer yet.
+    fn new(init: BackendInit) -> Self {
+        Hosted {
+            init: Some(init),
+            sessions: BTreeSet::new(),
+            queued: Vec::new(),
+            max_idle_ms: None,
+            startup_at: None,
+            lifetime_at: None,
+            idle_at: None,
+            grace_at: None,
+        }
+    }
+
     fn deadline(&self) -> Option<Timestamp> {
         [self.startup_at, self.lifetime_at, self.idle_at, self.grace_at].into_iter().flatten().min()
     }
@@ -243,17 +257,7 @@ impl Fleet {
             mount: None,
             admitted: Vec::new(),
         };
-        let hosted = Hosted {
-            init: Some(init),
-            sessions: BTreeSet::new(),
-            queued: Vec::new(),
-            max_idle_ms: None,
-            startup_at: None,
-            lifetime_at: None,
-            idle_at: None,
-            grace_at: None,
-        };
-        self.hosted.insert(id.clone(), hosted);
+        self.hosted.insert(id.clone(), Hosted::new(init));
         self.default = Some(id.clone());
         self.report(&id, BackendState::Scheduled { time: now });
         self.advance(&id, BackendState::Loading { time: now });
@@ -323,14 +327,10 @@ impl Fleet {
         };
         let seconds = |s: Option<u32>| s.map(|s| u64::from(s) * 1_000);
         let hosted = Hosted {
-            init: Some(init),
-            sessions: BTreeSet::new(),
-            queued: Vec::new(),
             max_idle_ms: seconds(config.max_idle_seconds),
             startup_at: Some(now.plus_millis(self.limits.startup_timeout_ms)),
             lifetime_at: seconds(config.lifetime_limit_seconds).map(|ms| now.plus_millis(ms)),
-            idle_at: None,
-            grace_at: None,
+            ..Hosted::new(init)
         };
         self.hosted.insert(backend_id.clone(), hosted);
         self.report(&backend_id, BackendState::Scheduled { time: now });

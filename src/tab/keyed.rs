@@ -181,7 +181,7 @@ impl Tab {
     /// The term this tab hosts backends in: the last one it was given, for
     /// as long as it holds the leader lock.
     pub(super) fn hosting(&self) -> Option<Epoch> {
-        self.term.filter(|_| self.lead != Lead::Follower)
+        self.term
     }
 
     /// Moves what the fleet asks for into this tab's outputs, in order.
@@ -197,12 +197,9 @@ impl Tab {
                     if self.lead == Lead::Follower {
                         continue;
                     }
-                    self.outputs.push_back(TabOutput::TerminateBackend);
                     // A worker that failed to start is replaced after a
                     // pause; one that ended otherwise, at once.
-                    if !matches!(self.lead, Lead::Respawning { .. }) {
-                        self.spawn(now);
-                    }
+                    self.replace_worker(now);
                     continue;
                 }
                 FleetOutput::Status { backend_id, key, state } => {

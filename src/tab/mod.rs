@@ -305,9 +305,9 @@ pub struct Tab {
     /// The keyed backends this tab hosts while it leads, its default
     /// backend among them.
     fleet: Fleet,
-    /// The term this tab was last given while it holds the leader lock: its
-    /// backends' states are reported in it, also while its default backend
-    /// is replaced and a new term claimed.
+    /// The term this tab was last given, while it holds the leader lock
+    /// (cleared when it stops leading): its backends' states are reported in
+    /// it, also while its default backend is replaced and a new term claimed.
     term: Option<Epoch>,
     /// Whether the coordinator may lack some of the fleet's states (they
     /// were made before this tab had a term, or a new coordinator started):
@@ -482,8 +482,7 @@ impl Tab {
             }
             (BackendToLeader::Failed { detail }, Lead::Spawning | Lead::Initializing) => {
                 // Its start code threw: a new one after a pause.
-                self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
-                self.start_deadline = None;
+                self.respawn_later(now);
                 self.event(TabEvent::BackendError { detail: detail.clone() });
             }
             _ => {}
@@ -530,20 +529,40 @@ impl Tab {
     /// Before it was ready, a new worker is spawned after a pause; after, at
     /// once (and the tab claims a new term with it).
     pub fn backend_error(&mut self, now: Timestamp, detail: String) {
-        let starting = matches!(self.lead, Lead::Spawning | Lead::Initializing);
-        if starting || matches!(self.lead, Lead::Claiming { .. } | Lead::Leading { .. }) {
-            if starting {
-                self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
-                self.start_deadline = None;
-            }
-            match self.fleet.default_backend().cloned() {
-                Some(id) => self.fleet.worker_error(now, &id),
-                None if starting => self.outputs.push_back(TabOutput::TerminateBackend),
-                None => {}
-            }
-            self.pull_fleet(now);
+        let ready = matches!(self.lead, Lead::Claiming { .. } | Lead::Leading { .. });
+        if matches!(self.lead, Lead::Spawning | Lead::Initializing) {
+            self.respawn_later(now);
+            self.default_failed(now);
+        } else if ready && self.fleet.default_backend().is_some() {
+            self.default_failed(now);
         }
         self.event(TabEvent::BackendError { detail });
+    }
+
+    /// A new worker is spawned after a pause, not at once.
+    fn respawn_later(&mut self, now: Timestamp) {
+        self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+        self.start_deadline = None;
+    }
+
+    /// The default backend's worker failed: the fleet ends it with
+    /// `exit_error`, and its `kill` replaces the worker. A worker the fleet
+    /// does not host is replaced all the same.
+    fn default_failed(&mut self, now: Timestamp) {
+        match self.fleet.default_backend().cloned() {
+            Some(id) => self.fleet.worker_error(now, &id),
+            None => self.replace_worker(now),
+        }
+        self.pull_fleet(now);
+    }
+
+    /// Terminates this tab's worker and, unless a respawn is planned after a
+    /// pause, spawns another at once.
+    pub(super) fn replace_worker(&mut self, now: Timestamp) {
+        self.outputs.push_back(TabOutput::TerminateBackend);
+        if !matches!(self.lead, Lead::Respawning { .. }) {
+            self.spawn(now);
+        }
     }
 
     /// Creates the leader's worker, with a deadline for its `ready`.
@@ -595,8 +614,7 @@ impl Tab {
             Lead::Spawning | Lead::Initializing if self.start_deadline.is_some_and(|d| d <= now) => {
                 // A worker that hangs or died without a word while starting:
                 // `startup_timeout`, and a new one after a pause.
-                self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
-                self.start_deadline = None;
+                self.respawn_later(now);
                 self.fleet.expire_start(now);
                 self.pull_fleet(now);
                 let detail = format!("the backend worker was not ready within {WORKER_START_TIMEOUT_MS} ms");
@@ -623,12 +641,7 @@ impl Tab {
         }
         self.close_keyed_sessions();
         if self.lead != Lead::Follower {
-            self.lead = Lead::Follower;
-            self.term = None;
-            self.outputs.push_back(TabOutput::TerminateBackend);
-            self.fleet.shut_down();
-            self.pull_fleet(now);
-            self.event(TabEvent::RoleChanged(Role::Follower));
+            self.stop_leading(now);
         }
         // Also before `hello`: the coordinator then drops the connection at once.
         if matches!(self.membership, Membership::Locking | Membership::Greeting | Membership::Joined) {
@@ -772,14 +785,19 @@ impl Tab {
     /// A higher epoch than ours belongs to another tab: stop serving and
     /// queue for the lock again.
     fn step_down(&mut self, now: Timestamp) {
+        self.stop_leading(now);
+        self.release(self.names.leader());
+        self.acquire(self.names.leader(), LockMode::Exclusive);
+    }
+
+    /// Stops the worker and every hosted backend, and gives up the term.
+    fn stop_leading(&mut self, now: Timestamp) {
         self.lead = Lead::Follower;
         self.term = None;
         self.outputs.push_back(TabOutput::TerminateBackend);
         self.fleet.shut_down();
         self.pull_fleet(now);
         self.event(TabEvent::RoleChanged(Role::Follower));
-        self.release(self.names.leader());
-        self.acquire(self.names.leader(), LockMode::Exclusive);
     }
 
     /// The worker whose liveness lock is `lock` died.
@@ -792,14 +810,7 @@ impl Tab {
             // Our own worker died while this tab lives (leading, or claiming
             // its term again from a new coordinator): it ended with
             // `exit_error`, and another one starts.
-            match self.fleet.default_backend().cloned() {
-                Some(id) => self.fleet.worker_error(now, &id),
-                None => self.outputs.push_back(TabOutput::TerminateBackend),
-            }
-            self.pull_fleet(now);
-            if self.lead != Lead::Spawning {
-                self.spawn(now);
-            }
+            self.default_failed(now);
         }
         let Some(epoch) = self.known.as_ref().map(|k| k.epoch) else { return };
         self.lost = Some(epoch);
