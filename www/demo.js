@@ -42,7 +42,6 @@ async function main() {
   await client.initialize();
   $('coordinator-id').textContent = client.coordinatorId;
   $('role').textContent = client.role;
-  if (client.backendId) follow(client.backendId);
   addEventListener('pagehide', () => client.destroy());
 }
 
