@@ -24,8 +24,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::ids::{AppName, ClientId, SessionId};
-use crate::lock_names::{LockMode, LockNames};
+use crate::model::ids::{AppName, ClientId, SessionId};
+use crate::model::locks::{LockMode, LockNames};
 use crate::protocol::{BackendInit, BackendToLeader, DecodeError, LeaderToBackend, PortRequest};
 
 /// What the backend host asks the browser layer to do.
@@ -396,7 +396,7 @@ mod tests {
             leader_id: ClientId::new("c0").unwrap(),
             app: "app".into(),
             backend: Some(BackendInit {
-                backend_id: crate::ids::BackendId::new("b1").unwrap(),
+                backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
                 key: "room".into(),
                 env: BTreeMap::new(),
                 mount: None,

@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::coordinator::ConnId;
-use crate::ids::{BackendId, Epoch};
-use crate::lifecycle::{Lifecycle, TransitionError};
-use crate::status::{BackendState, BackendStatus, TerminationReason};
-use crate::time::Timestamp;
+use crate::model::ids::{BackendId, Epoch};
+use crate::model::lifecycle::{Lifecycle, TransitionError};
+use crate::model::status::{BackendState, BackendStatus, TerminationReason};
+use crate::model::time::Timestamp;
 
 /// How many terminated backends the board remembers at most.
 pub(crate) const MAX_TERMINATED: usize = 1024;

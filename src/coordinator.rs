@@ -31,14 +31,14 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::board::{Board, Recorded};
-use crate::ids::{BackendId, ClientId, CoordinatorId, Epoch};
-use crate::lock_names::LockNames;
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch};
+use crate::model::locks::LockNames;
+use crate::model::status::{BackendState, TerminationReason};
+use crate::model::time::Timestamp;
 use crate::protocol::{
     ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRefusal,
     PortRequest, StatusReport, TabToCoordinator, TerminateCall, WireMessage,
 };
-use crate::status::{BackendState, TerminationReason};
-use crate::time::Timestamp;
 
 /// One connection (one `MessagePort`) to the coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -482,7 +482,7 @@ fn claimed_client(message: &TabToCoordinator) -> Option<&ClientId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AppName, SessionId};
+    use crate::model::ids::{AppName, SessionId};
     use crate::protocol::BUILD;
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
@@ -741,7 +741,7 @@ mod tests {
     }
 
     fn call(n: u32, request_id: u64) -> Box<ConnectCall> {
-        let request = crate::connect::ConnectRequest { key: Some("room".into()), ..Default::default() };
+        let request = crate::model::connect::ConnectRequest { key: Some("room".into()), ..Default::default() };
         Box::new(ConnectCall { client_id: client(n), request_id, request })
     }
 
@@ -774,7 +774,11 @@ mod tests {
         BackendState::Ready { time: at(ms) }
     }
 
-    fn ended(ms: u64, reason: Option<TerminationReason>, kind: Option<crate::status::TerminationKind>) -> BackendState {
+    fn ended(
+        ms: u64,
+        reason: Option<TerminationReason>,
+        kind: Option<crate::model::status::TerminationKind>,
+    ) -> BackendState {
         BackendState::Terminated {
             time: at(ms),
             termination_reason: reason,
@@ -939,7 +943,7 @@ mod tests {
             1,
             1,
             "b",
-            &[ended(6, Some(TerminationReason::External), Some(crate::status::TerminationKind::Soft))],
+            &[ended(6, Some(TerminationReason::External), Some(crate::model::status::TerminationKind::Soft))],
         );
         report(&mut k, 1, 1, "b", &[ready(7)]);
         let out = drain(&mut k);
@@ -948,7 +952,7 @@ mod tests {
             codes(to_leader),
             ["not-forward", "not-forward", "unknown-backend", "reason-mismatch", "kind-mismatch", "already-terminated"]
         );
-        let end = ended(6, Some(TerminationReason::External), Some(crate::status::TerminationKind::Soft));
+        let end = ended(6, Some(TerminationReason::External), Some(crate::model::status::TerminationKind::Soft));
         assert_eq!(
             out.into_iter().filter(|(to, _)| *to == ConnId(2)).collect::<Vec<_>>(),
             vec![status_to(2, "b", stopping.clone()), status_to(2, "b", end.clone())],
@@ -960,7 +964,7 @@ mod tests {
 
     #[test]
     fn a_gone_leader_tab_leaves_each_of_its_live_backends_terminated_lost_for_its_watchers() {
-        use crate::status::TerminationKind::Soft;
+        use crate::model::status::TerminationKind::Soft;
         let mut k = led_by(1, 2);
         let sweeping = BackendState::Terminating { time: at(2), termination_reason: TerminationReason::Swept };
         report(&mut k, 1, 1, "live", &[scheduled(0), ready(1)]);

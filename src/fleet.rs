@@ -36,16 +36,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ConnectResponse;
-use crate::connect::{Mount, SpawnConfig};
-use crate::ids::{BackendId, ClientId, SessionId};
-use crate::lifecycle::Lifecycle;
+use crate::model::connect::{Mount, SpawnConfig};
+use crate::model::ids::{BackendId, ClientId, SessionId};
+use crate::model::lifecycle::Lifecycle;
+use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+use crate::model::time::Timestamp;
 use crate::protocol::{
     Admission, BackendInit, BackendToLeader, ConnectAnswer, ConnectCall, ConnectOutcome, DecodeError, LeaderToBackend,
     PortRefusal, PortRequest, TerminateCall,
 };
 use crate::registry::{DEFAULT_KEY, Decision, Registry};
-use crate::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
-use crate::time::Timestamp;
 
 /// How long a backend may take from `scheduled` to `ready` by default.
 pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
@@ -634,7 +634,7 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::{ConnectRequest, Executable, Spawn};
+    use crate::model::connect::{ConnectRequest, Executable, Spawn};
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

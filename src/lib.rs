@@ -57,32 +57,29 @@
 
 mod backend_host;
 mod board;
-mod connect;
 mod coordinator;
 mod fleet;
-mod ids;
-mod lifecycle;
-mod lock_names;
+mod model;
 pub mod protocol;
 mod registry;
-mod status;
 mod tab;
-mod time;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
 pub use backend_host::{BackendHost, BackendOutput};
-pub use connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
 pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
 pub use fleet::{DEFAULT_GRACE_MS, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Fleet, FleetLimits, FleetOutput};
-pub use ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId};
-pub use lifecycle::{Lifecycle, TransitionError};
-pub use lock_names::{LockMode, LockNames};
+pub use model::connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
+pub use model::ids::{
+    AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
+};
+pub use model::lifecycle::{Lifecycle, TransitionError};
+pub use model::locks::{LockMode, LockNames};
+pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+pub use model::time::{Timestamp, TimestampError};
 pub use registry::{Backend, ConnectError, Decision, MAX_KEY_LEN, Registry};
-pub use status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use tab::{
     DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
     WORKER_START_TIMEOUT_MS,
 };
-pub use time::{Timestamp, TimestampError};

@@ -20,11 +20,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
-use crate::ids::BackendId;
-use crate::lifecycle::Lifecycle;
-use crate::status::BackendStatus;
-use crate::time::Timestamp;
+use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
+use crate::model::ids::BackendId;
+use crate::model::lifecycle::Lifecycle;
+use crate::model::status::BackendStatus;
+use crate::model::time::Timestamp;
 
 /// The key of the leader's default backend (the one `initialize()`
 /// connects): a `connect` with it reaches that backend like any other, but
@@ -276,8 +276,8 @@ fn validate_key(key: &str) -> Result<(), ConnectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::Executable;
-    use crate::status::{BackendState, TerminationKind, TerminationReason};
+    use crate::model::connect::Executable;
+    use crate::model::status::{BackendState, TerminationKind, TerminationReason};
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

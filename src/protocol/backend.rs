@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{PortRequest, WireMessage};
-use crate::ids::{BackendId, ClientId, SessionId};
+use crate::model::ids::{BackendId, ClientId, SessionId};
 
 /// What a keyed backend is given at `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

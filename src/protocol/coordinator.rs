@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::WireMessage;
-use crate::connect::{ConnectRequest, ConnectResponse};
-use crate::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
-use crate::status::BackendState;
+use crate::model::connect::{ConnectRequest, ConnectResponse};
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::status::BackendState;
 
 /// Who leads, in which term, and how to learn of its backend's death.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +322,7 @@ pub(crate) mod examples {
         let response = ConnectResponse {
             backend_id: BackendId::new("b1").unwrap(),
             spawned: true,
-            status: crate::status::BackendStatus::Scheduled,
+            status: crate::model::status::BackendStatus::Scheduled,
             token: "t".into(),
             url: "tabworker://app/backends/b1/sessions/t".into(),
             secret_token: Some("s".into()),
@@ -337,7 +337,7 @@ pub(crate) mod examples {
     }
 
     pub(crate) fn state() -> BackendState {
-        BackendState::Ready { time: crate::time::Timestamp::from_unix_millis(1_000) }
+        BackendState::Ready { time: crate::model::time::Timestamp::from_unix_millis(1_000) }
     }
 
     pub(crate) fn refusal() -> PortRefusal {

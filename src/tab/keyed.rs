@@ -7,15 +7,15 @@
 //! when it is released ([`Tab::close_session`], or the tab going away).
 
 use super::{Lead, Tab, TabEvent, TabOutput};
-use crate::connect::ConnectRequest;
 use crate::fleet::{FleetLimits, FleetOutput};
-use crate::ids::{BackendId, Epoch, SessionId};
-use crate::lock_names::LockMode;
+use crate::model::connect::ConnectRequest;
+use crate::model::ids::{BackendId, Epoch, SessionId};
+use crate::model::locks::LockMode;
+use crate::model::time::Timestamp;
 use crate::protocol::{
     BackendToLeader, ConnectCall, CoordinatorToTab, DecodeError, PortGrant, PortRequest, StatusReport,
     TabToCoordinator, TerminateCall,
 };
-use crate::time::Timestamp;
 
 /// Where a session with a keyed backend is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,10 +231,10 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::Spawn;
-    use crate::ids::Epoch;
+    use crate::model::connect::Spawn;
+    use crate::model::ids::Epoch;
+    use crate::model::status::{BackendState, BackendStatus};
     use crate::protocol::{ConnectOutcome, LeaderToBackend, Leadership, PortRefusal};
-    use crate::status::{BackendState, BackendStatus};
     use crate::tab::tests::{T0, client, drain, names};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
@@ -428,9 +428,9 @@ mod tests {
 #[cfg(test)]
 mod default_backend_tests {
     use super::*;
+    use crate::model::status::{BackendState, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
     use crate::registry::DEFAULT_KEY;
-    use crate::status::{BackendState, TerminationKind, TerminationReason};
     use crate::tab::tests::{T0, client, drain, names};
 
     fn e(n: u64) -> Epoch {
@@ -565,7 +565,7 @@ mod default_backend_tests {
         assert!(out.contains(&TabOutput::TerminateBackend));
         assert!(!out.contains(&TabOutput::SpawnBackend), "not at once");
         assert_eq!(tab.fleet().default_backend(), None);
-        assert_eq!(tab.fleet().status(&first), Some(crate::status::BackendStatus::Terminated));
+        assert_eq!(tab.fleet().status(&first), Some(crate::model::status::BackendStatus::Terminated));
         let history = tab.fleet().history(&first);
         assert!(
             matches!(
@@ -602,7 +602,7 @@ mod default_backend_tests {
         // A session by token: asked of the fleet, started by the tab's own worker.
         let request = PortRequest {
             client_id: client(2),
-            session_id: crate::ids::SessionId::new("c2.9").unwrap(),
+            session_id: crate::model::ids::SessionId::new("c2.9").unwrap(),
             backend_id: Some(id.clone()),
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));

@@ -36,14 +36,14 @@ mod keyed;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::fleet::Fleet;
-use crate::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
-use crate::lock_names::{LockMode, LockNames};
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::locks::{LockMode, LockNames};
+use crate::model::status::BackendState;
+use crate::model::time::Timestamp;
 use crate::protocol::{
     BackendToLeader, ConnectAnswer, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant,
     PortRequest, TabToCoordinator,
 };
-use crate::status::BackendState;
-use crate::time::Timestamp;
 
 /// How long a `request-port` waits for its port before the attempt is
 /// abandoned and a new one made; doubled on each retry up to
@@ -915,7 +915,7 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::AppName;
+    use crate::model::ids::AppName;
 
     pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

@@ -16,7 +16,7 @@ use super::listener::Listener;
 use super::lock_table::LockTable;
 use super::{object, random_id};
 use crate::backend_host::{BackendHost, BackendOutput};
-use crate::ids::SessionId;
+use crate::model::ids::SessionId;
 use crate::protocol::{
     BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage, decode, frame,
 };

@@ -15,11 +15,11 @@ use super::listener::Listener;
 use super::lock_table::LockTable;
 use super::timer::{Timer, set_timeout};
 use super::{object, random_id};
-use crate::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
-use crate::lock_names::LockNames;
+use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::locks::LockNames;
+use crate::model::time::Timestamp;
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
 use crate::tab::{Tab, TabEvent, TabOutput};
-use crate::time::Timestamp;
 
 #[wasm_bindgen]
 extern "C" {

@@ -14,10 +14,10 @@ use super::lock_table::LockTable;
 use super::locks::LockMode;
 use super::random_id;
 use crate::coordinator::{ConnId, Coordinator, CoordinatorOutput};
-use crate::ids::{AppName, CoordinatorId};
-use crate::lock_names::LockNames;
+use crate::model::ids::{AppName, CoordinatorId};
+use crate::model::locks::LockNames;
+use crate::model::time::Timestamp;
 use crate::protocol::{TabToCoordinator, WireMessage, decode, frame};
-use crate::time::Timestamp;
 
 struct Host {
     core: Coordinator,

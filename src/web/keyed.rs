@@ -19,12 +19,12 @@ use super::codec::{from_js, to_js};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::listener::Listener;
 use super::timer::set_timeout;
-use crate::connect::ConnectRequest;
-use crate::ids::{BackendId, SessionId};
+use crate::model::connect::ConnectRequest;
+use crate::model::ids::{BackendId, SessionId};
+use crate::model::status::{BackendState, BackendStatus};
 use crate::protocol::{
     BackendToLeader, BackendToTab, ConnectAnswer, ConnectOutcome, LeaderToBackend, TabToBackend, decode, frame,
 };
-use crate::status::{BackendState, BackendStatus};
 use crate::tab::TabEvent;
 
 #[wasm_bindgen]

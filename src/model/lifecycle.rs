@@ -10,8 +10,8 @@
 //!   and `terminated` carries the kind the termination had (`soft` after
 //!   `terminating`, `hard` after `hard-terminating`).
 
-use crate::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
-use crate::time::Timestamp;
+use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+use crate::model::time::Timestamp;
 
 /// Why a transition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,8 +8,8 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ids::BackendId;
-use crate::status::BackendStatus;
+use crate::model::ids::BackendId;
+use crate::model::status::BackendStatus;
 
 /// What a tab asks for with `client.connect(request)`.
 ///

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::Timestamp;
+use crate::model::time::Timestamp;
 
 /// Where a backend is in its life. The order of the variants is the order of
 /// the lifecycle: a backend only ever moves forward (it may skip statuses).

@@ -1,7 +1,7 @@
 //! The names of the Web Locks an app's contexts use. Every role derives them
 //! here, so that a tab, the coordinator and a backend worker agree.
 
-use crate::ids::{AppName, ClientId, CoordinatorId, SessionId};
+use crate::model::ids::{AppName, ClientId, CoordinatorId, SessionId};
 
 /// How a Web Lock is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
