@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::coordinator::ConnId;
+use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, Epoch};
 use crate::model::lifecycle::{Lifecycle, TransitionError};
 use crate::model::status::{BackendState, BackendStatus, TerminationReason};
@@ -75,9 +76,9 @@ pub(crate) enum ReportError {
 
 impl ReportError {
     /// A stable code: `unknown-backend`, or the lifecycle's own.
-    pub(crate) fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> ErrorCode {
         match self {
-            ReportError::UnknownBackend { .. } => "unknown-backend",
+            ReportError::UnknownBackend { .. } => ErrorCode::UnknownBackend,
             ReportError::Transition { error, .. } => error.code(),
         }
     }

@@ -31,6 +31,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::board::{Board, Recorded};
+use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch};
 use crate::model::locks::LockNames;
 use crate::model::status::{BackendState, TerminationReason};
@@ -205,17 +206,17 @@ impl Coordinator {
                 self.hello(now, conn, client_id);
             }
             (TabToCoordinator::Hello { .. }, Some(_)) => {
-                self.reject(conn, "duplicate-hello", "`hello` twice on one connection".into());
+                self.reject(conn, ErrorCode::DuplicateHello, "`hello` twice on one connection".into());
             }
             // A tab that leaves before its `hello` (destroyed while joining).
             (TabToCoordinator::Goodbye { .. }, None) => self.tab_gone(now, conn),
             (message, None) => {
-                self.reject(conn, "no-hello", format!("`{}` before `hello`", message.kind()));
+                self.reject(conn, ErrorCode::NoHello, format!("`{}` before `hello`", message.kind()));
             }
             (message, Some(sender)) if claimed_client(&message).is_some_and(|c| *c != sender) => {
                 let claimed = claimed_client(&message).map(ToString::to_string).unwrap_or_default();
                 let detail = format!("`{}` speaks for `{claimed}` on `{sender}`'s connection", message.kind());
-                self.reject(conn, "wrong-client", detail);
+                self.reject(conn, ErrorCode::WrongClient, detail);
             }
             (TabToCoordinator::NewLeader(claim), Some(_)) => self.new_leader(now, conn, claim),
             (TabToCoordinator::RequestPort(request), Some(_)) => self.request_port(conn, request),
@@ -256,7 +257,7 @@ impl Coordinator {
             Some(kept) if kept >= current && self.leadership().is_none_or(|l| kept > l.epoch) => kept,
             _ => match current.next() {
                 Some(next) => next,
-                None => return self.reject(conn, "epochs-exhausted", format!("no epoch after {current}")),
+                None => return self.reject(conn, ErrorCode::EpochsExhausted, format!("no epoch after {current}")),
             },
         };
         self.floor = epoch;
@@ -317,7 +318,7 @@ impl Coordinator {
         match self.leader() {
             Some((epoch, leader)) if leader == from => Some(epoch),
             _ => {
-                self.reject(from, "not-leader", format!("`{kind}` from a tab that does not lead"));
+                self.reject(from, ErrorCode::NotLeader, format!("`{kind}` from a tab that does not lead"));
                 None
             }
         }
@@ -364,7 +365,7 @@ impl Coordinator {
         let Some(epoch) = self.leading_epoch(from, "status") else { return };
         if report.epoch != epoch {
             let detail = format!("status of epoch {} while epoch {epoch} leads", report.epoch);
-            return self.reject(from, "stale-epoch", detail);
+            return self.reject(from, ErrorCode::StaleEpoch, detail);
         }
         let StatusReport { epoch, backend_id, key, state } = report;
         match self.board.report(epoch, from, backend_id, key, state) {
@@ -391,15 +392,15 @@ impl Coordinator {
     fn request_port(&mut self, from: ConnId, request: PortRequest) {
         if let Some(backend_id) = &request.backend_id {
             let refused = match self.board.get(backend_id) {
-                None => Some(("unknown-backend", format!("no backend `{backend_id}` is known"))),
+                None => Some((ErrorCode::UnknownBackend, format!("no backend `{backend_id}` is known"))),
                 Some(record) if record.is_terminated() => {
-                    Some(("backend-terminated", format!("backend `{backend_id}` is terminated")))
+                    Some((ErrorCode::BackendTerminated, format!("backend `{backend_id}` is terminated")))
                 }
                 Some(_) => None,
             };
             if let Some((code, detail)) = refused {
                 let PortRequest { client_id, session_id, .. } = request;
-                let refusal = PortRefusal { client_id, session_id, code: code.into(), detail };
+                let refusal = PortRefusal { client_id, session_id, code, detail };
                 return self.send(from, CoordinatorToTab::RefusePort(refusal));
             }
         }
@@ -411,15 +412,15 @@ impl Coordinator {
 
     fn provide_port(&mut self, from: ConnId, grant: PortGrant) {
         let Some((current, leader_conn)) = &self.leadership else {
-            return self.reject(from, "not-leader", "`provide-port` before any leader".into());
+            return self.reject(from, ErrorCode::NotLeader, "`provide-port` before any leader".into());
         };
         if grant.epoch != current.epoch || *leader_conn != Some(from) {
             let detail = format!("port of epoch {} while epoch {} leads", grant.epoch, current.epoch);
-            return self.reject(from, "stale-epoch", detail);
+            return self.reject(from, ErrorCode::StaleEpoch, detail);
         }
         match self.conn_of(&grant.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
-            None => self.reject(from, "unknown-client", format!("no connected client `{}`", grant.client_id)),
+            None => self.reject(from, ErrorCode::UnknownClient, format!("no connected client `{}`", grant.client_id)),
         }
     }
 
@@ -430,14 +431,14 @@ impl Coordinator {
         // Like a grant: a client that is gone is worth telling the leader.
         match self.conn_of(&refusal.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::RefusePort(refusal)),
-            None => self.reject(from, "unknown-client", format!("no connected client `{}`", refusal.client_id)),
+            None => self.reject(from, ErrorCode::UnknownClient, format!("no connected client `{}`", refusal.client_id)),
         }
     }
 
-    fn reject(&mut self, conn: ConnId, code: &str, detail: String) {
+    fn reject(&mut self, conn: ConnId, code: ErrorCode, detail: String) {
         self.rejected += 1;
         if self.conns.contains_key(&conn) {
-            self.send(conn, CoordinatorToTab::Rejected { code: code.into(), detail });
+            self.send(conn, CoordinatorToTab::Rejected { code, detail });
         }
     }
 
@@ -535,7 +536,7 @@ mod tests {
         }
     }
 
-    fn codes(out: Vec<(ConnId, CoordinatorToTab)>) -> Vec<String> {
+    fn codes(out: Vec<(ConnId, CoordinatorToTab)>) -> Vec<ErrorCode> {
         out.into_iter()
             .filter_map(|(_, m)| match m {
                 CoordinatorToTab::Rejected { code, .. } => Some(code),
@@ -650,7 +651,7 @@ mod tests {
         drain(&mut k);
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 1))));
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s", 2))));
-        assert_eq!(codes(drain(&mut k)), ["stale-epoch", "stale-epoch"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch, ErrorCode::StaleEpoch]);
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::ProvidePort(grant(1, "s", 2))));
         assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::ProvidePort(grant(1, "s", 2)))]);
     }
@@ -671,7 +672,14 @@ mod tests {
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(7, "s", 1))));
         assert_eq!(
             codes(drain(&mut k)),
-            ["no-hello", "malformed", "wrong-client", "wrong-client", "duplicate-hello", "unknown-client"]
+            [
+                ErrorCode::NoHello,
+                ErrorCode::Malformed,
+                ErrorCode::WrongClient,
+                ErrorCode::WrongClient,
+                ErrorCode::DuplicateHello,
+                ErrorCode::UnknownClient
+            ]
         );
         assert_eq!(k.rejected(), 6);
         assert_eq!(k.leadership().unwrap().epoch.get(), 1);
@@ -746,7 +754,7 @@ mod tests {
     }
 
     fn answer(n: u32, request_id: u64) -> Box<ConnectAnswer> {
-        let outcome = crate::protocol::ConnectOutcome::Refused { code: "key-not-held".into(), detail: "no".into() };
+        let outcome = crate::protocol::ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() };
         Box::new(ConnectAnswer { client_id: client(n), request_id, outcome })
     }
 
@@ -816,7 +824,7 @@ mod tests {
         assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::Connect(call(2, 7)))]);
         assert_eq!(k.pending_connects(), 1);
         k.handle(T0, ConnId(3), Ok(TabToCoordinator::Connected(answer(2, 7))));
-        assert_eq!(codes(drain(&mut k)), ["not-leader"], "only the leader answers");
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NotLeader], "only the leader answers");
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connected(answer(2, 7))));
         assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::Connected(answer(2, 7)))]);
         assert_eq!(k.pending_connects(), 0);
@@ -826,7 +834,7 @@ mod tests {
         assert!(drain(&mut k).is_empty(), "an answer to no pending connect goes nowhere");
         assert_eq!(k.rejected(), before + 2);
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(3, 8))));
-        assert_eq!(codes(drain(&mut k)), ["wrong-client"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::WrongClient]);
     }
 
     #[test]
@@ -878,12 +886,12 @@ mod tests {
         drain(&mut k);
         k.handle(T0, ConnId(2), Ok(status(1, "b", scheduled(0))));
         k.handle(T0, ConnId(1), Ok(status(2, "b", scheduled(0))));
-        assert_eq!(codes(drain(&mut k)), ["not-leader", "stale-epoch"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NotLeader, ErrorCode::StaleEpoch]);
         k.handle(T0, ConnId(2), Ok(claim(2)));
         drain(&mut k);
         k.handle(T0, ConnId(1), Ok(status(1, "b", scheduled(0))));
         k.handle(T0, ConnId(2), Ok(status(1, "b", scheduled(0))));
-        assert_eq!(codes(drain(&mut k)), ["not-leader", "stale-epoch"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NotLeader, ErrorCode::StaleEpoch]);
         assert_eq!(k.history(&bid("b")), None, "nothing was recorded");
         k.handle(T0, ConnId(2), Ok(status(2, "b", scheduled(0))));
         assert!(drain(&mut k).is_empty());
@@ -950,7 +958,14 @@ mod tests {
         let to_leader: Vec<_> = out.iter().filter(|(to, _)| *to == ConnId(1)).cloned().collect();
         assert_eq!(
             codes(to_leader),
-            ["not-forward", "not-forward", "unknown-backend", "reason-mismatch", "kind-mismatch", "already-terminated"]
+            [
+                ErrorCode::NotForward,
+                ErrorCode::NotForward,
+                ErrorCode::UnknownBackend,
+                ErrorCode::ReasonMismatch,
+                ErrorCode::KindMismatch,
+                ErrorCode::AlreadyTerminated
+            ]
         );
         let end = ended(6, Some(TerminationReason::External), Some(crate::model::status::TerminationKind::Soft));
         assert_eq!(
@@ -1006,7 +1021,7 @@ mod tests {
             &[BackendState::Terminating { time: at(51), termination_reason: TerminationReason::External }],
         );
         report(&mut k, 2, 2, "b", &[ready(52)]);
-        assert_eq!(codes(drain(&mut k)), ["not-leader", "already-terminated"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NotLeader, ErrorCode::AlreadyTerminated]);
         k.tab_gone(at(60), ConnId(1));
         assert!(drain(&mut k).is_empty(), "nothing more to end");
     }
@@ -1046,7 +1061,7 @@ mod tests {
         report(&mut k, 1, 2, "keyed", std::slice::from_ref(&terminating));
         assert_eq!(drain(&mut k), vec![status_to(3, "keyed", terminating)]);
         report(&mut k, 1, 1, "keyed", &[ended(12, None, None)]);
-        assert_eq!(codes(drain(&mut k)), ["stale-epoch"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch]);
     }
 
     #[test]
@@ -1059,7 +1074,7 @@ mod tests {
         k.handle(T0, ConnId(2), Ok(terminate(2, "nobody")));
         assert!(drain(&mut k).is_empty(), "an unknown backend: nothing happens");
         k.handle(T0, ConnId(2), Ok(terminate(3, "old")));
-        assert_eq!(codes(drain(&mut k)), ["wrong-client"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::WrongClient]);
         k.handle(T0, ConnId(3), Ok(claim(3)));
         report(&mut k, 3, 2, "new", &[scheduled(1)]);
         report(&mut k, 3, 2, "done", &[scheduled(1), ended(2, None, None)]);
@@ -1078,12 +1093,9 @@ mod tests {
         report(&mut k, 1, 1, "live", &[scheduled(0)]);
         report(&mut k, 1, 1, "done", &[scheduled(0), ended(1, None, None)]);
         drain(&mut k);
-        let refusal = |s: &str, code: &str| {
+        let refusal = |s: &str, code: ErrorCode| {
             let detail = String::new();
-            (
-                ConnId(2),
-                PortRefusal { client_id: client(2), session_id: SessionId::new(s).unwrap(), code: code.into(), detail },
-            )
+            (ConnId(2), PortRefusal { client_id: client(2), session_id: SessionId::new(s).unwrap(), code, detail })
         };
         let refused = |out: Vec<(ConnId, CoordinatorToTab)>| -> Vec<(ConnId, PortRefusal)> {
             out.into_iter()
@@ -1095,13 +1107,20 @@ mod tests {
         };
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s1", "nobody"))));
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s2", "done"))));
-        assert_eq!(refused(drain(&mut k)), vec![refusal("s1", "unknown-backend"), refusal("s2", "backend-terminated")]);
+        assert_eq!(
+            refused(drain(&mut k)),
+            vec![refusal("s1", ErrorCode::UnknownBackend), refusal("s2", ErrorCode::BackendTerminated)]
+        );
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s3", "live"))));
         assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::RequestPort(port_for(2, "s3", "live")))]);
         k.tab_gone(T0, ConnId(1));
         drain(&mut k);
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s4", "live"))));
-        assert_eq!(refused(drain(&mut k)), vec![refusal("s4", "backend-terminated")], "no waiting for a lost one");
+        assert_eq!(
+            refused(drain(&mut k)),
+            vec![refusal("s4", ErrorCode::BackendTerminated)],
+            "no waiting for a lost one"
+        );
     }
 
     #[test]
@@ -1110,11 +1129,11 @@ mod tests {
         let refusal = PortRefusal {
             client_id: client(2),
             session_id: SessionId::new("s").unwrap(),
-            code: "unknown-backend".into(),
+            code: ErrorCode::UnknownBackend,
             detail: "none".into(),
         };
         k.handle(T0, ConnId(3), Ok(TabToCoordinator::RefusePort(refusal.clone())));
-        assert_eq!(codes(drain(&mut k)), ["not-leader"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NotLeader]);
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::RefusePort(refusal.clone())));
         assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::RefusePort(refusal))]);
         let keyed = PortGrant { backend_id: Some(bid("b")), ..grant(2, "s", 1) };
@@ -1153,7 +1172,7 @@ mod tests {
                 TabToCoordinator::RefusePort(PortRefusal {
                     client_id: client(n % 3 + 1),
                     session_id: SessionId::new("s").unwrap(),
-                    code: "x".into(),
+                    code: ErrorCode::ALL[n as usize % ErrorCode::ALL.len()],
                     detail: String::new(),
                 }),
                 TabToCoordinator::Connect(call(n, u64::from(n % 2))),

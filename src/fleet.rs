@@ -36,6 +36,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ConnectResponse;
+use crate::model::code::ErrorCode;
 use crate::model::connect::{Mount, SpawnConfig};
 use crate::model::ids::{BackendId, ClientId, SessionId};
 use crate::model::lifecycle::Lifecycle;
@@ -300,7 +301,7 @@ impl Fleet {
         let decision = self.registry.connect(now, &call.request, |tag| tags.contains(tag), || fresh_key, || fresh_id);
         match decision {
             Err(error) => {
-                let outcome = ConnectOutcome::Refused { code: error.code().into(), detail: error.to_string() };
+                let outcome = ConnectOutcome::Refused { code: error.code(), detail: error.to_string() };
                 self.answer(&call, outcome);
             }
             Ok(Decision::Live { backend_id, status }) => self.respond(&call, backend_id, false, status),
@@ -453,10 +454,10 @@ impl Fleet {
             self.ignored += 1;
             return;
         };
-        let refuse = |code: &str, detail: String| PortRefusal {
+        let refuse = |code: ErrorCode, detail: String| PortRefusal {
             client_id: request.client_id.clone(),
             session_id: request.session_id.clone(),
-            code: code.into(),
+            code,
             detail,
         };
         let refusal = match self.live_status(&id) {
@@ -470,11 +471,11 @@ impl Fleet {
                 }
                 return;
             }
-            Some(status) => refuse("backend-terminated", format!("the backend `{id}` is {status}")),
+            Some(status) => refuse(ErrorCode::BackendTerminated, format!("the backend `{id}` is {status}")),
             None if self.registry.backend(&id).is_some() => {
-                refuse("backend-terminated", format!("the backend `{id}` is terminated"))
+                refuse(ErrorCode::BackendTerminated, format!("the backend `{id}` is terminated"))
             }
-            None => refuse("unknown-backend", format!("this leader hosts no backend `{id}`")),
+            None => refuse(ErrorCode::UnknownBackend, format!("this leader hosts no backend `{id}`")),
         };
         self.outputs.push_back(FleetOutput::Refuse(refusal));
     }
@@ -574,7 +575,7 @@ impl Fleet {
             self.outputs.push_back(FleetOutput::Refuse(PortRefusal {
                 client_id: request.client_id,
                 session_id: request.session_id,
-                code: "backend-terminated".into(),
+                code: ErrorCode::BackendTerminated,
                 detail: format!("the backend `{id}` is stopping"),
             }));
         }
@@ -693,12 +694,10 @@ mod tests {
             .expect("an answer with a response")
     }
 
-    fn refused(out: &[FleetOutput]) -> String {
+    fn refused(out: &[FleetOutput]) -> ErrorCode {
         out.iter()
             .find_map(|o| match o {
-                FleetOutput::Answer(ConnectAnswer { outcome: ConnectOutcome::Refused { code, .. }, .. }) => {
-                    Some(code.clone())
-                }
+                FleetOutput::Answer(ConnectAnswer { outcome: ConnectOutcome::Refused { code, .. }, .. }) => Some(*code),
                 _ => None,
             })
             .expect("a refusal")
@@ -794,11 +793,11 @@ mod tests {
         assert_ne!(response(&drain(&mut fleet)).token, again.token);
         // Refusals come from the registry's rules.
         fleet.connect(at(100), call(4, Some("hall"), None));
-        assert_eq!(refused(&drain(&mut fleet)), "key-not-held");
+        assert_eq!(refused(&drain(&mut fleet)), ErrorCode::KeyNotHeld);
         fleet.connect(at(100), call(5, Some("room"), config(|c| c.tag = Some("chat".into()))));
-        assert_eq!(refused(&drain(&mut fleet)), "tag-mismatch");
+        assert_eq!(refused(&drain(&mut fleet)), ErrorCode::TagMismatch);
         fleet.connect(at(100), call(6, None, config(|c| c.tag = Some("nope".into()))));
-        assert_eq!(refused(&drain(&mut fleet)), "unknown-tag");
+        assert_eq!(refused(&drain(&mut fleet)), ErrorCode::UnknownTag);
     }
 
     #[test]
@@ -851,7 +850,7 @@ mod tests {
         assert_eq!(to_worker(&out), [LeaderToBackend::Stop]);
         // The key is still held while it stops: a connect without spawn is refused.
         fleet.connect(at(3_100), call(2, Some("room"), None));
-        assert_eq!(refused(&drain(&mut fleet)), "key-not-held");
+        assert_eq!(refused(&drain(&mut fleet)), ErrorCode::KeyNotHeld);
         let out = worker(&mut fleet, 3_200, &id, BackendToLeader::Stopped);
         assert!(killed(&out));
         assert_eq!(
@@ -999,7 +998,7 @@ mod tests {
             session_id: SessionId::new("s1").unwrap(),
             backend_id: Some(BackendId::new(backend).unwrap()),
         };
-        for (backend, code) in [(id.as_str(), "backend-terminated"), ("nope", "unknown-backend")] {
+        for (backend, code) in [(id.as_str(), ErrorCode::BackendTerminated), ("nope", ErrorCode::UnknownBackend)] {
             fleet.request_port(request(backend));
             let out = drain(&mut fleet);
             assert!(matches!(&out[..], [FleetOutput::Refuse(r)] if r.code == code), "{out:?}");

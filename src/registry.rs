@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
 use crate::model::ids::BackendId;
 use crate::model::lifecycle::Lifecycle;
@@ -72,13 +73,13 @@ pub enum ConnectError {
 
 impl ConnectError {
     /// A stable code for this error, for callers to branch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ConnectError::NotHeld { .. } => "key-not-held",
-            ConnectError::TagMismatch { .. } => "tag-mismatch",
-            ConnectError::UnknownTag { .. } => "unknown-tag",
-            ConnectError::UnsupportedLimit { .. } => "unsupported-resource-limit",
-            ConnectError::InvalidKey { .. } => "invalid-key",
+            ConnectError::NotHeld { .. } => ErrorCode::KeyNotHeld,
+            ConnectError::TagMismatch { .. } => ErrorCode::TagMismatch,
+            ConnectError::UnknownTag { .. } => ErrorCode::UnknownTag,
+            ConnectError::UnsupportedLimit { .. } => ErrorCode::UnsupportedResourceLimit,
+            ConnectError::InvalidKey { .. } => ErrorCode::InvalidKey,
         }
     }
 }
@@ -303,7 +304,7 @@ mod tests {
         let err = connect(&mut registry, &request(Some("room"), None), 1).unwrap_err();
         assert_eq!(err, ConnectError::NotHeld { key: "room".into() });
         let err = connect(&mut registry, &request(Some("room"), Some(Spawn::Enabled(false))), 1).unwrap_err();
-        assert_eq!(err.code(), "key-not-held");
+        assert_eq!(err.code(), ErrorCode::KeyNotHeld);
 
         let first = connect(&mut registry, &request(Some("room"), Some(Spawn::Enabled(true))), 1).unwrap();
         assert_eq!(first, Decision::Spawned { backend_id: id(1), key: "room".into() });
@@ -319,7 +320,7 @@ mod tests {
     fn the_default_key_reaches_the_leaders_default_backend_but_only_the_leader_starts_one() {
         let mut registry = Registry::new();
         let err = connect(&mut registry, &request(Some(DEFAULT_KEY), Some(Spawn::Enabled(true))), 1).unwrap_err();
-        assert_eq!(err.code(), "invalid-key");
+        assert_eq!(err.code(), ErrorCode::InvalidKey);
         assert!(err.to_string().contains("only the leader starts it"), "{err}");
         assert!(registry.backend(&id(1)).is_none());
 
@@ -330,7 +331,7 @@ mod tests {
             assert_eq!(live, Decision::Live { backend_id: id(2), status: BackendStatus::Scheduled });
         }
         let err = connect(&mut registry, &request(Some(DEFAULT_KEY), tagged("chat")), 4).unwrap_err();
-        assert_eq!(err.code(), "tag-mismatch");
+        assert_eq!(err.code(), ErrorCode::TagMismatch);
 
         let lifecycle = registry.lifecycle_mut(&id(2)).unwrap();
         lifecycle.finish(T0, false, None).unwrap();
@@ -355,7 +356,7 @@ mod tests {
         connect(&mut registry, &request(Some("k"), tagged("chat")), 1).unwrap();
         let err = connect(&mut registry, &request(Some("k"), tagged("game")), 2).unwrap_err();
         assert_eq!(err.to_string(), "the key `k` is held by a backend of tag `chat`, not of tag `game`");
-        assert_eq!(err.code(), "tag-mismatch");
+        assert_eq!(err.code(), ErrorCode::TagMismatch);
         let same = connect(&mut registry, &request(Some("k"), tagged("chat")), 2).unwrap();
         assert!(matches!(same, Decision::Live { .. }));
         // A request that names no tag takes the live backend whatever its tag.
@@ -430,7 +431,7 @@ mod tests {
     fn bad_keys_are_refused() {
         for key in ["", "a\nb", &"k".repeat(MAX_KEY_LEN + 1)] {
             let err = connect(&mut Registry::new(), &request(Some(key), Some(Spawn::Enabled(true))), 1).unwrap_err();
-            assert_eq!(err.code(), "invalid-key", "{key:?}");
+            assert_eq!(err.code(), ErrorCode::InvalidKey, "{key:?}");
         }
         let longest = "k".repeat(MAX_KEY_LEN);
         assert!(connect(&mut Registry::new(), &request(Some(&longest), Some(Spawn::Enabled(true))), 1).is_ok());
@@ -447,7 +448,7 @@ mod tests {
         let wait = connect(&mut registry, &request(Some("k"), Some(Spawn::Enabled(true))), 2).unwrap();
         assert_eq!(wait, Decision::Wait { behind: id(1) });
         let err = connect(&mut registry, &request(Some("k"), None), 2).unwrap_err();
-        assert_eq!(err.code(), "key-not-held");
+        assert_eq!(err.code(), ErrorCode::KeyNotHeld);
         assert_eq!(registry.finish(&id(1)), None, "not terminated yet: the key stays held");
         assert_eq!(registry.holder("k"), Some(&id(1)));
 

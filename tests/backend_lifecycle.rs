@@ -461,9 +461,9 @@ fn each_transition_error_has_a_distinct_stable_code() {
         ),
     ];
     for (error, code) in &errors {
-        assert_eq!(error.code(), *code, "{error}");
+        assert_eq!(error.code().as_str(), *code, "{error}");
         assert!(!error.to_string().is_empty());
     }
-    let codes: BTreeSet<&str> = errors.iter().map(|(e, _)| e.code()).collect();
+    let codes: BTreeSet<tabworker::ErrorCode> = errors.iter().map(|(e, _)| e.code()).collect();
     assert_eq!(codes.len(), errors.len(), "codes are not distinct: {codes:?}");
 }

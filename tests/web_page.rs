@@ -158,3 +158,18 @@ fn errors_reach_javascript_with_a_stable_name_and_code() {
     let js: JsValue = TabworkerError::new(ErrorCode::WebLocksUnavailable, "x").into();
     assert_eq!(js_sys::Reflect::get(&js, &"code".into()).unwrap(), "web-locks-unavailable");
 }
+
+#[wasm_bindgen_test]
+fn every_error_code_reaches_javascript_as_its_own_code_and_reads_back_as_itself() {
+    let mut seen = std::collections::BTreeSet::new();
+    for &code in ErrorCode::ALL {
+        let js: JsValue = TabworkerError::new(code, "why").into();
+        assert_eq!(js_sys::Reflect::get(&js, &"name".into()).unwrap(), "TabworkerError");
+        let text = js_sys::Reflect::get(&js, &"code".into()).unwrap().as_string().expect("a string code");
+        assert!(seen.insert(text.clone()), "{text} twice");
+        assert_eq!(text.parse::<ErrorCode>(), Ok(code), "{text}");
+        // As a frame carries it: through serde-wasm-bindgen and back.
+        assert_eq!(from_js::<ErrorCode>(to_js(&code).unwrap()).unwrap(), code);
+    }
+    assert!(from_js::<ErrorCode>(JsValue::from_str("no-such-code")).is_err(), "no guessing fallback");
+}

@@ -67,7 +67,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     let refused = next_message(&tab_a.port1(), 2000).await;
     assert!(matches!(
         decode::<CoordinatorToTab>(&refused.data(), 0).unwrap(),
-        CoordinatorToTab::Rejected { code, .. } if code == "not-a-frame"
+        CoordinatorToTab::Rejected { code, .. } if code == tabworker::ErrorCode::NotAFrame
     ));
     assert_eq!(coordinator.rejected(), 1.0);
 

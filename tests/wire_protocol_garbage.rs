@@ -12,7 +12,7 @@ use tabworker::protocol::{
     BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PROTOCOL_VERSION,
     PortGrant, PortRequest, TabToCoordinator, WireMessage, decode, decode_json, frame,
 };
-use tabworker::{ClientId, CoordinatorId, Epoch, SessionId};
+use tabworker::{ClientId, CoordinatorId, Epoch, ErrorCode, SessionId};
 
 const SEED: u64 = 0x5EED_7AB0_0C0F_FEE1;
 
@@ -118,7 +118,7 @@ fn examples() -> Vec<Example> {
         example(D::CoordinatorToTab, CoordinatorToTab::NewLeader(leadership.clone())),
         example(D::CoordinatorToTab, CoordinatorToTab::RequestPort(request.clone())),
         example(D::CoordinatorToTab, CoordinatorToTab::ProvidePort(grant)),
-        example(D::CoordinatorToTab, CoordinatorToTab::Rejected { code: "malformed".into(), detail: "no".into() }),
+        example(D::CoordinatorToTab, CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "no".into() }),
         example(
             D::LeaderToBackend,
             LeaderToBackend::Init { leader_id: leadership.leader_id, app: "a".into(), backend: None },
@@ -370,8 +370,11 @@ fn random_frame_like_bytes_never_panic_and_any_decoded_message_re_encodes() {
             }
         }
     }
-    assert!(codes.contains("not-a-frame"), "seed {SEED:#x}: errors seen {codes:?}");
-    assert!(codes.contains("malformed"), "seed {SEED:#x}: the token soup never reached the message decoder: {codes:?}");
+    assert!(codes.contains(&ErrorCode::NotAFrame), "seed {SEED:#x}: errors seen {codes:?}");
+    assert!(
+        codes.contains(&ErrorCode::Malformed),
+        "seed {SEED:#x}: the token soup never reached the message decoder: {codes:?}"
+    );
 }
 
 #[test]
@@ -398,8 +401,8 @@ fn random_json_values_never_panic_and_any_decoded_message_re_encodes() {
             }
         }
     }
-    for code in ["not-a-frame", "malformed", "protocol-mismatch"] {
-        assert!(codes.contains(code), "seed {SEED:#x}: never saw {code}: {codes:?}");
+    for code in [ErrorCode::NotAFrame, ErrorCode::Malformed, ErrorCode::ProtocolMismatch] {
+        assert!(codes.contains(&code), "seed {SEED:#x}: never saw {code}: {codes:?}");
     }
 }
 
@@ -707,7 +710,7 @@ fn randomly_mutated_frames_never_panic_and_any_decoded_message_re_encodes() {
     assert!(decoded > 0, "seed {SEED:#x}: no mutated frame decoded, so re-encoding was never checked");
     assert_eq!(
         codes,
-        ["malformed", "not-a-frame", "port-count", "protocol-mismatch"].into(),
+        [ErrorCode::NotAFrame, ErrorCode::ProtocolMismatch, ErrorCode::Malformed, ErrorCode::PortCount].into(),
         "seed {SEED:#x}: the mutations did not reach every error"
     );
 }
@@ -721,9 +724,9 @@ fn decode_error_codes_are_distinct_and_stable() {
         (DecodeError::PortCount { kind: "session", expected: 1, found: 0 }, "port-count"),
     ];
     for (error, code) in &errors {
-        assert_eq!(error.code(), *code, "{error}");
+        assert_eq!(error.code().as_str(), *code, "{error}");
         assert!(!error.to_string().is_empty());
     }
-    let codes: BTreeSet<&str> = errors.iter().map(|(e, _)| e.code()).collect();
+    let codes: BTreeSet<ErrorCode> = errors.iter().map(|(e, _)| e.code()).collect();
     assert_eq!(codes.len(), errors.len(), "{codes:?}");
 }

@@ -10,6 +10,7 @@
 //!   and `terminated` carries the kind the termination had (`soft` after
 //!   `terminating`, `hard` after `hard-terminating`).
 
+use crate::model::code::ErrorCode;
 use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 use crate::model::time::Timestamp;
 
@@ -54,12 +55,12 @@ pub enum TransitionError {
 
 impl TransitionError {
     /// A stable code for this error, for callers to branch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            TransitionError::AlreadyTerminated { .. } => "already-terminated",
-            TransitionError::NotForward { .. } => "not-forward",
-            TransitionError::ReasonMismatch { .. } => "reason-mismatch",
-            TransitionError::KindMismatch { .. } => "kind-mismatch",
+            TransitionError::AlreadyTerminated { .. } => ErrorCode::AlreadyTerminated,
+            TransitionError::NotForward { .. } => ErrorCode::NotForward,
+            TransitionError::ReasonMismatch { .. } => ErrorCode::ReasonMismatch,
+            TransitionError::KindMismatch { .. } => ErrorCode::KindMismatch,
         }
     }
 }

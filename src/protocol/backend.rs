@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{PortRequest, WireMessage};
+use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, SessionId};
 
 /// What a keyed backend is given at `init`.
@@ -159,8 +160,8 @@ pub enum BackendToTab {
     Opened,
     /// The session was refused.
     Refused {
-        /// A stable code, e.g. `bad-token`.
-        code: String,
+        /// Why, e.g. [`ErrorCode::BadToken`].
+        code: ErrorCode,
         /// What was wrong.
         detail: String,
     },
@@ -222,6 +223,6 @@ pub(crate) mod examples {
     }
 
     pub(crate) fn to_tab_on_a_session() -> Vec<BackendToTab> {
-        vec![BackendToTab::Opened, BackendToTab::Refused { code: "bad-token".into(), detail: "no".into() }]
+        vec![BackendToTab::Opened, BackendToTab::Refused { code: ErrorCode::BadToken, detail: "no".into() }]
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::WireMessage;
+use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ConnectResponse};
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::status::BackendState;
@@ -73,8 +74,8 @@ pub struct PortRefusal {
     pub client_id: ClientId,
     /// Its connect attempt.
     pub session_id: SessionId,
-    /// Why not, as a stable code, e.g. `unknown-backend`.
-    pub code: String,
+    /// Why not, e.g. [`ErrorCode::UnknownBackend`].
+    pub code: ErrorCode,
     /// What was wrong.
     pub detail: String,
 }
@@ -111,8 +112,8 @@ pub enum ConnectOutcome {
     Response(ConnectResponse),
     /// Refused.
     Refused {
-        /// A stable code, e.g. `key-not-held`.
-        code: String,
+        /// Why, e.g. [`ErrorCode::KeyNotHeld`].
+        code: ErrorCode,
         /// What was wrong.
         detail: String,
     },
@@ -254,8 +255,8 @@ pub enum CoordinatorToTab {
     Terminate(TerminateCall),
     /// The tab's last frame was refused.
     Rejected {
-        /// A stable code, e.g. `malformed` or `stale-epoch`.
-        code: String,
+        /// Why, e.g. [`ErrorCode::Malformed`] or [`ErrorCode::StaleEpoch`].
+        code: ErrorCode,
         /// What was wrong.
         detail: String,
     },
@@ -329,7 +330,7 @@ pub(crate) mod examples {
             status_url: "tabworker://app/backends/b1/status".into(),
             ready_url: "tabworker://app/backends/b1/ready".into(),
         };
-        let refused = ConnectOutcome::Refused { code: "key-not-held".into(), detail: "no".into() };
+        let refused = ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() };
         [ConnectOutcome::Response(response), refused]
             .into_iter()
             .map(|outcome| ConnectAnswer { client_id: ClientId::new("c1").unwrap(), request_id: 7, outcome })
@@ -344,7 +345,7 @@ pub(crate) mod examples {
         PortRefusal {
             client_id: ClientId::new("c1").unwrap(),
             session_id: SessionId::new("s1").unwrap(),
-            code: "unknown-backend".into(),
+            code: ErrorCode::UnknownBackend,
             detail: "none".into(),
         }
     }
@@ -413,7 +414,7 @@ pub(crate) mod examples {
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![state()] },
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![] },
             CoordinatorToTab::Terminate(terminate()),
-            CoordinatorToTab::Rejected { code: "malformed".into(), detail: "missing field".into() },
+            CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "missing field".into() },
         ]
     }
 }

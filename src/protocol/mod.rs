@@ -27,6 +27,8 @@ mod coordinator;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::model::code::ErrorCode;
+
 pub use backend::{Admission, BackendInit, BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend};
 pub use coordinator::{
     ConnectAnswer, ConnectCall, ConnectOutcome, CoordinatorToTab, LeaderClaim, Leadership, PortGrant, PortRefusal,
@@ -89,12 +91,12 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// A stable code for this error, for callers to branch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DecodeError::NotAFrame { .. } => "not-a-frame",
-            DecodeError::ProtocolMismatch { .. } => "protocol-mismatch",
-            DecodeError::Malformed { .. } => "malformed",
-            DecodeError::PortCount { .. } => "port-count",
+            DecodeError::NotAFrame { .. } => ErrorCode::NotAFrame,
+            DecodeError::ProtocolMismatch { .. } => ErrorCode::ProtocolMismatch,
+            DecodeError::Malformed { .. } => ErrorCode::Malformed,
+            DecodeError::PortCount { .. } => ErrorCode::PortCount,
         }
     }
 }

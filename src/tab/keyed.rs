@@ -231,6 +231,7 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::code::ErrorCode;
     use crate::model::connect::Spawn;
     use crate::model::ids::Epoch;
     use crate::model::status::{BackendState, BackendStatus};
@@ -294,7 +295,7 @@ mod tests {
         let refused = |to: u32| crate::protocol::ConnectAnswer {
             client_id: client(to),
             request_id: 5,
-            outcome: ConnectOutcome::Refused { code: "key-not-held".into(), detail: "no".into() },
+            outcome: ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() },
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Connected(Box::new(refused(3)))));
         assert_eq!(drain(&mut tab), []);
@@ -383,7 +384,7 @@ mod tests {
         let refusal = PortRefusal {
             client_id: client(2),
             session_id: refused.clone(),
-            code: "unknown-backend".into(),
+            code: ErrorCode::UnknownBackend,
             detail: "none".into(),
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RefusePort(refusal)));
@@ -393,7 +394,7 @@ mod tests {
                 TabOutput::Release { lock: names().session(&refused) },
                 TabOutput::Event(TabEvent::KeyedRefused {
                     session_id: refused,
-                    code: "unknown-backend".into(),
+                    code: ErrorCode::UnknownBackend,
                     detail: "none".into()
                 }),
             ]

@@ -36,6 +36,7 @@ mod keyed;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::fleet::Fleet;
+use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockMode, LockNames};
 use crate::model::status::BackendState;
@@ -163,8 +164,8 @@ pub enum TabEvent {
     KeyedRefused {
         /// The connect attempt.
         session_id: SessionId,
-        /// A stable code, e.g. `unknown-backend`.
-        code: String,
+        /// Why, e.g. [`ErrorCode::UnknownBackend`].
+        code: ErrorCode,
         /// What was wrong.
         detail: String,
     },

@@ -386,7 +386,7 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
     let ports = event.ports();
     let answer = match decode::<TabToBackend>(&event.data(), ports.length() as usize) {
         Ok(TabToBackend::Open { token, .. }) if !host.borrow().core.admits(&token) => BackendToTab::Refused {
-            code: ErrorCode::BadToken.as_str().into(),
+            code: ErrorCode::BadToken,
             detail: "the token is not one of a connect that reached this backend".into(),
         },
         Ok(TabToBackend::Open { token, user, auth }) => {
@@ -406,7 +406,7 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
             post(&port, &BackendToTab::Opened);
             return call_handler(host, &session);
         }
-        Err(error) => BackendToTab::Refused { code: error.code().into(), detail: error.to_string() },
+        Err(error) => BackendToTab::Refused { code: error.code(), detail: error.to_string() },
     };
     post(&port, &answer);
 }

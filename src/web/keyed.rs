@@ -411,7 +411,6 @@ impl Inner {
             TabEvent::KeyedRefused { session_id, code, detail } => {
                 let open = self.keyed.borrow_mut().opens.remove(&session_id);
                 if let Some(open) = open {
-                    let code = ErrorCode::from_code(&code).unwrap_or(ErrorCode::UnknownBackend);
                     let _ = open.settle.1.call1(&JsValue::NULL, &TabworkerError::new(code, detail).into());
                 }
             }
@@ -431,7 +430,6 @@ impl Inner {
                 }
             }
             ConnectOutcome::Refused { code, detail } => {
-                let code = ErrorCode::from_code(&code).unwrap_or(ErrorCode::InvalidArgument);
                 let _ = settle.1.call1(&JsValue::NULL, &TabworkerError::new(code, detail).into());
             }
         }
@@ -538,10 +536,8 @@ impl Inner {
             inner.keyed.borrow_mut().handshakes.remove(&id);
             let refused = match decode::<BackendToTab>(&event.data(), event.ports().length() as usize) {
                 Ok(BackendToTab::Opened) => None,
-                Ok(BackendToTab::Refused { code, detail }) => {
-                    Some(TabworkerError::new(ErrorCode::from_code(&code).unwrap_or(ErrorCode::BadToken), detail))
-                }
-                Err(e) => Some(TabworkerError::new(ErrorCode::BadToken, format!("the backend's answer: {e}"))),
+                Ok(BackendToTab::Refused { code, detail }) => Some(TabworkerError::new(code, detail)),
+                Err(e) => Some(TabworkerError::new(e.code(), format!("the backend's answer: {e}"))),
             };
             let outcome = match refused {
                 None => inner.opened(&id).ok_or_else(|| {

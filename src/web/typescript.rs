@@ -88,33 +88,6 @@ export interface BrowserFeatures {
   secureContext: boolean
 }
 
-/** The stable codes of the errors tabworker throws. */
-export type TabworkerErrorCode =
-  | 'invalid-argument'
-  | 'web-locks-unavailable'
-  | 'shared-worker-unavailable'
-  | 'lock-refused'
-  | 'coordinator-unavailable'
-  | 'not-initialized'
-  /** `connect`: the key has no live backend and `spawn` was not asked. */
-  | 'key-not-held'
-  /** `connect`: the key's live backend runs another tag (the message names both). */
-  | 'tag-mismatch'
-  /** `connect`: the tag has no script in the leader's `backends` option. */
-  | 'unknown-tag'
-  /** `connect`: a `resource_limits` field a browser worker cannot enforce (the message names it). */
-  | 'unsupported-resource-limit'
-  /** `connect`: the key is empty, longer than 256 bytes or has control characters. */
-  | 'invalid-key'
-  /** No backend of that id is known. */
-  | 'unknown-backend'
-  /** The backend is terminated (or terminating) and takes no new session. */
-  | 'backend-terminated'
-  /** `open`: the backend did not accept the session's token. */
-  | 'bad-token'
-  /** No answer within `connectTimeoutMs`. */
-  | 'timeout'
-
 /** Every error tabworker throws or rejects with. */
 export interface TabworkerError extends Error {
   name: 'TabworkerError'
@@ -239,3 +212,6 @@ export interface BackendConfig {
   declaresReady?: boolean
 }
 "#;
+
+#[wasm_bindgen(typescript_custom_section)]
+const ERROR_CODES: &str = crate::model::code::ErrorCode::TYPESCRIPT;

@@ -1,0 +1,178 @@
+//! The stable codes of every refusal, rejection and error, in one enum.
+//!
+//! The coordinator's `rejected` frames, the leader's refused connects and
+//! ports, a backend's refused sessions, the lifecycle's and the decoder's
+//! errors all carry an [`ErrorCode`], and JavaScript sees the same code as
+//! `TabworkerError.code`. Each code is written once, in the list below: the
+//! enum, its text, its parsing, its serde form and the TypeScript union
+//! `TabworkerErrorCode` are all made from it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Declares [`ErrorCode`] from one list of `Variant = "text"` pairs, each
+/// with its documentation (which the TypeScript union carries too).
+macro_rules! error_codes {
+    ($( #[doc = $doc:literal] $variant:ident = $text:literal, )+) => {
+        /// A stable code, as every context and JavaScript see it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $( #[doc = $doc] $variant, )+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of its declaration.
+            pub const ALL: &'static [ErrorCode] = &[$( ErrorCode::$variant, )+];
+
+            /// The TypeScript declaration of the union of every code.
+            pub const TYPESCRIPT: &'static str = concat!(
+                "/** The stable codes of the errors tabworker throws. */\nexport type TabworkerErrorCode =",
+                $( "\n  /**", $doc, " */\n  | '", $text, "'", )+
+                "\n"
+            );
+
+            /// The code as it travels and as JavaScript sees it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $text, )+
+                }
+            }
+        }
+
+        impl FromStr for ErrorCode {
+            type Err = UnknownCode;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $( $text => Ok(ErrorCode::$variant), )+
+                    _ => Err(UnknownCode(text.chars().take(64).collect())),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A value given by the app did not have the expected shape.
+    InvalidArgument = "invalid-argument",
+    /// The context has no Web Locks (an insecure context, or an old browser).
+    WebLocksUnavailable = "web-locks-unavailable",
+    /// The context has no `SharedWorker` (e.g. Chrome Android before 148).
+    SharedWorkerUnavailable = "shared-worker-unavailable",
+    /// The browser refused a Web Lock request.
+    LockRefused = "lock-refused",
+    /// The coordinator could not be started or did not answer in time.
+    CoordinatorUnavailable = "coordinator-unavailable",
+    /// The operation needs `initialize()` first, or the client was destroyed.
+    NotInitialized = "not-initialized",
+    /// No answer within `connectTimeoutMs`.
+    Timeout = "timeout",
+    /// `connect`: the key has no live backend and `spawn` was not asked.
+    KeyNotHeld = "key-not-held",
+    /// `connect`: the key's live backend runs another tag (the message names both).
+    TagMismatch = "tag-mismatch",
+    /// `connect`: the tag has no script in the leader's `backends` option.
+    UnknownTag = "unknown-tag",
+    /// `connect`: a `resource_limits` field a browser worker cannot enforce (the message names it).
+    UnsupportedResourceLimit = "unsupported-resource-limit",
+    /// `connect`: the key is empty, longer than 256 bytes, has control characters, or is reserved.
+    InvalidKey = "invalid-key",
+    /// No backend of that id is known.
+    UnknownBackend = "unknown-backend",
+    /// The backend is terminated (or terminating) and takes no new session.
+    BackendTerminated = "backend-terminated",
+    /// `open`: the backend did not accept the session's token.
+    BadToken = "bad-token",
+    /// A frame that is not an object with a protocol version.
+    NotAFrame = "not-a-frame",
+    /// A frame of another protocol version (another deployed build).
+    ProtocolMismatch = "protocol-mismatch",
+    /// A frame whose message does not have the expected shape.
+    Malformed = "malformed",
+    /// A frame with more or fewer ports than its message carries.
+    PortCount = "port-count",
+    /// The coordinator: `hello` twice on one connection.
+    DuplicateHello = "duplicate-hello",
+    /// The coordinator: a frame before `hello`.
+    NoHello = "no-hello",
+    /// The coordinator: a frame speaking for another client than the connection's.
+    WrongClient = "wrong-client",
+    /// The coordinator: no epoch is left to give.
+    EpochsExhausted = "epochs-exhausted",
+    /// The coordinator: a frame only the leader may send, from a tab that does not lead.
+    NotLeader = "not-leader",
+    /// The coordinator: a frame of a leader's term that has passed.
+    StaleEpoch = "stale-epoch",
+    /// The coordinator: no tab of that client id is connected.
+    UnknownClient = "unknown-client",
+    /// A backend state after `terminated`.
+    AlreadyTerminated = "already-terminated",
+    /// A backend state that goes back in the lifecycle.
+    NotForward = "not-forward",
+    /// A termination reason other than the one the termination under way has.
+    ReasonMismatch = "reason-mismatch",
+    /// A termination kind other than the one the termination under way has.
+    KindMismatch = "kind-mismatch",
+}
+
+/// A code that is not one of [`ErrorCode`]'s (another build's, or garbage).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an error code")]
+pub struct UnknownCode(String);
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_kebab_case_unique_and_parses_back_to_itself() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{text}");
+            assert!(seen.insert(text), "{text} twice");
+            assert_eq!(text.parse::<ErrorCode>(), Ok(code));
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_is_an_error_not_a_guess() {
+        assert!("nope".parse::<ErrorCode>().is_err());
+        assert!("".parse::<ErrorCode>().is_err());
+        assert!(serde_json::from_str::<ErrorCode>("\"Invalid-Argument\"").is_err());
+        assert!(serde_json::from_str::<ErrorCode>("7").is_err());
+    }
+
+    #[test]
+    fn the_typescript_union_lists_every_code_once() {
+        for &code in ErrorCode::ALL {
+            let entry = format!("| '{}'\n", code.as_str());
+            assert_eq!(ErrorCode::TYPESCRIPT.matches(&entry).count(), 1, "{entry}");
+        }
+        assert_eq!(ErrorCode::TYPESCRIPT.matches("| '").count(), ErrorCode::ALL.len());
+    }
+}
