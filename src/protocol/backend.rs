@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PortRequest, WireMessage};
+use super::coordinator::PortRequest;
+use super::frame::WireMessage;
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, SessionId};
 

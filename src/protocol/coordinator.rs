@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::WireMessage;
+use super::frame::WireMessage;
 use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ConnectResponse};
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
@@ -155,7 +155,7 @@ pub enum TabToCoordinator {
     Hello {
         /// The tab's client.
         client_id: ClientId,
-        /// The sender's build fingerprint ([`super::BUILD`]).
+        /// The sender's build fingerprint ([`BUILD`](super::BUILD)).
         build: String,
         /// The newest epoch the tab knows of: a coordinator that started
         /// after another one died gives no epoch at or below it again.
