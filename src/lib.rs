@@ -56,7 +56,6 @@
 #![forbid(unsafe_code)]
 
 mod backend_host;
-mod board;
 mod coordinator;
 mod fleet;
 mod model;
@@ -68,12 +67,12 @@ mod tab;
 pub mod web;
 
 pub use backend_host::{BackendHost, BackendOutput};
-pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
+pub use coordinator::{Coordinator, CoordinatorOutput};
 pub use fleet::{DEFAULT_GRACE_MS, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Fleet, FleetLimits, FleetOutput};
 pub use model::code::{ErrorCode, UnknownCode};
 pub use model::connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
 pub use model::ids::{
-    AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
+    AppName, BackendId, ClientId, ConnId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
 };
 pub use model::lifecycle::{Lifecycle, TransitionError};
 pub use model::locks::{LockMode, LockNames};

@@ -175,6 +175,11 @@ impl fmt::Display for Epoch {
     }
 }
 
+/// One connection (one `MessagePort`) to the coordinator, numbered by the
+/// browser layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
 #[cfg(test)]
 mod tests {
     use super::*;

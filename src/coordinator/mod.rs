@@ -30,9 +30,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::board::{Board, Recorded};
+mod board;
+
 use crate::model::code::ErrorCode;
-use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch};
+use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch};
 use crate::model::locks::LockNames;
 use crate::model::status::{BackendState, TerminationReason};
 use crate::model::time::Timestamp;
@@ -40,10 +41,7 @@ use crate::protocol::{
     ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRefusal,
     PortRequest, StatusReport, TabToCoordinator, TerminateCall, WireMessage,
 };
-
-/// One connection (one `MessagePort`) to the coordinator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub u64);
+use board::{Board, Recorded};
 
 /// What the coordinator asks the browser layer to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1143,7 +1141,7 @@ mod tests {
 
     #[test]
     fn terminated_backends_beyond_the_cap_are_forgotten_oldest_first_and_live_ones_never() {
-        use crate::board::MAX_TERMINATED;
+        use board::MAX_TERMINATED;
         let mut k = led_by(1, 1);
         report(&mut k, 1, 1, "live", &[scheduled(0)]);
         for n in 0..MAX_TERMINATED + 5 {

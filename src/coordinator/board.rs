@@ -13,9 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::coordinator::ConnId;
 use crate::model::code::ErrorCode;
-use crate::model::ids::{BackendId, Epoch};
+use crate::model::ids::{BackendId, ConnId, Epoch};
 use crate::model::lifecycle::{Lifecycle, TransitionError};
 use crate::model::status::{BackendState, BackendStatus, TerminationReason};
 use crate::model::time::Timestamp;
