@@ -60,7 +60,6 @@ mod coordinator;
 mod fleet;
 mod model;
 pub mod protocol;
-mod registry;
 mod tab;
 
 #[cfg(target_arch = "wasm32")]
@@ -68,7 +67,10 @@ pub mod web;
 
 pub use backend_host::{BackendHost, BackendOutput};
 pub use coordinator::{Coordinator, CoordinatorOutput};
-pub use fleet::{DEFAULT_GRACE_MS, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Fleet, FleetLimits, FleetOutput};
+pub use fleet::{
+    Backend, ConnectError, DEFAULT_GRACE_MS, DEFAULT_KEY, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Decision, Fleet,
+    FleetLimits, FleetOutput, MAX_KEY_LEN, Registry,
+};
 pub use model::code::{ErrorCode, UnknownCode};
 pub use model::connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
 pub use model::ids::{
@@ -78,7 +80,6 @@ pub use model::lifecycle::{Lifecycle, TransitionError};
 pub use model::locks::{LockMode, LockNames};
 pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use model::time::{Timestamp, TimestampError};
-pub use registry::{Backend, ConnectError, Decision, MAX_KEY_LEN, Registry};
 pub use tab::{
     DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
     WORKER_START_TIMEOUT_MS,

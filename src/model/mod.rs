@@ -9,3 +9,4 @@ pub(crate) mod lifecycle;
 pub(crate) mod locks;
 pub(crate) mod status;
 pub(crate) mod time;
+pub(crate) mod timers;

@@ -429,9 +429,9 @@ mod tests {
 #[cfg(test)]
 mod default_backend_tests {
     use super::*;
+    use crate::fleet::DEFAULT_KEY;
     use crate::model::status::{BackendState, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
-    use crate::registry::DEFAULT_KEY;
     use crate::tab::tests::{T0, client, drain, names};
 
     fn e(n: u64) -> Epoch {

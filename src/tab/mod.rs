@@ -1000,7 +1000,7 @@ mod tests {
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         let init = crate::protocol::BackendInit {
             backend_id: default.clone(),
-            key: crate::registry::DEFAULT_KEY.into(),
+            key: crate::fleet::DEFAULT_KEY.into(),
             env: Default::default(),
             mount: None,
             admitted: Vec::new(),
@@ -1033,7 +1033,7 @@ mod tests {
             .iter()
             .filter_map(|o| match o {
                 TabOutput::ToCoordinator(TabToCoordinator::Status(r)) if r.backend_id == default => {
-                    assert_eq!((r.epoch, r.key.as_str()), (Epoch::new(1).unwrap(), crate::registry::DEFAULT_KEY));
+                    assert_eq!((r.epoch, r.key.as_str()), (Epoch::new(1).unwrap(), crate::fleet::DEFAULT_KEY));
                     Some(r.state.status().as_str())
                 }
                 _ => None,

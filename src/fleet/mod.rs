@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::ConnectResponse;
 use crate::model::code::ErrorCode;
 use crate::model::connect::{Mount, SpawnConfig};
-use crate::model::ids::{BackendId, ClientId, SessionId};
+use crate::model::ids::{BackendId, ClientId};
 use crate::model::lifecycle::Lifecycle;
 use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 use crate::model::time::Timestamp;
@@ -46,7 +46,11 @@ use crate::protocol::{
     Admission, BackendInit, BackendToLeader, ConnectAnswer, ConnectCall, ConnectOutcome, DecodeError, LeaderToBackend,
     PortRefusal, PortRequest, TerminateCall,
 };
-use crate::registry::{DEFAULT_KEY, Decision, Registry};
+mod hosted;
+mod registry;
+
+use hosted::{Due, Hosted};
+pub use registry::{Backend, ConnectError, DEFAULT_KEY, Decision, MAX_KEY_LEN, Registry};
 
 /// How long a backend may take from `scheduled` to `ready` by default.
 pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
@@ -119,43 +123,6 @@ pub enum FleetOutput {
     Grant(PortRequest),
     /// Tell a client its session cannot be opened.
     Refuse(PortRefusal),
-}
-
-/// One hosted backend's worker and timers.
-#[derive(Debug)]
-struct Hosted {
-    /// What `init` will give it; taken when the worker said `listening`
-    /// and was sent `init`.
-    init: Option<BackendInit>,
-    /// Open sessions.
-    sessions: BTreeSet<SessionId>,
-    /// Session requests waiting for `ready`.
-    queued: Vec<PortRequest>,
-    max_idle_ms: Option<u64>,
-    startup_at: Option<Timestamp>,
-    lifetime_at: Option<Timestamp>,
-    idle_at: Option<Timestamp>,
-    grace_at: Option<Timestamp>,
-}
-
-impl Hosted {
-    /// A backend to be given `init`, with no session and no timer yet.
-    fn new(init: BackendInit) -> Self {
-        Hosted {
-            init: Some(init),
-            sessions: BTreeSet::new(),
-            queued: Vec::new(),
-            max_idle_ms: None,
-            startup_at: None,
-            lifetime_at: None,
-            idle_at: None,
-            grace_at: None,
-        }
-    }
-
-    fn deadline(&self) -> Option<Timestamp> {
-        [self.startup_at, self.lifetime_at, self.idle_at, self.grace_at].into_iter().flatten().min()
-    }
 }
 
 /// The keyed backends of one leader tab.
@@ -275,7 +242,7 @@ impl Fleet {
 
     /// The open sessions of backend `id`.
     pub fn sessions(&self, id: &BackendId) -> usize {
-        self.hosted.get(id).map_or(0, |h| h.sessions.len())
+        self.hosted.get(id).map_or(0, Hosted::session_count)
     }
 
     /// How many frames were refused or out of place so far.
@@ -327,12 +294,8 @@ impl Fleet {
             admitted: Vec::new(),
         };
         let seconds = |s: Option<u32>| s.map(|s| u64::from(s) * 1_000);
-        let hosted = Hosted {
-            max_idle_ms: seconds(config.max_idle_seconds),
-            startup_at: Some(now.plus_millis(self.limits.startup_timeout_ms)),
-            lifetime_at: seconds(config.lifetime_limit_seconds).map(|ms| now.plus_millis(ms)),
-            ..Hosted::new(init)
-        };
+        let (lifetime, idle) = (seconds(config.lifetime_limit_seconds), seconds(config.max_idle_seconds));
+        let hosted = Hosted::limited(init, now, self.limits.startup_timeout_ms, lifetime, idle);
         self.hosted.insert(backend_id.clone(), hosted);
         self.report(&backend_id, BackendState::Scheduled { time: now });
         self.respond(call, backend_id.clone(), true, BackendStatus::Scheduled);
@@ -400,15 +363,12 @@ impl Fleet {
             (BackendToLeader::Stopped, BackendStatus::Terminating) => self.end(now, id, false),
             (BackendToLeader::Session(request), _) if request.backend_id.as_ref() == Some(id) => {
                 let Some(hosted) = self.hosted.get_mut(id) else { return };
-                hosted.sessions.insert(request.session_id.clone());
-                hosted.idle_at = None;
+                hosted.session_opened(request.session_id.clone());
                 self.outputs.push_back(FleetOutput::Grant(request));
             }
             (BackendToLeader::SessionClosed { session_id }, _) => {
                 let Some(hosted) = self.hosted.get_mut(id) else { return };
-                if hosted.sessions.remove(&session_id) && hosted.sessions.is_empty() && status == BackendStatus::Ready {
-                    hosted.idle_at = hosted.max_idle_ms.map(|ms| now.plus_millis(ms));
-                }
+                hosted.session_closed(now, &session_id, status == BackendStatus::Ready);
             }
             _ => self.ignored += 1,
         }
@@ -419,11 +379,7 @@ impl Fleet {
             return;
         }
         let Some(hosted) = self.hosted.get_mut(id) else { return };
-        hosted.startup_at = None;
-        if hosted.sessions.is_empty() {
-            hosted.idle_at = hosted.max_idle_ms.map(|ms| now.plus_millis(ms));
-        }
-        for request in std::mem::take(&mut hosted.queued) {
+        for request in hosted.ready(now) {
             let message = LeaderToBackend::StartSession(request);
             self.post_worker(id, message);
         }
@@ -467,7 +423,7 @@ impl Fleet {
             }
             Some(status) if status < BackendStatus::Ready => {
                 if let Some(hosted) = self.hosted.get_mut(&id) {
-                    hosted.queued.push(request);
+                    hosted.queue(request);
                 }
                 return;
             }
@@ -489,15 +445,12 @@ impl Fleet {
             .map(|(id, _)| id.clone())
             .collect();
         for id in due {
-            let Some(hosted) = self.hosted.get(&id) else { continue };
-            let is_due = |at: Option<Timestamp>| at.is_some_and(|d| d <= now);
-            if is_due(hosted.grace_at) {
+            match self.hosted.get(&id).and_then(|h| h.due(now)) {
                 // The reason of the soft termination under way is kept.
-                self.hard_stop(now, &id, TerminationReason::Swept);
-            } else if is_due(hosted.startup_at) {
-                self.hard_stop(now, &id, TerminationReason::StartupTimeout);
-            } else if is_due(hosted.lifetime_at) || is_due(hosted.idle_at) {
-                self.soft_stop(now, &id, TerminationReason::Swept);
+                Some(Due::Grace) => self.hard_stop(now, &id, TerminationReason::Swept),
+                Some(Due::Startup) => self.hard_stop(now, &id, TerminationReason::StartupTimeout),
+                Some(Due::Sweep) => self.soft_stop(now, &id, TerminationReason::Swept),
+                None => {}
             }
         }
     }
@@ -531,11 +484,8 @@ impl Fleet {
         }
         let grace = self.limits.grace_ms;
         let Some(hosted) = self.hosted.get_mut(id) else { return };
-        hosted.startup_at = None;
-        hosted.lifetime_at = None;
-        hosted.idle_at = None;
-        hosted.grace_at = Some(now.plus_millis(grace));
-        let listening = hosted.init.is_none();
+        hosted.stopping(now, grace);
+        let listening = hosted.listening();
         self.refuse_queued(id);
         if listening {
             self.post_worker(id, LeaderToBackend::Stop);
@@ -571,7 +521,7 @@ impl Fleet {
 
     fn refuse_queued(&mut self, id: &BackendId) {
         let Some(hosted) = self.hosted.get_mut(id) else { return };
-        for request in std::mem::take(&mut hosted.queued) {
+        for request in hosted.take_queued() {
             self.outputs.push_back(FleetOutput::Refuse(PortRefusal {
                 client_id: request.client_id,
                 session_id: request.session_id,
@@ -636,6 +586,7 @@ impl Fleet {
 mod tests {
     use super::*;
     use crate::model::connect::{ConnectRequest, Executable, Spawn};
+    use crate::model::ids::SessionId;
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 
