@@ -55,7 +55,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod backend_host;
+mod backend;
 mod coordinator;
 mod fleet;
 mod model;
@@ -65,7 +65,7 @@ mod tab;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use backend_host::{BackendHost, BackendOutput};
+pub use backend::{BackendHost, BackendOutput};
 pub use coordinator::{Coordinator, CoordinatorOutput};
 pub use fleet::{
     Backend, ConnectError, DEFAULT_GRACE_MS, DEFAULT_KEY, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Decision, Fleet,

@@ -15,7 +15,7 @@ use super::error::{ErrorCode, TabworkerError, describe};
 use super::listener::Listener;
 use super::lock_table::LockTable;
 use super::{object, random_id};
-use crate::backend_host::{BackendHost, BackendOutput};
+use crate::backend::{BackendHost, BackendOutput};
 use crate::model::ids::SessionId;
 use crate::protocol::{
     BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage, decode, frame,
