@@ -1,0 +1,189 @@
+//! The shape of `src/`: no module imports from a module that imports it
+//! (directly or through others), and no source file holds more than
+//! [`MAX_LINES`] lines outside its tests.
+//!
+//! Both rules are read from the source text: a module's imports are the
+//! `crate::…`, `super::…`, `self::…` and `child::…` paths outside its tests
+//! and comments. What breaks a rule today is listed in [`KNOWN`]; the list
+//! may only shrink: a new breach fails, and so does a listed one that is
+//! gone (take it off the list).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The most lines a source file may hold before its `#[cfg(test)]`.
+const MAX_LINES: usize = 600;
+
+/// Breaches still to mend: import circles (by their modules, sorted) and
+/// files over [`MAX_LINES`].
+const KNOWN: &[&str] = &[
+    "circle: tab, tab::keyed",
+    "circle: web, web::backend, web::client, web::coordinator, web::keyed",
+    "long: src/web/client.rs",
+    "long: src/web/keyed.rs",
+    "long: src/tab/mod.rs",
+];
+
+/// Every module of the crate, by path (`""` is the crate root), with its
+/// source outside tests and comments.
+fn modules() -> BTreeMap<String, (String, String)> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut modules = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(&root).unwrap().with_extension("");
+        let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
+            parts.pop();
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String =
+            code.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+        let shown = format!("src/{}", file.strip_prefix(&root).unwrap().display());
+        modules.insert(parts.join("::"), (shown, code));
+    }
+    modules
+}
+
+/// Every `a::b::c` path in `code`, as its segments (a path that ends in
+/// `::{` keeps the segments before the brace).
+fn paths(code: &str) -> Vec<Vec<String>> {
+    let bytes = code.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = ident(bytes[i]) && (i == 0 || !(ident(bytes[i - 1]) || bytes[i - 1] == b':'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut segments = Vec::new();
+        loop {
+            let start = i;
+            while i < bytes.len() && ident(bytes[i]) {
+                i += 1;
+            }
+            segments.push(code[start..i].to_owned());
+            if code[i..].starts_with("::") && code[i + 2..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        let braced = code[i..].starts_with("::{");
+        if segments.len() > 1 || braced {
+            found.push(segments);
+        }
+    }
+    found
+}
+
+/// The modules `module` imports from.
+fn imports(module: &str, code: &str, all: &BTreeMap<String, (String, String)>) -> BTreeSet<String> {
+    let join = |parts: &[String]| parts.join("::");
+    let here: Vec<String> =
+        if module.is_empty() { Vec::new() } else { module.split("::").map(str::to_owned).collect() };
+    let mut targets = BTreeSet::new();
+    for path in paths(code) {
+        let (mut base, mut rest) = (Vec::new(), path.as_slice());
+        match rest[0].as_str() {
+            "crate" => rest = &rest[1..],
+            "self" => (base, rest) = (here.clone(), &rest[1..]),
+            "super" => {
+                base = here.clone();
+                while rest.first().is_some_and(|s| s == "super") {
+                    base.pop();
+                    rest = &rest[1..];
+                }
+            }
+            first => {
+                let child = join(&[here.clone(), vec![first.to_owned()]].concat());
+                if !all.contains_key(&child) {
+                    continue;
+                }
+                base = here.clone();
+            }
+        }
+        let best = (0..=rest.len())
+            .rev()
+            .map(|n| join(&[base.clone(), rest[..n].to_vec()].concat()))
+            .find(|m| all.contains_key(m));
+        if let Some(target) = best {
+            if target != module && !target.is_empty() {
+                targets.insert(target);
+            }
+        }
+    }
+    targets
+}
+
+fn breaches() -> BTreeSet<String> {
+    let all = modules();
+    let edges: BTreeMap<&str, BTreeSet<String>> =
+        all.iter().map(|(m, (_, code))| (m.as_str(), imports(m, code, &all))).collect();
+    let reach = |from: &str| {
+        let (mut seen, mut todo) = (BTreeSet::new(), vec![from.to_owned()]);
+        while let Some(m) = todo.pop() {
+            for next in &edges[m.as_str()] {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reached: BTreeMap<&str, BTreeSet<String>> = all.keys().map(|m| (m.as_str(), reach(m))).collect();
+    let mut found = BTreeSet::new();
+    for m in all.keys() {
+        if reached[m.as_str()].contains(m) {
+            let circle: Vec<&str> = all
+                .keys()
+                .filter(|o| reached[m.as_str()].contains(*o) && reached[o.as_str()].contains(m))
+                .map(String::as_str)
+                .collect();
+            found.insert(format!("circle: {}", circle.join(", ")));
+        }
+    }
+    for (file, code) in all.values() {
+        if code.lines().count() > MAX_LINES {
+            found.insert(format!("long: {file}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_imports_from_one_that_imports_it_and_no_file_is_too_long() {
+    let found = breaches();
+    let known: BTreeSet<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+    let new: Vec<&String> = found.difference(&known).collect();
+    let mended: Vec<&String> = known.difference(&found).collect();
+    assert!(new.is_empty(), "new breaches of the module rules: {new:#?}");
+    assert!(mended.is_empty(), "mended, take them off KNOWN: {mended:#?}");
+}
+
+#[test]
+fn the_reader_sees_each_kind_of_import() {
+    let all: BTreeMap<String, (String, String)> =
+        ["", "a", "a::b", "c"].iter().map(|m| (m.to_string(), (String::new(), String::new()))).collect();
+    let seen = |module: &str, code: &str| imports(module, code, &all).into_iter().collect::<Vec<_>>();
+    assert_eq!(seen("a", "use crate::c::X;"), ["c"]);
+    assert_eq!(seen("a::b", "use super::{X, Y};"), ["a"]);
+    assert_eq!(seen("a::b", "use super::super::c::Z;"), ["c"]);
+    assert_eq!(seen("a", "let x: b::T = 1;"), ["a::b"]);
+    assert_eq!(seen("a", "use std::fmt; let y = Vec::<u8>::new();"), Vec::<String>::new());
+    assert_eq!(seen("a", "use self::b::T;"), ["a::b"]);
+}
