@@ -359,7 +359,7 @@ impl Inner {
             unused.close();
         }
         let deadline = self.tab.borrow().poll_timeout();
-        self.timer.arm(deadline.map(|at| at.millis_since(now())));
+        self.timer.arm(deadline, now());
     }
 
     fn execute(self: &Rc<Self>, output: TabOutput) {
@@ -567,7 +567,7 @@ impl Inner {
         }
         self.tab.borrow_mut().destroy(now());
         self.pump();
-        self.timer.arm(None);
+        self.timer.arm(None, now());
         self.shut_down_keyed();
         let waiters = {
             let mut state = self.state.borrow_mut();

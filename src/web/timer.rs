@@ -1,46 +1,53 @@
 //! One runtime timer, re-armed to the state machine's earliest deadline
-//! (quinn's pattern): a single `setTimeout` at a time, one callback for the
-//! timer's whole life.
+//! (quinn's pattern): a single `setTimeout` at a time (gloo-timers'
+//! `Timeout`, cleared when dropped), set again only when the deadline moves.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
-use wasm_bindgen::JsCast;
+use gloo_timers::callback::Timeout;
 use wasm_bindgen::prelude::*;
+
+use crate::model::time::Timestamp;
 
 #[wasm_bindgen]
 extern "C" {
     /// `setTimeout(callback, ms)`; its id.
     #[wasm_bindgen(js_name = setTimeout)]
     pub(crate) fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
 }
 
 pub(crate) struct Timer {
-    callback: Closure<dyn FnMut()>,
-    armed: Cell<Option<f64>>,
+    on_fire: Rc<RefCell<dyn FnMut()>>,
+    /// The deadline armed, until it fires.
+    armed_for: Rc<Cell<Option<Timestamp>>>,
+    /// The armed `setTimeout`; dropping it clears it.
+    armed: RefCell<Option<Timeout>>,
 }
 
 impl Timer {
     /// A timer that calls `on_fire` when it fires.
     pub(crate) fn new(on_fire: impl FnMut() + 'static) -> Timer {
-        Timer { callback: Closure::new(on_fire), armed: Cell::new(None) }
+        Timer { on_fire: Rc::new(RefCell::new(on_fire)), armed_for: Rc::default(), armed: RefCell::new(None) }
     }
 
-    /// Fires once, `in_ms` from now; `None` disarms. Replaces any earlier arming.
-    pub(crate) fn arm(&self, in_ms: Option<u64>) {
-        if let Some(id) = self.armed.take() {
-            clear_timeout(&id.into());
+    /// Fires once at `deadline` (`now` is the clock now); `None` disarms.
+    /// Replaces an earlier arming, unless it was for the same deadline.
+    pub(crate) fn arm(&self, deadline: Option<Timestamp>, now: Timestamp) {
+        if self.armed_for.get() == deadline {
+            return;
         }
-        if let Some(ms) = in_ms {
-            let id = set_timeout(self.callback.as_ref().unchecked_ref(), ms as f64);
-            self.armed.set(id.as_f64());
-        }
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        self.arm(None);
+        self.armed_for.set(deadline);
+        let timeout = deadline.map(|at| {
+            let (on_fire, armed_for) = (Rc::clone(&self.on_fire), Rc::clone(&self.armed_for));
+            // A deadline past `u32::MAX` ms (49 days) fires then, and is re-armed.
+            let ms = u32::try_from(at.millis_since(now)).unwrap_or(u32::MAX);
+            Timeout::new(ms, move || {
+                armed_for.set(None);
+                (on_fire.borrow_mut())();
+            })
+        });
+        // The old arming, replaced here, is cleared as it drops.
+        drop(self.armed.replace(timeout));
     }
 }
