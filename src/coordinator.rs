@@ -1,8 +1,9 @@
 //! The coordinator as a pure state machine.
 //!
 //! It runs in the app's SharedWorker. It routes: it answers `hello`, gives
-//! each leader that claims the role the next epoch and tells every tab,
-//! passes `request-port`, `connect` and `terminate` to the leader and
+//! each leader that claims the role the next epoch and tells every tab
+//! (a claim sent again by the leader it made is answered with the same
+//! epoch, to the claimant alone), passes `request-port`, `connect` and `terminate` to the leader and
 //! `provide-port`, `refuse-port` and `connected` to the one client that
 //! asked. A `connect` stays pending until the leader answers it: one that a
 //! leader took with it when it died goes to the next leader.
@@ -249,6 +250,15 @@ impl Coordinator {
     }
 
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
+        if let Some((given, Some(leader))) = &self.leadership {
+            let same = claim.leader_id == given.leader_id
+                && claim.liveness_key == given.liveness_key
+                && claim.backend_id == given.backend_id;
+            if claim.epoch.is_none() && same && *leader == conn {
+                // The claim again, its answer lost: the same term, to the claimant alone.
+                return self.send(conn, CoordinatorToTab::NewLeader(given.clone()));
+            }
+        }
         let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor);
         let epoch = match claim.epoch {
             // A leader claiming again from this (new) coordinator keeps its
@@ -612,6 +622,20 @@ mod tests {
         fresh.handle(T0, ConnId(1), Ok(hi));
         fresh.handle(T0, ConnId(1), Ok(claim(1)));
         assert_eq!(fresh.leadership().unwrap().epoch.get(), 5, "a new claim gets the epoch after the floor");
+    }
+
+    #[test]
+    fn a_claim_sent_again_by_the_leader_on_its_connection_gets_the_same_term_and_only_it_hears() {
+        let mut k = led_by(1, 2);
+        let given = k.leadership().cloned().unwrap();
+        k.handle(at(300), ConnId(1), Ok(claim(1)));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::NewLeader(given.clone()))]);
+        assert_eq!(k.leadership(), Some(&given), "no second term");
+        // From a new connection (the old one was dropped) it is a new claim, as before.
+        k.connect(ConnId(5));
+        k.handle(T0, ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
+        k.handle(T0, ConnId(5), Ok(claim(1)));
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(2)));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Leadership {
 
 /// A leader's claim: its backend worker is ready and it leads from now on.
 /// The coordinator answers with the [`Leadership`], giving it the next epoch.
+/// The same claim (without `epoch`) again from the current leader's
+/// connection — a claim sent again because no answer came — is answered
+/// with the leadership already given, to the claimant alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderClaim {
     /// The claiming tab's client.
@@ -223,7 +226,8 @@ pub enum CoordinatorToTab {
         /// How many tabs are connected, the new one included.
         tabs: u32,
     },
-    /// A leader announced itself (to every tab, the leader included).
+    /// A leader announced itself (to every tab, the leader included); also
+    /// the answer to a repeated claim, to the claimant alone.
     NewLeader(Leadership),
     /// To the leader: a client wants a session.
     RequestPort(PortRequest),
