@@ -3,7 +3,8 @@
 //! It runs in the app's SharedWorker. It routes: it answers `hello`, gives
 //! each leader that claims the role the next epoch and tells every tab
 //! (a claim sent again by the leader it made is answered with the same
-//! epoch, to the claimant alone), passes `request-port`, `connect` and `terminate` to the leader and
+//! epoch, and `who-leads` with the current leadership, to the sender alone),
+//! passes `request-port`, `connect` and `terminate` to the leader and
 //! `provide-port`, `refuse-port` and `connected` to the one client that
 //! asked. A `connect` stays pending until the leader answers it: one that a
 //! leader took with it when it died goes to the next leader.
@@ -227,6 +228,11 @@ impl Coordinator {
             (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
             (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id),
             (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
+            (TabToCoordinator::WhoLeads, Some(_)) => {
+                if let Some((leadership, Some(_))) = &self.leadership {
+                    self.send(conn, CoordinatorToTab::NewLeader(leadership.clone()));
+                }
+            }
             (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(now, conn),
         }
     }
@@ -485,7 +491,8 @@ fn claimed_client(message: &TabToCoordinator) -> Option<&ClientId> {
         | TabToCoordinator::RefusePort(_)
         | TabToCoordinator::Connected(_)
         | TabToCoordinator::Status(_)
-        | TabToCoordinator::Watch { .. } => None,
+        | TabToCoordinator::Watch { .. }
+        | TabToCoordinator::WhoLeads => None,
     }
 }
 
@@ -636,6 +643,28 @@ mod tests {
         k.handle(T0, ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
         k.handle(T0, ConnId(5), Ok(claim(1)));
         assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(2)));
+    }
+
+    #[test]
+    fn who_leads_is_answered_with_the_connected_leadership_to_the_asker_alone() {
+        let mut k = coordinator();
+        k.connect(ConnId(2));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert_eq!(codes(drain(&mut k)), ["no-hello"]);
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert!(drain(&mut k).is_empty(), "no leader yet: its claim will tell every tab");
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        let given = k.leadership().cloned().unwrap();
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::NewLeader(given))]);
+        k.tab_gone(T0, ConnId(1));
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert!(drain(&mut k).is_empty(), "a gone leader is not announced");
     }
 
     #[test]
@@ -1186,6 +1215,7 @@ mod tests {
                 watch("c"),
                 terminate(n, "b"),
                 terminate(n, "c"),
+                TabToCoordinator::WhoLeads,
                 TabToCoordinator::Goodbye { client_id: client(n) },
             ]
         };

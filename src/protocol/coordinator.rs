@@ -184,6 +184,11 @@ pub enum TabToCoordinator {
     },
     /// The sender asks for a backend to be stopped (to the leader).
     Terminate(TerminateCall),
+    /// The sender waits for a session and knows no live leader: it asks for
+    /// the current leadership, in case a `new-leader` meant for it was lost.
+    /// Answered with `new-leader` to the sender alone, or not at all while
+    /// no leader is connected (the next claim tells every tab).
+    WhoLeads,
     /// The sender is leaving (a courtesy: its tab lock is what counts).
     Goodbye {
         /// The leaving client.
@@ -204,6 +209,7 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::Status(_) => "status",
             TabToCoordinator::Watch { .. } => "watch",
             TabToCoordinator::Terminate(_) => "terminate",
+            TabToCoordinator::WhoLeads => "who-leads",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -227,7 +233,7 @@ pub enum CoordinatorToTab {
         tabs: u32,
     },
     /// A leader announced itself (to every tab, the leader included); also
-    /// the answer to a repeated claim, to the claimant alone.
+    /// the answer to a repeated claim or to `who-leads`, to the sender alone.
     NewLeader(Leadership),
     /// To the leader: a client wants a session.
     RequestPort(PortRequest),
@@ -395,6 +401,7 @@ pub(crate) mod examples {
             }),
             TabToCoordinator::Watch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Terminate(terminate()),
+            TabToCoordinator::WhoLeads,
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }
