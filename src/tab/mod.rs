@@ -22,10 +22,11 @@
 //!    unanswered is sent again with backoff (one the coordinator took is
 //!    answered with the epoch it gave);
 //! 3. each session is one connect attempt: the tab takes the attempt's
-//!    session lock, then sends `request-port` once a live leader is known; a
-//!    newer leader, the death of the leader's worker (its liveness lock is
-//!    granted to this tab's shared watch) or a request left unanswered ends
-//!    the attempt, and a new one starts;
+//!    session lock, then sends `request-port` once a live leader is known (a
+//!    follower that knows none asks `who-leads` with backoff, in case a
+//!    `new-leader` was lost); a newer leader, the death of the leader's
+//!    worker (its liveness lock is granted to this tab's shared watch) or a
+//!    request left unanswered ends the attempt, and a new one starts;
 //! 4. a leader that sees a higher epoch than its own from another tab steps
 //!    down: it stops its worker and queues for the lock again;
 //! 5. keyed backends ([`keyed`]): the tab sends its connects, watches and
@@ -261,8 +262,9 @@ enum Session {
     Off,
     /// Waiting for the attempt's session lock.
     Locking { attempt: SessionId },
-    /// Holding the session lock; waiting for a live leader.
-    Waiting { attempt: SessionId },
+    /// Holding the session lock; waiting for a live leader. A follower
+    /// asks the coordinator `who-leads` at `ask` (armed once joined).
+    Waiting { attempt: SessionId, ask: Option<Retry> },
     /// `request-port` sent to the leader of `epoch`.
     Requested { attempt: SessionId, epoch: Epoch, retry_at: Timestamp },
     /// Connected to the backend of the leader of `epoch`.
@@ -274,7 +276,7 @@ impl Session {
         match self {
             Session::Off => None,
             Session::Locking { attempt }
-            | Session::Waiting { attempt }
+            | Session::Waiting { attempt, .. }
             | Session::Requested { attempt, .. }
             | Session::Connected { attempt, .. } => Some(attempt),
         }
@@ -449,7 +451,7 @@ impl Tab {
             // A session with a keyed backend was asked for.
         } else if let Session::Locking { attempt } = &self.session {
             if lock == self.names.session(attempt) {
-                self.session = Session::Waiting { attempt: attempt.clone() };
+                self.session = Session::Waiting { attempt: attempt.clone(), ask: None };
                 self.request(now);
             }
         }
@@ -610,6 +612,7 @@ impl Tab {
         let joined = self.membership == Membership::Joined;
         let retry = match &self.session {
             Session::Requested { retry_at, .. } => Some(*retry_at),
+            Session::Waiting { ask: Some(ask), .. } if joined && self.lead == Lead::Follower => Some(ask.at),
             _ => None,
         };
         let respawn = match &self.lead {
@@ -641,6 +644,13 @@ impl Tab {
             }
         }
         let joined = self.membership == Membership::Joined;
+        if let Session::Waiting { ask: Some(ask), .. } = &mut self.session {
+            if joined && self.lead == Lead::Follower && ask.at <= now {
+                // No `new-leader` came (or it was lost): ask for the leadership.
+                *ask = ask.next(now);
+                self.send_coordinator(TabToCoordinator::WhoLeads);
+            }
+        }
         match self.lead.clone() {
             Lead::Claiming { liveness_key, retry: Some(retry) } if joined && retry.at <= now => {
                 // The claim or its answer was lost. Without an epoch: a claim
@@ -914,17 +924,19 @@ impl Tab {
         }
     }
 
-    /// Sends the waiting attempt's `request-port` if a live leader is known.
+    /// Sends the waiting attempt's `request-port` if a live leader is known;
+    /// if none is, arms the question for one.
     fn request(&mut self, now: Timestamp) {
-        let Session::Waiting { attempt } = &self.session else { return };
         if self.membership != Membership::Joined {
             return;
         }
-        let Some(known) = &self.known else { return };
-        if self.lost.is_some_and(|lost| lost >= known.epoch) {
+        let live = self.known.as_ref().map(|k| k.epoch).filter(|&e| self.lost.is_none_or(|lost| lost < e));
+        let Session::Waiting { attempt, ask } = &mut self.session else { return };
+        let Some(epoch) = live else {
+            ask.get_or_insert(Retry::first(now));
             return;
-        }
-        let (attempt, epoch) = (attempt.clone(), known.epoch);
+        };
+        let attempt = attempt.clone();
         let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone(), backend_id: None };
         self.send_coordinator(TabToCoordinator::RequestPort(request));
         self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
@@ -1217,6 +1229,8 @@ mod tests {
             .collect()
     }
 
+    const WHO_LEADS: TabOutput = TabOutput::ToCoordinator(TabToCoordinator::WhoLeads);
+
     #[test]
     fn an_unanswered_claim_is_sent_again_at_its_deadline_with_backoff_until_answered() {
         let mut tab = joined(1, None);
@@ -1256,6 +1270,49 @@ mod tests {
         tab.timeout(T0.plus_millis(FIRST_RETRY_MS));
         // If the first arrived, the coordinator answers with the term it kept.
         assert_eq!(claims(&drain(&mut tab)), [None]);
+    }
+
+    #[test]
+    fn a_waiting_follower_that_knows_no_leader_asks_who_leads_with_backoff_until_answered() {
+        let mut tab = joined(2, None);
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        drain(&mut tab);
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS - 1));
+        assert!(drain(&mut tab).is_empty(), "not yet due");
+        let t1 = T0.plus_millis(FIRST_RETRY_MS);
+        tab.timeout(t1);
+        assert_eq!(drain(&mut tab), [WHO_LEADS]);
+        let t2 = t1.plus_millis(2 * FIRST_RETRY_MS);
+        assert_eq!(tab.poll_timeout(), Some(t2));
+        tab.timeout(t2);
+        assert_eq!(drain(&mut tab), [WHO_LEADS]);
+        tab.from_coordinator(t2, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        assert_eq!(requests(&drain(&mut tab)).len(), 1);
+        tab.timeout(t2.plus_millis(10 * MAX_RETRY_MS));
+        assert!(!drain(&mut tab).contains(&WHO_LEADS), "answered: not asked again");
+    }
+
+    #[test]
+    fn a_follower_whose_leader_died_asks_who_leads_and_a_tab_that_leads_does_not() {
+        let mut tab = joined(2, Some(leadership(1, 1)));
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        drain(&mut tab);
+        tab.lock_granted(T0, "live-1");
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        assert!(requests(&drain(&mut tab)).is_empty(), "the dead leader is not asked");
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS));
+        assert_eq!(drain(&mut tab), [WHO_LEADS]);
+
+        let mut leader = joined(1, None);
+        let lock = session_lock(&drain(&mut leader));
+        leader.lock_granted(T0, &lock);
+        leader.lock_granted(T0, &names().leader());
+        drain(&mut leader);
+        leader.timeout(T0.plus_millis(FIRST_RETRY_MS));
+        assert!(!drain(&mut leader).contains(&WHO_LEADS), "its own claim will tell it");
     }
 
     #[test]
