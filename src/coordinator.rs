@@ -260,8 +260,9 @@ impl Coordinator {
             let same = claim.leader_id == given.leader_id
                 && claim.liveness_key == given.liveness_key
                 && claim.backend_id == given.backend_id;
-            if claim.epoch.is_none() && same && *leader == conn {
-                // The claim again, its answer lost: the same term, to the claimant alone.
+            // The claim again, its answer lost: the same term, to the claimant
+            // alone (unless a tab said it knows a newer one since).
+            if claim.epoch.is_none() && same && *leader == conn && given.epoch >= self.floor {
                 return self.send(conn, CoordinatorToTab::NewLeader(given.clone()));
             }
         }
@@ -638,11 +639,18 @@ mod tests {
         k.handle(at(300), ConnId(1), Ok(claim(1)));
         assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::NewLeader(given.clone()))]);
         assert_eq!(k.leadership(), Some(&given), "no second term");
-        // From a new connection (the old one was dropped) it is a new claim, as before.
+        // Once a tab says it knows a newer term, or from a new connection
+        // (the old one was dropped), it is a new claim, as before.
+        let hi =
+            |n: u32, e: Option<Epoch>| TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: e };
+        k.connect(ConnId(3));
+        k.handle(T0, ConnId(3), Ok(hi(3, Some(epoch(4)))));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(5)));
         k.connect(ConnId(5));
-        k.handle(T0, ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
+        k.handle(T0, ConnId(5), Ok(hi(1, None)));
         k.handle(T0, ConnId(5), Ok(claim(1)));
-        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(2)));
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(6)));
     }
 
     #[test]
