@@ -105,6 +105,7 @@ fn examples() -> Vec<Example> {
         example(D::TabToCoordinator, TabToCoordinator::NewLeader(claim)),
         example(D::TabToCoordinator, TabToCoordinator::RequestPort(request.clone())),
         example(D::TabToCoordinator, TabToCoordinator::ProvidePort(grant.clone())),
+        example(D::TabToCoordinator, TabToCoordinator::WhoLeads),
         example(D::TabToCoordinator, TabToCoordinator::Goodbye { client_id: client_id.clone() }),
         example(
             D::CoordinatorToTab,
@@ -139,6 +140,7 @@ fn the_corpus_covers_every_message_of_every_direction() {
         (D::TabToCoordinator, "new-leader"),
         (D::TabToCoordinator, "request-port"),
         (D::TabToCoordinator, "provide-port"),
+        (D::TabToCoordinator, "who-leads"),
         (D::TabToCoordinator, "goodbye"),
         (D::CoordinatorToTab, "welcome"),
         (D::CoordinatorToTab, "new-leader"),
@@ -284,6 +286,7 @@ const TYPES: &[&str] = &[
     "request-port",
     "provide-port",
     "goodbye",
+    "who-leads",
     "welcome",
     "rejected",
     "init",

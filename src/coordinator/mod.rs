@@ -1,7 +1,9 @@
 //! The coordinator as a pure state machine.
 //!
 //! It runs in the app's SharedWorker. It routes: it answers `hello`, gives
-//! each leader that claims the role the next epoch and tells every tab,
+//! each leader that claims the role the next epoch and tells every tab
+//! (a claim sent again by the leader it made is answered with the same
+//! epoch, and `who-leads` with the current leadership, to the sender alone),
 //! passes `request-port`, `connect` and `terminate` to the leader and
 //! `provide-port`, `refuse-port` and `connected` to the one client that
 //! asked. A `connect` stays pending until the leader answers it: one that a
@@ -225,6 +227,11 @@ impl Coordinator {
             (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
             (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id),
             (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
+            (TabToCoordinator::WhoLeads, Some(_)) => {
+                if let Some((leadership, Some(_))) = &self.leadership {
+                    self.send(conn, CoordinatorToTab::NewLeader(leadership.clone()));
+                }
+            }
             (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(now, conn),
         }
     }
@@ -248,6 +255,16 @@ impl Coordinator {
     }
 
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
+        if let Some((given, Some(leader))) = &self.leadership {
+            let same = claim.leader_id == given.leader_id
+                && claim.liveness_key == given.liveness_key
+                && claim.backend_id == given.backend_id;
+            // The claim again, its answer lost: the same term, to the claimant
+            // alone (unless a tab said it knows a newer one since).
+            if claim.epoch.is_none() && same && *leader == conn && given.epoch >= self.floor {
+                return self.send(conn, CoordinatorToTab::NewLeader(given.clone()));
+            }
+        }
         let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor);
         let epoch = match claim.epoch {
             // A leader claiming again from this (new) coordinator keeps its
@@ -474,7 +491,8 @@ fn claimed_client(message: &TabToCoordinator) -> Option<&ClientId> {
         | TabToCoordinator::RefusePort(_)
         | TabToCoordinator::Connected(_)
         | TabToCoordinator::Status(_)
-        | TabToCoordinator::Watch { .. } => None,
+        | TabToCoordinator::Watch { .. }
+        | TabToCoordinator::WhoLeads => None,
     }
 }
 
@@ -611,6 +629,49 @@ mod tests {
         fresh.handle(T0, ConnId(1), Ok(hi));
         fresh.handle(T0, ConnId(1), Ok(claim(1)));
         assert_eq!(fresh.leadership().unwrap().epoch.get(), 5, "a new claim gets the epoch after the floor");
+    }
+
+    #[test]
+    fn a_claim_sent_again_by_the_leader_on_its_connection_gets_the_same_term_and_only_it_hears() {
+        let mut k = led_by(1, 2);
+        let given = k.leadership().cloned().unwrap();
+        k.handle(at(300), ConnId(1), Ok(claim(1)));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::NewLeader(given.clone()))]);
+        assert_eq!(k.leadership(), Some(&given), "no second term");
+        // Once a tab says it knows a newer term, or from a new connection
+        // (the old one was dropped), it is a new claim, as before.
+        let hi =
+            |n: u32, e: Option<Epoch>| TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: e };
+        k.connect(ConnId(3));
+        k.handle(T0, ConnId(3), Ok(hi(3, Some(epoch(4)))));
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(5)));
+        k.connect(ConnId(5));
+        k.handle(T0, ConnId(5), Ok(hi(1, None)));
+        k.handle(T0, ConnId(5), Ok(claim(1)));
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(6)));
+    }
+
+    #[test]
+    fn who_leads_is_answered_with_the_connected_leadership_to_the_asker_alone() {
+        let mut k = coordinator();
+        k.connect(ConnId(2));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert_eq!(codes(drain(&mut k)), ["no-hello"]);
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert!(drain(&mut k).is_empty(), "no leader yet: its claim will tell every tab");
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        let given = k.leadership().cloned().unwrap();
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::NewLeader(given))]);
+        k.tab_gone(T0, ConnId(1));
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert!(drain(&mut k).is_empty(), "a gone leader is not announced");
     }
 
     #[test]
@@ -1183,6 +1244,7 @@ mod tests {
                 watch("c"),
                 terminate(n, "b"),
                 terminate(n, "c"),
+                TabToCoordinator::WhoLeads,
                 TabToCoordinator::Goodbye { client_id: client(n) },
             ]
         };

@@ -25,6 +25,9 @@ pub struct Leadership {
 
 /// A leader's claim: its backend worker is ready and it leads from now on.
 /// The coordinator answers with the [`Leadership`], giving it the next epoch.
+/// The same claim (without `epoch`) again from the current leader's
+/// connection — a claim sent again because no answer came — is answered
+/// with the leadership already given, to the claimant alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderClaim {
     /// The claiming tab's client.
@@ -182,6 +185,11 @@ pub enum TabToCoordinator {
     },
     /// The sender asks for a backend to be stopped (to the leader).
     Terminate(TerminateCall),
+    /// The sender waits for a session and knows no live leader: it asks for
+    /// the current leadership, in case a `new-leader` meant for it was lost.
+    /// Answered with `new-leader` to the sender alone, or not at all while
+    /// no leader is connected (the next claim tells every tab).
+    WhoLeads,
     /// The sender is leaving (a courtesy: its tab lock is what counts).
     Goodbye {
         /// The leaving client.
@@ -202,6 +210,7 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::Status(_) => "status",
             TabToCoordinator::Watch { .. } => "watch",
             TabToCoordinator::Terminate(_) => "terminate",
+            TabToCoordinator::WhoLeads => "who-leads",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -224,7 +233,8 @@ pub enum CoordinatorToTab {
         /// How many tabs are connected, the new one included.
         tabs: u32,
     },
-    /// A leader announced itself (to every tab, the leader included).
+    /// A leader announced itself (to every tab, the leader included); also
+    /// the answer to a repeated claim or to `who-leads`, to the sender alone.
     NewLeader(Leadership),
     /// To the leader: a client wants a session.
     RequestPort(PortRequest),
@@ -392,6 +402,7 @@ pub(crate) mod examples {
             }),
             TabToCoordinator::Watch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Terminate(terminate()),
+            TabToCoordinator::WhoLeads,
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }

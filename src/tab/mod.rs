@@ -18,12 +18,15 @@
 //!    for the leader lock and waits for it for as long as it takes;
 //! 2. the holder spawns a worker, waits for `listening`, sends `init`, waits
 //!    for `ready`, and claims the lead with `new-leader`; the coordinator
-//!    answers every tab with the leadership and its epoch;
+//!    answers every tab with the leadership and its epoch. A claim left
+//!    unanswered is sent again with backoff (one the coordinator took is
+//!    answered with the epoch it gave);
 //! 3. each session is one connect attempt: the tab takes the attempt's
-//!    session lock, then sends `request-port` once a live leader is known; a
-//!    newer leader, the death of the leader's worker (its liveness lock is
-//!    granted to this tab's shared watch) or a request left unanswered ends
-//!    the attempt, and a new one starts;
+//!    session lock, then sends `request-port` once a live leader is known (a
+//!    follower that knows none asks `who-leads` with backoff, in case a
+//!    `new-leader` was lost); a newer leader, the death of the leader's
+//!    worker (its liveness lock is granted to this tab's shared watch) or a
+//!    request left unanswered ends the attempt, and a new one starts;
 //! 4. a leader that sees a higher epoch than its own from another tab steps
 //!    down: it stops its worker and queues for the lock again;
 //! 5. keyed backends ([`keyed`]): the tab sends its connects, watches and
@@ -47,11 +50,11 @@ use crate::protocol::{
 };
 
 /// How long a `request-port` waits for its port before the attempt is
-/// abandoned and a new one made; doubled on each retry up to
-/// [`MAX_RETRY_MS`]. A safety net for a lost message: the normal path never
-/// waits on it.
+/// abandoned and a new one made, and a `new-leader` claim for its answer
+/// before it is sent again; doubled on each retry up to [`MAX_RETRY_MS`]. A
+/// safety net for a lost message: the normal path never waits on it.
 pub const FIRST_RETRY_MS: u64 = 300;
-/// The longest wait between two connect attempts.
+/// The longest wait between two connect attempts (or two claims).
 pub const MAX_RETRY_MS: u64 = 3_000;
 /// How long a tab waits for `welcome` before it says `hello` again on a new
 /// connection (a coordinator can die before it answers).
@@ -245,8 +248,9 @@ enum Lead {
     Spawning,
     /// `init` sent; waiting for `ready`.
     Initializing,
-    /// `new-leader` sent; waiting for the coordinator's answer.
-    Claiming { liveness_key: String },
+    /// Ready; `new-leader` sent (unless waiting for a new coordinator's
+    /// `welcome`: no `retry`) and waiting for the coordinator's answer.
+    Claiming { liveness_key: String, retry: Option<Retry> },
     /// Leading in `epoch`.
     Leading { epoch: Epoch, liveness_key: String },
     /// The worker failed; a new one is spawned at `at`.
@@ -259,8 +263,9 @@ enum Session {
     Off,
     /// Waiting for the attempt's session lock.
     Locking { attempt: SessionId },
-    /// Holding the session lock; waiting for a live leader.
-    Waiting { attempt: SessionId },
+    /// Holding the session lock; waiting for a live leader. A follower
+    /// asks the coordinator `who-leads` at `ask` (armed once joined).
+    Waiting { attempt: SessionId, ask: Option<Retry> },
     /// `request-port` sent to the leader of `epoch`.
     Requested { attempt: SessionId, epoch: Epoch, retry_at: Timestamp },
     /// Connected to the backend of the leader of `epoch`.
@@ -272,10 +277,29 @@ impl Session {
         match self {
             Session::Off => None,
             Session::Locking { attempt }
-            | Session::Waiting { attempt }
+            | Session::Waiting { attempt, .. }
             | Session::Requested { attempt, .. }
             | Session::Connected { attempt, .. } => Some(attempt),
         }
+    }
+}
+
+/// A frame that may be lost, sent again at `at` unless answered; each wait
+/// doubles, from [`FIRST_RETRY_MS`] up to [`MAX_RETRY_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Retry {
+    at: Timestamp,
+    wait_ms: u64,
+}
+
+impl Retry {
+    fn first(now: Timestamp) -> Self {
+        Retry { at: now.plus_millis(FIRST_RETRY_MS), wait_ms: FIRST_RETRY_MS }
+    }
+
+    fn next(self, now: Timestamp) -> Self {
+        let wait_ms = (self.wait_ms * 2).min(MAX_RETRY_MS);
+        Retry { at: now.plus_millis(wait_ms), wait_ms }
     }
 }
 
@@ -428,7 +452,7 @@ impl Tab {
             // A session with a keyed backend was asked for.
         } else if let Session::Locking { attempt } = &self.session {
             if lock == self.names.session(attempt) {
-                self.session = Session::Waiting { attempt: attempt.clone() };
+                self.session = Session::Waiting { attempt: attempt.clone(), ask: None };
                 self.request(now);
             }
         }
@@ -506,11 +530,12 @@ impl Tab {
         match (message, &self.lead) {
             (BackendToLeader::Listening, Lead::Spawning) => self.lead = Lead::Initializing,
             (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
-                self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
                 self.start_deadline = None;
                 // Between two coordinators the claim waits for the new one's welcome.
                 if self.membership == Membership::Joined {
-                    self.claim(liveness_key, None);
+                    self.claim(now, liveness_key, None);
+                } else {
+                    self.lead = Lead::Claiming { liveness_key, retry: None };
                 }
             }
             _ => {}
@@ -518,8 +543,14 @@ impl Tab {
     }
 
     /// Claims the lead for the worker holding `liveness_key` (again, in
-    /// `epoch`, from a new coordinator), naming its default backend.
-    fn claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
+    /// `epoch`, from a new coordinator), naming its default backend; sent
+    /// again at `retry` until answered.
+    fn claim(&mut self, now: Timestamp, liveness_key: String, epoch: Option<Epoch>) {
+        self.send_claim(liveness_key.clone(), epoch);
+        self.lead = Lead::Claiming { liveness_key, retry: Some(Retry::first(now)) };
+    }
+
+    fn send_claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
         let backend_id = self.fleet.default_backend().cloned();
         let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch, backend_id };
         self.send_coordinator(TabToCoordinator::NewLeader(claim));
@@ -579,13 +610,16 @@ impl Tab {
 
     /// The earliest instant at which [`Tab::timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let joined = self.membership == Membership::Joined;
         let retry = match &self.session {
             Session::Requested { retry_at, .. } => Some(*retry_at),
+            Session::Waiting { ask: Some(ask), .. } if joined && self.lead == Lead::Follower => Some(ask.at),
             _ => None,
         };
         let respawn = match &self.lead {
             Lead::Respawning { at } => Some(*at),
             Lead::Spawning | Lead::Initializing => self.start_deadline,
+            Lead::Claiming { retry: Some(retry), .. } if joined => Some(retry.at),
             _ => None,
         };
         let welcome = match self.membership {
@@ -610,7 +644,21 @@ impl Tab {
                 self.new_attempt();
             }
         }
-        match self.lead {
+        let joined = self.membership == Membership::Joined;
+        if let Session::Waiting { ask: Some(ask), .. } = &mut self.session {
+            if joined && self.lead == Lead::Follower && ask.at <= now {
+                // No `new-leader` came (or it was lost): ask for the leadership.
+                *ask = ask.next(now);
+                self.send_coordinator(TabToCoordinator::WhoLeads);
+            }
+        }
+        match self.lead.clone() {
+            Lead::Claiming { liveness_key, retry: Some(retry) } if joined && retry.at <= now => {
+                // The claim or its answer was lost. Without an epoch: a claim
+                // the coordinator took is answered with the term it gave.
+                self.lead = Lead::Claiming { liveness_key: liveness_key.clone(), retry: Some(retry.next(now)) };
+                self.send_claim(liveness_key, None);
+            }
             Lead::Respawning { at } if at <= now => self.spawn(now),
             Lead::Spawning | Lead::Initializing if self.start_deadline.is_some_and(|d| d <= now) => {
                 // A worker that hangs or died without a word while starting:
@@ -687,11 +735,8 @@ impl Tab {
         // A new coordinator knows none of this tab's backends.
         self.replay_due = true;
         match self.lead.clone() {
-            Lead::Claiming { liveness_key } => self.claim(liveness_key, None),
-            Lead::Leading { epoch, liveness_key } => {
-                self.lead = Lead::Claiming { liveness_key: liveness_key.clone() };
-                self.claim(liveness_key, Some(epoch));
-            }
+            Lead::Claiming { liveness_key, .. } => self.claim(now, liveness_key, None),
+            Lead::Leading { epoch, liveness_key } => self.claim(now, liveness_key, Some(epoch)),
             _ => {}
         }
     }
@@ -726,7 +771,7 @@ impl Tab {
             return;
         }
         // The answer to this tab's own claim (or a claim made again).
-        if let Lead::Claiming { liveness_key } | Lead::Leading { liveness_key, .. } = &self.lead {
+        if let Lead::Claiming { liveness_key, .. } | Lead::Leading { liveness_key, .. } = &self.lead {
             if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
                 let liveness_key = liveness_key.clone();
                 self.lead = Lead::Leading { epoch: leadership.epoch, liveness_key };
@@ -804,7 +849,7 @@ impl Tab {
     /// The worker whose liveness lock is `lock` died.
     fn backend_lost(&mut self, now: Timestamp, lock: String) {
         self.watching = None;
-        let own = matches!(&self.lead, Lead::Leading { liveness_key, .. } | Lead::Claiming { liveness_key }
+        let own = matches!(&self.lead, Lead::Leading { liveness_key, .. } | Lead::Claiming { liveness_key, .. }
             if *liveness_key == lock);
         self.release(lock);
         if own {
@@ -880,17 +925,19 @@ impl Tab {
         }
     }
 
-    /// Sends the waiting attempt's `request-port` if a live leader is known.
+    /// Sends the waiting attempt's `request-port` if a live leader is known;
+    /// if none is, arms the question for one.
     fn request(&mut self, now: Timestamp) {
-        let Session::Waiting { attempt } = &self.session else { return };
         if self.membership != Membership::Joined {
             return;
         }
-        let Some(known) = &self.known else { return };
-        if self.lost.is_some_and(|lost| lost >= known.epoch) {
+        let live = self.known.as_ref().map(|k| k.epoch).filter(|&e| self.lost.is_none_or(|lost| lost < e));
+        let Session::Waiting { attempt, ask } = &mut self.session else { return };
+        let Some(epoch) = live else {
+            ask.get_or_insert(Retry::first(now));
             return;
-        }
-        let (attempt, epoch) = (attempt.clone(), known.epoch);
+        };
+        let attempt = attempt.clone();
         let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone(), backend_id: None };
         self.send_coordinator(TabToCoordinator::RequestPort(request));
         self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
@@ -1172,6 +1219,101 @@ mod tests {
         let second = requests(&drain(&mut tab)).pop().unwrap();
         assert_ne!(second.session_id, first.session_id);
         assert_eq!(tab.poll_timeout(), Some(t1.plus_millis(FIRST_RETRY_MS * 2)));
+    }
+
+    fn claims(out: &[TabOutput]) -> Vec<Option<Epoch>> {
+        out.iter()
+            .filter_map(|o| match o {
+                TabOutput::ToCoordinator(TabToCoordinator::NewLeader(c)) => Some(c.epoch),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const WHO_LEADS: TabOutput = TabOutput::ToCoordinator(TabToCoordinator::WhoLeads);
+
+    #[test]
+    fn an_unanswered_claim_is_sent_again_at_its_deadline_with_backoff_until_answered() {
+        let mut tab = joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        assert_eq!(claims(&drain(&mut tab)), [None]);
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS - 1));
+        assert!(claims(&drain(&mut tab)).is_empty(), "not yet due");
+        let (mut at, mut waits) = (T0, Vec::new());
+        for _ in 0..6 {
+            let due = tab.poll_timeout().expect("a retry is armed");
+            waits.push(due.millis_since(at));
+            at = due;
+            tab.timeout(at);
+            assert_eq!(claims(&drain(&mut tab)), [None]);
+        }
+        assert_eq!(waits, [300, 600, 1_200, 2_400, MAX_RETRY_MS, MAX_RETRY_MS]);
+        tab.from_coordinator(at, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        assert_eq!(tab.leading(), Some(Epoch::new(1).unwrap()));
+        tab.timeout(at.plus_millis(10 * MAX_RETRY_MS));
+        assert!(claims(&drain(&mut tab)).is_empty(), "answered: not sent again");
+    }
+
+    #[test]
+    fn a_term_claimed_again_from_a_new_coordinator_is_sent_again_without_its_epoch() {
+        let mut tab = joined(1, None);
+        tab.lock_granted(T0, &names().leader());
+        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-4".into() }));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
+        tab.lock_granted(T0, "tabworker:app:coordinator:k");
+        drain(&mut tab);
+        assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(WELCOME_TIMEOUT_MS)), "no claim before the welcome");
+        tab.from_coordinator(T0, Ok(welcome(None)));
+        assert_eq!(claims(&drain(&mut tab)), [Some(Epoch::new(4).unwrap())]);
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS));
+        // If the first arrived, the coordinator answers with the term it kept.
+        assert_eq!(claims(&drain(&mut tab)), [None]);
+    }
+
+    #[test]
+    fn a_waiting_follower_that_knows_no_leader_asks_who_leads_with_backoff_until_answered() {
+        let mut tab = joined(2, None);
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        drain(&mut tab);
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS - 1));
+        assert!(drain(&mut tab).is_empty(), "not yet due");
+        let t1 = T0.plus_millis(FIRST_RETRY_MS);
+        tab.timeout(t1);
+        assert_eq!(drain(&mut tab), [WHO_LEADS]);
+        let t2 = t1.plus_millis(2 * FIRST_RETRY_MS);
+        assert_eq!(tab.poll_timeout(), Some(t2));
+        tab.timeout(t2);
+        assert_eq!(drain(&mut tab), [WHO_LEADS]);
+        tab.from_coordinator(t2, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        assert_eq!(requests(&drain(&mut tab)).len(), 1);
+        tab.timeout(t2.plus_millis(10 * MAX_RETRY_MS));
+        assert!(!drain(&mut tab).contains(&WHO_LEADS), "answered: not asked again");
+    }
+
+    #[test]
+    fn a_follower_whose_leader_died_asks_who_leads_and_a_tab_that_leads_does_not() {
+        let mut tab = joined(2, Some(leadership(1, 1)));
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        drain(&mut tab);
+        tab.lock_granted(T0, "live-1");
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        assert!(requests(&drain(&mut tab)).is_empty(), "the dead leader is not asked");
+        tab.timeout(T0.plus_millis(FIRST_RETRY_MS));
+        assert_eq!(drain(&mut tab), [WHO_LEADS]);
+
+        let mut leader = joined(1, None);
+        let lock = session_lock(&drain(&mut leader));
+        leader.lock_granted(T0, &lock);
+        leader.lock_granted(T0, &names().leader());
+        drain(&mut leader);
+        leader.timeout(T0.plus_millis(FIRST_RETRY_MS));
+        assert!(!drain(&mut leader).contains(&WHO_LEADS), "its own claim will tell it");
     }
 
     #[test]
