@@ -657,7 +657,7 @@ mod tests {
         let mut k = coordinator();
         k.connect(ConnId(2));
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
-        assert_eq!(codes(drain(&mut k)), ["no-hello"]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NoHello]);
         hello(&mut k, 1);
         hello(&mut k, 2);
         drain(&mut k);
