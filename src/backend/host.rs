@@ -24,9 +24,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::model::code::ErrorCode;
 use crate::model::ids::{AppName, ClientId, SessionId};
 use crate::model::locks::{LockMode, LockNames};
-use crate::protocol::{BackendInit, BackendToLeader, DecodeError, LeaderToBackend, PortRequest};
+use crate::protocol::{
+    BackendInit, BackendToLeader, BackendToTab, DecodeError, LeaderToBackend, PortRequest, TabToBackend,
+};
 
 /// What the backend host asks the browser layer to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +150,20 @@ impl BackendHost {
     /// Whether `token` is the token of a connect that reached this backend.
     pub fn admits(&self, token: &str) -> bool {
         self.admitted.contains_key(token)
+    }
+
+    /// The first frame on a keyed session's port, decoded or refused: the
+    /// `open` to serve (with a token of a connect that reached this backend),
+    /// or the refusal to answer it with.
+    pub fn open(&self, frame: Result<TabToBackend, DecodeError>) -> Result<TabToBackend, BackendToTab> {
+        match frame {
+            Ok(TabToBackend::Open { token, .. }) if !self.admits(&token) => Err(BackendToTab::Refused {
+                code: ErrorCode::BadToken,
+                detail: "the token is not one of a connect that reached this backend".into(),
+            }),
+            Ok(open) => Ok(open),
+            Err(error) => Err(BackendToTab::Refused { code: error.code(), detail: error.to_string() }),
+        }
     }
 
     /// Whether `secret` is the secret token of a connect that reached this
@@ -475,5 +492,21 @@ mod tests {
         assert!(!host.admits("early"), "an admit before init is out of place");
         assert!(!host.admits("s1"), "a secret token is not a token");
         assert!(host.knows_secret("s2") && !host.knows_secret("t2"));
+    }
+
+    #[test]
+    fn a_session_opens_only_with_an_admitted_token_and_a_well_formed_open() {
+        let mut host = BackendHost::new("w1", false);
+        host.from_leader(Ok(keyed_init()));
+        let open = |token: &str| TabToBackend::Open { token: token.into(), user: Some("ada".into()), auth: None };
+        assert_eq!(host.open(Ok(open("t1"))), Ok(open("t1")));
+        let code = |answer: Result<TabToBackend, BackendToTab>| match answer {
+            Err(BackendToTab::Refused { code, .. }) => Some(code),
+            _ => None,
+        };
+        assert_eq!(code(host.open(Ok(open("forged")))), Some(ErrorCode::BadToken));
+        assert_eq!(code(host.open(Ok(open("s1")))), Some(ErrorCode::BadToken), "a secret token is not a token");
+        let garbage = Err(DecodeError::Malformed { detail: "x".into() });
+        assert_eq!(code(host.open(garbage)), Some(ErrorCode::Malformed));
     }
 }

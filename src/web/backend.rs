@@ -10,16 +10,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, MessagePort};
 
-use super::codec::to_js;
 use super::error::{ErrorCode, TabworkerError, describe};
-use super::listener::Listener;
-use super::lock_table::LockTable;
-use super::{object, random_id};
+use super::runtime::codec::to_js;
+use super::runtime::frames::{Received, post_frame, receive};
+use super::runtime::js::{object, random_id};
+use super::runtime::listener::Listener;
+use super::runtime::lock_table::LockTable;
 use crate::backend::{BackendHost, BackendOutput};
 use crate::model::ids::SessionId;
-use crate::protocol::{
-    BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage, decode, frame,
-};
+use crate::protocol::{BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage};
 
 #[wasm_bindgen]
 extern "C" {
@@ -94,13 +93,8 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
     let weak = Rc::downgrade(&host);
     let message = Listener::new(&scope, "message", move |event: MessageEvent| {
         if let Some(host) = weak.upgrade() {
-            let frame = decode::<LeaderToBackend>(&event.data(), event.ports().length() as usize);
-            if let Err(error) = &frame {
-                web_sys::console::warn_1(
-                    &format!("tabworker backend: refused a frame ({}): {error}", error.code()).into(),
-                );
-            }
-            host.borrow_mut().core.from_leader(frame);
+            let received = receive::<LeaderToBackend>("backend", "the leader", &event);
+            host.borrow_mut().core.from_leader(received.message);
             pump(&host);
         }
     });
@@ -156,18 +150,8 @@ fn pump(host: &Rc<RefCell<Host>>) {
         match output {
             BackendOutput::ToLeader(message) => {
                 let h = &mut *host.borrow_mut();
-                let transfer = js_sys::Array::new();
-                if message.ports() == 1 {
-                    if let Some(port) = h.carried.take() {
-                        transfer.push(&port);
-                    }
-                }
-                let sent = to_js(&frame(&message))
-                    .map_err(|e| JsValue::from_str(&e.to_string()))
-                    .and_then(|data| h.scope.post_message_with_transfer(&data, &transfer));
-                if let Err(e) = sent {
-                    web_sys::console::warn_2(&"tabworker backend: postMessage failed".into(), &e);
-                }
+                let carried = if message.ports() == 1 { h.carried.take() } else { None };
+                post_frame("backend", &h.scope, &message, carried.as_ref());
             }
             BackendOutput::Start(init) => start(host, init),
             BackendOutput::Stop => stop(host),
@@ -383,14 +367,10 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
     }) else {
         return;
     };
-    let ports = event.ports();
-    let answer = match decode::<TabToBackend>(&event.data(), ports.length() as usize) {
-        Ok(TabToBackend::Open { token, .. }) if !host.borrow().core.admits(&token) => BackendToTab::Refused {
-            code: ErrorCode::BadToken,
-            detail: "the token is not one of a connect that reached this backend".into(),
-        },
-        Ok(TabToBackend::Open { token, user, auth }) => {
-            let app_port: MessagePort = ports.get(0).unchecked_into();
+    let Received { message, port: app_port } = receive::<TabToBackend>("backend", "a tab", &event);
+    let opened = host.borrow().core.open(message);
+    let answer = match (opened, app_port) {
+        (Ok(TabToBackend::Open { token, user, auth }), Some(app_port)) => {
             let session = object(&[
                 ("clientId", request.client_id.as_str().into()),
                 ("sessionId", request.session_id.as_str().into()),
@@ -403,20 +383,19 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
             if let Some(s) = host.borrow_mut().sessions.get_mut(&request.session_id) {
                 s.app_port = Some(app_port);
             }
-            post(&port, &BackendToTab::Opened);
+            post_frame("backend", &port, &BackendToTab::Opened, None);
             return call_handler(host, &session);
         }
-        Err(error) => BackendToTab::Refused { code: error.code(), detail: error.to_string() },
+        (Err(refusal), app_port) => {
+            if let Some(app_port) = app_port {
+                app_port.close();
+            }
+            refusal
+        }
+        // An `open` decoded against its one port always has it.
+        (Ok(_), None) => return,
     };
-    post(&port, &answer);
-}
-
-fn post(port: &MessagePort, message: &BackendToTab) {
-    if let Err(e) =
-        to_js(&frame(message)).map_err(|e| JsValue::from_str(&e.to_string())).and_then(|d| port.post_message(&d))
-    {
-        web_sys::console::warn_2(&"tabworker backend: postMessage on a session failed".into(), &e);
-    }
+    post_frame("backend", &port, &answer, None);
 }
 
 fn call_handler(host: &Rc<RefCell<Host>>, session: &JsValue) {

@@ -8,17 +8,18 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{MessageEvent, MessagePort, SharedWorker, Worker, WorkerOptions, WorkerType};
 
-use super::codec::{from_js, to_js};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
-use super::listener::Listener;
-use super::lock_table::LockTable;
-use super::timer::{Timer, set_timeout};
-use super::{object, random_id};
+use super::runtime::clock::now;
+use super::runtime::codec::from_js;
+use super::runtime::frames::{Received, post_frame, receive};
+use super::runtime::js::{object, random_id};
+use super::runtime::listener::Listener;
+use super::runtime::lock_table::LockTable;
+use super::runtime::timer::{Timer, set_timeout};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::LockNames;
-use crate::model::time::Timestamp;
-use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
+use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage};
 use crate::tab::{Tab, TabEvent, TabOutput};
 
 #[wasm_bindgen]
@@ -88,10 +89,6 @@ fn default_name() -> String {
 
 fn default_timeout() -> u32 {
     10_000
-}
-
-pub(super) fn now() -> Timestamp {
-    Timestamp::from_unix_millis(js_sys::Date::now() as u64)
 }
 
 /// The open session: its port, and the `Session` object the app sees (one
@@ -368,15 +365,13 @@ impl Inner {
                 let port = self.state.borrow().coordinator.clone();
                 let carried = if message.ports() == 1 { self.state.borrow_mut().carried.take() } else { None };
                 if let Some(port) = port {
-                    post(&port, &frame(&message), carried);
+                    post_frame("client", &port, &message, carried.as_ref());
                 }
             }
             TabOutput::ToBackend(message) => {
                 let worker = self.state.borrow().backend.clone();
-                if let (Some(worker), Ok(data)) = (worker, to_js(&frame(&message))) {
-                    if let Err(e) = worker.post_message(&data) {
-                        web_sys::console::warn_2(&"tabworker client: postMessage to the backend failed".into(), &e);
-                    }
+                if let Some(worker) = worker {
+                    post_frame("client", &worker, &message, None);
                 }
             }
             TabOutput::ReconnectCoordinator => {
@@ -431,12 +426,8 @@ impl Inner {
         let weak = Rc::downgrade(self);
         let on_message = Listener::new(&worker, "message", move |event: MessageEvent| {
             if let Some(inner) = weak.upgrade() {
-                let ports = event.ports();
-                let message = decode::<BackendToLeader>(&event.data(), ports.length() as usize);
-                if let Err(error) = &message {
-                    warn_refused("the backend", error);
-                }
-                inner.state.borrow_mut().carried = ports.get(0).dyn_into::<MessagePort>().ok();
+                let Received { message, port } = receive::<BackendToLeader>("client", "the backend", &event);
+                inner.state.borrow_mut().carried = port;
                 inner.tab.borrow_mut().from_backend(now(), message);
                 inner.pump();
             }
@@ -514,16 +505,12 @@ impl Inner {
     }
 
     fn on_coordinator_message(self: &Rc<Self>, event: MessageEvent) {
-        let ports = event.ports();
-        let message = decode::<CoordinatorToTab>(&event.data(), ports.length() as usize);
-        match &message {
-            Err(error) => warn_refused("the coordinator", error),
-            Ok(CoordinatorToTab::Rejected { code, detail }) => web_sys::console::warn_1(
-                &format!("tabworker client: the coordinator refused a frame ({code}): {detail}").into(),
-            ),
-            Ok(_) => {}
+        let Received { message, port } = receive::<CoordinatorToTab>("client", "the coordinator", &event);
+        if let Ok(CoordinatorToTab::Rejected { code, detail }) = &message {
+            let text = format!("tabworker client: the coordinator refused a frame ({code}): {detail}");
+            web_sys::console::warn_1(&text.into());
         }
-        self.state.borrow_mut().carried = ports.get(0).dyn_into::<MessagePort>().ok();
+        self.state.borrow_mut().carried = port;
         self.tab.borrow_mut().from_coordinator(now(), message);
         self.pump();
     }
@@ -589,26 +576,6 @@ impl Inner {
             let _ = reject.call1(&JsValue::NULL, &error);
         }
     }
-}
-
-fn post<T: serde::Serialize>(port: &MessagePort, message: &T, carried: Option<MessagePort>) {
-    let data = match to_js(message) {
-        Ok(data) => data,
-        Err(e) => return web_sys::console::warn_1(&format!("tabworker client: {e}").into()),
-    };
-    let transfer = js_sys::Array::new();
-    if let Some(carried) = carried {
-        transfer.push(&carried);
-    }
-    if let Err(e) = port.post_message_with_transferable(&data, &transfer) {
-        web_sys::console::warn_2(&"tabworker client: postMessage failed".into(), &e);
-    }
-}
-
-fn warn_refused(from: &str, error: &crate::protocol::DecodeError) {
-    web_sys::console::warn_1(
-        &format!("tabworker client: refused a frame from {from} ({}): {error}", error.code()).into(),
-    );
 }
 
 /// Checks that the browser lets this client join, then starts joining. The returned

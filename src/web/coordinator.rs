@@ -7,25 +7,25 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, MessagePort};
 
-use super::codec::to_js;
 use super::error::{ErrorCode, TabworkerError};
-use super::listener::Listener;
-use super::lock_table::LockTable;
-use super::locks::LockMode;
-use super::random_id;
+use super::runtime::clock::now;
+use super::runtime::frames::{Received, post_frame, receive};
+use super::runtime::js::random_id;
+use super::runtime::listener::Listener;
+use super::runtime::lock_table::LockTable;
+use super::runtime::locks::LockMode;
 use crate::coordinator::{Coordinator, CoordinatorOutput};
 use crate::model::ids::ConnId;
 use crate::model::ids::{AppName, CoordinatorId};
 use crate::model::locks::LockNames;
-use crate::model::time::Timestamp;
-use crate::protocol::{TabToCoordinator, WireMessage, decode, frame};
+use crate::protocol::{TabToCoordinator, WireMessage};
 
 struct Host {
     core: Coordinator,
     /// The coordinator's liveness lock, held for its whole life; tabs wait
     /// on it to learn that it died. Until it is held, new ports wait here
     /// (their messages wait in the port).
-    liveness: Option<super::locks::LockRequest>,
+    liveness: Option<super::runtime::locks::LockRequest>,
     alive: bool,
     pending: Vec<MessagePort>,
     ports: BTreeMap<ConnId, (MessagePort, Listener)>,
@@ -82,7 +82,8 @@ pub fn run_coordinator(
 #[wasm_bindgen]
 impl CoordinatorHandle {
     fn new(id: CoordinatorId, names: LockNames) -> Result<CoordinatorHandle, TabworkerError> {
-        let request = super::locks::LockRequest::new(&names.coordinator_liveness(&id), LockMode::Exclusive, false)?;
+        let request =
+            super::runtime::locks::LockRequest::new(&names.coordinator_liveness(&id), LockMode::Exclusive, false)?;
         let granted = request.granted();
         let host = Host {
             liveness: Some(request),
@@ -168,19 +169,11 @@ fn accept(host: &Rc<RefCell<Host>>, port: MessagePort) {
 }
 
 fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
-    let ports = event.ports();
-    let frame_result = decode::<TabToCoordinator>(&event.data(), ports.length() as usize);
-    if let Err(error) = &frame_result {
-        web_sys::console::warn_1(&format!("tabworker coordinator: refused a frame ({}): {error}", error.code()).into());
-    }
-    // The one port of a `provide-port`, passed on to the requester.
-    let carried = if frame_result.as_ref().is_ok_and(|m| m.ports() == 1) {
-        ports.get(0).dyn_into::<MessagePort>().ok()
-    } else {
-        None
-    };
-    host.borrow_mut().core.handle(now(), from, frame_result);
-    pump(host, carried);
+    // The one port of a `provide-port` is passed on to the requester; any
+    // other is closed once the outputs are carried out.
+    let Received { message, port } = receive::<TabToCoordinator>("coordinator", "a tab", &event);
+    host.borrow_mut().core.handle(now(), from, message);
+    pump(host, port);
 }
 
 /// Carries out what the core asks for, until it asks for nothing.
@@ -191,21 +184,8 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
             CoordinatorOutput::Send { to, message } => {
                 let h = host.borrow();
                 let Some((port, _)) = h.ports.get(&to) else { continue };
-                let transfer = js_sys::Array::new();
-                if message.ports() == 1 {
-                    match carried.take() {
-                        Some(carried) => transfer.push(&carried),
-                        None => continue,
-                    };
-                }
-                match to_js(&frame(&message)) {
-                    Ok(data) => {
-                        if let Err(e) = port.post_message_with_transferable(&data, &transfer) {
-                            web_sys::console::warn_2(&"tabworker coordinator: postMessage failed".into(), &e);
-                        }
-                    }
-                    Err(e) => web_sys::console::warn_1(&format!("tabworker coordinator: {e}").into()),
-                }
+                let carried = if message.ports() == 1 { carried.take() } else { None };
+                post_frame("coordinator", port, &message, carried.as_ref());
             }
             CoordinatorOutput::WatchTab { conn, lock } => watch(host, conn, lock),
             CoordinatorOutput::Close { conn } => {
@@ -247,9 +227,4 @@ fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
             pump(host, None);
         },
     );
-}
-
-/// The wall clock, as the core sees it.
-fn now() -> Timestamp {
-    Timestamp::from_unix_millis(js_sys::Date::now() as u64)
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::codec::to_js;
+use super::runtime::codec::to_js;
 
 /// The browser features tabworker depends on, as found in the current
 /// context (a page, a dedicated worker or a shared worker).

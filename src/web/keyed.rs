@@ -14,11 +14,12 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageChannel, MessageEvent, MessagePort, Worker, WorkerOptions, WorkerType};
 
-use super::client::{Client, Inner, now};
-use super::codec::{from_js, to_js};
+use super::client::{Client, Inner};
 use super::error::{ErrorCode, TabworkerError, describe};
-use super::listener::Listener;
-use super::timer::set_timeout;
+use super::runtime::clock::now;
+use super::runtime::codec::{from_js, to_js};
+use super::runtime::listener::Listener;
+use super::runtime::timer::set_timeout;
 use crate::model::connect::ConnectRequest;
 use crate::model::ids::{BackendId, SessionId};
 use crate::model::status::{BackendState, BackendStatus};

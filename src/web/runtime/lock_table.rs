@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
-use super::error::TabworkerError;
 use super::locks::{LockMode, LockRequest};
+use crate::web::error::TabworkerError;
 
 /// A request, identified by name and generation.
 pub(crate) struct Ticket {

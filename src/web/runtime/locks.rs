@@ -8,8 +8,8 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::error::{ErrorCode, TabworkerError, describe};
-use super::features::has_web_locks;
+use crate::web::error::{ErrorCode, TabworkerError, describe};
+use crate::web::features::has_web_locks;
 
 #[wasm_bindgen(inline_js = r#"
 export function lockRequest(name, exclusive, ifAvailable) {
