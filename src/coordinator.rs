@@ -87,6 +87,11 @@ pub struct Coordinator {
     connects: Vec<PendingConnect>,
     /// The keyed backends the leaders reported.
     board: Board,
+    /// The first of the terms the current leader held on its connection
+    /// before it claimed its current one there, while it has not spoken in
+    /// the current one yet: its keyed ports and states of those terms are
+    /// still its own.
+    earlier_term: Option<Epoch>,
     /// The newest epoch any tab said it knows: no epoch at or below it is
     /// given again (a coordinator may start after another one died).
     floor: Epoch,
@@ -105,6 +110,7 @@ impl Coordinator {
             waiting: Vec::new(),
             connects: Vec::new(),
             board: Board::default(),
+            earlier_term: None,
             floor: Epoch::ZERO,
             rejected: 0,
             outputs: VecDeque::new(),
@@ -260,6 +266,13 @@ impl Coordinator {
             },
         };
         self.floor = epoch;
+        // Claiming again on its connection (its default backend was
+        // replaced), a leader may still send what it made in its term before,
+        // until it hears of the new one.
+        self.earlier_term = match self.leader() {
+            Some((previous, leader)) if leader == conn => self.earlier_term.or(Some(previous)),
+            _ => None,
+        };
         let leadership = Leadership {
             leader_id: claim.leader_id,
             epoch,
@@ -362,11 +375,13 @@ impl Coordinator {
 
     fn status(&mut self, from: ConnId, report: StatusReport) {
         let Some(epoch) = self.leading_epoch(from, "status") else { return };
-        if report.epoch != epoch {
+        // A term it held before it claimed again on this connection: its
+        // backends moved to the new term with it (`rehome`).
+        if !self.is_own_term(report.epoch, epoch) {
             let detail = format!("status of epoch {} while epoch {epoch} leads", report.epoch);
             return self.reject(from, "stale-epoch", detail);
         }
-        let StatusReport { epoch, backend_id, key, state } = report;
+        let StatusReport { backend_id, key, state, .. } = report;
         match self.board.report(epoch, from, backend_id, key, state) {
             Ok(recorded) => self.tell_watchers(vec![recorded]),
             Err(error) => self.reject(from, error.code(), error.to_string()),
@@ -413,14 +428,31 @@ impl Coordinator {
         let Some((current, leader_conn)) = &self.leadership else {
             return self.reject(from, "not-leader", "`provide-port` before any leader".into());
         };
-        if grant.epoch != current.epoch || *leader_conn != Some(from) {
-            let detail = format!("port of epoch {} while epoch {} leads", grant.epoch, current.epoch);
+        let (current, leader_conn) = (current.epoch, *leader_conn);
+        // A keyed backend's port made in a term the leader held before it
+        // claimed again on this connection is still its own (as its states
+        // are); a default session's is of a worker it replaced.
+        let leads = leader_conn == Some(from);
+        if !leads || !self.is_own_term(grant.epoch, current) || (grant.epoch != current && grant.backend_id.is_none()) {
+            let detail = format!("port of epoch {} while epoch {current} leads", grant.epoch);
             return self.reject(from, "stale-epoch", detail);
         }
         match self.conn_of(&grant.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
             None => self.reject(from, "unknown-client", format!("no connected client `{}`", grant.client_id)),
         }
+    }
+
+    /// Whether a frame of the current leader stamped `stamped` is of one of
+    /// its terms (`current`, or one it held before it claimed again on its
+    /// connection and has not spoken in `current` since). A frame stamped
+    /// `current` ends the earlier terms: none of theirs follows it.
+    fn is_own_term(&mut self, stamped: Epoch, current: Epoch) -> bool {
+        if stamped == current {
+            self.earlier_term = None;
+            return true;
+        }
+        self.earlier_term.is_some_and(|first| first <= stamped && stamped < current)
     }
 
     fn refuse_port(&mut self, from: ConnId, refusal: PortRefusal) {
@@ -1043,6 +1075,29 @@ mod tests {
         assert_eq!(drain(&mut k), vec![status_to(3, "keyed", terminating)]);
         report(&mut k, 1, 1, "keyed", &[ended(12, None, None)]);
         assert_eq!(codes(drain(&mut k)), ["stale-epoch"]);
+    }
+
+    /// Found by the keyed random walks (`tabs_on_virtual_time`): a session
+    /// granted, or a state reported, between the leader's new claim (its
+    /// default backend was replaced) and its answer carries the term before,
+    /// and was refused as stale: the session was never opened.
+    #[test]
+    fn a_leader_claiming_again_still_has_the_keyed_ports_and_states_it_sent_in_its_term_before() {
+        let mut k = led_by(1, 2);
+        report(&mut k, 1, 1, "keyed", &[scheduled(0)]);
+        k.handle(at(10), ConnId(1), Ok(claim(1)));
+        drain(&mut k);
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(2)));
+        report(&mut k, 1, 1, "keyed", &[ready(11)]);
+        let keyed = PortGrant { backend_id: Some(bid("keyed")), ..grant(2, "s", 1) };
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(keyed.clone())));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::ProvidePort(keyed))]);
+        assert_eq!(k.history(&bid("keyed")), Some(&[scheduled(0), ready(11)][..]));
+        // The default path's port of the term before is of a replaced worker;
+        // a term the coordinator never gave is nobody's.
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s2", 1))));
+        report(&mut k, 1, 3, "keyed", &[ended(12, None, None)]);
+        assert_eq!(codes(drain(&mut k)), ["stale-epoch", "stale-epoch"]);
     }
 
     #[test]
