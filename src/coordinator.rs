@@ -85,6 +85,9 @@ pub struct Coordinator {
     waiting: Vec<(ConnId, PortRequest)>,
     /// `connect`s not answered yet, oldest first.
     connects: Vec<PendingConnect>,
+    /// Keyed `request-port`s passed to a leader and not answered yet: the
+    /// asking connection, the request, and the leader's connection.
+    ports: Vec<(ConnId, PortRequest, ConnId)>,
     /// The keyed backends the leaders reported.
     board: Board,
     /// The first of the terms the current leader held on its connection
@@ -109,6 +112,7 @@ impl Coordinator {
             leadership: None,
             waiting: Vec::new(),
             connects: Vec::new(),
+            ports: Vec::new(),
             board: Board::default(),
             earlier_term: None,
             floor: Epoch::ZERO,
@@ -184,15 +188,18 @@ impl Coordinator {
         self.conns.remove(&conn);
         self.waiting.retain(|(c, _)| *c != conn);
         self.connects.retain(|p| p.from != conn);
+        self.ports.retain(|(from, _, _)| *from != conn);
         self.board.unwatch(conn);
         if let Some((_, leader_conn)) = &mut self.leadership {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
             }
         }
-        // The live backends its tab hosted (it led) die with it.
+        // The live backends its tab hosted (it led) die with it, and so do
+        // the sessions it was asked for.
         let ended = self.board.end_hosted(now, |r| (r.host == conn).then_some(TerminationReason::Lost));
         self.tell_watchers(ended);
+        self.refuse_ports(|leader| leader == conn);
     }
 
     /// Handles one frame from `conn`, decoded or refused, at `now`.
@@ -296,6 +303,8 @@ impl Coordinator {
             })
         });
         self.tell_watchers(ended);
+        // A session asked of an older leader is not opened by this one.
+        self.refuse_ports(|leader| leader != conn);
         // A connect not answered by the leader it went to is answered afresh.
         for pending in &mut self.connects {
             if pending.sent_to != Some(epoch) {
@@ -419,9 +428,32 @@ impl Coordinator {
             }
         }
         match self.leadership.as_ref().and_then(|(_, conn)| *conn) {
-            Some(leader) => self.send(leader, CoordinatorToTab::RequestPort(request)),
+            Some(leader) => {
+                if request.backend_id.is_some() {
+                    self.ports.push((from, request.clone(), leader));
+                }
+                self.send(leader, CoordinatorToTab::RequestPort(request));
+            }
             None => self.waiting.push((from, request)),
         }
+    }
+
+    /// Refuses the keyed sessions asked of a leader for which `gone` holds:
+    /// the backends it hosted ended with it, and nobody else will answer.
+    fn refuse_ports(&mut self, gone: impl Fn(ConnId) -> bool) {
+        let (refused, kept) = std::mem::take(&mut self.ports).into_iter().partition(|(_, _, leader)| gone(*leader));
+        self.ports = kept;
+        for (from, PortRequest { client_id, session_id, backend_id }, _) in refused {
+            let backend = backend_id.map(|b| b.to_string()).unwrap_or_default();
+            let detail = format!("the leader that hosted backend `{backend}` is gone");
+            let refusal = PortRefusal { client_id, session_id, code: "backend-terminated".into(), detail };
+            self.send(from, CoordinatorToTab::RefusePort(refusal));
+        }
+    }
+
+    /// The keyed session of `client_id` and `session_id` was answered.
+    fn port_answered(&mut self, client_id: &ClientId, session_id: &crate::ids::SessionId) {
+        self.ports.retain(|(_, r, _)| r.client_id != *client_id || r.session_id != *session_id);
     }
 
     fn provide_port(&mut self, from: ConnId, grant: PortGrant) {
@@ -437,6 +469,7 @@ impl Coordinator {
             let detail = format!("port of epoch {} while epoch {current} leads", grant.epoch);
             return self.reject(from, "stale-epoch", detail);
         }
+        self.port_answered(&grant.client_id, &grant.session_id);
         match self.conn_of(&grant.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
             None => self.reject(from, "unknown-client", format!("no connected client `{}`", grant.client_id)),
@@ -459,6 +492,7 @@ impl Coordinator {
         if self.leading_epoch(from, "refuse-port").is_none() {
             return;
         }
+        self.port_answered(&refusal.client_id, &refusal.session_id);
         // Like a grant: a client that is gone is worth telling the leader.
         match self.conn_of(&refusal.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::RefusePort(refusal)),
@@ -1153,6 +1187,48 @@ mod tests {
         drain(&mut k);
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s4", "live"))));
         assert_eq!(refused(drain(&mut k)), vec![refusal("s4", "backend-terminated")], "no waiting for a lost one");
+    }
+
+    /// Found by the keyed random walks (`tabs_on_virtual_time`): a keyed
+    /// session asked of a leader that went away before it answered (its
+    /// tab closed, or a newer leader took over) was never answered.
+    #[test]
+    fn a_keyed_session_asked_of_a_leader_that_goes_is_refused() {
+        let mut k = led_by(1, 3);
+        report(&mut k, 1, 1, "b", &[scheduled(0)]);
+        for (n, s) in [(2, "s1"), (3, "s2"), (3, "s3")] {
+            k.handle(T0, ConnId(n), Ok(TabToCoordinator::RequestPort(port_for(n as u32, s, "b"))));
+        }
+        let answered = PortGrant { backend_id: Some(bid("b")), ..grant(3, "s2", 1) };
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(answered)));
+        drain(&mut k);
+        // A newer leader takes over while the old one is still connected.
+        k.handle(at(5), ConnId(2), Ok(claim(2)));
+        let refused: Vec<(ConnId, String, String)> = drain(&mut k)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                CoordinatorToTab::RefusePort(r) => Some((to, r.session_id.to_string(), r.code)),
+                _ => None,
+            })
+            .collect();
+        let terminated = "backend-terminated".to_owned();
+        assert_eq!(refused, [(ConnId(2), "s1".into(), terminated.clone()), (ConnId(3), "s3".into(), terminated)]);
+
+        // The leader's tab goes: what was asked of it is refused, once.
+        report(&mut k, 2, 2, "c", &[scheduled(6)]);
+        k.handle(T0, ConnId(3), Ok(TabToCoordinator::RequestPort(port_for(3, "s4", "c"))));
+        drain(&mut k);
+        k.tab_gone(at(7), ConnId(2));
+        let refused: Vec<(ConnId, String)> = drain(&mut k)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                CoordinatorToTab::RefusePort(r) => Some((to, r.session_id.to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused, [(ConnId(3), "s4".to_owned())]);
+        k.tab_gone(at(8), ConnId(2));
+        assert!(drain(&mut k).is_empty());
     }
 
     #[test]
