@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tabworker::LockMode;
+use tabworker::{BackendId, BackendState, BackendStatus, Lifecycle, LockMode};
 
 use super::Sim;
+use super::keyed::tab_of;
 use super::locks::LockView;
 use super::world::Ctx;
 
@@ -15,10 +16,43 @@ impl Sim {
         if leaders.len() > 1 {
             self.violation(format!("two leaders at once: {leaders:?}"));
         }
-        let ready: Vec<usize> =
-            (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.workers[w].host.is_ready()).collect();
+        let ready: Vec<usize> = self.live_workers().into_iter().filter(|&w| self.workers[w].host.is_ready()).collect();
         if ready.len() > 1 {
             self.violation(format!("two ready workers at once: {ready:?}"));
+        }
+        self.check_one_backend_per_key();
+    }
+
+    /// At most one live backend per key: among the workers that live (each
+    /// knows its key from its `init`), and on the coordinator's board.
+    fn check_one_backend_per_key(&mut self) {
+        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive) {
+            if let Some(init) = self.workers[w].host.init() {
+                by_key.entry(init.key.as_str()).or_default().push(w);
+            }
+        }
+        let mut errors: Vec<String> = by_key
+            .into_iter()
+            .filter(|(_, workers)| workers.len() > 1)
+            .map(|(key, workers)| format!("workers {workers:?} all live for key {key}"))
+            .collect();
+        if self.coordinator_alive {
+            let mut live: BTreeMap<&str, Vec<&BackendId>> = BTreeMap::new();
+            for (id, state) in self.coordinator.backends() {
+                if state.status() != BackendStatus::Terminated {
+                    let key = self.coordinator.backend_key(id).unwrap_or_default();
+                    live.entry(key).or_default().push(id);
+                }
+            }
+            errors.extend(
+                live.into_iter()
+                    .filter(|(_, ids)| ids.len() > 1)
+                    .map(|(key, ids)| format!("the board has {ids:?} all live for key {key}")),
+            );
+        }
+        for error in errors {
+            self.violation(error);
         }
     }
 
@@ -40,6 +74,7 @@ impl Sim {
                 }
             }
         }
+        self.check_keyed_settled(&mut fail);
         // Workers belong to live tabs, one each.
         for &w in &workers {
             let owner = self.workers[w].owner;
@@ -77,6 +112,10 @@ impl Sim {
         if live.is_empty() {
             if !workers.is_empty() {
                 fail(format!("no tab lives but workers {workers:?} do"));
+            }
+            let keyed = self.live_keyed_workers();
+            if !keyed.is_empty() {
+                fail(format!("no tab lives but keyed workers {keyed:?} do"));
             }
             let coordinator_lock = self.names.coordinator_liveness(self.coordinator.id());
             for name in self.locks.keys().filter(|&n| *n != coordinator_lock) {
@@ -166,9 +205,32 @@ impl Sim {
                 },
             );
         }
-        if host.sessions().count() != live.len() {
-            let open: Vec<String> = host.sessions().map(|r| format!("{}:{}", r.client_id, r.session_id)).collect();
-            fail(format!("w{worker} has {} sessions {open:?} for {} live tabs", open.len(), live.len()));
+        // Its sessions by token (the default backend reached by key) are keyed sessions.
+        let default_path: Vec<String> = host
+            .sessions()
+            .filter(|r| r.backend_id.is_none())
+            .map(|r| format!("{}:{}", r.client_id, r.session_id))
+            .collect();
+        if default_path.len() != live.len() {
+            let n = default_path.len();
+            fail(format!("w{worker} has {n} sessions {default_path:?} for {} live tabs", live.len()));
+        }
+        // Keyed workers hold their liveness lock, which nobody waits on;
+        // each keyed session's lock is its tab's, waited on by the worker
+        // that has it open.
+        for w in self.live_keyed_workers() {
+            let held = vec![(Ctx::Worker(w), LockMode::Exclusive)];
+            expected_locks.insert(self.names.liveness(&self.workers[w].id), LockView { held, queued: Vec::new() });
+        }
+        for &i in &live {
+            for session in self.tabs[i].app.sessions.keys() {
+                let queued = (0..self.workers.len())
+                    .filter(|&w| self.workers[w].alive && self.workers[w].host.session(session).is_some())
+                    .map(|w| (Ctx::Worker(w), LockMode::Exclusive))
+                    .collect();
+                let held = vec![(Ctx::Tab(i), LockMode::Exclusive)];
+                expected_locks.insert(self.names.session(session), LockView { held, queued });
+            }
         }
         for name in self.locks.keys() {
             if !expected_locks.contains_key(name) {
@@ -196,4 +258,175 @@ fn normalized(view: &LockView) -> (Members, Members) {
         v
     };
     (set(&view.held), set(&view.queued))
+}
+
+impl Sim {
+    /// Once quiet, for keyed backends: every connect and open answered (or
+    /// excused), every history a valid lifecycle and the same wherever it is
+    /// kept, no backend, worker or session left without its owner, and
+    /// nothing kept at the coordinator for a tab that is gone.
+    fn check_keyed_settled(&self, fail: &mut impl FnMut(String)) {
+        let live = self.live_tabs();
+        let k = &self.coordinator;
+
+        // Every connect and every open is answered.
+        for &i in &live {
+            let app = &self.tabs[i].app;
+            for (id, ask) in app.connects.iter().filter(|(_, a)| a.excused.is_none()) {
+                let (at, request) = (ask.at_us / super::MS, &ask.request);
+                fail(format!("tab{i}'s connect #{id} (at {at} ms: {request:?}) was never answered"));
+            }
+            for (session, keyed) in app.sessions.iter().filter(|(_, s)| s.port.is_none() && s.excused.is_none()) {
+                let (at, backend) = (keyed.at_us / super::MS, &keyed.backend_id);
+                fail(format!("tab{i}'s session {session} with {backend} (at {at} ms) was never granted or refused"));
+            }
+        }
+
+        // Every history is a lifecycle: at the coordinator, in the fleets, in the apps.
+        let mut histories: Vec<(String, &[BackendState])> = Vec::new();
+        if self.coordinator_alive {
+            for (id, _) in k.backends() {
+                histories.push((format!("the board's {id}"), k.history(id).unwrap_or_default()));
+            }
+        }
+        for &i in &live {
+            let fleet = self.tabs[i].tab.fleet();
+            for id in fleet.hosted() {
+                histories.push((format!("tab{i}'s fleet's {id}"), fleet.history(id)));
+            }
+            for (id, watch) in &self.tabs[i].app.histories {
+                if let Some(states) = &watch.states {
+                    histories.push((format!("tab{i}'s watched {id}"), states));
+                }
+            }
+        }
+        for (what, history) in histories {
+            if let Err(e) = replay(history) {
+                fail(format!("{what}: {e}: {history:?}"));
+            }
+        }
+
+        if !self.coordinator_alive {
+            return;
+        }
+        // Every tab that watches a backend sees the board's history. A watch
+        // made on a coordinator that died since went with it: the tab is not
+        // told of that backend any more (the glue does not watch again).
+        for &i in &live {
+            let app = &self.tabs[i].app;
+            for id in app.histories.keys() {
+                let Some(states) = app.watches_on(id, self.tabs[i].conn) else { continue };
+                let board = k.history(id).unwrap_or_default();
+                if states != board {
+                    fail(format!("tab{i} sees {id} as {states:?}, the board as {board:?}"));
+                }
+            }
+        }
+
+        // The leader's fleet and the board agree; the board's live backends
+        // are all hosted by it.
+        let leaders: Vec<usize> =
+            self.leaders().into_iter().filter(|&l| self.tabs[l].tab.leading().is_some()).collect();
+        let hosted: BTreeSet<&BackendId> = leaders.iter().flat_map(|&l| self.tabs[l].tab.fleet().hosted()).collect();
+        if let [leader] = leaders[..] {
+            let fleet = self.tabs[leader].tab.fleet();
+            for id in fleet.hosted() {
+                let board = k.history(id).unwrap_or_default();
+                if fleet.history(id) != board {
+                    fail(format!("tab{leader}'s fleet has {id} as {:?}, the board as {board:?}", fleet.history(id)));
+                }
+            }
+            for (id, state) in k.backends() {
+                if state.status() != BackendStatus::Terminated && !hosted.contains(id) {
+                    fail(format!("the board has {id} {}, which no leader hosts", state.status()));
+                }
+            }
+        }
+
+        // Workers: each keyed worker is the one of a backend its live tab hosts.
+        for w in self.live_keyed_workers() {
+            let (owner, backend) = (self.workers[w].owner, self.workers[w].backend.as_ref());
+            let placed =
+                self.tabs[owner].alive && backend.is_some_and(|b| self.tabs[owner].app.workers.get(b) == Some(&w));
+            if !placed || !backend.is_some_and(|b| self.tabs[owner].tab.fleet().hosted().any(|h| h == b)) {
+                fail(format!("w{w} (of {backend:?}) outlived its place with tab{owner}"));
+            }
+        }
+        for &i in &live {
+            let fleet = self.tabs[i].tab.fleet();
+            for id in fleet.hosted().filter(|&id| fleet.default_backend() != Some(id)) {
+                if !self.tabs[i].app.workers.get(id).is_some_and(|&w| self.workers[w].alive) {
+                    fail(format!("tab{i} hosts {id} with no live worker"));
+                }
+            }
+        }
+
+        // Keyed sessions: every one a worker has open belongs to a live tab
+        // that still has it; the fleet counts them; every open one of a live
+        // tab is open at its worker, or its backend ended and the tab was
+        // told (then the glue closed it).
+        for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive) {
+            let Some(backend) = self.serves(w) else { continue };
+            let keyed: Vec<_> = self.workers[w].host.sessions().filter(|r| r.backend_id.is_some()).collect();
+            for r in &keyed {
+                let has = tab_of(&r.client_id)
+                    .filter(|&t| self.tabs[t].alive && !self.tabs[t].closed)
+                    .and_then(|t| self.tabs[t].app.sessions.get(&r.session_id))
+                    .is_some_and(|s| Some(&s.backend_id) == r.backend_id.as_ref());
+                if !has {
+                    fail(format!(
+                        "w{w} keeps session {} of {}, which that tab no longer has",
+                        r.session_id, r.client_id
+                    ));
+                }
+            }
+            let owner = self.workers[w].owner;
+            let counted = self.tabs[owner].tab.fleet().sessions(backend);
+            if counted != keyed.len() {
+                fail(format!("tab{owner}'s fleet counts {counted} sessions of {backend}, w{w} has {}", keyed.len()));
+            }
+        }
+        for &i in &live {
+            let app = &self.tabs[i].app;
+            for (session, keyed) in &app.sessions {
+                let Some(port) = &keyed.port else { continue };
+                let worker = &self.workers[port.worker];
+                if worker.alive && worker.host.session(session).is_none() {
+                    fail(format!("tab{i}'s session {session} is not open at w{}", port.worker));
+                }
+                if !worker.alive && app.watches_on(&keyed.backend_id, self.tabs[i].conn).is_some() {
+                    fail(format!("tab{i} keeps session {session} with {}, whose worker is gone", keyed.backend_id));
+                }
+            }
+        }
+
+        // Nothing waits at the coordinator for a tab that is gone: only
+        // connects whose frames were lost may still be pending there.
+        let excused: usize =
+            live.iter().map(|&i| self.tabs[i].app.connects.values().filter(|a| a.excused.is_some()).count()).sum();
+        if k.pending_connects() > excused {
+            fail(format!(
+                "the coordinator keeps {} connects, {excused} of live tabs may be pending",
+                k.pending_connects()
+            ));
+        }
+    }
+}
+
+/// Replays `history` through a [`Lifecycle`]: it starts `scheduled`, every
+/// move is one the lifecycle accepts, and time never goes back.
+fn replay(history: &[BackendState]) -> Result<(), String> {
+    let Some(BackendState::Scheduled { time }) = history.first() else {
+        return Err("does not start with `scheduled`".into());
+    };
+    let mut lifecycle = Lifecycle::new(*time);
+    for pair in history.windows(2) {
+        if pair[1].time() < pair[0].time() {
+            return Err(format!("time goes back from {} to {}", pair[0].time(), pair[1].time()));
+        }
+        lifecycle
+            .apply(pair[1].clone())
+            .map_err(|e| format!("{} after {}: {e}", pair[1].status(), pair[0].status()))?;
+    }
+    Ok(())
 }

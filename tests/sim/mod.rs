@@ -29,10 +29,15 @@
 //!   follows, by the leader's `provide-port` and the coordinator's, and taken
 //!   by the tab's `Connected` event. A port that no output takes is dropped.
 //! * **Timers**: after each input to a tab its `poll_timeout()` is armed.
+//! * **Keyed backends** ([`keyed`]): the leader's `SpawnWorker`, `ToWorker`
+//!   and `KillWorker` run one worker per backend, whose app code behaves by
+//!   its tag ([`App`]); each tab's app keeps its connects, watches and
+//!   sessions as the browser glue does, and a keyed session's port travels
+//!   like the default session's.
 //!
 //! The code is split by concern: the contexts and events ([`world`]), the
-//! locks ([`locks`]) and the invariants ([`invariants`]); this file runs
-//! them.
+//! locks ([`locks`]), the keyed backends ([`keyed`]) and the invariants
+//! ([`invariants`]); this file runs them.
 //!
 //! Everything is driven by one seeded RNG, so a run is a pure function of its
 //! [`Config`]: a failing seed replays exactly, with a trace if asked.
@@ -48,6 +53,7 @@ macro_rules! trace {
 }
 
 mod invariants;
+pub mod keyed;
 mod locks;
 mod rng;
 mod world;
@@ -57,10 +63,11 @@ use std::fmt;
 
 use tabworker::protocol::{self, DecodeError, TabToCoordinator, WireMessage};
 use tabworker::{
-    AppName, BackendHost, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, LockMode,
-    LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
+    AppName, BackendHost, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch,
+    FleetLimits, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
 };
 
+pub use keyed::{App, TabApp};
 use locks::LockState;
 pub use locks::LockView;
 pub use rng::Rng;
@@ -112,6 +119,8 @@ pub struct Config {
     pub round_trip_frames: bool,
     /// Record a human-readable trace of every input and output.
     pub trace: bool,
+    /// The leader's limits on its keyed backends (startup, grace).
+    pub fleet_limits: FleetLimits,
 }
 
 impl Default for Config {
@@ -130,6 +139,7 @@ impl Default for Config {
             allow_silent_connections: false,
             round_trip_frames: true,
             trace: false,
+            fleet_limits: FleetLimits::default(),
         }
     }
 }
@@ -169,6 +179,11 @@ pub struct Sim {
     /// Tab → coordinator messages as they were sent (lost ones included).
     sent: Vec<Delivered>,
     connections: Vec<Connection>,
+    /// Connections the coordinator closed: it must never post on them again.
+    closed_conns: BTreeSet<u64>,
+    /// Which client led each epoch (as its tab said), to check that no
+    /// epoch has two leaders.
+    epoch_leaders: BTreeMap<Epoch, ClientId>,
     violations: Vec<String>,
     trace: Vec<String>,
     stats: Stats,
@@ -203,6 +218,8 @@ impl Sim {
             delivered: Vec::new(),
             sent: Vec::new(),
             connections: Vec::new(),
+            closed_conns: BTreeSet::new(),
+            epoch_leaders: BTreeMap::new(),
             violations: Vec::new(),
             trace: Vec::new(),
             stats: Stats::default(),
@@ -283,9 +300,9 @@ impl Sim {
         self.live_tabs().into_iter().filter(|&i| self.tabs[i].tab.role() == Role::Leader).collect()
     }
 
-    /// Workers not terminated.
+    /// Tabs' own workers (their default backends) not terminated.
     pub fn live_workers(&self) -> Vec<usize> {
-        (0..self.workers.len()).filter(|&w| self.workers[w].alive).collect()
+        (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.workers[w].backend.is_none()).collect()
     }
 
     /// The worker tab `ix`'s open session talks to, if it is connected.
@@ -382,8 +399,17 @@ impl Sim {
     pub fn open_tab(&mut self) -> usize {
         let ix = self.tabs.len();
         let id = ClientId::new(format!("tab{ix}")).expect("a valid client id");
+        let mut tab = Tab::new(id, self.names.clone());
+        // Ids and tokens unique across tabs, as `crypto` makes them in a
+        // browser: the tab's number above a counter.
+        let mut counter = (ix as u128 + 1) << 64;
+        let entropy = Box::new(move || {
+            counter += 1;
+            counter
+        });
+        tab.configure_fleet(self.cfg.fleet_limits, keyed::TAGS.map(String::from), entropy);
         self.tabs.push(TabCtx {
-            tab: Tab::new(id, self.names.clone()),
+            tab,
             conn: None,
             alive: true,
             closed: false,
@@ -393,6 +419,7 @@ impl Sim {
             max_epoch: None,
             max_connected_epoch: None,
             events: Vec::new(),
+            app: TabApp::default(),
         });
         trace!(self, "tab{ix} opened");
         self.connect(ix);
@@ -427,7 +454,11 @@ impl Sim {
         ctx.alive = false;
         ctx.closed = true;
         ctx.port = None;
+        let keyed: Vec<usize> = std::mem::take(&mut ctx.app.workers).into_values().collect();
         if let Some(w) = ctx.worker.take() {
+            self.kill_worker(w);
+        }
+        for w in keyed {
             self.kill_worker(w);
         }
         self.release_all(Ctx::Tab(ix));
@@ -465,6 +496,7 @@ impl Sim {
         }
         trace!(self, "coordinator k{} killed", self.instances);
         self.coordinator_alive = false;
+        self.excuse_all("the coordinator died");
         self.open_conns.clear();
         self.watches.clear();
         self.release_all(Ctx::Coordinator);
@@ -475,6 +507,13 @@ impl Sim {
         self.instances += 1;
         let id = CoordinatorId::new(format!("k{}", self.instances)).expect("a valid id");
         trace!(self, "coordinator {id} started");
+        // Epochs live only in the contexts that know them: when none that
+        // lives knows one, a new coordinator counts from 1 again, and an
+        // epoch may then name a second leader (long after the first, whose
+        // tab and workers are gone). One leader per epoch holds per era.
+        if self.tabs.iter().all(|t| !t.alive || t.max_epoch.is_none()) {
+            self.epoch_leaders.clear();
+        }
         let lock = self.names.coordinator_liveness(&id);
         self.coordinator = Coordinator::new(id, self.names.clone());
         self.coordinator_alive = true;
@@ -616,6 +655,7 @@ impl Sim {
                 if !self.coordinator_alive || instance != self.instances || !self.open_conns.contains(&conn) {
                     trace!(self, "coord: connection c{conn} of tab{tab} is closed: {} dropped", msg.kind());
                     self.stats.undeliverable += 1;
+                    self.frame_lost(keyed::Lost::Up(&msg), "sent on a closed connection");
                     return;
                 }
                 trace!(self, "coord <- tab{tab}: {msg:?}{}", port_note(&port));
@@ -633,6 +673,7 @@ impl Sim {
                 if !self.tabs[tab].alive || self.tabs[tab].conn != Some(conn) {
                     // A dead tab, or one that left this connection for a new coordinator.
                     self.stats.undeliverable += 1;
+                    self.frame_lost(keyed::Lost::Down(&msg), "sent on a connection its tab left");
                     return;
                 }
                 trace!(self, "tab{tab} <- coord: {msg:?}{}", port_note(&port));
@@ -655,7 +696,7 @@ impl Sim {
                 self.drain_worker(worker);
             }
             Event::FromWorker { worker, tab, msg, port } => {
-                if !self.tabs[tab].alive || !self.workers[worker].alive || self.tabs[tab].worker != Some(worker) {
+                if !self.tabs[tab].alive || !self.workers[worker].alive || !self.has_worker(tab, worker) {
                     self.stats.undeliverable += 1;
                     return;
                 }
@@ -663,7 +704,10 @@ impl Sim {
                 self.log_delivery(Ctx::Worker(worker), Ctx::Tab(tab), msg.kind());
                 let frame = self.transport(msg);
                 let now = self.now();
-                self.tabs[tab].tab.from_backend(now, frame);
+                match self.workers[worker].backend.clone() {
+                    Some(backend_id) => self.tabs[tab].tab.from_worker(now, &backend_id, frame),
+                    None => self.tabs[tab].tab.from_backend(now, frame),
+                }
                 self.after_tab_input(tab, port);
             }
             Event::Granted { owner, lock, request } => {
@@ -693,17 +737,22 @@ impl Sim {
                 self.after_tab_input(tab, None);
             }
             Event::WorkerError { worker, tab } => {
-                if !self.tabs[tab].alive || self.tabs[tab].worker != Some(worker) {
+                if !self.tabs[tab].alive || !self.has_worker(tab, worker) {
                     // The tab terminated or replaced that worker: its listener is gone.
                     trace!(self, "tab{tab}: error event of replaced w{worker} dropped");
                     return;
                 }
                 trace!(self, "tab{tab} <- error event of w{worker}");
                 let now = self.now();
-                self.tabs[tab].tab.backend_error(now, format!("w{worker} crashed"));
+                match self.workers[worker].backend.clone() {
+                    Some(backend_id) => self.tabs[tab].tab.worker_error(now, &backend_id),
+                    None => self.tabs[tab].tab.backend_error(now, format!("w{worker} crashed")),
+                }
                 self.after_tab_input(tab, None);
             }
             Event::Kill { tab } => self.kill_tab(tab),
+            Event::App { worker, action } => self.app_action(worker, action),
+            Event::Open { worker, tab, session, token } => self.open_on_port(worker, tab, &session, &token),
         }
     }
 
@@ -756,10 +805,9 @@ impl Sim {
         while let Some(out) = self.tabs[ix].tab.poll_output() {
             trace!(self, "  tab{ix} -> {out:?}");
             match out {
-                // Nothing here connects by key, so no tab hosts a keyed backend.
-                TabOutput::SpawnWorker { .. } | TabOutput::ToWorker { .. } | TabOutput::KillWorker { .. } => {
-                    self.violation(format!("tab{ix} acted on a keyed backend: {out:?}"));
-                }
+                TabOutput::SpawnWorker { backend_id, tag } => self.spawn_keyed(ix, backend_id, tag),
+                TabOutput::ToWorker { backend_id, message } => self.post_keyed(ix, &backend_id, message),
+                TabOutput::KillWorker { backend_id } => self.kill_keyed(ix, &backend_id),
                 TabOutput::ToCoordinator(msg) => {
                     let port = self.carry(&format!("tab{ix}"), &msg, &mut carried);
                     if matches!(msg, TabToCoordinator::RequestPort(_)) {
@@ -806,6 +854,19 @@ impl Sim {
             }
             self.tabs[ix].max_epoch = self.tabs[ix].max_epoch.max(Some(epoch));
         }
+        // One leader per epoch (per era: see `start_coordinator`).
+        if let Some(epoch) = self.tabs[ix].tab.leading() {
+            let id = self.tabs[ix].tab.id().clone();
+            match self.epoch_leaders.get(&epoch) {
+                Some(other) if *other != id => {
+                    self.violation(format!("tab{ix} leads epoch {epoch}, which {other} led"));
+                }
+                Some(_) => {}
+                None => {
+                    self.epoch_leaders.insert(epoch, id);
+                }
+            }
+        }
     }
 
     fn tab_event(&mut self, ix: usize, event: TabEvent, carried: &mut Option<Port>) {
@@ -841,6 +902,11 @@ impl Sim {
                     self.violation(format!("tab{ix} disconnected {session_id}, which it was not connected to"));
                 }
             }
+            TabEvent::Answered(_)
+            | TabEvent::History { .. }
+            | TabEvent::Status { .. }
+            | TabEvent::KeyedSession { .. }
+            | TabEvent::KeyedRefused { .. } => self.keyed_event(ix, &event, carried),
             _ => {}
         }
         self.tabs[ix].events.push(event);
@@ -851,9 +917,13 @@ impl Sim {
         if self.drops(Ctx::Tab(ix), Ctx::Coordinator, msg.kind()) {
             trace!(self, "  LOST tab{ix} -> coord {}", msg.kind());
             self.stats.dropped_messages += 1;
+            self.frame_lost(keyed::Lost::Up(&msg), "dropped");
             return;
         }
-        let Some(conn) = self.tabs[ix].conn else { return };
+        let Some(conn) = self.tabs[ix].conn else {
+            self.frame_lost(keyed::Lost::Up(&msg), "sent before any connection");
+            return;
+        };
         let at = self.channel_time(Ctx::Tab(ix), Ctx::Coordinator, self.cfg.coordinator_latency_us);
         self.schedule(at, Event::ToCoordinator { conn, instance: self.instances, msg, port });
     }
@@ -884,6 +954,9 @@ impl Sim {
             alive: true,
             spawned_at_us: self.now_us,
             closed_sessions: Vec::new(),
+            backend: None,
+            default_of: self.tabs[ix].tab.fleet().default_backend().cloned(),
+            app: App::Plain,
         });
         self.tabs[ix].worker = Some(w);
         self.stats.spawns += 1;
@@ -915,9 +988,9 @@ impl Sim {
                     opened = Some(Port { worker: w, client: request.client_id, session: request.session_id });
                 }
                 BackendOutput::CloseSession(request) => self.workers[w].closed_sessions.push(request),
-                // The app's start and stop code return at once here.
-                BackendOutput::Start(_) => self.workers[w].host.started(Ok(())),
-                BackendOutput::Stop => self.workers[w].host.stopped(),
+                // The app's start and stop code, as its tag says.
+                BackendOutput::Start(_) => self.app_start(w),
+                BackendOutput::Stop => self.app_stop(w),
                 BackendOutput::Acquire { lock, mode } => self.acquire(Ctx::Worker(w), lock, mode),
                 BackendOutput::Release { lock } => self.release(Ctx::Worker(w), &lock),
             }
@@ -937,13 +1010,19 @@ impl Sim {
                     let conn = to.0;
                     let tab = self.conn_tab[&conn];
                     let port = self.carry("coord", &message, &mut carried);
+                    if self.closed_conns.contains(&conn) {
+                        // Whatever it keeps for a tab it let go of is left behind.
+                        self.violation(format!("coord posts {} on c{conn}, which it closed", message.kind()));
+                    }
                     if !self.open_conns.contains(&conn) {
                         self.stats.undeliverable += 1;
+                        self.frame_lost(keyed::Lost::Down(&message), "posted on a closed connection");
                         continue;
                     }
                     if self.drops(Ctx::Coordinator, Ctx::Tab(tab), message.kind()) {
                         trace!(self, "  LOST coord -> tab{tab} {}", message.kind());
                         self.stats.dropped_messages += 1;
+                        self.frame_lost(keyed::Lost::Down(&message), "dropped");
                         continue;
                     }
                     let at = self.channel_time(Ctx::Coordinator, Ctx::Tab(tab), self.cfg.coordinator_latency_us);
@@ -957,6 +1036,7 @@ impl Sim {
                     self.acquire(Ctx::Coordinator, lock, LockMode::Exclusive);
                 }
                 CoordinatorOutput::Close { conn } => {
+                    self.closed_conns.insert(conn.0);
                     self.open_conns.remove(&conn.0);
                     if let Some(lock) = self.watches.remove(&conn.0) {
                         self.release(Ctx::Coordinator, &lock);

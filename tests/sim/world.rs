@@ -1,10 +1,13 @@
 //! The simulated world: its contexts (tabs, workers, the coordinator), the
 //! ports that travel between them, the events on the queue, and counters.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use tabworker::protocol::{BackendToLeader, CoordinatorToTab, LeaderToBackend, PortRequest, TabToCoordinator};
-use tabworker::{BackendHost, ClientId, Epoch, SessionId, Tab, TabEvent, Timestamp};
+use tabworker::{BackendHost, BackendId, ClientId, Epoch, SessionId, Tab, TabEvent, Timestamp};
+
+use super::keyed::{App, AppAction, TabApp};
 
 /// A browser context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,6 +127,18 @@ pub(super) enum Event {
     Kill {
         tab: usize,
     },
+    /// The app code of a worker finished something it was asked to do.
+    App {
+        worker: usize,
+        action: AppAction,
+    },
+    /// A tab's app posts `open` with a connect's token on a keyed session's port.
+    Open {
+        worker: usize,
+        tab: usize,
+        session: SessionId,
+        token: String,
+    },
 }
 
 /// A tab and what the harness knows about it.
@@ -149,6 +164,8 @@ pub struct TabCtx {
     pub(super) max_connected_epoch: Option<Epoch>,
     /// Every event it told the app.
     pub events: Vec<TabEvent>,
+    /// What its app knows of keyed backends, and the keyed workers it hosts.
+    pub app: TabApp,
 }
 
 /// A backend worker and what the harness knows about it.
@@ -166,6 +183,14 @@ pub struct WorkerCtx {
     pub spawned_at_us: u64,
     /// Sessions it closed (its `CloseSession` outputs).
     pub closed_sessions: Vec<PortRequest>,
+    /// The keyed backend it runs; `None`: it is its tab's own worker, the
+    /// default backend.
+    pub backend: Option<BackendId>,
+    /// For a tab's own worker: the default backend its tab's fleet hosted
+    /// for it when it was spawned.
+    pub default_of: Option<BackendId>,
+    /// How its app code behaves.
+    pub app: App,
 }
 
 /// Counters over a run.
@@ -190,4 +215,11 @@ pub struct Stats {
     pub events: u64,
     /// `request-port`s sent by tabs.
     pub port_requests: u64,
+    /// Keyed backend workers spawned.
+    pub keyed_spawns: u64,
+    /// What keyed backends went through, by outcome (`connect:spawned`,
+    /// `open:refused:backend-terminated`, `end:swept`, …).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Backends some tab saw terminated.
+    pub ended: BTreeSet<BackendId>,
 }
