@@ -86,8 +86,16 @@ pub struct Coordinator {
     waiting: Vec<(ConnId, PortRequest)>,
     /// `connect`s not answered yet, oldest first.
     connects: Vec<PendingConnect>,
+    /// Keyed `request-port`s passed to a leader and not answered yet: the
+    /// asking connection, the request, and the leader's connection.
+    ports: Vec<(ConnId, PortRequest, ConnId)>,
     /// The keyed backends the leaders reported.
     board: Board,
+    /// The first of the terms the current leader held on its connection
+    /// before it claimed its current one there, while it has not spoken in
+    /// the current one yet: its keyed ports and states of those terms are
+    /// still its own.
+    earlier_term: Option<Epoch>,
     /// The newest epoch any tab said it knows: no epoch at or below it is
     /// given again (a coordinator may start after another one died).
     floor: Epoch,
@@ -105,7 +113,9 @@ impl Coordinator {
             leadership: None,
             waiting: Vec::new(),
             connects: Vec::new(),
+            ports: Vec::new(),
             board: Board::default(),
+            earlier_term: None,
             floor: Epoch::ZERO,
             rejected: 0,
             outputs: VecDeque::new(),
@@ -179,15 +189,18 @@ impl Coordinator {
         self.conns.remove(&conn);
         self.waiting.retain(|(c, _)| *c != conn);
         self.connects.retain(|p| p.from != conn);
+        self.ports.retain(|(from, _, _)| *from != conn);
         self.board.unwatch(conn);
         if let Some((_, leader_conn)) = &mut self.leadership {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
             }
         }
-        // The live backends its tab hosted (it led) die with it.
+        // The live backends its tab hosted (it led) die with it, and so do
+        // the sessions it was asked for.
         let ended = self.board.end_hosted(now, |r| (r.host == conn).then_some(TerminationReason::Lost));
         self.tell_watchers(ended);
+        self.refuse_ports(|leader| leader == conn);
     }
 
     /// Handles one frame from `conn`, decoded or refused, at `now`.
@@ -276,6 +289,13 @@ impl Coordinator {
             },
         };
         self.floor = epoch;
+        // Claiming again on its connection (its default backend was
+        // replaced), a leader may still send what it made in its term before,
+        // until it hears of the new one.
+        self.earlier_term = match self.leader() {
+            Some((previous, leader)) if leader == conn => self.earlier_term.or(Some(previous)),
+            _ => None,
+        };
         let leadership = Leadership {
             leader_id: claim.leader_id,
             epoch,
@@ -299,6 +319,8 @@ impl Coordinator {
             })
         });
         self.tell_watchers(ended);
+        // A session asked of an older leader is not opened by this one.
+        self.refuse_ports(|leader| leader != conn);
         // A connect not answered by the leader it went to is answered afresh.
         for pending in &mut self.connects {
             if pending.sent_to != Some(epoch) {
@@ -378,11 +400,13 @@ impl Coordinator {
 
     fn status(&mut self, from: ConnId, report: StatusReport) {
         let Some(epoch) = self.leading_epoch(from, "status") else { return };
-        if report.epoch != epoch {
+        // A term it held before it claimed again on this connection: its
+        // backends moved to the new term with it (`rehome`).
+        if !self.is_own_term(report.epoch, epoch) {
             let detail = format!("status of epoch {} while epoch {epoch} leads", report.epoch);
             return self.reject(from, ErrorCode::StaleEpoch, detail);
         }
-        let StatusReport { epoch, backend_id, key, state } = report;
+        let StatusReport { backend_id, key, state, .. } = report;
         match self.board.report(epoch, from, backend_id, key, state) {
             Ok(recorded) => self.tell_watchers(vec![recorded]),
             Err(error) => self.reject(from, error.code(), error.to_string()),
@@ -420,29 +444,71 @@ impl Coordinator {
             }
         }
         match self.leadership.as_ref().and_then(|(_, conn)| *conn) {
-            Some(leader) => self.send(leader, CoordinatorToTab::RequestPort(request)),
+            Some(leader) => {
+                if request.backend_id.is_some() {
+                    self.ports.push((from, request.clone(), leader));
+                }
+                self.send(leader, CoordinatorToTab::RequestPort(request));
+            }
             None => self.waiting.push((from, request)),
         }
+    }
+
+    /// Refuses the keyed sessions asked of a leader for which `gone` holds:
+    /// the backends it hosted ended with it, and nobody else will answer.
+    fn refuse_ports(&mut self, gone: impl Fn(ConnId) -> bool) {
+        let (refused, kept) = std::mem::take(&mut self.ports).into_iter().partition(|(_, _, leader)| gone(*leader));
+        self.ports = kept;
+        for (from, PortRequest { client_id, session_id, backend_id }, _) in refused {
+            let backend = backend_id.map(|b| b.to_string()).unwrap_or_default();
+            let detail = format!("the leader that hosted backend `{backend}` is gone");
+            let refusal = PortRefusal { client_id, session_id, code: ErrorCode::BackendTerminated, detail };
+            self.send(from, CoordinatorToTab::RefusePort(refusal));
+        }
+    }
+
+    /// The keyed session of `client_id` and `session_id` was answered.
+    fn port_answered(&mut self, client_id: &ClientId, session_id: &crate::model::ids::SessionId) {
+        self.ports.retain(|(_, r, _)| r.client_id != *client_id || r.session_id != *session_id);
     }
 
     fn provide_port(&mut self, from: ConnId, grant: PortGrant) {
         let Some((current, leader_conn)) = &self.leadership else {
             return self.reject(from, ErrorCode::NotLeader, "`provide-port` before any leader".into());
         };
-        if grant.epoch != current.epoch || *leader_conn != Some(from) {
-            let detail = format!("port of epoch {} while epoch {} leads", grant.epoch, current.epoch);
+        let (current, leader_conn) = (current.epoch, *leader_conn);
+        // A keyed backend's port made in a term the leader held before it
+        // claimed again on this connection is still its own (as its states
+        // are); a default session's is of a worker it replaced.
+        let leads = leader_conn == Some(from);
+        if !leads || !self.is_own_term(grant.epoch, current) || (grant.epoch != current && grant.backend_id.is_none()) {
+            let detail = format!("port of epoch {} while epoch {current} leads", grant.epoch);
             return self.reject(from, ErrorCode::StaleEpoch, detail);
         }
+        self.port_answered(&grant.client_id, &grant.session_id);
         match self.conn_of(&grant.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
             None => self.reject(from, ErrorCode::UnknownClient, format!("no connected client `{}`", grant.client_id)),
         }
     }
 
+    /// Whether a frame of the current leader stamped `stamped` is of one of
+    /// its terms (`current`, or one it held before it claimed again on its
+    /// connection and has not spoken in `current` since). A frame stamped
+    /// `current` ends the earlier terms: none of theirs follows it.
+    fn is_own_term(&mut self, stamped: Epoch, current: Epoch) -> bool {
+        if stamped == current {
+            self.earlier_term = None;
+            return true;
+        }
+        self.earlier_term.is_some_and(|first| first <= stamped && stamped < current)
+    }
+
     fn refuse_port(&mut self, from: ConnId, refusal: PortRefusal) {
         if self.leading_epoch(from, "refuse-port").is_none() {
             return;
         }
+        self.port_answered(&refusal.client_id, &refusal.session_id);
         // Like a grant: a client that is gone is worth telling the leader.
         match self.conn_of(&refusal.client_id) {
             Some(to) => self.send(to, CoordinatorToTab::RefusePort(refusal)),
@@ -1123,6 +1189,36 @@ mod tests {
         assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch]);
     }
 
+    /// Found by the keyed random walks (`tabs_on_virtual_time`): a session
+    /// granted, or a state reported, between the leader's new claim (its
+    /// default backend was replaced) and its answer carries the term before,
+    /// and was refused as stale: the session was never opened.
+    #[test]
+    fn a_leader_claiming_again_still_has_the_keyed_ports_and_states_it_sent_in_its_term_before() {
+        let mut k = led_by(1, 2);
+        report(&mut k, 1, 1, "keyed", &[scheduled(0)]);
+        // Its default backend was replaced: a new worker, claimed anew.
+        let again = LeaderClaim {
+            leader_id: client(1),
+            liveness_key: "live-1b".into(),
+            epoch: None,
+            backend_id: Some(bid("new-default")),
+        };
+        k.handle(at(10), ConnId(1), Ok(TabToCoordinator::NewLeader(again)));
+        drain(&mut k);
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(2)));
+        report(&mut k, 1, 1, "keyed", &[ready(11)]);
+        let keyed = PortGrant { backend_id: Some(bid("keyed")), ..grant(2, "s", 1) };
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(keyed.clone())));
+        assert_eq!(drain(&mut k), vec![(ConnId(2), CoordinatorToTab::ProvidePort(keyed))]);
+        assert_eq!(k.history(&bid("keyed")), Some(&[scheduled(0), ready(11)][..]));
+        // The default path's port of the term before is of a replaced worker;
+        // a term the coordinator never gave is nobody's.
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(2, "s2", 1))));
+        report(&mut k, 1, 3, "keyed", &[ended(12, None, None)]);
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch, ErrorCode::StaleEpoch]);
+    }
+
     #[test]
     fn terminate_reaches_the_leader_only_for_a_live_backend_of_its_epoch() {
         let mut k = led_by(1, 3);
@@ -1180,6 +1276,48 @@ mod tests {
             vec![refusal("s4", ErrorCode::BackendTerminated)],
             "no waiting for a lost one"
         );
+    }
+
+    /// Found by the keyed random walks (`tabs_on_virtual_time`): a keyed
+    /// session asked of a leader that went away before it answered (its
+    /// tab closed, or a newer leader took over) was never answered.
+    #[test]
+    fn a_keyed_session_asked_of_a_leader_that_goes_is_refused() {
+        let mut k = led_by(1, 3);
+        report(&mut k, 1, 1, "b", &[scheduled(0)]);
+        for (n, s) in [(2, "s1"), (3, "s2"), (3, "s3")] {
+            k.handle(T0, ConnId(n), Ok(TabToCoordinator::RequestPort(port_for(n as u32, s, "b"))));
+        }
+        let answered = PortGrant { backend_id: Some(bid("b")), ..grant(3, "s2", 1) };
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(answered)));
+        drain(&mut k);
+        // A newer leader takes over while the old one is still connected.
+        k.handle(at(5), ConnId(2), Ok(claim(2)));
+        let refused: Vec<(ConnId, String, ErrorCode)> = drain(&mut k)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                CoordinatorToTab::RefusePort(r) => Some((to, r.session_id.to_string(), r.code)),
+                _ => None,
+            })
+            .collect();
+        let terminated = ErrorCode::BackendTerminated;
+        assert_eq!(refused, [(ConnId(2), "s1".into(), terminated), (ConnId(3), "s3".into(), terminated)]);
+
+        // The leader's tab goes: what was asked of it is refused, once.
+        report(&mut k, 2, 2, "c", &[scheduled(6)]);
+        k.handle(T0, ConnId(3), Ok(TabToCoordinator::RequestPort(port_for(3, "s4", "c"))));
+        drain(&mut k);
+        k.tab_gone(at(7), ConnId(2));
+        let refused: Vec<(ConnId, String)> = drain(&mut k)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                CoordinatorToTab::RefusePort(r) => Some((to, r.session_id.to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused, [(ConnId(3), "s4".to_owned())]);
+        k.tab_gone(at(8), ConnId(2));
+        assert!(drain(&mut k).is_empty());
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub(super) struct Hosted {
     sessions: BTreeSet<SessionId>,
     /// Session requests waiting for `ready`.
     queued: Vec<PortRequest>,
+    /// Session requests sent to the worker, whose `session` has not come back.
+    asked: Vec<PortRequest>,
     max_idle_ms: Option<u64>,
     timers: Timers<Timer>,
 }
@@ -63,6 +65,7 @@ impl Hosted {
             init: Some(init),
             sessions: BTreeSet::new(),
             queued: Vec::new(),
+            asked: Vec::new(),
             max_idle_ms: None,
             timers: Timers::default(),
         }
@@ -92,8 +95,9 @@ impl Hosted {
         self.sessions.len()
     }
 
-    /// A session opened: it is not idle.
+    /// A session opened (the worker answered what was asked): it is not idle.
     pub(super) fn session_opened(&mut self, session_id: SessionId) {
+        self.asked.retain(|r| r.session_id != session_id);
         self.sessions.insert(session_id);
         self.timers.stop(Timer::Idle);
     }
@@ -111,19 +115,31 @@ impl Hosted {
         self.queued.push(request);
     }
 
+    /// A session request sent to the worker: it waits for its `session`.
+    pub(super) fn ask(&mut self, request: PortRequest) {
+        self.asked.push(request);
+    }
+
     /// The requests that waited, taken.
     pub(super) fn take_queued(&mut self) -> Vec<PortRequest> {
         std::mem::take(&mut self.queued)
     }
 
     /// It is ready: no startup limit any more, idle if no session is open.
-    /// Returns the requests that waited for it.
+    /// Returns the requests that waited for it, now asked of the worker.
     pub(super) fn ready(&mut self, now: Timestamp) -> Vec<PortRequest> {
         self.timers.stop(Timer::Startup);
         if self.sessions.is_empty() {
             self.idle_from(now);
         }
-        self.take_queued()
+        let queued = self.take_queued();
+        self.asked.extend(queued.iter().cloned());
+        queued
+    }
+
+    /// The requests asked of the worker that it never answered (it is gone).
+    pub(super) fn unanswered(self) -> Vec<PortRequest> {
+        self.asked
     }
 
     /// A soft termination began: only its grace runs now.

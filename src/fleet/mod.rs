@@ -418,6 +418,9 @@ impl Fleet {
         };
         let refusal = match self.live_status(&id) {
             Some(BackendStatus::Ready) => {
+                if let Some(hosted) = self.hosted.get_mut(&id) {
+                    hosted.ask(request.clone());
+                }
                 let message = LeaderToBackend::StartSession(request);
                 return self.post_worker(&id, message);
             }
@@ -502,8 +505,15 @@ impl Fleet {
     /// the connects waiting behind it asked again.
     fn end(&mut self, now: Timestamp, id: &BackendId, exit_error: bool) {
         self.refuse_queued(id);
-        if self.hosted.remove(id).is_none() {
-            return;
+        let Some(hosted) = self.hosted.remove(id) else { return };
+        // Asked of a worker that is gone: its `session` will not come.
+        for request in hosted.unanswered() {
+            self.outputs.push_back(FleetOutput::Refuse(PortRefusal {
+                client_id: request.client_id,
+                session_id: request.session_id,
+                code: ErrorCode::BackendTerminated,
+                detail: format!("the backend `{id}` ended before it opened the session"),
+            }));
         }
         self.kill(id);
         if self.default.as_ref() == Some(id) {
@@ -935,6 +945,36 @@ mod tests {
         fleet.worker_error(at(500), &id);
         let out = drain(&mut fleet);
         assert!(matches!(statuses(&out)[..], [BackendState::Terminated { exit_error: Some(true), .. }]));
+    }
+
+    /// Found by the keyed random walks (`tabs_on_virtual_time`): a session
+    /// asked of a worker that then ended (here it throws; a hard terminate
+    /// alike) was never answered, as its `session` never came back.
+    #[test]
+    fn a_session_asked_of_a_worker_that_ends_before_answering_is_refused() {
+        let mut fleet = fleet();
+        let id = running(&mut fleet, "room", Some(Spawn::Enabled(true)));
+        let request = PortRequest {
+            client_id: ClientId::new("c2").unwrap(),
+            session_id: SessionId::new("s1").unwrap(),
+            backend_id: Some(id.clone()),
+        };
+        fleet.request_port(request.clone());
+        assert_eq!(to_worker(&drain(&mut fleet)), [LeaderToBackend::StartSession(request.clone())]);
+        // One answered, then the worker goes before the next.
+        worker(&mut fleet, 20, &id, BackendToLeader::Session(request.clone()));
+        let later = PortRequest { session_id: SessionId::new("s2").unwrap(), ..request };
+        fleet.request_port(later.clone());
+        drain(&mut fleet);
+        fleet.worker_error(at(30), &id);
+        let refused: Vec<(SessionId, ErrorCode)> = drain(&mut fleet)
+            .into_iter()
+            .filter_map(|o| match o {
+                FleetOutput::Refuse(r) => Some((r.session_id, r.code)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused, [(later.session_id, ErrorCode::BackendTerminated)]);
     }
 
     #[test]

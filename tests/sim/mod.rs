@@ -29,21 +29,50 @@
 //!   follows, by the leader's `provide-port` and the coordinator's, and taken
 //!   by the tab's `Connected` event. A port that no output takes is dropped.
 //! * **Timers**: after each input to a tab its `poll_timeout()` is armed.
+//! * **Keyed backends** ([`keyed`]): the leader's `SpawnWorker`, `ToWorker`
+//!   and `KillWorker` run one worker per backend, whose app code behaves by
+//!   its tag ([`App`]); each tab's app keeps its connects, watches and
+//!   sessions as the browser glue does, and a keyed session's port travels
+//!   like the default session's.
+//!
+//! The code is split by concern: the contexts and events ([`world`]), the
+//! locks ([`locks`]), the keyed backends ([`keyed`]) and the invariants
+//! ([`invariants`]); this file runs them.
 //!
 //! Everything is driven by one seeded RNG, so a run is a pure function of its
 //! [`Config`]: a failing seed replays exactly, with a trace if asked.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+macro_rules! trace {
+    ($sim:expr, $($arg:tt)*) => {
+        if $sim.cfg.trace {
+            let line = format!($($arg)*);
+            $sim.push_trace(line);
+        }
+    };
+}
+
+mod invariants;
+pub mod keyed;
+mod locks;
+mod rng;
+mod world;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use tabworker::protocol::{
-    self, BackendToLeader, CoordinatorToTab, DecodeError, LeaderToBackend, PortRequest, TabToCoordinator, WireMessage,
-};
+use tabworker::protocol::{self, DecodeError, TabToCoordinator, WireMessage};
 use tabworker::{
     AppName, BackendHost, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch,
-    LockMode, LockNames, Role, SessionId, Tab, TabEvent, TabOutput, Timestamp,
+    FleetLimits, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
 };
+
+pub use keyed::{App, TabApp};
+use locks::LockState;
+pub use locks::LockView;
+pub use rng::Rng;
+use world::Event;
+pub use world::{Connection, Ctx, Delivered, Loss, Port, Stats, TabCtx, WorkerCtx};
 
 /// Virtual time zero, as a wall clock (2026-11-23T10:00:00.000Z).
 pub const T0_MS: u64 = 1_795_428_000_000;
@@ -52,55 +81,6 @@ pub const T0_MS: u64 = 1_795_428_000_000;
 pub const MS: u64 = 1_000;
 /// Microseconds in a second.
 pub const SEC: u64 = 1_000_000;
-
-// ---------------------------------------------------------------------------
-// Randomness
-
-/// xorshift64*: small, fast and good enough to shuffle a simulation.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed` (any value, zero included).
-    pub fn new(seed: u64) -> Rng {
-        // splitmix64 spreads nearby seeds apart and never yields the stuck state 0.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Rng(if z == 0 { 0x2545_F491_4F6C_DD1D } else { z })
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo { lo } else { lo + self.below(hi - lo + 1) }
-    }
-
-    /// `true` with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    /// One of `items`, if any.
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
-        if items.is_empty() { None } else { Some(items[self.below(items.len() as u64) as usize]) }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -139,6 +119,8 @@ pub struct Config {
     pub round_trip_frames: bool,
     /// Record a human-readable trace of every input and output.
     pub trace: bool,
+    /// The leader's limits on its keyed backends (startup, grace).
+    pub fleet_limits: FleetLimits,
 }
 
 impl Default for Config {
@@ -157,255 +139,13 @@ impl Default for Config {
             allow_silent_connections: false,
             round_trip_frames: true,
             trace: false,
+            fleet_limits: FleetLimits::default(),
         }
     }
-}
-
-// ---------------------------------------------------------------------------
-// Contexts, ports, events
-
-/// A browser context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Ctx {
-    /// The SharedWorker coordinator.
-    Coordinator,
-    /// A tab, by index.
-    Tab(usize),
-    /// A backend worker, by index.
-    Worker(usize),
-}
-
-impl fmt::Display for Ctx {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ctx::Coordinator => f.write_str("coord"),
-            Ctx::Tab(i) => write!(f, "tab{i}"),
-            Ctx::Worker(w) => write!(f, "w{w}"),
-        }
-    }
-}
-
-/// A session's `MessagePort`: the end that travels to the tab. The other end
-/// stays with the worker's session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    /// The worker that opened the session.
-    pub worker: usize,
-    /// The client the session was opened for.
-    pub client: ClientId,
-    /// The connect attempt the session was opened for.
-    pub session: SessionId,
-}
-
-/// One message to lose: the first of `kind` sent from `from` to `to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Loss {
-    /// The sender.
-    pub from: Ctx,
-    /// The receiver.
-    pub to: Ctx,
-    /// The message's `type`.
-    pub kind: &'static str,
-}
-
-/// A protocol message that reached a live context.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivered {
-    /// When, in virtual microseconds.
-    pub at_us: u64,
-    /// The sender.
-    pub from: Ctx,
-    /// The receiver.
-    pub to: Ctx,
-    /// The message's `type`.
-    pub kind: &'static str,
-}
-
-/// A session a tab connected to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
-    /// When, in virtual microseconds.
-    pub at_us: u64,
-    /// The tab.
-    pub tab: usize,
-    /// Its connect attempt.
-    pub session: SessionId,
-    /// The epoch the tab was told.
-    pub epoch: Epoch,
-    /// The worker whose port it took.
-    pub worker: usize,
-}
-
-#[derive(Debug)]
-enum Event {
-    /// A tab's connection to the SharedWorker reaches coordinator instance `instance`.
-    Connect {
-        conn: u64,
-        instance: u64,
-    },
-    ToCoordinator {
-        conn: u64,
-        instance: u64,
-        msg: TabToCoordinator,
-        port: Option<Port>,
-    },
-    ToTab {
-        conn: u64,
-        msg: CoordinatorToTab,
-        port: Option<Port>,
-    },
-    ToWorker {
-        worker: usize,
-        msg: LeaderToBackend,
-    },
-    FromWorker {
-        worker: usize,
-        tab: usize,
-        msg: BackendToLeader,
-        port: Option<Port>,
-    },
-    Granted {
-        owner: Ctx,
-        lock: String,
-        request: u64,
-    },
-    Timer {
-        tab: usize,
-        at: Timestamp,
-    },
-    /// The `error` event of a worker that threw and died.
-    WorkerError {
-        worker: usize,
-        tab: usize,
-    },
-    /// The page of a tab that was destroyed goes away.
-    Kill {
-        tab: usize,
-    },
-}
-
-// ---------------------------------------------------------------------------
-// Web Locks
-
-#[derive(Debug, Clone)]
-struct LockRequest {
-    id: u64,
-    owner: Ctx,
-    mode: LockMode,
-}
-
-#[derive(Debug, Default)]
-struct LockState {
-    held: Vec<LockRequest>,
-    queue: VecDeque<LockRequest>,
-}
-
-impl LockState {
-    fn remove(&mut self, owner: Ctx) -> bool {
-        let before = self.held.len() + self.queue.len();
-        self.held.retain(|r| r.owner != owner);
-        self.queue.retain(|r| r.owner != owner);
-        before != self.held.len() + self.queue.len()
-    }
-
-    fn has(&self, owner: Ctx) -> bool {
-        self.held.iter().chain(&self.queue).any(|r| r.owner == owner)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.held.is_empty() && self.queue.is_empty()
-    }
-}
-
-/// A snapshot of one lock: who holds it and who waits, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LockView {
-    /// The holders, with their modes.
-    pub held: Vec<(Ctx, LockMode)>,
-    /// The queue, first first.
-    pub queued: Vec<(Ctx, LockMode)>,
-}
-
-// ---------------------------------------------------------------------------
-// Per-context state
-
-/// A tab and what the harness knows about it.
-#[derive(Debug)]
-pub struct TabCtx {
-    /// The state machine.
-    pub tab: Tab,
-    /// The page exists.
-    pub alive: bool,
-    /// `destroy()` was called (the page goes away shortly after).
-    pub closed: bool,
-    /// Its connection to the coordinator (a new one after a reconnect).
-    pub conn: Option<u64>,
-    /// Its backend `Worker` object, if it has one (the worker may have died).
-    pub worker: Option<usize>,
-    /// The port of its open session.
-    pub port: Option<Port>,
-    /// The timer armed last.
-    timer: Option<Timestamp>,
-    /// The highest epoch it has known, to check that it never goes back.
-    max_epoch: Option<Epoch>,
-    /// The highest epoch of a `Connected` event.
-    max_connected_epoch: Option<Epoch>,
-    /// Every event it told the app.
-    pub events: Vec<TabEvent>,
-}
-
-/// A backend worker and what the harness knows about it.
-#[derive(Debug)]
-pub struct WorkerCtx {
-    /// The state machine.
-    pub host: BackendHost,
-    /// Its worker id (the liveness lock is named after it).
-    pub id: String,
-    /// The tab that spawned it.
-    pub owner: usize,
-    /// Not terminated.
-    pub alive: bool,
-    /// When it was spawned.
-    pub spawned_at_us: u64,
-    /// Sessions it closed (its `CloseSession` outputs).
-    pub closed_sessions: Vec<PortRequest>,
-}
-
-/// Counters over a run.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    /// Backend workers spawned.
-    pub spawns: u64,
-    /// `SpawnBackend` while the tab's previous worker was still alive.
-    pub spawns_over_live_worker: u64,
-    /// Messages lost on purpose.
-    pub dropped_messages: u64,
-    /// Messages that reached a dead context, a closed connection or a
-    /// replaced worker.
-    pub undeliverable: u64,
-    /// Ports that no output took.
-    pub dropped_ports: u64,
-    /// `Acquire` of a lock the context already held or waited for.
-    pub duplicate_acquires: u64,
-    /// `ToBackend` from a tab without a worker.
-    pub to_missing_worker: u64,
-    /// Events processed.
-    pub events: u64,
-    /// `request-port`s sent by tabs.
-    pub port_requests: u64,
 }
 
 // ---------------------------------------------------------------------------
 // The simulation
-
-macro_rules! trace {
-    ($sim:expr, $($arg:tt)*) => {
-        if $sim.cfg.trace {
-            let line = format!($($arg)*);
-            $sim.push_trace(line);
-        }
-    };
-}
 
 /// Tabs, a coordinator and backend workers on virtual time.
 pub struct Sim {
@@ -439,6 +179,11 @@ pub struct Sim {
     /// Tab → coordinator messages as they were sent (lost ones included).
     sent: Vec<Delivered>,
     connections: Vec<Connection>,
+    /// Connections the coordinator closed: it must never post on them again.
+    closed_conns: BTreeSet<u64>,
+    /// Which client led each epoch (as its tab said), to check that no
+    /// epoch has two leaders.
+    epoch_leaders: BTreeMap<Epoch, ClientId>,
     violations: Vec<String>,
     trace: Vec<String>,
     stats: Stats,
@@ -473,6 +218,8 @@ impl Sim {
             delivered: Vec::new(),
             sent: Vec::new(),
             connections: Vec::new(),
+            closed_conns: BTreeSet::new(),
+            epoch_leaders: BTreeMap::new(),
             violations: Vec::new(),
             trace: Vec::new(),
             stats: Stats::default(),
@@ -553,9 +300,9 @@ impl Sim {
         self.live_tabs().into_iter().filter(|&i| self.tabs[i].tab.role() == Role::Leader).collect()
     }
 
-    /// Workers not terminated.
+    /// Tabs' own workers (their default backends) not terminated.
     pub fn live_workers(&self) -> Vec<usize> {
-        (0..self.workers.len()).filter(|&w| self.workers[w].alive).collect()
+        (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.workers[w].backend.is_none()).collect()
     }
 
     /// The worker tab `ix`'s open session talks to, if it is connected.
@@ -652,8 +399,17 @@ impl Sim {
     pub fn open_tab(&mut self) -> usize {
         let ix = self.tabs.len();
         let id = ClientId::new(format!("tab{ix}")).expect("a valid client id");
+        let mut tab = Tab::new(id, self.names.clone());
+        // Ids and tokens unique across tabs, as `crypto` makes them in a
+        // browser: the tab's number above a counter.
+        let mut counter = (ix as u128 + 1) << 64;
+        let entropy = Box::new(move || {
+            counter += 1;
+            counter
+        });
+        tab.configure_fleet(self.cfg.fleet_limits, keyed::TAGS.map(String::from), entropy);
         self.tabs.push(TabCtx {
-            tab: Tab::new(id, self.names.clone()),
+            tab,
             conn: None,
             alive: true,
             closed: false,
@@ -663,6 +419,7 @@ impl Sim {
             max_epoch: None,
             max_connected_epoch: None,
             events: Vec::new(),
+            app: TabApp::default(),
         });
         trace!(self, "tab{ix} opened");
         self.connect(ix);
@@ -697,7 +454,11 @@ impl Sim {
         ctx.alive = false;
         ctx.closed = true;
         ctx.port = None;
+        let keyed: Vec<usize> = std::mem::take(&mut ctx.app.workers).into_values().collect();
         if let Some(w) = ctx.worker.take() {
+            self.kill_worker(w);
+        }
+        for w in keyed {
             self.kill_worker(w);
         }
         self.release_all(Ctx::Tab(ix));
@@ -735,6 +496,7 @@ impl Sim {
         }
         trace!(self, "coordinator k{} killed", self.instances);
         self.coordinator_alive = false;
+        self.excuse_all("the coordinator died");
         self.open_conns.clear();
         self.watches.clear();
         self.release_all(Ctx::Coordinator);
@@ -745,6 +507,13 @@ impl Sim {
         self.instances += 1;
         let id = CoordinatorId::new(format!("k{}", self.instances)).expect("a valid id");
         trace!(self, "coordinator {id} started");
+        // Epochs live only in the contexts that know them: when none that
+        // lives knows one, a new coordinator counts from 1 again, and an
+        // epoch may then name a second leader (long after the first, whose
+        // tab and workers are gone). One leader per epoch holds per era.
+        if self.tabs.iter().all(|t| !t.alive || t.max_epoch.is_none()) {
+            self.epoch_leaders.clear();
+        }
         let lock = self.names.coordinator_liveness(&id);
         self.coordinator = Coordinator::new(id, self.names.clone());
         self.coordinator_alive = true;
@@ -886,6 +655,7 @@ impl Sim {
                 if !self.coordinator_alive || instance != self.instances || !self.open_conns.contains(&conn) {
                     trace!(self, "coord: connection c{conn} of tab{tab} is closed: {} dropped", msg.kind());
                     self.stats.undeliverable += 1;
+                    self.frame_lost(keyed::Lost::Up(&msg), "sent on a closed connection");
                     return;
                 }
                 trace!(self, "coord <- tab{tab}: {msg:?}{}", port_note(&port));
@@ -903,6 +673,7 @@ impl Sim {
                 if !self.tabs[tab].alive || self.tabs[tab].conn != Some(conn) {
                     // A dead tab, or one that left this connection for a new coordinator.
                     self.stats.undeliverable += 1;
+                    self.frame_lost(keyed::Lost::Down(&msg), "sent on a connection its tab left");
                     return;
                 }
                 trace!(self, "tab{tab} <- coord: {msg:?}{}", port_note(&port));
@@ -925,7 +696,7 @@ impl Sim {
                 self.drain_worker(worker);
             }
             Event::FromWorker { worker, tab, msg, port } => {
-                if !self.tabs[tab].alive || !self.workers[worker].alive || self.tabs[tab].worker != Some(worker) {
+                if !self.tabs[tab].alive || !self.workers[worker].alive || !self.has_worker(tab, worker) {
                     self.stats.undeliverable += 1;
                     return;
                 }
@@ -933,7 +704,10 @@ impl Sim {
                 self.log_delivery(Ctx::Worker(worker), Ctx::Tab(tab), msg.kind());
                 let frame = self.transport(msg);
                 let now = self.now();
-                self.tabs[tab].tab.from_backend(now, frame);
+                match self.workers[worker].backend.clone() {
+                    Some(backend_id) => self.tabs[tab].tab.from_worker(now, &backend_id, frame),
+                    None => self.tabs[tab].tab.from_backend(now, frame),
+                }
                 self.after_tab_input(tab, port);
             }
             Event::Granted { owner, lock, request } => {
@@ -963,17 +737,22 @@ impl Sim {
                 self.after_tab_input(tab, None);
             }
             Event::WorkerError { worker, tab } => {
-                if !self.tabs[tab].alive || self.tabs[tab].worker != Some(worker) {
+                if !self.tabs[tab].alive || !self.has_worker(tab, worker) {
                     // The tab terminated or replaced that worker: its listener is gone.
                     trace!(self, "tab{tab}: error event of replaced w{worker} dropped");
                     return;
                 }
                 trace!(self, "tab{tab} <- error event of w{worker}");
                 let now = self.now();
-                self.tabs[tab].tab.backend_error(now, format!("w{worker} crashed"));
+                match self.workers[worker].backend.clone() {
+                    Some(backend_id) => self.tabs[tab].tab.worker_error(now, &backend_id),
+                    None => self.tabs[tab].tab.backend_error(now, format!("w{worker} crashed")),
+                }
                 self.after_tab_input(tab, None);
             }
             Event::Kill { tab } => self.kill_tab(tab),
+            Event::App { worker, action } => self.app_action(worker, action),
+            Event::Open { worker, tab, session, token } => self.open_on_port(worker, tab, &session, &token),
         }
     }
 
@@ -1026,10 +805,9 @@ impl Sim {
         while let Some(out) = self.tabs[ix].tab.poll_output() {
             trace!(self, "  tab{ix} -> {out:?}");
             match out {
-                // Nothing here connects by key, so no tab hosts a keyed backend.
-                TabOutput::SpawnWorker { .. } | TabOutput::ToWorker { .. } | TabOutput::KillWorker { .. } => {
-                    self.violation(format!("tab{ix} acted on a keyed backend: {out:?}"));
-                }
+                TabOutput::SpawnWorker { backend_id, tag } => self.spawn_keyed(ix, backend_id, tag),
+                TabOutput::ToWorker { backend_id, message } => self.post_keyed(ix, &backend_id, message),
+                TabOutput::KillWorker { backend_id } => self.kill_keyed(ix, &backend_id),
                 TabOutput::ToCoordinator(msg) => {
                     let port = self.carry(&format!("tab{ix}"), &msg, &mut carried);
                     if matches!(msg, TabToCoordinator::RequestPort(_)) {
@@ -1076,6 +854,19 @@ impl Sim {
             }
             self.tabs[ix].max_epoch = self.tabs[ix].max_epoch.max(Some(epoch));
         }
+        // One leader per epoch (per era: see `start_coordinator`).
+        if let Some(epoch) = self.tabs[ix].tab.leading() {
+            let id = self.tabs[ix].tab.id().clone();
+            match self.epoch_leaders.get(&epoch) {
+                Some(other) if *other != id => {
+                    self.violation(format!("tab{ix} leads epoch {epoch}, which {other} led"));
+                }
+                Some(_) => {}
+                None => {
+                    self.epoch_leaders.insert(epoch, id);
+                }
+            }
+        }
     }
 
     fn tab_event(&mut self, ix: usize, event: TabEvent, carried: &mut Option<Port>) {
@@ -1111,6 +902,11 @@ impl Sim {
                     self.violation(format!("tab{ix} disconnected {session_id}, which it was not connected to"));
                 }
             }
+            TabEvent::Answered(_)
+            | TabEvent::History { .. }
+            | TabEvent::Status { .. }
+            | TabEvent::KeyedSession { .. }
+            | TabEvent::KeyedRefused { .. } => self.keyed_event(ix, &event, carried),
             _ => {}
         }
         self.tabs[ix].events.push(event);
@@ -1121,9 +917,13 @@ impl Sim {
         if self.drops(Ctx::Tab(ix), Ctx::Coordinator, msg.kind()) {
             trace!(self, "  LOST tab{ix} -> coord {}", msg.kind());
             self.stats.dropped_messages += 1;
+            self.frame_lost(keyed::Lost::Up(&msg), "dropped");
             return;
         }
-        let Some(conn) = self.tabs[ix].conn else { return };
+        let Some(conn) = self.tabs[ix].conn else {
+            self.frame_lost(keyed::Lost::Up(&msg), "sent before any connection");
+            return;
+        };
         let at = self.channel_time(Ctx::Tab(ix), Ctx::Coordinator, self.cfg.coordinator_latency_us);
         self.schedule(at, Event::ToCoordinator { conn, instance: self.instances, msg, port });
     }
@@ -1154,6 +954,9 @@ impl Sim {
             alive: true,
             spawned_at_us: self.now_us,
             closed_sessions: Vec::new(),
+            backend: None,
+            default_of: self.tabs[ix].tab.fleet().default_backend().cloned(),
+            app: App::Plain,
         });
         self.tabs[ix].worker = Some(w);
         self.stats.spawns += 1;
@@ -1185,9 +988,9 @@ impl Sim {
                     opened = Some(Port { worker: w, client: request.client_id, session: request.session_id });
                 }
                 BackendOutput::CloseSession(request) => self.workers[w].closed_sessions.push(request),
-                // The app's start and stop code return at once here.
-                BackendOutput::Start(_) => self.workers[w].host.started(Ok(())),
-                BackendOutput::Stop => self.workers[w].host.stopped(),
+                // The app's start and stop code, as its tag says.
+                BackendOutput::Start(_) => self.app_start(w),
+                BackendOutput::Stop => self.app_stop(w),
                 BackendOutput::Acquire { lock, mode } => self.acquire(Ctx::Worker(w), lock, mode),
                 BackendOutput::Release { lock } => self.release(Ctx::Worker(w), &lock),
             }
@@ -1207,13 +1010,19 @@ impl Sim {
                     let conn = to.0;
                     let tab = self.conn_tab[&conn];
                     let port = self.carry("coord", &message, &mut carried);
+                    if self.closed_conns.contains(&conn) {
+                        // Whatever it keeps for a tab it let go of is left behind.
+                        self.violation(format!("coord posts {} on c{conn}, which it closed", message.kind()));
+                    }
                     if !self.open_conns.contains(&conn) {
                         self.stats.undeliverable += 1;
+                        self.frame_lost(keyed::Lost::Down(&message), "posted on a closed connection");
                         continue;
                     }
                     if self.drops(Ctx::Coordinator, Ctx::Tab(tab), message.kind()) {
                         trace!(self, "  LOST coord -> tab{tab} {}", message.kind());
                         self.stats.dropped_messages += 1;
+                        self.frame_lost(keyed::Lost::Down(&message), "dropped");
                         continue;
                     }
                     let at = self.channel_time(Ctx::Coordinator, Ctx::Tab(tab), self.cfg.coordinator_latency_us);
@@ -1227,6 +1036,7 @@ impl Sim {
                     self.acquire(Ctx::Coordinator, lock, LockMode::Exclusive);
                 }
                 CoordinatorOutput::Close { conn } => {
+                    self.closed_conns.insert(conn.0);
                     self.open_conns.remove(&conn.0);
                     if let Some(lock) = self.watches.remove(&conn.0) {
                         self.release(Ctx::Coordinator, &lock);
@@ -1238,252 +1048,6 @@ impl Sim {
             self.stats.dropped_ports += 1;
         }
     }
-
-    // ----- Web Locks -------------------------------------------------------
-
-    fn acquire(&mut self, owner: Ctx, lock: String, mode: LockMode) {
-        let state = self.locks.entry(lock.clone()).or_default();
-        if state.has(owner) {
-            // As a browser layer keeping one request per name would: the old one is dropped.
-            self.stats.duplicate_acquires += 1;
-            state.remove(owner);
-        }
-        self.next_lock_request += 1;
-        let id = self.next_lock_request;
-        state.queue.push_back(LockRequest { id, owner, mode });
-        self.pump(&lock);
-    }
-
-    fn release(&mut self, owner: Ctx, lock: &str) {
-        if let Some(state) = self.locks.get_mut(lock) {
-            if state.remove(owner) {
-                self.pump(lock);
-            }
-        }
-    }
-
-    fn release_all(&mut self, owner: Ctx) {
-        let names: Vec<String> = self.locks.iter().filter(|(_, s)| s.has(owner)).map(|(n, _)| n.clone()).collect();
-        for name in names {
-            self.release(owner, &name);
-        }
-    }
-
-    /// Grants what can be granted of `lock`, first come first served.
-    fn pump(&mut self, lock: &str) {
-        let mut granted = Vec::new();
-        if let Some(state) = self.locks.get_mut(lock) {
-            while let Some(front) = state.queue.front() {
-                let free = match front.mode {
-                    LockMode::Exclusive => state.held.is_empty(),
-                    LockMode::Shared => state.held.iter().all(|r| r.mode == LockMode::Shared),
-                };
-                if !free {
-                    break;
-                }
-                let request = state.queue.pop_front().expect("the front exists");
-                granted.push((request.owner, request.id));
-                state.held.push(request);
-            }
-            if state.is_empty() {
-                self.locks.remove(lock);
-            }
-        }
-        for (owner, request) in granted {
-            let at = self.now_us + self.cfg.lock_latency_us + self.jitter();
-            self.schedule(at, Event::Granted { owner, lock: lock.to_owned(), request });
-        }
-    }
-
-    // ----- invariants ------------------------------------------------------
-
-    /// What must hold after every event.
-    fn check_always(&mut self) {
-        let leaders = self.leaders();
-        if leaders.len() > 1 {
-            self.violation(format!("two leaders at once: {leaders:?}"));
-        }
-        let ready: Vec<usize> =
-            (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.workers[w].host.is_ready()).collect();
-        if ready.len() > 1 {
-            self.violation(format!("two ready workers at once: {ready:?}"));
-        }
-    }
-
-    /// Checks, once the system is quiet, everything that must then hold:
-    /// one leader leading the coordinator's epoch with one ready worker,
-    /// every live tab connected to it, and no lock, session or connection
-    /// left over by anything gone. Returns every violation found.
-    pub fn check_settled(&self) -> Result<(), Vec<String>> {
-        let mut errors = self.violations.clone();
-        let mut fail = |e: String| errors.push(e);
-        let live = self.live_tabs();
-        let workers = self.live_workers();
-
-        // Nothing dead holds or waits for a lock.
-        for (name, state) in &self.locks {
-            for r in state.held.iter().chain(&state.queue) {
-                if !self.ctx_alive(r.owner) {
-                    fail(format!("dead {} holds or waits for {name}", r.owner));
-                }
-            }
-        }
-        // Workers belong to live tabs, one each.
-        for &w in &workers {
-            let owner = self.workers[w].owner;
-            if !self.tabs[owner].alive || self.tabs[owner].worker != Some(w) {
-                fail(format!("w{w} outlived its place with tab{owner}"));
-            }
-        }
-        if !live.is_empty() && !self.coordinator_alive {
-            fail("tabs live but no coordinator does".into());
-        }
-        for &i in &live {
-            let conn = self.tabs[i].conn;
-            if !conn.is_some_and(|c| self.open_conns.contains(&c) && self.introduced.contains(&c)) {
-                fail(format!("tab{i}'s connection {conn:?} is not open and introduced at the coordinator"));
-            }
-        }
-        // A dead coordinator's state is frozen: only a live one must match the tabs.
-        if self.coordinator_alive {
-            let clients: BTreeSet<String> = self.coordinator.clients().map(ToString::to_string).collect();
-            let live_ids: BTreeSet<String> = live.iter().map(|&i| self.tabs[i].tab.id().to_string()).collect();
-            if clients != live_ids {
-                fail(format!("the coordinator knows {clients:?}, the live tabs are {live_ids:?}"));
-            }
-            let silent = self.silent_connections();
-            if !silent.is_empty() && !self.cfg.allow_silent_connections {
-                fail(format!("the coordinator keeps the connections of {silent:?}, which died before their hello"));
-            }
-            let allowed = if self.cfg.allow_silent_connections { silent.len() } else { 0 };
-            if self.coordinator.connections() != live.len() + allowed {
-                let (n, l) = (self.coordinator.connections(), live.len());
-                fail(format!("the coordinator has {n} connections for {l} live tabs and {allowed} silent ones"));
-            }
-        }
-
-        if live.is_empty() {
-            if !workers.is_empty() {
-                fail(format!("no tab lives but workers {workers:?} do"));
-            }
-            let coordinator_lock = self.names.coordinator_liveness(self.coordinator.id());
-            for name in self.locks.keys().filter(|&n| *n != coordinator_lock) {
-                fail(format!("no tab lives but {name} is in use: {:?}", self.lock(name)));
-            }
-            return if errors.is_empty() { Ok(()) } else { Err(errors) };
-        }
-
-        let leaders = self.leaders();
-        let [leader] = leaders[..] else {
-            fail(format!("{} leaders among live tabs {live:?}: {leaders:?}", leaders.len()));
-            return Err(errors);
-        };
-        let Some(epoch) = self.tabs[leader].tab.leading() else {
-            fail(format!("leader tab{leader} is not leading"));
-            return Err(errors);
-        };
-        let leader_id = self.tabs[leader].tab.id().clone();
-        match self.coordinator.leadership() {
-            Some(l) if l.leader_id == leader_id && l.epoch == epoch => {}
-            other => fail(format!("tab{leader} leads in epoch {epoch}, the coordinator says {other:?}")),
-        }
-        let [worker] = workers[..] else {
-            fail(format!("{} live workers: {workers:?}", workers.len()));
-            return Err(errors);
-        };
-        let host = &self.workers[worker].host;
-        if self.workers[worker].owner != leader || !host.is_ready() || host.leader() != Some(&leader_id) {
-            fail(format!("w{worker} is not the ready worker of leader tab{leader}"));
-        }
-
-        let mut expected_locks: BTreeMap<String, LockView> = BTreeMap::new();
-        expected_locks.insert(
-            self.names.coordinator_liveness(self.coordinator.id()),
-            LockView {
-                held: vec![(Ctx::Coordinator, LockMode::Exclusive)],
-                queued: live.iter().map(|&i| (Ctx::Tab(i), LockMode::Shared)).collect(),
-            },
-        );
-        let others: Vec<(Ctx, LockMode)> =
-            live.iter().filter(|&&i| i != leader).map(|&i| (Ctx::Tab(i), LockMode::Exclusive)).collect();
-        expected_locks.insert(
-            self.names.leader(),
-            LockView { held: vec![(Ctx::Tab(leader), LockMode::Exclusive)], queued: others },
-        );
-        expected_locks.insert(
-            self.names.liveness(&self.workers[worker].id),
-            LockView {
-                held: vec![(Ctx::Worker(worker), LockMode::Exclusive)],
-                queued: live.iter().map(|&i| (Ctx::Tab(i), LockMode::Shared)).collect(),
-            },
-        );
-        for &i in &live {
-            let tab = &self.tabs[i].tab;
-            if !tab.is_joined() {
-                fail(format!("tab{i} is not joined"));
-            }
-            if tab.leadership().map(|l| l.epoch) != Some(epoch) {
-                fail(format!("tab{i} knows epoch {:?}, the leader leads {epoch}", tab.leadership().map(|l| l.epoch)));
-            }
-            expected_locks.insert(
-                self.names.tab(tab.id()),
-                LockView {
-                    held: vec![(Ctx::Tab(i), LockMode::Exclusive)],
-                    queued: vec![(Ctx::Coordinator, LockMode::Exclusive)],
-                },
-            );
-            let Some((session, session_epoch)) = tab.session() else {
-                fail(format!("tab{i} is not connected"));
-                continue;
-            };
-            if session_epoch != epoch {
-                fail(format!("tab{i} is connected in epoch {session_epoch}, the leader leads {epoch}"));
-            }
-            match &self.tabs[i].port {
-                Some(port) if port.worker == worker && port.session == *session => {}
-                other => fail(format!("tab{i}'s session {session} has port {other:?}, not one of w{worker}")),
-            }
-            if host.session(session).map(|r| &r.client_id) != Some(tab.id()) {
-                fail(format!("w{worker} has no session {session} for tab{i}"));
-            }
-            expected_locks.insert(
-                self.names.session(session),
-                LockView {
-                    held: vec![(Ctx::Tab(i), LockMode::Exclusive)],
-                    queued: vec![(Ctx::Worker(worker), LockMode::Exclusive)],
-                },
-            );
-        }
-        if host.sessions().count() != live.len() {
-            let open: Vec<String> = host.sessions().map(|r| format!("{}:{}", r.client_id, r.session_id)).collect();
-            fail(format!("w{worker} has {} sessions {open:?} for {} live tabs", open.len(), live.len()));
-        }
-        for name in self.locks.keys() {
-            if !expected_locks.contains_key(name) {
-                fail(format!("leaked lock {name}: {:?}", self.lock(name)));
-            }
-        }
-        for (name, expected) in &expected_locks {
-            let actual = self.lock(name);
-            if normalized(&actual) != normalized(expected) {
-                fail(format!("lock {name} is {actual:?}, expected {expected:?}"));
-            }
-        }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
-    }
-}
-
-/// Contexts with whether each is exclusive, sorted.
-type Members = Vec<(Ctx, bool)>;
-
-/// A lock's holders and queue as sorted lists, ignoring the queue's order.
-fn normalized(view: &LockView) -> (Members, Members) {
-    let set = |v: &[(Ctx, LockMode)]| {
-        let mut v: Members = v.iter().map(|(c, m)| (*c, *m == LockMode::Exclusive)).collect();
-        v.sort();
-        v
-    };
-    (set(&view.held), set(&view.queued))
 }
 
 fn port_note(port: &Option<Port>) -> String {

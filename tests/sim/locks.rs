@@ -1,0 +1,105 @@
+//! Web Locks as the browser keeps them: per name a set of holders and a FIFO
+//! queue, exclusive and shared modes, a queued request withdrawn by
+//! `Release`. Grants reach their owner as events, after a small delay.
+
+use std::collections::VecDeque;
+
+use tabworker::LockMode;
+
+use super::Sim;
+use super::world::{Ctx, Event};
+
+#[derive(Debug, Clone)]
+pub(super) struct LockRequest {
+    pub(super) id: u64,
+    pub(super) owner: Ctx,
+    pub(super) mode: LockMode,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct LockState {
+    pub(super) held: Vec<LockRequest>,
+    pub(super) queue: VecDeque<LockRequest>,
+}
+
+impl LockState {
+    pub(super) fn remove(&mut self, owner: Ctx) -> bool {
+        let before = self.held.len() + self.queue.len();
+        self.held.retain(|r| r.owner != owner);
+        self.queue.retain(|r| r.owner != owner);
+        before != self.held.len() + self.queue.len()
+    }
+
+    pub(super) fn has(&self, owner: Ctx) -> bool {
+        self.held.iter().chain(&self.queue).any(|r| r.owner == owner)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.held.is_empty() && self.queue.is_empty()
+    }
+}
+
+/// A snapshot of one lock: who holds it and who waits, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LockView {
+    /// The holders, with their modes.
+    pub held: Vec<(Ctx, LockMode)>,
+    /// The queue, first first.
+    pub queued: Vec<(Ctx, LockMode)>,
+}
+
+impl Sim {
+    pub(super) fn acquire(&mut self, owner: Ctx, lock: String, mode: LockMode) {
+        let state = self.locks.entry(lock.clone()).or_default();
+        if state.has(owner) {
+            // As a browser layer keeping one request per name would: the old one is dropped.
+            self.stats.duplicate_acquires += 1;
+            state.remove(owner);
+        }
+        self.next_lock_request += 1;
+        let id = self.next_lock_request;
+        state.queue.push_back(LockRequest { id, owner, mode });
+        self.pump(&lock);
+    }
+
+    pub(super) fn release(&mut self, owner: Ctx, lock: &str) {
+        if let Some(state) = self.locks.get_mut(lock) {
+            if state.remove(owner) {
+                self.pump(lock);
+            }
+        }
+    }
+
+    pub(super) fn release_all(&mut self, owner: Ctx) {
+        let names: Vec<String> = self.locks.iter().filter(|(_, s)| s.has(owner)).map(|(n, _)| n.clone()).collect();
+        for name in names {
+            self.release(owner, &name);
+        }
+    }
+
+    /// Grants what can be granted of `lock`, first come first served.
+    fn pump(&mut self, lock: &str) {
+        let mut granted = Vec::new();
+        if let Some(state) = self.locks.get_mut(lock) {
+            while let Some(front) = state.queue.front() {
+                let free = match front.mode {
+                    LockMode::Exclusive => state.held.is_empty(),
+                    LockMode::Shared => state.held.iter().all(|r| r.mode == LockMode::Shared),
+                };
+                if !free {
+                    break;
+                }
+                let request = state.queue.pop_front().expect("the front exists");
+                granted.push((request.owner, request.id));
+                state.held.push(request);
+            }
+            if state.is_empty() {
+                self.locks.remove(lock);
+            }
+        }
+        for (owner, request) in granted {
+            let at = self.now_us + self.cfg.lock_latency_us + self.jitter();
+            self.schedule(at, Event::Granted { owner, lock: lock.to_owned(), request });
+        }
+    }
+}
