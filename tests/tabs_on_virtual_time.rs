@@ -576,11 +576,7 @@ fn walk(seed: u64, steps_to_take: usize, trace: bool) -> Walk {
             Step::CrashCoordinator => sim.kill_coordinator(),
             Step::Wait(ms) => sim.run_for(ms * MS),
             Step::Settle => {
-                let idle = sim.settle(30 * SEC);
-                let mut errors = sim.check_settled().err().unwrap_or_default();
-                if !idle {
-                    errors.push("not idle after 30 s".into());
-                }
+                let errors = sim.settle_and_check(30 * SEC);
                 if !errors.is_empty() {
                     return Walk { sim, steps, errors };
                 }
@@ -594,11 +590,7 @@ fn walk(seed: u64, steps_to_take: usize, trace: bool) -> Walk {
         let pause = rng.range(0, 20);
         sim.run_for(pause * MS);
     }
-    let idle = sim.settle(30 * SEC);
-    let mut errors = sim.check_settled().err().unwrap_or_default();
-    if !idle {
-        errors.push("not idle after 30 s".into());
-    }
+    let errors = sim.settle_and_check(30 * SEC);
     steps.push(Step::Settle);
     Walk { sim, steps, errors }
 }
@@ -793,14 +785,6 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
         sim.open_tab();
         steps.push(KeyedStep::Open);
     }
-    let settle = |sim: &mut Sim| {
-        let idle = sim.settle(60 * SEC);
-        let mut errors = sim.check_settled().err().unwrap_or_default();
-        if !idle {
-            errors.push("not idle after 60 s".into());
-        }
-        errors
-    };
     for _ in 0..steps_to_take {
         let live = sim.live_tabs();
         let with_responses: Vec<usize> =
@@ -891,7 +875,7 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
             KeyedStep::Watch { tab, backend } => sim.watch_keyed(tab, backend),
             KeyedStep::Wait(ms) => sim.run_for(ms * MS),
             KeyedStep::Settle => {
-                let errors = settle(&mut sim);
+                let errors = sim.settle_and_check(60 * SEC);
                 if !errors.is_empty() {
                     return KeyedWalk { sim, steps, errors };
                 }
@@ -904,7 +888,7 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
         let pause = rng.range(0, 20);
         sim.run_for(pause * MS);
     }
-    let errors = settle(&mut sim);
+    let errors = sim.settle_and_check(60 * SEC);
     steps.push(KeyedStep::Settle);
     KeyedWalk { sim, steps, errors }
 }

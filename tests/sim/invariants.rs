@@ -56,6 +56,17 @@ impl Sim {
         }
     }
 
+    /// Runs until nothing is left to do (at most `max_us`), then checks
+    /// [`Sim::check_settled`]: every violation, and not being idle, as text.
+    pub fn settle_and_check(&mut self, max_us: u64) -> Vec<String> {
+        let idle = self.settle(max_us);
+        let mut errors = self.check_settled().err().unwrap_or_default();
+        if !idle {
+            errors.push(format!("not idle after {} s", max_us / super::SEC));
+        }
+        errors
+    }
+
     /// Checks, once the system is quiet, everything that must then hold:
     /// one leader leading the coordinator's epoch with one ready worker,
     /// every live tab connected to it, and no lock, session or connection
