@@ -77,7 +77,7 @@ pub use model::ids::{
     AppName, BackendId, ClientId, ConnId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
 };
 pub use model::lifecycle::{Lifecycle, TransitionError};
-pub use model::locks::{LockMode, LockNames};
+pub use model::locks::{LockId, LockMode, LockNames};
 pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use model::time::{Timestamp, TimestampError};
 pub use tab::{

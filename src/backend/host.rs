@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{AppName, ClientId, SessionId};
-use crate::model::locks::{LockMode, LockNames};
+use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::protocol::{
     BackendInit, BackendToLeader, BackendToTab, DecodeError, LeaderToBackend, PortRequest, TabToBackend,
 };
@@ -46,18 +46,20 @@ pub enum BackendOutput {
     OpenSession(PortRequest),
     /// The session's tab is gone or moved on: tell the app, close the port.
     CloseSession(PortRequest),
-    /// Request the Web Lock `lock` and call [`BackendHost::lock_granted`]
-    /// once it is granted.
+    /// Request the Web Lock `lock` (named `name`) and call
+    /// [`BackendHost::lock_granted`] once it is granted.
     Acquire {
-        /// The lock's name.
-        lock: String,
+        /// The lock.
+        lock: LockId,
+        /// Its name.
+        name: String,
         /// How.
         mode: LockMode,
     },
     /// Release the Web Lock `lock`.
     Release {
-        /// The lock's name.
-        lock: String,
+        /// The lock.
+        lock: LockId,
     },
 }
 
@@ -94,8 +96,8 @@ pub struct BackendHost {
     /// The tokens of the connects that reached this backend, with their
     /// secret tokens.
     admitted: BTreeMap<String, String>,
-    /// Open sessions, by the lock that ends each.
-    sessions: BTreeMap<String, PortRequest>,
+    /// Open sessions, by attempt; each ends when its session lock is granted.
+    sessions: BTreeMap<SessionId, PortRequest>,
     ignored: u64,
     outputs: VecDeque<BackendOutput>,
 }
@@ -190,7 +192,8 @@ impl BackendHost {
                     return;
                 };
                 let names = LockNames::new(app);
-                let lock = names.liveness(&self.worker_id);
+                let name = names.liveness(&self.worker_id);
+                let lock = LockId::Liveness(name.clone());
                 self.names = Some(names);
                 self.leader = Some(leader_id);
                 if let Some(backend) = &backend {
@@ -198,7 +201,7 @@ impl BackendHost {
                 }
                 self.init = backend;
                 self.stage = Stage::Locking;
-                self.outputs.push_back(BackendOutput::Acquire { lock, mode: LockMode::Exclusive });
+                self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
             }
             (LeaderToBackend::Admit(admission), stage) if *stage != Stage::Listening => {
                 self.admitted.insert(admission.token, admission.secret_token);
@@ -259,37 +262,41 @@ impl BackendHost {
 
     fn start_session(&mut self, request: PortRequest) {
         let Some(names) = &self.names else { return };
-        let lock = names.session(&request.session_id);
-        if self.sessions.contains_key(&lock) {
+        let lock = LockId::Session(request.session_id.clone());
+        let name = names.name(&lock);
+        if self.sessions.contains_key(&request.session_id) {
             // One session per attempt: a repeated request opens nothing.
             self.ignored += 1;
             return;
         }
-        self.sessions.insert(lock.clone(), request.clone());
+        self.sessions.insert(request.session_id.clone(), request.clone());
         self.outputs.push_back(BackendOutput::OpenSession(request.clone()));
         self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Session(request)));
-        self.outputs.push_back(BackendOutput::Acquire { lock, mode: LockMode::Exclusive });
+        self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
     }
 
     /// The Web Lock `lock` was granted.
-    pub fn lock_granted(&mut self, lock: &str) {
-        let liveness = self.names.as_ref().map(|n| n.liveness(&self.worker_id));
-        if self.stage == Stage::Locking && liveness.as_deref() == Some(lock) {
-            self.stage = Stage::Starting;
-            self.outputs.push_back(BackendOutput::Start(self.init.clone()));
-            return;
-        }
-        if let Some(request) = self.sessions.remove(lock) {
-            let session_id = request.session_id.clone();
-            self.outputs.push_back(BackendOutput::CloseSession(request));
-            self.outputs.push_back(BackendOutput::Release { lock: lock.to_owned() });
-            self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id }));
+    pub fn lock_granted(&mut self, lock: &LockId) {
+        match lock {
+            LockId::Liveness(_) if self.stage == Stage::Locking => {
+                self.stage = Stage::Starting;
+                self.outputs.push_back(BackendOutput::Start(self.init.clone()));
+            }
+            LockId::Session(session_id) => {
+                let Some(request) = self.sessions.remove(session_id) else { return };
+                let session_id = session_id.clone();
+                self.outputs.push_back(BackendOutput::CloseSession(request));
+                self.outputs.push_back(BackendOutput::Release { lock: lock.clone() });
+                self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id }));
+            }
+            // A liveness lock granted again, or a session lock of no open session.
+            _ => {}
         }
     }
 
     /// The session of `session_id`, if open.
     pub fn session(&self, session_id: &SessionId) -> Option<&PortRequest> {
-        self.sessions.values().find(|r| r.session_id == *session_id)
+        self.sessions.get(session_id)
     }
 
     /// The next thing to do, if any. Drain it after every input.
@@ -322,7 +329,7 @@ mod tests {
             app: "app".into(),
             backend: None,
         }));
-        host.lock_granted("tabworker:app:liveness:w1");
+        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
         host.started(Ok(()));
         drain(&mut host);
         host
@@ -339,8 +346,10 @@ mod tests {
             app: "app".into(),
             backend: None,
         }));
-        let lock = "tabworker:app:liveness:w1".to_owned();
-        assert_eq!(drain(&mut host), [BackendOutput::Acquire { lock: lock.clone(), mode: LockMode::Exclusive }]);
+        let name = "tabworker:app:liveness:w1".to_owned();
+        let lock = LockId::Liveness(name.clone());
+        let acquire = BackendOutput::Acquire { lock: lock.clone(), name: name.clone(), mode: LockMode::Exclusive };
+        assert_eq!(drain(&mut host), [acquire]);
         assert!(!host.is_ready());
         host.lock_granted(&lock);
         assert_eq!(drain(&mut host), [BackendOutput::Start(None)]);
@@ -350,7 +359,7 @@ mod tests {
             drain(&mut host),
             [
                 BackendOutput::ToLeader(BackendToLeader::Started),
-                BackendOutput::ToLeader(BackendToLeader::Ready { liveness_key: lock })
+                BackendOutput::ToLeader(BackendToLeader::Ready { liveness_key: name })
             ]
         );
         assert_eq!(host.leader().map(ClientId::as_str), Some("c0"));
@@ -361,13 +370,14 @@ mod tests {
     fn a_session_opens_once_per_attempt_and_closes_when_its_lock_is_granted() {
         let mut host = ready_host();
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
-        let lock = "tabworker:app:session:s1".to_owned();
+        let name = "tabworker:app:session:s1".to_owned();
+        let lock = LockId::Session(request(1).session_id);
         assert_eq!(
             drain(&mut host),
             [
                 BackendOutput::OpenSession(request(1)),
                 BackendOutput::ToLeader(BackendToLeader::Session(request(1))),
-                BackendOutput::Acquire { lock: lock.clone(), mode: LockMode::Exclusive },
+                BackendOutput::Acquire { lock: lock.clone(), name, mode: LockMode::Exclusive },
             ]
         );
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
@@ -394,7 +404,7 @@ mod tests {
             app: "other".into(),
             backend: None,
         }));
-        host.lock_granted("tabworker:app:session:unknown");
+        host.lock_granted(&LockId::Session(SessionId::new("unknown").unwrap()));
         assert!(drain(&mut host).is_empty());
         assert_eq!(host.leader().map(ClientId::as_str), Some("c0"));
         assert_eq!(host.ignored(), 2);
@@ -426,7 +436,7 @@ mod tests {
     fn a_backend_that_declares_readiness_is_ready_only_once_it_does() {
         let mut host = BackendHost::new("w1", true);
         host.from_leader(Ok(keyed_init()));
-        host.lock_granted("tabworker:app:liveness:w1");
+        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
         let out = drain(&mut host);
         assert!(matches!(&out[2..], [BackendOutput::Start(Some(init))] if init.key == "room"), "{out:?}");
         host.started(Ok(()));
@@ -443,7 +453,7 @@ mod tests {
         // Declared during the start code: ready as soon as it returns.
         let mut early = BackendHost::new("w1", true);
         early.from_leader(Ok(keyed_init()));
-        early.lock_granted("tabworker:app:liveness:w1");
+        early.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
         early.declare_ready();
         drain(&mut early);
         early.started(Ok(()));
@@ -457,7 +467,7 @@ mod tests {
     fn start_code_that_throws_fails_the_backend() {
         let mut host = BackendHost::new("w1", false);
         host.from_leader(Ok(keyed_init()));
-        host.lock_granted("tabworker:app:liveness:w1");
+        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
         drain(&mut host);
         host.started(Err("Error: no database".into()));
         assert_eq!(

@@ -12,6 +12,24 @@ pub enum LockMode {
     Shared,
 }
 
+/// A Web Lock, by what it is for. [`LockNames::name`] gives its name in
+/// an app; the glue keeps its requests by this id, and the state machines
+/// learn of a grant by it, never by comparing names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LockId {
+    /// The election: its holder is the leader tab.
+    Leader,
+    /// A tab's life: held by the tab, waited on by the coordinator.
+    Tab(ClientId),
+    /// A connect attempt's session: held by the tab, waited on by the backend.
+    Session(SessionId),
+    /// A coordinator instance's life: held by it, waited on by every tab.
+    Coordinator(CoordinatorId),
+    /// A backend worker's life, by its liveness key (the lock's name, as the
+    /// worker announced it): held by the worker, waited on by every tab.
+    Liveness(String),
+}
+
 /// The lock names of one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockNames {
@@ -27,6 +45,17 @@ impl LockNames {
     /// The app.
     pub fn app(&self) -> &AppName {
         &self.app
+    }
+
+    /// The name of the Web Lock `lock`.
+    pub fn name(&self, lock: &LockId) -> String {
+        match lock {
+            LockId::Leader => self.leader(),
+            LockId::Tab(client) => self.tab(client),
+            LockId::Session(session) => self.session(session),
+            LockId::Coordinator(coordinator) => self.coordinator_liveness(coordinator),
+            LockId::Liveness(key) => key.clone(),
+        }
     }
 
     /// The name of the app's coordinator SharedWorker.
@@ -82,5 +111,17 @@ mod tests {
         assert_eq!(a.leader(), "tabworker:a:leader");
         assert_eq!(a.session(&SessionId::new("s").unwrap()), "tabworker:a:session:s");
         assert_eq!(a.liveness("w"), "tabworker:a:liveness:w");
+    }
+
+    #[test]
+    fn each_lock_id_names_its_lock() {
+        let names = LockNames::new(AppName::new("a").unwrap());
+        let (c, s, k) = (ClientId::new("c").unwrap(), SessionId::new("s").unwrap(), CoordinatorId::new("k").unwrap());
+        assert_eq!(names.name(&LockId::Leader), names.leader());
+        assert_eq!(names.name(&LockId::Tab(c.clone())), names.tab(&c));
+        assert_eq!(names.name(&LockId::Session(s.clone())), names.session(&s));
+        assert_eq!(names.name(&LockId::Coordinator(k.clone())), names.coordinator_liveness(&k));
+        let key = names.liveness("w");
+        assert_eq!(names.name(&LockId::Liveness(key.clone())), key);
     }
 }

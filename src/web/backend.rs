@@ -18,6 +18,7 @@ use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use crate::backend::{BackendHost, BackendOutput};
 use crate::model::ids::SessionId;
+use crate::model::locks::LockId;
 use crate::protocol::{BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage};
 
 #[wasm_bindgen]
@@ -48,7 +49,7 @@ struct Host {
     core: BackendHost,
     scope: DedicatedWorkerGlobalScope,
     code: AppCode,
-    locks: LockTable,
+    locks: LockTable<LockId>,
     sessions: BTreeMap<SessionId, OpenSession>,
     /// The far end of the channel opened last, on its way to the leader.
     carried: Option<MessagePort>,
@@ -166,11 +167,11 @@ fn pump(host: &Rc<RefCell<Host>>) {
                     }
                 }
             }
-            BackendOutput::Acquire { lock, mode } => {
-                let granted = match host.borrow_mut().locks.acquire(&lock, mode) {
+            BackendOutput::Acquire { lock, name, mode } => {
+                let granted = match host.borrow_mut().locks.acquire(lock, &name, mode) {
                     Ok(granted) => granted,
                     Err(e) => {
-                        web_sys::console::warn_1(&format!("tabworker backend: lock `{lock}`: {e}").into());
+                        web_sys::console::warn_1(&format!("tabworker backend: lock `{name}`: {e}").into());
                         continue;
                     }
                 };

@@ -116,7 +116,7 @@ pub(super) struct State {
     coordinator_listeners: Vec<Listener>,
     backend: Option<Worker>,
     backend_listeners: Vec<Listener>,
-    locks: LockTable,
+    locks: LockTable<String>,
     /// The port that came with the input being handled.
     pub(super) carried: Option<MessagePort>,
     session: Option<Session>,
@@ -397,7 +397,7 @@ impl Inner {
     }
 
     fn acquire(self: &Rc<Self>, lock: String, mode: crate::LockMode) {
-        let granted = match self.state.borrow_mut().locks.acquire(&lock, mode) {
+        let granted = match self.state.borrow_mut().locks.acquire(lock.clone(), &lock, mode) {
             Ok(granted) => granted,
             Err(e) => return web_sys::console::warn_1(&format!("tabworker client: lock `{lock}`: {e}").into()),
         };
@@ -406,7 +406,7 @@ impl Inner {
             Rc::downgrade(self),
             |inner, ticket| inner.state.borrow().locks.is_current(ticket),
             |inner, lock| {
-                inner.tab.borrow_mut().lock_granted(now(), lock);
+                inner.tab.borrow_mut().lock_granted(now(), lock.as_str());
                 inner.pump();
             },
         );

@@ -30,7 +30,7 @@ struct Host {
     pending: Vec<MessagePort>,
     ports: BTreeMap<ConnId, (MessagePort, Listener)>,
     /// The tab lock each connection's tab holds, waited on.
-    watches: LockTable,
+    watches: LockTable<String>,
     watched: BTreeMap<ConnId, String>,
     next_conn: u64,
 }
@@ -208,7 +208,7 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
 fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
     let granted = {
         let mut h = host.borrow_mut();
-        match h.watches.acquire(&lock, LockMode::Exclusive) {
+        match h.watches.acquire(lock.clone(), &lock, LockMode::Exclusive) {
             Ok(granted) => granted,
             Err(e) => {
                 web_sys::console::warn_1(&format!("tabworker coordinator: cannot watch a tab: {e}").into());

@@ -418,6 +418,7 @@ impl Sim {
             alive: true,
             spawned_at_us: self.now_us,
             closed_sessions: Vec::new(),
+            locks: Default::default(),
             backend: Some(backend_id.clone()),
             default_of: None,
             app,

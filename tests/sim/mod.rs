@@ -764,7 +764,9 @@ impl Sim {
                 self.after_tab_input(ix, None);
             }
             Ctx::Worker(w) => {
-                self.workers[w].host.lock_granted(lock);
+                if let Some(id) = self.workers[w].locks.get(lock).cloned() {
+                    self.workers[w].host.lock_granted(&id);
+                }
                 self.drain_worker(w);
             }
             Ctx::Coordinator => {
@@ -954,6 +956,7 @@ impl Sim {
             alive: true,
             spawned_at_us: self.now_us,
             closed_sessions: Vec::new(),
+            locks: Default::default(),
             backend: None,
             default_of: self.tabs[ix].tab.fleet().default_backend().cloned(),
             app: App::Plain,
@@ -991,8 +994,17 @@ impl Sim {
                 // The app's start and stop code, as its tag says.
                 BackendOutput::Start(_) => self.app_start(w),
                 BackendOutput::Stop => self.app_stop(w),
-                BackendOutput::Acquire { lock, mode } => self.acquire(Ctx::Worker(w), lock, mode),
-                BackendOutput::Release { lock } => self.release(Ctx::Worker(w), &lock),
+                BackendOutput::Acquire { lock, name, mode } => {
+                    self.workers[w].locks.insert(name.clone(), lock);
+                    self.acquire(Ctx::Worker(w), name, mode);
+                }
+                BackendOutput::Release { lock } => {
+                    let name = self.workers[w].locks.iter().find(|(_, id)| **id == lock).map(|(n, _)| n.clone());
+                    if let Some(name) = name {
+                        self.workers[w].locks.remove(&name);
+                        self.release(Ctx::Worker(w), &name);
+                    }
+                }
             }
         }
         if opened.is_some() {

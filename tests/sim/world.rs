@@ -183,6 +183,8 @@ pub struct WorkerCtx {
     pub spawned_at_us: u64,
     /// Sessions it closed (its `CloseSession` outputs).
     pub closed_sessions: Vec<PortRequest>,
+    /// The locks it asked for, by name (the harness's locks are by name).
+    pub locks: std::collections::BTreeMap<String, tabworker::LockId>,
     /// The keyed backend it runs; `None`: it is its tab's own worker, the
     /// default backend.
     pub backend: Option<BackendId>,

@@ -1,4 +1,5 @@
-//! The Web Locks a state machine asked for, by name.
+//! The Web Locks a state machine asked for, by its own id of each lock
+//! (a [`LockId`](crate::LockId) for the core's machines).
 //!
 //! Each request gets a generation number; a grant is passed on only if the
 //! request is still the current one for its name, so a grant that races a
@@ -6,64 +7,70 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::rc::{Rc, Weak};
 
 use super::locks::{LockMode, LockRequest};
 use crate::web::error::TabworkerError;
 
-/// A request, identified by name and generation.
-pub(crate) struct Ticket {
-    pub(crate) name: String,
+/// A request, identified by its lock and generation.
+pub(crate) struct Ticket<K> {
+    pub(crate) lock: K,
     pub(crate) generation: u64,
 }
 
-#[derive(Default)]
-pub(crate) struct LockTable {
-    requests: HashMap<String, (u64, LockRequest)>,
+pub(crate) struct LockTable<K> {
+    requests: HashMap<K, (u64, LockRequest)>,
     next: u64,
 }
 
-impl LockTable {
-    /// Requests `name`; the future resolves to the ticket once granted (and
-    /// never if the request is withdrawn or refused).
+impl<K> Default for LockTable<K> {
+    fn default() -> Self {
+        LockTable { requests: HashMap::new(), next: 0 }
+    }
+}
+
+impl<K: Hash + Eq + Clone + 'static> LockTable<K> {
+    /// Requests `lock`, named `name`; the future resolves to the ticket once
+    /// granted (and never if the request is withdrawn or refused).
     pub(crate) fn acquire(
         &mut self,
+        lock: K,
         name: &str,
         mode: LockMode,
-    ) -> Result<impl Future<Output = Option<Ticket>> + use<>, TabworkerError> {
+    ) -> Result<impl Future<Output = Option<Ticket<K>>> + use<K>, TabworkerError> {
         let request = LockRequest::new(name, mode, false)?;
         let granted = request.granted();
         self.next += 1;
         let generation = self.next;
-        self.requests.insert(name.to_owned(), (generation, request));
-        let name = name.to_owned();
-        Ok(async move { matches!(granted.await, Ok(true)).then_some(Ticket { name, generation }) })
+        self.requests.insert(lock.clone(), (generation, request));
+        Ok(async move { matches!(granted.await, Ok(true)).then_some(Ticket { lock, generation }) })
     }
 
-    /// Whether `ticket` is still the current request for its name.
-    pub(crate) fn is_current(&self, ticket: &Ticket) -> bool {
-        self.requests.get(&ticket.name).is_some_and(|(generation, _)| *generation == ticket.generation)
+    /// Whether `ticket` is still the current request for its lock.
+    pub(crate) fn is_current(&self, ticket: &Ticket<K>) -> bool {
+        self.requests.get(&ticket.lock).is_some_and(|(generation, _)| *generation == ticket.generation)
     }
 
-    /// Releases the lock `name`, or withdraws its request.
-    pub(crate) fn release(&mut self, name: &str) {
-        self.requests.remove(name);
+    /// Releases `lock`, or withdraws its request.
+    pub(crate) fn release(&mut self, lock: &K) {
+        self.requests.remove(lock);
     }
 
     /// Waits for `granted` (from [`LockTable::acquire`]); if `owner` still
     /// lives and `is_current` finds the request still current in the
-    /// owner's table, calls `on_grant` with the owner and the lock's name.
+    /// owner's table, calls `on_grant` with the owner and the lock.
     pub(crate) fn when_granted<T: 'static>(
-        granted: impl Future<Output = Option<Ticket>> + 'static,
+        granted: impl Future<Output = Option<Ticket<K>>> + 'static,
         owner: Weak<T>,
-        is_current: impl FnOnce(&T, &Ticket) -> bool + 'static,
-        on_grant: impl FnOnce(&Rc<T>, &str) + 'static,
+        is_current: impl FnOnce(&T, &Ticket<K>) -> bool + 'static,
+        on_grant: impl FnOnce(&Rc<T>, &K) + 'static,
     ) {
         wasm_bindgen_futures::spawn_local(async move {
             let Some(ticket) = granted.await else { return };
             let Some(owner) = owner.upgrade() else { return };
             if is_current(&owner, &ticket) {
-                on_grant(&owner, &ticket.name);
+                on_grant(&owner, &ticket.lock);
             }
         });
     }
