@@ -647,7 +647,8 @@ impl Sim {
                 }
                 trace!(self, "coord <- connection c{conn} from tab{tab}");
                 self.open_conns.insert(conn);
-                self.coordinator.connect(ConnId(conn));
+                let now = self.now();
+                self.coordinator.connect(now, ConnId(conn));
                 self.drain_coordinator(None);
             }
             Event::ToCoordinator { conn, instance, msg, port } => {
