@@ -7,9 +7,11 @@
 //! connection behind; a crashed worker is replaced; a dead coordinator is
 //! replaced while the leader keeps its term and every session; lost
 //! `request-port`/`provide-port`s are retried with backoff until every tab
-//! connects, and so is a lost handshake frame; and seeded random walks of
-//! opens, closes, crashes and waits keep the invariants — one leader, every
-//! live tab connected, nothing leaked.
+//! connects, and so is a lost handshake frame; a connection that never says
+//! `hello` is closed at its deadline, and a tab that was only slow joins
+//! again on a new one; and seeded random walks of opens, closes, crashes and
+//! waits keep the invariants — one leader, every live tab connected, nothing
+//! leaked, no connection left open at the coordinator without its `hello`.
 //!
 //! Keyed backends walk too: tabs connect by key (or none, with or without
 //! `spawn`, known, unknown and mismatched tags, idle and lifetime limits,
@@ -24,8 +26,10 @@
 //!
 //! The harness found five gaps in the state machines, all fixed and tested:
 //! a leader whose worker dies while it claims its term again, a coordinator
-//! that dies before its welcome, a tab gone before its hello, a worker that
-//! dies silently while starting, and a lost `new-leader`. The keyed walks
+//! that dies before its welcome, a tab gone before its hello (a closed one
+//! says `goodbye`; the connection of a killed one, or of one whose `hello`
+//! was lost, is closed at its hello deadline), a worker that dies silently
+//! while starting, and a lost `new-leader`. The keyed walks
 //! found three more, fixed with unit tests of their own: a keyed session
 //! granted (or a state reported) while the leader claimed a new term was
 //! refused as stale (`coordinator`), a session asked of a worker that then
@@ -41,7 +45,9 @@ use std::collections::BTreeSet;
 
 use sim::keyed::UNKNOWN_TAG;
 use sim::{Config, Ctx, Loss, MS, Rng, SEC, Sim};
-use tabworker::{BackendId, ConnectRequest, FleetLimits, Role, SessionId, Spawn, SpawnConfig};
+use tabworker::{
+    BackendId, ConnectRequest, FleetLimits, HELLO_TIMEOUT_MS, Role, SessionId, Spawn, SpawnConfig, WELCOME_TIMEOUT_MS,
+};
 
 /// Settles `sim` and fails with its violations and the trace's tail.
 #[track_caller]
@@ -310,9 +316,11 @@ fn an_unanswered_request_is_retried_with_a_fresh_attempt_after_a_doubling_wait()
 /// (`new-leader` to the coordinator) or its answer the leader claims again
 /// with backoff, and a claim the coordinator took is answered with the term
 /// it gave, so there is one term; a follower that missed its `new-leader`
-/// asks `who-leads`. The retries stop once answered: the run settles. A
-/// `MessagePort` does not lose messages, so this only matters if a frame can go missing
-/// another way (one that fails to decode, a port closed under it).
+/// asks `who-leads`. The retries stop once answered: the run settles, and
+/// the connection a lost `hello` went out on is closed at its deadline
+/// (`HELLO_TIMEOUT_MS`). A `MessagePort` does not lose messages, so this only
+/// matters if a frame can go missing another way (one that fails to decode,
+/// a port closed under it).
 #[test]
 fn a_lost_handshake_message_is_recovered() {
     let (t0, t1, k) = (Ctx::Tab(0), Ctx::Tab(1), Ctx::Coordinator);
@@ -332,11 +340,7 @@ fn a_lost_handshake_message_is_recovered() {
             stuck.push(loss);
             continue;
         }
-        if loss.kind == "new-leader" {
-            // (A lost `hello` leaves the connection it went out on open at
-            // the coordinator, which cannot tell it from one still to speak.)
-            assert_settled(&mut sim, &format!("after losing {loss:?}"));
-        }
+        assert_settled(&mut sim, &format!("after losing {loss:?}"));
         let epochs = sim.coordinator().leadership().map(|l| l.epoch.get());
         assert_eq!(epochs, Some(1), "after losing {loss:?}: one term, not a second one for a claim sent again");
     }
@@ -359,6 +363,57 @@ fn a_tab_gone_before_its_hello_leaves_no_connection() {
     let said: Vec<&str> = sim.delivered().iter().filter(|d| d.from == Ctx::Tab(gone)).map(|d| d.kind).collect();
     assert_eq!(said, ["goodbye"], "tab{gone} only said goodbye");
     assert_eq!(sim.coordinator().connections(), 1, "only tab{keeper}'s connection is left");
+}
+
+/// A tab killed before its tab lock is granted never says `hello` nor
+/// `goodbye`: its connection is closed at its deadline (`HELLO_TIMEOUT_MS`
+/// after it reached the coordinator), and not before.
+#[test]
+fn a_tab_killed_before_its_hello_leaves_no_connection_after_the_hello_deadline() {
+    let mut sim = Sim::new(traced());
+    sim.open_tab();
+    assert_settled(&mut sim, "one tab");
+    let gone = sim.open_tab();
+    sim.kill_tab(gone);
+    sim.run_for(HELLO_TIMEOUT_MS * MS);
+    assert_eq!(sim.silent_connections(), [gone], "open until its deadline");
+    assert_settled(&mut sim, "after the deadline");
+    assert!(!sim.delivered().iter().any(|d| d.from == Ctx::Tab(gone)), "tab{gone} said nothing");
+    assert_eq!(sim.coordinator().connections(), 1);
+    assert_eq!(sim.stats().silent_closed, 1);
+}
+
+/// A tab that says nothing for longer than `HELLO_TIMEOUT_MS` after it
+/// connected (its page frozen, or busy, before its tab lock's grant reached
+/// it) finds its connection closed: its `hello` goes nowhere, and after
+/// `WELCOME_TIMEOUT_MS` it says it again on a new connection and joins.
+#[test]
+fn a_tab_silent_past_the_hello_deadline_joins_again_on_a_new_connection() {
+    let mut sim = Sim::new(traced());
+    sim.open_tab();
+    assert_settled(&mut sim, "one tab");
+    let slow = sim.open_slow_tab((HELLO_TIMEOUT_MS + 2_000) * MS);
+    let first = sim.tab_ctx(slow).conn;
+    sim.run_for(HELLO_TIMEOUT_MS * MS);
+    assert_eq!(sim.coordinator().connections(), 2, "not closed before its deadline");
+    sim.run_for(2 * MS);
+    assert_eq!(sim.coordinator().connections(), 1, "closed at its deadline");
+    assert_settled(&mut sim, "after the slow tab joined again");
+    assert_ne!(sim.tab_ctx(slow).conn, first, "tab{slow} joined on a new connection");
+    let hellos =
+        |said: &[sim::Delivered]| said.iter().filter(|d| d.from == Ctx::Tab(slow) && d.kind == "hello").count();
+    assert_eq!(
+        (hellos(sim.sent_to_coordinator()), hellos(sim.delivered())),
+        (2, 1),
+        "its first hello went out on the closed connection"
+    );
+    let rejoined = sim.delivered().iter().find(|d| d.from == Ctx::Tab(slow)).map(|d| d.at_us);
+    let said_first = sim.sent_to_coordinator().iter().find(|d| d.from == Ctx::Tab(slow)).map(|d| d.at_us);
+    assert!(
+        rejoined.zip(said_first).is_some_and(|(r, s)| r - s >= WELCOME_TIMEOUT_MS * MS),
+        "it said hello again after its welcome timeout"
+    );
+    assert_eq!(sim.stats().silent_closed, 1);
 }
 
 /// A worker that dies before `ready` without an `error` event (or hangs
@@ -535,10 +590,10 @@ fn walk(seed: u64, steps_to_take: usize, trace: bool) -> Walk {
     // load slowly (30 ms) or at once (1 ms, racing with everything else).
     let jitter_us = rng.pick(&[0, 500, 3 * MS, 10 * MS]).unwrap_or(0);
     let spawn_latency_us = rng.pick(&[30 * MS, MS]).unwrap_or(30 * MS);
-    // A tab killed (not closed) before its `hello` leaves its connection
-    // open: it never says goodbye, and its tab lock is watched only after
-    // `hello`. Counted, not failed.
-    let cfg = Config { seed, jitter_us, spawn_latency_us, trace, allow_silent_connections: true, ..Config::default() };
+    // A tab killed (not closed) before its `hello` never says goodbye, and
+    // its tab lock is watched only after `hello`: the coordinator closes its
+    // connection at the deadline (counted). None may be left once settled.
+    let cfg = Config { seed, jitter_us, spawn_latency_us, trace, ..Config::default() };
     let mut sim = Sim::new(cfg);
     let mut steps = Vec::new();
     for _ in 0..rng.range(1, 3) {
@@ -621,7 +676,8 @@ fn random_walks_keep_one_leader_every_tab_connected_and_nothing_leaked() {
         events += sim.stats().events;
         spawns += sim.stats().spawns;
         virtual_us += sim.now_us();
-        silent += sim.silent_connections().len();
+        silent += sim.stats().silent_closed;
+        assert_eq!(sim.silent_connections(), [] as [usize; 0], "seed {seed}: silent connections left");
         assert_eq!(sim.stats().duplicate_acquires, 0, "seed {seed}: a lock asked for twice");
         assert_eq!(sim.stats().spawns_over_live_worker, 0, "seed {seed}: a worker spawned over a live one");
     }
@@ -630,7 +686,7 @@ fn random_walks_keep_one_leader_every_tab_connected_and_nothing_leaked() {
         virtual_us / SEC,
         started.elapsed()
     );
-    println!("connections left open by tabs gone before their hello: {silent}");
+    println!("connections closed at their hello deadline (none left open): {silent}");
 }
 
 // ---------------------------------------------------------------------------
@@ -774,9 +830,6 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
         // is ended (`startup_timeout`), a soft termination escalates after 0.5 s.
         fleet_limits: FleetLimits { startup_timeout_ms: 2_000, grace_ms: 500 },
         trace,
-        // As in the walks above: a tab killed before its `hello` leaves its
-        // connection open at the coordinator (counted, not failed).
-        allow_silent_connections: true,
         ..Config::default()
     };
     let mut sim = Sim::new(cfg);
@@ -921,7 +974,8 @@ fn random_walks_over_keyed_backends_keep_one_backend_per_key_their_lifecycles_an
         steps_run += taken.len();
         events += sim.stats().events;
         spawns += sim.stats().keyed_spawns;
-        silent += sim.silent_connections().len();
+        silent += sim.stats().silent_closed;
+        assert_eq!(sim.silent_connections(), [] as [usize; 0], "seed {seed}: silent connections left");
         for (outcome, n) in &sim.stats().outcomes {
             *outcomes.entry(outcome.clone()).or_default() += n;
         }
@@ -932,7 +986,7 @@ fn random_walks_over_keyed_backends_keep_one_backend_per_key_their_lifecycles_an
         "{walks} keyed walks, {steps_run} steps: {events} events, {spawns} keyed workers, {:?} of real time",
         started.elapsed()
     );
-    println!("connections left open by tabs gone before their hello: {silent}");
+    println!("connections closed at their hello deadline (none left open): {silent}");
     println!("outcomes: {outcomes:#?}");
     if one.is_none() && walks >= KEYED_WALK_SEEDS {
         // The walks reach what they are meant to: each connect rule, each

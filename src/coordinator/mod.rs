@@ -22,17 +22,24 @@
 //! backends are never forgotten.
 //!
 //! It learns that a tab is gone from the tab's lock ([`LockNames::tab`]),
-//! never from a silent port. It has no clock: the caller passes the time.
+//! never from a silent port. It watches that lock only once the tab said
+//! `hello` on its connection, so a connection gets [`HELLO_TIMEOUT_MS`] to
+//! say it: one still silent then (its tab died before its `hello`, or said
+//! it again on a new connection) is closed. It has no clock: the caller
+//! passes the time.
 //!
-//! The browser layer numbers each connected `MessagePort` with a [`ConnId`],
-//! feeds every decoded frame (or its [`DecodeError`]) to
-//! [`Coordinator::handle`] and every granted tab lock to
+//! The browser layer numbers each connected `MessagePort` with a [`ConnId`]
+//! and tells [`Coordinator::connect`], feeds every decoded frame (or its
+//! [`DecodeError`]) to [`Coordinator::handle`] and every granted tab lock to
 //! [`Coordinator::tab_gone`], then drains [`Coordinator::poll_output`] until
-//! it returns `None`.
+//! it returns `None` and keeps one timer armed to
+//! [`Coordinator::poll_timeout`], calling [`Coordinator::timeout`] when it
+//! fires.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 mod board;
+mod conns;
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch};
@@ -44,6 +51,8 @@ use crate::protocol::{
     PortRequest, StatusReport, TabToCoordinator, TerminateCall, WireMessage,
 };
 use board::{Board, Recorded};
+use conns::Conns;
+pub use conns::HELLO_TIMEOUT_MS;
 
 /// What the coordinator asks the browser layer to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +75,8 @@ pub enum CoordinatorOutput {
         /// The tab's lock.
         lock: String,
     },
-    /// Close connection `conn` and stop watching its tab.
+    /// Close connection `conn` and stop watching its tab (its tab is gone,
+    /// or it never said `hello` in time).
     Close {
         /// The connection.
         conn: ConnId,
@@ -78,8 +88,8 @@ pub enum CoordinatorOutput {
 pub struct Coordinator {
     id: CoordinatorId,
     names: LockNames,
-    /// Connections, with the client each introduced in its `hello`.
-    conns: BTreeMap<ConnId, Option<ClientId>>,
+    /// The open connections, each silent until its `hello`.
+    conns: Conns,
     /// The highest leadership announced, and its connection while it is open.
     leadership: Option<(Leadership, Option<ConnId>)>,
     /// `request-port`s that arrived while no leader was connected.
@@ -109,7 +119,7 @@ impl Coordinator {
         Coordinator {
             id,
             names,
-            conns: BTreeMap::new(),
+            conns: Conns::default(),
             leadership: None,
             waiting: Vec::new(),
             connects: Vec::new(),
@@ -144,7 +154,7 @@ impl Coordinator {
 
     /// The clients of the open connections that said `hello`.
     pub fn clients(&self) -> impl Iterator<Item = &ClientId> {
-        self.conns.values().flatten()
+        self.conns.clients()
     }
 
     /// Every state of backend `id` so far, oldest first, if the board knows
@@ -169,9 +179,26 @@ impl Coordinator {
         self.connects.len()
     }
 
-    /// A new connection opened.
-    pub fn connect(&mut self, conn: ConnId) {
-        self.conns.entry(conn).or_insert(None);
+    /// A new connection opened at `now`. It is closed unless it says
+    /// `hello` within [`HELLO_TIMEOUT_MS`]. A connection already open is
+    /// left as it is.
+    pub fn connect(&mut self, now: Timestamp, conn: ConnId) {
+        self.conns.open(now, conn);
+    }
+
+    /// The earliest instant at which [`Coordinator::timeout`] must be
+    /// called: the first deadline of a connection that has not said `hello`.
+    /// `None` while every open connection said it.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.conns.next_deadline()
+    }
+
+    /// Time passed: every connection still silent at its deadline is
+    /// closed.
+    pub fn timeout(&mut self, now: Timestamp) {
+        for conn in self.conns.due(now) {
+            self.close(now, conn);
+        }
     }
 
     /// The tab of `conn` is gone (its tab lock was granted to the
@@ -179,14 +206,19 @@ impl Coordinator {
     /// and unanswered `connect`s go with it; if it led, its live backends
     /// are `terminated` (`lost`).
     pub fn tab_gone(&mut self, now: Timestamp, conn: ConnId) {
-        if self.conns.contains_key(&conn) {
+        self.close(now, conn);
+    }
+
+    /// Forgets `conn`, if open, and closes its port.
+    fn close(&mut self, now: Timestamp, conn: ConnId) {
+        if self.conns.contains(conn) {
             self.disconnect(now, conn);
             self.outputs.push_back(CoordinatorOutput::Close { conn });
         }
     }
 
     fn disconnect(&mut self, now: Timestamp, conn: ConnId) {
-        self.conns.remove(&conn);
+        self.conns.remove(conn);
         self.waiting.retain(|(c, _)| *c != conn);
         self.connects.retain(|p| p.from != conn);
         self.ports.retain(|(from, _, _)| *from != conn);
@@ -209,11 +241,11 @@ impl Coordinator {
             Ok(message) => message,
             Err(error) => return self.reject(conn, error.code(), error.to_string()),
         };
-        let Some(introduced) = self.conns.get(&conn) else {
+        let Some(introduced) = self.conns.get(conn) else {
             // A frame from a connection already closed: nobody to answer.
             return;
         };
-        match (message, introduced.clone()) {
+        match (message, introduced.client().cloned()) {
             (TabToCoordinator::Hello { client_id, epoch, .. }, None) => {
                 self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
                 self.hello(now, conn, client_id);
@@ -222,7 +254,7 @@ impl Coordinator {
                 self.reject(conn, ErrorCode::DuplicateHello, "`hello` twice on one connection".into());
             }
             // A tab that leaves before its `hello` (destroyed while joining).
-            (TabToCoordinator::Goodbye { .. }, None) => self.tab_gone(now, conn),
+            (TabToCoordinator::Goodbye { .. }, None) => self.close(now, conn),
             (message, None) => {
                 self.reject(conn, ErrorCode::NoHello, format!("`{}` before `hello`", message.kind()));
             }
@@ -245,7 +277,7 @@ impl Coordinator {
                     self.send(conn, CoordinatorToTab::NewLeader(leadership.clone()));
                 }
             }
-            (TabToCoordinator::Goodbye { .. }, Some(_)) => self.tab_gone(now, conn),
+            (TabToCoordinator::Goodbye { .. }, Some(_)) => self.close(now, conn),
         }
     }
 
@@ -253,10 +285,10 @@ impl Coordinator {
         // A tab that says hello again on a new connection (it believed this
         // coordinator dead) moves there: the old connection is dropped.
         if let Some(old) = self.conn_of(&client_id) {
-            self.tab_gone(now, old);
+            self.close(now, old);
         }
         let lock = self.names.tab(&client_id);
-        self.conns.insert(conn, Some(client_id));
+        self.conns.introduce(conn, client_id);
         let tabs = self.clients().count();
         let welcome = CoordinatorToTab::Welcome {
             coordinator_id: self.id.clone(),
@@ -303,8 +335,7 @@ impl Coordinator {
             backend_id: claim.backend_id,
         };
         self.leadership = Some((leadership.clone(), Some(conn)));
-        let introduced: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| *k).collect();
-        for to in introduced {
+        for to in self.conns.introduced() {
             self.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
         }
         // A leader that claims again on the same connection (its default
@@ -315,7 +346,7 @@ impl Coordinator {
         // leader is still connected lost its lease to this one.
         let ended = self.board.end_hosted(now, |r| {
             (r.epoch < epoch).then(|| {
-                if self.conns.contains_key(&r.host) { TerminationReason::KeyExpired } else { TerminationReason::Lost }
+                if self.conns.contains(r.host) { TerminationReason::KeyExpired } else { TerminationReason::Lost }
             })
         });
         self.tell_watchers(ended);
@@ -346,7 +377,7 @@ impl Coordinator {
 
     /// The connection of `client`, if it is connected.
     fn conn_of(&self, client: &ClientId) -> Option<ConnId> {
-        self.conns.iter().find(|(_, c)| c.as_ref() == Some(client)).map(|(k, _)| *k)
+        self.conns.of(client)
     }
 
     /// The current epoch if `from` leads; otherwise the frame, which only
@@ -518,7 +549,7 @@ impl Coordinator {
 
     fn reject(&mut self, conn: ConnId, code: ErrorCode, detail: String) {
         self.rejected += 1;
-        if self.conns.contains_key(&conn) {
+        if self.conns.contains(conn) {
             self.send(conn, CoordinatorToTab::Rejected { code, detail });
         }
     }
@@ -588,7 +619,7 @@ mod tests {
     }
 
     fn hello(k: &mut Coordinator, n: u32) {
-        k.connect(ConnId(n.into()));
+        k.connect(T0, ConnId(n.into()));
         k.handle(
             T0,
             ConnId(n.into()),
@@ -631,7 +662,7 @@ mod tests {
     fn hello_is_welcomed_and_the_tab_lock_watched() {
         let mut k = coordinator();
         hello(&mut k, 1);
-        k.connect(ConnId(2));
+        k.connect(T0, ConnId(2));
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
@@ -669,7 +700,7 @@ mod tests {
     #[test]
     fn a_new_coordinator_never_gives_an_epoch_a_tab_already_knows_and_a_leader_keeps_its_term() {
         let mut k = coordinator();
-        k.connect(ConnId(2));
+        k.connect(T0, ConnId(2));
         let hi =
             TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: Some(Epoch::new(7).unwrap()) };
         k.handle(T0, ConnId(2), Ok(hi));
@@ -689,7 +720,7 @@ mod tests {
         k.handle(T0, ConnId(1), Ok(reclaim(3)));
         assert_eq!(k.leadership().unwrap().epoch.get(), 9, "an old term is never given back");
         let mut fresh = coordinator();
-        fresh.connect(ConnId(1));
+        fresh.connect(T0, ConnId(1));
         let hi =
             TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(Epoch::new(4).unwrap()) };
         fresh.handle(T0, ConnId(1), Ok(hi));
@@ -708,11 +739,11 @@ mod tests {
         // (the old one was dropped), it is a new claim, as before.
         let hi =
             |n: u32, e: Option<Epoch>| TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: e };
-        k.connect(ConnId(3));
+        k.connect(T0, ConnId(3));
         k.handle(T0, ConnId(3), Ok(hi(3, Some(epoch(4)))));
         k.handle(T0, ConnId(1), Ok(claim(1)));
         assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(5)));
-        k.connect(ConnId(5));
+        k.connect(T0, ConnId(5));
         k.handle(T0, ConnId(5), Ok(hi(1, None)));
         k.handle(T0, ConnId(5), Ok(claim(1)));
         assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(6)));
@@ -721,7 +752,7 @@ mod tests {
     #[test]
     fn who_leads_is_answered_with_the_connected_leadership_to_the_asker_alone() {
         let mut k = coordinator();
-        k.connect(ConnId(2));
+        k.connect(T0, ConnId(2));
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
         assert_eq!(codes(drain(&mut k)), [ErrorCode::NoHello]);
         hello(&mut k, 1);
@@ -788,7 +819,7 @@ mod tests {
         hello(&mut k, 2);
         k.handle(T0, ConnId(1), Ok(claim(1)));
         drain(&mut k);
-        k.connect(ConnId(9));
+        k.connect(T0, ConnId(9));
         k.handle(T0, ConnId(9), Ok(claim(9)));
         k.handle(T0, ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
         k.handle(T0, ConnId(2), Ok(claim(1)));
@@ -817,7 +848,7 @@ mod tests {
         hello(&mut k, 1);
         k.handle(T0, ConnId(1), Ok(claim(1)));
         drain(&mut k);
-        k.connect(ConnId(5));
+        k.connect(T0, ConnId(5));
         k.handle(T0, ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert_eq!(out[0], CoordinatorOutput::Close { conn: ConnId(1) });
@@ -843,6 +874,83 @@ mod tests {
         hello(&mut k, 2);
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::Goodbye { client_id: client(2) }));
         assert_eq!(std::iter::from_fn(|| k.poll_output()).last(), Some(CoordinatorOutput::Close { conn: ConnId(2) }));
+    }
+
+    fn hi(n: u32) -> TabToCoordinator {
+        TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None }
+    }
+
+    const HELLO: u64 = HELLO_TIMEOUT_MS;
+
+    /// A tab killed before its `hello`, or whose `hello` was lost, leaves a
+    /// connection no tab lock tells the coordinator about.
+    #[test]
+    fn a_connection_silent_past_its_hello_deadline_is_closed_and_not_before() {
+        let mut k = led_by(1, 1);
+        k.connect(at(100), ConnId(2));
+        // A frame refused before `hello` does not count as one.
+        k.handle(at(200), ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::NoHello]);
+        k.timeout(at(100 + HELLO - 1));
+        assert_eq!(k.poll_output(), None, "not before its deadline");
+        assert_eq!(k.connections(), 2);
+        k.timeout(at(100 + HELLO));
+        assert_eq!(k.poll_output(), Some(CoordinatorOutput::Close { conn: ConnId(2) }));
+        assert_eq!(k.poll_output(), None);
+        assert_eq!(k.connections(), 1, "only the leader's connection is left");
+        assert_eq!(k.leadership().map(|l| l.epoch), Some(epoch(1)));
+        // Its `hello`, too late, is of a closed connection; the tab says it
+        // again on a new one and is welcomed there.
+        k.handle(at(100 + HELLO + 1), ConnId(2), Ok(hi(2)));
+        assert_eq!(k.poll_output(), None);
+        k.connect(at(100 + HELLO + 1_000), ConnId(3));
+        k.handle(at(100 + HELLO + 1_001), ConnId(3), Ok(hi(2)));
+        assert!(matches!(
+            k.poll_output(),
+            Some(CoordinatorOutput::Send { to: ConnId(3), message: CoordinatorToTab::Welcome { tabs: 2, .. } })
+        ));
+        assert_eq!(k.clients().cloned().collect::<Vec<_>>(), [client(1), client(2)]);
+    }
+
+    #[test]
+    fn a_connection_that_said_hello_in_time_is_never_closed_for_silence() {
+        let mut k = coordinator();
+        k.connect(T0, ConnId(1));
+        k.handle(at(HELLO - 1), ConnId(1), Ok(hi(1)));
+        drain(&mut k);
+        for ms in [HELLO - 1, HELLO, 100 * HELLO] {
+            k.timeout(at(ms));
+        }
+        assert_eq!(k.poll_output(), None);
+        assert_eq!(k.clients().cloned().collect::<Vec<_>>(), [client(1)]);
+    }
+
+    #[test]
+    fn poll_timeout_is_the_earliest_hello_deadline_and_none_once_every_connection_said_hello() {
+        let mut k = coordinator();
+        assert_eq!(k.poll_timeout(), None);
+        k.connect(at(500), ConnId(1));
+        k.connect(at(200), ConnId(2));
+        k.connect(at(900), ConnId(3));
+        assert_eq!(k.poll_timeout(), Some(at(200 + HELLO)));
+        k.connect(at(5_000), ConnId(2));
+        assert_eq!(k.poll_timeout(), Some(at(200 + HELLO)), "a connection opened again keeps its deadline");
+        k.handle(at(300), ConnId(2), Ok(hi(2)));
+        assert_eq!(k.poll_timeout(), Some(at(500 + HELLO)), "one that said hello has none");
+        drain(&mut k);
+        k.timeout(at(500 + HELLO));
+        assert_eq!(drain_all(&mut k), [CoordinatorOutput::Close { conn: ConnId(1) }]);
+        assert_eq!(k.poll_timeout(), Some(at(900 + HELLO)));
+        // A tab that leaves before its `hello` takes its deadline with it.
+        k.handle(at(600 + HELLO), ConnId(3), Ok(TabToCoordinator::Goodbye { client_id: client(3) }));
+        assert_eq!(k.poll_timeout(), None);
+        k.connect(at(700 + HELLO), ConnId(4));
+        k.handle(at(700 + HELLO), ConnId(4), Ok(hi(4)));
+        assert_eq!(k.poll_timeout(), None, "every open connection said hello");
+    }
+
+    fn drain_all(k: &mut Coordinator) -> Vec<CoordinatorOutput> {
+        std::iter::from_fn(|| k.poll_output()).collect()
     }
 
     #[test]
@@ -1402,6 +1510,7 @@ mod tests {
                     k.handle(at(step), conn, Ok(frame));
                 }
             }
+            k.timeout(at(step));
             while k.poll_output().is_some() {}
         }
     }

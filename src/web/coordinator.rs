@@ -14,6 +14,7 @@ use super::runtime::js::random_id;
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use super::runtime::locks::LockMode;
+use super::runtime::timer::Timer;
 use crate::coordinator::{Coordinator, CoordinatorOutput};
 use crate::model::ids::ConnId;
 use crate::model::ids::{AppName, CoordinatorId};
@@ -33,6 +34,8 @@ struct Host {
     watches: LockTable<String>,
     watched: BTreeMap<ConnId, String>,
     next_conn: u64,
+    /// Armed to the core's `poll_timeout()` after every input.
+    timer: Timer,
 }
 
 /// The running coordinator. It serves for as long as this value lives; keep
@@ -85,17 +88,25 @@ impl CoordinatorHandle {
         let request =
             super::runtime::locks::LockRequest::new(&names.coordinator_liveness(&id), LockMode::Exclusive, false)?;
         let granted = request.granted();
-        let host = Host {
-            liveness: Some(request),
-            alive: false,
-            pending: Vec::new(),
-            core: Coordinator::new(id, names),
-            ports: BTreeMap::new(),
-            watches: LockTable::default(),
-            watched: BTreeMap::new(),
-            next_conn: 0,
-        };
-        let host = Rc::new(RefCell::new(host));
+        let host = Rc::new_cyclic(|weak: &Weak<RefCell<Host>>| {
+            let weak = weak.clone();
+            RefCell::new(Host {
+                liveness: Some(request),
+                alive: false,
+                pending: Vec::new(),
+                core: Coordinator::new(id, names),
+                ports: BTreeMap::new(),
+                watches: LockTable::default(),
+                watched: BTreeMap::new(),
+                next_conn: 0,
+                timer: Timer::new(move || {
+                    if let Some(host) = weak.upgrade() {
+                        host.borrow_mut().core.timeout(now());
+                        pump(&host, None);
+                    }
+                }),
+            })
+        });
         let weak = Rc::downgrade(&host);
         wasm_bindgen_futures::spawn_local(async move {
             let granted = granted.await;
@@ -164,8 +175,11 @@ fn accept(host: &Rc<RefCell<Host>>, port: MessagePort) {
         }
     });
     port.start();
-    h.core.connect(conn);
+    h.core.connect(now(), conn);
     h.ports.insert(conn, (port, listener));
+    drop(h);
+    // Its deadline for `hello` may be the earliest.
+    pump(host, None);
 }
 
 fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
@@ -176,7 +190,8 @@ fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
     pump(host, port);
 }
 
-/// Carries out what the core asks for, until it asks for nothing.
+/// Carries out what the core asks for, until it asks for nothing, then arms
+/// the timer to the core's next deadline.
 fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
     loop {
         let Some(output) = host.borrow_mut().core.poll_output() else { break };
@@ -202,6 +217,8 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
     if let Some(unrouted) = carried {
         unrouted.close();
     }
+    let h = host.borrow();
+    h.timer.arm(h.core.poll_timeout(), now());
 }
 
 /// Waits on a tab's lock: granted means the tab is gone.

@@ -110,13 +110,12 @@ impl Sim {
                 fail(format!("the coordinator knows {clients:?}, the live tabs are {live_ids:?}"));
             }
             let silent = self.silent_connections();
-            if !silent.is_empty() && !self.cfg.allow_silent_connections {
-                fail(format!("the coordinator keeps the connections of {silent:?}, which died before their hello"));
+            if !silent.is_empty() {
+                fail(format!("the coordinator keeps connections of tabs {silent:?} that never said hello"));
             }
-            let allowed = if self.cfg.allow_silent_connections { silent.len() } else { 0 };
-            if self.coordinator.connections() != live.len() + allowed {
+            if self.coordinator.connections() != live.len() {
                 let (n, l) = (self.coordinator.connections(), live.len());
-                fail(format!("the coordinator has {n} connections for {l} live tabs and {allowed} silent ones"));
+                fail(format!("the coordinator has {n} connections for {l} live tabs"));
             }
         }
 

@@ -98,7 +98,10 @@ impl Sim {
             }
         }
         for (owner, request) in granted {
-            let at = self.now_us + self.cfg.lock_latency_us + self.jitter();
+            let mut at = self.now_us + self.cfg.lock_latency_us + self.jitter();
+            if let Ctx::Tab(ix) = owner {
+                at = at.max(self.tabs[ix].grants_from_us);
+            }
             self.schedule(at, Event::Granted { owner, lock: lock.to_owned(), request });
         }
     }

@@ -19,7 +19,8 @@
 //!   connection it left are not delivered.
 //! * **Web Locks** like the browser's: per name a set of holders and a FIFO
 //!   queue, exclusive and shared modes, a queued request withdrawn by
-//!   `Release`. Grants reach their owner as events, after a small delay.
+//!   `Release`. Grants reach their owner as events, after a small delay; a
+//!   slow tab ([`Sim::open_slow_tab`]) hears of none before a given time.
 //! * **Channels**: every message travels on a (from, to) channel that
 //!   delivers in FIFO order, as a `MessagePort` does, after a latency.
 //!   Optional random extra latency reorders messages *across* channels, and
@@ -28,7 +29,11 @@
 //!   created by the worker's `OpenSession`, carried by the `session` that
 //!   follows, by the leader's `provide-port` and the coordinator's, and taken
 //!   by the tab's `Connected` event. A port that no output takes is dropped.
-//! * **Timers**: after each input to a tab its `poll_timeout()` is armed.
+//! * **Timers**: after each input to a tab or to the coordinator, its
+//!   `poll_timeout()` is armed. The coordinator's closes a connection that
+//!   never said `hello` ([`HELLO_TIMEOUT_MS`](tabworker::HELLO_TIMEOUT_MS)
+//!   after it opened): nothing is left open for a tab killed before its
+//!   `hello`, or whose `hello` was lost.
 //! * **Keyed backends** ([`keyed`]): the leader's `SpawnWorker`, `ToWorker`
 //!   and `KillWorker` run one worker per backend, whose app code behaves by
 //!   its tag ([`App`]); each tab's app keeps its connects, watches and
@@ -111,10 +116,6 @@ pub struct Config {
     pub lose: Vec<Loss>,
     /// After a graceful close (`destroy`), the page is gone after up to this long.
     pub close_to_kill_us: u64,
-    /// Accept, when settled, coordinator connections of tabs that died
-    /// before their `hello` arrived (the coordinator never learns of their
-    /// death; see [`Sim::silent_connections`]).
-    pub allow_silent_connections: bool,
     /// Send every message through `protocol::frame` + JSON + `decode_json`.
     pub round_trip_frames: bool,
     /// Record a human-readable trace of every input and output.
@@ -136,7 +137,6 @@ impl Default for Config {
             droppable: None,
             lose: Vec::new(),
             close_to_kill_us: 5 * MS,
-            allow_silent_connections: false,
             round_trip_frames: true,
             trace: false,
             fleet_limits: FleetLimits::default(),
@@ -158,6 +158,8 @@ pub struct Sim {
     /// The current coordinator instance.
     coordinator: Coordinator,
     coordinator_alive: bool,
+    /// The coordinator's timer armed last.
+    coordinator_timer: Option<Timestamp>,
     /// How many coordinator instances were started (the current one's number).
     instances: u64,
     /// Every connection ever opened, with its tab.
@@ -204,6 +206,7 @@ impl Sim {
             names,
             coordinator,
             coordinator_alive: false,
+            coordinator_timer: None,
             instances: 0,
             conn_tab: BTreeMap::new(),
             open_conns: BTreeSet::new(),
@@ -372,15 +375,12 @@ impl Sim {
         self.queue.is_empty()
     }
 
-    /// Connections the coordinator keeps open for tabs that are dead and
-    /// never said `hello` to it.
+    /// The tabs of the connections the coordinator keeps open that never
+    /// said `hello` to it (their tab died first, or its `hello` was lost, or
+    /// it has yet to say it). Each is closed at its deadline, so none is left
+    /// once the system is quiet.
     pub fn silent_connections(&self) -> Vec<usize> {
-        self.open_conns
-            .iter()
-            .filter(|c| !self.introduced.contains(c))
-            .map(|c| self.conn_tab[c])
-            .filter(|&t| !self.tabs[t].alive)
-            .collect()
+        self.open_conns.iter().filter(|c| !self.introduced.contains(c)).map(|c| self.conn_tab[c]).collect()
     }
 
     /// Violations seen while running (checked after every event).
@@ -397,6 +397,17 @@ impl Sim {
 
     /// Opens a tab: it connects to the coordinator and starts.
     pub fn open_tab(&mut self) -> usize {
+        self.open_tab_hearing_grants_after(0)
+    }
+
+    /// Opens a tab that hears of no lock grant for its first `us` (its page
+    /// is frozen, or busy with a long script, right after it created its
+    /// SharedWorker): it says `hello` only then.
+    pub fn open_slow_tab(&mut self, us: u64) -> usize {
+        self.open_tab_hearing_grants_after(self.now_us + us)
+    }
+
+    fn open_tab_hearing_grants_after(&mut self, grants_from_us: u64) -> usize {
         let ix = self.tabs.len();
         let id = ClientId::new(format!("tab{ix}")).expect("a valid client id");
         let mut tab = Tab::new(id, self.names.clone());
@@ -416,6 +427,7 @@ impl Sim {
             worker: None,
             port: None,
             timer: None,
+            grants_from_us,
             max_epoch: None,
             max_connected_epoch: None,
             events: Vec::new(),
@@ -517,6 +529,7 @@ impl Sim {
         let lock = self.names.coordinator_liveness(&id);
         self.coordinator = Coordinator::new(id, self.names.clone());
         self.coordinator_alive = true;
+        self.coordinator_timer = None;
         self.acquire(Ctx::Coordinator, lock, LockMode::Exclusive);
     }
 
@@ -647,7 +660,8 @@ impl Sim {
                 }
                 trace!(self, "coord <- connection c{conn} from tab{tab}");
                 self.open_conns.insert(conn);
-                self.coordinator.connect(ConnId(conn));
+                let now = self.now();
+                self.coordinator.connect(now, ConnId(conn));
                 self.drain_coordinator(None);
             }
             Event::ToCoordinator { conn, instance, msg, port } => {
@@ -723,6 +737,21 @@ impl Sim {
                 }
                 trace!(self, "{owner} <- granted {lock}");
                 self.granted(owner, &lock);
+            }
+            Event::CoordinatorTimer { instance, at } => {
+                if !self.coordinator_alive || instance != self.instances {
+                    return;
+                }
+                if self.coordinator_timer == Some(at) {
+                    self.coordinator_timer = None;
+                }
+                trace!(self, "coord <- timer {at}");
+                let before = self.coordinator.connections();
+                let now = self.now();
+                self.coordinator.timeout(now);
+                // Only silent connections close on a timer.
+                self.stats.silent_closed += before.saturating_sub(self.coordinator.connections()) as u64;
+                self.drain_coordinator(None);
             }
             Event::Timer { tab, at } => {
                 if !self.tabs[tab].alive {
@@ -1058,6 +1087,14 @@ impl Sim {
         }
         if carried.is_some() {
             self.stats.dropped_ports += 1;
+        }
+        // Arm the timer.
+        if let Some(at) = self.coordinator.poll_timeout() {
+            if self.coordinator_timer != Some(at) {
+                self.coordinator_timer = Some(at);
+                let at_us = (at.unix_millis().saturating_sub(T0_MS) * MS).max(self.now_us);
+                self.schedule(at_us, Event::CoordinatorTimer { instance: self.instances, at });
+            }
         }
     }
 }

@@ -118,6 +118,11 @@ pub(super) enum Event {
         tab: usize,
         at: Timestamp,
     },
+    /// The timer of coordinator instance `instance`.
+    CoordinatorTimer {
+        instance: u64,
+        at: Timestamp,
+    },
     /// The `error` event of a worker that threw and died.
     WorkerError {
         worker: usize,
@@ -158,6 +163,8 @@ pub struct TabCtx {
     pub port: Option<Port>,
     /// The timer armed last.
     pub(super) timer: Option<Timestamp>,
+    /// No lock grant reaches it before this instant (virtual µs).
+    pub(super) grants_from_us: u64,
     /// The highest epoch it has known, to check that it never goes back.
     pub(super) max_epoch: Option<Epoch>,
     /// The highest epoch of a `Connected` event.
@@ -209,6 +216,8 @@ pub struct Stats {
     pub undeliverable: u64,
     /// Ports that no output took.
     pub dropped_ports: u64,
+    /// Connections the coordinator closed because they never said `hello`.
+    pub silent_closed: u64,
     /// `Acquire` of a lock the context already held or waited for.
     pub duplicate_acquires: u64,
     /// `ToBackend` from a tab without a worker.
