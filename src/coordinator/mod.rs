@@ -43,7 +43,7 @@ mod conns;
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch};
-use crate::model::locks::LockNames;
+use crate::model::locks::{LockId, LockNames};
 use crate::model::status::{BackendState, TerminationReason};
 use crate::model::time::Timestamp;
 use crate::protocol::{
@@ -73,7 +73,9 @@ pub enum CoordinatorOutput {
         /// The connection of the tab.
         conn: ConnId,
         /// The tab's lock.
-        lock: String,
+        lock: LockId,
+        /// Its name.
+        name: String,
     },
     /// Close connection `conn` and stop watching its tab (its tab is gone,
     /// or it never said `hello` in time).
@@ -287,7 +289,8 @@ impl Coordinator {
         if let Some(old) = self.conn_of(&client_id) {
             self.close(now, old);
         }
-        let lock = self.names.tab(&client_id);
+        let lock = LockId::Tab(client_id.clone());
+        let name = self.names.name(&lock);
         self.conns.introduce(conn, client_id);
         let tabs = self.clients().count();
         let welcome = CoordinatorToTab::Welcome {
@@ -296,7 +299,7 @@ impl Coordinator {
             tabs: u32::try_from(tabs).unwrap_or(u32::MAX),
         };
         self.send(conn, welcome);
-        self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock });
+        self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock, name });
     }
 
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
@@ -667,7 +670,8 @@ mod tests {
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
             tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
-        assert_eq!(out[3], CoordinatorOutput::WatchTab { conn: ConnId(2), lock: "tabworker:app:tab:c2".into() });
+        let (lock, name) = (LockId::Tab(client(2)), "tabworker:app:tab:c2".to_owned());
+        assert_eq!(out[3], CoordinatorOutput::WatchTab { conn: ConnId(2), lock, name });
     }
 
     #[test]

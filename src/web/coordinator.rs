@@ -31,8 +31,7 @@ struct Host {
     pending: Vec<MessagePort>,
     ports: BTreeMap<ConnId, (MessagePort, Listener)>,
     /// The tab lock each connection's tab holds, waited on.
-    watches: LockTable<String>,
-    watched: BTreeMap<ConnId, String>,
+    watches: LockTable<ConnId>,
     next_conn: u64,
     /// Armed to the core's `poll_timeout()` after every input.
     timer: Timer,
@@ -97,7 +96,6 @@ impl CoordinatorHandle {
                 core: Coordinator::new(id, names),
                 ports: BTreeMap::new(),
                 watches: LockTable::default(),
-                watched: BTreeMap::new(),
                 next_conn: 0,
                 timer: Timer::new(move || {
                     if let Some(host) = weak.upgrade() {
@@ -202,12 +200,10 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
                 let carried = if message.ports() == 1 { carried.take() } else { None };
                 post_frame("coordinator", port, &message, carried.as_ref());
             }
-            CoordinatorOutput::WatchTab { conn, lock } => watch(host, conn, lock),
+            CoordinatorOutput::WatchTab { conn, name, .. } => watch(host, conn, &name),
             CoordinatorOutput::Close { conn } => {
                 let mut h = host.borrow_mut();
-                if let Some(lock) = h.watched.remove(&conn) {
-                    h.watches.release(&lock);
-                }
+                h.watches.release(&conn);
                 if let Some((port, _listener)) = h.ports.remove(&conn) {
                     port.close();
                 }
@@ -222,10 +218,10 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
 }
 
 /// Waits on a tab's lock: granted means the tab is gone.
-fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
+fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, name: &str) {
     let granted = {
         let mut h = host.borrow_mut();
-        match h.watches.acquire(lock.clone(), &lock, LockMode::Exclusive) {
+        match h.watches.acquire(conn, name, LockMode::Exclusive) {
             Ok(granted) => granted,
             Err(e) => {
                 web_sys::console::warn_1(&format!("tabworker coordinator: cannot watch a tab: {e}").into());
@@ -233,7 +229,6 @@ fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, lock: String) {
             }
         }
     };
-    host.borrow_mut().watched.insert(conn, lock);
     LockTable::when_granted(
         granted,
         Rc::downgrade(host),

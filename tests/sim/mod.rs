@@ -1069,12 +1069,12 @@ impl Sim {
                     let at = self.channel_time(Ctx::Coordinator, Ctx::Tab(tab), self.cfg.coordinator_latency_us);
                     self.schedule(at, Event::ToTab { conn, msg: message, port });
                 }
-                CoordinatorOutput::WatchTab { conn, lock } => {
-                    let previous = self.watches.insert(conn.0, lock.clone());
+                CoordinatorOutput::WatchTab { conn, name, .. } => {
+                    let previous = self.watches.insert(conn.0, name.clone());
                     if previous.is_some() {
                         self.violation(format!("coord watches connection {} twice", conn.0));
                     }
-                    self.acquire(Ctx::Coordinator, lock, LockMode::Exclusive);
+                    self.acquire(Ctx::Coordinator, name, LockMode::Exclusive);
                 }
                 CoordinatorOutput::Close { conn } => {
                     self.closed_conns.insert(conn.0);
