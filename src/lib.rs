@@ -71,7 +71,10 @@ pub use backend_host::{BackendHost, BackendOutput};
 pub use coordinator::{ConnId, Coordinator, CoordinatorOutput};
 pub use fleet::{DEFAULT_GRACE_MS, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Fleet, FleetLimits, FleetOutput};
 pub use model::code::{ErrorCode, UnknownCode};
-pub use model::connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
+pub use model::connect::{
+    BackendUrl, BackendUrlError, ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn,
+    SpawnConfig, UrlFault,
+};
 pub use model::ids::{
     AppName, BackendId, ClientId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
 };
