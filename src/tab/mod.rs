@@ -31,6 +31,7 @@
 //!    attempt, and while it leads hosts them in its [`Fleet`], reporting
 //!    their states in its epoch; stepping down kills them.
 
+mod hosting;
 mod keyed;
 
 use std::collections::{BTreeMap, VecDeque};
