@@ -84,6 +84,6 @@ pub use model::status::{BackendState, BackendStatus, TerminationKind, Terminatio
 pub use model::time::{Timestamp, TimestampError};
 pub use registry::{Backend, ConnectError, Decision, MAX_KEY_LEN, Registry};
 pub use tab::{
-    DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
-    WORKER_START_TIMEOUT_MS,
+    CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS, DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role,
+    SubscriptionId, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS,
 };

@@ -87,7 +87,7 @@ fn default_name() -> String {
 }
 
 fn default_timeout() -> u32 {
-    10_000
+    crate::tab::DEFAULT_CALL_TIMEOUT_MS as u32
 }
 
 pub(super) fn now() -> Timestamp {
@@ -183,6 +183,7 @@ impl Client {
             grace_ms: options.termination_grace_ms.into(),
         };
         tab.configure_fleet(limits, options.backends.keys().cloned(), Box::new(entropy));
+        tab.set_call_timeout(options.connect_timeout_ms.into());
         let events =
             web_sys::EventTarget::new().map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, describe(&e)))?;
         let inner = Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| {
@@ -395,6 +396,8 @@ impl Inner {
             TabOutput::SpawnWorker { backend_id, tag } => self.spawn_worker(backend_id, tag),
             TabOutput::ToWorker { backend_id, message } => self.to_worker(&backend_id, &message),
             TabOutput::KillWorker { backend_id } => self.kill_worker(&backend_id),
+            TabOutput::OpenKeyed { session_id, message } => self.open_keyed(session_id, message),
+            TabOutput::CloseKeyed { session_id } => self.close_keyed(&session_id),
             TabOutput::Acquire { lock, mode } => self.acquire(lock, mode),
             TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
             TabOutput::Event(event) => self.on_event(event),
@@ -499,11 +502,7 @@ impl Inner {
                 web_sys::console::warn_1(&format!("tabworker client: the backend worker failed: {detail}").into());
                 ("backenderror", object(&[("detail", detail.into())]))
             }
-            keyed @ (TabEvent::Answered(_)
-            | TabEvent::History { .. }
-            | TabEvent::Status { .. }
-            | TabEvent::KeyedSession { .. }
-            | TabEvent::KeyedRefused { .. }) => return self.on_keyed_event(keyed),
+            keyed @ (TabEvent::Settled { .. } | TabEvent::StatusUpdate { .. }) => return self.on_keyed_event(keyed),
         };
         let init = web_sys::CustomEventInit::new();
         init.set_detail(&detail);

@@ -1027,7 +1027,11 @@ impl Sim {
             trace!(self, "  tab{ix} -> {out:?}");
             match out {
                 // Nothing here connects by key, so no tab hosts a keyed backend.
-                TabOutput::SpawnWorker { .. } | TabOutput::ToWorker { .. } | TabOutput::KillWorker { .. } => {
+                TabOutput::SpawnWorker { .. }
+                | TabOutput::ToWorker { .. }
+                | TabOutput::KillWorker { .. }
+                | TabOutput::OpenKeyed { .. }
+                | TabOutput::CloseKeyed { .. } => {
                     self.violation(format!("tab{ix} acted on a keyed backend: {out:?}"));
                 }
                 TabOutput::ToCoordinator(msg) => {
