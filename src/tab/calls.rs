@@ -1,12 +1,13 @@
-//! The app's calls that wait for an answer — `connect`, `open`, and the
-//! waits on a backend's state (`status`, `ready`, `terminate`) — each by a
-//! [`CallId`], with its deadline; and what a connect carried that never
-//! leaves the tab (`user`, `auth`), by the token each connect was given.
+//! The app's calls that wait for an answer — `initialize`, `connect`,
+//! `open`, and the waits on a backend's state (`status`, `ready`,
+//! `terminate`) — each by a [`CallId`], with its deadline; and what a
+//! connect carried that never leaves the tab (`user`, `auth`), by the token
+//! each connect was given.
 //!
-//! A `connect` or an `open` not answered by its deadline (the configured
-//! `connectTimeoutMs` after the call) is refused with
-//! [`ErrorCode::Timeout`]; a wait on a state has no deadline. Each call is
-//! settled once: a call that is no longer pending settles no more.
+//! A join, a `connect` or an `open` not answered by its deadline (the
+//! configured `connectTimeoutMs` after the call) is refused; a wait on a
+//! state has no deadline. Each call is settled once: a call that is no
+//! longer pending settles no more.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,7 +18,7 @@ use crate::model::ids::{BackendId, SessionId};
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 
-/// How long a `connect` or an `open` waits for its answer unless
+/// How long a join, a `connect` or an `open` waits for its answer unless
 /// configured otherwise ([`crate::Tab::set_call_timeout`]).
 pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 10_000;
 
@@ -42,6 +43,8 @@ impl fmt::Display for CallId {
 /// What a call resolves with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallValue {
+    /// `initialize`: the coordinator welcomed the tab.
+    Joined,
     /// `connect`: the leader's answer.
     Connected(Box<ConnectResponse>),
     /// `status`, `ready`, `terminate`: the state that settled it.
@@ -84,6 +87,8 @@ pub(crate) struct Credentials {
 /// A call whose deadline passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Expired {
+    /// The join: no `welcome` came.
+    Join,
     /// A `connect`.
     Connect,
     /// An `open`, of this session.
@@ -92,6 +97,9 @@ pub(crate) enum Expired {
 
 #[derive(Debug)]
 enum Pending {
+    Join {
+        deadline: Timestamp,
+    },
     Connect {
         deadline: Timestamp,
         credentials: Credentials,
@@ -107,7 +115,9 @@ enum Pending {
 impl Pending {
     fn deadline(&self) -> Option<Timestamp> {
         match self {
-            Pending::Connect { deadline, .. } | Pending::Open { deadline, .. } => Some(*deadline),
+            Pending::Join { deadline } | Pending::Connect { deadline, .. } | Pending::Open { deadline, .. } => {
+                Some(*deadline)
+            }
             Pending::Wait => None,
         }
     }
@@ -139,6 +149,20 @@ impl Calls {
     pub(crate) fn next_id(&mut self) -> CallId {
         self.next += 1;
         CallId(self.next)
+    }
+
+    /// The join, started at `now`.
+    pub(crate) fn join(&mut self, now: Timestamp) -> CallId {
+        let call = self.next_id();
+        self.pending.insert(call, Pending::Join { deadline: self.deadline(now) });
+        call
+    }
+
+    /// Ends the join, if it is pending: the call to settle.
+    pub(crate) fn take_join(&mut self) -> Option<CallId> {
+        let call = self.pending.iter().find(|(_, p)| matches!(p, Pending::Join { .. })).map(|(c, _)| *c)?;
+        self.pending.remove(&call);
+        Some(call)
     }
 
     /// A `connect` made at `now`, with what it carried.
@@ -203,6 +227,7 @@ impl Calls {
             self.pending.iter().filter(|(_, p)| p.deadline().is_some_and(|d| d <= now)).map(|(c, _)| *c).collect();
         due.into_iter()
             .filter_map(|call| match self.pending.remove(&call)? {
+                Pending::Join { .. } => Some((call, Expired::Join)),
                 Pending::Connect { .. } => Some((call, Expired::Connect)),
                 Pending::Open { session_id, .. } => Some((call, Expired::Open(session_id))),
                 Pending::Wait => None,
@@ -210,9 +235,15 @@ impl Calls {
             .collect()
     }
 
-    /// Why a call timed out.
+    /// Why a `connect` or an `open` timed out.
     pub(crate) fn timeout_error(&self) -> CallError {
         CallError::new(ErrorCode::Timeout, format!("no answer within {} ms", self.timeout_ms))
+    }
+
+    /// Why the join timed out: the coordinator is what did not answer.
+    pub(crate) fn join_timeout_error(&self) -> CallError {
+        let detail = format!("the coordinator did not answer within {} ms", self.timeout_ms);
+        CallError::new(ErrorCode::CoordinatorUnavailable, detail)
     }
 
     /// Forgets everything (the tab was destroyed): the calls that were

@@ -258,13 +258,18 @@ impl Tab {
     }
 
     /// Refuses the calls whose deadline passed; a timed-out `open` gives
-    /// its session back (a port granted later is not taken).
+    /// its session back (a port granted later is not taken), a timed-out
+    /// join leaves.
     pub(super) fn expire_calls(&mut self, now: Timestamp) {
         for (call, expired) in self.calls.expire(now) {
             let error = self.calls.timeout_error();
-            self.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
-            if let Expired::Open(session_id) = expired {
-                self.end_session(&session_id, error);
+            match expired {
+                Expired::Join => self.join_failed(now, call, self.calls.join_timeout_error()),
+                Expired::Connect => self.event(TabEvent::Settled { call, outcome: Err(error) }),
+                Expired::Open(session_id) => {
+                    self.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+                    self.end_session(&session_id, error);
+                }
             }
         }
     }

@@ -36,6 +36,7 @@
 
 mod calls;
 mod hosting;
+mod joining;
 mod keyed;
 mod sessions;
 mod watches;
@@ -693,6 +694,7 @@ impl Tab {
             self.release(old);
         }
         self.event(TabEvent::Joined { coordinator_id });
+        self.welcomed();
         if !std::mem::replace(&mut self.in_election, true) {
             self.acquire(self.names.leader(), LockMode::Exclusive);
         }

@@ -13,7 +13,7 @@ use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
 use super::listener::Listener;
 use super::lock_table::LockTable;
-use super::timer::{Timer, set_timeout};
+use super::timer::Timer;
 use super::{object, random_id};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::LockNames;
@@ -125,23 +125,8 @@ pub(super) struct State {
     session: Option<Session>,
     /// `connected()` calls waiting for a session: (resolve, reject).
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
-    /// Resolves the wait for `welcome`; the outcome is read from `state`.
-    welcome: Option<js_sys::Function>,
-    /// Why the wait for `welcome` ended without one.
-    welcome_error: Option<TabworkerError>,
     coordinator_id: Option<CoordinatorId>,
     destroyed: bool,
-}
-
-impl State {
-    /// Ends the wait for `welcome`, once: with `Ok` when it came, with the
-    /// error that ended it otherwise.
-    fn end_welcome(&mut self, outcome: Result<(), TabworkerError>) {
-        if let Some(resolve) = self.welcome.take() {
-            self.welcome_error = outcome.err();
-            let _ = resolve.call0(&JsValue::NULL);
-        }
-    }
 }
 
 pub(super) struct Inner {
@@ -150,6 +135,8 @@ pub(super) struct Inner {
     pub(super) tab: RefCell<Tab>,
     pub(super) state: RefCell<State>,
     pub(super) keyed: RefCell<super::keyed::Keyed>,
+    /// The promises of the tab's calls.
+    pub(super) promises: RefCell<super::calls::Promises>,
     events: web_sys::EventTarget,
     timer: Timer,
     pumping: Cell<bool>,
@@ -191,6 +178,7 @@ impl Client {
             Inner {
                 tab: RefCell::new(tab),
                 keyed: RefCell::default(),
+                promises: RefCell::default(),
                 options,
                 names,
                 state: RefCell::default(),
@@ -325,12 +313,9 @@ impl Client {
         // leaves nothing behind (locks asked for, a connection).
         let started = start_joining(&inner).inspect_err(|_| inner.shut_down());
         future_to_promise(async move {
-            let answered = started?;
-            wait_for_welcome(&inner, answered).await.map_err(|e| {
-                inner.shut_down();
-                JsValue::from(e)
-            })?;
-            Ok(JsValue::UNDEFINED)
+            let joined = started?;
+            // A join that failed left the tab: the browser's side goes too.
+            JsFuture::from(joined).await.inspect_err(|_| inner.shut_down())
         })
         .unchecked_into()
     }
@@ -463,9 +448,7 @@ impl Inner {
     fn on_event(self: &Rc<Self>, event: TabEvent) {
         let (kind, detail): (&str, JsValue) = match event {
             TabEvent::Joined { coordinator_id } => {
-                let mut state = self.state.borrow_mut();
-                state.coordinator_id = Some(coordinator_id);
-                state.end_welcome(Ok(()));
+                self.state.borrow_mut().coordinator_id = Some(coordinator_id);
                 return;
             }
             TabEvent::RoleChanged(role) => ("rolechange", object(&[("role", role.as_str().into())])),
@@ -502,7 +485,8 @@ impl Inner {
                 web_sys::console::warn_1(&format!("tabworker client: the backend worker failed: {detail}").into());
                 ("backenderror", object(&[("detail", detail.into())]))
             }
-            keyed @ (TabEvent::Settled { .. } | TabEvent::StatusUpdate { .. }) => return self.on_keyed_event(keyed),
+            TabEvent::Settled { call, outcome } => return self.settle(call, outcome),
+            TabEvent::StatusUpdate { subscription, state } => return self.status_update(subscription, &state),
         };
         let init = web_sys::CustomEventInit::new();
         init.set_detail(&detail);
@@ -545,10 +529,9 @@ impl Inner {
         let weak = Rc::downgrade(self);
         let on_error = Listener::new(&worker, "error", move |_: web_sys::Event| {
             if let Some(inner) = weak.upgrade() {
-                inner.state.borrow_mut().end_welcome(Err(TabworkerError::new(
-                    ErrorCode::CoordinatorUnavailable,
-                    "the coordinator script failed to load or threw",
-                )));
+                let detail = "the coordinator script failed to load or threw".to_owned();
+                inner.tab.borrow_mut().coordinator_failed(now(), detail);
+                inner.pump();
             }
         });
         port.start();
@@ -568,6 +551,7 @@ impl Inner {
         self.pump();
         self.timer.arm(None);
         self.shut_down_keyed();
+        self.promises.borrow_mut().clear();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.destroyed = true;
@@ -577,7 +561,6 @@ impl Inner {
             if let Some(worker) = state.backend.take() {
                 worker.terminate();
             }
-            state.end_welcome(Err(TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed")));
             if let Some(port) = state.coordinator.take() {
                 port.close();
             }
@@ -610,8 +593,9 @@ fn warn_refused(from: &str, error: &crate::protocol::DecodeError) {
     );
 }
 
-/// Checks that the browser lets this client join, then starts joining. The returned
-/// promise resolves when the coordinator answered or the wait for it ended.
+/// Checks that the browser lets this client join, then starts joining. The
+/// returned promise is the join's: it resolves when the coordinator
+/// welcomed this client, and rejects when the tab says the join failed.
 fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
     let features = Features::detect();
     if !features.shared_worker {
@@ -623,34 +607,13 @@ fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
             "navigator.locks is missing: Web Locks need a secure context (https or localhost)",
         ));
     }
-    let mut welcome_slot = None;
-    let welcome = js_sys::Promise::new(&mut |resolve, _| welcome_slot = Some(resolve));
-    let timeout = js_sys::Promise::new(&mut |resolve, _| {
-        set_timeout(&resolve, f64::from(inner.options.connect_timeout_ms));
-    });
-    inner.state.borrow_mut().welcome = welcome_slot;
     // The locks are asked for first: `hello` waits for the tab lock (the
     // coordinator waits on that lock after `hello`), and the grants take
     // about as long as the connection, which opens meanwhile.
-    inner.tab.borrow_mut().start(now());
+    let call = inner.tab.borrow_mut().join(now());
     inner.pump();
     inner.connect_coordinator()?;
-    Ok(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout)))
-}
-
-/// Waits for `answered` (from [`start_joining`]): `Ok` if the coordinator
-/// welcomed this client.
-async fn wait_for_welcome(inner: &Rc<Inner>, answered: js_sys::Promise) -> Result<(), TabworkerError> {
-    // Neither promise in the race rejects: the outcome is in `state`.
-    let _ = JsFuture::from(answered).await;
-    if let Some(error) = inner.state.borrow_mut().welcome_error.take() {
-        return Err(error);
-    }
-    if inner.state.borrow().coordinator_id.is_none() {
-        return Err(TabworkerError::new(
-            ErrorCode::CoordinatorUnavailable,
-            format!("the coordinator did not answer within {} ms", inner.options.connect_timeout_ms),
-        ));
-    }
-    Ok(())
+    // Only now is anyone to hear of the join: a join that could not start
+    // leaves no promise behind to reject unheard.
+    Ok(inner.promise(call))
 }

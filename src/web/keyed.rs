@@ -17,6 +17,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageChannel, MessageEvent, MessagePort, Worker, WorkerOptions, WorkerType};
 
+use super::calls::thrown;
 use super::client::{Client, Inner, now};
 use super::codec::{from_js, to_js};
 use super::error::{ErrorCode, TabworkerError, describe};
@@ -24,7 +25,7 @@ use super::listener::Listener;
 use crate::model::connect::ConnectRequest;
 use crate::model::ids::{BackendId, SessionId};
 use crate::protocol::{BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend, decode, frame};
-use crate::tab::{CallError, CallId, CallValue, SubscriptionId, TabEvent};
+use crate::tab::{CallValue, SubscriptionId};
 
 #[wasm_bindgen]
 extern "C" {
@@ -51,9 +52,6 @@ extern "C" {
     pub type TerminateOptionsJs;
 }
 
-/// A promise's `resolve` and `reject`.
-type Settle = (js_sys::Function, js_sys::Function);
-
 /// The browser objects of a keyed session whose port arrived.
 struct Ports {
     /// The port the grant came with; the backend answers `open` on it.
@@ -70,8 +68,6 @@ struct Ports {
 /// The keyed-backend state of one client in the browser.
 #[derive(Default)]
 pub(super) struct Keyed {
-    /// The promise of each call the tab has not settled.
-    calls: BTreeMap<CallId, Settle>,
     /// The callback of each `statusStream`.
     subscriptions: BTreeMap<SubscriptionId, js_sys::Function>,
     sessions: BTreeMap<SessionId, Ports>,
@@ -220,53 +216,20 @@ impl Client {
     }
 }
 
-/// The error thrown for a refusal of the tab.
-fn thrown(error: CallError) -> TabworkerError {
-    TabworkerError::new(error.code, error.detail)
-}
-
 impl Inner {
-    /// The promise of `call`, settled when the tab settles it (perhaps in
-    /// this very pump).
-    fn promise(self: &Rc<Self>, call: CallId) -> Promise {
-        let mut slot = None;
-        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-        // The executor runs at once: the slot is filled.
-        if let Some(settle) = slot {
-            self.keyed.borrow_mut().calls.insert(call, settle);
-        }
-        self.pump();
-        promise
-    }
-
-    /// A keyed-backend event of the tab.
-    pub(super) fn on_keyed_event(self: &Rc<Self>, event: TabEvent) {
-        match event {
-            TabEvent::Settled { call, outcome } => {
-                let Some((resolve, reject)) = self.keyed.borrow_mut().calls.remove(&call) else { return };
-                let settled = match outcome {
-                    Ok(value) => self.value(value),
-                    Err(error) => Err(thrown(error).into()),
-                };
-                // A callback that throws is reported by the browser, not here.
-                let _ = match settled {
-                    Ok(value) => resolve.call1(&JsValue::NULL, &value),
-                    Err(error) => reject.call1(&JsValue::NULL, &error),
-                };
-            }
-            TabEvent::StatusUpdate { subscription, state } => {
-                let callback = self.keyed.borrow().subscriptions.get(&subscription).cloned();
-                if let (Some(callback), Ok(state)) = (callback, to_js(&state)) {
-                    let _ = callback.call1(&JsValue::NULL, &state);
-                }
-            }
-            _ => {}
+    /// Gives `statusStream` subscription `subscription` its next state.
+    pub(super) fn status_update(&self, subscription: SubscriptionId, state: &crate::BackendState) {
+        let callback = self.keyed.borrow().subscriptions.get(&subscription).cloned();
+        if let (Some(callback), Ok(state)) = (callback, to_js(state)) {
+            // A callback that throws is reported by the browser, not here.
+            let _ = callback.call1(&JsValue::NULL, &state);
         }
     }
 
-    /// A call's value, as JavaScript sees it.
-    fn value(self: &Rc<Self>, value: CallValue) -> Result<JsValue, JsValue> {
+    /// The value of a keyed call, as JavaScript sees it.
+    pub(super) fn keyed_value(self: &Rc<Self>, value: CallValue) -> Result<JsValue, JsValue> {
         let converted = match value {
+            CallValue::Joined => return Ok(JsValue::UNDEFINED),
             CallValue::Connected(response) => to_js(&*response),
             CallValue::State(state) => to_js(&state),
             CallValue::Session { session_id, backend_id } => {

@@ -5,6 +5,7 @@
 //! tested natively.
 
 mod backend;
+mod calls;
 mod client;
 mod codec;
 mod coordinator;

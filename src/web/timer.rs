@@ -1,6 +1,7 @@
 //! One runtime timer, re-armed to the state machine's earliest deadline
 //! (quinn's pattern): a single `setTimeout` at a time, one callback for the
-//! timer's whole life.
+//! timer's whole life. It is the only `setTimeout` of the browser layer:
+//! every deadline is the core's.
 
 use std::cell::Cell;
 
@@ -11,7 +12,7 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     /// `setTimeout(callback, ms)`; its id.
     #[wasm_bindgen(js_name = setTimeout)]
-    pub(crate) fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
+    fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
 }
