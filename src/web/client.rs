@@ -13,13 +13,14 @@ use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
 use super::listener::Listener;
 use super::lock_table::LockTable;
+use super::tables::{Keyed, Promises};
 use super::timer::Timer;
 use super::{object, random_id};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::LockNames;
 use crate::model::time::Timestamp;
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
-use crate::tab::{Tab, TabEvent, TabOutput};
+use crate::tab::{CallId, CallValue, Tab, TabEvent, TabOutput};
 
 #[wasm_bindgen]
 extern "C" {
@@ -134,9 +135,9 @@ pub(super) struct Inner {
     pub(super) names: LockNames,
     pub(super) tab: RefCell<Tab>,
     pub(super) state: RefCell<State>,
-    pub(super) keyed: RefCell<super::keyed::Keyed>,
+    pub(super) keyed: RefCell<Keyed>,
     /// The promises of the tab's calls.
-    pub(super) promises: RefCell<super::calls::Promises>,
+    pub(super) promises: RefCell<Promises>,
     events: web_sys::EventTarget,
     timer: Timer,
     pumping: Cell<bool>,
@@ -387,6 +388,29 @@ impl Inner {
             TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
             TabOutput::Event(event) => self.on_event(event),
         }
+    }
+
+    /// The promise of `call`, settled when the tab settles it (perhaps in
+    /// the pump this starts).
+    pub(super) fn promise(self: &Rc<Self>, call: CallId) -> js_sys::Promise {
+        let promise = self.promises.borrow_mut().make(call);
+        self.pump();
+        promise
+    }
+
+    /// The tab settled `call`.
+    fn settle(self: &Rc<Self>, call: CallId, outcome: Result<CallValue, crate::tab::CallError>) {
+        let Some((resolve, reject)) = self.promises.borrow_mut().take(call) else { return };
+        let settled = match outcome {
+            Ok(CallValue::Joined) => Ok(JsValue::UNDEFINED),
+            Ok(value) => self.keyed_value(value),
+            Err(error) => Err(TabworkerError::from(error).into()),
+        };
+        // What the app's reactions throw is reported by the browser, not here.
+        let _ = match settled {
+            Ok(value) => resolve.call1(&JsValue::NULL, &value),
+            Err(error) => reject.call1(&JsValue::NULL, &error),
+        };
     }
 
     fn acquire(self: &Rc<Self>, lock: String, mode: crate::LockMode) {

@@ -3,25 +3,25 @@
 //! workers of the backends it hosts.
 //!
 //! The tab's core decides every call's outcome and when: each call is a
-//! [`CallId`] that a [`TabEvent::Settled`] settles once, each
-//! `statusStream` a [`SubscriptionId`] that [`TabEvent::StatusUpdate`]s
-//! feed, and the core's deadlines are among those the client's one timer
-//! is armed to. This layer keeps only the promises and callbacks behind
-//! those ids, the ports of keyed sessions and the workers, and converts
-//! values to and from JavaScript.
+//! `CallId` that a `TabEvent::Settled` settles once, each `statusStream` a
+//! `SubscriptionId` that `TabEvent::StatusUpdate`s feed, and the core's
+//! deadlines are among those the client's one timer is armed to. This layer
+//! hands the app's calls to the tab, opens and closes the ports of keyed
+//! sessions and creates the workers when the tab says so, holding them in
+//! the client's [`tables`](super::tables), and converts values to and from
+//! JavaScript.
 
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageChannel, MessageEvent, MessagePort, Worker, WorkerOptions, WorkerType};
 
-use super::calls::thrown;
 use super::client::{Client, Inner, now};
 use super::codec::{from_js, to_js};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::listener::Listener;
+use super::tables::Ports;
 use crate::model::connect::ConnectRequest;
 use crate::model::ids::{BackendId, SessionId};
 use crate::protocol::{BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend, decode, frame};
@@ -50,29 +50,6 @@ extern "C" {
     /// `TerminateOptions` in TypeScript.
     #[wasm_bindgen(typescript_type = "TerminateOptions")]
     pub type TerminateOptionsJs;
-}
-
-/// The browser objects of a keyed session whose port arrived.
-struct Ports {
-    /// The port the grant came with; the backend answers `open` on it.
-    control: MessagePort,
-    /// The app's port.
-    app: MessagePort,
-    /// Resolves `closed`.
-    close: js_sys::Function,
-    closed: Promise,
-    /// Passes the backend's answers on `control` to the tab.
-    _answers: Listener,
-}
-
-/// The keyed-backend state of one client in the browser.
-#[derive(Default)]
-pub(super) struct Keyed {
-    /// The callback of each `statusStream`.
-    subscriptions: BTreeMap<SubscriptionId, js_sys::Function>,
-    sessions: BTreeMap<SessionId, Ports>,
-    /// The workers of the backends this tab hosts, with their listeners.
-    workers: BTreeMap<BackendId, (Worker, [Listener; 2])>,
 }
 
 /// A session with a keyed backend, opened with `client.open(url)`.
@@ -204,7 +181,7 @@ impl Client {
             TabworkerError::new(ErrorCode::InvalidArgument, "statusStream(backend, callback) needs a function")
         })?;
         let subscribed = inner.tab.borrow_mut().subscribe(&backend);
-        let id = subscribed.map_err(thrown)?;
+        let id = subscribed.map_err(TabworkerError::from)?;
         inner.keyed.borrow_mut().subscriptions.insert(id, callback);
         inner.pump();
         let subscription = JsValue::from(StatusSubscription { id, client: Rc::downgrade(inner) });
@@ -276,7 +253,7 @@ impl Inner {
         let sent = to_js(&frame(&message))
             .map_err(|e| JsValue::from_str(&e.to_string()))
             .and_then(|data| control.post_message_with_transferable(&data, &transfer));
-        let ports = Ports { control, app: channel.port1(), close, closed, _answers: answers };
+        let ports = Ports { control, app: channel.port1(), close, closed, answers };
         self.keyed.borrow_mut().sessions.insert(session_id.clone(), ports);
         if let Err(e) = sent {
             self.tab.borrow_mut().open_unsent(&session_id, describe(&e));
@@ -287,7 +264,7 @@ impl Inner {
     pub(super) fn close_keyed(&self, session_id: &SessionId) {
         let ended = self.keyed.borrow_mut().sessions.remove(session_id);
         if let Some(ports) = ended {
-            close_ports(ports);
+            ports.close();
         }
     }
 
@@ -356,16 +333,10 @@ impl Inner {
     pub(super) fn shut_down_keyed(&self) {
         let keyed = std::mem::take(&mut *self.keyed.borrow_mut());
         for ports in keyed.sessions.into_values() {
-            close_ports(ports);
+            ports.close();
         }
         for (worker, _) in keyed.workers.into_values() {
             worker.terminate();
         }
     }
-}
-
-fn close_ports(ports: Ports) {
-    ports.control.close();
-    ports.app.close();
-    let _ = ports.close.call0(&JsValue::NULL);
 }

@@ -5,7 +5,6 @@
 //! tested natively.
 
 mod backend;
-mod calls;
 mod client;
 mod codec;
 mod coordinator;
@@ -15,6 +14,7 @@ mod keyed;
 mod listener;
 mod lock_table;
 pub mod locks;
+mod tables;
 mod timer;
 mod typescript;
 
