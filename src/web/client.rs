@@ -20,7 +20,7 @@ use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, Sess
 use crate::model::locks::LockNames;
 use crate::model::time::Timestamp;
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage, decode, frame};
-use crate::tab::{CallId, CallValue, Tab, TabEvent, TabOutput};
+use crate::tab::{CallError, CallId, CallValue, Tab, TabEvent, TabOutput};
 
 #[wasm_bindgen]
 extern "C" {
@@ -399,11 +399,10 @@ impl Inner {
     }
 
     /// The tab settled `call`.
-    fn settle(self: &Rc<Self>, call: CallId, outcome: Result<CallValue, crate::tab::CallError>) {
+    fn settle(self: &Rc<Self>, call: CallId, outcome: Result<CallValue, CallError>) {
         let Some((resolve, reject)) = self.promises.borrow_mut().take(call) else { return };
         let settled = match outcome {
-            Ok(CallValue::Joined) => Ok(JsValue::UNDEFINED),
-            Ok(value) => self.keyed_value(value),
+            Ok(value) => self.js_value(value),
             Err(error) => Err(TabworkerError::from(error).into()),
         };
         // What the app's reactions throw is reported by the browser, not here.

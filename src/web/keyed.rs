@@ -203,8 +203,9 @@ impl Inner {
         }
     }
 
-    /// The value of a keyed call, as JavaScript sees it.
-    pub(super) fn keyed_value(self: &Rc<Self>, value: CallValue) -> Result<JsValue, JsValue> {
+    /// A call's value, as JavaScript sees it (a keyed session's from the
+    /// ports held for it).
+    pub(super) fn js_value(self: &Rc<Self>, value: CallValue) -> Result<JsValue, JsValue> {
         let converted = match value {
             CallValue::Joined => return Ok(JsValue::UNDEFINED),
             CallValue::Connected(response) => to_js(&*response),
