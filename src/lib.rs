@@ -72,7 +72,10 @@ pub use fleet::{
     FleetLimits, FleetOutput, MAX_KEY_LEN, Registry,
 };
 pub use model::code::{ErrorCode, UnknownCode};
-pub use model::connect::{ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn, SpawnConfig};
+pub use model::connect::{
+    BackendUrl, BackendUrlError, ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn,
+    SpawnConfig, UrlFault,
+};
 pub use model::ids::{
     AppName, BackendId, ClientId, ConnId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
 };
@@ -81,6 +84,6 @@ pub use model::locks::{LockId, LockMode, LockNames};
 pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use model::time::{Timestamp, TimestampError};
 pub use tab::{
-    DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
-    WORKER_START_TIMEOUT_MS,
+    CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS, DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role,
+    SubscriptionId, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS,
 };

@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ConnectResponse;
 use crate::model::code::ErrorCode;
-use crate::model::connect::{Mount, SpawnConfig};
+use crate::model::connect::{BackendUrl, Mount, SpawnConfig};
 use crate::model::ids::{BackendId, ClientId};
 use crate::model::lifecycle::Lifecycle;
 use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
@@ -306,16 +306,15 @@ impl Fleet {
     /// Answers `call` with backend `backend_id` and fresh capabilities.
     fn respond(&mut self, call: &ConnectCall, backend_id: BackendId, spawned: bool, status: BackendStatus) {
         let admission = Admission { token: self.fresh(), secret_token: self.fresh() };
-        let base = format!("tabworker://{}/backends/{backend_id}", self.app);
         let response = ConnectResponse {
             backend_id: backend_id.clone(),
             spawned,
             status,
             token: admission.token.clone(),
-            url: format!("{base}/sessions/{}", admission.token),
+            url: BackendUrl::session(&self.app, &backend_id, &admission.token),
             secret_token: Some(admission.secret_token.clone()),
-            status_url: format!("{base}/status"),
-            ready_url: format!("{base}/ready"),
+            status_url: BackendUrl::status(&self.app, &backend_id),
+            ready_url: BackendUrl::ready(&self.app, &backend_id),
         };
         if let Some(hosted) = self.hosted.get_mut(&backend_id) {
             match &mut hosted.init {

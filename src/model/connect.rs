@@ -8,7 +8,8 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::ids::BackendId;
+use crate::model::code::ErrorCode;
+use crate::model::ids::{BackendId, IdError};
 use crate::model::status::BackendStatus;
 
 /// What a tab asks for with `client.connect(request)`.
@@ -181,4 +182,142 @@ pub struct ConnectResponse {
     pub status_url: String,
     /// Where the backend's readiness is awaited.
     pub ready_url: String,
+}
+
+/// What the app names a backend with: its bare id, or one of the urls of a
+/// [`ConnectResponse`] — `tabworker://<app>/backends/<id>/sessions/<token>`
+/// (`url`), `…/backends/<id>/status` (`status_url`), `…/backends/<id>/ready`
+/// (`ready_url`), or `…/backends/<id>` itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    /// The backend.
+    pub backend_id: BackendId,
+    /// The connect's token, for a session url.
+    pub token: Option<String>,
+}
+
+/// The scheme of every url of a [`ConnectResponse`].
+const SCHEME: &str = "tabworker://";
+
+impl BackendUrl {
+    /// Reads a backend id or a url of a [`ConnectResponse`]; anything else
+    /// is a [`BackendUrlError`].
+    pub fn parse(text: &str) -> Result<Self, BackendUrlError> {
+        let refuse = |fault| BackendUrlError { text: text.to_owned(), fault };
+        let Some(rest) = text.strip_prefix(SCHEME) else {
+            let backend_id = BackendId::new(text).map_err(|e| refuse(UrlFault::BadId(e)))?;
+            return Ok(BackendUrl { backend_id, token: None });
+        };
+        // The app's name may hold a `/`: the last `backends` segment counts.
+        let parts: Vec<&str> = rest.split('/').collect();
+        let at = parts.iter().rposition(|p| *p == "backends").ok_or_else(|| refuse(UrlFault::NoBackends))?;
+        let id = parts.get(at + 1).ok_or_else(|| refuse(UrlFault::NoBackendId))?;
+        let backend_id = BackendId::new(*id).map_err(|e| refuse(UrlFault::BadId(e)))?;
+        let token = match parts.get(at + 2..).unwrap_or_default() {
+            ["sessions", token] if !token.is_empty() => Some((*token).to_owned()),
+            ["status" | "ready"] | [] => None,
+            _ => return Err(refuse(UrlFault::NotAResponseUrl)),
+        };
+        Ok(BackendUrl { backend_id, token })
+    }
+
+    /// The url a session with `backend_id` is opened with, carrying a
+    /// connect's `token` (a response's `url`).
+    pub fn session(app: &str, backend_id: &BackendId, token: &str) -> String {
+        format!("{SCHEME}{app}/backends/{backend_id}/sessions/{token}")
+    }
+
+    /// The url a backend's statuses are followed with (`status_url`).
+    pub fn status(app: &str, backend_id: &BackendId) -> String {
+        format!("{SCHEME}{app}/backends/{backend_id}/status")
+    }
+
+    /// The url a backend's readiness is awaited with (`ready_url`).
+    pub fn ready(app: &str, backend_id: &BackendId) -> String {
+        format!("{SCHEME}{app}/backends/{backend_id}/ready")
+    }
+}
+
+/// A text that names no backend: neither a backend id nor a url of a
+/// [`ConnectResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}`: {fault}")]
+pub struct BackendUrlError {
+    text: String,
+    fault: UrlFault,
+}
+
+impl BackendUrlError {
+    /// The code JavaScript sees: always [`ErrorCode::InvalidArgument`], a
+    /// value the app gave.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+
+    /// What is wrong with it.
+    pub fn fault(&self) -> &UrlFault {
+        &self.fault
+    }
+}
+
+/// What is wrong with a text given as a backend or its url.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlFault {
+    /// Not a url, and not a valid backend id either; or a url whose backend
+    /// id is not valid.
+    #[error(transparent)]
+    BadId(IdError),
+    /// A `tabworker://` url with no `backends` segment.
+    #[error("no `/backends/<id>` in the url")]
+    NoBackends,
+    /// A url that ends at `backends`.
+    #[error("no backend id")]
+    NoBackendId,
+    /// A url with something else after the backend id than `sessions/<token>`,
+    /// `status` or `ready`.
+    #[error("not a url of a ConnectResponse")]
+    NotAResponseUrl,
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<(String, Option<String>), UrlFault> {
+        BackendUrl::parse(text).map(|u| (u.backend_id.to_string(), u.token)).map_err(|e| e.fault().clone())
+    }
+
+    #[test]
+    fn a_backend_is_named_by_its_id_or_by_each_url_of_a_response() {
+        let id = BackendId::new("b-7").unwrap();
+        assert_eq!(parsed("b-7"), Ok(("b-7".into(), None)));
+        assert_eq!(parsed(&BackendUrl::status("app", &id)), Ok(("b-7".into(), None)));
+        assert_eq!(parsed(&BackendUrl::ready("app", &id)), Ok(("b-7".into(), None)));
+        assert_eq!(parsed(&BackendUrl::session("app", &id, "tok")), Ok(("b-7".into(), Some("tok".into()))));
+        assert_eq!(parsed("tabworker://app/backends/b-7"), Ok(("b-7".into(), None)));
+        // An app name with a `/` in it, or called `backends`: the last segment counts.
+        assert_eq!(parsed("tabworker://my/backends/backends/b-7/status"), Ok(("b-7".into(), None)));
+    }
+
+    #[test]
+    fn anything_else_is_refused_as_an_invalid_argument_naming_the_text() {
+        for (text, fault) in [
+            ("", UrlFault::BadId(IdError::Empty { kind: "backend id" })),
+            ("tabworker://app/b-7/status", UrlFault::NoBackends),
+            ("tabworker://app/backends", UrlFault::NoBackendId),
+            ("tabworker://app/backends/", UrlFault::BadId(IdError::Empty { kind: "backend id" })),
+            ("tabworker://app/backends/b-7/sessions", UrlFault::NotAResponseUrl),
+            ("tabworker://app/backends/b-7/sessions/", UrlFault::NotAResponseUrl),
+            ("tabworker://app/backends/b-7/sessions/t/more", UrlFault::NotAResponseUrl),
+            ("tabworker://app/backends/b-7/statuses", UrlFault::NotAResponseUrl),
+            ("tabworker://app/backends/b-7/status/", UrlFault::NotAResponseUrl),
+        ] {
+            let error = BackendUrl::parse(text).expect_err(text);
+            assert_eq!((error.fault(), error.code()), (&fault, ErrorCode::InvalidArgument), "{text}");
+            assert!(error.to_string().starts_with(&format!("`{text}`: ")), "{error}");
+        }
+        let long = "x".repeat(crate::model::ids::MAX_ID_LEN + 1);
+        assert!(matches!(parsed(&long), Err(UrlFault::BadId(IdError::TooLong { .. }))));
+        assert!(matches!(parsed("a\u{7}b"), Err(UrlFault::BadId(IdError::ControlCharacter { .. }))));
+    }
 }

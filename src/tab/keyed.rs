@@ -1,68 +1,187 @@
-//! The keyed backends, from a tab's side: its connects, watches and
-//! sessions with keyed backends, and — while it leads — its [`Fleet`].
+//! The keyed backends, from a tab's side: the app's calls on them
+//! (`connect`, `open`, `status`, `ready`, `terminate`, `statusStream`) and
+//! the tab's sessions with them (what it hosts while it leads is in
+//! [`hosting`](super::hosting)).
+//!
+//! Every call the app makes is a [`CallId`], settled once by a
+//! [`TabEvent::Settled`]; a `statusStream` is a [`SubscriptionId`], given
+//! each state once by a [`TabEvent::StatusUpdate`]. The browser layer keeps
+//! only the promises and callbacks behind those ids.
 //!
 //! A session with a keyed backend is one attempt, as the default session
 //! is: the tab takes the attempt's session lock, then sends `request-port`
-//! naming the backend; the backend waits on that lock and closes the session
-//! when it is released ([`Tab::close_session`], or the tab going away).
+//! naming the backend; once the port arrives it posts `open` on it
+//! ([`TabOutput::OpenKeyed`]) and the backend's answer settles the app's
+//! `open`. The backend waits on that lock and closes the session when it is
+//! released ([`Tab::close_session`], the backend's end, or the tab going
+//! away).
 
-use super::{Lead, Tab, TabEvent, TabOutput};
-use crate::fleet::{FleetLimits, FleetOutput};
-use crate::model::connect::ConnectRequest;
-use crate::model::ids::{BackendId, Epoch, SessionId};
+use super::calls::{CallError, CallId, CallValue, Credentials, Expired};
+use super::sessions::KeyedSession;
+use super::watches::{Await, Delivery, SubscriptionId};
+use super::{Tab, TabEvent, TabOutput};
+use crate::model::code::ErrorCode;
+use crate::model::connect::{BackendUrl, ConnectRequest};
+use crate::model::ids::{BackendId, SessionId};
 use crate::model::locks::LockMode;
+use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    BackendToLeader, ConnectCall, CoordinatorToTab, DecodeError, PortGrant, PortRequest, StatusReport,
+    BackendToTab, ConnectCall, ConnectOutcome, CoordinatorToTab, DecodeError, PortGrant, PortRequest, TabToBackend,
     TabToCoordinator, TerminateCall,
 };
 
-/// Where a session with a keyed backend is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct KeyedSession {
-    backend_id: BackendId,
-    /// Whether its session lock is held and `request-port` sent.
-    asked: bool,
-    /// Whether its port arrived.
-    open: bool,
+/// Why a call made before `initialize()` or after `destroy()` is refused.
+fn not_joined() -> CallError {
+    CallError::new(ErrorCode::NotInitialized, "call initialize() first (or the client was destroyed)")
+}
+
+/// The backend named by `text` (an id or a url of a response).
+fn backend(text: &str) -> Result<BackendUrl, CallError> {
+    BackendUrl::parse(text).map_err(|e| CallError::new(e.code(), e.to_string()))
 }
 
 impl Tab {
-    /// Gives the fleet its limits, the tags that have a script (besides the
-    /// default) and the entropy its ids and tokens are made from.
-    pub fn configure_fleet(
-        &mut self,
-        limits: FleetLimits,
-        tags: impl IntoIterator<Item = String>,
-        entropy: Box<dyn FnMut() -> u128>,
-    ) {
-        self.fleet.configure(limits, tags);
-        self.fleet.set_entropy(entropy);
+    /// The history of every backend this tab watches, as far as it
+    /// arrived.
+    pub fn watched(&self) -> impl Iterator<Item = (&BackendId, &[BackendState])> {
+        self.watches.known()
     }
 
-    /// The keyed backends this tab hosts (while it leads).
-    pub fn fleet(&self) -> &crate::fleet::Fleet {
-        &self.fleet
+    /// This tab's keyed sessions (asked for, opening or open): each with its
+    /// backend and, until it is open, the app's call that waits for it.
+    pub fn keyed_sessions(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
+        self.keyed.iter().map(|(id, session)| (id, session.backend_id(), session.call()))
     }
 
-    /// Asks the leader for a backend. `false` if this tab has not joined.
-    /// The request's `user` and `auth` are not sent: the caller keeps them
-    /// for the sessions it opens.
-    pub fn connect(&mut self, request_id: u64, mut request: ConnectRequest) -> bool {
+    /// How long a `connect` or an `open` made from now on waits for its
+    /// answer before it is refused with `timeout` (`connectTimeoutMs`;
+    /// [`DEFAULT_CALL_TIMEOUT_MS`](super::DEFAULT_CALL_TIMEOUT_MS) unless
+    /// set).
+    pub fn set_call_timeout(&mut self, timeout_ms: u64) {
+        self.calls.set_timeout(timeout_ms);
+    }
+
+    /// Asks the leader for a backend (the seed's `connect`). The request's
+    /// `user` and `auth` are not sent: they stay in this tab, and go to the
+    /// backend with each session opened with the response's `url`. Settled
+    /// with [`CallValue::Connected`], or refused (`not-initialized` before
+    /// the tab joined, the leader's code, `timeout`).
+    pub fn connect(&mut self, now: Timestamp, mut request: ConnectRequest) -> CallId {
+        let credentials = Credentials { user: request.user.take(), auth: request.auth.take() };
         if !self.is_joined() {
-            return false;
+            return self.refuse_at_once(not_joined());
         }
-        request.user = None;
-        request.auth = None;
-        let call = ConnectCall { client_id: self.id.clone(), request_id, request };
-        self.send_coordinator(TabToCoordinator::Connect(Box::new(call)));
-        true
+        let call = self.calls.connect(now, credentials);
+        let connect = ConnectCall { client_id: self.id.clone(), request_id: call.get(), request };
+        self.send_coordinator(TabToCoordinator::Connect(Box::new(connect)));
+        call
     }
 
-    /// Asks for the states of backend `backend_id` so far, then each new one
-    /// ([`TabEvent::History`], then [`TabEvent::Status`]). `false` if this
-    /// tab has not joined.
-    pub fn watch(&mut self, backend_id: BackendId) -> bool {
+    /// Opens a session with a keyed backend; `url` is a response's `url`.
+    /// Settled with [`CallValue::Session`] once the backend took it, or
+    /// refused (`invalid-argument`, `not-initialized`, the coordinator's,
+    /// the leader's or the backend's code, `timeout`).
+    pub fn open(&mut self, now: Timestamp, url: &str) -> CallId {
+        let target = match backend(url) {
+            Ok(target) => target,
+            Err(error) => return self.refuse_at_once(error),
+        };
+        let Some(token) = target.token else {
+            return self
+                .refuse_at_once(CallError::new(ErrorCode::InvalidArgument, format!("`{url}` is not a session url")));
+        };
+        if !self.is_joined() {
+            return self.refuse_at_once(not_joined());
+        }
+        let Credentials { user, auth } = self.calls.credentials(&token);
+        let session_id = self.next_attempt_id();
+        let call = self.calls.open(now, session_id.clone());
+        self.acquire(self.names.session(&session_id), LockMode::Exclusive);
+        let open = TabToBackend::Open { token, user, auth };
+        self.keyed.insert(session_id, KeyedSession::new(target.backend_id, call, open));
+        call
+    }
+
+    /// The current state of a backend (`backend`: its id or a url of a
+    /// response); refused with `unknown-backend` if none is known.
+    pub fn status(&mut self, backend: &str) -> CallId {
+        self.wait(backend, Await::Current, None)
+    }
+
+    /// The backend's `ready` state, once it is ready; refused with
+    /// `backend-terminated` (naming its final state) if it ends first.
+    pub fn ready(&mut self, backend: &str) -> CallId {
+        self.wait(backend, Await::Ready, None)
+    }
+
+    /// Stops a backend from any tab (reason `external`; soft unless
+    /// `hard`); settled with its `terminated` state.
+    pub fn terminate(&mut self, backend: &str, hard: bool) -> CallId {
+        self.wait(backend, Await::Terminated, Some(hard))
+    }
+
+    fn wait(&mut self, text: &str, until: Await, terminate: Option<bool>) -> CallId {
+        let backend_id = match backend(text) {
+            Ok(target) => target.backend_id,
+            Err(error) => return self.refuse_at_once(error),
+        };
+        if !self.is_joined() {
+            return self.refuse_at_once(not_joined());
+        }
+        let call = self.calls.wait();
+        self.watches.wait(call, backend_id.clone(), until);
+        self.watch_backend(&backend_id);
+        if let Some(hard) = terminate {
+            self.terminate_backend(backend_id.clone(), hard);
+        }
+        self.deliver(&backend_id);
+        call
+    }
+
+    /// Follows every state of a backend (`backend`: its id or a url of a
+    /// response): the past ones first, then each new one, each once
+    /// ([`TabEvent::StatusUpdate`]).
+    pub fn subscribe(&mut self, backend: &str) -> Result<SubscriptionId, CallError> {
+        let backend_id = self::backend(backend)?.backend_id;
+        if !self.is_joined() {
+            return Err(CallError::new(ErrorCode::NotInitialized, "call initialize() first"));
+        }
+        let subscription = self.watches.subscribe(backend_id.clone());
+        self.watch_backend(&backend_id);
+        self.deliver(&backend_id);
+        Ok(subscription)
+    }
+
+    /// Stops a subscription: it is given nothing more.
+    pub fn unsubscribe(&mut self, subscription: SubscriptionId) {
+        self.watches.unsubscribe(subscription);
+    }
+
+    /// A call refused before anything was asked: settled at the next poll.
+    fn refuse_at_once(&mut self, error: CallError) -> CallId {
+        let call = self.calls.next_id();
+        self.event(TabEvent::Settled { call, outcome: Err(error) });
+        call
+    }
+
+    /// Settles `call`, if it is still pending.
+    fn settle(&mut self, call: CallId, outcome: Result<CallValue, CallError>) {
+        if self.calls.finish(call) {
+            self.event(TabEvent::Settled { call, outcome });
+        }
+    }
+
+    /// Asks for the history of `backend_id`, once.
+    fn watch_backend(&mut self, backend_id: &BackendId) {
+        if self.watches.watch(backend_id) {
+            self.watch(backend_id.clone());
+        }
+    }
+
+    /// Asks the coordinator for the states of backend `backend_id` so far,
+    /// then each new one.
+    fn watch(&mut self, backend_id: BackendId) -> bool {
         if !self.is_joined() {
             return false;
         }
@@ -70,9 +189,8 @@ impl Tab {
         true
     }
 
-    /// Asks for backend `backend_id` to be stopped. `false` if this tab has
-    /// not joined.
-    pub fn terminate_backend(&mut self, backend_id: BackendId, hard: bool) -> bool {
+    /// Asks for backend `backend_id` to be stopped.
+    fn terminate_backend(&mut self, backend_id: BackendId, hard: bool) -> bool {
         if !self.is_joined() {
             return false;
         }
@@ -81,22 +199,104 @@ impl Tab {
         true
     }
 
-    /// Starts a session with keyed backend `backend_id`: first its session
-    /// lock, then the request. The answer is [`TabEvent::KeyedSession`] or
-    /// [`TabEvent::KeyedRefused`] for the returned attempt.
-    pub fn open_session(&mut self, backend_id: BackendId) -> SessionId {
-        let attempt = self.next_attempt_id();
-        self.acquire(self.names.session(&attempt), LockMode::Exclusive);
-        self.keyed.insert(attempt.clone(), KeyedSession { backend_id, asked: false, open: false });
-        attempt
+    /// Gives every subscriber and waiter of `backend_id` what it has not
+    /// had; once it is terminated, its sessions are closed first.
+    fn deliver(&mut self, backend_id: &BackendId) {
+        if self.watches.has_ended(backend_id) {
+            let ended: Vec<SessionId> = self
+                .keyed
+                .iter()
+                .filter(|(_, s)| s.backend_id() == backend_id && s.has_ports())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for session_id in ended {
+                let detail = format!("the backend `{backend_id}` terminated while the session opened");
+                self.end_session(&session_id, CallError::new(ErrorCode::BackendTerminated, detail));
+            }
+        }
+        for delivery in self.watches.deliver(backend_id) {
+            match delivery {
+                Delivery::Update { subscription, state } => self.event(TabEvent::StatusUpdate { subscription, state }),
+                Delivery::Settle { call, outcome } => self.settle(call, outcome.map(CallValue::State)),
+            }
+        }
+    }
+
+    /// The backend's answer to the `open` posted on keyed session
+    /// `session_id`'s port, decoded or refused.
+    pub fn open_answered(&mut self, session_id: &SessionId, answer: Result<BackendToTab, DecodeError>) {
+        let Some(session) = self.keyed.get_mut(session_id).filter(|s| s.is_opening()) else {
+            self.ignored += 1;
+            return;
+        };
+        let refusal = match answer {
+            Ok(BackendToTab::Opened) => {
+                let backend_id = session.backend_id().clone();
+                if let Some(call) = session.opened() {
+                    let session_id = session_id.clone();
+                    self.settle(call, Ok(CallValue::Session { session_id, backend_id }));
+                }
+                return;
+            }
+            Ok(BackendToTab::Refused { code, detail }) => CallError::new(code, detail),
+            Err(e) => CallError::new(e.code(), format!("the backend's answer: {e}")),
+        };
+        self.end_session(session_id, refusal);
+    }
+
+    /// The `open` of keyed session `session_id` could not be posted on its
+    /// port (`detail` says why): the session ends.
+    pub fn open_unsent(&mut self, session_id: &SessionId, detail: String) {
+        self.end_session(session_id, CallError::new(ErrorCode::BadToken, detail));
     }
 
     /// Ends a session with a keyed backend (asked for or open): its lock is
-    /// released, so the backend closes it.
+    /// released, so the backend closes it, and its ports are closed.
     pub fn close_session(&mut self, session_id: &SessionId) {
-        if self.keyed.remove(session_id).is_some() {
-            self.release(self.names.session(session_id));
+        let error = CallError::new(ErrorCode::BackendTerminated, "the session ended while it opened");
+        self.end_session(session_id, error);
+    }
+
+    /// Ends keyed session `session_id`; the call still waiting for it, if
+    /// any, is refused with `error`.
+    fn end_session(&mut self, session_id: &SessionId, error: CallError) {
+        let Some(session) = self.keyed.remove(session_id) else { return };
+        self.release(self.names.session(session_id));
+        if session.has_ports() {
+            self.outputs.push_back(TabOutput::CloseKeyed { session_id: session_id.clone() });
         }
+        if let Some(call) = session.call() {
+            self.settle(call, Err(error));
+        }
+    }
+
+    /// Refuses the calls whose deadline passed; a timed-out `open` gives
+    /// its session back (a port granted later is not taken), a timed-out
+    /// join leaves.
+    pub(super) fn expire_calls(&mut self, now: Timestamp) {
+        for (call, expired) in self.calls.expire(now) {
+            let error = self.calls.timeout_error();
+            match expired {
+                Expired::Join => self.join_failed(now, call, self.calls.join_timeout_error()),
+                Expired::Connect => self.event(TabEvent::Settled { call, outcome: Err(error) }),
+                Expired::Open(session_id) => {
+                    self.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+                    self.end_session(&session_id, error);
+                }
+            }
+        }
+    }
+
+    /// The leader's answer to connect `call`: a backend reached is watched.
+    fn answered(&mut self, call: CallId, outcome: ConnectOutcome) {
+        let outcome = match outcome {
+            ConnectOutcome::Response(response) => {
+                self.watch_backend(&response.backend_id);
+                Ok(CallValue::Connected(Box::new(response)))
+            }
+            ConnectOutcome::Refused { code, detail } => Err(CallError::new(code, detail)),
+        };
+        self.event(TabEvent::Settled { call, outcome });
     }
 
     /// Whether `lock` is the session lock of a keyed session, which is then
@@ -106,21 +306,30 @@ impl Tab {
         let Some((attempt, session)) = self.keyed.iter_mut().find(|(a, _)| names.session(a) == lock) else {
             return false;
         };
-        if !session.asked {
-            session.asked = true;
+        if session.ask() {
             let request = PortRequest {
                 client_id: self.id.clone(),
                 session_id: attempt.clone(),
-                backend_id: Some(session.backend_id.clone()),
+                backend_id: Some(session.backend_id().clone()),
             };
             self.send_coordinator(TabToCoordinator::RequestPort(request));
         }
         true
     }
 
-    pub(super) fn close_keyed_sessions(&mut self) {
-        for attempt in std::mem::take(&mut self.keyed).into_keys() {
+    /// The tab is destroyed: every call still pending is refused with
+    /// `not-initialized`, every keyed session ended.
+    pub(super) fn leave_keyed(&mut self) {
+        let error = CallError::new(ErrorCode::NotInitialized, "the client was destroyed");
+        for call in self.calls.clear() {
+            self.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+        }
+        self.watches.clear();
+        for (attempt, session) in std::mem::take(&mut self.keyed) {
             self.release(self.names.session(&attempt));
+            if session.has_ports() {
+                self.outputs.push_back(TabOutput::CloseKeyed { session_id: attempt });
+            }
         }
     }
 
@@ -134,108 +343,49 @@ impl Tab {
             CoordinatorToTab::ProvidePort(PortGrant {
                 client_id, session_id, backend_id: Some(backend_id), ..
             }) if client_id == self.id => {
-                match self.keyed.get_mut(&session_id) {
-                    Some(session) if session.asked && !session.open && session.backend_id == backend_id => {
-                        session.open = true;
-                        self.event(TabEvent::KeyedSession { session_id, backend_id });
-                    }
-                    // A port for a session closed meanwhile: the browser layer closes it.
-                    _ => self.ignored += 1,
+                match self.keyed.get_mut(&session_id).and_then(|s| s.grant(&backend_id)) {
+                    Some(message) => self.outputs.push_back(TabOutput::OpenKeyed { session_id, message }),
+                    // A port for a session closed meanwhile (its `open` timed
+                    // out): it is not taken, so the browser layer closes it.
+                    None => self.ignored += 1,
                 }
             }
             CoordinatorToTab::RefusePort(refusal) if refusal.client_id == self.id => {
-                if self.keyed.remove(&refusal.session_id).is_some() {
-                    self.release(self.names.session(&refusal.session_id));
-                    let (session_id, code, detail) = (refusal.session_id, refusal.code, refusal.detail);
-                    self.event(TabEvent::KeyedRefused { session_id, code, detail });
-                }
+                self.end_session(&refusal.session_id, CallError::new(refusal.code, refusal.detail));
             }
             CoordinatorToTab::Connected(answer) if answer.client_id == self.id => {
-                self.event(TabEvent::Answered(answer));
+                let token = match &answer.outcome {
+                    ConnectOutcome::Response(response) => Some(response.token.as_str()),
+                    ConnectOutcome::Refused { .. } => None,
+                };
+                match self.calls.answered(answer.request_id, token) {
+                    Some(call) => self.answered(call, answer.outcome),
+                    // The connect timed out: its answer is not taken.
+                    None => self.ignored += 1,
+                }
             }
-            CoordinatorToTab::History { backend_id, states } => self.event(TabEvent::History { backend_id, states }),
-            CoordinatorToTab::Status { backend_id, state } => self.event(TabEvent::Status { backend_id, state }),
+            CoordinatorToTab::History { backend_id, states } => {
+                self.watches.history(&backend_id, states);
+                self.deliver(&backend_id);
+            }
+            CoordinatorToTab::Status { backend_id, state } => {
+                self.watches.status(&backend_id, state);
+                self.deliver(&backend_id);
+            }
             // A refusal of one of ours, a frame for another tab or for a leader: nothing to act on.
             _ => self.ignored += 1,
         }
         self.pull_fleet(now);
-    }
-
-    /// A frame from the worker of keyed backend `backend_id`, decoded or
-    /// refused.
-    pub fn from_worker(&mut self, now: Timestamp, backend_id: &BackendId, frame: Result<BackendToLeader, DecodeError>) {
-        if self.hosting().is_none() {
-            self.ignored += 1;
-            return;
-        }
-        self.fleet.from_worker(now, backend_id, frame);
-        self.pull_fleet(now);
-    }
-
-    /// The worker of keyed backend `backend_id` failed to load, or threw.
-    pub fn worker_error(&mut self, now: Timestamp, backend_id: &BackendId) {
-        self.fleet.worker_error(now, backend_id);
-        self.pull_fleet(now);
-    }
-
-    /// The term this tab hosts backends in: the last one it was given, for
-    /// as long as it holds the leader lock.
-    pub(super) fn hosting(&self) -> Option<Epoch> {
-        self.term
-    }
-
-    /// Moves what the fleet asks for into this tab's outputs, in order.
-    pub(super) fn pull_fleet(&mut self, now: Timestamp) {
-        while let Some(output) = self.fleet.poll_output() {
-            let output = match output {
-                FleetOutput::Spawn { backend_id, tag } => TabOutput::SpawnWorker { backend_id, tag },
-                FleetOutput::ToWorker { backend_id, message } => TabOutput::ToWorker { backend_id, message },
-                FleetOutput::Kill { backend_id } => TabOutput::KillWorker { backend_id },
-                FleetOutput::ToDefault(message) => TabOutput::ToBackend(message),
-                FleetOutput::KillDefault { .. } => {
-                    // Stepping down or leaving terminates the worker itself.
-                    if self.lead == Lead::Follower {
-                        continue;
-                    }
-                    // A worker that failed to start is replaced after a
-                    // pause; one that ended otherwise, at once.
-                    self.replace_worker(now);
-                    continue;
-                }
-                FleetOutput::Status { backend_id, key, state } => {
-                    // Before this tab has a term the states wait: the
-                    // coordinator is told every history once it leads.
-                    let Some(epoch) = self.hosting() else {
-                        self.replay_due = true;
-                        continue;
-                    };
-                    TabOutput::ToCoordinator(TabToCoordinator::Status(StatusReport { epoch, backend_id, key, state }))
-                }
-                FleetOutput::Answer(answer) => TabOutput::ToCoordinator(TabToCoordinator::Connected(Box::new(answer))),
-                FleetOutput::Grant(PortRequest { client_id, session_id, backend_id }) => {
-                    let Some(epoch) = self.hosting() else { continue };
-                    TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(PortGrant {
-                        client_id,
-                        session_id,
-                        epoch,
-                        backend_id,
-                    }))
-                }
-                FleetOutput::Refuse(refusal) => TabOutput::ToCoordinator(TabToCoordinator::RefusePort(refusal)),
-            };
-            self.outputs.push_back(output);
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::code::ErrorCode;
-    use crate::model::connect::Spawn;
+    use crate::model::connect::{ConnectResponse, Spawn};
     use crate::model::ids::Epoch;
-    use crate::model::status::{BackendState, BackendStatus};
-    use crate::protocol::{ConnectOutcome, LeaderToBackend, Leadership, PortRefusal};
+    use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+    use crate::protocol::{ConnectAnswer, PortRefusal};
     use crate::tab::tests::{T0, client, drain, names};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
@@ -247,28 +397,29 @@ mod tests {
             .collect()
     }
 
+    /// The calls settled, in order.
+    fn settled(out: &[TabOutput]) -> Vec<(CallId, Result<CallValue, CallError>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                TabOutput::Event(TabEvent::Settled { call, outcome }) => Some((*call, outcome.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The code each settled call was refused with (`None`: resolved).
+    fn codes(out: &[TabOutput]) -> Vec<(CallId, Option<ErrorCode>)> {
+        settled(out).into_iter().map(|(call, outcome)| (call, outcome.err().map(|e| e.code))).collect()
+    }
+
+    fn refused(call: CallId, code: ErrorCode, detail: &str) -> TabOutput {
+        TabOutput::Event(TabEvent::Settled { call, outcome: Err(CallError::new(code, detail)) })
+    }
+
     /// A tab that joined with no leader known, its outputs drained.
     fn joined(n: u32) -> Tab {
         let mut tab = crate::tab::tests::joined(n, None);
         drain(&mut tab);
-        tab
-    }
-
-    /// A tab that leads in epoch 1.
-    fn leader() -> Tab {
-        let mut tab = joined(1);
-        tab.lock_granted(T0, &names().leader());
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
-        let leadership = Leadership {
-            leader_id: client(1),
-            epoch: Epoch::new(1).unwrap(),
-            liveness_key: "live-1".into(),
-            backend_id: None,
-        };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership)));
-        drain(&mut tab);
-        assert_eq!(tab.leading(), Epoch::new(1).ok());
         tab
     }
 
@@ -281,85 +432,111 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_connect_leaves_user_and_auth_behind_and_only_its_own_answer_is_an_event() {
-        let mut unjoined = Tab::new(client(2), names());
-        assert!(!unjoined.connect(1, room(true)));
-        let mut tab = joined(2);
-        assert!(tab.connect(5, room(true)));
-        let [TabToCoordinator::Connect(call)] = &sent(&drain(&mut tab))[..] else { panic!("one connect") };
-        assert_eq!((call.request_id, &call.request), (5, &room(false)));
-        let text = serde_json::to_string(&crate::protocol::frame(&TabToCoordinator::Connect(call.clone()))).unwrap();
-        assert!(!text.contains("ada") && !text.contains("pw"), "{text}");
+    fn b1() -> BackendId {
+        BackendId::new("b1").unwrap()
+    }
 
-        let refused = |to: u32| crate::protocol::ConnectAnswer {
-            client_id: client(to),
-            request_id: 5,
-            outcome: ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() },
+    fn response(token: &str) -> ConnectResponse {
+        ConnectResponse {
+            backend_id: b1(),
+            spawned: true,
+            status: BackendStatus::Scheduled,
+            token: token.into(),
+            url: BackendUrl::session("app", &b1(), token),
+            secret_token: None,
+            status_url: BackendUrl::status("app", &b1()),
+            ready_url: BackendUrl::ready("app", &b1()),
+        }
+    }
+
+    fn answer(to: u32, call: CallId, outcome: ConnectOutcome) -> CoordinatorToTab {
+        CoordinatorToTab::Connected(Box::new(ConnectAnswer { client_id: client(to), request_id: call.get(), outcome }))
+    }
+
+    fn terminated(time: Timestamp) -> BackendState {
+        BackendState::Terminated {
+            time,
+            termination_reason: Some(TerminationReason::External),
+            termination_kind: Some(TerminationKind::Soft),
+            exit_error: Some(false),
+        }
+    }
+
+    /// Opens a session with b1 by url and brings it to `open` posted on its
+    /// port: the call, the session and the `open`.
+    fn opening(tab: &mut Tab, token: &str) -> (CallId, SessionId, TabToBackend) {
+        let call = tab.open(T0, &BackendUrl::session("app", &b1(), token));
+        let out = drain(tab);
+        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive }] = &out[..] else { panic!("{out:?}") };
+        tab.lock_granted(T0, lock);
+        let [TabToCoordinator::RequestPort(request)] = &sent(&drain(tab))[..] else { panic!("one request") };
+        let grant = PortGrant {
+            client_id: request.client_id.clone(),
+            session_id: request.session_id.clone(),
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: Some(b1()),
         };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::Connected(Box::new(refused(3)))));
-        assert_eq!(drain(&mut tab), []);
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::Connected(Box::new(refused(2)))));
-        assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::Answered(Box::new(refused(2))))]);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        let out = drain(tab);
+        let [TabOutput::OpenKeyed { session_id, message }] = &out[..] else { panic!("{out:?}") };
+        (call, session_id.clone(), message.clone())
     }
 
     #[test]
-    fn the_leader_hosts_keyed_backends_and_reports_their_states_in_its_epoch() {
-        let mut tab = leader();
-        let call = ConnectCall { client_id: client(2), request_id: 1, request: room(false) };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::Connect(Box::new(call))));
-        let out = drain(&mut tab);
-        let backend_id = match &out[..] {
-            [
-                TabOutput::ToCoordinator(TabToCoordinator::Status(StatusReport {
-                    epoch,
-                    state: BackendState::Scheduled { .. },
-                    ..
-                })),
-                TabOutput::ToCoordinator(TabToCoordinator::Connected(answer)),
-                TabOutput::SpawnWorker { backend_id, tag: None },
-                TabOutput::ToCoordinator(TabToCoordinator::Status(StatusReport {
-                    state: BackendState::Loading { .. },
-                    ..
-                })),
-            ] if *epoch == Epoch::new(1).unwrap() && answer.client_id == client(2) => backend_id.clone(),
-            _ => panic!("{out:?}"),
-        };
-        tab.from_worker(T0, &backend_id, Ok(BackendToLeader::Listening));
-        let out = drain(&mut tab);
-        assert!(matches!(&out[0], TabOutput::ToWorker { message: LeaderToBackend::Init { backend: Some(_), .. }, .. }));
-        assert_eq!(tab.fleet().status(&backend_id), Some(BackendStatus::Starting));
+    fn a_connect_leaves_user_and_auth_behind_and_only_its_own_answer_is_an_event() {
+        let mut unjoined = Tab::new(client(2), names());
+        let early = unjoined.connect(T0, room(true));
+        let out = drain(&mut unjoined);
+        assert_eq!(codes(&out), [(early, Some(ErrorCode::NotInitialized))]);
+        assert!(sent(&out).is_empty());
+        let mut tab = joined(2);
+        let call = tab.connect(T0, room(true));
+        let [TabToCoordinator::Connect(connect)] = &sent(&drain(&mut tab))[..] else { panic!("one connect") };
+        assert_eq!((connect.request_id, &connect.request), (call.get(), &room(false)));
+        let text = serde_json::to_string(&crate::protocol::frame(&TabToCoordinator::Connect(connect.clone()))).unwrap();
+        assert!(!text.contains("ada") && !text.contains("pw"), "{text}");
 
-        // A follower hosts nothing: it ignores connects and worker frames.
-        let mut follower = joined(3);
-        let call = ConnectCall { client_id: client(2), request_id: 1, request: room(false) };
-        follower.from_coordinator(T0, Ok(CoordinatorToTab::Connect(Box::new(call))));
-        follower.from_worker(T0, &backend_id, Ok(BackendToLeader::Listening));
-        assert_eq!(drain(&mut follower), []);
+        let no = || ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() };
+        tab.from_coordinator(T0, Ok(answer(3, call, no())));
+        assert_eq!(drain(&mut tab), []);
+        tab.from_coordinator(T0, Ok(answer(2, call, no())));
+        assert_eq!(drain(&mut tab), [refused(call, ErrorCode::KeyNotHeld, "no")]);
+        tab.from_coordinator(T0, Ok(answer(2, call, no())));
+        assert_eq!(drain(&mut tab), [], "answered once");
+    }
 
-        // Stepping down kills every keyed worker.
-        let newer = Leadership {
-            leader_id: client(4),
-            epoch: Epoch::new(2).unwrap(),
-            liveness_key: "live-2".into(),
-            backend_id: None,
-        };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(newer)));
-        assert!(drain(&mut tab).contains(&TabOutput::KillWorker { backend_id }));
-        assert_eq!(tab.fleet().hosted().count(), 0);
+    #[test]
+    fn a_connect_that_reached_a_backend_watches_it_and_its_sessions_carry_its_credentials() {
+        let mut tab = joined(2);
+        let call = tab.connect(T0, room(true));
+        drain(&mut tab);
+        tab.from_coordinator(T0, Ok(answer(2, call, ConnectOutcome::Response(response("t1")))));
+        let out = drain(&mut tab);
+        assert_eq!(sent(&out), [TabToCoordinator::Watch { backend_id: b1() }]);
+        assert_eq!(settled(&out), [(call, Ok(CallValue::Connected(Box::new(response("t1")))))]);
+
+        let (_, _, open) = opening(&mut tab, "t1");
+        let auth = serde_json::json!({"secret": "pw"}).as_object().cloned();
+        assert_eq!(open, TabToBackend::Open { token: "t1".into(), user: Some("ada".into()), auth });
+        // Another tab's token: no credentials of this tab go with it.
+        let (_, _, open) = opening(&mut tab, "t9");
+        assert_eq!(open, TabToBackend::Open { token: "t9".into(), user: None, auth: None });
     }
 
     #[test]
     fn a_keyed_session_takes_its_lock_before_asking_and_releases_it_when_closed_or_refused() {
         let mut tab = joined(2);
-        let backend_id = BackendId::new("b1").unwrap();
-        let session_id = tab.open_session(backend_id.clone());
-        let lock = names().session(&session_id);
-        assert_eq!(drain(&mut tab), [TabOutput::Acquire { lock: lock.clone(), mode: LockMode::Exclusive }]);
+        let backend_id = b1();
+        let call = tab.open(T0, &BackendUrl::session("app", &backend_id, "t"));
+        let out = drain(&mut tab);
+        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive }] = &out[..] else { panic!("{out:?}") };
+        let lock = lock.clone();
         tab.lock_granted(T0, &lock);
-        let request =
-            PortRequest { client_id: client(2), session_id: session_id.clone(), backend_id: Some(backend_id.clone()) };
-        assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::RequestPort(request)]);
+        let [TabToCoordinator::RequestPort(request)] = &sent(&drain(&mut tab))[..] else { panic!("one request") };
+        let session_id = request.session_id.clone();
+        assert_eq!((&lock, &request.backend_id), (&names().session(&session_id), &Some(backend_id.clone())));
+        tab.lock_granted(T0, &lock);
+        assert_eq!(drain(&mut tab), [], "asked once");
         let grant = PortGrant {
             client_id: client(2),
             session_id: session_id.clone(),
@@ -367,250 +544,262 @@ mod tests {
             backend_id: Some(backend_id.clone()),
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant.clone())));
-        assert_eq!(
-            drain(&mut tab),
-            [TabOutput::Event(TabEvent::KeyedSession {
-                session_id: session_id.clone(),
-                backend_id: backend_id.clone()
-            })]
-        );
+        let open = TabToBackend::Open { token: "t".into(), user: None, auth: None };
+        assert_eq!(drain(&mut tab), [TabOutput::OpenKeyed { session_id: session_id.clone(), message: open }]);
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert_eq!(drain(&mut tab), [], "a second port for one session is not taken");
+        tab.open_answered(&session_id, Ok(BackendToTab::Opened));
+        let session = CallValue::Session { session_id: session_id.clone(), backend_id: backend_id.clone() };
+        assert_eq!(settled(&drain(&mut tab)), [(call, Ok(session))]);
+        tab.open_answered(&session_id, Ok(BackendToTab::Opened));
+        assert_eq!(drain(&mut tab), [], "opened once");
         tab.close_session(&session_id);
-        assert_eq!(drain(&mut tab), [TabOutput::Release { lock }]);
+        assert_eq!(
+            drain(&mut tab),
+            [TabOutput::Release { lock }, TabOutput::CloseKeyed { session_id: session_id.clone() }]
+        );
 
-        let refused = tab.open_session(backend_id);
+        let call = tab.open(T0, &BackendUrl::session("app", &backend_id, "t"));
+        let out = drain(&mut tab);
+        let [TabOutput::Acquire { lock, .. }] = &out[..] else { panic!("{out:?}") };
+        let lock = lock.clone();
+        tab.lock_granted(T0, &lock);
         drain(&mut tab);
+        let refused_session = SessionId::new(lock.rsplit(':').next().unwrap()).unwrap();
+        assert_eq!(names().session(&refused_session), lock);
         let refusal = PortRefusal {
             client_id: client(2),
-            session_id: refused.clone(),
+            session_id: refused_session,
             code: ErrorCode::UnknownBackend,
             detail: "none".into(),
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RefusePort(refusal)));
         assert_eq!(
             drain(&mut tab),
-            [
-                TabOutput::Release { lock: names().session(&refused) },
-                TabOutput::Event(TabEvent::KeyedRefused {
-                    session_id: refused,
-                    code: ErrorCode::UnknownBackend,
-                    detail: "none".into()
-                }),
-            ]
+            [TabOutput::Release { lock }, refused(call, ErrorCode::UnknownBackend, "none")],
+            "no ports to close: none came"
         );
     }
 
     #[test]
-    fn histories_and_states_of_watched_backends_are_events() {
+    fn the_backends_answer_to_open_settles_the_call_and_a_refusal_ends_the_session() {
         let mut tab = joined(2);
-        let backend_id = BackendId::new("b1").unwrap();
-        assert!(tab.watch(backend_id.clone()));
-        assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::Watch { backend_id: backend_id.clone() }]);
-        let state = BackendState::Ready { time: T0 };
-        tab.from_coordinator(
-            T0,
-            Ok(CoordinatorToTab::History { backend_id: backend_id.clone(), states: vec![state.clone()] }),
-        );
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: backend_id.clone(), state: state.clone() }));
+        let (call, session_id, _) = opening(&mut tab, "forged");
+        let refusal = BackendToTab::Refused { code: ErrorCode::BadToken, detail: "not admitted".into() };
+        tab.open_answered(&session_id, Ok(refusal));
         assert_eq!(
             drain(&mut tab),
             [
-                TabOutput::Event(TabEvent::History { backend_id: backend_id.clone(), states: vec![state.clone()] }),
-                TabOutput::Event(TabEvent::Status { backend_id: backend_id.clone(), state }),
+                TabOutput::Release { lock: names().session(&session_id) },
+                TabOutput::CloseKeyed { session_id: session_id.clone() },
+                refused(call, ErrorCode::BadToken, "not admitted"),
             ]
         );
-        assert!(tab.terminate_backend(backend_id.clone(), true));
-        let call = TerminateCall { client_id: client(2), backend_id, hard: true };
-        assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::Terminate(call)]);
-    }
-}
-
-#[cfg(test)]
-mod default_backend_tests {
-    use super::*;
-    use crate::fleet::DEFAULT_KEY;
-    use crate::model::status::{BackendState, TerminationKind, TerminationReason};
-    use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
-    use crate::tab::tests::{T0, client, drain, names};
-
-    fn e(n: u64) -> Epoch {
-        Epoch::new(n).unwrap()
-    }
-
-    /// A tab that leads in epoch 1, with its default backend ready.
-    fn leader() -> (Tab, BackendId) {
-        let mut tab = crate::tab::tests::joined(1, None);
-        tab.lock_granted(T0, &names().leader());
-        let id = tab.fleet().default_backend().cloned().expect("hosted");
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Started));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
-        let given = Leadership {
-            leader_id: client(1),
-            epoch: e(1),
-            liveness_key: "live-1".into(),
-            backend_id: Some(id.clone()),
-        };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(given)));
-        drain(&mut tab);
-        (tab, id)
-    }
-
-    /// The states reported, as (epoch, backend, state).
-    fn reports(out: &[TabOutput]) -> Vec<(Epoch, BackendId, BackendState)> {
-        out.iter()
-            .filter_map(|o| match o {
-                TabOutput::ToCoordinator(TabToCoordinator::Status(r)) => {
-                    Some((r.epoch, r.backend_id.clone(), r.state.clone()))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn statuses_of(out: &[TabOutput], id: &BackendId) -> Vec<&'static str> {
-        reports(out).into_iter().filter(|(_, b, _)| b == id).map(|(_, _, s)| s.status().as_str()).collect()
+        let (call, session_id, _) = opening(&mut tab, "t");
+        tab.open_answered(&session_id, Err(DecodeError::NotAFrame { detail: "7".into() }));
+        let out = drain(&mut tab);
+        assert_eq!(codes(&out), [(call, Some(ErrorCode::NotAFrame))]);
+        assert!(out.contains(&TabOutput::CloseKeyed { session_id }));
+        let (call, session_id, _) = opening(&mut tab, "t");
+        tab.open_unsent(&session_id, "DataCloneError".into());
+        assert_eq!(codes(&drain(&mut tab)), [(call, Some(ErrorCode::BadToken))]);
     }
 
     #[test]
-    fn terminating_the_default_backend_ends_it_as_external_and_the_leader_starts_another_and_claims_again() {
-        let (mut tab, first) = leader();
-        let call = TerminateCall { client_id: client(2), backend_id: first.clone(), hard: false };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::Terminate(call)));
+    fn open_refuses_what_is_not_a_session_url_and_every_call_before_the_tab_joined() {
+        let mut tab = joined(2);
+        let bad = tab.open(T0, "tabworker://app/nothing");
+        let status_url = tab.open(T0, &BackendUrl::status("app", &b1()));
+        let bare = tab.open(T0, "b1");
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::ToBackend(LeaderToBackend::Stop)), "{out:?}");
-        assert_eq!(statuses_of(&out, &first), ["terminating"]);
-
-        let later = T0.plus_millis(40);
-        tab.from_backend(later, Ok(BackendToLeader::Stopped));
-        let out = drain(&mut tab);
-        let second = tab.fleet().default_backend().cloned().expect("a new default backend");
-        assert_ne!(first, second);
-        assert_eq!(out.iter().filter(|o| **o == TabOutput::TerminateBackend).count(), 1);
-        assert_eq!(out.iter().filter(|o| **o == TabOutput::SpawnBackend).count(), 1);
-        let ended = BackendState::Terminated {
-            time: later,
-            termination_reason: Some(TerminationReason::External),
-            termination_kind: Some(TerminationKind::Soft),
-            exit_error: Some(false),
-        };
-        // Reported in the term the tab still holds, the end before the successor.
         assert_eq!(
-            reports(&out),
+            out,
             [
-                (e(1), first.clone(), ended),
-                (e(1), second.clone(), BackendState::Scheduled { time: later }),
-                (e(1), second.clone(), BackendState::Loading { time: later }),
+                refused(bad, ErrorCode::InvalidArgument, "`tabworker://app/nothing`: no `/backends/<id>` in the url"),
+                refused(
+                    status_url,
+                    ErrorCode::InvalidArgument,
+                    "`tabworker://app/backends/b1/status` is not a session url"
+                ),
+                refused(bare, ErrorCode::InvalidArgument, "`b1` is not a session url"),
             ]
         );
+        let bad_wait = tab.status("tabworker://app/backends/b1/more");
+        assert_eq!(codes(&drain(&mut tab)), [(bad_wait, Some(ErrorCode::InvalidArgument))]);
+        assert_eq!(tab.subscribe("").map_err(|e| e.code), Err(ErrorCode::InvalidArgument));
 
-        tab.from_backend(later, Ok(BackendToLeader::Listening));
-        tab.from_backend(later, Ok(BackendToLeader::Ready { liveness_key: "live-2".into() }));
-        let claim = LeaderClaim {
-            leader_id: client(1),
-            liveness_key: "live-2".into(),
-            epoch: None,
-            backend_id: Some(second.clone()),
-        };
-        let out = drain(&mut tab);
-        assert_eq!(statuses_of(&out, &second), ["starting", "ready"]);
-        // `ready` goes out in the term it happened in, before the claim of the next.
-        let claimed =
-            out.iter().position(|o| *o == TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim.clone())));
-        let ready = out.iter().position(|o| {
-            matches!(o, TabOutput::ToCoordinator(TabToCoordinator::Status(r))
-                if r.epoch == e(1) && matches!(r.state, BackendState::Ready { .. }))
-        });
-        assert!(matches!((ready, claimed), (Some(r), Some(c)) if r < c), "{out:?}");
+        let mut unjoined = Tab::new(client(3), names());
+        let calls = [
+            unjoined.open(T0, &BackendUrl::session("app", &b1(), "t")),
+            unjoined.status("b1"),
+            unjoined.ready("b1"),
+            unjoined.terminate("b1", false),
+        ];
+        let out = drain(&mut unjoined);
+        assert_eq!(codes(&out), calls.map(|c| (c, Some(ErrorCode::NotInitialized))));
+        assert!(out.iter().all(|o| matches!(o, TabOutput::Event(_))), "nothing is asked: {out:?}");
+        assert_eq!(unjoined.subscribe("b1").map_err(|e| e.code), Err(ErrorCode::NotInitialized));
     }
 
     #[test]
-    fn a_default_worker_that_dies_ends_with_exit_error_and_is_replaced() {
-        let (mut tab, first) = leader();
-        tab.lock_granted(T0, "live-1");
+    fn a_connect_and_an_open_time_out_at_their_deadline_and_not_before() {
+        let mut tab = joined(2);
+        tab.set_call_timeout(500);
+        let connect = tab.connect(T0, room(false));
+        let later = T0.plus_millis(100);
+        let open = tab.open(later, &BackendUrl::session("app", &b1(), "t"));
         let out = drain(&mut tab);
-        let second = tab.fleet().default_backend().cloned().expect("a new default backend");
-        assert_ne!(first, second);
-        let ended = reports(&out).into_iter().find(|(_, b, _)| *b == first).map(|(_, _, s)| s);
-        assert!(matches!(ended, Some(BackendState::Terminated { exit_error: Some(true), .. })), "{ended:?}");
-        assert_eq!(out.iter().filter(|o| **o == TabOutput::SpawnBackend).count(), 1);
-    }
-
-    #[test]
-    fn a_default_worker_that_throws_after_it_was_ready_ends_with_exit_error_and_is_replaced_at_once() {
-        let (mut tab, first) = leader();
-        tab.backend_error(T0, "Uncaught Error: boom".into());
-        let out = drain(&mut tab);
-        let ended = reports(&out).into_iter().find(|(_, b, _)| *b == first).map(|(e, _, s)| (e, s));
-        assert!(
-            matches!(ended, Some((epoch, BackendState::Terminated { exit_error: Some(true), .. })) if epoch == e(1)),
-            "{ended:?}"
+        let [.., TabOutput::Acquire { lock, .. }] = &out[..] else { panic!("{out:?}") };
+        let lock = lock.clone();
+        assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(500)));
+        tab.timeout(T0.plus_millis(499));
+        assert_eq!(drain(&mut tab), [], "not before");
+        tab.timeout(T0.plus_millis(500));
+        assert_eq!(drain(&mut tab), [refused(connect, ErrorCode::Timeout, "no answer within 500 ms")]);
+        assert_eq!(tab.poll_timeout(), Some(later.plus_millis(500)));
+        tab.timeout(later.plus_millis(499));
+        assert_eq!(drain(&mut tab), []);
+        tab.timeout(later.plus_millis(500));
+        assert_eq!(
+            drain(&mut tab),
+            [refused(open, ErrorCode::Timeout, "no answer within 500 ms"), TabOutput::Release { lock }],
+            "a timed-out open gives its session back"
         );
-        let kill = out.iter().position(|o| *o == TabOutput::TerminateBackend);
-        let spawn = out.iter().position(|o| *o == TabOutput::SpawnBackend);
-        assert!(matches!((kill, spawn), (Some(k), Some(s)) if k < s), "{out:?}");
-        assert!(out.contains(&TabOutput::Event(TabEvent::BackendError { detail: "Uncaught Error: boom".into() })));
-        assert!(tab.fleet().default_backend().is_some_and(|id| *id != first));
+        assert_eq!(tab.poll_timeout(), None);
+        tab.from_coordinator(later, Ok(answer(2, connect, ConnectOutcome::Response(response("t1")))));
+        assert_eq!(drain(&mut tab), [], "a late answer is not taken");
     }
 
     #[test]
-    fn a_default_worker_not_ready_in_time_ends_with_startup_timeout_and_another_starts_after_a_pause() {
-        let mut tab = crate::tab::tests::joined(1, None);
-        tab.lock_granted(T0, &names().leader());
-        let first = tab.fleet().default_backend().cloned().unwrap();
-        drain(&mut tab);
-        let deadline = tab.poll_timeout().expect("a start deadline");
+    fn a_port_granted_after_the_open_timed_out_is_given_back() {
+        let mut tab = joined(2);
+        let call = tab.open(T0, &BackendUrl::session("app", &b1(), "t"));
+        let out = drain(&mut tab);
+        let [TabOutput::Acquire { lock, .. }] = &out[..] else { panic!("{out:?}") };
+        let lock = lock.clone();
+        tab.lock_granted(T0, &lock);
+        let [TabToCoordinator::RequestPort(request)] = &sent(&drain(&mut tab))[..] else { panic!("one request") };
+        let deadline = tab.poll_timeout().expect("the open's deadline");
         tab.timeout(deadline);
-        let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::TerminateBackend));
-        assert!(!out.contains(&TabOutput::SpawnBackend), "not at once");
-        assert_eq!(tab.fleet().default_backend(), None);
-        assert_eq!(tab.fleet().status(&first), Some(crate::model::status::BackendStatus::Terminated));
-        let history = tab.fleet().history(&first);
-        assert!(
-            matches!(
-                history.last(),
-                Some(BackendState::Terminated { termination_reason: Some(TerminationReason::StartupTimeout), .. })
-            ),
-            "{history:?}"
+        assert_eq!(codes(&drain(&mut tab)), [(call, Some(ErrorCode::Timeout))]);
+        let grant = PortGrant {
+            client_id: client(2),
+            session_id: request.session_id.clone(),
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: Some(b1()),
+        };
+        tab.from_coordinator(deadline, Ok(CoordinatorToTab::ProvidePort(grant)));
+        assert_eq!(drain(&mut tab), [], "no open is posted: the port is not taken, so it is closed");
+        assert!(!tab.keyed.contains_key(&request.session_id), "and the session lock was given back");
+
+        // An open still waiting for the backend's answer at its deadline ends too.
+        let (call, session_id, _) = opening(&mut tab, "t");
+        let deadline = tab.poll_timeout().expect("the open's deadline");
+        tab.timeout(deadline);
+        assert_eq!(
+            drain(&mut tab),
+            [
+                refused(call, ErrorCode::Timeout, "no answer within 10000 ms"),
+                TabOutput::Release { lock: names().session(&session_id) },
+                TabOutput::CloseKeyed { session_id: session_id.clone() },
+            ]
         );
-        let pause = tab.poll_timeout().expect("a respawn");
-        tab.timeout(pause);
-        assert!(drain(&mut tab).contains(&TabOutput::SpawnBackend));
-        assert!(tab.fleet().default_backend().is_some_and(|id| *id != first));
+        tab.open_answered(&session_id, Ok(BackendToTab::Opened));
+        assert_eq!(drain(&mut tab), [], "a late answer opens nothing");
     }
 
     #[test]
-    fn the_default_key_reaches_the_default_backend_whose_tokens_go_to_the_tabs_own_worker() {
-        let (mut tab, id) = leader();
-        let request = ConnectRequest { key: Some(DEFAULT_KEY.into()), ..ConnectRequest::default() };
-        let call = ConnectCall { client_id: client(2), request_id: 7, request };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::Connect(Box::new(call))));
+    fn a_backends_terminated_state_closes_its_sessions_before_the_app_is_told() {
+        let mut tab = joined(2);
+        let (open_call, open_session, _) = opening(&mut tab, "t");
+        tab.open_answered(&open_session, Ok(BackendToTab::Opened));
+        assert_eq!(codes(&drain(&mut tab)), [(open_call, None)]);
+        let (opening_call, opening_session, _) = opening(&mut tab, "t");
+        let subscription = tab.subscribe("b1").unwrap();
+        assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::Watch { backend_id: b1() }]);
+        let history = vec![BackendState::Scheduled { time: T0 }, BackendState::Ready { time: T0 }];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states: history }));
+        assert_eq!(drain(&mut tab).len(), 2, "two states, no session closed");
+        let end = terminated(T0.plus_millis(1));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: end.clone() }));
         let out = drain(&mut tab);
-        let admitted = out.iter().find_map(|o| match o {
-            TabOutput::ToBackend(LeaderToBackend::Admit(a)) => Some(a.token.clone()),
-            _ => None,
-        });
-        let answer = out.iter().find_map(|o| match o {
-            TabOutput::ToCoordinator(TabToCoordinator::Connected(a)) => Some(a.outcome.clone()),
-            _ => None,
-        });
-        let Some(ConnectOutcome::Response(response)) = answer else { panic!("{out:?}") };
-        assert_eq!((response.backend_id, response.spawned), (id.clone(), false));
-        assert_eq!(admitted, Some(response.token));
+        let detail = "the backend `b1` terminated while the session opened";
+        assert_eq!(
+            out,
+            [
+                TabOutput::Release { lock: names().session(&open_session) },
+                TabOutput::CloseKeyed { session_id: open_session },
+                TabOutput::Release { lock: names().session(&opening_session) },
+                TabOutput::CloseKeyed { session_id: opening_session },
+                refused(opening_call, ErrorCode::BackendTerminated, detail),
+                TabOutput::Event(TabEvent::StatusUpdate { subscription, state: end }),
+            ]
+        );
+    }
 
-        // A session by token: asked of the fleet, started by the tab's own worker.
-        let request = PortRequest {
-            client_id: client(2),
-            session_id: crate::model::ids::SessionId::new("c2.9").unwrap(),
-            backend_id: Some(id.clone()),
-        };
-        tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
-        assert_eq!(drain(&mut tab), [TabOutput::ToBackend(LeaderToBackend::StartSession(request.clone()))]);
-        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
-        let grant =
-            PortGrant { client_id: client(2), session_id: request.session_id, epoch: e(1), backend_id: Some(id) };
-        assert_eq!(drain(&mut tab), [TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(grant))]);
+    #[test]
+    fn waits_settle_from_the_watched_history_and_an_unknown_backend_refuses_them() {
+        let mut tab = joined(2);
+        let status = tab.status(&BackendUrl::status("app", &b1()));
+        let ready = tab.ready(&BackendUrl::ready("app", &b1()));
+        let end = tab.terminate("b1", true);
+        let subscription = tab.subscribe("b1").unwrap();
+        let terminate = TerminateCall { client_id: client(2), backend_id: b1(), hard: true };
+        assert_eq!(
+            sent(&drain(&mut tab)),
+            [TabToCoordinator::Watch { backend_id: b1() }, TabToCoordinator::Terminate(terminate)],
+            "watched once"
+        );
+        let state = BackendState::Ready { time: T0 };
+        let states = vec![state.clone()];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states }));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: state.clone() }));
+        let update = TabOutput::Event(TabEvent::StatusUpdate { subscription, state: state.clone() });
+        let out = drain(&mut tab);
+        assert_eq!(out[0], update, "a repeated state is given once");
+        assert_eq!(
+            settled(&out),
+            [(status, Ok(CallValue::State(state.clone()))), (ready, Ok(CallValue::State(state.clone())))]
+        );
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: terminated(T0) }));
+        assert_eq!(settled(&drain(&mut tab)), [(end, Ok(CallValue::State(terminated(T0))))]);
+
+        let unknown = tab.ready("b2");
+        let b2 = BackendId::new("b2").unwrap();
+        assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::Watch { backend_id: b2.clone() }]);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b2.clone(), states: Vec::new() }));
+        assert_eq!(drain(&mut tab), [refused(unknown, ErrorCode::UnknownBackend, "no backend `b2` is known")]);
+        tab.status("b2");
+        assert_eq!(sent(&drain(&mut tab)), [TabToCoordinator::Watch { backend_id: b2 }], "asked again");
+    }
+
+    #[test]
+    fn destroy_refuses_every_pending_call_with_not_initialized_and_closes_every_session() {
+        let mut tab = joined(2);
+        let connect = tab.connect(T0, room(true));
+        let wait = tab.ready("b1");
+        drain(&mut tab);
+        let (open, session_id, _) = opening(&mut tab, "t");
+        tab.subscribe("b1").unwrap();
+        drain(&mut tab);
+        tab.destroy(T0);
+        let out = drain(&mut tab);
+        let destroyed = |call| refused(call, ErrorCode::NotInitialized, "the client was destroyed");
+        for expected in [
+            destroyed(connect),
+            destroyed(wait),
+            destroyed(open),
+            TabOutput::Release { lock: names().session(&session_id) },
+            TabOutput::CloseKeyed { session_id },
+        ] {
+            assert!(out.contains(&expected), "{expected:?} in {out:?}");
+        }
+        assert_eq!(settled(&out).len(), 3, "each once");
+        assert_eq!(tab.poll_timeout(), None, "no deadline is left");
+        let history = vec![BackendState::Ready { time: T0 }];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states: history }));
+        assert_eq!(drain(&mut tab), [], "no subscriber is left");
+        let late = tab.status("b1");
+        assert_eq!(codes(&drain(&mut tab)), [(late, Some(ErrorCode::NotInitialized))]);
     }
 }

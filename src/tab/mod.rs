@@ -10,8 +10,9 @@
 //!
 //! Ports: an input carries at most one `MessagePort` (a `provide-port` from the
 //! coordinator, a `session` from the worker). The output that uses it —
-//! [`TabEvent::Connected`] or a `provide-port` to the coordinator — takes it;
-//! a port that no output took is closed by the browser layer.
+//! [`TabEvent::Connected`], [`TabOutput::OpenKeyed`] or a `provide-port` to
+//! the coordinator — takes it; a port that no output took is closed by the
+//! browser layer.
 //!
 //! The rules, in the seed's order:
 //! 1. the tab takes its tab lock, then says `hello`; after `welcome` it asks
@@ -32,21 +33,30 @@
 //! 5. keyed backends ([`keyed`]): the tab sends its connects, watches and
 //!    terminates to the coordinator, opens sessions with keyed backends by
 //!    attempt, and while it leads hosts them in its [`Fleet`], reporting
-//!    their states in its epoch; stepping down kills them.
+//!    their states in its epoch; stepping down kills them. The app's calls
+//!    on them are settled here ([`calls`]), with their deadlines among the
+//!    tab's, and the states of watched backends kept ([`watches`]).
 
+mod calls;
+mod hosting;
+mod joining;
 mod keyed;
+mod sessions;
+mod watches;
 
 use std::collections::{BTreeMap, VecDeque};
 
+pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
+pub use watches::SubscriptionId;
+
 use crate::fleet::Fleet;
-use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockMode, LockNames};
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    BackendToLeader, ConnectAnswer, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant,
-    PortRequest, TabToCoordinator,
+    BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant, PortRequest,
+    TabToBackend, TabToCoordinator,
 };
 
 /// How long a `request-port` waits for its port before the attempt is
@@ -139,38 +149,19 @@ pub enum TabEvent {
         /// What the browser said.
         detail: String,
     },
-    /// The leader answered one of this tab's connects.
-    Answered(Box<ConnectAnswer>),
-    /// A watched backend's states so far (the answer to a watch).
-    History {
-        /// The backend.
-        backend_id: BackendId,
-        /// Its states so far, oldest first; none: no such backend.
-        states: Vec<BackendState>,
+    /// Settle the app's call `call` (its promise) with `outcome`.
+    Settled {
+        /// The call.
+        call: CallId,
+        /// What it resolves with, or why it is refused.
+        outcome: Result<CallValue, CallError>,
     },
-    /// A watched backend's new state.
-    Status {
-        /// The backend.
-        backend_id: BackendId,
-        /// Its new state.
+    /// Give `statusStream` subscription `subscription` its next state.
+    StatusUpdate {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// The state.
         state: BackendState,
-    },
-    /// A session with a keyed backend is granted; its port is the one that
-    /// came with the input. The app's side of it is opened on that port.
-    KeyedSession {
-        /// The connect attempt.
-        session_id: SessionId,
-        /// The backend.
-        backend_id: BackendId,
-    },
-    /// A session with a keyed backend cannot be opened.
-    KeyedRefused {
-        /// The connect attempt.
-        session_id: SessionId,
-        /// Why, e.g. [`ErrorCode::UnknownBackend`].
-        code: ErrorCode,
-        /// What was wrong.
-        detail: String,
     },
 }
 
@@ -221,6 +212,23 @@ pub enum TabOutput {
     Release {
         /// The lock's name.
         lock: String,
+    },
+    /// The port of keyed session `session_id` came with the input: keep it
+    /// as the session's control port, create a `MessageChannel`, post
+    /// `message` on the control port with the channel's second port, keep
+    /// the first as the app's port of the session, and pass each answer on
+    /// the control port to [`Tab::open_answered`] (or call
+    /// [`Tab::open_unsent`] if it cannot be posted).
+    OpenKeyed {
+        /// The session.
+        session_id: SessionId,
+        /// The `open` to post.
+        message: TabToBackend,
+    },
+    /// Close keyed session `session_id`'s ports and resolve its `closed`.
+    CloseKeyed {
+        /// The session.
+        session_id: SessionId,
     },
     /// Tell the app.
     Event(TabEvent),
@@ -325,8 +333,12 @@ pub struct Tab {
     /// When the leader's worker must have said `ready` (while starting it).
     start_deadline: Option<Timestamp>,
     session: Session,
-    /// Sessions with keyed backends, by attempt: whether asked for yet.
-    keyed: BTreeMap<SessionId, keyed::KeyedSession>,
+    /// Sessions with keyed backends, by attempt.
+    keyed: BTreeMap<SessionId, sessions::KeyedSession>,
+    /// The app's calls waiting for an answer, and its connects' credentials.
+    calls: calls::Calls,
+    /// The backends watched, their subscribers and waiters.
+    watches: watches::Watches,
     /// The keyed backends this tab hosts while it leads, its default
     /// backend among them.
     fleet: Fleet,
@@ -356,6 +368,8 @@ impl Tab {
         });
         Tab {
             keyed: BTreeMap::new(),
+            calls: calls::Calls::default(),
+            watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
             term: None,
             replay_due: false,
@@ -627,11 +641,12 @@ impl Tab {
             _ => None,
         };
         let fleet = if self.lead == Lead::Follower { None } else { self.fleet.poll_timeout() };
-        [retry, respawn, welcome, fleet].into_iter().flatten().min()
+        [retry, respawn, welcome, fleet, self.calls.poll_timeout()].into_iter().flatten().min()
     }
 
     /// Time passed; acts on whatever is due.
     pub fn timeout(&mut self, now: Timestamp) {
+        self.expire_calls(now);
         if self.lead != Lead::Follower {
             self.fleet.timeout(now);
             self.pull_fleet(now);
@@ -688,7 +703,7 @@ impl Tab {
         for watch in [self.watching.take(), self.coordinator_watch.take()].into_iter().flatten() {
             self.release(watch);
         }
-        self.close_keyed_sessions();
+        self.leave_keyed();
         if self.lead != Lead::Follower {
             self.stop_leading(now);
         }
@@ -727,6 +742,7 @@ impl Tab {
             self.release(old);
         }
         self.event(TabEvent::Joined { coordinator_id });
+        self.welcomed();
         if !std::mem::replace(&mut self.in_election, true) {
             self.acquire(self.names.leader(), LockMode::Exclusive);
         }

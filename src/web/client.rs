@@ -16,11 +16,12 @@ use super::runtime::frames::{Received, post_frame, receive};
 use super::runtime::js::{object, random_id};
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
-use super::runtime::timer::{Timer, set_timeout};
+use super::runtime::timer::Timer;
+use super::tables::{Keyed, Promises};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::LockNames;
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage};
-use crate::tab::{Tab, TabEvent, TabOutput};
+use crate::tab::{CallError, CallId, CallValue, Tab, TabEvent, TabOutput};
 
 #[wasm_bindgen]
 extern "C" {
@@ -88,7 +89,7 @@ fn default_name() -> String {
 }
 
 fn default_timeout() -> u32 {
-    10_000
+    crate::tab::DEFAULT_CALL_TIMEOUT_MS as u32
 }
 
 /// The open session: its port, and the `Session` object the app sees (one
@@ -122,23 +123,8 @@ pub(super) struct State {
     session: Option<Session>,
     /// `connected()` calls waiting for a session: (resolve, reject).
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
-    /// Resolves the wait for `welcome`; the outcome is read from `state`.
-    welcome: Option<js_sys::Function>,
-    /// Why the wait for `welcome` ended without one.
-    welcome_error: Option<TabworkerError>,
     coordinator_id: Option<CoordinatorId>,
     destroyed: bool,
-}
-
-impl State {
-    /// Ends the wait for `welcome`, once: with `Ok` when it came, with the
-    /// error that ended it otherwise.
-    fn end_welcome(&mut self, outcome: Result<(), TabworkerError>) {
-        if let Some(resolve) = self.welcome.take() {
-            self.welcome_error = outcome.err();
-            let _ = resolve.call0(&JsValue::NULL);
-        }
-    }
 }
 
 pub(super) struct Inner {
@@ -146,7 +132,9 @@ pub(super) struct Inner {
     pub(super) names: LockNames,
     pub(super) tab: RefCell<Tab>,
     pub(super) state: RefCell<State>,
-    pub(super) keyed: RefCell<super::keyed::Keyed>,
+    pub(super) keyed: RefCell<Keyed>,
+    /// The promises of the tab's calls.
+    pub(super) promises: RefCell<Promises>,
     events: web_sys::EventTarget,
     timer: Timer,
     pumping: Cell<bool>,
@@ -180,6 +168,7 @@ impl Client {
             grace_ms: options.termination_grace_ms.into(),
         };
         tab.configure_fleet(limits, options.backends.keys().cloned(), Box::new(entropy));
+        tab.set_call_timeout(options.connect_timeout_ms.into());
         let events =
             web_sys::EventTarget::new().map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, describe(&e)))?;
         let inner = Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| {
@@ -187,6 +176,7 @@ impl Client {
             Inner {
                 tab: RefCell::new(tab),
                 keyed: RefCell::default(),
+                promises: RefCell::default(),
                 options,
                 names,
                 state: RefCell::default(),
@@ -321,12 +311,9 @@ impl Client {
         // leaves nothing behind (locks asked for, a connection).
         let started = start_joining(&inner).inspect_err(|_| inner.shut_down());
         future_to_promise(async move {
-            let answered = started?;
-            wait_for_welcome(&inner, answered).await.map_err(|e| {
-                inner.shut_down();
-                JsValue::from(e)
-            })?;
-            Ok(JsValue::UNDEFINED)
+            let joined = started?;
+            // A join that failed left the tab: the browser's side goes too.
+            JsFuture::from(joined).await.inspect_err(|_| inner.shut_down())
         })
         .unchecked_into()
     }
@@ -390,10 +377,34 @@ impl Inner {
             TabOutput::SpawnWorker { backend_id, tag } => self.spawn_worker(backend_id, tag),
             TabOutput::ToWorker { backend_id, message } => self.to_worker(&backend_id, &message),
             TabOutput::KillWorker { backend_id } => self.kill_worker(&backend_id),
+            TabOutput::OpenKeyed { session_id, message } => self.open_keyed(session_id, message),
+            TabOutput::CloseKeyed { session_id } => self.close_keyed(&session_id),
             TabOutput::Acquire { lock, mode } => self.acquire(lock, mode),
             TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
             TabOutput::Event(event) => self.on_event(event),
         }
+    }
+
+    /// The promise of `call`, settled when the tab settles it (perhaps in
+    /// the pump this starts).
+    pub(super) fn promise(self: &Rc<Self>, call: CallId) -> js_sys::Promise {
+        let promise = self.promises.borrow_mut().make(call);
+        self.pump();
+        promise
+    }
+
+    /// The tab settled `call`.
+    fn settle(self: &Rc<Self>, call: CallId, outcome: Result<CallValue, CallError>) {
+        let Some((resolve, reject)) = self.promises.borrow_mut().take(call) else { return };
+        let settled = match outcome {
+            Ok(value) => self.js_value(value),
+            Err(error) => Err(TabworkerError::from(error).into()),
+        };
+        // What the app's reactions throw is reported by the browser, not here.
+        let _ = match settled {
+            Ok(value) => resolve.call1(&JsValue::NULL, &value),
+            Err(error) => reject.call1(&JsValue::NULL, &error),
+        };
     }
 
     fn acquire(self: &Rc<Self>, lock: String, mode: crate::LockMode) {
@@ -451,9 +462,7 @@ impl Inner {
     fn on_event(self: &Rc<Self>, event: TabEvent) {
         let (kind, detail): (&str, JsValue) = match event {
             TabEvent::Joined { coordinator_id } => {
-                let mut state = self.state.borrow_mut();
-                state.coordinator_id = Some(coordinator_id);
-                state.end_welcome(Ok(()));
+                self.state.borrow_mut().coordinator_id = Some(coordinator_id);
                 return;
             }
             TabEvent::RoleChanged(role) => ("rolechange", object(&[("role", role.as_str().into())])),
@@ -490,11 +499,8 @@ impl Inner {
                 web_sys::console::warn_1(&format!("tabworker client: the backend worker failed: {detail}").into());
                 ("backenderror", object(&[("detail", detail.into())]))
             }
-            keyed @ (TabEvent::Answered(_)
-            | TabEvent::History { .. }
-            | TabEvent::Status { .. }
-            | TabEvent::KeyedSession { .. }
-            | TabEvent::KeyedRefused { .. }) => return self.on_keyed_event(keyed),
+            TabEvent::Settled { call, outcome } => return self.settle(call, outcome),
+            TabEvent::StatusUpdate { subscription, state } => return self.status_update(subscription, &state),
         };
         let init = web_sys::CustomEventInit::new();
         init.set_detail(&detail);
@@ -533,10 +539,9 @@ impl Inner {
         let weak = Rc::downgrade(self);
         let on_error = Listener::new(&worker, "error", move |_: web_sys::Event| {
             if let Some(inner) = weak.upgrade() {
-                inner.state.borrow_mut().end_welcome(Err(TabworkerError::new(
-                    ErrorCode::CoordinatorUnavailable,
-                    "the coordinator script failed to load or threw",
-                )));
+                let detail = "the coordinator script failed to load or threw".to_owned();
+                inner.tab.borrow_mut().coordinator_failed(now(), detail);
+                inner.pump();
             }
         });
         port.start();
@@ -556,6 +561,7 @@ impl Inner {
         self.pump();
         self.timer.arm(None, now());
         self.shut_down_keyed();
+        self.promises.borrow_mut().clear();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.destroyed = true;
@@ -565,7 +571,6 @@ impl Inner {
             if let Some(worker) = state.backend.take() {
                 worker.terminate();
             }
-            state.end_welcome(Err(TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed")));
             if let Some(port) = state.coordinator.take() {
                 port.close();
             }
@@ -578,8 +583,9 @@ impl Inner {
     }
 }
 
-/// Checks that the browser lets this client join, then starts joining. The returned
-/// promise resolves when the coordinator answered or the wait for it ended.
+/// Checks that the browser lets this client join, then starts joining. The
+/// returned promise is the join's: it resolves when the coordinator
+/// welcomed this client, and rejects when the tab says the join failed.
 fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
     let features = Features::detect();
     if !features.shared_worker {
@@ -591,34 +597,13 @@ fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
             "navigator.locks is missing: Web Locks need a secure context (https or localhost)",
         ));
     }
-    let mut welcome_slot = None;
-    let welcome = js_sys::Promise::new(&mut |resolve, _| welcome_slot = Some(resolve));
-    let timeout = js_sys::Promise::new(&mut |resolve, _| {
-        set_timeout(&resolve, f64::from(inner.options.connect_timeout_ms));
-    });
-    inner.state.borrow_mut().welcome = welcome_slot;
     // The locks are asked for first: `hello` waits for the tab lock (the
     // coordinator waits on that lock after `hello`), and the grants take
     // about as long as the connection, which opens meanwhile.
-    inner.tab.borrow_mut().start(now());
+    let call = inner.tab.borrow_mut().join(now());
     inner.pump();
     inner.connect_coordinator()?;
-    Ok(js_sys::Promise::race(&js_sys::Array::of2(&welcome, &timeout)))
-}
-
-/// Waits for `answered` (from [`start_joining`]): `Ok` if the coordinator
-/// welcomed this client.
-async fn wait_for_welcome(inner: &Rc<Inner>, answered: js_sys::Promise) -> Result<(), TabworkerError> {
-    // Neither promise in the race rejects: the outcome is in `state`.
-    let _ = JsFuture::from(answered).await;
-    if let Some(error) = inner.state.borrow_mut().welcome_error.take() {
-        return Err(error);
-    }
-    if inner.state.borrow().coordinator_id.is_none() {
-        return Err(TabworkerError::new(
-            ErrorCode::CoordinatorUnavailable,
-            format!("the coordinator did not answer within {} ms", inner.options.connect_timeout_ms),
-        ));
-    }
-    Ok(())
+    // Only now is anyone to hear of the join: a join that could not start
+    // leaves no promise behind to reject unheard.
+    Ok(inner.promise(call))
 }

@@ -32,6 +32,13 @@ impl From<TabworkerError> for JsValue {
     }
 }
 
+impl From<crate::tab::CallError> for TabworkerError {
+    /// The tab's refusal of a call, as thrown to the app.
+    fn from(error: crate::tab::CallError) -> Self {
+        TabworkerError::new(error.code, error.detail)
+    }
+}
+
 /// The message of a JavaScript exception, for wrapping it.
 pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {

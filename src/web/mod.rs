@@ -11,6 +11,7 @@ mod error;
 mod features;
 mod keyed;
 mod runtime;
+mod tables;
 mod typescript;
 
 pub use backend::{BackendHandle, serve_backend};

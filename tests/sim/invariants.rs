@@ -60,6 +60,7 @@ impl Sim {
     /// [`Sim::check_settled`]: every violation, and not being idle, as text.
     pub fn settle_and_check(&mut self, max_us: u64) -> Vec<String> {
         let idle = self.settle(max_us);
+        self.record_ends();
         let mut errors = self.check_settled().err().unwrap_or_default();
         if !idle {
             errors.push(format!("not idle after {} s", max_us / super::SEC));
@@ -233,7 +234,7 @@ impl Sim {
             expected_locks.insert(self.names.liveness(&self.workers[w].id), LockView { held, queued: Vec::new() });
         }
         for &i in &live {
-            for session in self.tabs[i].app.sessions.keys() {
+            for (session, ..) in self.tabs[i].tab.keyed_sessions() {
                 let queued = (0..self.workers.len())
                     .filter(|&w| self.workers[w].alive && self.workers[w].host.session(session).is_some())
                     .map(|w| (Ctx::Worker(w), LockMode::Exclusive))
@@ -279,16 +280,13 @@ impl Sim {
         let live = self.live_tabs();
         let k = &self.coordinator;
 
-        // Every connect and every open is answered.
+        // Every connect and every open is settled (by its deadline at the
+        // latest; one settled by it with no frame of it lost is a violation
+        // when it happens).
         for &i in &live {
-            let app = &self.tabs[i].app;
-            for (id, ask) in app.connects.iter().filter(|(_, a)| a.excused.is_none()) {
-                let (at, request) = (ask.at_us / super::MS, &ask.request);
-                fail(format!("tab{i}'s connect #{id} (at {at} ms: {request:?}) was never answered"));
-            }
-            for (session, keyed) in app.sessions.iter().filter(|(_, s)| s.port.is_none() && s.excused.is_none()) {
-                let (at, backend) = (keyed.at_us / super::MS, &keyed.backend_id);
-                fail(format!("tab{i}'s session {session} with {backend} (at {at} ms) was never granted or refused"));
+            for (call, ask) in &self.tabs[i].app.calls {
+                let (at, asked) = (ask.at_us / super::MS, &ask.asked);
+                fail(format!("tab{i}'s {call} (at {at} ms: {asked:?}) was never settled"));
             }
         }
 
@@ -304,10 +302,8 @@ impl Sim {
             for id in fleet.hosted() {
                 histories.push((format!("tab{i}'s fleet's {id}"), fleet.history(id)));
             }
-            for (id, watch) in &self.tabs[i].app.histories {
-                if let Some(states) = &watch.states {
-                    histories.push((format!("tab{i}'s watched {id}"), states));
-                }
+            for (id, states) in self.tabs[i].tab.watched() {
+                histories.push((format!("tab{i}'s watched {id}"), states));
             }
         }
         for (what, history) in histories {
@@ -321,11 +317,12 @@ impl Sim {
         }
         // Every tab that watches a backend sees the board's history. A watch
         // made on a coordinator that died since went with it: the tab is not
-        // told of that backend any more (the glue does not watch again).
+        // told of that backend any more (it does not watch again).
         for &i in &live {
-            let app = &self.tabs[i].app;
-            for id in app.histories.keys() {
-                let Some(states) = app.watches_on(id, self.tabs[i].conn) else { continue };
+            for (id, states) in self.tabs[i].tab.watched() {
+                if self.tabs[i].app.watched_on.get(id) != Some(&self.tabs[i].conn) {
+                    continue;
+                }
                 let board = k.history(id).unwrap_or_default();
                 if states != board {
                     fail(format!("tab{i} sees {id} as {states:?}, the board as {board:?}"));
@@ -399,12 +396,14 @@ impl Sim {
         for &i in &live {
             let app = &self.tabs[i].app;
             for (session, keyed) in &app.sessions {
-                let Some(port) = &keyed.port else { continue };
+                let port = &keyed.port;
                 let worker = &self.workers[port.worker];
                 if worker.alive && worker.host.session(session).is_none() {
                     fail(format!("tab{i}'s session {session} is not open at w{}", port.worker));
                 }
-                if !worker.alive && app.watches_on(&keyed.backend_id, self.tabs[i].conn).is_some() {
+                let watched_here = app.watched_on.get(&keyed.backend_id) == Some(&self.tabs[i].conn)
+                    && self.tabs[i].tab.watched().any(|(id, _)| *id == keyed.backend_id);
+                if !worker.alive && watched_here {
                     fail(format!("tab{i} keeps session {session} with {}, whose worker is gone", keyed.backend_id));
                 }
             }
@@ -412,8 +411,7 @@ impl Sim {
 
         // Nothing waits at the coordinator for a tab that is gone: only
         // connects whose frames were lost may still be pending there.
-        let excused: usize =
-            live.iter().map(|&i| self.tabs[i].app.connects.values().filter(|a| a.excused.is_some()).count()).sum();
+        let excused: usize = live.iter().map(|&i| self.tabs[i].app.excused_connects).sum();
         if k.pending_connects() > excused {
             fail(format!(
                 "the coordinator keeps {} connects, {excused} of live tabs may be pending",

@@ -7,24 +7,29 @@
 //!   terminates it. Its frames go to [`Tab::from_worker`](tabworker::Tab),
 //!   its `error` event (a crash) to `worker_error`. A killed tab's workers die
 //!   with it.
-//! * **Each tab's app** ([`TabApp`]) keeps what the glue keeps: its connects
-//!   until answered, the histories of the backends it watches (it watches
-//!   every backend a connect of its own reached, and those it terminates or
-//!   asks about), and its keyed sessions. It merges `history` and `status`
-//!   as the glue does, and closes its open sessions with a backend once it
-//!   sees that backend `terminated`. A granted session's port is the one the
-//!   worker's `session` carried; the app then posts `open` with its
-//!   connect's token on it ([`Event::Open`]), which the worker must admit.
+//! * **Each tab's app** ([`TabApp`]) keeps what the glue keeps: its calls
+//!   (`connect`, `open`) until the tab settles them, the responses its
+//!   connects got, the ports of its keyed sessions, and on which coordinator
+//!   connection the tab last asked for each backend's history (the tab
+//!   itself keeps the histories, merges them and closes the sessions of a
+//!   backend that ended). A granted session's port is the one the worker's
+//!   `session` carried; the tab's `OpenKeyed` then posts `open` with its
+//!   connect's token on it ([`Event::Open`]), which the worker must admit,
+//!   and its answer comes back on the port ([`Event::OpenAnswer`]).
 //! * **Losses**: a connect or an open whose frame was lost (dropped, posted
 //!   on a connection that closed, or held by a coordinator that died) may
-//!   never be answered — the glue's own timeout ends it. Such requests are
-//!   *excused*; every other one must be answered once the run settles.
+//!   only be settled by the tab's deadline (`timeout`). Such calls are
+//!   *excused*; any other call the tab refuses with `timeout` is a violation,
+//!   and every call is settled once the run settles.
 
 use std::collections::BTreeMap;
 
-use tabworker::protocol::{ConnectOutcome, CoordinatorToTab, LeaderToBackend, TabToCoordinator, WireMessage};
+use tabworker::protocol::{
+    BackendToTab, CoordinatorToTab, LeaderToBackend, TabToBackend, TabToCoordinator, WireMessage,
+};
 use tabworker::{
-    BackendHost, BackendId, BackendState, BackendStatus, ClientId, ConnectRequest, ConnectResponse, SessionId, TabEvent,
+    BackendHost, BackendId, BackendState, BackendStatus, CallError, CallId, CallValue, ClientId, ConnectRequest,
+    ConnectResponse, ErrorCode, SessionId, TabEvent,
 };
 
 use super::world::{Ctx, Event, Port, WorkerCtx};
@@ -86,66 +91,60 @@ pub enum Lost<'a> {
     Down(&'a CoordinatorToTab),
 }
 
-/// A connect waiting for its answer.
+/// What a call of the app asked.
+#[derive(Debug, Clone)]
+pub enum Asked {
+    /// `connect(request)`.
+    Connect(Box<ConnectRequest>),
+    /// `open(url)` of a response of this backend, with its token.
+    Open {
+        /// The backend.
+        backend_id: BackendId,
+        /// The response's token.
+        token: String,
+    },
+}
+
+/// A call of the app waiting for the tab to settle it.
 #[derive(Debug, Clone)]
 pub struct Ask {
     /// When it was made.
     pub at_us: u64,
     /// What was asked.
-    pub request: ConnectRequest,
-    /// Why it may never be answered (a frame of it was lost), if so.
+    pub asked: Asked,
+    /// Why it may only be settled by its deadline (a frame of it was lost), if so.
     pub excused: Option<String>,
 }
 
-/// A backend the app watches, as the glue keeps it.
-#[derive(Debug, Clone)]
-pub struct Watch {
-    /// Its states; `None` until the history arrived.
-    pub states: Option<Vec<BackendState>>,
-    /// The coordinator connection the watch was made on: a coordinator
-    /// that died took the watch with it.
-    pub conn: Option<u64>,
-}
-
-/// A session with a keyed backend, from `open_session` until it is closed
-/// or refused.
+/// A keyed session whose port arrived.
 #[derive(Debug, Clone)]
 pub struct KeyedSession {
     /// The backend.
     pub backend_id: BackendId,
-    /// The token of the connect it opens with.
-    pub token: String,
-    /// When it was asked for.
-    pub at_us: u64,
-    /// Its port, once granted.
-    pub port: Option<Port>,
-    /// Why it may never be answered (a frame of it was lost), if so.
-    pub excused: Option<String>,
+    /// Its port.
+    pub port: Port,
+    /// Whether the backend accepted it.
+    pub opened: bool,
 }
 
 /// What a tab's app knows of keyed backends, and the keyed workers the tab
 /// hosts.
 #[derive(Debug, Default)]
 pub struct TabApp {
-    next_request: u64,
-    /// Connects not answered yet, by request id.
-    pub connects: BTreeMap<u64, Ask>,
+    /// Calls not settled yet.
+    pub calls: BTreeMap<CallId, Ask>,
+    /// How many connects were settled by their deadline with an excuse
+    /// (the coordinator may still hold them).
+    pub excused_connects: usize,
     /// Every response its connects got, oldest first.
     pub responses: Vec<ConnectResponse>,
-    /// The backends it watches.
-    pub histories: BTreeMap<BackendId, Watch>,
-    /// Its keyed sessions, asked for or open.
+    /// On which coordinator connection the tab last asked for each
+    /// backend's history: a coordinator that died took the watch with it.
+    pub watched_on: BTreeMap<BackendId, Option<u64>>,
+    /// Its keyed sessions whose port arrived, until the tab closes them.
     pub sessions: BTreeMap<SessionId, KeyedSession>,
     /// The workers of the keyed backends this tab hosts, by backend.
     pub workers: BTreeMap<BackendId, usize>,
-}
-
-impl TabApp {
-    /// Whether the app's watch of `backend_id` is on connection `conn` (the
-    /// tab's current one) and has its history.
-    pub fn watches_on(&self, backend_id: &BackendId, conn: Option<u64>) -> Option<&[BackendState]> {
-        self.histories.get(backend_id).filter(|w| w.conn == conn).and_then(|w| w.states.as_deref())
-    }
 }
 
 /// The tab of client `client` (the harness names them `tab<n>`).
@@ -156,45 +155,36 @@ pub fn tab_of(client: &ClientId) -> Option<usize> {
 impl Sim {
     // ----- what a test does -------------------------------------------------
 
-    /// `client.connect(request)` in tab `ix`: the request id, or `None` if
-    /// the tab is gone or not joined (the glue refuses with
-    /// `not-initialized`).
-    pub fn connect_key(&mut self, ix: usize, request: ConnectRequest) -> Option<u64> {
+    /// `client.connect(request)` in tab `ix`: its call, or `None` if the
+    /// tab is gone.
+    pub fn connect_key(&mut self, ix: usize, request: ConnectRequest) -> Option<CallId> {
         if !self.tabs[ix].alive || self.tabs[ix].closed {
             return None;
         }
-        self.tabs[ix].app.next_request += 1;
-        let id = self.tabs[ix].app.next_request;
-        if !self.tabs[ix].tab.connect(id, request.clone()) {
-            return None;
-        }
-        trace!(self, "tab{ix} connects #{id}: {request:?}");
+        let now = self.now();
+        let call = self.tabs[ix].tab.connect(now, request.clone());
+        trace!(self, "tab{ix} connects ({call}): {request:?}");
         self.count("connect");
-        let ask = Ask { at_us: self.now_us, request, excused: None };
-        self.tabs[ix].app.connects.insert(id, ask);
+        let ask = Ask { at_us: self.now_us, asked: Asked::Connect(Box::new(request)), excused: None };
+        self.tabs[ix].app.calls.insert(call, ask);
         self.after_tab_input(ix, None);
-        Some(id)
+        Some(call)
     }
 
-    /// `client.open(response.url)` in tab `ix`: the session's attempt, or
-    /// `None` if the tab is gone or not joined.
-    pub fn open_keyed(&mut self, ix: usize, response: &ConnectResponse) -> Option<SessionId> {
-        if !self.tabs[ix].alive || self.tabs[ix].closed || !self.tabs[ix].tab.is_joined() {
+    /// `client.open(response.url)` in tab `ix`: its call, or `None` if the
+    /// tab is gone.
+    pub fn open_keyed(&mut self, ix: usize, response: &ConnectResponse) -> Option<CallId> {
+        if !self.tabs[ix].alive || self.tabs[ix].closed {
             return None;
         }
-        let session = self.tabs[ix].tab.open_session(response.backend_id.clone());
-        trace!(self, "tab{ix} opens {session} with {}", response.backend_id);
+        let now = self.now();
+        let call = self.tabs[ix].tab.open(now, &response.url);
+        trace!(self, "tab{ix} opens {} ({call})", response.backend_id);
         self.count("open");
-        let keyed = KeyedSession {
-            backend_id: response.backend_id.clone(),
-            token: response.token.clone(),
-            at_us: self.now_us,
-            port: None,
-            excused: None,
-        };
-        self.tabs[ix].app.sessions.insert(session.clone(), keyed);
+        let asked = Asked::Open { backend_id: response.backend_id.clone(), token: response.token.clone() };
+        self.tabs[ix].app.calls.insert(call, Ask { at_us: self.now_us, asked, excused: None });
         self.after_tab_input(ix, None);
-        Some(session)
+        Some(call)
     }
 
     /// `session.close()` in tab `ix`.
@@ -208,26 +198,24 @@ impl Sim {
         self.after_tab_input(ix, None);
     }
 
-    /// `client.terminate(backend, { hard })` in tab `ix`: it watches the
-    /// backend, then asks for its end.
+    /// `client.terminate(backend, { hard })` in tab `ix`.
     pub fn terminate_keyed(&mut self, ix: usize, backend_id: BackendId, hard: bool) {
-        if !self.tabs[ix].alive || self.tabs[ix].closed || !self.tabs[ix].tab.is_joined() {
+        if !self.tabs[ix].alive || self.tabs[ix].closed {
             return;
         }
         trace!(self, "tab{ix} terminates {backend_id} (hard: {hard})");
         self.count(if hard { "terminate:hard" } else { "terminate:soft" });
-        self.glue_watch(ix, &backend_id);
-        self.tabs[ix].tab.terminate_backend(backend_id, hard);
+        self.tabs[ix].tab.terminate(backend_id.as_str(), hard);
         self.after_tab_input(ix, None);
     }
 
     /// `client.status(backend)` in tab `ix`: it watches the backend.
     pub fn watch_keyed(&mut self, ix: usize, backend_id: BackendId) {
-        if !self.tabs[ix].alive || self.tabs[ix].closed || !self.tabs[ix].tab.is_joined() {
+        if !self.tabs[ix].alive || self.tabs[ix].closed {
             return;
         }
-        trace!(self, "tab{ix} watches {backend_id}");
-        self.glue_watch(ix, &backend_id);
+        trace!(self, "tab{ix} asks the status of {backend_id}");
+        self.tabs[ix].tab.status(backend_id.as_str());
         self.after_tab_input(ix, None);
     }
 
@@ -244,65 +232,73 @@ impl Sim {
 
     // ----- the glue ---------------------------------------------------------
 
-    /// The glue's `watch`: asks for the history of `backend_id` once.
-    fn glue_watch(&mut self, ix: usize, backend_id: &BackendId) {
+    /// Tab `ix` asked the coordinator for the history of `backend_id`.
+    pub(super) fn watch_sent(&mut self, ix: usize, backend_id: &BackendId) {
         let conn = self.tabs[ix].conn;
-        let app = &mut self.tabs[ix].app;
-        if !app.histories.contains_key(backend_id) {
-            app.histories.insert(backend_id.clone(), Watch { states: None, conn });
-            self.tabs[ix].tab.watch(backend_id.clone());
-        }
+        self.tabs[ix].app.watched_on.insert(backend_id.clone(), conn);
     }
 
     /// A keyed-backend event of tab `ix`, as the glue handles it.
-    pub(super) fn keyed_event(&mut self, ix: usize, event: &TabEvent, carried: &mut Option<Port>) {
-        match event {
-            TabEvent::Answered(answer) => {
-                let Some(ask) = self.tabs[ix].app.connects.remove(&answer.request_id) else {
-                    let id = answer.request_id;
-                    return self.violation(format!("tab{ix} got an answer to connect #{id}, which waits for none"));
-                };
-                match &answer.outcome {
-                    ConnectOutcome::Response(response) => self.connected(ix, &ask, response),
-                    ConnectOutcome::Refused { code, .. } => self.count(&format!("connect:refused:{code}")),
+    pub(super) fn keyed_event(&mut self, ix: usize, event: &TabEvent) {
+        let TabEvent::Settled { call, outcome } = event else { return };
+        let Some(ask) = self.tabs[ix].app.calls.remove(call) else {
+            // `status` and `terminate` are not followed; a connect or an
+            // open settled twice would be.
+            if matches!(outcome, Ok(CallValue::Connected(_) | CallValue::Session { .. })) {
+                self.violation(format!("tab{ix} settled {call}, which waits for nothing"));
+            }
+            return;
+        };
+        if let Err(CallError { code: ErrorCode::Timeout, .. }) = outcome {
+            match &ask.excused {
+                Some(_) if matches!(ask.asked, Asked::Connect(_)) => self.tabs[ix].app.excused_connects += 1,
+                Some(_) => {}
+                None => {
+                    let at = ask.at_us / MS;
+                    self.violation(format!(
+                        "tab{ix}'s {call} (at {at} ms: {:?}) timed out, no frame of it lost",
+                        ask.asked
+                    ));
                 }
             }
-            TabEvent::History { backend_id, states } => {
-                let conn = self.tabs[ix].conn;
-                let histories = &mut self.tabs[ix].app.histories;
-                let known = histories.get(backend_id).and_then(|w| w.states.as_ref()).map_or(0, Vec::len);
-                if states.is_empty() {
-                    // Unknown: forgotten, so that a later call asks again.
-                    histories.remove(backend_id);
-                } else if states.len() >= known {
-                    let watch = histories.entry(backend_id.clone()).or_insert(Watch { states: None, conn });
-                    watch.states = Some(states.clone());
+        }
+        match (&ask.asked, outcome) {
+            (Asked::Connect(request), Ok(CallValue::Connected(response))) => self.connected(ix, request, response),
+            (Asked::Connect(_), Err(error)) => self.count(&format!("connect:refused:{}", error.code)),
+            (Asked::Open { backend_id, .. }, Ok(CallValue::Session { session_id, backend_id: opened })) => {
+                if opened != backend_id {
+                    self.violation(format!("tab{ix} opened {backend_id} and got a session of {opened}"));
                 }
-                self.deliver(ix, backend_id);
-            }
-            TabEvent::Status { backend_id, state } => {
-                if let Some(Watch { states: Some(states), .. }) = self.tabs[ix].app.histories.get_mut(backend_id) {
-                    if states.last().is_none_or(|last| last.status() < state.status()) {
-                        states.push(state.clone());
-                    }
+                match self.tabs[ix].app.sessions.get_mut(session_id) {
+                    Some(session) => session.opened = true,
+                    None => self.violation(format!("tab{ix}'s {session_id} opened without its port")),
                 }
-                self.deliver(ix, backend_id);
+                self.count("open:opened");
             }
-            TabEvent::KeyedSession { session_id, backend_id } => {
-                self.session_granted(ix, session_id, backend_id, carried)
+            (Asked::Open { .. }, Err(error)) => self.count(&format!("open:refused:{}", error.code)),
+            (asked, outcome) => self.violation(format!("tab{ix} asked {asked:?} and was given {outcome:?}")),
+        }
+    }
+
+    /// Counts how each backend the coordinator saw end ended, once each.
+    pub(super) fn record_ends(&mut self) {
+        let ended: Vec<(BackendId, BackendState)> = self
+            .coordinator
+            .backends()
+            .filter(|(_, state)| state.status() == BackendStatus::Terminated)
+            .map(|(id, state)| (id.clone(), state.clone()))
+            .collect();
+        for (id, state) in ended {
+            if self.stats.ended.insert(id) {
+                let reason = state.termination_reason().map_or("none".to_owned(), |r| format!("{r:?}"));
+                let exit_error = matches!(state, BackendState::Terminated { exit_error: Some(true), .. });
+                self.count(&format!("end:{reason}{}", if exit_error { ":exit_error" } else { "" }));
             }
-            TabEvent::KeyedRefused { session_id, code, .. } => {
-                if self.tabs[ix].app.sessions.remove(session_id).is_none() {
-                    self.violation(format!("tab{ix}'s session {session_id} was refused, but it asked for none"));
-                }
-                self.count(&format!("open:refused:{code}"));
-            }
-            _ => {}
         }
     }
 
     /// A connect of tab `ix` reached a backend.
-    fn connected(&mut self, ix: usize, ask: &Ask, response: &ConnectResponse) {
+    fn connected(&mut self, ix: usize, request: &ConnectRequest, response: &ConnectResponse) {
         let id = &response.backend_id;
         self.count(if response.spawned { "connect:spawned" } else { "connect:live" });
         if matches!(
@@ -313,85 +309,87 @@ impl Sim {
         }
         // The backend holds the key asked for (the leader reported its
         // `scheduled`, with its key, before it answered).
-        if let Some(key) = &ask.request.key {
+        if let Some(key) = &request.key {
             let held = self.coordinator.backend_key(id).map(str::to_owned);
             if self.coordinator_alive && held.as_ref().is_some_and(|held| held != key) {
                 self.violation(format!("tab{ix} asked for key {key} and reached {id} of key {held:?}"));
             }
         }
         self.tabs[ix].app.responses.push(response.clone());
-        self.glue_watch(ix, id);
     }
 
-    /// What the glue does once a watched backend's states changed: a
-    /// terminated backend's open sessions are closed.
-    fn deliver(&mut self, ix: usize, backend_id: &BackendId) {
-        let ended = self.tabs[ix]
-            .app
-            .histories
-            .get(backend_id)
-            .and_then(|w| w.states.as_ref())
-            .and_then(|s| s.last())
-            .filter(|s| s.status() == BackendStatus::Terminated)
-            .cloned();
-        let Some(ended) = ended else { return };
-        if self.stats.ended.insert(backend_id.clone()) {
-            let reason = ended.termination_reason().map_or("none".to_owned(), |r| format!("{r:?}"));
-            let exit_error = matches!(ended, BackendState::Terminated { exit_error: Some(true), .. });
-            self.count(&format!("end:{reason}{}", if exit_error { ":exit_error" } else { "" }));
-        }
-        let open: Vec<SessionId> = self.tabs[ix]
-            .app
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.backend_id == *backend_id && s.port.is_some())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for session in open {
-            trace!(self, "  tab{ix}: {backend_id} ended: its session {session} is closed");
-            self.tabs[ix].app.sessions.remove(&session);
-            self.tabs[ix].tab.close_session(&session);
-        }
-    }
-
-    /// A keyed session of tab `ix` was granted: it takes the port that came
-    /// with the input, and posts `open` with its token on it.
-    fn session_granted(&mut self, ix: usize, session: &SessionId, backend_id: &BackendId, carried: &mut Option<Port>) {
+    /// Tab `ix` posts `open` on a keyed session's port, which came with the
+    /// input (the worker's `session`, carried by the leader and the
+    /// coordinator), with a new channel for the app.
+    pub(super) fn open_keyed_port(
+        &mut self,
+        ix: usize,
+        session: SessionId,
+        message: TabToBackend,
+        carried: &mut Option<Port>,
+    ) {
         let client = self.tabs[ix].tab.id().clone();
         let Some(port) = carried.take() else {
             return self.violation(format!("tab{ix}'s session {session} was granted without a port"));
         };
-        if port.session != *session || port.client != client {
+        if port.session != session || port.client != client {
             return self.violation(format!("tab{ix}'s session {session} was granted with the port of {port:?}"));
         }
-        if self.serves(port.worker) != Some(backend_id) {
+        let Some(backend_id) =
+            self.tabs[ix].tab.keyed_sessions().find(|(id, ..)| **id == session).map(|(_, b, _)| b.clone())
+        else {
+            return self.violation(format!("tab{ix} opens {session}, which it does not have"));
+        };
+        if self.serves(port.worker) != Some(&backend_id) {
             let serves = self.serves(port.worker).cloned();
             let w = port.worker;
             return self.violation(format!("tab{ix}'s session with {backend_id} has a port of w{w}, of {serves:?}"));
         }
-        let Some(keyed) = self.tabs[ix].app.sessions.get_mut(session) else {
-            return self.violation(format!("tab{ix} was granted session {session}, which it did not ask for"));
-        };
-        keyed.port = Some(port.clone());
-        let token = keyed.token.clone();
+        let TabToBackend::Open { token, .. } = message;
         self.count("open:granted");
+        let keyed = KeyedSession { backend_id, port: port.clone(), opened: false };
+        self.tabs[ix].app.sessions.insert(session.clone(), keyed);
         let latency = self.worker_latency();
         let at = self.now_us + latency + self.jitter();
-        self.schedule(at, Event::Open { worker: port.worker, tab: ix, session: session.clone(), token });
+        self.schedule(at, Event::Open { worker: port.worker, tab: ix, session, token });
     }
 
-    /// `open` reached the worker of a keyed session: the token must be one
-    /// of a connect that reached it.
+    /// The tab closed a keyed session's ports.
+    pub(super) fn close_keyed_ports(&mut self, ix: usize, session: &SessionId) {
+        self.tabs[ix].app.sessions.remove(session);
+    }
+
+    /// `open` reached the worker of a keyed session: the worker answers on
+    /// the session's port; the token must be one of a connect that reached it.
     pub(super) fn open_on_port(&mut self, worker: usize, tab: usize, session: &SessionId, token: &str) {
         let host = &self.workers[worker].host;
         if !self.workers[worker].alive || host.session(session).is_none() {
             return;
         }
-        if host.admits(token) {
-            self.count("open:admitted");
-        } else {
-            self.violation(format!("w{worker} does not admit the token tab{tab} opened {session} with"));
+        let open = TabToBackend::Open { token: token.to_owned(), user: None, auth: None };
+        let answer = match host.open(Ok(open)) {
+            Ok(_) => {
+                self.count("open:admitted");
+                BackendToTab::Opened
+            }
+            Err(refusal) => {
+                self.violation(format!("w{worker} does not admit the token tab{tab} opened {session} with"));
+                refusal
+            }
+        };
+        let latency = self.worker_latency();
+        let at = self.now_us + latency + self.jitter();
+        self.schedule(at, Event::OpenAnswer { tab, session: session.clone(), answer });
+    }
+
+    /// The worker's answer to `open` reached tab `ix` on the session's port.
+    pub(super) fn open_answered(&mut self, ix: usize, session: &SessionId, answer: BackendToTab) {
+        if !self.tabs[ix].alive || !self.tabs[ix].app.sessions.contains_key(session) {
+            // The tab closed the port meanwhile.
+            return;
         }
+        self.tabs[ix].tab.open_answered(session, Ok(answer));
+        self.after_tab_input(ix, None);
     }
 
     /// Whether tab `ix` still has worker `w` (its own, or a keyed one).
@@ -529,18 +527,14 @@ impl Sim {
             Of::Open(client, session) => (*client, format!("a frame of session {session} was {why}")),
         };
         let Some(ix) = tab_of(client).filter(|&ix| ix < self.tabs.len()) else { return };
-        let app = &mut self.tabs[ix].app;
-        match of {
-            Of::Connect(_, id) => {
-                if let Some(ask) = app.connects.get_mut(&id) {
-                    ask.excused.get_or_insert(excuse);
-                }
-            }
+        let call = match of {
+            Of::Connect(_, id) => self.tabs[ix].app.calls.keys().find(|c| c.get() == id).copied(),
             Of::Open(_, session) => {
-                if let Some(keyed) = app.sessions.get_mut(session).filter(|s| s.port.is_none()) {
-                    keyed.excused.get_or_insert(excuse);
-                }
+                self.tabs[ix].tab.keyed_sessions().find(|(id, ..)| *id == session).and_then(|(_, _, call)| call)
             }
+        };
+        if let Some(ask) = call.and_then(|call| self.tabs[ix].app.calls.get_mut(&call)) {
+            ask.excused.get_or_insert(excuse);
         }
     }
 
@@ -548,11 +542,8 @@ impl Sim {
     /// held or routed them died).
     pub(super) fn excuse_all(&mut self, why: &str) {
         for ctx in &mut self.tabs {
-            for ask in ctx.app.connects.values_mut() {
+            for ask in ctx.app.calls.values_mut() {
                 ask.excused.get_or_insert_with(|| why.to_owned());
-            }
-            for keyed in ctx.app.sessions.values_mut().filter(|s| s.port.is_none()) {
-                keyed.excused.get_or_insert_with(|| why.to_owned());
             }
         }
     }

@@ -507,6 +507,7 @@ impl Sim {
             return;
         }
         trace!(self, "coordinator k{} killed", self.instances);
+        self.record_ends();
         self.coordinator_alive = false;
         self.excuse_all("the coordinator died");
         self.open_conns.clear();
@@ -782,6 +783,7 @@ impl Sim {
             Event::Kill { tab } => self.kill_tab(tab),
             Event::App { worker, action } => self.app_action(worker, action),
             Event::Open { worker, tab, session, token } => self.open_on_port(worker, tab, &session, &token),
+            Event::OpenAnswer { tab, session, answer } => self.open_answered(tab, &session, answer),
         }
     }
 
@@ -839,10 +841,17 @@ impl Sim {
                 TabOutput::SpawnWorker { backend_id, tag } => self.spawn_keyed(ix, backend_id, tag),
                 TabOutput::ToWorker { backend_id, message } => self.post_keyed(ix, &backend_id, message),
                 TabOutput::KillWorker { backend_id } => self.kill_keyed(ix, &backend_id),
+                TabOutput::OpenKeyed { session_id, message } => {
+                    self.open_keyed_port(ix, session_id, message, &mut carried)
+                }
+                TabOutput::CloseKeyed { session_id } => self.close_keyed_ports(ix, &session_id),
                 TabOutput::ToCoordinator(msg) => {
                     let port = self.carry(&format!("tab{ix}"), &msg, &mut carried);
                     if matches!(msg, TabToCoordinator::RequestPort(_)) {
                         self.stats.port_requests += 1;
+                    }
+                    if let TabToCoordinator::Watch { backend_id } = &msg {
+                        self.watch_sent(ix, backend_id);
                     }
                     self.send_to_coordinator(ix, msg, port);
                 }
@@ -933,11 +942,7 @@ impl Sim {
                     self.violation(format!("tab{ix} disconnected {session_id}, which it was not connected to"));
                 }
             }
-            TabEvent::Answered(_)
-            | TabEvent::History { .. }
-            | TabEvent::Status { .. }
-            | TabEvent::KeyedSession { .. }
-            | TabEvent::KeyedRefused { .. } => self.keyed_event(ix, &event, carried),
+            TabEvent::Settled { .. } => self.keyed_event(ix, &event),
             _ => {}
         }
         self.tabs[ix].events.push(event);

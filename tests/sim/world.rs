@@ -144,6 +144,12 @@ pub(super) enum Event {
         session: SessionId,
         token: String,
     },
+    /// A worker's answer to `open` on a keyed session's port.
+    OpenAnswer {
+        tab: usize,
+        session: SessionId,
+        answer: tabworker::protocol::BackendToTab,
+    },
 }
 
 /// A tab and what the harness knows about it.

@@ -1,22 +1,17 @@
 //! One runtime timer, re-armed to the state machine's earliest deadline
 //! (quinn's pattern): a single `setTimeout` at a time (gloo-timers'
 //! `Timeout`, cleared when dropped), set again only when the deadline moves.
+//! It is the only `setTimeout` of the browser layer: every deadline is the
+//! core's.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
-use wasm_bindgen::prelude::*;
 
 use crate::model::time::Timestamp;
 
-#[wasm_bindgen]
-extern "C" {
-    /// `setTimeout(callback, ms)`; its id.
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub(crate) fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
-}
-
+/// A timer that calls one callback whenever it fires.
 pub(crate) struct Timer {
     on_fire: Rc<RefCell<dyn FnMut()>>,
     /// The deadline armed, until it fires.

@@ -1,0 +1,134 @@
+//! The app's `initialize()`, as a call: settled by the coordinator's first
+//! `welcome`; refused when the coordinator's script fails or no `welcome`
+//! comes by the deadline, and then the tab leaves, as a join that fails
+//! leaves nothing behind.
+
+use super::calls::{CallError, CallId, CallValue};
+use super::{Tab, TabEvent};
+use crate::model::code::ErrorCode;
+use crate::model::time::Timestamp;
+
+impl Tab {
+    /// Starts joining ([`Tab::start`]) as the app's `initialize()`: settled
+    /// with [`CallValue::Joined`] at the coordinator's `welcome`, refused
+    /// with `coordinator-unavailable` if none comes within the call timeout
+    /// ([`Tab::set_call_timeout`]) or the coordinator fails
+    /// ([`Tab::coordinator_failed`]), and with `not-initialized` if the tab
+    /// was started already or is destroyed first.
+    pub fn join(&mut self, now: Timestamp) -> CallId {
+        if self.membership != super::Membership::New {
+            let call = self.calls.next_id();
+            let error = CallError::new(ErrorCode::NotInitialized, "initialize() may be called once per client");
+            self.event(TabEvent::Settled { call, outcome: Err(error) });
+            return call;
+        }
+        let call = self.calls.join(now);
+        self.start(now);
+        call
+    }
+
+    /// The coordinator's script failed to load or threw (`detail` says
+    /// how): a join still waiting for its `welcome` fails, and the tab
+    /// leaves. Once joined, the coordinator's death is learnt from its lock.
+    pub fn coordinator_failed(&mut self, now: Timestamp, detail: String) {
+        match self.calls.take_join() {
+            Some(call) => self.join_failed(now, call, CallError::new(ErrorCode::CoordinatorUnavailable, detail)),
+            None => self.ignored += 1,
+        }
+    }
+
+    /// The coordinator welcomed this tab: the join, if pending, is settled.
+    pub(super) fn welcomed(&mut self) {
+        if let Some(call) = self.calls.take_join() {
+            self.event(TabEvent::Settled { call, outcome: Ok(CallValue::Joined) });
+        }
+    }
+
+    /// The join `call` failed with `error`: it is refused, and the tab leaves.
+    pub(super) fn join_failed(&mut self, now: Timestamp, call: CallId, error: CallError) {
+        self.event(TabEvent::Settled { call, outcome: Err(error) });
+        self.destroy(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{CoordinatorToTab, TabToCoordinator};
+    use crate::tab::TabOutput;
+    use crate::tab::tests::{T0, client, drain, names};
+
+    fn welcome() -> CoordinatorToTab {
+        let coordinator_id = crate::model::ids::CoordinatorId::new("k").unwrap();
+        CoordinatorToTab::Welcome { coordinator_id, leader: None, tabs: 1 }
+    }
+
+    fn settled(out: &[TabOutput]) -> Vec<(CallId, Result<CallValue, ErrorCode>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                TabOutput::Event(TabEvent::Settled { call, outcome }) => {
+                    Some((*call, outcome.clone().map_err(|e| e.code)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_join_is_settled_by_the_first_welcome_and_only_once() {
+        let mut tab = Tab::new(client(1), names());
+        let call = tab.join(T0);
+        assert_eq!(
+            drain(&mut tab)[0],
+            TabOutput::Acquire { lock: names().tab(&client(1)), mode: crate::LockMode::Exclusive }
+        );
+        tab.lock_granted(T0, &names().tab(&client(1)));
+        drain(&mut tab);
+        assert!(tab.poll_timeout().is_some());
+        tab.from_coordinator(T0, Ok(welcome()));
+        assert_eq!(settled(&drain(&mut tab)), [(call, Ok(CallValue::Joined))]);
+        let again = tab.join(T0);
+        assert_eq!(settled(&drain(&mut tab)), [(again, Err(ErrorCode::NotInitialized))]);
+        tab.coordinator_failed(T0, "late".into());
+        assert_eq!(drain(&mut tab), [], "a joined tab learns of its coordinator's death from its lock");
+        assert!(tab.is_joined());
+    }
+
+    #[test]
+    fn a_join_with_no_welcome_by_its_deadline_fails_and_the_tab_leaves() {
+        let mut tab = Tab::new(client(1), names());
+        tab.set_call_timeout(300);
+        let call = tab.join(T0);
+        tab.lock_granted(T0, &names().tab(&client(1)));
+        drain(&mut tab);
+        tab.timeout(T0.plus_millis(299));
+        assert_eq!(settled(&drain(&mut tab)), [], "not before");
+        assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(300)));
+        tab.timeout(T0.plus_millis(300));
+        let out = drain(&mut tab);
+        assert_eq!(settled(&out), [(call, Err(ErrorCode::CoordinatorUnavailable))]);
+        let TabOutput::Event(TabEvent::Settled { outcome: Err(error), .. }) = &out[0] else { panic!("{out:?}") };
+        assert_eq!(error.detail, "the coordinator did not answer within 300 ms");
+        assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::Goodbye { client_id: client(1) })));
+        tab.from_coordinator(T0, Ok(welcome()));
+        assert!(!tab.is_joined(), "a welcome after it left is not taken");
+    }
+
+    #[test]
+    fn a_coordinator_that_fails_or_a_destroy_ends_the_join() {
+        let mut tab = Tab::new(client(1), names());
+        let call = tab.join(T0);
+        drain(&mut tab);
+        tab.coordinator_failed(T0, "the coordinator script failed to load or threw".into());
+        let out = drain(&mut tab);
+        assert_eq!(settled(&out), [(call, Err(ErrorCode::CoordinatorUnavailable))]);
+        assert!(out.contains(&TabOutput::Release { lock: names().tab(&client(1)) }), "it left: {out:?}");
+        assert_eq!(tab.poll_timeout(), None);
+
+        let mut tab = Tab::new(client(2), names());
+        let call = tab.join(T0);
+        drain(&mut tab);
+        tab.destroy(T0);
+        assert_eq!(settled(&drain(&mut tab)), [(call, Err(ErrorCode::NotInitialized))]);
+    }
+}

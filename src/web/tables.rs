@@ -1,0 +1,77 @@
+//! What the browser layer holds for the ids the tab gives it: the promise
+//! of each call ([`CallId`]), the callback of each `statusStream`
+//! ([`SubscriptionId`]), the ports of each keyed session ([`SessionId`])
+//! and the worker of each hosted backend ([`BackendId`]). The tab decides
+//! what becomes of each; these tables only hold the browser's objects.
+
+use std::collections::BTreeMap;
+
+use js_sys::Promise;
+use wasm_bindgen::JsValue;
+use web_sys::{MessagePort, Worker};
+
+use super::runtime::listener::Listener;
+use crate::model::ids::{BackendId, SessionId};
+use crate::tab::{CallId, SubscriptionId};
+
+/// The `resolve` and `reject` of each call the tab has not settled.
+#[derive(Default)]
+pub(super) struct Promises(BTreeMap<CallId, (js_sys::Function, js_sys::Function)>);
+
+impl Promises {
+    /// The promise of `call`, kept until [`Promises::settle`].
+    pub(super) fn make(&mut self, call: CallId) -> Promise {
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        // The executor runs at once: the slot is filled.
+        if let Some(settle) = slot {
+            self.0.insert(call, settle);
+        }
+        promise
+    }
+
+    /// The functions that settle `call`: resolve, reject.
+    pub(super) fn take(&mut self, call: CallId) -> Option<(js_sys::Function, js_sys::Function)> {
+        self.0.remove(&call)
+    }
+
+    /// Forgets every promise (the client was destroyed, and the tab settled
+    /// every call).
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The browser objects of a keyed session whose port arrived.
+pub(super) struct Ports {
+    /// The port the grant came with; the backend answers `open` on it.
+    pub(super) control: MessagePort,
+    /// The app's port.
+    pub(super) app: MessagePort,
+    /// Resolves `closed`.
+    pub(super) close: js_sys::Function,
+    pub(super) closed: Promise,
+    /// Passes the backend's answers on `control` to the tab.
+    pub(super) answers: Listener,
+}
+
+impl Ports {
+    /// Closes both ports and resolves `closed`.
+    pub(super) fn close(self) {
+        self.control.close();
+        self.app.close();
+        let _ = self.close.call0(&JsValue::NULL);
+        drop(self.answers);
+    }
+}
+
+/// The browser objects of one client's keyed backends.
+#[derive(Default)]
+pub(super) struct Keyed {
+    /// The callback of each `statusStream`.
+    pub(super) subscriptions: BTreeMap<SubscriptionId, js_sys::Function>,
+    /// The ports of each keyed session whose port arrived.
+    pub(super) sessions: BTreeMap<SessionId, Ports>,
+    /// The workers of the backends this tab hosts, with their listeners.
+    pub(super) workers: BTreeMap<BackendId, (Worker, [Listener; 2])>,
+}
