@@ -2,7 +2,7 @@
 //! [`BackendHost`] in a dedicated worker spawned by the leader tab, runs the
 //! app's start and stop code, and hands each session to the app's handler.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
@@ -168,17 +168,11 @@ fn pump(host: &Rc<RefCell<Host>>) {
                 }
             }
             BackendOutput::Acquire { lock, name, mode } => {
-                let granted = match host.borrow_mut().locks.acquire(lock, &name, mode) {
-                    Ok(granted) => granted,
-                    Err(e) => {
-                        web_sys::console::warn_1(&format!("tabworker backend: lock `{name}`: {e}").into());
-                        continue;
-                    }
-                };
-                LockTable::when_granted(
-                    granted,
-                    Rc::downgrade(host),
-                    |host, ticket| host.borrow().locks.is_current(ticket),
+                LockTable::acquire_then(
+                    host,
+                    |host| RefMut::map(host.borrow_mut(), |h| &mut h.locks),
+                    (lock, &name, mode),
+                    "backend",
                     |host, lock| {
                         host.borrow_mut().core.lock_granted(lock);
                         pump(host);

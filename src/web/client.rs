@@ -1,6 +1,6 @@
 //! The tab side: `Client`, which runs [`Tab`] in a page.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -408,14 +408,11 @@ impl Inner {
     }
 
     fn acquire(self: &Rc<Self>, lock: String, mode: crate::LockMode) {
-        let granted = match self.state.borrow_mut().locks.acquire(lock.clone(), &lock, mode) {
-            Ok(granted) => granted,
-            Err(e) => return web_sys::console::warn_1(&format!("tabworker client: lock `{lock}`: {e}").into()),
-        };
-        LockTable::when_granted(
-            granted,
-            Rc::downgrade(self),
-            |inner, ticket| inner.state.borrow().locks.is_current(ticket),
+        LockTable::acquire_then(
+            self,
+            |inner| RefMut::map(inner.state.borrow_mut(), |state| &mut state.locks),
+            (lock.clone(), &lock, mode),
+            "client",
             |inner, lock| {
                 inner.tab.borrow_mut().lock_granted(now(), lock.as_str());
                 inner.pump();

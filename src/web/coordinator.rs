@@ -1,6 +1,6 @@
 //! The coordinator host: runs [`Coordinator`] in the app's SharedWorker.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
@@ -219,20 +219,11 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
 
 /// Waits on a tab's lock: granted means the tab is gone.
 fn watch(host: &Rc<RefCell<Host>>, conn: ConnId, name: &str) {
-    let granted = {
-        let mut h = host.borrow_mut();
-        match h.watches.acquire(conn, name, LockMode::Exclusive) {
-            Ok(granted) => granted,
-            Err(e) => {
-                web_sys::console::warn_1(&format!("tabworker coordinator: cannot watch a tab: {e}").into());
-                return;
-            }
-        }
-    };
-    LockTable::when_granted(
-        granted,
-        Rc::downgrade(host),
-        |host, ticket| host.borrow().watches.is_current(ticket),
+    LockTable::acquire_then(
+        host,
+        |host| RefMut::map(host.borrow_mut(), |h| &mut h.watches),
+        (conn, name, LockMode::Exclusive),
+        "coordinator",
         move |host, _| {
             host.borrow_mut().core.tab_gone(now(), conn);
             // `Close` releases the watch.

@@ -5,6 +5,7 @@
 //! request is still the current one for its name, so a grant that races a
 //! release is never mistaken for a new one.
 
+use std::cell::RefMut;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -55,6 +56,30 @@ impl<K: Hash + Eq + Clone + 'static> LockTable<K> {
     /// Releases `lock`, or withdraws its request.
     pub(crate) fn release(&mut self, lock: &K) {
         self.requests.remove(lock);
+    }
+
+    /// Requests `lock`, named `name`, in the table that `table` finds in
+    /// `owner`; once it is granted, if `owner` still lives and the request
+    /// is still the current one, calls `on_grant` with the owner and the
+    /// lock. A request the browser refuses is said on the console in the
+    /// name of `who`.
+    pub(crate) fn acquire_then<T: 'static>(
+        owner: &Rc<T>,
+        table: fn(&T) -> RefMut<'_, LockTable<K>>,
+        (lock, name, mode): (K, &str, LockMode),
+        who: &str,
+        on_grant: impl FnOnce(&Rc<T>, &K) + 'static,
+    ) {
+        let granted = match table(owner).acquire(lock, name, mode) {
+            Ok(granted) => granted,
+            Err(e) => return web_sys::console::warn_1(&format!("tabworker {who}: lock `{name}`: {e}").into()),
+        };
+        Self::when_granted(
+            granted,
+            Rc::downgrade(owner),
+            move |owner, ticket| table(owner).is_current(ticket),
+            on_grant,
+        );
     }
 
     /// Waits for `granted` (from [`LockTable::acquire`]); if `owner` still
