@@ -97,10 +97,9 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::connect::{ConnectRequest, Spawn};
     use crate::model::status::{BackendState, BackendStatus};
     use crate::protocol::{ConnectCall, CoordinatorToTab, LeaderToBackend, Leadership};
-    use crate::tab::tests::{T0, client, drain, names};
+    use crate::tab::tests::{T0, client, drain, names, room};
 
     /// A tab that joined with no leader known, its outputs drained.
     fn joined(n: u32) -> Tab {
@@ -125,15 +124,6 @@ mod tests {
         drain(&mut tab);
         assert_eq!(tab.leading(), Epoch::new(1).ok());
         tab
-    }
-
-    fn room(user: bool) -> ConnectRequest {
-        ConnectRequest {
-            key: Some("room".into()),
-            spawn: Some(Spawn::Enabled(true)),
-            user: user.then(|| "ada".into()),
-            auth: user.then(|| serde_json::json!({"secret": "pw"}).as_object().cloned()).flatten(),
-        }
     }
 
     #[test]

@@ -382,11 +382,11 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::connect::{ConnectResponse, Spawn};
+    use crate::model::connect::ConnectResponse;
     use crate::model::ids::Epoch;
     use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectAnswer, PortRefusal};
-    use crate::tab::tests::{T0, client, drain, names};
+    use crate::tab::tests::{T0, client, drain, names, room};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
         out.iter()
@@ -421,15 +421,6 @@ mod tests {
         let mut tab = crate::tab::tests::joined(n, None);
         drain(&mut tab);
         tab
-    }
-
-    fn room(user: bool) -> ConnectRequest {
-        ConnectRequest {
-            key: Some("room".into()),
-            spawn: Some(Spawn::Enabled(true)),
-            user: user.then(|| "ada".into()),
-            auth: user.then(|| serde_json::json!({"secret": "pw"}).as_object().cloned()).flatten(),
-        }
     }
 
     fn b1() -> BackendId {

@@ -1008,6 +1008,16 @@ mod tests {
         CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k").unwrap(), leader, tabs: 1 }
     }
 
+    /// A connect to the key `room`, spawning, with `user` and `auth` if asked.
+    pub(super) fn room(user: bool) -> crate::ConnectRequest {
+        crate::ConnectRequest {
+            key: Some("room".into()),
+            spawn: Some(crate::Spawn::Enabled(true)),
+            user: user.then(|| "ada".into()),
+            auth: user.then(|| serde_json::json!({"secret": "pw"}).as_object().cloned()).flatten(),
+        }
+    }
+
     /// A tab that joined, with `leader` already known.
     pub(super) fn joined(n: u32, leader: Option<Leadership>) -> Tab {
         let mut tab = Tab::new(client(n), names());

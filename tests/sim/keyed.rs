@@ -28,8 +28,8 @@ use tabworker::protocol::{
     BackendToTab, CoordinatorToTab, LeaderToBackend, TabToBackend, TabToCoordinator, WireMessage,
 };
 use tabworker::{
-    BackendHost, BackendId, BackendState, BackendStatus, CallError, CallId, CallValue, ClientId, ConnectRequest,
-    ConnectResponse, ErrorCode, SessionId, TabEvent,
+    BackendId, BackendState, BackendStatus, CallError, CallId, CallValue, ClientId, ConnectRequest, ConnectResponse,
+    ErrorCode, SessionId, TabEvent,
 };
 
 use super::world::{Ctx, Event, Port, WorkerCtx};
@@ -67,7 +67,7 @@ impl App {
         }
     }
 
-    fn declares_ready(self) -> bool {
+    pub fn declares_ready(self) -> bool {
         matches!(self, App::DeclaresReady | App::NeverReady)
     }
 }
@@ -408,19 +408,7 @@ impl Sim {
         }
         let app = App::of(tag.as_deref());
         let w = self.workers.len();
-        let id = format!("w{w}");
-        self.workers.push(WorkerCtx {
-            host: BackendHost::new(id.clone(), app.declares_ready()),
-            id,
-            owner: ix,
-            alive: true,
-            spawned_at_us: self.now_us,
-            closed_sessions: Vec::new(),
-            locks: Default::default(),
-            backend: Some(backend_id.clone()),
-            default_of: None,
-            app,
-        });
+        self.workers.push(WorkerCtx::new(w, ix, self.now_us, app, Some(backend_id.clone()), None));
         if let Some(old) = self.tabs[ix].app.workers.insert(backend_id.clone(), w) {
             self.violation(format!("tab{ix} spawns a second worker for {backend_id} (w{old} was its first)"));
         }

@@ -68,8 +68,8 @@ use std::fmt;
 
 use tabworker::protocol::{self, DecodeError, TabToCoordinator, WireMessage};
 use tabworker::{
-    AppName, BackendHost, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch,
-    FleetLimits, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
+    AppName, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch, FleetLimits,
+    LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
 };
 
 pub use keyed::{App, TabApp};
@@ -982,19 +982,8 @@ impl Sim {
             self.kill_worker(old);
         }
         let w = self.workers.len();
-        let id = format!("w{w}");
-        self.workers.push(WorkerCtx {
-            host: BackendHost::new(id.clone(), false),
-            id,
-            owner: ix,
-            alive: true,
-            spawned_at_us: self.now_us,
-            closed_sessions: Vec::new(),
-            locks: Default::default(),
-            backend: None,
-            default_of: self.tabs[ix].tab.fleet().default_backend().cloned(),
-            app: App::Plain,
-        });
+        let default_of = self.tabs[ix].tab.fleet().default_backend().cloned();
+        self.workers.push(WorkerCtx::new(w, ix, self.now_us, App::Plain, None, default_of));
         self.tabs[ix].worker = Some(w);
         self.stats.spawns += 1;
         trace!(self, "  w{w} spawned by tab{ix}");

@@ -208,6 +208,34 @@ pub struct WorkerCtx {
     pub app: App,
 }
 
+impl WorkerCtx {
+    /// Worker number `w`, spawned by tab `owner` at `now_us` to run `app`
+    /// for keyed backend `backend` (or, if `None`, as the tab's own worker
+    /// for the default backend `default_of`).
+    pub fn new(
+        w: usize,
+        owner: usize,
+        now_us: u64,
+        app: App,
+        backend: Option<BackendId>,
+        default_of: Option<BackendId>,
+    ) -> Self {
+        let id = format!("w{w}");
+        WorkerCtx {
+            host: BackendHost::new(id.clone(), app.declares_ready()),
+            id,
+            owner,
+            alive: true,
+            spawned_at_us: now_us,
+            closed_sessions: Vec::new(),
+            locks: Default::default(),
+            backend,
+            default_of,
+            app,
+        }
+    }
+}
+
 /// Counters over a run.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
