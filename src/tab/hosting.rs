@@ -97,9 +97,10 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::locks::LockId;
     use crate::model::status::{BackendState, BackendStatus};
     use crate::protocol::{ConnectCall, CoordinatorToTab, LeaderToBackend, Leadership};
-    use crate::tab::tests::{T0, client, drain, names, room};
+    use crate::tab::tests::{T0, client, drain, room};
 
     /// A tab that joined with no leader known, its outputs drained.
     fn joined(n: u32) -> Tab {
@@ -111,7 +112,7 @@ mod tests {
     /// A tab that leads in epoch 1.
     fn leader() -> Tab {
         let mut tab = joined(1);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
         let leadership = Leadership {
@@ -178,11 +179,12 @@ mod default_backend_tests {
     use super::*;
     use crate::fleet::DEFAULT_KEY;
     use crate::model::connect::ConnectRequest;
+    use crate::model::locks::LockId;
     use crate::model::status::{BackendState, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectCall, CoordinatorToTab, TerminateCall};
     use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
     use crate::tab::TabEvent;
-    use crate::tab::tests::{T0, client, drain, names};
+    use crate::tab::tests::{T0, client, drain};
 
     fn e(n: u64) -> Epoch {
         Epoch::new(n).unwrap()
@@ -191,7 +193,7 @@ mod default_backend_tests {
     /// A tab that leads in epoch 1, with its default backend ready.
     fn leader() -> (Tab, BackendId) {
         let mut tab = crate::tab::tests::joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         let id = tab.fleet().default_backend().cloned().expect("hosted");
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Started));
@@ -278,7 +280,7 @@ mod default_backend_tests {
     #[test]
     fn a_default_worker_that_dies_ends_with_exit_error_and_is_replaced() {
         let (mut tab, first) = leader();
-        tab.lock_granted(T0, "live-1");
+        tab.lock_granted(T0, &LockId::Liveness("live-1".into()));
         let out = drain(&mut tab);
         let second = tab.fleet().default_backend().cloned().expect("a new default backend");
         assert_ne!(first, second);
@@ -307,7 +309,7 @@ mod default_backend_tests {
     #[test]
     fn a_default_worker_not_ready_in_time_ends_with_startup_timeout_and_another_starts_after_a_pause() {
         let mut tab = crate::tab::tests::joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         let first = tab.fleet().default_backend().cloned().unwrap();
         drain(&mut tab);
         let deadline = tab.poll_timeout().expect("a start deadline");

@@ -54,9 +54,10 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::locks::LockId;
     use crate::protocol::{CoordinatorToTab, TabToCoordinator};
     use crate::tab::TabOutput;
-    use crate::tab::tests::{T0, client, drain, names};
+    use crate::tab::tests::{T0, acquire, client, drain, names};
 
     fn welcome() -> CoordinatorToTab {
         let coordinator_id = crate::model::ids::CoordinatorId::new("k").unwrap();
@@ -78,11 +79,8 @@ mod tests {
     fn the_join_is_settled_by_the_first_welcome_and_only_once() {
         let mut tab = Tab::new(client(1), names());
         let call = tab.join(T0);
-        assert_eq!(
-            drain(&mut tab)[0],
-            TabOutput::Acquire { lock: names().tab(&client(1)), mode: crate::LockMode::Exclusive }
-        );
-        tab.lock_granted(T0, &names().tab(&client(1)));
+        assert_eq!(drain(&mut tab)[0], acquire(LockId::Tab(client(1)), crate::LockMode::Exclusive));
+        tab.lock_granted(T0, &LockId::Tab(client(1)));
         drain(&mut tab);
         assert!(tab.poll_timeout().is_some());
         tab.from_coordinator(T0, Ok(welcome()));
@@ -99,7 +97,7 @@ mod tests {
         let mut tab = Tab::new(client(1), names());
         tab.set_call_timeout(300);
         let call = tab.join(T0);
-        tab.lock_granted(T0, &names().tab(&client(1)));
+        tab.lock_granted(T0, &LockId::Tab(client(1)));
         drain(&mut tab);
         tab.timeout(T0.plus_millis(299));
         assert_eq!(settled(&drain(&mut tab)), [], "not before");
@@ -122,7 +120,7 @@ mod tests {
         tab.coordinator_failed(T0, "the coordinator script failed to load or threw".into());
         let out = drain(&mut tab);
         assert_eq!(settled(&out), [(call, Err(ErrorCode::CoordinatorUnavailable))]);
-        assert!(out.contains(&TabOutput::Release { lock: names().tab(&client(1)) }), "it left: {out:?}");
+        assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
         assert_eq!(tab.poll_timeout(), None);
 
         let mut tab = Tab::new(client(2), names());

@@ -23,7 +23,7 @@ use super::{Tab, TabEvent, TabOutput};
 use crate::model::code::ErrorCode;
 use crate::model::connect::{BackendUrl, ConnectRequest};
 use crate::model::ids::{BackendId, SessionId};
-use crate::model::locks::LockMode;
+use crate::model::locks::{LockId, LockMode};
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 use crate::protocol::{
@@ -97,7 +97,7 @@ impl Tab {
         let Credentials { user, auth } = self.calls.credentials(&token);
         let session_id = self.next_attempt_id();
         let call = self.calls.open(now, session_id.clone());
-        self.acquire(self.names.session(&session_id), LockMode::Exclusive);
+        self.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
         let open = TabToBackend::Open { token, user, auth };
         self.keyed.insert(session_id, KeyedSession::new(target.backend_id, call, open));
         call
@@ -261,7 +261,7 @@ impl Tab {
     /// any, is refused with `error`.
     fn end_session(&mut self, session_id: &SessionId, error: CallError) {
         let Some(session) = self.keyed.remove(session_id) else { return };
-        self.release(self.names.session(session_id));
+        self.release(LockId::Session(session_id.clone()));
         if session.has_ports() {
             self.outputs.push_back(TabOutput::CloseKeyed { session_id: session_id.clone() });
         }
@@ -301,9 +301,8 @@ impl Tab {
 
     /// Whether `lock` is the session lock of a keyed session, which is then
     /// asked for.
-    pub(super) fn keyed_lock_granted(&mut self, lock: &str) -> bool {
-        let names = &self.names;
-        let Some((attempt, session)) = self.keyed.iter_mut().find(|(a, _)| names.session(a) == lock) else {
+    pub(super) fn keyed_lock_granted(&mut self, attempt: &SessionId) -> bool {
+        let Some(session) = self.keyed.get_mut(attempt) else {
             return false;
         };
         if session.ask() {
@@ -326,7 +325,7 @@ impl Tab {
         }
         self.watches.clear();
         for (attempt, session) in std::mem::take(&mut self.keyed) {
-            self.release(self.names.session(&attempt));
+            self.release(LockId::Session(attempt.clone()));
             if session.has_ports() {
                 self.outputs.push_back(TabOutput::CloseKeyed { session_id: attempt });
             }
@@ -458,7 +457,7 @@ mod tests {
     fn opening(tab: &mut Tab, token: &str) -> (CallId, SessionId, TabToBackend) {
         let call = tab.open(T0, &BackendUrl::session("app", &b1(), token));
         let out = drain(tab);
-        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive }] = &out[..] else { panic!("{out:?}") };
+        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive, .. }] = &out[..] else { panic!("{out:?}") };
         tab.lock_granted(T0, lock);
         let [TabToCoordinator::RequestPort(request)] = &sent(&drain(tab))[..] else { panic!("one request") };
         let grant = PortGrant {
@@ -520,12 +519,12 @@ mod tests {
         let backend_id = b1();
         let call = tab.open(T0, &BackendUrl::session("app", &backend_id, "t"));
         let out = drain(&mut tab);
-        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive }] = &out[..] else { panic!("{out:?}") };
+        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive, .. }] = &out[..] else { panic!("{out:?}") };
         let lock = lock.clone();
         tab.lock_granted(T0, &lock);
         let [TabToCoordinator::RequestPort(request)] = &sent(&drain(&mut tab))[..] else { panic!("one request") };
         let session_id = request.session_id.clone();
-        assert_eq!((&lock, &request.backend_id), (&names().session(&session_id), &Some(backend_id.clone())));
+        assert_eq!((&lock, &request.backend_id), (&LockId::Session(session_id.clone()), &Some(backend_id.clone())));
         tab.lock_granted(T0, &lock);
         assert_eq!(drain(&mut tab), [], "asked once");
         let grant = PortGrant {
@@ -556,8 +555,7 @@ mod tests {
         let lock = lock.clone();
         tab.lock_granted(T0, &lock);
         drain(&mut tab);
-        let refused_session = SessionId::new(lock.rsplit(':').next().unwrap()).unwrap();
-        assert_eq!(names().session(&refused_session), lock);
+        let LockId::Session(refused_session) = lock.clone() else { panic!("{lock:?} is no session lock") };
         let refusal = PortRefusal {
             client_id: client(2),
             session_id: refused_session,
@@ -581,7 +579,7 @@ mod tests {
         assert_eq!(
             drain(&mut tab),
             [
-                TabOutput::Release { lock: names().session(&session_id) },
+                TabOutput::Release { lock: LockId::Session(session_id.clone()) },
                 TabOutput::CloseKeyed { session_id: session_id.clone() },
                 refused(call, ErrorCode::BadToken, "not admitted"),
             ]
@@ -691,7 +689,7 @@ mod tests {
             drain(&mut tab),
             [
                 refused(call, ErrorCode::Timeout, "no answer within 10000 ms"),
-                TabOutput::Release { lock: names().session(&session_id) },
+                TabOutput::Release { lock: LockId::Session(session_id.clone()) },
                 TabOutput::CloseKeyed { session_id: session_id.clone() },
             ]
         );
@@ -718,9 +716,9 @@ mod tests {
         assert_eq!(
             out,
             [
-                TabOutput::Release { lock: names().session(&open_session) },
+                TabOutput::Release { lock: LockId::Session(open_session.clone()) },
                 TabOutput::CloseKeyed { session_id: open_session },
-                TabOutput::Release { lock: names().session(&opening_session) },
+                TabOutput::Release { lock: LockId::Session(opening_session.clone()) },
                 TabOutput::CloseKeyed { session_id: opening_session },
                 refused(opening_call, ErrorCode::BackendTerminated, detail),
                 TabOutput::Event(TabEvent::StatusUpdate { subscription, state: end }),
@@ -780,7 +778,7 @@ mod tests {
             destroyed(connect),
             destroyed(wait),
             destroyed(open),
-            TabOutput::Release { lock: names().session(&session_id) },
+            TabOutput::Release { lock: LockId::Session(session_id.clone()) },
             TabOutput::CloseKeyed { session_id },
         ] {
             assert!(out.contains(&expected), "{expected:?} in {out:?}");

@@ -51,7 +51,7 @@ pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
-use crate::model::locks::{LockMode, LockNames};
+use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 use crate::protocol::{
@@ -200,18 +200,20 @@ pub enum TabOutput {
         /// The backend.
         backend_id: BackendId,
     },
-    /// Request the Web Lock `lock` and call [`Tab::lock_granted`] when it is
-    /// granted, however long that takes.
+    /// Request the Web Lock `lock` (named `name`) and call
+    /// [`Tab::lock_granted`] when it is granted, however long that takes.
     Acquire {
-        /// The lock's name.
-        lock: String,
+        /// The lock.
+        lock: LockId,
+        /// Its name.
+        name: String,
         /// How.
         mode: LockMode,
     },
     /// Release (or withdraw the request for) the Web Lock `lock`.
     Release {
-        /// The lock's name.
-        lock: String,
+        /// The lock.
+        lock: LockId,
     },
     /// The port of keyed session `session_id` came with the input: keep it
     /// as the session's control port, create a `MessageChannel`, post
@@ -323,9 +325,9 @@ pub struct Tab {
     /// The newest epoch whose worker is known to be dead.
     lost: Option<Epoch>,
     /// The liveness lock of the leader's worker this tab waits on (shared).
-    watching: Option<String>,
+    watching: Option<LockId>,
     /// The liveness lock of the coordinator this tab waits on (shared).
-    coordinator_watch: Option<String>,
+    coordinator_watch: Option<LockId>,
     /// Whether the leader lock was asked for (once, at the first welcome).
     in_election: bool,
     /// When a `hello` without `welcome` is given up on (while greeting).
@@ -440,7 +442,7 @@ impl Tab {
     pub fn start(&mut self, _now: Timestamp) {
         if self.membership == Membership::New {
             self.membership = Membership::Locking;
-            self.acquire(self.names.tab(&self.id), LockMode::Exclusive);
+            self.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
             // The first attempt's session lock is taken meanwhile, so that the
             // request can go out as soon as a leader is known.
             self.new_attempt();
@@ -448,27 +450,35 @@ impl Tab {
     }
 
     /// The Web Lock `lock` was granted.
-    pub fn lock_granted(&mut self, now: Timestamp, lock: &str) {
+    pub fn lock_granted(&mut self, now: Timestamp, lock: &LockId) {
         if self.membership == Membership::Left {
-            return self.release(lock.to_owned());
+            return self.release(lock.clone());
         }
-        if lock == self.names.tab(&self.id) && self.membership == Membership::Locking {
-            self.membership = Membership::Greeting;
-            self.say_hello(now);
-        } else if self.coordinator_watch.as_deref() == Some(lock) {
-            self.coordinator_lost(now, lock.to_owned());
-        } else if lock == self.names.leader() && self.lead == Lead::Follower {
-            self.event(TabEvent::RoleChanged(Role::Leader));
-            self.spawn(now);
-        } else if self.watching.as_deref() == Some(lock) {
-            self.backend_lost(now, lock.to_owned());
-        } else if self.keyed_lock_granted(lock) {
-            // A session with a keyed backend was asked for.
-        } else if let Session::Locking { attempt } = &self.session {
-            if lock == self.names.session(attempt) {
-                self.session = Session::Waiting { attempt: attempt.clone(), ask: None };
-                self.request(now);
+        match lock {
+            LockId::Tab(client) if *client == self.id && self.membership == Membership::Locking => {
+                self.membership = Membership::Greeting;
+                self.say_hello(now);
             }
+            LockId::Coordinator(_) if self.coordinator_watch.as_ref() == Some(lock) => {
+                self.coordinator_lost(now, lock.clone());
+            }
+            LockId::Leader if self.lead == Lead::Follower => {
+                self.event(TabEvent::RoleChanged(Role::Leader));
+                self.spawn(now);
+            }
+            LockId::Liveness(_) if self.watching.as_ref() == Some(lock) => self.backend_lost(now, lock.clone()),
+            LockId::Session(attempt) if self.keyed_lock_granted(attempt) => {
+                // A session with a keyed backend was asked for.
+            }
+            LockId::Session(granted) => {
+                if let Session::Locking { attempt } = &self.session {
+                    if granted == attempt {
+                        self.session = Session::Waiting { attempt: attempt.clone(), ask: None };
+                        self.request(now);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -711,8 +721,8 @@ impl Tab {
         if matches!(self.membership, Membership::Locking | Membership::Greeting | Membership::Joined) {
             self.send_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
         }
-        self.release(self.names.leader());
-        self.release(self.names.tab(&self.id));
+        self.release(LockId::Leader);
+        self.release(LockId::Tab(self.id.clone()));
         self.membership = Membership::Left;
     }
 
@@ -736,7 +746,7 @@ impl Tab {
             Session::Waiting { .. } => self.request(now),
             _ => {}
         }
-        let watch = self.names.coordinator_liveness(&coordinator_id);
+        let watch = LockId::Coordinator(coordinator_id.clone());
         self.acquire(watch.clone(), LockMode::Shared);
         if let Some(old) = self.coordinator_watch.replace(watch) {
             self.release(old);
@@ -744,7 +754,7 @@ impl Tab {
         self.event(TabEvent::Joined { coordinator_id });
         self.welcomed();
         if !std::mem::replace(&mut self.in_election, true) {
-            self.acquire(self.names.leader(), LockMode::Exclusive);
+            self.acquire(LockId::Leader, LockMode::Exclusive);
         }
         // A claim the old coordinator took with it is made again; a leader
         // claims its term again from a new coordinator.
@@ -760,7 +770,7 @@ impl Tab {
     /// The coordinator died (its liveness lock was granted to this tab's
     /// watch): say hello to a new one. Sessions are direct channels to the
     /// backend and live on; a request in flight is made again.
-    fn coordinator_lost(&mut self, now: Timestamp, lock: String) {
+    fn coordinator_lost(&mut self, now: Timestamp, lock: LockId) {
         self.coordinator_watch = None;
         self.release(lock);
         self.membership = Membership::Greeting;
@@ -804,10 +814,11 @@ impl Tab {
         if asked {
             self.request(now);
         }
-        if let Some(watching) = self.watching.replace(leadership.liveness_key.clone()) {
+        let liveness = LockId::Liveness(leadership.liveness_key.clone());
+        if let Some(watching) = self.watching.replace(liveness.clone()) {
             self.release(watching);
         }
-        self.acquire(leadership.liveness_key.clone(), LockMode::Shared);
+        self.acquire(liveness, LockMode::Shared);
         self.event(TabEvent::Leader(leadership.clone()));
 
         // Before its own claim is answered, a leader hears of earlier ones;
@@ -848,8 +859,8 @@ impl Tab {
     /// queue for the lock again.
     fn step_down(&mut self, now: Timestamp) {
         self.stop_leading(now);
-        self.release(self.names.leader());
-        self.acquire(self.names.leader(), LockMode::Exclusive);
+        self.release(LockId::Leader);
+        self.acquire(LockId::Leader, LockMode::Exclusive);
     }
 
     /// Stops the worker and every hosted backend, and gives up the term.
@@ -863,10 +874,10 @@ impl Tab {
     }
 
     /// The worker whose liveness lock is `lock` died.
-    fn backend_lost(&mut self, now: Timestamp, lock: String) {
+    fn backend_lost(&mut self, now: Timestamp, lock: LockId) {
         self.watching = None;
-        let own = matches!(&self.lead, Lead::Leading { liveness_key, .. } | Lead::Claiming { liveness_key, .. }
-            if *liveness_key == lock);
+        let own = matches!((&self.lead, &lock), (Lead::Leading { liveness_key, .. } | Lead::Claiming { liveness_key, .. }, LockId::Liveness(dead))
+            if liveness_key == dead);
         self.release(lock);
         if own {
             // Our own worker died while this tab lives (leading, or claiming
@@ -908,7 +919,7 @@ impl Tab {
     /// A new connect attempt: first its session lock.
     fn new_attempt(&mut self) {
         let attempt = self.next_attempt_id();
-        self.acquire(self.names.session(&attempt), LockMode::Exclusive);
+        self.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
         self.session = Session::Locking { attempt };
     }
 
@@ -935,7 +946,7 @@ impl Tab {
         let Some(attempt) = self.session.attempt().cloned() else { return };
         let connected = matches!(self.session, Session::Connected { .. });
         self.session = Session::Off;
-        self.release(self.names.session(&attempt));
+        self.release(LockId::Session(attempt.clone()));
         if let (true, Some(reason)) = (connected, reason) {
             self.event(TabEvent::Disconnected { session_id: attempt, reason });
         }
@@ -963,11 +974,12 @@ impl Tab {
         self.outputs.push_back(TabOutput::ToCoordinator(message));
     }
 
-    fn acquire(&mut self, lock: String, mode: LockMode) {
-        self.outputs.push_back(TabOutput::Acquire { lock, mode });
+    fn acquire(&mut self, lock: LockId, mode: LockMode) {
+        let name = self.names.name(&lock);
+        self.outputs.push_back(TabOutput::Acquire { lock, name, mode });
     }
 
-    fn release(&mut self, lock: String) {
+    fn release(&mut self, lock: LockId) {
         self.outputs.push_back(TabOutput::Release { lock });
     }
 
@@ -1018,11 +1030,16 @@ mod tests {
         }
     }
 
+    /// The output that asks for `lock`, by its name in the tests' app.
+    pub(super) fn acquire(lock: LockId, mode: LockMode) -> TabOutput {
+        TabOutput::Acquire { name: names().name(&lock), lock, mode }
+    }
+
     /// A tab that joined, with `leader` already known.
     pub(super) fn joined(n: u32, leader: Option<Leadership>) -> Tab {
         let mut tab = Tab::new(client(n), names());
         tab.start(T0);
-        tab.lock_granted(T0, &names().tab(&client(n)));
+        tab.lock_granted(T0, &LockId::Tab(client(n)));
         tab.from_coordinator(T0, Ok(welcome(leader)));
         tab
     }
@@ -1036,11 +1053,11 @@ mod tests {
             .collect()
     }
 
-    fn session_lock(out: &[TabOutput]) -> String {
+    fn session_lock(out: &[TabOutput]) -> LockId {
         out.iter()
             .rev()
             .find_map(|o| match o {
-                TabOutput::Acquire { lock, mode: LockMode::Exclusive } if lock.contains(":session:") => {
+                TabOutput::Acquire { lock: lock @ LockId::Session(_), mode: LockMode::Exclusive, .. } => {
                     Some(lock.clone())
                 }
                 _ => None,
@@ -1053,18 +1070,18 @@ mod tests {
         let mut tab = Tab::new(client(1), names());
         tab.start(T0);
         let out = drain(&mut tab);
-        assert_eq!(out[0], TabOutput::Acquire { lock: names().tab(&client(1)), mode: LockMode::Exclusive });
+        assert_eq!(out[0], acquire(LockId::Tab(client(1)), LockMode::Exclusive));
         let lock = session_lock(&out);
         tab.lock_granted(T0, &lock);
         assert!(requests(&drain(&mut tab)).is_empty(), "no request before the coordinator's welcome");
-        tab.lock_granted(T0, &names().tab(&client(1)));
+        tab.lock_granted(T0, &LockId::Tab(client(1)));
         assert!(matches!(&drain(&mut tab)[..], [TabOutput::ToCoordinator(TabToCoordinator::Hello { .. })]));
         tab.from_coordinator(T0, Ok(welcome(None)));
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }));
+        assert!(out.contains(&acquire(LockId::Leader, LockMode::Exclusive)));
         assert!(requests(&out).is_empty(), "no leader yet: no request");
 
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), TabOutput::SpawnBackend]);
         assert_eq!(tab.role(), Role::Leader);
         // The worker is the default backend, one backend among the others:
@@ -1113,7 +1130,7 @@ mod tests {
             })
             .collect();
         assert_eq!(reported, ["scheduled", "loading", "starting", "waiting", "ready"]);
-        assert!(out.contains(&TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared }));
+        assert!(out.contains(&acquire(LockId::Liveness("live-1".into()), LockMode::Shared)));
         let request = requests(&out).pop().expect("the leader asks for its own session");
         assert_eq!(request.client_id, client(1));
 
@@ -1182,15 +1199,15 @@ mod tests {
         tab.start(T0);
         let lock = session_lock(&drain(&mut tab));
         tab.lock_granted(T0, &lock);
-        tab.lock_granted(T0, &names().tab(&client(2)));
+        tab.lock_granted(T0, &LockId::Tab(client(2)));
         drain(&mut tab);
         tab.from_coordinator(T0, Ok(welcome(Some(leadership(1, 1)))));
         let out = drain(&mut tab);
         assert!(matches!(&out[0], TabOutput::ToCoordinator(TabToCoordinator::RequestPort(_))), "{out:?}");
         assert_eq!(requests(&out).len(), 1);
         for expected in [
-            TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared },
-            TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive },
+            acquire(LockId::Liveness("live-1".into()), LockMode::Shared),
+            acquire(LockId::Leader, LockMode::Exclusive),
             TabOutput::Event(TabEvent::Leader(leadership(1, 1))),
         ] {
             assert!(out.contains(&expected), "{expected:?} in {out:?}");
@@ -1201,7 +1218,7 @@ mod tests {
     fn the_death_of_the_leaders_worker_ends_the_session_and_the_next_leader_gets_a_fresh_attempt() {
         let mut tab = joined(2, Some(leadership(1, 1)));
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::Acquire { lock: "live-1".into(), mode: LockMode::Shared }));
+        assert!(out.contains(&acquire(LockId::Liveness("live-1".into()), LockMode::Shared)));
         tab.lock_granted(T0, &session_lock(&out));
         let first = requests(&drain(&mut tab)).pop().unwrap();
         let grant = PortGrant {
@@ -1213,10 +1230,10 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         drain(&mut tab);
 
-        tab.lock_granted(T0, "live-1");
+        tab.lock_granted(T0, &LockId::Liveness("live-1".into()));
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::Release { lock: "live-1".into() }));
-        assert!(out.contains(&TabOutput::Release { lock: names().session(&first.session_id) }));
+        assert!(out.contains(&TabOutput::Release { lock: LockId::Liveness("live-1".into()) }));
+        assert!(out.contains(&TabOutput::Release { lock: LockId::Session(first.session_id.clone()) }));
         assert!(out.contains(&TabOutput::Event(TabEvent::Disconnected {
             session_id: first.session_id.clone(),
             reason: DisconnectReason::BackendLost
@@ -1240,7 +1257,7 @@ mod tests {
         let t1 = T0.plus_millis(FIRST_RETRY_MS);
         tab.timeout(t1);
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::Release { lock: names().session(&first.session_id) }));
+        assert!(out.contains(&TabOutput::Release { lock: LockId::Session(first.session_id.clone()) }));
         tab.lock_granted(t1, &session_lock(&out));
         let second = requests(&drain(&mut tab)).pop().unwrap();
         assert_ne!(second.session_id, first.session_id);
@@ -1261,7 +1278,7 @@ mod tests {
     #[test]
     fn an_unanswered_claim_is_sent_again_at_its_deadline_with_backoff_until_answered() {
         let mut tab = joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
         assert_eq!(claims(&drain(&mut tab)), [None]);
@@ -1285,11 +1302,11 @@ mod tests {
     #[test]
     fn a_term_claimed_again_from_a_new_coordinator_is_sent_again_without_its_epoch() {
         let mut tab = joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-4".into() }));
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
-        tab.lock_granted(T0, "tabworker:app:coordinator:k");
+        tab.lock_granted(T0, &LockId::Coordinator(CoordinatorId::new("k").unwrap()));
         drain(&mut tab);
         assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(WELCOME_TIMEOUT_MS)), "no claim before the welcome");
         tab.from_coordinator(T0, Ok(welcome(None)));
@@ -1326,7 +1343,7 @@ mod tests {
         let lock = session_lock(&drain(&mut tab));
         tab.lock_granted(T0, &lock);
         drain(&mut tab);
-        tab.lock_granted(T0, "live-1");
+        tab.lock_granted(T0, &LockId::Liveness("live-1".into()));
         let lock = session_lock(&drain(&mut tab));
         tab.lock_granted(T0, &lock);
         assert!(requests(&drain(&mut tab)).is_empty(), "the dead leader is not asked");
@@ -1336,7 +1353,7 @@ mod tests {
         let mut leader = joined(1, None);
         let lock = session_lock(&drain(&mut leader));
         leader.lock_granted(T0, &lock);
-        leader.lock_granted(T0, &names().leader());
+        leader.lock_granted(T0, &LockId::Leader);
         drain(&mut leader);
         leader.timeout(T0.plus_millis(FIRST_RETRY_MS));
         assert!(!drain(&mut leader).contains(&WHO_LEADS), "its own claim will tell it");
@@ -1345,7 +1362,7 @@ mod tests {
     #[test]
     fn old_epochs_are_ignored_and_a_leader_that_sees_a_newer_one_steps_down() {
         let mut tab = joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-3".into() }));
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 3))));
@@ -1359,7 +1376,7 @@ mod tests {
         assert_eq!(tab.role(), Role::Follower);
         assert!(out.contains(&TabOutput::TerminateBackend));
         assert!(out.contains(&TabOutput::Event(TabEvent::RoleChanged(Role::Follower))));
-        assert!(out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }));
+        assert!(out.contains(&acquire(LockId::Leader, LockMode::Exclusive)));
         // Frames for a leader are no longer served.
         tab.from_coordinator(
             T0,
@@ -1375,7 +1392,7 @@ mod tests {
     #[test]
     fn a_worker_that_fails_to_start_is_spawned_again_after_a_pause() {
         let mut tab = joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         drain(&mut tab);
         tab.backend_error(T0, "404".into());
         assert_eq!(
@@ -1390,7 +1407,7 @@ mod tests {
     #[test]
     fn destroy_stops_the_worker_releases_every_lock_and_says_goodbye() {
         let mut tab = joined(1, None);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         let lock = session_lock(&drain(&mut tab));
         tab.destroy(T0);
         let out = drain(&mut tab);
@@ -1398,14 +1415,14 @@ mod tests {
             TabOutput::TerminateBackend,
             TabOutput::Event(TabEvent::RoleChanged(Role::Follower)),
             TabOutput::Release { lock },
-            TabOutput::Release { lock: names().leader() },
-            TabOutput::Release { lock: names().tab(&client(1)) },
+            TabOutput::Release { lock: LockId::Leader },
+            TabOutput::Release { lock: LockId::Tab(client(1)) },
             TabOutput::ToCoordinator(TabToCoordinator::Goodbye { client_id: client(1) }),
         ] {
             assert!(out.contains(&expected), "{expected:?} in {out:?}");
         }
-        tab.lock_granted(T0, &names().leader());
-        assert_eq!(drain(&mut tab), [TabOutput::Release { lock: names().leader() }], "a late grant is given back");
+        tab.lock_granted(T0, &LockId::Leader);
+        assert_eq!(drain(&mut tab), [TabOutput::Release { lock: LockId::Leader }], "a late grant is given back");
         assert_eq!(tab.role(), Role::Follower);
     }
 
@@ -1413,11 +1430,11 @@ mod tests {
     fn when_the_coordinator_dies_the_tab_says_hello_to_a_new_one_and_a_leader_keeps_its_term() {
         let mut tab = joined(1, None);
         let out = drain(&mut tab);
-        let watch = "tabworker:app:coordinator:k".to_owned();
-        assert!(out.contains(&TabOutput::Acquire { lock: watch.clone(), mode: LockMode::Shared }));
+        let watch = LockId::Coordinator(CoordinatorId::new("k").unwrap());
+        assert!(out.contains(&acquire(watch.clone(), LockMode::Shared)));
         let lock = session_lock(&out);
         tab.lock_granted(T0, &lock);
-        tab.lock_granted(T0, &names().leader());
+        tab.lock_granted(T0, &LockId::Leader);
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-4".into() }));
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
@@ -1460,10 +1477,7 @@ mod tests {
             backend_id: default.clone(),
         };
         assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim))), "{out:?}");
-        assert!(
-            !out.contains(&TabOutput::Acquire { lock: names().leader(), mode: LockMode::Exclusive }),
-            "still queued once"
-        );
+        assert!(!out.contains(&acquire(LockId::Leader, LockMode::Exclusive)), "still queued once");
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
         // The same term again changes nothing but that the new coordinator
         // is told the default backend's history, which it did not know.
@@ -1489,8 +1503,8 @@ mod tests {
     #[test]
     fn a_claim_made_between_two_coordinators_waits_for_the_new_welcome_and_is_answered_once() {
         let mut tab = joined(1, None);
-        let watch = "tabworker:app:coordinator:k".to_owned();
-        tab.lock_granted(T0, &names().leader());
+        let watch = LockId::Coordinator(CoordinatorId::new("k").unwrap());
+        tab.lock_granted(T0, &LockId::Leader);
         tab.from_backend(T0, Ok(BackendToLeader::Listening));
         tab.lock_granted(T0, &watch);
         drain(&mut tab);

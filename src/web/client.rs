@@ -19,7 +19,7 @@ use super::runtime::lock_table::LockTable;
 use super::runtime::timer::Timer;
 use super::tables::{Keyed, Promises};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
-use crate::model::locks::LockNames;
+use crate::model::locks::{LockId, LockNames};
 use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage};
 use crate::tab::{CallError, CallId, CallValue, Tab, TabEvent, TabOutput};
 
@@ -117,7 +117,7 @@ pub(super) struct State {
     coordinator_listeners: Vec<Listener>,
     backend: Option<Worker>,
     backend_listeners: Vec<Listener>,
-    locks: LockTable<String>,
+    locks: LockTable<LockId>,
     /// The port that came with the input being handled.
     pub(super) carried: Option<MessagePort>,
     session: Option<Session>,
@@ -379,7 +379,7 @@ impl Inner {
             TabOutput::KillWorker { backend_id } => self.kill_worker(&backend_id),
             TabOutput::OpenKeyed { session_id, message } => self.open_keyed(session_id, message),
             TabOutput::CloseKeyed { session_id } => self.close_keyed(&session_id),
-            TabOutput::Acquire { lock, mode } => self.acquire(lock, mode),
+            TabOutput::Acquire { lock, name, mode } => self.acquire(lock, &name, mode),
             TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
             TabOutput::Event(event) => self.on_event(event),
         }
@@ -407,14 +407,14 @@ impl Inner {
         };
     }
 
-    fn acquire(self: &Rc<Self>, lock: String, mode: crate::LockMode) {
+    fn acquire(self: &Rc<Self>, lock: LockId, name: &str, mode: crate::LockMode) {
         LockTable::acquire_then(
             self,
             |inner| RefMut::map(inner.state.borrow_mut(), |state| &mut state.locks),
-            (lock.clone(), &lock, mode),
+            (lock, name, mode),
             "client",
             |inner, lock| {
-                inner.tab.borrow_mut().lock_granted(now(), lock.as_str());
+                inner.tab.borrow_mut().lock_granted(now(), lock);
                 inner.pump();
             },
         );

@@ -155,6 +155,10 @@ pub struct Sim {
     seq: u64,
     queue: BTreeMap<(u64, u64), Event>,
     names: LockNames,
+    /// Every lock asked for by a tab or a worker, by its name (the
+    /// harness's locks are by name; the state machines learn of a grant by
+    /// its id).
+    lock_ids: BTreeMap<String, tabworker::LockId>,
     /// The current coordinator instance.
     coordinator: Coordinator,
     coordinator_alive: bool,
@@ -204,6 +208,7 @@ impl Sim {
             seq: 0,
             queue: BTreeMap::new(),
             names,
+            lock_ids: BTreeMap::new(),
             coordinator,
             coordinator_alive: false,
             coordinator_timer: None,
@@ -791,11 +796,13 @@ impl Sim {
         match owner {
             Ctx::Tab(ix) => {
                 let now = self.now();
-                self.tabs[ix].tab.lock_granted(now, lock);
+                if let Some(id) = self.lock_ids.get(lock).cloned() {
+                    self.tabs[ix].tab.lock_granted(now, &id);
+                }
                 self.after_tab_input(ix, None);
             }
             Ctx::Worker(w) => {
-                if let Some(id) = self.workers[w].locks.get(lock).cloned() {
+                if let Some(id) = self.lock_ids.get(lock).cloned() {
                     self.workers[w].host.lock_granted(&id);
                 }
                 self.drain_worker(w);
@@ -870,8 +877,14 @@ impl Sim {
                         self.kill_worker(w);
                     }
                 }
-                TabOutput::Acquire { lock, mode } => self.acquire(Ctx::Tab(ix), lock, mode),
-                TabOutput::Release { lock } => self.release(Ctx::Tab(ix), &lock),
+                TabOutput::Acquire { lock, name, mode } => {
+                    self.lock_ids.insert(name.clone(), lock);
+                    self.acquire(Ctx::Tab(ix), name, mode);
+                }
+                TabOutput::Release { lock } => {
+                    let name = self.names.name(&lock);
+                    self.release(Ctx::Tab(ix), &name);
+                }
                 TabOutput::Event(event) => self.tab_event(ix, event, &mut carried),
             }
         }
@@ -1018,15 +1031,12 @@ impl Sim {
                 BackendOutput::Start(_) => self.app_start(w),
                 BackendOutput::Stop => self.app_stop(w),
                 BackendOutput::Acquire { lock, name, mode } => {
-                    self.workers[w].locks.insert(name.clone(), lock);
+                    self.lock_ids.insert(name.clone(), lock);
                     self.acquire(Ctx::Worker(w), name, mode);
                 }
                 BackendOutput::Release { lock } => {
-                    let name = self.workers[w].locks.iter().find(|(_, id)| **id == lock).map(|(n, _)| n.clone());
-                    if let Some(name) = name {
-                        self.workers[w].locks.remove(&name);
-                        self.release(Ctx::Worker(w), &name);
-                    }
+                    let name = self.names.name(&lock);
+                    self.release(Ctx::Worker(w), &name);
                 }
             }
         }

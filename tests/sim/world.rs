@@ -196,8 +196,6 @@ pub struct WorkerCtx {
     pub spawned_at_us: u64,
     /// Sessions it closed (its `CloseSession` outputs).
     pub closed_sessions: Vec<PortRequest>,
-    /// The locks it asked for, by name (the harness's locks are by name).
-    pub locks: std::collections::BTreeMap<String, tabworker::LockId>,
     /// The keyed backend it runs; `None`: it is its tab's own worker, the
     /// default backend.
     pub backend: Option<BackendId>,
@@ -228,7 +226,6 @@ impl WorkerCtx {
             alive: true,
             spawned_at_us: now_us,
             closed_sessions: Vec::new(),
-            locks: Default::default(),
             backend,
             default_of,
             app,
