@@ -41,22 +41,23 @@ mod calls;
 mod hosting;
 mod joining;
 mod keyed;
+mod output;
 mod sessions;
 mod watches;
 
 use std::collections::{BTreeMap, VecDeque};
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
+pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
-use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::ids::{ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
-use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 use crate::protocol::{
     BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant, PortRequest,
-    TabToBackend, TabToCoordinator,
+    TabToCoordinator,
 };
 
 /// How long a `request-port` waits for its port before the attempt is
@@ -73,177 +74,15 @@ pub const WELCOME_TIMEOUT_MS: u64 = 1_000;
 /// before it is terminated and another one started.
 pub const WORKER_START_TIMEOUT_MS: u64 = 10_000;
 
-/// A tab's part in the election.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The tab holds the app's leader lock.
-    Leader,
-    /// Another tab does, or none yet.
-    Follower,
-}
-
-impl Role {
-    /// `'leader'` or `'follower'`, as JavaScript sees it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Leader => "leader",
-            Role::Follower => "follower",
-        }
-    }
-}
-
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisconnectReason {
-    /// The worker serving it died (its liveness lock was released).
-    BackendLost,
-    /// A newer leader took over.
-    NewLeader,
-    /// The client was destroyed.
-    Destroyed,
-}
-
-impl DisconnectReason {
-    /// A stable code, as JavaScript sees it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::BackendLost => "backend-lost",
-            DisconnectReason::NewLeader => "new-leader",
-            DisconnectReason::Destroyed => "destroyed",
-        }
-    }
-}
-
-/// What happened, for the app.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TabEvent {
-    /// The coordinator welcomed this tab.
-    Joined {
-        /// The coordinator.
-        coordinator_id: CoordinatorId,
-    },
-    /// This tab's role changed.
-    RoleChanged(Role),
-    /// A new leader announced itself.
-    Leader(Leadership),
-    /// A session is open; its port is the one that came with the input.
-    Connected {
-        /// The connect attempt.
-        session_id: SessionId,
-        /// The term of the leader serving it.
-        epoch: Epoch,
-        /// That leader's default backend, which serves it (as the leadership
-        /// named it).
-        backend_id: Option<BackendId>,
-    },
-    /// The session ended; unless the client was destroyed, a new attempt
-    /// has already started.
-    Disconnected {
-        /// The connect attempt.
-        session_id: SessionId,
-        /// Why.
-        reason: DisconnectReason,
-    },
-    /// This tab's backend worker failed to start or threw.
-    BackendError {
-        /// What the browser said.
-        detail: String,
-    },
-    /// Settle the app's call `call` (its promise) with `outcome`.
-    Settled {
-        /// The call.
-        call: CallId,
-        /// What it resolves with, or why it is refused.
-        outcome: Result<CallValue, CallError>,
-    },
-    /// Give `statusStream` subscription `subscription` its next state.
-    StatusUpdate {
-        /// The subscription.
-        subscription: SubscriptionId,
-        /// The state.
-        state: BackendState,
-    },
-}
-
-/// What the tab asks the browser layer to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TabOutput {
-    /// Post to the coordinator (a `provide-port` takes the input's port).
-    ToCoordinator(TabToCoordinator),
-    /// Post to this tab's backend worker.
-    ToBackend(LeaderToBackend),
-    /// Open a new connection to the coordinator (a new SharedWorker
-    /// instance) in place of the old one, which died.
-    ReconnectCoordinator,
-    /// Create this tab's backend worker.
-    SpawnBackend,
-    /// `terminate()` this tab's backend worker.
-    TerminateBackend,
-    /// Create the worker of keyed backend `backend_id`, running the script of
-    /// `tag` (`None`: the default backend script), and call
-    /// [`Tab::worker_error`] if that fails.
-    SpawnWorker {
-        /// The backend.
-        backend_id: BackendId,
-        /// Its tag.
-        tag: Option<String>,
-    },
-    /// Post to the worker of keyed backend `backend_id`.
-    ToWorker {
-        /// The backend.
-        backend_id: BackendId,
-        /// The message.
-        message: LeaderToBackend,
-    },
-    /// `terminate()` the worker of keyed backend `backend_id`.
-    KillWorker {
-        /// The backend.
-        backend_id: BackendId,
-    },
-    /// Request the Web Lock `lock` (named `name`) and call
-    /// [`Tab::lock_granted`] when it is granted, however long that takes.
-    Acquire {
-        /// The lock.
-        lock: LockId,
-        /// Its name.
-        name: String,
-        /// How.
-        mode: LockMode,
-    },
-    /// Release (or withdraw the request for) the Web Lock `lock`.
-    Release {
-        /// The lock.
-        lock: LockId,
-    },
-    /// The port of keyed session `session_id` came with the input: keep it
-    /// as the session's control port, create a `MessageChannel`, post
-    /// `message` on the control port with the channel's second port, keep
-    /// the first as the app's port of the session, and pass each answer on
-    /// the control port to [`Tab::open_answered`] (or call
-    /// [`Tab::open_unsent`] if it cannot be posted).
-    OpenKeyed {
-        /// The session.
-        session_id: SessionId,
-        /// The `open` to post.
-        message: TabToBackend,
-    },
-    /// Close keyed session `session_id`'s ports and resolve its `closed`.
-    CloseKeyed {
-        /// The session.
-        session_id: SessionId,
-    },
-    /// Tell the app.
-    Event(TabEvent),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Membership {
     /// Not started.
     New,
     /// Waiting for the tab lock.
     Locking,
-    /// `hello` sent.
-    Greeting,
+    /// `hello` sent; said again on a new connection if no `welcome` came
+    /// by `welcome_by`.
+    Greeting { welcome_by: Timestamp },
     /// Welcomed.
     Joined,
     /// Destroyed.
@@ -254,10 +93,11 @@ enum Membership {
 enum Lead {
     /// Not holding the leader lock (queued for it once joined).
     Follower,
-    /// Holding it; the worker was created and has not said `listening`.
-    Spawning,
-    /// `init` sent; waiting for `ready`.
-    Initializing,
+    /// Holding it; the worker was created and has not said `listening`. It
+    /// is replaced if it is not ready by `ready_by`.
+    Spawning { ready_by: Timestamp },
+    /// `init` sent; waiting for `ready` (by `ready_by`).
+    Initializing { ready_by: Timestamp },
     /// Ready; `new-leader` sent (unless waiting for a new coordinator's
     /// `welcome`: no `retry`) and waiting for the coordinator's answer.
     Claiming { liveness_key: String, retry: Option<Retry> },
@@ -330,10 +170,6 @@ pub struct Tab {
     coordinator_watch: Option<LockId>,
     /// Whether the leader lock was asked for (once, at the first welcome).
     in_election: bool,
-    /// When a `hello` without `welcome` is given up on (while greeting).
-    welcome_deadline: Option<Timestamp>,
-    /// When the leader's worker must have said `ready` (while starting it).
-    start_deadline: Option<Timestamp>,
     session: Session,
     /// Sessions with keyed backends, by attempt.
     keyed: BTreeMap<SessionId, sessions::KeyedSession>,
@@ -384,8 +220,6 @@ impl Tab {
             watching: None,
             coordinator_watch: None,
             in_election: false,
-            welcome_deadline: None,
-            start_deadline: None,
             session: Session::Off,
             attempts: 0,
             retry_ms: FIRST_RETRY_MS,
@@ -456,7 +290,6 @@ impl Tab {
         }
         match lock {
             LockId::Tab(client) if *client == self.id && self.membership == Membership::Locking => {
-                self.membership = Membership::Greeting;
                 self.say_hello(now);
             }
             LockId::Coordinator(_) if self.coordinator_watch.as_ref() == Some(lock) => {
@@ -489,7 +322,7 @@ impl Tab {
             return;
         };
         match (message, &self.membership) {
-            (CoordinatorToTab::Welcome { coordinator_id, leader, .. }, Membership::Greeting) => {
+            (CoordinatorToTab::Welcome { coordinator_id, leader, .. }, Membership::Greeting { .. }) => {
                 self.welcome(now, coordinator_id, leader);
             }
             (message, Membership::Joined) => self.on_joined_frame(now, message),
@@ -529,7 +362,7 @@ impl Tab {
                 let grant = PortGrant { client_id, session_id, epoch: *epoch, backend_id: None };
                 return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
             }
-            (BackendToLeader::Failed { detail }, Lead::Spawning | Lead::Initializing) => {
+            (BackendToLeader::Failed { detail }, Lead::Spawning { .. } | Lead::Initializing { .. }) => {
                 // Its start code threw: a new one after a pause.
                 self.respawn_later(now);
                 self.event(TabEvent::BackendError { detail: detail.clone() });
@@ -540,7 +373,7 @@ impl Tab {
         // before a claim of the next one.
         match self.fleet.default_backend().cloned() {
             Some(id) => self.fleet.from_worker(now, &id, Ok(message.clone())),
-            None if matches!((&message, &self.lead), (BackendToLeader::Listening, Lead::Spawning)) => {
+            None if matches!((&message, &self.lead), (BackendToLeader::Listening, Lead::Spawning { .. })) => {
                 // The fleet refused to host it (it cannot while a default
                 // backend holds the key): it still gets its `init`, so the
                 // tab can lead, only without an id and states.
@@ -552,9 +385,8 @@ impl Tab {
         }
         self.pull_fleet(now);
         match (message, &self.lead) {
-            (BackendToLeader::Listening, Lead::Spawning) => self.lead = Lead::Initializing,
-            (BackendToLeader::Ready { liveness_key }, Lead::Initializing) => {
-                self.start_deadline = None;
+            (BackendToLeader::Listening, &Lead::Spawning { ready_by }) => self.lead = Lead::Initializing { ready_by },
+            (BackendToLeader::Ready { liveness_key }, Lead::Initializing { .. }) => {
                 // Between two coordinators the claim waits for the new one's welcome.
                 if self.membership == Membership::Joined {
                     self.claim(now, liveness_key, None);
@@ -586,7 +418,7 @@ impl Tab {
     /// once (and the tab claims a new term with it).
     pub fn backend_error(&mut self, now: Timestamp, detail: String) {
         let ready = matches!(self.lead, Lead::Claiming { .. } | Lead::Leading { .. });
-        if matches!(self.lead, Lead::Spawning | Lead::Initializing) {
+        if matches!(self.lead, Lead::Spawning { .. } | Lead::Initializing { .. }) {
             self.respawn_later(now);
             self.default_failed(now);
         } else if ready && self.fleet.default_backend().is_some() {
@@ -598,7 +430,6 @@ impl Tab {
     /// A new worker is spawned after a pause, not at once.
     fn respawn_later(&mut self, now: Timestamp) {
         self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
-        self.start_deadline = None;
     }
 
     /// The default backend's worker failed: the fleet ends it with
@@ -625,8 +456,7 @@ impl Tab {
     /// It is the default backend: the fleet reports it `scheduled` and
     /// `loading` under a new backend id.
     fn spawn(&mut self, now: Timestamp) {
-        self.lead = Lead::Spawning;
-        self.start_deadline = Some(now.plus_millis(WORKER_START_TIMEOUT_MS));
+        self.lead = Lead::Spawning { ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS) };
         self.outputs.push_back(TabOutput::SpawnBackend);
         self.fleet.host_default(now);
         self.pull_fleet(now);
@@ -642,12 +472,12 @@ impl Tab {
         };
         let respawn = match &self.lead {
             Lead::Respawning { at } => Some(*at),
-            Lead::Spawning | Lead::Initializing => self.start_deadline,
+            Lead::Spawning { ready_by } | Lead::Initializing { ready_by } => Some(*ready_by),
             Lead::Claiming { retry: Some(retry), .. } if joined => Some(retry.at),
             _ => None,
         };
         let welcome = match self.membership {
-            Membership::Greeting => self.welcome_deadline,
+            Membership::Greeting { welcome_by } => Some(welcome_by),
             _ => None,
         };
         let fleet = if self.lead == Lead::Follower { None } else { self.fleet.poll_timeout() };
@@ -685,7 +515,7 @@ impl Tab {
                 self.send_claim(liveness_key, None);
             }
             Lead::Respawning { at } if at <= now => self.spawn(now),
-            Lead::Spawning | Lead::Initializing if self.start_deadline.is_some_and(|d| d <= now) => {
+            Lead::Spawning { ready_by } | Lead::Initializing { ready_by } if ready_by <= now => {
                 // A worker that hangs or died without a word while starting:
                 // `startup_timeout`, and a new one after a pause.
                 self.respawn_later(now);
@@ -696,7 +526,7 @@ impl Tab {
             }
             _ => {}
         }
-        if self.membership == Membership::Greeting && self.welcome_deadline.is_some_and(|d| d <= now) {
+        if matches!(self.membership, Membership::Greeting { welcome_by } if welcome_by <= now) {
             // The coordinator greeted may have died before answering: greet again, on a new connection.
             self.outputs.push_back(TabOutput::ReconnectCoordinator);
             self.say_hello(now);
@@ -718,7 +548,7 @@ impl Tab {
             self.stop_leading(now);
         }
         // Also before `hello`: the coordinator then drops the connection at once.
-        if matches!(self.membership, Membership::Locking | Membership::Greeting | Membership::Joined) {
+        if matches!(self.membership, Membership::Locking | Membership::Greeting { .. } | Membership::Joined) {
             self.send_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
         }
         self.release(LockId::Leader);
@@ -735,7 +565,6 @@ impl Tab {
     /// coordinator after the old one died.
     fn welcome(&mut self, now: Timestamp, coordinator_id: CoordinatorId, leader: Option<Leadership>) {
         self.membership = Membership::Joined;
-        self.welcome_deadline = None;
         // The session's request goes out first (`learn` sends it when a
         // leader is known): the rest of this work overlaps its round trip.
         if let Some(leader) = leader {
@@ -773,7 +602,8 @@ impl Tab {
     fn coordinator_lost(&mut self, now: Timestamp, lock: LockId) {
         self.coordinator_watch = None;
         self.release(lock);
-        self.membership = Membership::Greeting;
+        // Greeting from now on; `say_hello` below sets the deadline again.
+        self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
         if matches!(self.session, Session::Requested { .. }) {
             self.end_attempt(None);
             self.new_attempt();
@@ -783,7 +613,7 @@ impl Tab {
     }
 
     fn say_hello(&mut self, now: Timestamp) {
-        self.welcome_deadline = Some(now.plus_millis(WELCOME_TIMEOUT_MS));
+        self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
         let epoch = self.known.as_ref().map(|k| k.epoch);
         let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build: crate::protocol::BUILD.into(), epoch };
         self.send_coordinator(hello);
@@ -991,7 +821,7 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::AppName;
+    use crate::model::ids::{AppName, BackendId};
 
     pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

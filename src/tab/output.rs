@@ -1,0 +1,172 @@
+//! What a tab tells the app and asks the browser layer to do: its events
+//! and outputs, and the words they use (roles, why a session ended).
+
+use super::calls::{CallError, CallId, CallValue};
+use super::watches::SubscriptionId;
+use crate::model::ids::{BackendId, CoordinatorId, Epoch, SessionId};
+use crate::model::locks::{LockId, LockMode};
+use crate::model::status::BackendState;
+use crate::protocol::{LeaderToBackend, Leadership, TabToBackend, TabToCoordinator};
+
+/// A tab's part in the election.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The tab holds the app's leader lock.
+    Leader,
+    /// Another tab does, or none yet.
+    Follower,
+}
+
+impl Role {
+    /// `'leader'` or `'follower'`, as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The worker serving it died (its liveness lock was released).
+    BackendLost,
+    /// A newer leader took over.
+    NewLeader,
+    /// The client was destroyed.
+    Destroyed,
+}
+
+impl DisconnectReason {
+    /// A stable code, as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::BackendLost => "backend-lost",
+            DisconnectReason::NewLeader => "new-leader",
+            DisconnectReason::Destroyed => "destroyed",
+        }
+    }
+}
+
+/// What happened, for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TabEvent {
+    /// The coordinator welcomed this tab.
+    Joined {
+        /// The coordinator.
+        coordinator_id: CoordinatorId,
+    },
+    /// This tab's role changed.
+    RoleChanged(Role),
+    /// A new leader announced itself.
+    Leader(Leadership),
+    /// A session is open; its port is the one that came with the input.
+    Connected {
+        /// The connect attempt.
+        session_id: SessionId,
+        /// The term of the leader serving it.
+        epoch: Epoch,
+        /// That leader's default backend, which serves it (as the leadership
+        /// named it).
+        backend_id: Option<BackendId>,
+    },
+    /// The session ended; unless the client was destroyed, a new attempt
+    /// has already started.
+    Disconnected {
+        /// The connect attempt.
+        session_id: SessionId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// This tab's backend worker failed to start or threw.
+    BackendError {
+        /// What the browser said.
+        detail: String,
+    },
+    /// Settle the app's call `call` (its promise) with `outcome`.
+    Settled {
+        /// The call.
+        call: CallId,
+        /// What it resolves with, or why it is refused.
+        outcome: Result<CallValue, CallError>,
+    },
+    /// Give `statusStream` subscription `subscription` its next state.
+    StatusUpdate {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// The state.
+        state: BackendState,
+    },
+}
+
+/// What the tab asks the browser layer to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TabOutput {
+    /// Post to the coordinator (a `provide-port` takes the input's port).
+    ToCoordinator(TabToCoordinator),
+    /// Post to this tab's backend worker.
+    ToBackend(LeaderToBackend),
+    /// Open a new connection to the coordinator (a new SharedWorker
+    /// instance) in place of the old one, which died.
+    ReconnectCoordinator,
+    /// Create this tab's backend worker.
+    SpawnBackend,
+    /// `terminate()` this tab's backend worker.
+    TerminateBackend,
+    /// Create the worker of keyed backend `backend_id`, running the script of
+    /// `tag` (`None`: the default backend script), and call
+    /// [`Tab::worker_error`] if that fails.
+    SpawnWorker {
+        /// The backend.
+        backend_id: BackendId,
+        /// Its tag.
+        tag: Option<String>,
+    },
+    /// Post to the worker of keyed backend `backend_id`.
+    ToWorker {
+        /// The backend.
+        backend_id: BackendId,
+        /// The message.
+        message: LeaderToBackend,
+    },
+    /// `terminate()` the worker of keyed backend `backend_id`.
+    KillWorker {
+        /// The backend.
+        backend_id: BackendId,
+    },
+    /// Request the Web Lock `lock` (named `name`) and call
+    /// [`Tab::lock_granted`] when it is granted, however long that takes.
+    Acquire {
+        /// The lock.
+        lock: LockId,
+        /// Its name.
+        name: String,
+        /// How.
+        mode: LockMode,
+    },
+    /// Release (or withdraw the request for) the Web Lock `lock`.
+    Release {
+        /// The lock.
+        lock: LockId,
+    },
+    /// The port of keyed session `session_id` came with the input: keep it
+    /// as the session's control port, create a `MessageChannel`, post
+    /// `message` on the control port with the channel's second port, keep
+    /// the first as the app's port of the session, and pass each answer on
+    /// the control port to [`Tab::open_answered`] (or call
+    /// [`Tab::open_unsent`] if it cannot be posted).
+    OpenKeyed {
+        /// The session.
+        session_id: SessionId,
+        /// The `open` to post.
+        message: TabToBackend,
+    },
+    /// Close keyed session `session_id`'s ports and resolve its `closed`.
+    CloseKeyed {
+        /// The session.
+        session_id: SessionId,
+    },
+    /// Tell the app.
+    Event(TabEvent),
+}
