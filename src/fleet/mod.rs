@@ -98,14 +98,9 @@ pub enum FleetOutput {
     Kill {
         /// The backend.
         backend_id: BackendId,
-    },
-    /// Post to the tab's own worker, the default backend.
-    ToDefault(LeaderToBackend),
-    /// The default backend `backend_id` is finished: `terminate()` the
-    /// tab's own worker, and (while the tab leads) start another.
-    KillDefault {
-        /// The backend.
-        backend_id: BackendId,
+        /// Whether it is the default backend, the tab's own worker: while
+        /// the tab leads, it starts another.
+        default: bool,
     },
     /// Report a backend's new state to the coordinator.
     Status {
@@ -560,19 +555,12 @@ impl Fleet {
     }
 
     fn post_worker(&mut self, id: &BackendId, message: LeaderToBackend) {
-        let output = match self.default.as_ref() == Some(id) {
-            true => FleetOutput::ToDefault(message),
-            false => FleetOutput::ToWorker { backend_id: id.clone(), message },
-        };
-        self.outputs.push_back(output);
+        self.outputs.push_back(FleetOutput::ToWorker { backend_id: id.clone(), message });
     }
 
     fn kill(&mut self, id: &BackendId) {
-        let output = match self.default.as_ref() == Some(id) {
-            true => FleetOutput::KillDefault { backend_id: id.clone() },
-            false => FleetOutput::Kill { backend_id: id.clone() },
-        };
-        self.outputs.push_back(output);
+        let default = self.default.as_ref() == Some(id);
+        self.outputs.push_back(FleetOutput::Kill { backend_id: id.clone(), default });
     }
 
     fn report(&mut self, id: &BackendId, state: BackendState) {

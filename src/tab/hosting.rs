@@ -3,7 +3,7 @@
 //! frames, whose outputs become the tab's, and whose states are reported in
 //! the tab's term.
 
-use super::{Lead, Tab, TabOutput};
+use super::{Tab, TabOutput};
 use crate::fleet::{Fleet, FleetLimits, FleetOutput};
 use crate::model::ids::{BackendId, Epoch};
 use crate::model::time::Timestamp;
@@ -27,9 +27,12 @@ impl Tab {
         &self.fleet
     }
 
-    /// A frame from the worker of keyed backend `backend_id`, decoded or
-    /// refused.
+    /// A frame from the worker of backend `backend_id` (this tab's own, or
+    /// a keyed backend's), decoded or refused.
     pub fn from_worker(&mut self, now: Timestamp, backend_id: &BackendId, frame: Result<BackendToLeader, DecodeError>) {
+        if self.worker() == Some(backend_id) {
+            return self.on_own_worker_frame(now, backend_id, frame);
+        }
         if self.hosting().is_none() {
             self.ignored += 1;
             return;
@@ -38,8 +41,12 @@ impl Tab {
         self.pull_fleet(now);
     }
 
-    /// The worker of keyed backend `backend_id` failed to load, or threw.
-    pub fn worker_error(&mut self, now: Timestamp, backend_id: &BackendId) {
+    /// The worker of backend `backend_id` failed to load, or threw
+    /// (`detail`, what the browser said). It ends with `exit_error`.
+    pub fn worker_error(&mut self, now: Timestamp, backend_id: &BackendId, detail: String) {
+        if self.worker() == Some(backend_id) {
+            return self.own_worker_error(now, detail);
+        }
         self.fleet.worker_error(now, backend_id);
         self.pull_fleet(now);
     }
@@ -56,16 +63,13 @@ impl Tab {
             let output = match output {
                 FleetOutput::Spawn { backend_id, tag } => TabOutput::SpawnWorker { backend_id, tag },
                 FleetOutput::ToWorker { backend_id, message } => TabOutput::ToWorker { backend_id, message },
-                FleetOutput::Kill { backend_id } => TabOutput::KillWorker { backend_id },
-                FleetOutput::ToDefault(message) => TabOutput::ToBackend(message),
-                FleetOutput::KillDefault { .. } => {
-                    // Stepping down or leaving terminates the worker itself.
-                    if self.lead == Lead::Follower {
-                        continue;
+                FleetOutput::Kill { backend_id, default } => {
+                    self.outputs.push_back(TabOutput::KillWorker { backend_id });
+                    if default {
+                        // A worker that failed to start is replaced after a
+                        // pause; one that ended otherwise, at once.
+                        self.own_worker_ended(now);
                     }
-                    // A worker that failed to start is replaced after a
-                    // pause; one that ended otherwise, at once.
-                    self.replace_worker(now);
                     continue;
                 }
                 FleetOutput::Status { backend_id, key, state } => {
@@ -100,7 +104,7 @@ mod tests {
     use crate::model::locks::LockId;
     use crate::model::status::{BackendState, BackendStatus};
     use crate::protocol::{ConnectCall, CoordinatorToTab, LeaderToBackend, Leadership};
-    use crate::tab::tests::{T0, client, drain, room};
+    use crate::tab::tests::{T0, client, drain, from_own, room};
 
     /// A tab that joined with no leader known, its outputs drained.
     fn joined(n: u32) -> Tab {
@@ -113,8 +117,8 @@ mod tests {
     fn leader() -> Tab {
         let mut tab = joined(1);
         tab.lock_granted(T0, &LockId::Leader);
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-1".into() });
         let leadership = Leadership {
             leader_id: client(1),
             epoch: Epoch::new(1).unwrap(),
@@ -184,7 +188,7 @@ mod default_backend_tests {
     use crate::protocol::{ConnectCall, CoordinatorToTab, TerminateCall};
     use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
     use crate::tab::TabEvent;
-    use crate::tab::tests::{T0, client, drain};
+    use crate::tab::tests::{T0, client, drain, from_own, is_kill, is_spawn, own_error};
 
     fn e(n: u64) -> Epoch {
         Epoch::new(n).unwrap()
@@ -195,9 +199,9 @@ mod default_backend_tests {
         let mut tab = crate::tab::tests::joined(1, None);
         tab.lock_granted(T0, &LockId::Leader);
         let id = tab.fleet().default_backend().cloned().expect("hosted");
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Started));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        from_own(&mut tab, T0, BackendToLeader::Started);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-1".into() });
         let given = Leadership {
             leader_id: client(1),
             epoch: e(1),
@@ -231,16 +235,17 @@ mod default_backend_tests {
         let call = TerminateCall { client_id: client(2), backend_id: first.clone(), hard: false };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Terminate(call)));
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::ToBackend(LeaderToBackend::Stop)), "{out:?}");
+        let stop = TabOutput::ToWorker { backend_id: first.clone(), message: LeaderToBackend::Stop };
+        assert!(out.contains(&stop), "{out:?}");
         assert_eq!(statuses_of(&out, &first), ["terminating"]);
 
         let later = T0.plus_millis(40);
-        tab.from_backend(later, Ok(BackendToLeader::Stopped));
+        from_own(&mut tab, later, BackendToLeader::Stopped);
         let out = drain(&mut tab);
         let second = tab.fleet().default_backend().cloned().expect("a new default backend");
         assert_ne!(first, second);
-        assert_eq!(out.iter().filter(|o| **o == TabOutput::TerminateBackend).count(), 1);
-        assert_eq!(out.iter().filter(|o| **o == TabOutput::SpawnBackend).count(), 1);
+        assert_eq!(out.iter().filter(|o| is_kill(o)).count(), 1);
+        assert_eq!(out.iter().filter(|o| is_spawn(o)).count(), 1);
         let ended = BackendState::Terminated {
             time: later,
             termination_reason: Some(TerminationReason::External),
@@ -257,8 +262,8 @@ mod default_backend_tests {
             ]
         );
 
-        tab.from_backend(later, Ok(BackendToLeader::Listening));
-        tab.from_backend(later, Ok(BackendToLeader::Ready { liveness_key: "live-2".into() }));
+        from_own(&mut tab, later, BackendToLeader::Listening);
+        from_own(&mut tab, later, BackendToLeader::Ready { liveness_key: "live-2".into() });
         let claim = LeaderClaim {
             leader_id: client(1),
             liveness_key: "live-2".into(),
@@ -286,21 +291,21 @@ mod default_backend_tests {
         assert_ne!(first, second);
         let ended = reports(&out).into_iter().find(|(_, b, _)| *b == first).map(|(_, _, s)| s);
         assert!(matches!(ended, Some(BackendState::Terminated { exit_error: Some(true), .. })), "{ended:?}");
-        assert_eq!(out.iter().filter(|o| **o == TabOutput::SpawnBackend).count(), 1);
+        assert_eq!(out.iter().filter(|o| is_spawn(o)).count(), 1);
     }
 
     #[test]
     fn a_default_worker_that_throws_after_it_was_ready_ends_with_exit_error_and_is_replaced_at_once() {
         let (mut tab, first) = leader();
-        tab.backend_error(T0, "Uncaught Error: boom".into());
+        own_error(&mut tab, T0, "Uncaught Error: boom".into());
         let out = drain(&mut tab);
         let ended = reports(&out).into_iter().find(|(_, b, _)| *b == first).map(|(e, _, s)| (e, s));
         assert!(
             matches!(ended, Some((epoch, BackendState::Terminated { exit_error: Some(true), .. })) if epoch == e(1)),
             "{ended:?}"
         );
-        let kill = out.iter().position(|o| *o == TabOutput::TerminateBackend);
-        let spawn = out.iter().position(|o| *o == TabOutput::SpawnBackend);
+        let kill = out.iter().position(is_kill);
+        let spawn = out.iter().position(is_spawn);
         assert!(matches!((kill, spawn), (Some(k), Some(s)) if k < s), "{out:?}");
         assert!(out.contains(&TabOutput::Event(TabEvent::BackendError { detail: "Uncaught Error: boom".into() })));
         assert!(tab.fleet().default_backend().is_some_and(|id| *id != first));
@@ -315,8 +320,8 @@ mod default_backend_tests {
         let deadline = tab.poll_timeout().expect("a start deadline");
         tab.timeout(deadline);
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::TerminateBackend));
-        assert!(!out.contains(&TabOutput::SpawnBackend), "not at once");
+        assert!(out.iter().any(is_kill));
+        assert!(!out.iter().any(is_spawn), "not at once");
         assert_eq!(tab.fleet().default_backend(), None);
         assert_eq!(tab.fleet().status(&first), Some(crate::model::status::BackendStatus::Terminated));
         let history = tab.fleet().history(&first);
@@ -329,7 +334,7 @@ mod default_backend_tests {
         );
         let pause = tab.poll_timeout().expect("a respawn");
         tab.timeout(pause);
-        assert!(drain(&mut tab).contains(&TabOutput::SpawnBackend));
+        assert!(drain(&mut tab).iter().any(is_spawn));
         assert!(tab.fleet().default_backend().is_some_and(|id| *id != first));
     }
 
@@ -341,7 +346,9 @@ mod default_backend_tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Connect(Box::new(call))));
         let out = drain(&mut tab);
         let admitted = out.iter().find_map(|o| match o {
-            TabOutput::ToBackend(LeaderToBackend::Admit(a)) => Some(a.token.clone()),
+            TabOutput::ToWorker { backend_id, message: LeaderToBackend::Admit(a) } if *backend_id == id => {
+                Some(a.token.clone())
+            }
             _ => None,
         });
         let answer = out.iter().find_map(|o| match o {
@@ -359,8 +366,9 @@ mod default_backend_tests {
             backend_id: Some(id.clone()),
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
-        assert_eq!(drain(&mut tab), [TabOutput::ToBackend(LeaderToBackend::StartSession(request.clone()))]);
-        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
+        let message = LeaderToBackend::StartSession(request.clone());
+        assert_eq!(drain(&mut tab), [TabOutput::ToWorker { backend_id: id.clone(), message }]);
+        from_own(&mut tab, T0, BackendToLeader::Session(request.clone()));
         let grant =
             PortGrant { client_id: client(2), session_id: request.session_id, epoch: e(1), backend_id: Some(id) };
         assert_eq!(drain(&mut tab), [TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(grant))]);

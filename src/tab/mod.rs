@@ -4,7 +4,7 @@
 //! The browser layer feeds in what happens — a granted lock
 //! ([`Tab::lock_granted`]), a frame from the coordinator
 //! ([`Tab::from_coordinator`]) or from the backend worker
-//! ([`Tab::from_backend`]), a fired timer ([`Tab::timeout`]) — and after each
+//! ([`Tab::from_worker`]), a fired timer ([`Tab::timeout`]) — and after each
 //! input drains [`Tab::poll_output`], then arms one timer for
 //! [`Tab::poll_timeout`].
 //!
@@ -52,7 +52,7 @@ pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
-use crate::model::ids::{ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::model::time::Timestamp;
 use crate::protocol::{
@@ -93,16 +93,16 @@ enum Membership {
 enum Lead {
     /// Not holding the leader lock (queued for it once joined).
     Follower,
-    /// Holding it; the worker was created and has not said `listening`. It
-    /// is replaced if it is not ready by `ready_by`.
-    Spawning { ready_by: Timestamp },
+    /// Holding it; its `worker` (its default backend) was created and has
+    /// not said `listening`. It is replaced if it is not ready by `ready_by`.
+    Spawning { worker: BackendId, ready_by: Timestamp },
     /// `init` sent; waiting for `ready` (by `ready_by`).
-    Initializing { ready_by: Timestamp },
+    Initializing { worker: BackendId, ready_by: Timestamp },
     /// Ready; `new-leader` sent (unless waiting for a new coordinator's
     /// `welcome`: no `retry`) and waiting for the coordinator's answer.
-    Claiming { liveness_key: String, retry: Option<Retry> },
+    Claiming { worker: BackendId, liveness_key: String, retry: Option<Retry> },
     /// Leading in `epoch`.
-    Leading { epoch: Epoch, liveness_key: String },
+    Leading { worker: BackendId, epoch: Epoch, liveness_key: String },
     /// The worker failed; a new one is spawned at `at`.
     Respawning { at: Timestamp },
 }
@@ -335,7 +335,10 @@ impl Tab {
         match message {
             CoordinatorToTab::NewLeader(leadership) => self.learn(now, leadership),
             CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
-                self.outputs.push_back(TabOutput::ToBackend(LeaderToBackend::StartSession(request)));
+                if let Some(worker) = self.worker().cloned() {
+                    let message = LeaderToBackend::StartSession(request);
+                    self.outputs.push_back(TabOutput::ToWorker { backend_id: worker, message });
+                }
             }
             CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => self.provide_port(grant),
             // Keyed backends: this tab's connects and sessions, or its fleet.
@@ -343,11 +346,28 @@ impl Tab {
         }
     }
 
-    /// A frame from this tab's backend worker (its default backend),
-    /// decoded or refused. The fleet follows its lifecycle and its sessions
-    /// by token; the tab claims the lead once it is ready, and grants the
-    /// sessions of its default path.
-    pub fn from_backend(&mut self, now: Timestamp, frame: Result<BackendToLeader, DecodeError>) {
+    /// This tab's own worker, its default backend, while it has one: it
+    /// leads, and the worker was created and is not known to have ended.
+    pub fn worker(&self) -> Option<&BackendId> {
+        match &self.lead {
+            Lead::Spawning { worker, .. }
+            | Lead::Initializing { worker, .. }
+            | Lead::Claiming { worker, .. }
+            | Lead::Leading { worker, .. } => Some(worker),
+            Lead::Follower | Lead::Respawning { .. } => None,
+        }
+    }
+
+    /// A frame from this tab's own worker (its default backend), decoded or
+    /// refused. The fleet follows its lifecycle and its sessions by token;
+    /// the tab claims the lead once it is ready, and grants the sessions of
+    /// its default path.
+    pub(super) fn on_own_worker_frame(
+        &mut self,
+        now: Timestamp,
+        worker: &BackendId,
+        frame: Result<BackendToLeader, DecodeError>,
+    ) {
         let Ok(message) = frame else {
             self.ignored += 1;
             return;
@@ -371,27 +391,18 @@ impl Tab {
         }
         // The fleet first: its states are reported in the current term,
         // before a claim of the next one.
-        match self.fleet.default_backend().cloned() {
-            Some(id) => self.fleet.from_worker(now, &id, Ok(message.clone())),
-            None if matches!((&message, &self.lead), (BackendToLeader::Listening, Lead::Spawning { .. })) => {
-                // The fleet refused to host it (it cannot while a default
-                // backend holds the key): it still gets its `init`, so the
-                // tab can lead, only without an id and states.
-                let app = self.names.app().to_string();
-                let init = LeaderToBackend::Init { leader_id: self.id.clone(), app, backend: None };
-                self.outputs.push_back(TabOutput::ToBackend(init));
-            }
-            None => self.ignored += 1,
-        }
+        self.fleet.from_worker(now, worker, Ok(message.clone()));
         self.pull_fleet(now);
         match (message, &self.lead) {
-            (BackendToLeader::Listening, &Lead::Spawning { ready_by }) => self.lead = Lead::Initializing { ready_by },
-            (BackendToLeader::Ready { liveness_key }, Lead::Initializing { .. }) => {
+            (BackendToLeader::Listening, Lead::Spawning { worker, ready_by }) => {
+                self.lead = Lead::Initializing { worker: worker.clone(), ready_by: *ready_by };
+            }
+            (BackendToLeader::Ready { liveness_key }, Lead::Initializing { worker, .. }) => {
                 // Between two coordinators the claim waits for the new one's welcome.
                 if self.membership == Membership::Joined {
                     self.claim(now, liveness_key, None);
                 } else {
-                    self.lead = Lead::Claiming { liveness_key, retry: None };
+                    self.lead = Lead::Claiming { worker: worker.clone(), liveness_key, retry: None };
                 }
             }
             _ => {}
@@ -402,8 +413,9 @@ impl Tab {
     /// `epoch`, from a new coordinator), naming its default backend; sent
     /// again at `retry` until answered.
     fn claim(&mut self, now: Timestamp, liveness_key: String, epoch: Option<Epoch>) {
+        let Some(worker) = self.worker().cloned() else { return };
         self.send_claim(liveness_key.clone(), epoch);
-        self.lead = Lead::Claiming { liveness_key, retry: Some(Retry::first(now)) };
+        self.lead = Lead::Claiming { worker, liveness_key, retry: Some(Retry::first(now)) };
     }
 
     fn send_claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
@@ -412,18 +424,15 @@ impl Tab {
         self.send_coordinator(TabToCoordinator::NewLeader(claim));
     }
 
-    /// This tab's backend worker failed to load, or threw: as any backend
-    /// that throws, it ends with `exit_error` and its worker is terminated.
+    /// This tab's own worker failed to load, or threw: as any backend that
+    /// throws, it ends with `exit_error` and its worker is terminated.
     /// Before it was ready, a new worker is spawned after a pause; after, at
     /// once (and the tab claims a new term with it).
-    pub fn backend_error(&mut self, now: Timestamp, detail: String) {
-        let ready = matches!(self.lead, Lead::Claiming { .. } | Lead::Leading { .. });
+    pub(super) fn own_worker_error(&mut self, now: Timestamp, detail: String) {
         if matches!(self.lead, Lead::Spawning { .. } | Lead::Initializing { .. }) {
             self.respawn_later(now);
-            self.default_failed(now);
-        } else if ready && self.fleet.default_backend().is_some() {
-            self.default_failed(now);
         }
+        self.default_failed(now);
         self.event(TabEvent::BackendError { detail });
     }
 
@@ -433,32 +442,34 @@ impl Tab {
     }
 
     /// The default backend's worker failed: the fleet ends it with
-    /// `exit_error`, and its `kill` replaces the worker. A worker the fleet
-    /// does not host is replaced all the same.
+    /// `exit_error`, and its `kill` replaces the worker.
     fn default_failed(&mut self, now: Timestamp) {
-        match self.fleet.default_backend().cloned() {
-            Some(id) => self.fleet.worker_error(now, &id),
-            None => self.replace_worker(now),
+        if let Some(id) = self.fleet.default_backend().cloned() {
+            self.fleet.worker_error(now, &id);
         }
         self.pull_fleet(now);
     }
 
-    /// Terminates this tab's worker and, unless a respawn is planned after a
-    /// pause, spawns another at once.
-    pub(super) fn replace_worker(&mut self, now: Timestamp) {
-        self.outputs.push_back(TabOutput::TerminateBackend);
-        if !matches!(self.lead, Lead::Respawning { .. }) {
+    /// This tab's own worker was killed: unless this tab stopped leading or
+    /// a respawn is planned after a pause, another is spawned at once.
+    pub(super) fn own_worker_ended(&mut self, now: Timestamp) {
+        if !matches!(self.lead, Lead::Follower | Lead::Respawning { .. }) {
             self.spawn(now);
         }
     }
 
-    /// Creates the leader's worker, with a deadline for its `ready`.
-    /// It is the default backend: the fleet reports it `scheduled` and
-    /// `loading` under a new backend id.
+    /// Creates the leader's worker, with a deadline for its `ready`. It is
+    /// the default backend: the fleet hosts it under a new backend id,
+    /// `scheduled` and `loading` at once, and it runs the default script.
     fn spawn(&mut self, now: Timestamp) {
-        self.lead = Lead::Spawning { ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS) };
-        self.outputs.push_back(TabOutput::SpawnBackend);
-        self.fleet.host_default(now);
+        let Some(worker) = self.fleet.host_default(now) else {
+            // The fleet hosts no two default backends; the last one ended
+            // before every spawn, so this is not reached. Try again later.
+            self.ignored += 1;
+            return self.respawn_later(now);
+        };
+        self.lead = Lead::Spawning { worker: worker.clone(), ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS) };
+        self.outputs.push_back(TabOutput::SpawnWorker { backend_id: worker, tag: None });
         self.pull_fleet(now);
     }
 
@@ -472,7 +483,7 @@ impl Tab {
         };
         let respawn = match &self.lead {
             Lead::Respawning { at } => Some(*at),
-            Lead::Spawning { ready_by } | Lead::Initializing { ready_by } => Some(*ready_by),
+            Lead::Spawning { ready_by, .. } | Lead::Initializing { ready_by, .. } => Some(*ready_by),
             Lead::Claiming { retry: Some(retry), .. } if joined => Some(retry.at),
             _ => None,
         };
@@ -508,14 +519,15 @@ impl Tab {
             }
         }
         match self.lead.clone() {
-            Lead::Claiming { liveness_key, retry: Some(retry) } if joined && retry.at <= now => {
+            Lead::Claiming { worker, liveness_key, retry: Some(retry) } if joined && retry.at <= now => {
                 // The claim or its answer was lost. Without an epoch: a claim
                 // the coordinator took is answered with the term it gave.
-                self.lead = Lead::Claiming { liveness_key: liveness_key.clone(), retry: Some(retry.next(now)) };
+                let retry = Some(retry.next(now));
+                self.lead = Lead::Claiming { worker, liveness_key: liveness_key.clone(), retry };
                 self.send_claim(liveness_key, None);
             }
             Lead::Respawning { at } if at <= now => self.spawn(now),
-            Lead::Spawning { ready_by } | Lead::Initializing { ready_by } if ready_by <= now => {
+            Lead::Spawning { ready_by, .. } | Lead::Initializing { ready_by, .. } if ready_by <= now => {
                 // A worker that hangs or died without a word while starting:
                 // `startup_timeout`, and a new one after a pause.
                 self.respawn_later(now);
@@ -591,7 +603,7 @@ impl Tab {
         self.replay_due = true;
         match self.lead.clone() {
             Lead::Claiming { liveness_key, .. } => self.claim(now, liveness_key, None),
-            Lead::Leading { epoch, liveness_key } => self.claim(now, liveness_key, Some(epoch)),
+            Lead::Leading { epoch, liveness_key, .. } => self.claim(now, liveness_key, Some(epoch)),
             _ => {}
         }
     }
@@ -627,10 +639,10 @@ impl Tab {
             return;
         }
         // The answer to this tab's own claim (or a claim made again).
-        if let Lead::Claiming { liveness_key, .. } | Lead::Leading { liveness_key, .. } = &self.lead {
+        if let Lead::Claiming { worker, liveness_key, .. } | Lead::Leading { worker, liveness_key, .. } = &self.lead {
             if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
-                let liveness_key = liveness_key.clone();
-                self.lead = Lead::Leading { epoch: leadership.epoch, liveness_key };
+                let (worker, liveness_key) = (worker.clone(), liveness_key.clone());
+                self.lead = Lead::Leading { worker, epoch: leadership.epoch, liveness_key };
                 self.term = Some(leadership.epoch);
             }
         }
@@ -695,9 +707,9 @@ impl Tab {
 
     /// Stops the worker and every hosted backend, and gives up the term.
     fn stop_leading(&mut self, now: Timestamp) {
+        // The fleet's shut-down kills every worker, this tab's own among them.
         self.lead = Lead::Follower;
         self.term = None;
-        self.outputs.push_back(TabOutput::TerminateBackend);
         self.fleet.shut_down();
         self.pull_fleet(now);
         self.event(TabEvent::RoleChanged(Role::Follower));
@@ -821,7 +833,7 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::{AppName, BackendId};
+    use crate::model::ids::AppName;
 
     pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 
@@ -863,6 +875,28 @@ mod tests {
     /// The output that asks for `lock`, by its name in the tests' app.
     pub(super) fn acquire(lock: LockId, mode: LockMode) -> TabOutput {
         TabOutput::Acquire { name: names().name(&lock), lock, mode }
+    }
+
+    /// A frame from `tab`'s own worker.
+    pub(super) fn from_own(tab: &mut Tab, now: Timestamp, message: BackendToLeader) {
+        let worker = tab.worker().cloned().expect("the tab has its own worker");
+        tab.from_worker(now, &worker, Ok(message));
+    }
+
+    /// `tab`'s own worker failed.
+    pub(super) fn own_error(tab: &mut Tab, now: Timestamp, detail: String) {
+        let worker = tab.worker().cloned().expect("the tab has its own worker");
+        tab.worker_error(now, &worker, detail);
+    }
+
+    /// Whether `output` creates a worker of the default script.
+    pub(super) fn is_spawn(output: &TabOutput) -> bool {
+        matches!(output, TabOutput::SpawnWorker { tag: None, .. })
+    }
+
+    /// Whether `output` terminates a worker.
+    pub(super) fn is_kill(output: &TabOutput) -> bool {
+        matches!(output, TabOutput::KillWorker { .. })
     }
 
     /// A tab that joined, with `leader` already known.
@@ -912,12 +946,15 @@ mod tests {
         assert!(requests(&out).is_empty(), "no leader yet: no request");
 
         tab.lock_granted(T0, &LockId::Leader);
-        assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), TabOutput::SpawnBackend]);
+        let worker = tab.worker().cloned().expect("a worker of its own");
+        let spawn = TabOutput::SpawnWorker { backend_id: worker.clone(), tag: None };
+        assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), spawn]);
         assert_eq!(tab.role(), Role::Leader);
         // The worker is the default backend, one backend among the others:
         // an id, the default key, and its states.
         let default = tab.fleet().default_backend().cloned().expect("the default backend is hosted");
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        assert_eq!(default, worker, "the tab's worker is its default backend");
+        from_own(&mut tab, T0, BackendToLeader::Listening);
         let init = crate::protocol::BackendInit {
             backend_id: default.clone(),
             key: crate::fleet::DEFAULT_KEY.into(),
@@ -927,14 +964,13 @@ mod tests {
         };
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::ToBackend(LeaderToBackend::Init {
-                leader_id: client(1),
-                app: "app".into(),
-                backend: Some(init)
-            })]
+            [TabOutput::ToWorker {
+                backend_id: worker.clone(),
+                message: LeaderToBackend::Init { leader_id: client(1), app: "app".into(), backend: Some(init) }
+            }]
         );
-        tab.from_backend(T0, Ok(BackendToLeader::Started));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Started);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-1".into() });
         assert_eq!(
             drain(&mut tab),
             [TabOutput::ToCoordinator(TabToCoordinator::NewLeader(LeaderClaim {
@@ -965,8 +1001,9 @@ mod tests {
         assert_eq!(request.client_id, client(1));
 
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
-        assert_eq!(drain(&mut tab), [TabOutput::ToBackend(LeaderToBackend::StartSession(request.clone()))]);
-        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
+        let message = LeaderToBackend::StartSession(request.clone());
+        assert_eq!(drain(&mut tab), [TabOutput::ToWorker { backend_id: worker.clone(), message }]);
+        from_own(&mut tab, T0, BackendToLeader::Session(request.clone()));
         let grant = PortGrant {
             client_id: client(1),
             session_id: request.session_id.clone(),
@@ -1109,8 +1146,8 @@ mod tests {
     fn an_unanswered_claim_is_sent_again_at_its_deadline_with_backoff_until_answered() {
         let mut tab = joined(1, None);
         tab.lock_granted(T0, &LockId::Leader);
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-1".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-1".into() });
         assert_eq!(claims(&drain(&mut tab)), [None]);
         tab.timeout(T0.plus_millis(FIRST_RETRY_MS - 1));
         assert!(claims(&drain(&mut tab)).is_empty(), "not yet due");
@@ -1133,8 +1170,8 @@ mod tests {
     fn a_term_claimed_again_from_a_new_coordinator_is_sent_again_without_its_epoch() {
         let mut tab = joined(1, None);
         tab.lock_granted(T0, &LockId::Leader);
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-4".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-4".into() });
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
         tab.lock_granted(T0, &LockId::Coordinator(CoordinatorId::new("k").unwrap()));
         drain(&mut tab);
@@ -1193,8 +1230,8 @@ mod tests {
     fn old_epochs_are_ignored_and_a_leader_that_sees_a_newer_one_steps_down() {
         let mut tab = joined(1, None);
         tab.lock_granted(T0, &LockId::Leader);
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-3".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-3".into() });
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 3))));
         drain(&mut tab);
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(2, 2))));
@@ -1204,7 +1241,7 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(2, 4))));
         let out = drain(&mut tab);
         assert_eq!(tab.role(), Role::Follower);
-        assert!(out.contains(&TabOutput::TerminateBackend));
+        assert!(out.iter().any(is_kill), "its worker is terminated: {out:?}");
         assert!(out.contains(&TabOutput::Event(TabEvent::RoleChanged(Role::Follower))));
         assert!(out.contains(&acquire(LockId::Leader, LockMode::Exclusive)));
         // Frames for a leader are no longer served.
@@ -1224,14 +1261,23 @@ mod tests {
         let mut tab = joined(1, None);
         tab.lock_granted(T0, &LockId::Leader);
         drain(&mut tab);
-        tab.backend_error(T0, "404".into());
+        let worker = tab.worker().cloned().expect("a worker of its own");
+        own_error(&mut tab, T0, "404".into());
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::TerminateBackend, TabOutput::Event(TabEvent::BackendError { detail: "404".into() })]
+            [
+                TabOutput::KillWorker { backend_id: worker.clone() },
+                TabOutput::Event(TabEvent::BackendError { detail: "404".into() })
+            ]
         );
+        assert_eq!(tab.worker(), None, "no worker until the pause is over");
         assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(FIRST_RETRY_MS)));
         tab.timeout(T0.plus_millis(FIRST_RETRY_MS));
-        assert_eq!(drain(&mut tab), [TabOutput::SpawnBackend]);
+        let out = drain(&mut tab);
+        assert!(
+            matches!(&out[..], [TabOutput::SpawnWorker { backend_id, tag: None }] if *backend_id != worker),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -1239,10 +1285,11 @@ mod tests {
         let mut tab = joined(1, None);
         tab.lock_granted(T0, &LockId::Leader);
         let lock = session_lock(&drain(&mut tab));
+        let worker = tab.worker().cloned().expect("a worker of its own");
         tab.destroy(T0);
         let out = drain(&mut tab);
         for expected in [
-            TabOutput::TerminateBackend,
+            TabOutput::KillWorker { backend_id: worker },
             TabOutput::Event(TabEvent::RoleChanged(Role::Follower)),
             TabOutput::Release { lock },
             TabOutput::Release { lock: LockId::Leader },
@@ -1265,12 +1312,12 @@ mod tests {
         let lock = session_lock(&out);
         tab.lock_granted(T0, &lock);
         tab.lock_granted(T0, &LockId::Leader);
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-4".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-4".into() });
         tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 4))));
         let request = requests(&drain(&mut tab)).pop().unwrap();
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RequestPort(request.clone())));
-        tab.from_backend(T0, Ok(BackendToLeader::Session(request.clone())));
+        from_own(&mut tab, T0, BackendToLeader::Session(request.clone()));
         let grant = PortGrant {
             client_id: client(1),
             session_id: request.session_id.clone(),
@@ -1335,10 +1382,10 @@ mod tests {
         let mut tab = joined(1, None);
         let watch = LockId::Coordinator(CoordinatorId::new("k").unwrap());
         tab.lock_granted(T0, &LockId::Leader);
-        tab.from_backend(T0, Ok(BackendToLeader::Listening));
+        from_own(&mut tab, T0, BackendToLeader::Listening);
         tab.lock_granted(T0, &watch);
         drain(&mut tab);
-        tab.from_backend(T0, Ok(BackendToLeader::Ready { liveness_key: "live-x".into() }));
+        from_own(&mut tab, T0, BackendToLeader::Ready { liveness_key: "live-x".into() });
         assert!(drain(&mut tab).is_empty(), "no claim before the new coordinator's welcome");
         let welcome =
             CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };

@@ -105,38 +105,34 @@ pub enum TabEvent {
 pub enum TabOutput {
     /// Post to the coordinator (a `provide-port` takes the input's port).
     ToCoordinator(TabToCoordinator),
-    /// Post to this tab's backend worker.
-    ToBackend(LeaderToBackend),
     /// Open a new connection to the coordinator (a new SharedWorker
     /// instance) in place of the old one, which died.
     ReconnectCoordinator,
-    /// Create this tab's backend worker.
-    SpawnBackend,
-    /// `terminate()` this tab's backend worker.
-    TerminateBackend,
-    /// Create the worker of keyed backend `backend_id`, running the script of
-    /// `tag` (`None`: the default backend script), and call
-    /// [`Tab::worker_error`] if that fails.
+    /// Create the worker of backend `backend_id` — this tab's own (its
+    /// default backend, [`Tab::worker`](crate::Tab::worker)) or a keyed backend's — running the
+    /// script of `tag` (`None`: the default backend script), and call
+    /// [`Tab::worker_error`](crate::Tab::worker_error) if that fails. Its frames go to
+    /// [`Tab::from_worker`](crate::Tab::from_worker).
     SpawnWorker {
         /// The backend.
         backend_id: BackendId,
         /// Its tag.
         tag: Option<String>,
     },
-    /// Post to the worker of keyed backend `backend_id`.
+    /// Post to the worker of backend `backend_id`.
     ToWorker {
         /// The backend.
         backend_id: BackendId,
         /// The message.
         message: LeaderToBackend,
     },
-    /// `terminate()` the worker of keyed backend `backend_id`.
+    /// `terminate()` the worker of backend `backend_id` and forget it.
     KillWorker {
         /// The backend.
         backend_id: BackendId,
     },
     /// Request the Web Lock `lock` (named `name`) and call
-    /// [`Tab::lock_granted`] when it is granted, however long that takes.
+    /// [`Tab::lock_granted`](crate::Tab::lock_granted) when it is granted, however long that takes.
     Acquire {
         /// The lock.
         lock: LockId,
@@ -154,8 +150,8 @@ pub enum TabOutput {
     /// as the session's control port, create a `MessageChannel`, post
     /// `message` on the control port with the channel's second port, keep
     /// the first as the app's port of the session, and pass each answer on
-    /// the control port to [`Tab::open_answered`] (or call
-    /// [`Tab::open_unsent`] if it cannot be posted).
+    /// the control port to [`Tab::open_answered`](crate::Tab::open_answered) (or call
+    /// [`Tab::open_unsent`](crate::Tab::open_unsent) if it cannot be posted).
     OpenKeyed {
         /// The session.
         session_id: SessionId,

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use web_sys::{MessageEvent, MessagePort, SharedWorker, Worker, WorkerOptions, WorkerType};
+use web_sys::{MessageEvent, MessagePort, SharedWorker, WorkerOptions, WorkerType};
 
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
@@ -20,7 +20,7 @@ use super::runtime::timer::Timer;
 use super::tables::{Keyed, Promises};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
-use crate::protocol::{BackendToLeader, CoordinatorToTab, WireMessage};
+use crate::protocol::{CoordinatorToTab, WireMessage};
 use crate::tab::{CallError, CallId, CallValue, Tab, TabEvent, TabOutput};
 
 #[wasm_bindgen]
@@ -115,8 +115,6 @@ impl Session {
 pub(super) struct State {
     coordinator: Option<MessagePort>,
     coordinator_listeners: Vec<Listener>,
-    backend: Option<Worker>,
-    backend_listeners: Vec<Listener>,
     locks: LockTable<LockId>,
     /// The port that came with the input being handled.
     pub(super) carried: Option<MessagePort>,
@@ -355,23 +353,9 @@ impl Inner {
                     post_frame("client", &port, &message, carried.as_ref());
                 }
             }
-            TabOutput::ToBackend(message) => {
-                let worker = self.state.borrow().backend.clone();
-                if let Some(worker) = worker {
-                    post_frame("client", &worker, &message, None);
-                }
-            }
             TabOutput::ReconnectCoordinator => {
                 if let Err(e) = self.connect_coordinator() {
                     web_sys::console::error_1(&format!("tabworker client: cannot reach a new coordinator: {e}").into());
-                }
-            }
-            TabOutput::SpawnBackend => self.spawn_backend(),
-            TabOutput::TerminateBackend => {
-                let mut state = self.state.borrow_mut();
-                state.backend_listeners.clear();
-                if let Some(worker) = state.backend.take() {
-                    worker.terminate();
                 }
             }
             TabOutput::SpawnWorker { backend_id, tag } => self.spawn_worker(backend_id, tag),
@@ -418,42 +402,6 @@ impl Inner {
                 inner.pump();
             },
         );
-    }
-
-    fn spawn_backend(self: &Rc<Self>) {
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        options.set_name(&format!("{}:backend", self.names.coordinator()));
-        let worker = match Worker::new_with_options(&self.options.backend, &options) {
-            Ok(worker) => worker,
-            Err(e) => {
-                self.tab.borrow_mut().backend_error(now(), describe(&e));
-                return;
-            }
-        };
-        let weak = Rc::downgrade(self);
-        let on_message = Listener::new(&worker, "message", move |event: MessageEvent| {
-            if let Some(inner) = weak.upgrade() {
-                let Received { message, port } = receive::<BackendToLeader>("client", "the backend", &event);
-                inner.state.borrow_mut().carried = port;
-                inner.tab.borrow_mut().from_backend(now(), message);
-                inner.pump();
-            }
-        });
-        let weak = Rc::downgrade(self);
-        let on_error = Listener::new(&worker, "error", move |event: web_sys::Event| {
-            if let Some(inner) = weak.upgrade() {
-                let detail = match event.dyn_ref::<web_sys::ErrorEvent>() {
-                    Some(error) => error.message(),
-                    None => "the backend worker script failed to load".to_owned(),
-                };
-                inner.tab.borrow_mut().backend_error(now(), detail);
-                inner.pump();
-            }
-        });
-        let mut state = self.state.borrow_mut();
-        state.backend_listeners = vec![on_message, on_error];
-        state.backend = Some(worker);
     }
 
     fn on_event(self: &Rc<Self>, event: TabEvent) {
@@ -564,10 +512,6 @@ impl Inner {
             state.destroyed = true;
             state.locks.clear();
             state.coordinator_listeners.clear();
-            state.backend_listeners.clear();
-            if let Some(worker) = state.backend.take() {
-                worker.terminate();
-            }
             if let Some(port) = state.coordinator.take() {
                 port.close();
             }

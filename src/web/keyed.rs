@@ -269,7 +269,8 @@ impl Inner {
         }
     }
 
-    /// Creates the worker of a keyed backend this tab hosts.
+    /// Creates the worker of a backend this tab hosts: its own (the default
+    /// backend, `tag` none) or a keyed backend's.
     pub(super) fn spawn_worker(self: &Rc<Self>, backend_id: BackendId, tag: Option<String>) {
         let url = match &tag {
             Some(tag) => self.options.backends.get(tag).cloned(),
@@ -285,7 +286,7 @@ impl Inner {
             Ok(worker) => worker,
             Err(detail) => {
                 web_sys::console::warn_1(&format!("tabworker client: backend `{backend_id}`: {detail}").into());
-                self.tab.borrow_mut().worker_error(now(), &backend_id);
+                self.tab.borrow_mut().worker_error(now(), &backend_id, detail);
                 return;
             }
         };
@@ -305,7 +306,7 @@ impl Inner {
                 None => "the script failed to load".to_owned(),
             };
             web_sys::console::warn_1(&format!("tabworker client: backend `{id}` failed: {detail}").into());
-            inner.tab.borrow_mut().worker_error(now(), &id);
+            inner.tab.borrow_mut().worker_error(now(), &id, detail);
             inner.pump();
         });
         self.keyed.borrow_mut().workers.insert(backend_id, (worker, [on_message, on_error]));

@@ -68,8 +68,8 @@ use std::fmt;
 
 use tabworker::protocol::{self, DecodeError, TabToCoordinator, WireMessage};
 use tabworker::{
-    AppName, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch, FleetLimits,
-    LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
+    AppName, BackendId, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch,
+    FleetLimits, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
 };
 
 pub use keyed::{App, TabApp};
@@ -724,9 +724,8 @@ impl Sim {
                 self.log_delivery(Ctx::Worker(worker), Ctx::Tab(tab), msg.kind());
                 let frame = self.transport(msg);
                 let now = self.now();
-                match self.workers[worker].backend.clone() {
-                    Some(backend_id) => self.tabs[tab].tab.from_worker(now, &backend_id, frame),
-                    None => self.tabs[tab].tab.from_backend(now, frame),
+                if let Some(backend_id) = self.serves(worker).cloned() {
+                    self.tabs[tab].tab.from_worker(now, &backend_id, frame);
                 }
                 self.after_tab_input(tab, port);
             }
@@ -779,9 +778,8 @@ impl Sim {
                 }
                 trace!(self, "tab{tab} <- error event of w{worker}");
                 let now = self.now();
-                match self.workers[worker].backend.clone() {
-                    Some(backend_id) => self.tabs[tab].tab.worker_error(now, &backend_id),
-                    None => self.tabs[tab].tab.backend_error(now, format!("w{worker} crashed")),
+                if let Some(backend_id) = self.serves(worker).cloned() {
+                    self.tabs[tab].tab.worker_error(now, &backend_id, format!("w{worker} crashed"));
                 }
                 self.after_tab_input(tab, None);
             }
@@ -845,8 +843,29 @@ impl Sim {
         while let Some(out) = self.tabs[ix].tab.poll_output() {
             trace!(self, "  tab{ix} -> {out:?}");
             match out {
-                TabOutput::SpawnWorker { backend_id, tag } => self.spawn_keyed(ix, backend_id, tag),
+                // The tab's own worker (its default backend) and the keyed
+                // backends' workers travel the same outputs; the harness
+                // keeps the own one apart to check the default path.
+                TabOutput::SpawnWorker { backend_id, tag } => {
+                    let own = self.tabs[ix].tab.fleet().default_backend() == Some(&backend_id);
+                    if own && tag.is_none() {
+                        self.spawn(ix, backend_id);
+                    } else {
+                        self.spawn_keyed(ix, backend_id, tag);
+                    }
+                }
+                TabOutput::ToWorker { backend_id, message } if self.own_worker(ix, &backend_id).is_some() => {
+                    let worker = self.own_worker(ix, &backend_id).unwrap_or_default();
+                    let latency = self.worker_latency();
+                    let at = self.channel_time(Ctx::Tab(ix), Ctx::Worker(worker), latency);
+                    self.schedule(at, Event::ToWorker { worker, msg: message });
+                }
                 TabOutput::ToWorker { backend_id, message } => self.post_keyed(ix, &backend_id, message),
+                TabOutput::KillWorker { backend_id } if self.own_worker(ix, &backend_id).is_some() => {
+                    if let Some(w) = self.tabs[ix].worker.take() {
+                        self.kill_worker(w);
+                    }
+                }
                 TabOutput::KillWorker { backend_id } => self.kill_keyed(ix, &backend_id),
                 TabOutput::OpenKeyed { session_id, message } => {
                     self.open_keyed_port(ix, session_id, message, &mut carried)
@@ -862,21 +881,7 @@ impl Sim {
                     }
                     self.send_to_coordinator(ix, msg, port);
                 }
-                TabOutput::ToBackend(msg) => match self.tabs[ix].worker {
-                    Some(worker) => {
-                        let latency = self.worker_latency();
-                        let at = self.channel_time(Ctx::Tab(ix), Ctx::Worker(worker), latency);
-                        self.schedule(at, Event::ToWorker { worker, msg });
-                    }
-                    None => self.stats.to_missing_worker += 1,
-                },
                 TabOutput::ReconnectCoordinator => self.connect(ix),
-                TabOutput::SpawnBackend => self.spawn(ix),
-                TabOutput::TerminateBackend => {
-                    if let Some(w) = self.tabs[ix].worker.take() {
-                        self.kill_worker(w);
-                    }
-                }
                 TabOutput::Acquire { lock, name, mode } => {
                     self.lock_ids.insert(name.clone(), lock);
                     self.acquire(Ctx::Tab(ix), name, mode);
@@ -987,7 +992,12 @@ impl Sim {
             && self.rng.chance(self.cfg.drop_probability)
     }
 
-    fn spawn(&mut self, ix: usize) {
+    /// Tab `ix`'s own worker, if it runs `backend_id`.
+    fn own_worker(&self, ix: usize, backend_id: &BackendId) -> Option<usize> {
+        self.tabs[ix].worker.filter(|&w| self.workers[w].default_of.as_ref() == Some(backend_id))
+    }
+
+    fn spawn(&mut self, ix: usize, backend_id: BackendId) {
         if let Some(old) = self.tabs[ix].worker.take() {
             if self.workers[old].alive {
                 self.stats.spawns_over_live_worker += 1;
@@ -995,8 +1005,7 @@ impl Sim {
             self.kill_worker(old);
         }
         let w = self.workers.len();
-        let default_of = self.tabs[ix].tab.fleet().default_backend().cloned();
-        self.workers.push(WorkerCtx::new(w, ix, self.now_us, App::Plain, None, default_of));
+        self.workers.push(WorkerCtx::new(w, ix, self.now_us, App::Plain, None, Some(backend_id)));
         self.tabs[ix].worker = Some(w);
         self.stats.spawns += 1;
         trace!(self, "  w{w} spawned by tab{ix}");

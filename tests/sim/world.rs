@@ -251,8 +251,6 @@ pub struct Stats {
     pub silent_closed: u64,
     /// `Acquire` of a lock the context already held or waited for.
     pub duplicate_acquires: u64,
-    /// `ToBackend` from a tab without a worker.
-    pub to_missing_worker: u64,
     /// Events processed.
     pub events: u64,
     /// `request-port`s sent by tabs.
