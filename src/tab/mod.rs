@@ -43,12 +43,15 @@ mod joining;
 mod keyed;
 mod output;
 mod sessions;
+mod stages;
 mod watches;
 
 use std::collections::{BTreeMap, VecDeque};
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
+pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
+use stages::{Lead, Membership, Retry, Session};
 pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
@@ -59,99 +62,6 @@ use crate::protocol::{
     BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PortGrant, PortRequest,
     TabToCoordinator,
 };
-
-/// How long a `request-port` waits for its port before the attempt is
-/// abandoned and a new one made, and a `new-leader` claim for its answer
-/// before it is sent again; doubled on each retry up to [`MAX_RETRY_MS`]. A
-/// safety net for a lost message: the normal path never waits on it.
-pub const FIRST_RETRY_MS: u64 = 300;
-/// The longest wait between two connect attempts (or two claims).
-pub const MAX_RETRY_MS: u64 = 3_000;
-/// How long a tab waits for `welcome` before it says `hello` again on a new
-/// connection (a coordinator can die before it answers).
-pub const WELCOME_TIMEOUT_MS: u64 = 1_000;
-/// How long the leader's worker may take from its creation to `ready`
-/// before it is terminated and another one started.
-pub const WORKER_START_TIMEOUT_MS: u64 = 10_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Membership {
-    /// Not started.
-    New,
-    /// Waiting for the tab lock.
-    Locking,
-    /// `hello` sent; said again on a new connection if no `welcome` came
-    /// by `welcome_by`.
-    Greeting { welcome_by: Timestamp },
-    /// Welcomed.
-    Joined,
-    /// Destroyed.
-    Left,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Lead {
-    /// Not holding the leader lock (queued for it once joined).
-    Follower,
-    /// Holding it; its `worker` (its default backend) was created and has
-    /// not said `listening`. It is replaced if it is not ready by `ready_by`.
-    Spawning { worker: BackendId, ready_by: Timestamp },
-    /// `init` sent; waiting for `ready` (by `ready_by`).
-    Initializing { worker: BackendId, ready_by: Timestamp },
-    /// Ready; `new-leader` sent (unless waiting for a new coordinator's
-    /// `welcome`: no `retry`) and waiting for the coordinator's answer.
-    Claiming { worker: BackendId, liveness_key: String, retry: Option<Retry> },
-    /// Leading in `epoch`.
-    Leading { worker: BackendId, epoch: Epoch, liveness_key: String },
-    /// The worker failed; a new one is spawned at `at`.
-    Respawning { at: Timestamp },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Session {
-    /// Not connecting (before `welcome`, after destroy).
-    Off,
-    /// Waiting for the attempt's session lock.
-    Locking { attempt: SessionId },
-    /// Holding the session lock; waiting for a live leader. A follower
-    /// asks the coordinator `who-leads` at `ask` (armed once joined).
-    Waiting { attempt: SessionId, ask: Option<Retry> },
-    /// `request-port` sent to the leader of `epoch`.
-    Requested { attempt: SessionId, epoch: Epoch, retry_at: Timestamp },
-    /// Connected to the backend of the leader of `epoch`.
-    Connected { attempt: SessionId, epoch: Epoch },
-}
-
-impl Session {
-    fn attempt(&self) -> Option<&SessionId> {
-        match self {
-            Session::Off => None,
-            Session::Locking { attempt }
-            | Session::Waiting { attempt, .. }
-            | Session::Requested { attempt, .. }
-            | Session::Connected { attempt, .. } => Some(attempt),
-        }
-    }
-}
-
-/// A frame that may be lost, sent again at `at` unless answered; each wait
-/// doubles, from [`FIRST_RETRY_MS`] up to [`MAX_RETRY_MS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Retry {
-    at: Timestamp,
-    wait_ms: u64,
-}
-
-impl Retry {
-    fn first(now: Timestamp) -> Self {
-        Retry { at: now.plus_millis(FIRST_RETRY_MS), wait_ms: FIRST_RETRY_MS }
-    }
-
-    fn next(self, now: Timestamp) -> Self {
-        let wait_ms = (self.wait_ms * 2).min(MAX_RETRY_MS);
-        Retry { at: now.plus_millis(wait_ms), wait_ms }
-    }
-}
 
 /// One tab's state.
 #[derive(Debug)]

@@ -1,0 +1,104 @@
+//! The stages a tab goes through, each holding the data valid in it: its
+//! membership of the coordinator, its part in the election (with its own
+//! worker, the default backend, while it has one), and its default session's
+//! connect attempt; and the backoff of a frame sent again until answered.
+
+use crate::model::ids::{BackendId, Epoch, SessionId};
+use crate::model::time::Timestamp;
+
+/// How long a `request-port` waits for its port before the attempt is
+/// abandoned and a new one made, and a `new-leader` claim for its answer
+/// before it is sent again; doubled on each retry up to [`MAX_RETRY_MS`]. A
+/// safety net for a lost message: the normal path never waits on it.
+pub const FIRST_RETRY_MS: u64 = 300;
+/// The longest wait between two connect attempts (or two claims).
+pub const MAX_RETRY_MS: u64 = 3_000;
+/// How long a tab waits for `welcome` before it says `hello` again on a new
+/// connection (a coordinator can die before it answers).
+pub const WELCOME_TIMEOUT_MS: u64 = 1_000;
+/// How long the leader's worker may take from its creation to `ready`
+/// before it is terminated and another one started.
+pub const WORKER_START_TIMEOUT_MS: u64 = 10_000;
+
+/// A tab's membership of the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Membership {
+    /// Not started.
+    New,
+    /// Waiting for the tab lock.
+    Locking,
+    /// `hello` sent; said again on a new connection if no `welcome` came
+    /// by `welcome_by`.
+    Greeting { welcome_by: Timestamp },
+    /// Welcomed.
+    Joined,
+    /// Destroyed.
+    Left,
+}
+
+/// A tab's part in the election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Lead {
+    /// Not holding the leader lock (queued for it once joined).
+    Follower,
+    /// Holding it; its `worker` (its default backend) was created and has
+    /// not said `listening`. It is replaced if it is not ready by `ready_by`.
+    Spawning { worker: BackendId, ready_by: Timestamp },
+    /// `init` sent; waiting for `ready` (by `ready_by`).
+    Initializing { worker: BackendId, ready_by: Timestamp },
+    /// Ready; `new-leader` sent (unless waiting for a new coordinator's
+    /// `welcome`: no `retry`) and waiting for the coordinator's answer.
+    Claiming { worker: BackendId, liveness_key: String, retry: Option<Retry> },
+    /// Leading in `epoch`.
+    Leading { worker: BackendId, epoch: Epoch, liveness_key: String },
+    /// The worker failed; a new one is spawned at `at`.
+    Respawning { at: Timestamp },
+}
+
+/// The tab's session with its leader's default backend: one connect
+/// attempt at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Session {
+    /// Not connecting (before `welcome`, after destroy).
+    Off,
+    /// Waiting for the attempt's session lock.
+    Locking { attempt: SessionId },
+    /// Holding the session lock; waiting for a live leader. A follower
+    /// asks the coordinator `who-leads` at `ask` (armed once joined).
+    Waiting { attempt: SessionId, ask: Option<Retry> },
+    /// `request-port` sent to the leader of `epoch`.
+    Requested { attempt: SessionId, epoch: Epoch, retry_at: Timestamp },
+    /// Connected to the backend of the leader of `epoch`.
+    Connected { attempt: SessionId, epoch: Epoch },
+}
+
+impl Session {
+    pub(super) fn attempt(&self) -> Option<&SessionId> {
+        match self {
+            Session::Off => None,
+            Session::Locking { attempt }
+            | Session::Waiting { attempt, .. }
+            | Session::Requested { attempt, .. }
+            | Session::Connected { attempt, .. } => Some(attempt),
+        }
+    }
+}
+
+/// A frame that may be lost, sent again at `at` unless answered; each wait
+/// doubles, from [`FIRST_RETRY_MS`] up to [`MAX_RETRY_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Retry {
+    pub(super) at: Timestamp,
+    wait_ms: u64,
+}
+
+impl Retry {
+    pub(super) fn first(now: Timestamp) -> Self {
+        Retry { at: now.plus_millis(FIRST_RETRY_MS), wait_ms: FIRST_RETRY_MS }
+    }
+
+    pub(super) fn next(self, now: Timestamp) -> Self {
+        let wait_ms = (self.wait_ms * 2).min(MAX_RETRY_MS);
+        Retry { at: now.plus_millis(wait_ms), wait_ms }
+    }
+}
