@@ -1,0 +1,225 @@
+//! The tab's part in the election: its own worker, the default backend,
+//! from spawn to ready; its claim of the lead and the coordinator's answer;
+//! stepping down. The stages it moves through are [`Lead`]'s.
+
+use super::stages::{Lead, Membership, Retry, Session};
+use super::{DisconnectReason, Role, Tab, TabEvent, TabOutput, WORKER_START_TIMEOUT_MS};
+use crate::model::ids::{BackendId, Epoch};
+use crate::model::locks::{LockId, LockMode};
+use crate::model::time::Timestamp;
+use crate::protocol::{
+    BackendToLeader, DecodeError, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator,
+};
+
+impl Tab {
+    /// This tab's own worker, its default backend, while it has one: it
+    /// leads, and the worker was created and is not known to have ended.
+    pub fn worker(&self) -> Option<&BackendId> {
+        match &self.lead {
+            Lead::Spawning { worker, .. }
+            | Lead::Initializing { worker, .. }
+            | Lead::Claiming { worker, .. }
+            | Lead::Leading { worker, .. } => Some(worker),
+            Lead::Follower | Lead::Respawning { .. } => None,
+        }
+    }
+
+    /// A frame from this tab's own worker (its default backend), decoded or
+    /// refused. The fleet follows its lifecycle and its sessions by token;
+    /// the tab claims the lead once it is ready, and grants the sessions of
+    /// its default path.
+    pub(super) fn on_own_worker_frame(
+        &mut self,
+        now: Timestamp,
+        worker: &BackendId,
+        frame: Result<BackendToLeader, DecodeError>,
+    ) {
+        let Ok(message) = frame else {
+            self.ignored += 1;
+            return;
+        };
+        match (&message, &self.lead) {
+            (BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }), lead) => {
+                let Lead::Leading { epoch, .. } = lead else {
+                    self.ignored += 1;
+                    return;
+                };
+                let (client_id, session_id) = (client_id.clone(), session_id.clone());
+                let grant = PortGrant { client_id, session_id, epoch: *epoch, backend_id: None };
+                return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
+            }
+            (BackendToLeader::Failed { detail }, Lead::Spawning { .. } | Lead::Initializing { .. }) => {
+                // Its start code threw: a new one after a pause.
+                self.respawn_later(now);
+                self.event(TabEvent::BackendError { detail: detail.clone() });
+            }
+            _ => {}
+        }
+        // The fleet first: its states are reported in the current term,
+        // before a claim of the next one.
+        self.fleet.from_worker(now, worker, Ok(message.clone()));
+        self.pull_fleet(now);
+        match (message, &self.lead) {
+            (BackendToLeader::Listening, Lead::Spawning { worker, ready_by }) => {
+                self.lead = Lead::Initializing { worker: worker.clone(), ready_by: *ready_by };
+            }
+            (BackendToLeader::Ready { liveness_key }, Lead::Initializing { worker, .. }) => {
+                // Between two coordinators the claim waits for the new one's welcome.
+                if self.membership == Membership::Joined {
+                    self.claim(now, liveness_key, None);
+                } else {
+                    self.lead = Lead::Claiming { worker: worker.clone(), liveness_key, retry: None };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Claims the lead for the worker holding `liveness_key` (again, in
+    /// `epoch`, from a new coordinator), naming its default backend; sent
+    /// again at `retry` until answered.
+    pub(super) fn claim(&mut self, now: Timestamp, liveness_key: String, epoch: Option<Epoch>) {
+        let Some(worker) = self.worker().cloned() else { return };
+        self.send_claim(liveness_key.clone(), epoch);
+        self.lead = Lead::Claiming { worker, liveness_key, retry: Some(Retry::first(now)) };
+    }
+
+    pub(super) fn send_claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
+        let backend_id = self.fleet.default_backend().cloned();
+        let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch, backend_id };
+        self.send_coordinator(TabToCoordinator::NewLeader(claim));
+    }
+
+    /// This tab's own worker failed to load, or threw: as any backend that
+    /// throws, it ends with `exit_error` and its worker is terminated.
+    /// Before it was ready, a new worker is spawned after a pause; after, at
+    /// once (and the tab claims a new term with it).
+    pub(super) fn own_worker_error(&mut self, now: Timestamp, detail: String) {
+        if matches!(self.lead, Lead::Spawning { .. } | Lead::Initializing { .. }) {
+            self.respawn_later(now);
+        }
+        self.default_failed(now);
+        self.event(TabEvent::BackendError { detail });
+    }
+
+    /// A new worker is spawned after a pause, not at once.
+    pub(super) fn respawn_later(&mut self, now: Timestamp) {
+        self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+    }
+
+    /// The default backend's worker failed: the fleet ends it with
+    /// `exit_error`, and its `kill` replaces the worker.
+    pub(super) fn default_failed(&mut self, now: Timestamp) {
+        if let Some(id) = self.fleet.default_backend().cloned() {
+            self.fleet.worker_error(now, &id);
+        }
+        self.pull_fleet(now);
+    }
+
+    /// This tab's own worker was killed: unless this tab stopped leading or
+    /// a respawn is planned after a pause, another is spawned at once.
+    pub(super) fn own_worker_ended(&mut self, now: Timestamp) {
+        if !matches!(self.lead, Lead::Follower | Lead::Respawning { .. }) {
+            self.spawn(now);
+        }
+    }
+
+    /// Creates the leader's worker, with a deadline for its `ready`. It is
+    /// the default backend: the fleet hosts it under a new backend id,
+    /// `scheduled` and `loading` at once, and it runs the default script.
+    pub(super) fn spawn(&mut self, now: Timestamp) {
+        let Some(worker) = self.fleet.host_default(now) else {
+            // The fleet hosts no two default backends; the last one ended
+            // before every spawn, so this is not reached. Try again later.
+            self.ignored += 1;
+            return self.respawn_later(now);
+        };
+        self.lead = Lead::Spawning { worker: worker.clone(), ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS) };
+        self.outputs.push_back(TabOutput::SpawnWorker { backend_id: worker, tag: None });
+        self.pull_fleet(now);
+    }
+
+    /// A leadership announced by the coordinator.
+    pub(super) fn learn(&mut self, now: Timestamp, leadership: Leadership) {
+        let same = self.known.as_ref() == Some(&leadership);
+        if !same && self.known.as_ref().is_some_and(|k| leadership.epoch <= k.epoch) {
+            self.ignored += 1;
+            return;
+        }
+        // The answer to this tab's own claim (or a claim made again).
+        if let Lead::Claiming { worker, liveness_key, .. } | Lead::Leading { worker, liveness_key, .. } = &self.lead {
+            if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
+                let (worker, liveness_key) = (worker.clone(), liveness_key.clone());
+                self.lead = Lead::Leading { worker, epoch: leadership.epoch, liveness_key };
+                self.term = Some(leadership.epoch);
+            }
+        }
+        if same {
+            // A leader that claimed its term again from a new coordinator: nothing changed.
+            return self.report_missing(now);
+        }
+        self.known = Some(leadership.clone());
+        // A waiting attempt asks at once; the rest overlaps the round trip.
+        let asked = matches!(self.session, Session::Waiting { .. });
+        if asked {
+            self.request(now);
+        }
+        let liveness = LockId::Liveness(leadership.liveness_key.clone());
+        if let Some(watching) = self.watching.replace(liveness.clone()) {
+            self.release(watching);
+        }
+        self.acquire(liveness, LockMode::Shared);
+        self.event(TabEvent::Leader(leadership.clone()));
+
+        // Before its own claim is answered, a leader hears of earlier ones;
+        // its claim gets a higher epoch. Once leading, a newer one is another tab's.
+        if let Lead::Leading { epoch, .. } = &self.lead {
+            if leadership.leader_id != self.id && *epoch < leadership.epoch {
+                self.step_down(now);
+            }
+        }
+
+        match &self.session {
+            Session::Requested { .. } if !asked => {
+                // Re-ask the new leader with a fresh attempt; the old one is void.
+                self.end_attempt(None);
+                self.new_attempt();
+            }
+            Session::Connected { .. } => {
+                self.end_attempt(Some(DisconnectReason::NewLeader));
+                self.new_attempt();
+            }
+            _ => {}
+        }
+        // After the session's request: it is what the tabs wait for.
+        self.report_missing(now);
+    }
+
+    /// Once this tab leads: the states the coordinator may lack (made before
+    /// this tab had a term, or told to a coordinator that died since), as
+    /// every history again.
+    pub(super) fn report_missing(&mut self, now: Timestamp) {
+        if self.leading().is_some() && std::mem::take(&mut self.replay_due) {
+            self.fleet.replay();
+            self.pull_fleet(now);
+        }
+    }
+
+    /// A higher epoch than ours belongs to another tab: stop serving and
+    /// queue for the lock again.
+    pub(super) fn step_down(&mut self, now: Timestamp) {
+        self.stop_leading(now);
+        self.release(LockId::Leader);
+        self.acquire(LockId::Leader, LockMode::Exclusive);
+    }
+
+    /// Stops the worker and every hosted backend, and gives up the term.
+    pub(super) fn stop_leading(&mut self, now: Timestamp) {
+        // The fleet's shut-down kills every worker, this tab's own among them.
+        self.lead = Lead::Follower;
+        self.term = None;
+        self.fleet.shut_down();
+        self.pull_fleet(now);
+        self.event(TabEvent::RoleChanged(Role::Follower));
+    }
+}
