@@ -21,6 +21,10 @@ use crate::model::time::Timestamp;
 
 /// How many terminated backends the board remembers at most.
 pub(crate) const MAX_TERMINATED: usize = 1024;
+/// The most watches of backends not reported yet that are kept (a tab
+/// watching again after a new coordinator started, before the leader told it
+/// of its backends); beyond it such a watch is answered and forgotten.
+pub(crate) const MAX_AWAITED: usize = 1024;
 
 /// One backend, as its leader reported it.
 #[derive(Debug, Clone)]
@@ -100,6 +104,9 @@ pub(crate) struct Board {
     records: BTreeMap<BackendId, Record>,
     /// The terminated records, in the order they terminated.
     ended: VecDeque<BackendId>,
+    /// Watchers of backends not reported yet: they are told of each state
+    /// once the backend's leader reports it.
+    awaited: BTreeMap<BackendId, BTreeSet<ConnId>>,
 }
 
 impl Board {
@@ -136,10 +143,12 @@ impl Board {
                 let BackendState::Scheduled { time } = state else {
                     return Err(ReportError::UnknownBackend { backend_id, status: state.status() });
                 };
-                let record = Record { key, epoch, host, lifecycle: Lifecycle::new(time), watchers: BTreeSet::new() };
+                let watchers = self.awaited.remove(&backend_id).unwrap_or_default();
+                let told = watchers.iter().copied().collect();
+                let record = Record { key, epoch, host, lifecycle: Lifecycle::new(time), watchers };
                 let state = record.state().clone();
                 self.records.insert(backend_id.clone(), record);
-                Recorded { backend_id, state, watchers: Vec::new() }
+                Recorded { backend_id, state, watchers: told }
             }
         };
         if recorded.state.status() == BackendStatus::Terminated {
@@ -149,9 +158,10 @@ impl Board {
     }
 
     /// `conn` watches `id`: the history so far (empty when `id` is unknown).
-    /// A known backend that is not terminated tells `conn` of each new state
-    /// from now on.
-    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId) -> Vec<BackendState> {
+    /// A backend that is not terminated tells `conn` of each new state from
+    /// now on; with `awaiting`, so does one not reported yet, once its
+    /// leader reports it.
+    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId, awaiting: bool) -> Vec<BackendState> {
         match self.records.get_mut(id) {
             Some(record) => {
                 if !record.is_terminated() {
@@ -159,7 +169,12 @@ impl Board {
                 }
                 record.history().to_vec()
             }
-            None => Vec::new(),
+            None => {
+                if awaiting && (self.awaited.contains_key(id) || self.awaited.len() < MAX_AWAITED) {
+                    self.awaited.entry(id.clone()).or_default().insert(conn);
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -168,6 +183,10 @@ impl Board {
         for record in self.records.values_mut() {
             record.watchers.remove(&conn);
         }
+        self.awaited.retain(|_, watchers| {
+            watchers.remove(&conn);
+            !watchers.is_empty()
+        });
     }
 
     /// The live backends hosted on `host` are hosted in `epoch` from now on

@@ -260,8 +260,8 @@ impl Coordinator {
             (message, None) => {
                 self.reject(conn, ErrorCode::NoHello, format!("`{}` before `hello`", message.kind()));
             }
-            (message, Some(sender)) if claimed_client(&message).is_some_and(|c| *c != sender) => {
-                let claimed = claimed_client(&message).map(ToString::to_string).unwrap_or_default();
+            (message, Some(sender)) if message.claimed_client().is_some_and(|c| *c != sender) => {
+                let claimed = message.claimed_client().map(ToString::to_string).unwrap_or_default();
                 let detail = format!("`{}` speaks for `{claimed}` on `{sender}`'s connection", message.kind());
                 self.reject(conn, ErrorCode::WrongClient, detail);
             }
@@ -272,7 +272,8 @@ impl Coordinator {
             (TabToCoordinator::Connect(call), Some(_)) => self.connect_call(conn, call),
             (TabToCoordinator::Connected(answer), Some(_)) => self.connected(conn, answer),
             (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
-            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id),
+            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id, false),
+            (TabToCoordinator::Rewatch { backend_id }, Some(_)) => self.watch(conn, backend_id, true),
             (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
             (TabToCoordinator::WhoLeads, Some(_)) => {
                 if let Some((leadership, Some(_))) = &self.leadership {
@@ -447,8 +448,10 @@ impl Coordinator {
         }
     }
 
-    fn watch(&mut self, from: ConnId, backend_id: BackendId) {
-        let states = self.board.watch(from, &backend_id);
+    /// Answers a watch with the history so far; `again`: also of a backend
+    /// not reported yet, once it is.
+    fn watch(&mut self, from: ConnId, backend_id: BackendId, again: bool) {
+        let states = self.board.watch(from, &backend_id, again);
         self.send(from, CoordinatorToTab::History { backend_id, states });
     }
 
@@ -576,24 +579,6 @@ struct PendingConnect {
     /// The epoch of the leader it was sent to; `None` while no leader was
     /// connected.
     sent_to: Option<Epoch>,
-}
-
-/// The client a message speaks for, which must be the connection's own.
-fn claimed_client(message: &TabToCoordinator) -> Option<&ClientId> {
-    match message {
-        TabToCoordinator::Hello { client_id, .. } | TabToCoordinator::Goodbye { client_id } => Some(client_id),
-        TabToCoordinator::NewLeader(claim) => Some(&claim.leader_id),
-        TabToCoordinator::RequestPort(request) => Some(&request.client_id),
-        TabToCoordinator::Connect(call) => Some(&call.client_id),
-        TabToCoordinator::Terminate(call) => Some(&call.client_id),
-        // A grant, a refusal or an answer names the client it is for, not its sender.
-        TabToCoordinator::ProvidePort(_)
-        | TabToCoordinator::RefusePort(_)
-        | TabToCoordinator::Connected(_)
-        | TabToCoordinator::Status(_)
-        | TabToCoordinator::Watch { .. }
-        | TabToCoordinator::WhoLeads => None,
-    }
 }
 
 #[cfg(test)]
@@ -1134,6 +1119,23 @@ mod tests {
         assert!(drain(&mut k).is_empty());
         assert_eq!(k.history(&bid("b")), Some(&[scheduled(0)][..]));
         assert_eq!(k.backend_key(&bid("b")), Some("key-b"));
+    }
+
+    #[test]
+    fn a_rewatch_of_a_backend_not_reported_yet_is_told_each_state_once_its_leader_reports_it() {
+        let mut k = led_by(1, 3);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Rewatch { backend_id: bid("b") }));
+        let empty = CoordinatorToTab::History { backend_id: bid("b"), states: vec![] };
+        assert_eq!(drain(&mut k), vec![(ConnId(2), empty)]);
+        report(&mut k, 1, 1, "b", &[scheduled(0), ready(1)]);
+        assert_eq!(drain(&mut k), vec![status_to(2, "b", scheduled(0)), status_to(2, "b", ready(1))]);
+        // A watcher that went is told nothing.
+        k.handle(T0, ConnId(3), Ok(TabToCoordinator::Rewatch { backend_id: bid("c") }));
+        drain(&mut k);
+        k.tab_gone(at(2), ConnId(3));
+        drain(&mut k);
+        report(&mut k, 1, 1, "c", &[scheduled(3)]);
+        assert!(drain(&mut k).is_empty());
     }
 
     #[test]

@@ -183,6 +183,14 @@ pub enum TabToCoordinator {
         /// The backend.
         backend_id: BackendId,
     },
+    /// The sender watches a backend again, from a new coordinator (the old
+    /// one died with what it watched): as `watch`, and if the backend is not
+    /// known yet (its leader has not told the new coordinator of it), each
+    /// of its states once it is.
+    Rewatch {
+        /// The backend.
+        backend_id: BackendId,
+    },
     /// The sender asks for a backend to be stopped (to the leader).
     Terminate(TerminateCall),
     /// The sender waits for a session and knows no live leader: it asks for
@@ -195,6 +203,28 @@ pub enum TabToCoordinator {
         /// The leaving client.
         client_id: ClientId,
     },
+}
+
+impl TabToCoordinator {
+    /// The client the message speaks for, which must be its sender's own;
+    /// `None` for one that names the client it is for instead (a grant, a
+    /// refusal, an answer) or names none.
+    pub fn claimed_client(&self) -> Option<&ClientId> {
+        match self {
+            TabToCoordinator::Hello { client_id, .. } | TabToCoordinator::Goodbye { client_id } => Some(client_id),
+            TabToCoordinator::NewLeader(claim) => Some(&claim.leader_id),
+            TabToCoordinator::RequestPort(request) => Some(&request.client_id),
+            TabToCoordinator::Connect(call) => Some(&call.client_id),
+            TabToCoordinator::Terminate(call) => Some(&call.client_id),
+            TabToCoordinator::ProvidePort(_)
+            | TabToCoordinator::RefusePort(_)
+            | TabToCoordinator::Connected(_)
+            | TabToCoordinator::Status(_)
+            | TabToCoordinator::Watch { .. }
+            | TabToCoordinator::Rewatch { .. }
+            | TabToCoordinator::WhoLeads => None,
+        }
+    }
 }
 
 impl WireMessage for TabToCoordinator {
@@ -211,6 +241,7 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::Watch { .. } => "watch",
             TabToCoordinator::Terminate(_) => "terminate",
             TabToCoordinator::WhoLeads => "who-leads",
+            TabToCoordinator::Rewatch { .. } => "rewatch",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -403,6 +434,7 @@ pub(crate) mod examples {
             TabToCoordinator::Watch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Terminate(terminate()),
             TabToCoordinator::WhoLeads,
+            TabToCoordinator::Rewatch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }

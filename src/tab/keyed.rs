@@ -189,6 +189,15 @@ impl Tab {
         true
     }
 
+    /// A coordinator welcomed this tab: every backend it watches and does
+    /// not know to be terminated is watched again there (after a
+    /// coordinator died, the new one knows none of its watches).
+    pub(super) fn watch_again(&mut self) {
+        for backend_id in self.watches.to_renew() {
+            self.send_coordinator(TabToCoordinator::Rewatch { backend_id });
+        }
+    }
+
     /// Asks for backend `backend_id` to be stopped.
     fn terminate_backend(&mut self, backend_id: BackendId, hard: bool) -> bool {
         if !self.is_joined() {
@@ -382,7 +391,7 @@ impl Tab {
 mod tests {
     use super::*;
     use crate::model::connect::ConnectResponse;
-    use crate::model::ids::Epoch;
+    use crate::model::ids::{CoordinatorId, Epoch};
     use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectAnswer, PortRefusal};
     use crate::tab::tests::{T0, client, drain, names, room};
@@ -724,6 +733,40 @@ mod tests {
                 TabOutput::Event(TabEvent::StatusUpdate { subscription, state: end }),
             ]
         );
+    }
+
+    #[test]
+    fn a_new_coordinator_is_asked_again_for_each_backend_followed_and_its_empty_answer_keeps_what_is_known() {
+        let mut tab = joined(2);
+        tab.subscribe("b1").unwrap();
+        let ended = BackendId::new("b3").unwrap();
+        tab.subscribe("b3").unwrap();
+        drain(&mut tab);
+        let ready = vec![BackendState::Scheduled { time: T0 }, BackendState::Ready { time: T0 }];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states: ready.clone() }));
+        let gone = vec![BackendState::Scheduled { time: T0 }, terminated(T0)];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: ended.clone(), states: gone }));
+        drain(&mut tab);
+
+        // The coordinator dies; the tab joins a new one.
+        let old = LockId::Coordinator(CoordinatorId::new("k").unwrap());
+        tab.lock_granted(T0, &old);
+        drain(&mut tab);
+        let welcome =
+            CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
+        tab.from_coordinator(T0, Ok(welcome));
+        let asked: Vec<TabToCoordinator> =
+            sent(&drain(&mut tab)).into_iter().filter(|m| matches!(m, TabToCoordinator::Rewatch { .. })).collect();
+        assert_eq!(asked, [TabToCoordinator::Rewatch { backend_id: b1() }], "not the terminated one");
+
+        // It does not know b1 yet: what the tab knows stays, and later states come in.
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states: Vec::new() }));
+        assert!(drain(&mut tab).is_empty());
+        let states = |tab: &Tab| tab.watched().find(|(id, _)| **id == b1()).map(|(_, s)| s.to_vec());
+        assert_eq!(states(&tab), Some(ready.clone()));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: ready[0].clone() }));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: terminated(T0) }));
+        assert_eq!(states(&tab), Some(vec![ready[0].clone(), ready[1].clone(), terminated(T0)]));
     }
 
     #[test]

@@ -383,6 +383,7 @@ impl Tab {
             self.release(old);
         }
         self.event(TabEvent::Joined { coordinator_id });
+        self.watch_again();
         self.welcomed();
         if !std::mem::replace(&mut self.in_election, true) {
             self.acquire(LockId::Leader, LockMode::Exclusive);

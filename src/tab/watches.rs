@@ -125,10 +125,14 @@ impl Watches {
     /// The coordinator's history of `backend_id`: it replaces a shorter one
     /// (an older answer is never taken over a newer); none means the
     /// coordinator knows no such backend, which is forgotten so that a later
-    /// call asks again.
+    /// call asks again — unless its states are known already (a new
+    /// coordinator, watched again, does not know it yet: its leader will
+    /// tell it).
     pub(crate) fn history(&mut self, backend_id: &BackendId, states: Vec<BackendState>) {
         if states.is_empty() {
-            self.histories.remove(backend_id);
+            if !matches!(self.histories.get(backend_id), Some(Known::States(_))) {
+                self.histories.remove(backend_id);
+            }
             return;
         }
         let known = match self.histories.get(backend_id) {
@@ -156,6 +160,12 @@ impl Watches {
             Known::States(states) => Some((id, states.as_slice())),
             Known::Asked => None,
         })
+    }
+
+    /// Every watched backend not known to be terminated: a new coordinator
+    /// is asked for them again.
+    pub(crate) fn to_renew(&self) -> Vec<BackendId> {
+        self.histories.keys().filter(|id| !self.has_ended(id)).cloned().collect()
     }
 
     /// Whether `backend_id` is known to be `terminated`.

@@ -315,12 +315,19 @@ impl Sim {
         if !self.coordinator_alive {
             return;
         }
-        // Every tab that watches a backend sees the board's history. A watch
-        // made on a coordinator that died since went with it: the tab is not
-        // told of that backend any more (it does not watch again).
+        // Every tab that watches a backend sees the board's history: after a
+        // coordinator died, the tab watches again at the new one, which
+        // tells it each state once the backend's leader reported it. A
+        // backend the new coordinator never heard of (its leader went with
+        // the old one) has no history there to compare with.
         for &i in &live {
             for (id, states) in self.tabs[i].tab.watched() {
-                if self.tabs[i].app.watched_on.get(id) != Some(&self.tabs[i].conn) {
+                let here = self.tabs[i].app.watched_on.get(id) == Some(&self.tabs[i].conn);
+                let ended = states.last().is_some_and(|s| s.status() == BackendStatus::Terminated);
+                if !here && !ended {
+                    fail(format!("tab{i} follows {id}, which it watched at a coordinator that is gone"));
+                }
+                if !here || k.history(id).is_none() {
                     continue;
                 }
                 let board = k.history(id).unwrap_or_default();
