@@ -13,6 +13,9 @@ test('malformed frames are refused and counted; the other tabs are still served'
     const app = uniqueApp('garbage');
     const pages = await openTabs(context, env.server.url, app, 2);
     await oneLeader(pages);
+    // Every tab has a session: the coordinator accepted the leader's claim, so
+    // a port of epoch 1 from a tab that does not lead is stale, not early.
+    await Promise.all(pages.map((p) => echo(p)));
 
     const vandal = await context.newPage();
     await vandal.goto(`${env.server.url}/www/index.html`);
