@@ -2,7 +2,7 @@
 //! from spawn to ready; its claim of the lead and the coordinator's answer;
 //! stepping down. The stages it moves through are [`Lead`]'s.
 
-use super::stages::{Lead, Membership, Retry, Session};
+use super::stages::{Lead, Membership, Retry, Session, WorkerStage};
 use super::{DisconnectReason, Role, Tab, TabEvent, TabOutput, WORKER_START_TIMEOUT_MS};
 use crate::model::ids::{BackendId, Epoch};
 use crate::model::locks::{LockId, LockMode};
@@ -15,12 +15,12 @@ impl Tab {
     /// This tab's own worker, its default backend, while it has one: it
     /// leads, and the worker was created and is not known to have ended.
     pub fn worker(&self) -> Option<&BackendId> {
-        match &self.lead {
-            Lead::Spawning { worker, .. }
-            | Lead::Initializing { worker, .. }
-            | Lead::Claiming { worker, .. }
-            | Lead::Leading { worker, .. } => Some(worker),
-            Lead::Follower | Lead::Respawning { .. } => None,
+        match self.lead.stage()? {
+            WorkerStage::Spawning { worker, .. }
+            | WorkerStage::Initializing { worker, .. }
+            | WorkerStage::Claiming { worker, .. }
+            | WorkerStage::Leading { worker, .. } => Some(worker),
+            WorkerStage::Respawning { .. } => None,
         }
     }
 
@@ -38,17 +38,20 @@ impl Tab {
             self.ignored += 1;
             return;
         };
-        match (&message, &self.lead) {
-            (BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }), lead) => {
-                let Lead::Leading { epoch, .. } = lead else {
+        match (&message, self.lead.stage()) {
+            (BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }), _) => {
+                let Some(epoch) = self.leading() else {
                     self.ignored += 1;
                     return;
                 };
                 let (client_id, session_id) = (client_id.clone(), session_id.clone());
-                let grant = PortGrant { client_id, session_id, epoch: *epoch, backend_id: None };
+                let grant = PortGrant { client_id, session_id, epoch, backend_id: None };
                 return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
             }
-            (BackendToLeader::Failed { detail }, Lead::Spawning { .. } | Lead::Initializing { .. }) => {
+            (
+                BackendToLeader::Failed { detail },
+                Some(WorkerStage::Spawning { .. } | WorkerStage::Initializing { .. }),
+            ) => {
                 // Its start code threw: a new one after a pause.
                 self.respawn_later(now);
                 self.event(TabEvent::BackendError { detail: detail.clone() });
@@ -59,16 +62,16 @@ impl Tab {
         // before a claim of the next one.
         self.fleet.from_worker(now, worker, Ok(message.clone()));
         self.pull_fleet(now);
-        match (message, &self.lead) {
-            (BackendToLeader::Listening, Lead::Spawning { worker, ready_by }) => {
-                self.lead = Lead::Initializing { worker: worker.clone(), ready_by: *ready_by };
+        match (message, self.lead.stage()) {
+            (BackendToLeader::Listening, Some(WorkerStage::Spawning { worker, ready_by })) => {
+                self.lead.set_stage(WorkerStage::Initializing { worker: worker.clone(), ready_by: *ready_by });
             }
-            (BackendToLeader::Ready { liveness_key }, Lead::Initializing { worker, .. }) => {
+            (BackendToLeader::Ready { liveness_key }, Some(WorkerStage::Initializing { worker, .. })) => {
                 // Between two coordinators the claim waits for the new one's welcome.
                 if self.membership == Membership::Joined {
                     self.claim(now, liveness_key, None);
                 } else {
-                    self.lead = Lead::Claiming { worker: worker.clone(), liveness_key, retry: None };
+                    self.lead.set_stage(WorkerStage::Claiming { worker: worker.clone(), liveness_key, retry: None });
                 }
             }
             _ => {}
@@ -81,7 +84,7 @@ impl Tab {
     pub(super) fn claim(&mut self, now: Timestamp, liveness_key: String, epoch: Option<Epoch>) {
         let Some(worker) = self.worker().cloned() else { return };
         self.send_claim(liveness_key.clone(), epoch);
-        self.lead = Lead::Claiming { worker, liveness_key, retry: Some(Retry::first(now)) };
+        self.lead.set_stage(WorkerStage::Claiming { worker, liveness_key, retry: Some(Retry::first(now)) });
     }
 
     pub(super) fn send_claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
@@ -95,7 +98,7 @@ impl Tab {
     /// Before it was ready, a new worker is spawned after a pause; after, at
     /// once (and the tab claims a new term with it).
     pub(super) fn own_worker_error(&mut self, now: Timestamp, detail: String) {
-        if matches!(self.lead, Lead::Spawning { .. } | Lead::Initializing { .. }) {
+        if matches!(self.lead.stage(), Some(WorkerStage::Spawning { .. } | WorkerStage::Initializing { .. })) {
             self.respawn_later(now);
         }
         self.default_failed(now);
@@ -104,7 +107,7 @@ impl Tab {
 
     /// A new worker is spawned after a pause, not at once.
     pub(super) fn respawn_later(&mut self, now: Timestamp) {
-        self.lead = Lead::Respawning { at: now.plus_millis(self.retry_ms) };
+        self.lead.set_stage(WorkerStage::Respawning { at: now.plus_millis(self.retry_ms) });
     }
 
     /// The default backend's worker failed: the fleet ends it with
@@ -119,7 +122,7 @@ impl Tab {
     /// This tab's own worker was killed: unless this tab stopped leading or
     /// a respawn is planned after a pause, another is spawned at once.
     pub(super) fn own_worker_ended(&mut self, now: Timestamp) {
-        if !matches!(self.lead, Lead::Follower | Lead::Respawning { .. }) {
+        if !matches!(self.lead.stage(), None | Some(WorkerStage::Respawning { .. })) {
             self.spawn(now);
         }
     }
@@ -134,7 +137,10 @@ impl Tab {
             self.ignored += 1;
             return self.respawn_later(now);
         };
-        self.lead = Lead::Spawning { worker: worker.clone(), ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS) };
+        self.lead.set_stage(WorkerStage::Spawning {
+            worker: worker.clone(),
+            ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS),
+        });
         self.outputs.push_back(TabOutput::SpawnWorker { backend_id: worker, tag: None });
         self.pull_fleet(now);
     }
@@ -147,12 +153,8 @@ impl Tab {
             return;
         }
         // The answer to this tab's own claim (or a claim made again).
-        if let Lead::Claiming { worker, liveness_key, .. } | Lead::Leading { worker, liveness_key, .. } = &self.lead {
-            if leadership.leader_id == self.id && *liveness_key == leadership.liveness_key {
-                let (worker, liveness_key) = (worker.clone(), liveness_key.clone());
-                self.lead = Lead::Leading { worker, epoch: leadership.epoch, liveness_key };
-                self.term = Some(leadership.epoch);
-            }
+        if leadership.leader_id == self.id {
+            self.lead.lead_in(&leadership);
         }
         if same {
             // A leader that claimed its term again from a new coordinator: nothing changed.
@@ -173,8 +175,8 @@ impl Tab {
 
         // Before its own claim is answered, a leader hears of earlier ones;
         // its claim gets a higher epoch. Once leading, a newer one is another tab's.
-        if let Lead::Leading { epoch, .. } = &self.lead {
-            if leadership.leader_id != self.id && *epoch < leadership.epoch {
+        if let Some(epoch) = self.leading() {
+            if leadership.leader_id != self.id && epoch < leadership.epoch {
                 self.step_down(now);
             }
         }
@@ -199,7 +201,7 @@ impl Tab {
     /// this tab had a term, or told to a coordinator that died since), as
     /// every history again.
     pub(super) fn report_missing(&mut self, now: Timestamp) {
-        if self.leading().is_some() && std::mem::take(&mut self.replay_due) {
+        if self.lead.take_replay() {
             self.fleet.replay();
             self.pull_fleet(now);
         }
@@ -217,7 +219,6 @@ impl Tab {
     pub(super) fn stop_leading(&mut self, now: Timestamp) {
         // The fleet's shut-down kills every worker, this tab's own among them.
         self.lead = Lead::Follower;
-        self.term = None;
         self.fleet.shut_down();
         self.pull_fleet(now);
         self.event(TabEvent::RoleChanged(Role::Follower));

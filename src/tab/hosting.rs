@@ -54,7 +54,7 @@ impl Tab {
     /// The term this tab hosts backends in: the last one it was given, for
     /// as long as it holds the leader lock.
     pub(super) fn hosting(&self) -> Option<Epoch> {
-        self.term
+        self.lead.term()
     }
 
     /// Moves what the fleet asks for into this tab's outputs, in order.
@@ -76,7 +76,7 @@ impl Tab {
                     // Before this tab has a term the states wait: the
                     // coordinator is told every history once it leads.
                     let Some(epoch) = self.hosting() else {
-                        self.replay_due = true;
+                        self.lead.replay_later();
                         continue;
                     };
                     TabOutput::ToCoordinator(TabToCoordinator::Status(StatusReport { epoch, backend_id, key, state }))

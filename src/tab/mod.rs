@@ -59,7 +59,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
-use stages::{Lead, Membership, Retry, Session};
+use stages::{Lead, Membership, Retry, Session, WorkerStage};
 pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
@@ -97,14 +97,6 @@ pub struct Tab {
     /// The keyed backends this tab hosts while it leads, its default
     /// backend among them.
     fleet: Fleet,
-    /// The term this tab was last given, while it holds the leader lock
-    /// (cleared when it stops leading): its backends' states are reported in
-    /// it, also while its default backend is replaced and a new term claimed.
-    term: Option<Epoch>,
-    /// Whether the coordinator may lack some of the fleet's states (they
-    /// were made before this tab had a term, or a new coordinator started):
-    /// every history is reported again once this tab leads.
-    replay_due: bool,
     attempts: u64,
     retry_ms: u64,
     ignored: u64,
@@ -126,8 +118,6 @@ impl Tab {
             calls: calls::Calls::default(),
             watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
-            term: None,
-            replay_due: false,
             id,
             names,
             membership: Membership::New,
@@ -173,10 +163,7 @@ impl Tab {
 
     /// Whether this tab leads, with its worker ready and its epoch given.
     pub fn leading(&self) -> Option<Epoch> {
-        match self.lead {
-            Lead::Leading { epoch, .. } => Some(epoch),
-            _ => None,
-        }
+        self.lead.leading()
     }
 
     /// Whether the coordinator welcomed this tab and it was not destroyed.
@@ -271,10 +258,12 @@ impl Tab {
             Session::Waiting { ask: Some(ask), .. } if joined && self.lead == Lead::Follower => Some(ask.at),
             _ => None,
         };
-        let respawn = match &self.lead {
-            Lead::Respawning { at } => Some(*at),
-            Lead::Spawning { ready_by, .. } | Lead::Initializing { ready_by, .. } => Some(*ready_by),
-            Lead::Claiming { retry: Some(retry), .. } if joined => Some(retry.at),
+        let respawn = match self.lead.stage() {
+            Some(WorkerStage::Respawning { at }) => Some(*at),
+            Some(WorkerStage::Spawning { ready_by, .. } | WorkerStage::Initializing { ready_by, .. }) => {
+                Some(*ready_by)
+            }
+            Some(WorkerStage::Claiming { retry: Some(retry), .. }) if joined => Some(retry.at),
             _ => None,
         };
         let welcome = match self.membership {
@@ -308,16 +297,18 @@ impl Tab {
                 self.send_coordinator(TabToCoordinator::WhoLeads);
             }
         }
-        match self.lead.clone() {
-            Lead::Claiming { worker, liveness_key, retry: Some(retry) } if joined && retry.at <= now => {
+        match self.lead.stage().cloned() {
+            Some(WorkerStage::Claiming { worker, liveness_key, retry: Some(retry) }) if joined && retry.at <= now => {
                 // The claim or its answer was lost. Without an epoch: a claim
                 // the coordinator took is answered with the term it gave.
                 let retry = Some(retry.next(now));
-                self.lead = Lead::Claiming { worker, liveness_key: liveness_key.clone(), retry };
+                self.lead.set_stage(WorkerStage::Claiming { worker, liveness_key: liveness_key.clone(), retry });
                 self.send_claim(liveness_key, None);
             }
-            Lead::Respawning { at } if at <= now => self.spawn(now),
-            Lead::Spawning { ready_by, .. } | Lead::Initializing { ready_by, .. } if ready_by <= now => {
+            Some(WorkerStage::Respawning { at }) if at <= now => self.spawn(now),
+            Some(WorkerStage::Spawning { ready_by, .. } | WorkerStage::Initializing { ready_by, .. })
+                if ready_by <= now =>
+            {
                 // A worker that hangs or died without a word while starting:
                 // `startup_timeout`, and a new one after a pause.
                 self.respawn_later(now);
@@ -391,10 +382,11 @@ impl Tab {
         // A claim the old coordinator took with it is made again; a leader
         // claims its term again from a new coordinator.
         // A new coordinator knows none of this tab's backends.
-        self.replay_due = true;
-        match self.lead.clone() {
-            Lead::Claiming { liveness_key, .. } => self.claim(now, liveness_key, None),
-            Lead::Leading { epoch, liveness_key, .. } => self.claim(now, liveness_key, Some(epoch)),
+        self.lead.replay_later();
+        let term = self.lead.leading();
+        match self.lead.stage().cloned() {
+            Some(WorkerStage::Claiming { liveness_key, .. }) => self.claim(now, liveness_key, None),
+            Some(WorkerStage::Leading { liveness_key, .. }) => self.claim(now, liveness_key, term),
             _ => {}
         }
     }
@@ -425,7 +417,7 @@ impl Tab {
     /// The worker whose liveness lock is `lock` died.
     fn backend_lost(&mut self, now: Timestamp, lock: LockId) {
         self.watching = None;
-        let own = matches!((&self.lead, &lock), (Lead::Leading { liveness_key, .. } | Lead::Claiming { liveness_key, .. }, LockId::Liveness(dead))
+        let own = matches!((self.lead.stage(), &lock), (Some(WorkerStage::Leading { liveness_key, .. } | WorkerStage::Claiming { liveness_key, .. }), LockId::Liveness(dead))
             if liveness_key == dead);
         self.release(lock);
         if own {
