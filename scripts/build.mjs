@@ -12,6 +12,8 @@ import { parse } from 'smol-toml';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The npm package binaryen's wasm-opt (pinned in package.json): Debian's is too old for this module. */
+const WASM_OPT = join(root, 'node_modules', '.bin', 'wasm-opt');
 const PROFILES = { release: '--release', dev: '--dev', profiling: '--profiling' };
 const TARGETS = ['web', 'bundler', 'nodejs', 'no-modules', 'deno'];
 
@@ -58,7 +60,7 @@ export function build(settings = readSettings()) {
   const wasm = join(root, settings.outDir, `${settings.outName}_bg.wasm`);
   if (settings.wasmOpt.enabled) {
     const before = statSync(wasm).size;
-    run('wasm-opt', [wasm, '-o', wasm, ...settings.wasmOpt.args]);
+    run(WASM_OPT, [wasm, '-o', wasm, ...settings.wasmOpt.args]);
     console.log(`wasm-opt: ${before} → ${statSync(wasm).size} bytes`);
   }
   return { wasm, dir: join(root, settings.outDir) };

@@ -32,7 +32,6 @@ fi
 missing=()
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
-have wasm-opt || missing+=(binaryen)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
