@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+pub mod channel;
 mod coordinator;
 mod fleet;
 mod model;

@@ -115,6 +115,18 @@ error_codes! {
     ReasonMismatch = "reason-mismatch",
     /// A termination kind other than the one the termination under way has.
     KindMismatch = "kind-mismatch",
+    /// A request: the backend was lost (its tab closed or crashed) after the request was sent, before it answered; it carries the backend's last state.
+    BackendLost = "backend-lost",
+    /// A request: the backend has no handler for its method.
+    NoHandler = "no-handler",
+    /// A request: the backend's handler threw (the message is what it threw).
+    HandlerError = "handler-error",
+    /// A request whose id the session had seen already: it is not handled again.
+    DuplicateRequest = "duplicate-request",
+    /// A request aborted by its `AbortSignal`.
+    Aborted = "aborted",
+    /// A backend handle used after `destroy()`.
+    Destroyed = "destroyed",
 }
 
 /// A code that is not one of [`ErrorCode`]'s (another build's, or garbage).

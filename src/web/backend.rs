@@ -10,7 +10,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, MessagePort};
 
+use super::backend_session::{BackendSession, Handlers};
 use super::error::{ErrorCode, TabworkerError, describe};
+use super::runtime::channel::Payload;
 use super::runtime::codec::to_js;
 use super::runtime::frames::{Received, post_frame, receive};
 use super::runtime::js::{object, random_id};
@@ -35,11 +37,20 @@ struct AppCode {
     stop: Option<js_sys::Function>,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `(payload: unknown, session: BackendSession) => unknown` in TypeScript.
+    #[wasm_bindgen(typescript_type = "(payload: unknown, session: BackendSession) => unknown")]
+    pub type RequestHandler;
+}
+
 struct OpenSession {
     /// The port the session's frames arrived on (the far end went to the tab).
     port: MessagePort,
     /// The app's port of a keyed session, once opened.
     app_port: Option<MessagePort>,
+    /// The session as the app sees it, once it has it.
+    app: Option<BackendSession>,
     close: js_sys::Function,
     /// A keyed session waits for its `open` here.
     handshake: Option<Listener>,
@@ -49,11 +60,14 @@ struct Host {
     core: BackendHost,
     scope: DedicatedWorkerGlobalScope,
     code: AppCode,
+    handlers: Handlers,
     locks: LockTable<LockId>,
     sessions: BTreeMap<SessionId, OpenSession>,
     /// The far end of the channel opened last, on its way to the leader.
     carried: Option<MessagePort>,
     worker_id: String,
+    /// Requests handled by sessions that ended.
+    handled: u64,
     /// The functions of the start context (`ready`, `isSecretToken`).
     context: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
 }
@@ -79,16 +93,18 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
     let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().map_err(|_| {
         TabworkerError::new(ErrorCode::InvalidArgument, "serveBackend() must be called in a dedicated worker")
     })?;
-    let (code, declares_ready) = app_code(handler.into())?;
+    let (code, declares_ready, handlers) = app_code(handler.into())?;
     let worker_id: String = random_id();
     let host = Rc::new(RefCell::new(Host {
         core: BackendHost::new(worker_id.clone(), declares_ready),
         scope: scope.clone(),
         code,
+        handlers: Rc::new(RefCell::new(handlers)),
         locks: LockTable::default(),
         sessions: BTreeMap::new(),
         carried: None,
         worker_id,
+        handled: 0,
         context: Vec::new(),
     }));
     let weak = Rc::downgrade(&host);
@@ -105,7 +121,7 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
 }
 
 /// Reads `serveBackend`'s argument: a function, or a `BackendConfig`.
-fn app_code(value: JsValue) -> Result<(AppCode, bool), TabworkerError> {
+fn app_code(value: JsValue) -> Result<(AppCode, bool, BTreeMap<String, js_sys::Function>), TabworkerError> {
     let invalid = |what: &str| {
         TabworkerError::new(
             ErrorCode::InvalidArgument,
@@ -113,7 +129,7 @@ fn app_code(value: JsValue) -> Result<(AppCode, bool), TabworkerError> {
         )
     };
     if let Some(session) = value.dyn_ref::<js_sys::Function>() {
-        return Ok((AppCode { session: session.clone(), start: None, stop: None }, false));
+        return Ok((AppCode { session: session.clone(), start: None, stop: None }, false, BTreeMap::new()));
     }
     if !value.is_object() {
         return Err(invalid("got neither"));
@@ -125,9 +141,31 @@ fn app_code(value: JsValue) -> Result<(AppCode, bool), TabworkerError> {
             v => v.dyn_into().map(Some).map_err(|_| invalid(&format!("`{name}` is not a function"))),
         }
     };
-    let session = function("session")?.ok_or_else(|| invalid("`session` is missing"))?;
+    // Without a session function, sessions are served by handlers and events alone.
+    let session = function("session")?.unwrap_or_else(|| js_sys::Function::new_no_args(""));
     let declares_ready = get("declaresReady").as_bool().unwrap_or(false);
-    Ok((AppCode { session, start: function("start")?, stop: function("stop")? }, declares_ready))
+    let mut handlers = BTreeMap::new();
+    match get("handlers") {
+        v if v.is_undefined() || v.is_null() => {}
+        v if v.is_object() => {
+            for entry in js_sys::Object::entries(v.unchecked_ref()) {
+                let pair: js_sys::Array = entry.unchecked_into();
+                let method = pair.get(0).as_string().unwrap_or_default();
+                let handler =
+                    pair.get(1).dyn_into().map_err(|_| invalid(&format!("handler `{method}` is not a function")))?;
+                check_method(&method)?;
+                handlers.insert(method, handler);
+            }
+        }
+        _ => return Err(invalid("`handlers` is not an object")),
+    }
+    let code = AppCode { session, start: function("start")?, stop: function("stop")? };
+    Ok((code, declares_ready, handlers))
+}
+
+fn check_method(method: &str) -> Result<(), TabworkerError> {
+    crate::channel::check_name("a method name", method)
+        .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))
 }
 
 #[wasm_bindgen]
@@ -142,6 +180,43 @@ impl BackendHandle {
     #[wasm_bindgen(getter)]
     pub fn sessions(&self) -> usize {
         self.host.borrow().sessions.len()
+    }
+
+    /// How many requests went to a handler, over every session (open or ended).
+    #[wasm_bindgen(getter)]
+    pub fn handled(&self) -> f64 {
+        let h = self.host.borrow();
+        (h.handled + h.sessions.values().filter_map(|s| s.app.as_ref()).map(BackendSession::handled).sum::<u64>())
+            as f64
+    }
+
+    /// Answers requests for `method` with `handler(payload, session)`: its
+    /// return value (or what its promise resolves to) is the result; what it
+    /// throws reaches the caller as a `handler-error`. Replaces an earlier one.
+    pub fn handle(&self, method: String, handler: RequestHandler) -> Result<(), TabworkerError> {
+        check_method(&method)?;
+        let handler: js_sys::Function = JsValue::from(handler)
+            .dyn_into()
+            .map_err(|_| TabworkerError::new(ErrorCode::InvalidArgument, "the handler must be a function"))?;
+        self.host.borrow().handlers.borrow_mut().insert(method, handler);
+        Ok(())
+    }
+
+    /// Sends event `event` to every open session. Transferables cannot go
+    /// to several sessions: a broadcast transfers nothing.
+    pub fn broadcast(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+    ) -> Result<(), TabworkerError> {
+        crate::channel::check_name("an event name", &event)
+            .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
+        let sessions: Vec<BackendSession> =
+            self.host.borrow().sessions.values().filter_map(|s| s.app.clone()).collect();
+        for session in sessions {
+            session.post_event(event.clone(), Payload::plain(payload.clone()))?;
+        }
+        Ok(())
     }
 }
 
@@ -160,6 +235,10 @@ fn pump(host: &Rc<RefCell<Host>>) {
             BackendOutput::CloseSession(request) => {
                 let closed = host.borrow_mut().sessions.remove(&request.session_id);
                 if let Some(session) = closed {
+                    if let Some(app) = &session.app {
+                        app.close();
+                        host.borrow_mut().handled += app.handled();
+                    }
                     let _ = session.close.call0(&JsValue::NULL);
                     session.port.close();
                     if let Some(port) = session.app_port {
@@ -338,17 +417,16 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
     {
         let mut h = host.borrow_mut();
         h.carried = Some(channel.port2());
-        let session = OpenSession { port: port.clone(), app_port: None, close, handshake: open };
+        let session = OpenSession { port: port.clone(), app_port: None, app: None, close, handshake: open };
         h.sessions.insert(request.session_id.clone(), session);
     }
     if !keyed {
-        let session = object(&[
+        let fields = vec![
             ("clientId", request.client_id.as_str().into()),
             ("sessionId", request.session_id.as_str().into()),
-            ("port", port.into()),
             ("closed", closed.into()),
-        ]);
-        call_handler(host, &session);
+        ];
+        call_handler(host, &request.session_id, port, fields);
     }
 }
 
@@ -366,20 +444,19 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
     let opened = host.borrow().core.open(message);
     let answer = match (opened, app_port) {
         (Ok(TabToBackend::Open { token, user, auth }), Some(app_port)) => {
-            let session = object(&[
+            let fields = vec![
                 ("clientId", request.client_id.as_str().into()),
                 ("sessionId", request.session_id.as_str().into()),
-                ("port", app_port.clone().into()),
                 ("closed", closed.clone().into()),
                 ("token", token.into()),
                 ("user", user.map_or(JsValue::UNDEFINED, JsValue::from)),
                 ("auth", auth.and_then(|a| to_js(&a).ok()).unwrap_or(JsValue::UNDEFINED)),
-            ]);
+            ];
             if let Some(s) = host.borrow_mut().sessions.get_mut(&request.session_id) {
-                s.app_port = Some(app_port);
+                s.app_port = Some(app_port.clone());
             }
             post_frame("backend", &port, &BackendToTab::Opened, None);
-            return call_handler(host, &session);
+            return call_handler(host, &request.session_id, app_port, fields);
         }
         (Err(refusal), app_port) => {
             if let Some(app_port) = app_port {
@@ -393,9 +470,16 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
     post_frame("backend", &port, &answer, None);
 }
 
-fn call_handler(host: &Rc<RefCell<Host>>, session: &JsValue) {
+/// Gives the app its session on `port`: the channel's events and requests
+/// are served on it from now on, and the app's session handler is called.
+fn call_handler(host: &Rc<RefCell<Host>>, id: &SessionId, port: MessagePort, fields: Vec<(&'static str, JsValue)>) {
+    let handlers = host.borrow().handlers.clone();
+    let session = BackendSession::new(port, fields, handlers);
+    if let Some(open) = host.borrow_mut().sessions.get_mut(id) {
+        open.app = Some(session.clone());
+    }
     let handler = host.borrow().code.session.clone();
-    if let Err(e) = handler.call1(&JsValue::NULL, session) {
+    if let Err(e) = handler.call1(&JsValue::NULL, &session.into()) {
         web_sys::console::error_1(&format!("tabworker backend: the session handler threw: {}", describe(&e)).into());
     }
 }

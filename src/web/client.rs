@@ -133,9 +133,11 @@ pub(super) struct Inner {
     pub(super) keyed: RefCell<Keyed>,
     /// The promises of the tab's calls.
     pub(super) promises: RefCell<Promises>,
-    events: web_sys::EventTarget,
+    pub(super) events: web_sys::EventTarget,
     timer: Timer,
     pumping: Cell<bool>,
+    /// The number of the last `SessionBackend` handle made.
+    callers: Cell<u32>,
 }
 
 /// One tab's membership of an app: it joins the app's coordinator, takes
@@ -186,6 +188,7 @@ impl Client {
                     }
                 }),
                 pumping: Cell::new(false),
+                callers: Cell::new(0),
             }
         });
         Ok(Client { inner })
@@ -325,6 +328,14 @@ impl Client {
 }
 
 impl Inner {
+    /// A number for a new `SessionBackend` handle, unique in this tab: its
+    /// requests' ids carry it, so handles sharing a session never mix
+    /// their answers.
+    pub(super) fn next_caller(&self) -> u32 {
+        self.callers.set(self.callers.get().wrapping_add(1));
+        self.callers.get()
+    }
+
     /// Carries out what the tab asks for, until it asks for nothing, then
     /// arms the timer. Re-entered from an app's event listener, it returns
     /// at once: the outer call drains what the inner input produced.

@@ -5,16 +5,19 @@
 //! tested natively.
 
 mod backend;
+mod backend_session;
 mod client;
 mod coordinator;
 mod error;
 mod features;
 mod keyed;
 mod runtime;
+mod session_backend;
 mod tables;
 mod typescript;
 
 pub use backend::{BackendHandle, serve_backend};
+pub use backend_session::BackendSession;
 pub use client::Client;
 pub use coordinator::{CoordinatorHandle, run_coordinator};
 pub use error::{ErrorCode, TabworkerError};
@@ -22,3 +25,4 @@ pub use features::{Features, features};
 pub use keyed::{KeyedSession, StatusSubscription};
 pub use runtime::codec::{from_js, to_js};
 pub use runtime::locks;
+pub use session_backend::SessionBackend;

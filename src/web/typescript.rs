@@ -157,28 +157,18 @@ export interface ClientEventMap {
   backenderror: { detail: string }
 }
 
+/** Options of `SessionBackend.request`. */
+export interface RequestOptions {
+  /** How long to wait for the answer before failing with `timeout`; default 30 000. */
+  timeoutMs?: number
+  /** Aborts the request: it fails with `aborted` (and is not sent if it was still queued). */
+  signal?: AbortSignal
+}
+
 /** A listener of any `Client` event. */
 export type ClientEventListener = (
   event: { [K in keyof ClientEventMap]: CustomEvent<ClientEventMap[K]> & { type: K } }[keyof ClientEventMap],
 ) => void
-
-/** One session, as the backend's handler receives it. */
-export interface BackendSession {
-  /** The client (tab) the session is for. */
-  clientId: string
-  /** The connect attempt. */
-  sessionId: string
-  /** The backend's end of the session's channel; call `start()` or set `onmessage`. */
-  port: MessagePort
-  /** Resolves when the session ends: its tab closed, crashed or reconnected. */
-  closed: Promise<void>
-  /** Sessions opened with `open(url)`: the token of the connect the session was opened with. */
-  token?: string
-  /** Sessions opened with `open(url)`: the connect's `user`, from the connecting tab only. */
-  user?: string
-  /** Sessions opened with `open(url)`: the connect's `auth`, from the connecting tab only. */
-  auth?: Record<string, any>
-}
 
 /** The app's code in the backend worker, called once per session. */
 export type BackendHandler = (session: BackendSession) => void | Promise<void>
@@ -204,8 +194,11 @@ export interface BackendConfig {
   /** Runs once, before any session: open databases here. A throw (or rejection) ends the backend
    * with `exit_error: true`. */
   start?: (ctx: BackendContext) => void | Promise<void>
-  /** Called once per session. */
-  session: BackendHandler
+  /** Called once per session (optional: `handlers` and events may serve every session). */
+  session?: BackendHandler
+  /** Request handlers by method: `request(method, payload)` in a tab gets what the handler returns
+   * (or its promise resolves to); what it throws reaches the tab as a `handler-error`. */
+  handlers?: Record<string, (payload: unknown, session: BackendSession) => unknown>
   /** Runs on a soft termination; the worker is terminated when it returns (or the grace period ends). */
   stop?: () => void | Promise<void>
   /** `true`: the backend is ready only once it calls `ctx.ready()`; default: when `start` returns. */

@@ -3,6 +3,8 @@
 //! ports, event listeners removed on drop, one timer armed to the core's
 //! deadline, the clock, and Web Locks.
 
+pub(crate) mod callbacks;
+pub(crate) mod channel;
 pub(crate) mod clock;
 pub(crate) mod codec;
 pub(crate) mod frames;

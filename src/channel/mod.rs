@@ -1,0 +1,21 @@
+//! What travels over a session once it is open: the app's events, both
+//! ways, and its requests, each answered once.
+//!
+//! A tab's handle on a backend keeps a [`Caller`]: it queues what is made
+//! while no session is open, matches answers to requests, and decides what
+//! fails when a session is lost (a request that may have been handled is
+//! never sent again). Each session in the backend keeps a [`Responder`]: it
+//! refuses a request seen before and one with no handler, and lets each
+//! handled request be answered once. Payloads are carried untouched; the
+//! frames are read from a message's fields by [`Fields::decode`]. The
+//! handle's view of the backend's lifecycle (ready, ended) is a [`Tracker`].
+
+mod caller;
+mod frame;
+mod responder;
+mod tracker;
+
+pub use caller::{Caller, CallerOutput, RequestError};
+pub use frame::{ChannelError, ChannelFrame, Fields, KINDS, MAX_NAME_BYTES, MAX_REQUEST_ID, RequestId, check_name};
+pub use responder::{Responder, Verdict};
+pub use tracker::{Change, Tracker};

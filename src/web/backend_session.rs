@@ -1,0 +1,229 @@
+//! One session as a backend's code sees it: its ids and port, the events it
+//! sends and listens to, and the requests it answers with the backend's
+//! handlers. What a request gets (handled, refused as a duplicate or for
+//! want of a handler, answered once) is the core's [`Responder`]'s call.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MessageEvent, MessagePort};
+
+use super::error::{ErrorCode, TabworkerError, describe};
+use super::runtime::callbacks::Callbacks;
+use super::runtime::channel::{Payload, TransferList, post_channel, read_frame, transfer_list};
+use super::runtime::listener::Listener;
+use crate::channel::{ChannelFrame, RequestId, Responder, Verdict, check_name};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `(payload: unknown, session: BackendSession) => void` in TypeScript.
+    #[wasm_bindgen(typescript_type = "(payload: unknown, session: BackendSession) => void")]
+    pub type SessionEventListener;
+    /// `() => void` in TypeScript.
+    #[wasm_bindgen(typescript_type = "() => void")]
+    pub type Unlisten;
+}
+
+/// The backend's request handlers by method, shared by its sessions.
+pub(crate) type Handlers = Rc<RefCell<BTreeMap<String, js_sys::Function>>>;
+
+pub(crate) struct SessionState {
+    fields: Vec<(&'static str, JsValue)>,
+    port: MessagePort,
+    responder: RefCell<Responder>,
+    listeners: RefCell<Callbacks>,
+    handlers: Handlers,
+    message: RefCell<Option<Listener>>,
+}
+
+/// A session of this backend with one tab.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct BackendSession {
+    state: Rc<SessionState>,
+}
+
+impl BackendSession {
+    /// The session on `port` (started here), with the app-facing `fields`
+    /// (`clientId`, `sessionId`, `closed`, and for keyed sessions `token`,
+    /// `user`, `auth`), answering requests with `handlers`.
+    pub(crate) fn new(port: MessagePort, fields: Vec<(&'static str, JsValue)>, handlers: Handlers) -> Self {
+        let state = Rc::new(SessionState {
+            fields,
+            port: port.clone(),
+            responder: RefCell::new(Responder::new()),
+            listeners: RefCell::default(),
+            handlers,
+            message: RefCell::new(None),
+        });
+        let weak = Rc::downgrade(&state);
+        let listener = Listener::new(&port, "message", move |event: MessageEvent| {
+            if let Some(state) = weak.upgrade() {
+                BackendSession { state }.on_message(&event.data());
+            }
+        });
+        port.start();
+        *state.message.borrow_mut() = Some(listener);
+        BackendSession { state }
+    }
+
+    /// The session ended: its listeners go, and answers still running go nowhere.
+    pub(crate) fn close(&self) {
+        self.state.responder.borrow_mut().close();
+        self.state.listeners.borrow_mut().clear();
+        self.state.message.borrow_mut().take();
+    }
+
+    /// How many requests went to a handler on this session.
+    pub(crate) fn handled(&self) -> u64 {
+        self.state.responder.borrow().handled()
+    }
+
+    /// Posts event `name` to the tab (a broadcast's part, or `send`).
+    pub(crate) fn post_event(&self, name: String, payload: Payload) -> Result<(), TabworkerError> {
+        post_channel(&self.state.port, ChannelFrame::Event { name, payload })
+            .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, describe(&e)))
+    }
+
+    fn field(&self, name: &str) -> JsValue {
+        self.state.fields.iter().find(|(n, _)| *n == name).map_or(JsValue::UNDEFINED, |(_, v)| v.clone())
+    }
+
+    fn on_message(&self, data: &JsValue) {
+        match read_frame(data) {
+            // The app's own message, for its own listeners.
+            None => {}
+            Some(Err(e)) => web_sys::console::warn_1(&format!("tabworker backend: a tab sent a bad frame: {e}").into()),
+            Some(Ok(ChannelFrame::Event { name, payload })) => {
+                let session: JsValue = self.clone().into();
+                for listener in self.state.listeners.borrow().of(&name) {
+                    if let Err(e) = listener.call2(&JsValue::NULL, &payload, &session) {
+                        web_sys::console::error_1(
+                            &format!("tabworker backend: listener of {name:?} threw: {}", describe(&e)).into(),
+                        );
+                    }
+                }
+            }
+            Some(Ok(ChannelFrame::Request { id, method, payload })) => self.on_request(id, method, payload),
+            Some(Ok(frame)) => web_sys::console::warn_1(
+                &format!("tabworker backend: a tab sent a {} frame, which only backends send", frame.kind()).into(),
+            ),
+        }
+    }
+
+    fn on_request(&self, id: RequestId, method: String, payload: JsValue) {
+        let handler = self.state.handlers.borrow().get(&method).cloned();
+        let verdict = self.state.responder.borrow_mut().request(id, &method, handler.is_some());
+        let (Verdict::Handle, Some(handler)) = (verdict.clone(), handler) else {
+            if let Verdict::Refuse(frame) = verdict {
+                self.post(frame);
+            }
+            return;
+        };
+        let session = self.clone();
+        let returned = handler.call2(&JsValue::NULL, &payload, &self.clone().into());
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = match returned {
+                Ok(value) => JsFuture::from(js_sys::Promise::resolve(&value)).await,
+                Err(thrown) => Err(thrown),
+            };
+            let outcome = outcome.map(Payload::plain).map_err(|thrown| describe(&thrown));
+            let answer = session.state.responder.borrow_mut().answer(id, outcome);
+            if let Some(frame) = answer {
+                session.post(frame);
+            }
+        });
+    }
+
+    fn post(&self, frame: ChannelFrame<Payload>) {
+        let id = match &frame {
+            ChannelFrame::Result { id, .. } | ChannelFrame::Failure { id, .. } => Some(*id),
+            _ => None,
+        };
+        if let Err(e) = post_channel(&self.state.port, frame) {
+            // A result that cannot be cloned: the tab still gets an answer.
+            let message = format!("the handler's result cannot be sent: {}", describe(&e));
+            if let Some(id) = id {
+                let failure = ChannelFrame::Failure { id, code: ErrorCode::HandlerError, message };
+                let _ = post_channel(&self.state.port, failure);
+            }
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl BackendSession {
+    /// The client (tab) the session is for.
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.field("clientId").as_string().unwrap_or_default()
+    }
+
+    /// The connect attempt.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> String {
+        self.field("sessionId").as_string().unwrap_or_default()
+    }
+
+    /// The backend's end of the session's channel, for the app's own messages.
+    #[wasm_bindgen(getter)]
+    pub fn port(&self) -> MessagePort {
+        self.state.port.clone()
+    }
+
+    /// Resolves when the session ends: its tab closed, crashed or reconnected.
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<void>")]
+    pub fn closed(&self) -> JsValue {
+        self.field("closed")
+    }
+
+    /// Sessions opened with `open(url)`: the token of their connect.
+    #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
+    pub fn token(&self) -> JsValue {
+        self.field("token")
+    }
+
+    /// Sessions opened with `open(url)`: the connect's `user`.
+    #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
+    pub fn user(&self) -> JsValue {
+        self.field("user")
+    }
+
+    /// Sessions opened with `open(url)`: the connect's `auth`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Record<string, unknown> | undefined")]
+    pub fn auth(&self) -> JsValue {
+        self.field("auth")
+    }
+
+    /// Sends event `event` to this session's tab, transferring `transfer`.
+    pub fn send(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+        transfer: Option<TransferList>,
+    ) -> Result<(), TabworkerError> {
+        check_name("an event name", &event).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
+        let transfer = transfer_list(transfer).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e))?;
+        self.post_event(event, Payload { value: payload, transfer })
+    }
+
+    /// Calls `listener(payload, session)` for each event `event` from this
+    /// session's tab; returns the function that removes it.
+    pub fn on(&self, event: String, listener: SessionEventListener) -> Result<Unlisten, TabworkerError> {
+        check_name("an event name", &event).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
+        let listener: js_sys::Function = JsValue::from(listener)
+            .dyn_into()
+            .map_err(|_| TabworkerError::new(ErrorCode::InvalidArgument, "the listener must be a function"))?;
+        let id = self.state.listeners.borrow_mut().add(event.clone(), listener);
+        let weak = Rc::downgrade(&self.state);
+        let remove = Closure::<dyn FnMut()>::new(move || {
+            if let Some(state) = weak.upgrade() {
+                state.listeners.borrow_mut().remove(&event, id);
+            }
+        });
+        Ok(remove.into_js_value().unchecked_into())
+    }
+}

@@ -1,0 +1,341 @@
+//! What a `SessionBackend` handle holds and how it follows its backend:
+//! the sessions it opens or is given, the states it is told, the frames on
+//! its port, and its one timer. Every decision is its [`Caller`]'s or its
+//! [`Tracker`]'s.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CustomEvent, MessageEvent, MessagePort};
+
+use super::super::client::{Client, Inner};
+use super::super::error::{ErrorCode, TabworkerError, describe};
+use super::super::keyed::Unsubscribe;
+use super::super::runtime::callbacks::Callbacks;
+use super::super::runtime::channel::{Payload, post_channel, read_frame};
+use super::super::runtime::clock::now;
+use super::super::runtime::codec::{from_js, to_js};
+use super::super::runtime::listener::Listener;
+use super::super::runtime::timer::Timer;
+use crate::channel::{Caller, CallerOutput, Change, ChannelFrame, RequestError, RequestId, Tracker};
+use crate::model::ids::BackendId;
+use crate::model::status::BackendState;
+
+/// Which backend a handle follows.
+pub(super) enum Target {
+    /// The app's default backend: the session the client keeps with each
+    /// leader's backend in turn.
+    Default,
+    /// A keyed backend, opened by `url`.
+    Keyed { url: String },
+}
+
+/// A request's promise, and the abort listener it holds.
+pub(super) struct Pending {
+    pub(super) resolve: js_sys::Function,
+    pub(super) reject: js_sys::Function,
+    pub(super) _abort: Option<Listener>,
+}
+
+pub(super) struct Shared {
+    pub(super) client: Weak<Inner>,
+    pub(super) target: Target,
+    pub(super) caller: RefCell<Caller<Payload>>,
+    pub(super) tracker: RefCell<Tracker>,
+    /// The open session's port, with the listener that reads it.
+    pub(super) port: RefCell<Option<(MessagePort, Listener)>>,
+    /// The keyed session object, closed on `destroy()`.
+    pub(super) keyed: RefCell<Option<JsValue>>,
+    pub(super) events: RefCell<Callbacks>,
+    /// `onStatus`, `onReady` and `onTerminated` listeners, by those names.
+    pub(super) lifecycle: RefCell<Callbacks>,
+    pub(super) ready_waiters: RefCell<Vec<(js_sys::Function, js_sys::Function)>>,
+    pub(super) requests: RefCell<BTreeMap<RequestId, Pending>>,
+    pub(super) client_listeners: RefCell<Vec<Listener>>,
+    pub(super) unsubscribe_status: RefCell<Option<js_sys::Function>>,
+    pub(super) timer: RefCell<Option<Timer>>,
+    pub(super) destroyed: Cell<bool>,
+}
+
+pub(super) fn error(code: ErrorCode, message: impl Into<String>) -> JsValue {
+    TabworkerError::new(code, message).into()
+}
+
+pub(super) fn destroyed() -> JsValue {
+    error(ErrorCode::Destroyed, "this SessionBackend was destroyed")
+}
+
+/// A request's failure as the app sees it: a `TabworkerError` with the
+/// backend's `state` when it is known.
+pub(super) fn request_error(failure: RequestError) -> JsValue {
+    let js: JsValue = TabworkerError::new(failure.code, failure.message).into();
+    if let Some(state) = failure.state.and_then(|s| to_js(&s).ok()) {
+        // Setting a property on a fresh Error object cannot fail.
+        let _ = js_sys::Reflect::set(&js, &"state".into(), &state);
+    }
+    js
+}
+
+pub(super) fn function(value: JsValue, what: &str) -> Result<js_sys::Function, JsValue> {
+    value.dyn_into().map_err(|_| error(ErrorCode::InvalidArgument, format!("{what} must be a function")))
+}
+
+impl Shared {
+    /// The default backend: its sessions are the client's.
+    pub(super) fn follow_default(self: &Rc<Self>, client: &Client) {
+        let inner = &client.inner;
+        let weak = Rc::downgrade(self);
+        let session = Listener::new(&inner.events, "session", move |event: CustomEvent| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_default_session(&event.detail());
+            }
+        });
+        let weak = Rc::downgrade(self);
+        let ended = Listener::new(&inner.events, "sessionend", move |_: CustomEvent| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_lost();
+            }
+        });
+        *self.client_listeners.borrow_mut() = vec![session, ended];
+        if let Some(current) = client.session() {
+            self.on_default_session(&current.into());
+        }
+    }
+
+    pub(super) fn on_default_session(self: &Rc<Self>, session: &JsValue) {
+        let get = |name: &str| js_sys::Reflect::get(session, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let (Ok(port), Some(backend)) = (get("port").dyn_into::<MessagePort>(), get("backendId").as_string()) else {
+            return;
+        };
+        if let Ok(backend) = BackendId::try_from(backend) {
+            if self.tracker.borrow_mut().follow(backend.clone()) {
+                self.watch(backend.as_str());
+            }
+        }
+        self.on_open(port);
+    }
+
+    /// A keyed backend: its states, and one session opened by `url`.
+    pub(super) fn follow_keyed(self: &Rc<Self>, client: &Client, url: &str) -> Result<(), JsValue> {
+        let backend = crate::model::connect::BackendUrl::parse(url)
+            .map_err(|e| error(ErrorCode::InvalidArgument, e.to_string()))?
+            .backend_id;
+        self.tracker.borrow_mut().follow(backend.clone());
+        self.watch(backend.as_str());
+        let opening = client.open(url.to_string());
+        let weak = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let opened = JsFuture::from(js_sys::Promise::from(JsValue::from(opening))).await;
+            let Some(shared) = weak.upgrade() else { return };
+            match opened {
+                Ok(session) if !shared.destroyed.get() => shared.on_keyed_session(session),
+                Ok(session) => close_keyed(&session),
+                Err(refused) => {
+                    web_sys::console::warn_1(
+                        &format!("tabworker: a SessionBackend could not open its session: {}", describe(&refused))
+                            .into(),
+                    );
+                    let last = shared.tracker.borrow().last().cloned();
+                    shared.caller.borrow_mut().ended(last);
+                    shared.pump();
+                }
+            }
+        });
+        Ok(())
+    }
+
+    pub(super) fn on_keyed_session(self: &Rc<Self>, session: JsValue) {
+        let get = |name: &str| js_sys::Reflect::get(&session, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let Ok(port) = get("port").dyn_into::<MessagePort>() else { return };
+        let closed = js_sys::Promise::resolve(&get("closed"));
+        *self.keyed.borrow_mut() = Some(session);
+        self.on_open(port);
+        let weak = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(closed).await;
+            if let Some(shared) = weak.upgrade() {
+                shared.keyed.borrow_mut().take();
+                // A keyed backend's session ends with the backend: no other follows.
+                let last = shared.tracker.borrow().last().cloned();
+                shared.on_lost();
+                shared.caller.borrow_mut().ended(last);
+                shared.pump();
+            }
+        });
+    }
+
+    /// Follows the states of `backend` (replacing an earlier subscription).
+    pub(super) fn watch(self: &Rc<Self>, backend: &str) {
+        let Some(inner) = self.client.upgrade() else { return };
+        let weak = Rc::downgrade(self);
+        let callback = Closure::<dyn FnMut(JsValue)>::new(move |state: JsValue| {
+            if let (Some(shared), Ok(state)) = (weak.upgrade(), from_js::<BackendState>(state)) {
+                shared.on_state(state);
+            }
+        });
+        let client = Client { inner };
+        let callback: JsValue = callback.into_js_value();
+        match client.status_stream(backend.to_string(), callback.unchecked_into()) {
+            Ok(unsubscribe) => {
+                if let Some(old) = self.unsubscribe_status.replace(Some(unsubscribe.unchecked_into())) {
+                    let _ = old.call0(&JsValue::NULL);
+                }
+            }
+            Err(e) => web_sys::console::warn_1(&format!("tabworker: cannot follow backend {backend}: {e}").into()),
+        }
+    }
+
+    pub(super) fn on_state(self: &Rc<Self>, state: BackendState) {
+        let changes = self.tracker.borrow_mut().update(state);
+        for change in changes {
+            let (name, state) = match &change {
+                Change::Status(state) => ("status", state),
+                Change::Ready(state) => ("ready", state),
+                Change::Terminated(state) => ("terminated", state),
+            };
+            let js = to_js(state).unwrap_or(JsValue::UNDEFINED);
+            for listener in self.lifecycle.borrow().of(name) {
+                // A listener that throws is reported by the browser, not here.
+                let _ = listener.call1(&JsValue::NULL, &js);
+            }
+        }
+        self.settle_ready();
+    }
+
+    pub(super) fn settle_ready(&self) {
+        let Some(outcome) = self.tracker.borrow().ready_outcome() else { return };
+        let waiters = std::mem::take(&mut *self.ready_waiters.borrow_mut());
+        for (resolve, reject) in waiters {
+            let _ = match &outcome {
+                Ok(state) => resolve.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED)),
+                Err(state) => reject.call1(&JsValue::NULL, &ended_before_ready(state)),
+            };
+        }
+    }
+
+    pub(super) fn on_open(self: &Rc<Self>, port: MessagePort) {
+        let weak = Rc::downgrade(self);
+        let listener = Listener::new(&port, "message", move |event: MessageEvent| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_message(&event.data());
+            }
+        });
+        port.start();
+        *self.port.borrow_mut() = Some((port, listener));
+        self.caller.borrow_mut().opened();
+        self.pump();
+    }
+
+    pub(super) fn on_lost(self: &Rc<Self>) {
+        self.port.borrow_mut().take();
+        let last = self.tracker.borrow().last().cloned();
+        self.caller.borrow_mut().lost(last);
+        self.pump();
+    }
+
+    pub(super) fn on_message(self: &Rc<Self>, data: &JsValue) {
+        let frame = match read_frame(data) {
+            None => return,
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                return web_sys::console::warn_1(&format!("tabworker: the backend sent a bad frame: {e}").into());
+            }
+        };
+        let frame = match frame {
+            ChannelFrame::Event { name, payload } => ChannelFrame::Event { name, payload: Payload::plain(payload) },
+            ChannelFrame::Result { id, payload } => ChannelFrame::Result { id, payload: Payload::plain(payload) },
+            ChannelFrame::Failure { id, code, message } => ChannelFrame::Failure { id, code, message },
+            ChannelFrame::Request { id, method, payload } => {
+                ChannelFrame::Request { id, method, payload: Payload::plain(payload) }
+            }
+        };
+        if let Err(e) = self.caller.borrow_mut().from_backend(frame) {
+            web_sys::console::warn_1(&format!("tabworker: the backend sent a bad frame: {e}").into());
+        }
+        self.pump();
+    }
+
+    /// Carries out what the caller asks for, then arms the timer. The first
+    /// event that could not be posted is returned (a payload that cannot be
+    /// cloned); a request that could not be posted fails.
+    pub(super) fn pump(self: &Rc<Self>) -> Option<JsValue> {
+        let mut unsent = None;
+        loop {
+            let Some(output) = self.caller.borrow_mut().poll_output() else { break };
+            match output {
+                CallerOutput::Post(frame) => {
+                    let request = match &frame {
+                        ChannelFrame::Request { id, .. } => Some(*id),
+                        _ => None,
+                    };
+                    let port = self.port.borrow().as_ref().map(|(port, _)| port.clone());
+                    let Some(port) = port else { continue };
+                    if let Err(e) = post_channel(&port, frame) {
+                        let failure = RequestError::new(ErrorCode::InvalidArgument, describe(&e));
+                        match request {
+                            Some(id) => drop(self.caller.borrow_mut().fail(id, failure)),
+                            None => unsent = unsent.or(Some(request_error(failure))),
+                        }
+                    }
+                }
+                CallerOutput::Settle { id, outcome } => {
+                    let Some(pending) = self.requests.borrow_mut().remove(&id) else { continue };
+                    let _ = match outcome {
+                        Ok(payload) => pending.resolve.call1(&JsValue::NULL, &payload.value),
+                        Err(failure) => pending.reject.call1(&JsValue::NULL, &request_error(failure)),
+                    };
+                }
+                CallerOutput::Event { name, payload } => {
+                    for listener in self.events.borrow().of(&name) {
+                        let _ = listener.call1(&JsValue::NULL, &payload.value);
+                    }
+                }
+            }
+        }
+        let deadline = self.caller.borrow().poll_timeout();
+        if let Some(timer) = self.timer.borrow().as_ref() {
+            timer.arm(deadline, now());
+        }
+        unsent
+    }
+
+    pub(super) fn check_alive(&self) -> Result<(), JsValue> {
+        if self.destroyed.get() { Err(destroyed()) } else { Ok(()) }
+    }
+
+    /// Adds `listener` to `table` under `name`; the function that removes it.
+    pub(super) fn subscribe(
+        self: &Rc<Self>,
+        table: fn(&Shared) -> &RefCell<Callbacks>,
+        name: String,
+        listener: js_sys::Function,
+    ) -> Unsubscribe {
+        let id = table(self).borrow_mut().add(name.clone(), listener);
+        let weak: Weak<Shared> = Rc::downgrade(self);
+        let remove = Closure::<dyn FnMut()>::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                table(&shared).borrow_mut().remove(&name, id);
+            }
+        });
+        remove.into_js_value().unchecked_into()
+    }
+}
+
+pub(super) fn ended_before_ready(state: &BackendState) -> JsValue {
+    let failure = RequestError {
+        code: ErrorCode::BackendTerminated,
+        message: format!("the backend ended ({:?}) before it was ready", state.termination_reason()),
+        state: Some(state.clone()),
+    };
+    request_error(failure)
+}
+
+pub(super) fn close_keyed(session: &JsValue) {
+    let close = js_sys::Reflect::get(session, &"close".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(close) = close {
+        let _ = close.call0(session);
+    }
+}

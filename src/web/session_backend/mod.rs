@@ -1,0 +1,300 @@
+//! `SessionBackend`: a tab's handle on one backend (a keyed one, from a
+//! `ConnectResponse`, or the app's default backend): its lifecycle, the
+//! events it sends and receives, and its requests.
+//!
+//! Every rule is the core's: the [`Caller`] queues what is made while no
+//! session is open, matches answers, and decides what fails when a session
+//! is lost; the [`Tracker`] says what each state means for `ready()` and the
+//! listeners. This layer carries ports, promises and callbacks, and arms one
+//! timer to the caller's earliest deadline.
+
+mod link;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use web_sys::AbortSignal;
+
+use super::client::Client;
+use super::error::{ErrorCode, describe};
+use super::keyed::Unsubscribe;
+use super::runtime::channel::{Payload, TransferList, transfer_list};
+use super::runtime::clock::now;
+use super::runtime::codec::{from_js, to_js};
+use super::runtime::listener::Listener;
+use super::runtime::timer::Timer;
+use crate::channel::{Caller, Tracker};
+use crate::model::connect::ConnectResponse;
+use link::{Pending, Shared, Target, close_keyed, destroyed, error, function, request_error};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ConnectResponse` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ConnectResponse")]
+    pub type ConnectResponseJs;
+    /// `RequestOptions` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RequestOptions")]
+    pub type RequestOptionsJs;
+    /// `(payload: unknown) => void` in TypeScript.
+    #[wasm_bindgen(typescript_type = "(payload: unknown) => void")]
+    pub type EventCallback;
+    /// `(state: BackendState) => void` in TypeScript.
+    #[wasm_bindgen(typescript_type = "(state: BackendState) => void")]
+    pub type StateCallback;
+    /// `Promise<unknown>` in TypeScript.
+    #[wasm_bindgen(typescript_type = "Promise<unknown>")]
+    pub type UnknownPromise;
+    /// `Promise<BackendState>` in TypeScript.
+    #[wasm_bindgen(typescript_type = "Promise<BackendState>")]
+    pub type ReadyPromise;
+}
+
+/// How long a request waits for its answer unless `timeoutMs` says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+/// A tab's handle on one backend: `client.backend(response)` for a keyed
+/// backend, `client.backend()` for the app's default backend.
+#[wasm_bindgen]
+pub struct SessionBackend {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// A handle on a backend: the keyed backend of `response` (a
+    /// `ConnectResponse` of any tab), or without it the app's default
+    /// backend. It opens its session at once and keeps it.
+    pub fn backend(&self, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
+        let inner = &self.inner;
+        let target = match response {
+            None => Target::Default,
+            Some(response) => {
+                let response: ConnectResponse = from_js(response.into())
+                    .map_err(|e| error(ErrorCode::InvalidArgument, format!("invalid ConnectResponse: {e}")))?;
+                Target::Keyed { url: response.url.clone() }
+            }
+        };
+        let shared = Rc::new(Shared {
+            client: Rc::downgrade(inner),
+            target,
+            caller: RefCell::new(Caller::new(inner.next_caller())),
+            tracker: RefCell::new(Tracker::new()),
+            port: RefCell::new(None),
+            keyed: RefCell::new(None),
+            events: RefCell::default(),
+            lifecycle: RefCell::default(),
+            ready_waiters: RefCell::default(),
+            requests: RefCell::default(),
+            client_listeners: RefCell::default(),
+            unsubscribe_status: RefCell::new(None),
+            timer: RefCell::new(None),
+            destroyed: Cell::new(false),
+        });
+        let weak = Rc::downgrade(&shared);
+        *shared.timer.borrow_mut() = Some(Timer::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.caller.borrow_mut().timeout(now());
+                shared.pump();
+            }
+        }));
+        match &shared.target {
+            Target::Default => shared.follow_default(self),
+            Target::Keyed { url } => {
+                let url = url.clone();
+                shared.follow_keyed(self, &url)?;
+            }
+        }
+        Ok(SessionBackend { shared })
+    }
+}
+
+#[wasm_bindgen]
+impl SessionBackend {
+    /// The id of the backend followed (for the default backend, the current leader's).
+    #[wasm_bindgen(getter, js_name = backendId)]
+    pub fn backend_id(&self) -> Option<String> {
+        self.shared.tracker.borrow().backend().map(ToString::to_string)
+    }
+
+    /// Whether the backend is ready now.
+    #[wasm_bindgen(js_name = isReady)]
+    pub fn is_ready(&self) -> bool {
+        self.shared.tracker.borrow().is_ready()
+    }
+
+    /// Whether the backend ended.
+    #[wasm_bindgen(js_name = isTerminated)]
+    pub fn is_terminated(&self) -> bool {
+        self.shared.tracker.borrow().is_terminated()
+    }
+
+    /// The backend's last known state.
+    #[wasm_bindgen(unchecked_return_type = "BackendState | undefined")]
+    pub fn status(&self) -> JsValue {
+        self.shared.tracker.borrow().last().and_then(|s| to_js(s).ok()).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Resolves with the ready state once the backend is ready; rejects with
+    /// `backend-terminated` (its `state` the final one) if it ends first,
+    /// and with `destroyed` after `destroy()`.
+    pub fn ready(&self) -> ReadyPromise {
+        let shared = &self.shared;
+        if shared.destroyed.get() {
+            return js_sys::Promise::reject(&destroyed()).unchecked_into();
+        }
+        let promise =
+            js_sys::Promise::new(&mut |resolve, reject| shared.ready_waiters.borrow_mut().push((resolve, reject)));
+        shared.settle_ready();
+        promise.unchecked_into()
+    }
+
+    /// Calls `callback` with the ready state when the backend is ready (at
+    /// once if it is); returns the function that removes it.
+    #[wasm_bindgen(js_name = onReady)]
+    pub fn on_ready(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
+        self.shared.check_alive()?;
+        let callback = function(callback.into(), "the callback")?;
+        if let Some(state) = self.shared.tracker.borrow().last().filter(|_| self.is_ready()) {
+            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
+        }
+        Ok(self.shared.subscribe(|s| &s.lifecycle, "ready".into(), callback))
+    }
+
+    /// Calls `callback` with every new state of the backend, once and in
+    /// order, starting with the current one; returns the function that removes it.
+    #[wasm_bindgen(js_name = onStatus)]
+    pub fn on_status(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
+        self.shared.check_alive()?;
+        let callback = function(callback.into(), "the callback")?;
+        if let Some(state) = self.shared.tracker.borrow().last() {
+            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
+        }
+        Ok(self.shared.subscribe(|s| &s.lifecycle, "status".into(), callback))
+    }
+
+    /// Calls `callback` with the final state when the backend ends (at once
+    /// if it has); returns the function that removes it.
+    #[wasm_bindgen(js_name = onTerminated)]
+    pub fn on_terminated(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
+        self.shared.check_alive()?;
+        let callback = function(callback.into(), "the callback")?;
+        if let Some(state) = self.shared.tracker.borrow().last().filter(|_| self.is_terminated()) {
+            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
+        }
+        Ok(self.shared.subscribe(|s| &s.lifecycle, "terminated".into(), callback))
+    }
+
+    /// Sends event `event` to the backend, transferring `transfer`; queued
+    /// in order while no session is open. Throws `backend-terminated` once
+    /// the backend ended, `destroyed` after `destroy()`.
+    pub fn send(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+        transfer: Option<TransferList>,
+    ) -> Result<(), JsValue> {
+        let transfer = transfer_list(transfer).map_err(|e| error(ErrorCode::InvalidArgument, e))?;
+        let sent = self.shared.caller.borrow_mut().send(event, Payload { value: payload, transfer });
+        sent.map_err(request_error)?;
+        self.shared.pump().map_or(Ok(()), Err)
+    }
+
+    /// Calls `callback(payload)` for each event `event` from the backend;
+    /// returns the function that removes it.
+    pub fn on(&self, event: String, callback: EventCallback) -> Result<Unsubscribe, JsValue> {
+        self.shared.check_alive()?;
+        crate::channel::check_name("an event name", &event).map_err(|e| error(ErrorCode::InvalidArgument, e.detail))?;
+        let callback = function(callback.into(), "the listener")?;
+        Ok(self.shared.subscribe(|s| &s.events, event, callback))
+    }
+
+    /// Asks the backend's handler of `method`; resolves with its result.
+    /// Rejects with `handler-error` (its message), `no-handler`, `timeout`
+    /// (`options.timeoutMs`, default 30 s), `aborted` (`options.signal`),
+    /// `backend-lost` (sent, and the backend was lost before it answered;
+    /// with its `state`), `backend-terminated` or `destroyed`.
+    pub fn request(
+        &self,
+        method: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+        options: Option<RequestOptionsJs>,
+    ) -> UnknownPromise {
+        let shared = &self.shared;
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let get = |name: &str| {
+            if options.is_object() { js_sys::Reflect::get(&options, &name.into()).ok() } else { None }
+        };
+        let timeout = match get("timeoutMs").filter(|v| !v.is_undefined()) {
+            None => Ok(DEFAULT_REQUEST_TIMEOUT_MS),
+            Some(v) => v
+                .as_f64()
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| ms as u64)
+                .ok_or_else(|| error(ErrorCode::InvalidArgument, "timeoutMs must be a number of milliseconds")),
+        };
+        let signal = match get("signal").filter(|v| !v.is_undefined() && !v.is_null()) {
+            None => Ok(None),
+            Some(v) => v
+                .dyn_into::<AbortSignal>()
+                .map(Some)
+                .map_err(|_| error(ErrorCode::InvalidArgument, "signal must be an AbortSignal")),
+        };
+        let (timeout, signal) = match (timeout, signal) {
+            (Ok(t), Ok(s)) => (t, s),
+            (Err(e), _) | (_, Err(e)) => return js_sys::Promise::reject(&e).unchecked_into(),
+        };
+        let made = shared.caller.borrow_mut().request(now(), method, Payload::plain(payload), timeout);
+        let id = match made {
+            Ok(id) => id,
+            Err(failure) => return js_sys::Promise::reject(&request_error(failure)).unchecked_into(),
+        };
+        let abort = signal.as_ref().map(|signal| {
+            let weak = Rc::downgrade(shared);
+            let reason_of = signal.clone();
+            Listener::new(signal, "abort", move |_: web_sys::Event| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.caller.borrow_mut().abort(id, &describe(&reason_of.reason()));
+                    shared.pump();
+                }
+            })
+        });
+        let promise = js_sys::Promise::new(&mut |resolve, reject| {
+            shared.requests.borrow_mut().insert(id, Pending { resolve, reject, _abort: None });
+        });
+        if let Some(pending) = shared.requests.borrow_mut().get_mut(&id) {
+            pending._abort = abort;
+        }
+        if let Some(signal) = signal.filter(AbortSignal::aborted) {
+            shared.caller.borrow_mut().abort(id, &describe(&signal.reason()));
+        }
+        shared.pump();
+        promise.unchecked_into()
+    }
+
+    /// Stops listening, closes this handle's session (the backend goes on),
+    /// and fails its pending requests and `ready()` with `destroyed`. Every
+    /// later subscription throws `destroyed`.
+    pub fn destroy(&self) {
+        let shared = &self.shared;
+        if shared.destroyed.replace(true) {
+            return;
+        }
+        shared.caller.borrow_mut().destroy();
+        shared.pump();
+        for (_, reject) in std::mem::take(&mut *shared.ready_waiters.borrow_mut()) {
+            let _ = reject.call1(&JsValue::NULL, &destroyed());
+        }
+        shared.events.borrow_mut().clear();
+        shared.lifecycle.borrow_mut().clear();
+        shared.client_listeners.borrow_mut().clear();
+        if let Some(unsubscribe) = shared.unsubscribe_status.borrow_mut().take() {
+            let _ = unsubscribe.call0(&JsValue::NULL);
+        }
+        shared.port.borrow_mut().take();
+        if let Some(session) = shared.keyed.borrow_mut().take() {
+            close_keyed(&session);
+        }
+        shared.timer.borrow_mut().take();
+    }
+}
