@@ -157,6 +157,13 @@ export interface ClientEventMap {
   backenderror: { detail: string }
 }
 
+/** Options of `Client.connectBackend`. */
+export interface ConnectBackendOptions {
+  /** Connect the same request again when the backend is lost with its tab (the leader closed or
+   * crashed); what was queued meanwhile goes to the new backend. */
+  reconnect?: boolean
+}
+
 /** Options of `SessionBackend.request`. */
 export interface RequestOptions {
   /** How long to wait for the answer before failing with `timeout`; default 30 000. */

@@ -259,3 +259,45 @@ test('failover: a request sent before the leader closed fails with backend-lost;
     await context.close();
   }
 });
+
+test('reconnect: a keyed handle made with { reconnect: true } connects its key again when the leader goes, and sends it what was queued', async () => {
+  const { context, pages, leaderIndex } = await keyedTabs(env, 'api-reconnect', 3, { backends: { api: API } });
+  try {
+    const follower = pages.find((_, i) => i !== leaderIndex);
+    const first = await follower.evaluate(async () => {
+      const handle = await window.client.connectBackend({ key: 'room', spawn: { tag: 'api' } }, { reconnect: true });
+      window.room = handle;
+      window.reconnects = [];
+      window.pongs = [];
+      window.queuedWhileDown = null;
+      handle.onReconnect((response) => window.reconnects.push(response.backend_id));
+      handle.on('pong', (payload) => window.pongs.push(payload));
+      handle.onTerminated(() => {
+        // The old backend ended with its tab; the new one is not there yet.
+        window.queuedWhileDown = window.reconnects.length === 0;
+        handle.send('ping', 'queued while down');
+      });
+      await handle.ready();
+      return { worker: await handle.request('worker'), backendId: handle.backendId };
+    });
+    await pages[leaderIndex].close();
+    await waitUntil(() => follower.evaluate(() => window.pongs.length === 1), { timeout: 10_000, what: 'the queued ping answered by the new backend' });
+    const after = await follower.evaluate(async () => ({
+      pongs: window.pongs,
+      queuedWhileDown: window.queuedWhileDown,
+      reconnects: window.reconnects,
+      backendId: window.room.backendId,
+      worker: await window.room.request('worker'),
+      ready: window.room.isReady(),
+    }));
+    assert.deepEqual(after.pongs, ['queued while down']);
+    assert.equal(after.queuedWhileDown, true, 'the event was sent between the two backends');
+    assert.equal(after.reconnects.length, 1, 'one reconnect event');
+    assert.equal(after.reconnects[0], after.backendId, 'the handle follows the new backend');
+    assert.notEqual(after.backendId, first.backendId);
+    assert.notEqual(after.worker, first.worker, 'a new worker answers');
+    assert.equal(after.ready, true);
+  } finally {
+    await context.close();
+  }
+});

@@ -20,7 +20,10 @@ use super::super::runtime::clock::now;
 use super::super::runtime::codec::{from_js, to_js};
 use super::super::runtime::listener::Listener;
 use super::super::runtime::timer::Timer;
-use crate::channel::{Caller, CallerOutput, Change, ChannelFrame, RequestError, RequestId, Tracker};
+use crate::channel::{
+    Caller, CallerOutput, Change, ChannelFrame, Closing, Ending, Reconnected, RequestError, RequestId, Tracker,
+};
+use crate::model::connect::{BackendUrl, ConnectRequest, ConnectResponse};
 use crate::model::ids::BackendId;
 use crate::model::status::BackendState;
 
@@ -29,8 +32,9 @@ pub(super) enum Target {
     /// The app's default backend: the session the client keeps with each
     /// leader's backend in turn.
     Default,
-    /// A keyed backend, opened by `url`.
-    Keyed { url: String },
+    /// A keyed backend, opened by `url`; with `request`, connected again
+    /// by it when the backend is lost with its tab.
+    Keyed { url: String, request: Option<ConnectRequest> },
 }
 
 /// A request's promise, and the abort listener it holds.
@@ -45,12 +49,14 @@ pub(super) struct Shared {
     pub(super) target: Target,
     pub(super) caller: RefCell<Caller<Payload>>,
     pub(super) tracker: RefCell<Tracker>,
+    /// How a keyed session's end is decided.
+    pub(super) closing: RefCell<Closing>,
     /// The open session's port, with the listener that reads it.
     pub(super) port: RefCell<Option<(MessagePort, Listener)>>,
     /// The keyed session object, closed on `destroy()`.
     pub(super) keyed: RefCell<Option<JsValue>>,
     pub(super) events: RefCell<Callbacks>,
-    /// `onStatus`, `onReady` and `onTerminated` listeners, by those names.
+    /// `onStatus`, `onReady`, `onTerminated` and `onReconnect` listeners, by those names.
     pub(super) lifecycle: RefCell<Callbacks>,
     pub(super) ready_waiters: RefCell<Vec<(js_sys::Function, js_sys::Function)>>,
     pub(super) requests: RefCell<BTreeMap<RequestId, Pending>>,
@@ -120,49 +126,115 @@ impl Shared {
 
     /// A keyed backend: its states, and one session opened by `url`.
     pub(super) fn follow_keyed(self: &Rc<Self>, client: &Client, url: &str) -> Result<(), JsValue> {
-        let backend = crate::model::connect::BackendUrl::parse(url)
-            .map_err(|e| error(ErrorCode::InvalidArgument, e.to_string()))?
-            .backend_id;
-        self.tracker.borrow_mut().follow(backend.clone());
-        self.watch(backend.as_str());
-        let opening = client.open(url.to_string());
+        let backend = BackendUrl::parse(url).map_err(|e| error(ErrorCode::InvalidArgument, e.to_string()))?.backend_id;
+        if self.tracker.borrow_mut().follow(backend.clone()) {
+            self.watch(backend.as_str());
+        }
+        let opening = js_sys::Promise::from(JsValue::from(client.open(url.to_string())));
         let weak = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
-            let opened = JsFuture::from(js_sys::Promise::from(JsValue::from(opening))).await;
+            let opened = JsFuture::from(opening).await;
             let Some(shared) = weak.upgrade() else { return };
             match opened {
                 Ok(session) if !shared.destroyed.get() => shared.on_keyed_session(session),
                 Ok(session) => close_keyed(&session),
                 Err(refused) => {
-                    web_sys::console::warn_1(
-                        &format!("tabworker: a SessionBackend could not open its session: {}", describe(&refused))
-                            .into(),
-                    );
+                    let text =
+                        format!("tabworker: a SessionBackend could not open its session: {}", describe(&refused));
+                    web_sys::console::warn_1(&text.into());
                     let last = shared.tracker.borrow().last().cloned();
-                    shared.caller.borrow_mut().ended(last);
-                    shared.pump();
+                    let ending = shared.closing.borrow_mut().failed(last);
+                    shared.finish(ending);
                 }
             }
         });
         Ok(())
     }
 
-    pub(super) fn on_keyed_session(self: &Rc<Self>, session: JsValue) {
+    fn on_keyed_session(self: &Rc<Self>, session: JsValue) {
         let get = |name: &str| js_sys::Reflect::get(&session, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let Ok(port) = get("port").dyn_into::<MessagePort>() else { return };
         let closed = js_sys::Promise::resolve(&get("closed"));
         *self.keyed.borrow_mut() = Some(session);
+        self.closing.borrow_mut().opened();
         self.on_open(port);
         let weak = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
             let _ = JsFuture::from(closed).await;
             if let Some(shared) = weak.upgrade() {
                 shared.keyed.borrow_mut().take();
-                // A keyed backend's session ends with the backend: no other follows.
-                let last = shared.tracker.borrow().last().cloned();
                 shared.on_lost();
-                shared.caller.borrow_mut().ended(last);
-                shared.pump();
+                let ending = shared.closing.borrow_mut().closed();
+                shared.finish(ending);
+            }
+        });
+    }
+
+    /// What follows a keyed session's end: the end of the handle, or the
+    /// same key connected again.
+    pub(super) fn finish(self: &Rc<Self>, ending: Option<Ending>) {
+        if self.destroyed.get() {
+            return;
+        }
+        match ending {
+            None => {}
+            Some(Ending::End(state)) => {
+                self.caller.borrow_mut().ended(state);
+                self.pump();
+            }
+            Some(Ending::Reconnect) => self.reconnect(),
+        }
+    }
+
+    /// Connects the handle's key again; once the answer came, follows the
+    /// new backend and opens a session with it, which takes what was queued.
+    fn reconnect(self: &Rc<Self>) {
+        let (Some(inner), Target::Keyed { request: Some(request), .. }) = (self.client.upgrade(), &self.target) else {
+            return self.finish(Some(Ending::End(self.tracker.borrow().last().cloned())));
+        };
+        let request = match to_js(request) {
+            Ok(request) => request,
+            Err(e) => return web_sys::console::error_1(&format!("tabworker: cannot reconnect: {e}").into()),
+        };
+        let client = Client { inner };
+        let connecting = js_sys::Promise::from(JsValue::from(client.connect(request.unchecked_into())));
+        let weak = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let answered = JsFuture::from(connecting).await;
+            let Some(shared) = weak.upgrade() else { return };
+            if shared.destroyed.get() {
+                return;
+            }
+            let response = answered.and_then(|answer| {
+                from_js::<ConnectResponse>(answer).map_err(|e| error(ErrorCode::Malformed, e.to_string()))
+            });
+            let Some(inner) = shared.client.upgrade() else { return };
+            let reopened = response.and_then(|response| {
+                let next = shared.closing.borrow_mut().answered(now(), &response.backend_id);
+                if next == Reconnected::Follow {
+                    shared.follow_keyed(&Client { inner }, &response.url)?;
+                }
+                Ok((next, response))
+            });
+            match reopened {
+                Ok((Reconnected::Later, _)) => {
+                    // Arms the timer for the next try.
+                    shared.pump();
+                }
+                Ok((Reconnected::GiveUp(state), _)) => shared.finish(Some(Ending::End(state))),
+                Ok((Reconnected::Follow, response)) => {
+                    let event = to_js(&response).unwrap_or(JsValue::UNDEFINED);
+                    for listener in shared.lifecycle.borrow().of("reconnect") {
+                        let _ = listener.call1(&JsValue::NULL, &event);
+                    }
+                }
+                Err(refused) => {
+                    let text = format!("tabworker: a SessionBackend could not reconnect: {}", describe(&refused));
+                    web_sys::console::warn_1(&text.into());
+                    let last = shared.tracker.borrow().last().cloned();
+                    let ending = shared.closing.borrow_mut().failed(last);
+                    shared.finish(ending);
+                }
             }
         });
     }
@@ -190,7 +262,17 @@ impl Shared {
 
     pub(super) fn on_state(self: &Rc<Self>, state: BackendState) {
         let changes = self.tracker.borrow_mut().update(state);
+        let backend = self.tracker.borrow().backend().cloned();
+        let mut ending = None;
         for change in changes {
+            if let (Change::Terminated(state), Some(backend)) = (&change, &backend) {
+                // Its session is gone with it: what is sent from now on waits
+                // for the next one (or fails, if none follows).
+                self.on_lost();
+                if let Target::Keyed { .. } = self.target {
+                    ending = self.closing.borrow_mut().terminated(backend.clone(), state.clone());
+                }
+            }
             let (name, state) = match &change {
                 Change::Status(state) => ("status", state),
                 Change::Ready(state) => ("ready", state),
@@ -203,6 +285,7 @@ impl Shared {
             }
         }
         self.settle_ready();
+        self.finish(ending);
     }
 
     pub(super) fn settle_ready(&self) {
@@ -295,7 +378,8 @@ impl Shared {
                 }
             }
         }
-        let deadline = self.caller.borrow().poll_timeout();
+        let deadline =
+            [self.caller.borrow().poll_timeout(), self.closing.borrow().poll_timeout()].into_iter().flatten().min();
         if let Some(timer) = self.timer.borrow().as_ref() {
             timer.arm(deadline, now());
         }

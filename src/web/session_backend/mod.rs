@@ -24,8 +24,8 @@ use super::runtime::clock::now;
 use super::runtime::codec::{from_js, to_js};
 use super::runtime::listener::Listener;
 use super::runtime::timer::Timer;
-use crate::channel::{Caller, Tracker};
-use crate::model::connect::ConnectResponse;
+use crate::channel::{Caller, Closing, Tracker};
+use crate::model::connect::{ConnectRequest, ConnectResponse};
 use link::{Pending, Shared, Target, close_keyed, destroyed, error, function, request_error};
 
 #[wasm_bindgen]
@@ -48,6 +48,12 @@ extern "C" {
     /// `Promise<BackendState>` in TypeScript.
     #[wasm_bindgen(typescript_type = "Promise<BackendState>")]
     pub type ReadyPromise;
+    /// `ConnectBackendOptions` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ConnectBackendOptions")]
+    pub type ConnectBackendOptionsJs;
+    /// `(response: ConnectResponse) => void` in TypeScript.
+    #[wasm_bindgen(typescript_type = "(response: ConnectResponse) => void")]
+    pub type ReconnectCallback;
 }
 
 /// How long a request waits for its answer unless `timeoutMs` says otherwise.
@@ -66,20 +72,60 @@ impl Client {
     /// `ConnectResponse` of any tab), or without it the app's default
     /// backend. It opens its session at once and keeps it.
     pub fn backend(&self, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
-        let inner = &self.inner;
         let target = match response {
             None => Target::Default,
             Some(response) => {
                 let response: ConnectResponse = from_js(response.into())
                     .map_err(|e| error(ErrorCode::InvalidArgument, format!("invalid ConnectResponse: {e}")))?;
-                Target::Keyed { url: response.url.clone() }
+                Target::Keyed { url: response.url, request: None }
             }
         };
+        self.handle(target, false)
+    }
+
+    /// Connects (`connect(request)`) and resolves with a handle on the
+    /// backend that answered. With `{ reconnect: true }`, when that backend
+    /// is lost with its tab (`lost` or `key_expired`: the leader closed or
+    /// crashed) the handle connects the same request again, follows the
+    /// new backend, sends it what was queued meanwhile and calls its
+    /// `onReconnect` listeners.
+    #[wasm_bindgen(js_name = connectBackend, unchecked_return_type = "Promise<SessionBackend>")]
+    pub fn connect_backend(
+        &self,
+        request: super::keyed::ConnectRequestJs,
+        options: Option<ConnectBackendOptionsJs>,
+    ) -> js_sys::Promise {
+        let request_js: JsValue = request.into();
+        let parsed: ConnectRequest = match from_js(request_js.clone()) {
+            Ok(request) => request,
+            Err(e) => {
+                let refused = error(ErrorCode::InvalidArgument, format!("invalid ConnectRequest: {e}"));
+                return js_sys::Promise::reject(&refused);
+            }
+        };
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let reconnect = options.is_object()
+            && js_sys::Reflect::get(&options, &"reconnect".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        let connecting = js_sys::Promise::from(JsValue::from(self.connect(request_js.unchecked_into())));
+        let client = Client { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let answer = wasm_bindgen_futures::JsFuture::from(connecting).await?;
+            let response: ConnectResponse = from_js(answer).map_err(|e| error(ErrorCode::Malformed, e.to_string()))?;
+            let target = Target::Keyed { url: response.url, request: Some(parsed) };
+            client.handle(target, reconnect).map(JsValue::from)
+        })
+    }
+}
+
+impl Client {
+    fn handle(&self, target: Target, reconnect: bool) -> Result<SessionBackend, JsValue> {
+        let inner = &self.inner;
         let shared = Rc::new(Shared {
             client: Rc::downgrade(inner),
             target,
             caller: RefCell::new(Caller::new(inner.next_caller())),
             tracker: RefCell::new(Tracker::new()),
+            closing: RefCell::new(Closing::new(reconnect)),
             port: RefCell::new(None),
             keyed: RefCell::new(None),
             events: RefCell::default(),
@@ -95,12 +141,14 @@ impl Client {
         *shared.timer.borrow_mut() = Some(Timer::new(move || {
             if let Some(shared) = weak.upgrade() {
                 shared.caller.borrow_mut().timeout(now());
+                let reconnect = shared.closing.borrow_mut().timeout(now());
+                shared.finish(reconnect);
                 shared.pump();
             }
         }));
         match &shared.target {
             Target::Default => shared.follow_default(self),
-            Target::Keyed { url } => {
+            Target::Keyed { url, .. } => {
                 let url = url.clone();
                 shared.follow_keyed(self, &url)?;
             }
@@ -183,6 +231,16 @@ impl SessionBackend {
             let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
         }
         Ok(self.shared.subscribe(|s| &s.lifecycle, "terminated".into(), callback))
+    }
+
+    /// Calls `callback` with the new `ConnectResponse` each time a handle
+    /// made with `connectBackend(request, { reconnect: true })` connected
+    /// its key again; returns the function that removes it.
+    #[wasm_bindgen(js_name = onReconnect)]
+    pub fn on_reconnect(&self, callback: ReconnectCallback) -> Result<Unsubscribe, JsValue> {
+        self.shared.check_alive()?;
+        let callback = function(callback.into(), "the callback")?;
+        Ok(self.shared.subscribe(|s| &s.lifecycle, "reconnect".into(), callback))
     }
 
     /// Sends event `event` to the backend, transferring `transfer`; queued
