@@ -1,8 +1,10 @@
 // Benchmarks of tabworker in headless Chromium: failover time (2, 4 and 8
-// tabs) and the join time of a tab whose app already has a ready leader.
-// The figures are printed, never asserted.
+// tabs), the join time of a tab whose app already has a ready leader, and
+// the developer API from a follower tab beside the raw MessagePort it runs
+// on (request round trips, events per second). The figures are printed,
+// never asserted.
 //
-//   node scripts/bench.mjs [--runs N] [--only failover|join]      (default: 20 runs of both)
+//   node scripts/bench.mjs [--runs N] [--only failover|join|api]      (default: 20 runs of each)
 //
 // Failover: from the moment the leader tab is closed until EVERY remaining
 // tab has done one round trip to the backend over its new session. Join:
@@ -16,16 +18,20 @@ import { startServer } from './serve.mjs';
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' }, only: { type: 'string' } } });
 const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer, not "${args.runs}"`);
-if (args.only !== undefined && !['failover', 'join'].includes(args.only))
-  throw new Error(`--only must be "failover" or "join", not "${args.only}"`);
+if (args.only !== undefined && !['failover', 'join', 'api'].includes(args.only))
+  throw new Error(`--only must be "failover", "join" or "api", not "${args.only}"`);
 
-const TAB_COUNTS = args.only === 'join' ? [] : [2, 4, 8];
-const JOIN = args.only !== 'failover';
+const TAB_COUNTS = args.only === undefined || args.only === 'failover' ? [2, 4, 8] : [];
+const JOIN = args.only === undefined || args.only === 'join';
+const API = args.only === undefined || args.only === 'api';
+/** Round trips per run of the request benchmark, and events per run of the throughput one. */
+const ROUND_TRIPS = 500;
+const EVENTS = 20_000;
 /** How long the remaining tabs may take to reconnect before the run counts as failed. */
 const FAILOVER_TIMEOUT_MS = 10_000;
 /** Quiet time before each measurement, so set-up work (wasm tier-up, GC) settles. */
 const SETTLE_MS = 200;
-const TARGETS = { failover4: 150, join: 10 };
+const TARGETS = { failover4: 150, join: 10, requestRatio: 1.25, eventRatio: 0.8 };
 
 const TAB = '/tests/browser/fixtures/tab.html';
 const CLIENT_OPTIONS = { coordinator: '/www/coordinator.js', backend: '/tests/browser/fixtures/echo-backend.js' };
@@ -203,6 +209,102 @@ async function joinRuns(browser, url, runs) {
   }
 }
 
+/**
+ * The developer API beside the raw MessagePort, measured in one follower
+ * tab over the same session, in alternating runs: the median round trip of
+ * `request()` and of a raw `postMessage` echo, and events per second of
+ * `send()` and of raw `postMessage` (each ending with one answer once the
+ * backend saw the last).
+ */
+async function apiRuns(browser, url, runs) {
+  const context = await browser.newContext();
+  try {
+    const app = `bench-${Date.now()}-api`;
+    const options = encodeURIComponent(JSON.stringify({ backend: '/tests/browser/fixtures/api-backend.js' }));
+    const open = async (label) => {
+      const page = await newPage(context, label);
+      await page.goto(`${url}${TAB}?app=${encodeURIComponent(app)}&options=${options}`);
+      await page.evaluate(() => window.ready);
+      return page;
+    };
+    const first = await open('api leader');
+    await waitUntil(() => first.evaluate(() => window.client.role === 'leader'), { what: 'the first tab to lead' });
+    // The measuring tab is a bare page (no test instrumentation), as an app's would be.
+    const follower = await newPage(context, 'api follower');
+    await follower.goto(`${url}${BLANK}`);
+    await follower.evaluate(async (app) => {
+      const { default: init, Client } = await import('/pkg/tabworker.js');
+      await init();
+      const backend = '/tests/browser/fixtures/api-backend.js';
+      window.client = new Client({ coordinator: '/www/coordinator.js', backend, name: app });
+      await window.client.initialize();
+      window.api = window.client.backend();
+      await window.api.ready();
+      window.port = (await window.client.connected()).port;
+    }, app);
+    const figures = { request: [], raw: [], sendRate: [], rawRate: [] };
+    // Run 0 warms up and is not counted.
+    for (let run = 0; run <= runs; run += 1) {
+      await sleep(SETTLE_MS);
+      const result = await follower.evaluate(
+        async ({ trips, events }) => {
+          const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+          const api = window.api;
+          const port = window.port;
+          const rawOnce = (i) =>
+            new Promise((resolve) => {
+              const on = ({ data }) => {
+                if (data?.op === 'raw-echo' && data.i === i) {
+                  port.removeEventListener('message', on);
+                  resolve();
+                }
+              };
+              port.addEventListener('message', on);
+              port.postMessage({ op: 'raw-echo', i });
+            });
+          // performance.now() is coarse (100 µs) in a page that is not cross-origin isolated:
+          // each figure is the mean of a block of round trips, blocks alternating.
+          const BLOCK = 50;
+          const request = [];
+          const raw = [];
+          for (let block = 0; block < trips / BLOCK; block += 1) {
+            let t = performance.now();
+            for (let i = 0; i < BLOCK; i += 1) await api.request('echo', i);
+            request.push((performance.now() - t) / BLOCK);
+            t = performance.now();
+            for (let i = 0; i < BLOCK; i += 1) await rawOnce(i);
+            raw.push((performance.now() - t) / BLOCK);
+          }
+          const sendRate = await new Promise((resolve) => {
+            const t = performance.now();
+            const off = api.on('counted', () => {
+              off();
+              resolve(events / ((performance.now() - t) / 1000));
+            });
+            for (let i = 0; i < events; i += 1) api.send('count', { i, last: i === events - 1 });
+          });
+          const rawRate = await new Promise((resolve) => {
+            const t = performance.now();
+            const on = ({ data }) => {
+              if (data?.op !== 'raw-counted') return;
+              port.removeEventListener('message', on);
+              resolve(events / ((performance.now() - t) / 1000));
+            };
+            port.addEventListener('message', on);
+            for (let i = 0; i < events; i += 1) port.postMessage({ op: 'raw-count', i, last: i === events - 1 });
+          });
+          return { request: median(request), raw: median(raw), sendRate, rawRate };
+        },
+        { trips: ROUND_TRIPS, events: EVENTS },
+      );
+      if (run > 0) for (const key of Object.keys(figures)) figures[key].push(result[key]);
+    }
+    return figures;
+  } finally {
+    await context.close();
+  }
+}
+
 /** Median, p90 (nearest rank), min and max of `samples`, formatted. */
 function summary(samples) {
   if (samples.length === 0) return 'no successful runs';
@@ -241,11 +343,26 @@ try {
     lines.push(`  of which initialize(): ${summary(join.initializeOnly)}`);
   }
 
+  if (API) {
+    const api = await apiRuns(browser, server.url, Math.min(RUNS, 10));
+    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const us = (ms) => `${(ms * 1000).toFixed(0)} µs`;
+    const perSecond = (x) => `${Math.round(x).toLocaleString('en')}/s`;
+    lines.push(
+      `request() round trip:    median ${us(median(api.request))}   raw MessagePort echo: ${us(median(api.raw))}   ratio ${(median(api.request) / median(api.raw)).toFixed(2)}  (medians of ${api.request.length} runs, each the median of blocks of 50 of ${ROUND_TRIPS} round trips)`,
+    );
+    lines.push(
+      `events, send():          ${perSecond(median(api.sendRate))}   raw postMessage: ${perSecond(median(api.rawRate))}   ratio ${(median(api.sendRate) / median(api.rawRate)).toFixed(2)}  (medians of ${api.sendRate.length} runs of ${EVENTS.toLocaleString('en')})`,
+    );
+  }
+
   const cpu = cpus();
   console.log(`\ntabworker benchmark (headless Chromium ${browser.version()}, ${RUNS} runs each)`);
   console.log(`machine: ${platform()} ${release()}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, node ${process.version}`);
   for (const line of lines) console.log(line);
-  console.log(`targets (for context, not enforced): failover with 4 tabs < ${TARGETS.failover4} ms median; join < ${TARGETS.join} ms median`);
+  console.log(
+    `targets (for context, not enforced): failover with 4 tabs < ${TARGETS.failover4} ms median; join < ${TARGETS.join} ms median; request() within ${TARGETS.requestRatio}× raw; send() at least ${TARGETS.eventRatio}× raw`,
+  );
   console.log(`page console errors/warnings and uncaught errors: ${pageProblems}; total time ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
 } finally {
   await browser.close();

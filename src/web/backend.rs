@@ -479,7 +479,7 @@ fn call_handler(host: &Rc<RefCell<Host>>, id: &SessionId, port: MessagePort, fie
         open.app = Some(session.clone());
     }
     let handler = host.borrow().code.session.clone();
-    if let Err(e) = handler.call1(&JsValue::NULL, &session.into()) {
+    if let Err(e) = handler.call1(&JsValue::NULL, &session.js()) {
         web_sys::console::error_1(&format!("tabworker backend: the session handler threw: {}", describe(&e)).into());
     }
 }

@@ -37,6 +37,9 @@ pub(crate) struct SessionState {
     listeners: RefCell<Callbacks>,
     handlers: Handlers,
     message: RefCell<Option<Listener>>,
+    /// The session as JavaScript holds it, given to every listener and
+    /// handler (made once; dropped at close, which ends the cycle it makes).
+    js: RefCell<Option<JsValue>>,
 }
 
 /// A session of this backend with one tab.
@@ -58,6 +61,7 @@ impl BackendSession {
             listeners: RefCell::default(),
             handlers,
             message: RefCell::new(None),
+            js: RefCell::new(None),
         });
         let weak = Rc::downgrade(&state);
         let listener = Listener::new(&port, "message", move |event: MessageEvent| {
@@ -67,11 +71,19 @@ impl BackendSession {
         });
         port.start();
         *state.message.borrow_mut() = Some(listener);
-        BackendSession { state }
+        let session = BackendSession { state };
+        *session.state.js.borrow_mut() = Some(session.clone().into());
+        session
+    }
+
+    /// The session as JavaScript sees it.
+    pub(crate) fn js(&self) -> JsValue {
+        self.state.js.borrow().clone().unwrap_or_else(|| self.clone().into())
     }
 
     /// The session ended: its listeners go, and answers still running go nowhere.
     pub(crate) fn close(&self) {
+        self.state.js.borrow_mut().take();
         self.state.responder.borrow_mut().close();
         self.state.listeners.borrow_mut().clear();
         self.state.message.borrow_mut().take();
@@ -98,8 +110,10 @@ impl BackendSession {
             None => {}
             Some(Err(e)) => web_sys::console::warn_1(&format!("tabworker backend: a tab sent a bad frame: {e}").into()),
             Some(Ok(ChannelFrame::Event { name, payload })) => {
-                let session: JsValue = self.clone().into();
-                for listener in self.state.listeners.borrow().of(&name) {
+                let session = self.js();
+                // Taken first: a listener may add or remove listeners.
+                let listeners = self.state.listeners.borrow().of(&name);
+                for listener in listeners {
                     if let Err(e) = listener.call2(&JsValue::NULL, &payload, &session) {
                         web_sys::console::error_1(
                             &format!("tabworker backend: listener of {name:?} threw: {}", describe(&e)).into(),
@@ -123,19 +137,31 @@ impl BackendSession {
             }
             return;
         };
+        let returned = handler.call2(&JsValue::NULL, &payload, &self.js());
+        // A handler that returned a value (not a promise) is answered at once.
+        let pending = match returned {
+            Ok(value) if value.is_instance_of::<js_sys::Promise>() => Ok(value),
+            Ok(value) if !is_thenable(&value) => return self.answer(id, Ok(Payload::plain(value))),
+            other => other,
+        };
         let session = self.clone();
-        let returned = handler.call2(&JsValue::NULL, &payload, &self.clone().into());
+        let returned = pending;
         wasm_bindgen_futures::spawn_local(async move {
             let outcome = match returned {
                 Ok(value) => JsFuture::from(js_sys::Promise::resolve(&value)).await,
                 Err(thrown) => Err(thrown),
             };
-            let outcome = outcome.map(Payload::plain).map_err(|thrown| describe(&thrown));
-            let answer = session.state.responder.borrow_mut().answer(id, outcome);
-            if let Some(frame) = answer {
-                session.post(frame);
-            }
+            session.answer(id, outcome.map(Payload::plain));
         });
+    }
+
+    /// The handler of `id` finished: its answer goes out, if it still has somewhere to go.
+    fn answer(&self, id: RequestId, outcome: Result<Payload, JsValue>) {
+        let outcome = outcome.map_err(|thrown| describe(&thrown));
+        let answer = self.state.responder.borrow_mut().answer(id, outcome);
+        if let Some(frame) = answer {
+            self.post(frame);
+        }
     }
 
     fn post(&self, frame: ChannelFrame<Payload>) {
@@ -226,4 +252,9 @@ impl BackendSession {
         });
         Ok(remove.into_js_value().unchecked_into())
     }
+}
+
+/// Whether `value` has a `then` method (a promise of another realm, or a thenable).
+fn is_thenable(value: &JsValue) -> bool {
+    value.is_object() && js_sys::Reflect::get(value, &"then".into()).is_ok_and(|then| then.is_function())
 }

@@ -107,6 +107,21 @@ test('events both ways: sends before the session opens arrive in order, broadcas
       assert.deepEqual(await page.evaluate(() => window.heard), [{ from: 'second tab' }]);
     }
 
+    // A listener that removes itself while it runs: it runs once, and the handle goes on.
+    const once = await pages[0].evaluate(async () => {
+      let calls = 0;
+      const off = window.api.on('pong', () => {
+        calls += 1;
+        off();
+      });
+      window.api.send('ping', 'a');
+      window.api.send('ping', 'b');
+      // Answered after both pongs: one port keeps the order.
+      await window.api.request('echo', 1);
+      return calls;
+    });
+    assert.equal(once, 1);
+
     const transfer = await pages[0].evaluate(async () => {
       const buffer = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer;
       const back = new Promise((resolve) => window.api.on('bytes-back', resolve));

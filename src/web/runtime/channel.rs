@@ -5,8 +5,7 @@
 use wasm_bindgen::prelude::*;
 use web_sys::MessagePort;
 
-use super::js::object;
-use crate::channel::{ChannelError, ChannelFrame, Fields, RequestId};
+use crate::channel::{ChannelError, ChannelFrame, Fields, KINDS, RequestId};
 
 #[wasm_bindgen]
 extern "C" {
@@ -15,8 +14,35 @@ extern "C" {
     pub type TransferList;
 }
 
-/// The field that marks a channel frame and names its kind.
-const KIND: &str = "tw";
+/// The JavaScript strings of the frame's field names and kinds, made once
+/// per thread: reading and writing a frame then copies no names.
+struct Keys {
+    /// `tw`: marks a channel frame and names its kind.
+    tw: JsValue,
+    name: JsValue,
+    method: JsValue,
+    caller: JsValue,
+    id: JsValue,
+    code: JsValue,
+    message: JsValue,
+    payload: JsValue,
+    /// The kinds, in [`KINDS`]' order.
+    kinds: [JsValue; 4],
+}
+
+thread_local! {
+    static KEYS: Keys = Keys {
+        tw: "tw".into(),
+        name: "name".into(),
+        method: "method".into(),
+        caller: "caller".into(),
+        id: "id".into(),
+        code: "code".into(),
+        message: "message".into(),
+        payload: "payload".into(),
+        kinds: KINDS.map(JsValue::from),
+    };
+}
 
 /// An app's payload, with what it transfers.
 #[derive(Debug, Clone)]
@@ -33,54 +59,81 @@ impl Payload {
 }
 
 /// The channel frame `data` holds: `None` for a message that is not one.
+/// Only the fields of its kind are read (each read crosses into JavaScript).
 pub(crate) fn read_frame(data: &JsValue) -> Option<Result<ChannelFrame<JsValue>, ChannelError>> {
     if !data.is_object() {
         return None;
     }
-    let get = |name: &str| js_sys::Reflect::get(data, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let kind = get(KIND);
-    if kind.is_undefined() {
-        return None;
-    }
-    let name = get("name").as_string().or_else(|| get("method").as_string());
-    let fields = Fields {
-        kind: kind.as_string(),
-        caller: get("caller").as_f64(),
-        id: get("id").as_f64(),
-        name,
-        code: get("code").as_string(),
-        message: get("message").as_string(),
-        payload: get("payload"),
-    };
-    Some(fields.decode())
+    KEYS.with(|keys| {
+        let get = |key: &JsValue| js_sys::Reflect::get(data, key).unwrap_or(JsValue::UNDEFINED);
+        let kind = get(&keys.tw);
+        if kind.is_undefined() {
+            return None;
+        }
+        let known = keys.kinds.iter().position(|k| *k == kind).map(|i| KINDS[i]);
+        let mut fields = Fields {
+            kind: Some(known.map_or_else(|| kind.as_string().unwrap_or_default(), String::from)),
+            ..Fields::default()
+        };
+        match known {
+            Some("event") => fields.name = get(&keys.name).as_string(),
+            Some("request") => fields.name = get(&keys.method).as_string(),
+            Some("failure") => {
+                fields.code = get(&keys.code).as_string();
+                fields.message = get(&keys.message).as_string();
+            }
+            _ => {}
+        }
+        if known != Some("event") {
+            fields.caller = get(&keys.caller).as_f64();
+            fields.id = get(&keys.id).as_f64();
+        }
+        if known != Some("failure") {
+            fields.payload = get(&keys.payload);
+        }
+        Some(fields.decode())
+    })
 }
 
 /// Posts `frame` on `port` with its payload's transfer list; the message
 /// of a failure to post (a payload that cannot be cloned).
 pub(crate) fn post_channel(port: &MessagePort, frame: ChannelFrame<Payload>) -> Result<(), JsValue> {
-    let kind = frame.kind();
-    let id = |id: RequestId| vec![("caller", f64::from(id.caller()).into()), ("id", (id.seq() as f64).into())];
-    let (fields, payload) = match frame {
-        ChannelFrame::Event { name, payload } => (vec![("name", name.into())], Some(payload)),
-        ChannelFrame::Request { id: i, method, payload } => {
-            let mut fields = id(i);
-            fields.push(("method", method.into()));
-            (fields, Some(payload))
-        }
-        ChannelFrame::Result { id: i, payload } => (id(i), Some(payload)),
-        ChannelFrame::Failure { id: i, code, message } => {
-            let mut fields = id(i);
-            fields.extend([("code", code.as_str().into()), ("message", message.into())]);
-            (fields, None)
-        }
-    };
-    let mut entries = vec![(KIND, JsValue::from(kind))];
-    entries.extend(fields);
-    let transfer = payload.as_ref().and_then(|p| p.transfer.clone());
-    if let Some(payload) = payload {
-        entries.push(("payload", payload.value));
-    }
-    let message = object(&entries);
+    let message = js_sys::Object::new();
+    let transfer = KEYS.with(|keys| {
+        // Setting properties on a fresh plain object cannot fail.
+        let set = |key: &JsValue, value: &JsValue| drop(js_sys::Reflect::set(&message, key, value));
+        let kind = KINDS.iter().position(|k| *k == frame.kind()).map_or(&keys.kinds[0], |i| &keys.kinds[i]);
+        set(&keys.tw, kind);
+        let set_id = |id: RequestId| {
+            set(&keys.caller, &f64::from(id.caller()).into());
+            set(&keys.id, &(id.seq() as f64).into());
+        };
+        let payload = match frame {
+            ChannelFrame::Event { name, payload } => {
+                set(&keys.name, &name.into());
+                Some(payload)
+            }
+            ChannelFrame::Request { id, method, payload } => {
+                set_id(id);
+                set(&keys.method, &method.into());
+                Some(payload)
+            }
+            ChannelFrame::Result { id, payload } => {
+                set_id(id);
+                Some(payload)
+            }
+            ChannelFrame::Failure { id, code, message } => {
+                set_id(id);
+                set(&keys.code, &code.as_str().into());
+                set(&keys.message, &message.into());
+                None
+            }
+        };
+        payload.and_then(|payload| {
+            set(&keys.payload, &payload.value);
+            payload.transfer
+        })
+    });
     match transfer {
         Some(transfer) => port.post_message_with_transferable(&message, &transfer),
         None => port.post_message(&message),

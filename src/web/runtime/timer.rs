@@ -1,6 +1,7 @@
 //! One runtime timer, re-armed to the state machine's earliest deadline
 //! (quinn's pattern): a single `setTimeout` at a time (gloo-timers'
-//! `Timeout`, cleared when dropped), set again only when the deadline moves.
+//! `Timeout`, cleared when dropped), set again only when the deadline moves
+//! earlier (or once it fired).
 //! It is the only `setTimeout` of the browser layer: every deadline is the
 //! core's.
 
@@ -27,9 +28,14 @@ impl Timer {
     }
 
     /// Fires once at `deadline` (`now` is the clock now); `None` disarms.
-    /// Replaces an earlier arming, unless it was for the same deadline.
+    /// Replaces an earlier arming only when `deadline` comes before it: an
+    /// arming for an earlier instant is kept (the core, asked then, finds
+    /// nothing due, and the timer is armed again to its deadline). So a
+    /// deadline that moves later — a request made, or one answered — costs
+    /// no `clearTimeout`/`setTimeout` pair.
     pub(crate) fn arm(&self, deadline: Option<Timestamp>, now: Timestamp) {
-        if self.armed_for.get() == deadline {
+        let armed = self.armed_for.get();
+        if armed.is_some_and(|armed| deadline.is_none_or(|d| d >= armed)) || armed == deadline {
             return;
         }
         self.armed_for.set(deadline);

@@ -224,7 +224,9 @@ impl Shared {
                 Ok((Reconnected::GiveUp(state), _)) => shared.finish(Some(Ending::End(state))),
                 Ok((Reconnected::Follow, response)) => {
                     let event = to_js(&response).unwrap_or(JsValue::UNDEFINED);
-                    for listener in shared.lifecycle.borrow().of("reconnect") {
+                    // Taken first: a listener may add or remove listeners.
+                    let listeners = shared.lifecycle.borrow().of("reconnect");
+                    for listener in listeners {
                         let _ = listener.call1(&JsValue::NULL, &event);
                     }
                 }
@@ -279,7 +281,9 @@ impl Shared {
                 Change::Terminated(state) => ("terminated", state),
             };
             let js = to_js(state).unwrap_or(JsValue::UNDEFINED);
-            for listener in self.lifecycle.borrow().of(name) {
+            // Taken first: a listener may add or remove listeners.
+            let listeners = self.lifecycle.borrow().of(name);
+            for listener in listeners {
                 // A listener that throws is reported by the browser, not here.
                 let _ = listener.call1(&JsValue::NULL, &js);
             }
@@ -372,7 +376,9 @@ impl Shared {
                     };
                 }
                 CallerOutput::Event { name, payload } => {
-                    for listener in self.events.borrow().of(&name) {
+                    // Taken first: a listener may add or remove listeners.
+                    let listeners = self.events.borrow().of(&name);
+                    for listener in listeners {
                         let _ = listener.call1(&JsValue::NULL, &payload.value);
                     }
                 }
