@@ -88,7 +88,8 @@ pub struct BackendHandle {
 /// `auth`. `start(ctx)` runs once before any session; a backend is ready when
 /// it returns, or with `declaresReady: true` when it calls `ctx.ready()`.
 /// `stop()` runs on a soft termination.
-#[wasm_bindgen(js_name = serveBackend)]
+/// (Typed in `typescript.rs`, generic in the backend's schema.)
+#[wasm_bindgen(js_name = serveBackend, skip_typescript)]
 pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, TabworkerError> {
     let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().map_err(|_| {
         TabworkerError::new(ErrorCode::InvalidArgument, "serveBackend() must be called in a dedicated worker")

@@ -157,6 +157,113 @@ export interface ClientEventMap {
   backenderror: { detail: string }
 }
 
+/**
+ * A backend's protocol, declared once as a type and shared by the tab's and the backend's code:
+ * `tabEvents` (what tabs `send`, name → payload), `backendEvents` (what the backend sends) and
+ * `requests` (method → `{ payload, result }`). Each part may be left out; what is left out is
+ * untyped (`unknown` payloads under any name).
+ */
+export interface BackendSchema {
+  tabEvents?: object
+  backendEvents?: object
+  requests?: object
+}
+
+/** The schema of a backend whose protocol is not declared: any name, `unknown` payloads. */
+export type AnySchema = {}
+
+/** Events tabs send to a backend of schema `S`, by name. */
+export type TabEventsOf<S> = S extends { tabEvents: infer E extends object } ? E : Record<string, unknown>
+/** Events a backend of schema `S` sends to tabs, by name. */
+export type BackendEventsOf<S> = S extends { backendEvents: infer E extends object } ? E : Record<string, unknown>
+/** Requests a backend of schema `S` answers, by method. */
+export type RequestsOf<S> = S extends { requests: infer R extends object }
+  ? R
+  : Record<string, { payload: unknown; result: unknown }>
+/** The methods of schema `S`. */
+export type RequestNames<S> = Extract<keyof RequestsOf<S>, string>
+/** The payload of request `M` of schema `S`. */
+export type RequestPayload<S, M extends keyof RequestsOf<S>> = RequestsOf<S>[M] extends { payload: infer P } ? P : unknown
+/** The result of request `M` of schema `S`. */
+export type RequestResult<S, M extends keyof RequestsOf<S>> = RequestsOf<S>[M] extends { result: infer T } ? T : unknown
+/** A backend's handler of request `M` of schema `S`. */
+export type RequestHandlerOf<S extends object, M extends RequestNames<S>> = (
+  payload: RequestPayload<S, M>,
+  session: BackendSessionOf<S>,
+) => RequestResult<S, M> | Promise<RequestResult<S, M>>
+
+/** A `SessionBackend` typed by its backend's schema: `send`, `on` and `request` are checked against it. */
+export type SessionBackendOf<S extends object = AnySchema> = Omit<SessionBackend, 'send' | 'on' | 'request'> & {
+  /** Sends event `event` to the backend (queued in order while no session is open). */
+  send<E extends Extract<keyof TabEventsOf<S>, string>>(
+    event: E,
+    payload: TabEventsOf<S>[E],
+    transfer?: Transferable[] | null,
+  ): void
+  /** Calls `callback(payload)` for each event `event` from the backend; returns the function that removes it. */
+  on<E extends Extract<keyof BackendEventsOf<S>, string>>(
+    event: E,
+    callback: (payload: BackendEventsOf<S>[E]) => void,
+  ): () => void
+  /** Asks the backend's handler of `method`; resolves with its result. */
+  request<M extends RequestNames<S>>(
+    method: M,
+    payload: RequestPayload<S, M>,
+    options?: RequestOptions | null,
+  ): Promise<RequestResult<S, M>>
+}
+
+/** A `BackendSession` typed by its backend's schema. */
+export type BackendSessionOf<S extends object = AnySchema> = Omit<BackendSession, 'send' | 'on'> & {
+  /** Sends event `event` to this session's tab, transferring `transfer`. */
+  send<E extends Extract<keyof BackendEventsOf<S>, string>>(
+    event: E,
+    payload: BackendEventsOf<S>[E],
+    transfer?: Transferable[] | null,
+  ): void
+  /** Calls `listener(payload, session)` for each event `event` from this session's tab. */
+  on<E extends Extract<keyof TabEventsOf<S>, string>>(
+    event: E,
+    listener: (payload: TabEventsOf<S>[E], session: BackendSessionOf<S>) => void,
+  ): () => void
+}
+
+/** A `BackendHandle` typed by its backend's schema. */
+export type BackendHandleOf<S extends object = AnySchema> = Omit<BackendHandle, 'handle' | 'broadcast'> & {
+  /** Answers requests for `method` with `handler(payload, session)`. */
+  handle<M extends RequestNames<S>>(method: M, handler: RequestHandlerOf<S, M>): void
+  /** Sends event `event` to every open session. */
+  broadcast<E extends Extract<keyof BackendEventsOf<S>, string>>(event: E, payload: BackendEventsOf<S>[E]): void
+}
+
+export interface Client {
+  /**
+   * A handle on a backend: the keyed backend of `response` (a `ConnectResponse` of any tab), or
+   * without it the app's default backend. It opens its session at once and keeps it. `S`, the
+   * backend's schema, types its events and requests.
+   */
+  backend<S extends object = AnySchema>(response?: ConnectResponse | null): SessionBackendOf<S>
+  /**
+   * Connects (`connect(request)`) and resolves with a handle on the backend that answered. With
+   * `{ reconnect: true }`, when that backend is lost with its tab (the leader closed or crashed) the
+   * handle connects the same request again, sends the new backend what was queued meanwhile and
+   * calls its `onReconnect` listeners.
+   */
+  connectBackend<S extends object = AnySchema>(
+    request: ConnectRequest,
+    options?: ConnectBackendOptions | null,
+  ): Promise<SessionBackendOf<S>>
+}
+
+/**
+ * Serves sessions in the calling dedicated worker (started by a leader tab): `serveBackend(handler)`
+ * or `serveBackend({ start, session, handlers, stop, declaresReady })`. `S`, the backend's schema,
+ * types its handlers and events.
+ */
+export function serveBackend<S extends object = AnySchema>(
+  handler: BackendHandler<S> | BackendConfig<S>,
+): BackendHandleOf<S>
+
 /** Options of `Client.connectBackend`. */
 export interface ConnectBackendOptions {
   /** Connect the same request again when the backend is lost with its tab (the leader closed or
@@ -178,7 +285,7 @@ export type ClientEventListener = (
 ) => void
 
 /** The app's code in the backend worker, called once per session. */
-export type BackendHandler = (session: BackendSession) => void | Promise<void>
+export type BackendHandler<S extends object = AnySchema> = (session: BackendSessionOf<S>) => void | Promise<void>
 
 /** What a backend's `start` is given. */
 export interface BackendContext {
@@ -197,15 +304,15 @@ export interface BackendContext {
 }
 
 /** A backend's code: `serveBackend(handler)` or `serveBackend({ start, session, stop })`. */
-export interface BackendConfig {
+export interface BackendConfig<S extends object = AnySchema> {
   /** Runs once, before any session: open databases here. A throw (or rejection) ends the backend
    * with `exit_error: true`. */
   start?: (ctx: BackendContext) => void | Promise<void>
   /** Called once per session (optional: `handlers` and events may serve every session). */
-  session?: BackendHandler
+  session?: BackendHandler<S>
   /** Request handlers by method: `request(method, payload)` in a tab gets what the handler returns
    * (or its promise resolves to); what it throws reaches the tab as a `handler-error`. */
-  handlers?: Record<string, (payload: unknown, session: BackendSession) => unknown>
+  handlers?: { [M in RequestNames<S>]?: RequestHandlerOf<S, M> }
   /** Runs on a soft termination; the worker is terminated when it returns (or the grace period ends). */
   stop?: () => void | Promise<void>
   /** `true`: the backend is ready only once it calls `ctx.ready()`; default: when `start` returns. */

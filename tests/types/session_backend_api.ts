@@ -1,12 +1,58 @@
-// The developer API's types: SessionBackend in a tab, BackendSession and the
-// handlers in a backend. Payloads are `unknown`, never `any`: each
-// `@ts-expect-error` line must fail to type-check.
-import type { BackendConfig, BackendSession, BackendState, ConnectResponse, SessionBackend } from '../../pkg/tabworker.js';
+// The developer API's types: a backend's schema declared once types the
+// tab's `send`, `on` and `request` and the backend's `handlers`, `handle`,
+// `broadcast`, `session.send` and `session.on`. Without a schema payloads are
+// `unknown`, never `any`. Each `@ts-expect-error` line must fail to
+// type-check; if a type were loosened, tsc would report the directive unused.
+import type {
+  BackendConfig,
+  BackendSessionOf,
+  BackendState,
+  ConnectResponse,
+  SessionBackendOf,
+} from '../../pkg/tabworker.js';
 import { Client, serveBackend } from '../../pkg/tabworker.js';
 
-export async function tab(client: Client, response: ConnectResponse): Promise<void> {
-  const keyed: SessionBackend = client.backend(response);
-  const fallback: SessionBackend = client.backend();
+/** The chat backend's protocol, as an app would declare it. */
+interface Chat {
+  tabEvents: { post: { text: string }; typing: boolean }
+  backendEvents: { posted: { id: number; text: string } }
+  requests: {
+    history: { payload: { since: number }; result: string[] }
+    clear: { payload: null; result: number }
+  }
+}
+
+export async function typedTab(client: Client, response: ConnectResponse): Promise<void> {
+  const chat: SessionBackendOf<Chat> = client.backend<Chat>(response);
+  chat.send('post', { text: 'hi' });
+  chat.send('typing', true);
+  // @ts-expect-error the payload of `post` is { text: string }
+  chat.send('post', { body: 'hi' });
+  // @ts-expect-error `shout` is not an event tabs send
+  chat.send('shout', 1);
+  chat.on('posted', (message) => {
+    const id: number = message.id;
+    void id;
+  });
+  // @ts-expect-error `post` is sent by tabs, not by the backend
+  chat.on('post', () => {});
+  const lines: string[] = await chat.request('history', { since: 0 });
+  const cleared: number = await chat.request('clear', null);
+  // @ts-expect-error the result of `history` is string[]
+  const wrong: number = await chat.request('history', { since: 0 });
+  // @ts-expect-error `since` is a number
+  void chat.request('history', { since: 'yesterday' });
+  // @ts-expect-error `delete` is not a method of the schema
+  void chat.request('delete', null);
+  void [lines, cleared, wrong];
+  const reconnecting = await client.connectBackend<Chat>({ key: 'room', spawn: true }, { reconnect: true });
+  reconnecting.onReconnect((next: ConnectResponse) => void next.backend_id);
+  reconnecting.send('post', { text: 'again' });
+}
+
+export async function untypedTab(client: Client, response: ConnectResponse): Promise<void> {
+  const keyed = client.backend(response);
+  const fallback = client.backend();
   const ready: BackendState = await keyed.ready();
   const ended: boolean = keyed.isTerminated() || !keyed.isReady();
   const state: BackendState | undefined = keyed.status();
@@ -31,26 +77,39 @@ export async function tab(client: Client, response: ConnectResponse): Promise<vo
   keyed.destroy();
 }
 
-export const config: BackendConfig = {
+export const chatBackend: BackendConfig<Chat> = {
   handlers: {
-    add: (payload: unknown, session: BackendSession) => {
-      const from: string = session.clientId;
-      return [payload, from];
-    },
+    history: ({ since }) => [`since ${since}`],
+    // @ts-expect-error `clear` answers a number
+    clear: () => 'cleared',
   },
-  session(session) {
-    session.send('hello', { at: Date.now() });
-    const off: () => void = session.on('ping', (payload, from: BackendSession) => from.send('pong', payload));
-    void off;
-    // @ts-expect-error an event name is a string
-    session.send(1, {});
+  session(session: BackendSessionOf<Chat>) {
+    session.on('post', ({ text }, from) => from.send('posted', { id: 1, text }));
+    // @ts-expect-error `posted` is the backend's event, not the tab's
+    session.on('posted', () => {});
+    // @ts-expect-error `posted` carries { id, text }
+    session.send('posted', { text: 'no id' });
   },
 };
 
-export function backend(): void {
-  const handle = serveBackend(config);
-  handle.handle('sum', async (payload) => payload);
-  handle.broadcast('tick', 1);
-  const handled: number = handle.handled;
+export function backends(): void {
+  const chat = serveBackend<Chat>(chatBackend);
+  chat.handle('clear', () => 0);
+  // @ts-expect-error a handler of `history` gets { since: number } and answers string[]
+  chat.handle('history', (payload: { until: number }) => [payload.until]);
+  chat.broadcast('posted', { id: 2, text: 'to all' });
+  const handled: number = chat.handled;
+  const plain = serveBackend({
+    handlers: { echo: (payload) => payload },
+    session(session) {
+      session.send('hello', { at: Date.now() });
+      const off: () => void = session.on('ping', (payload, from) => from.send('pong', payload));
+      void off;
+      // @ts-expect-error an event name is a string
+      session.send(1, {});
+    },
+  });
+  plain.handle('sum', async (payload) => payload);
+  plain.broadcast('tick', 1);
   void handled;
 }

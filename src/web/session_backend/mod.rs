@@ -71,6 +71,8 @@ impl Client {
     /// A handle on a backend: the keyed backend of `response` (a
     /// `ConnectResponse` of any tab), or without it the app's default
     /// backend. It opens its session at once and keeps it.
+    /// (Typed in the `Client` interface of `typescript.rs`, generic in the backend's schema.)
+    #[wasm_bindgen(skip_typescript)]
     pub fn backend(&self, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
         let target = match response {
             None => Target::Default,
@@ -89,7 +91,8 @@ impl Client {
     /// crashed) the handle connects the same request again, follows the
     /// new backend, sends it what was queued meanwhile and calls its
     /// `onReconnect` listeners.
-    #[wasm_bindgen(js_name = connectBackend, unchecked_return_type = "Promise<SessionBackend>")]
+    /// (Typed in the `Client` interface of `typescript.rs`.)
+    #[wasm_bindgen(js_name = connectBackend, skip_typescript)]
     pub fn connect_backend(
         &self,
         request: super::keyed::ConnectRequestJs,
