@@ -5,7 +5,7 @@
 // Every setting of wasm-pack.toml becomes a wasm-pack flag; wasm-opt is run
 // here rather than by wasm-pack, so that wasm-pack never downloads anything.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
@@ -63,7 +63,32 @@ export function build(settings = readSettings()) {
     run(WASM_OPT, [wasm, '-o', wasm, ...settings.wasmOpt.args]);
     console.log(`wasm-opt: ${before} → ${statSync(wasm).size} bytes`);
   }
+  addReactEntry(settings);
   return { wasm, dir: join(root, settings.outDir) };
+}
+
+/**
+ * Adds the package's second entry, `<name>/react` (src/web/react/), and says
+ * so in its package.json: the `exports` of both entries, and React as an
+ * optional peer dependency (only the react entry imports it).
+ */
+export function addReactEntry(settings) {
+  const dir = join(root, settings.outDir);
+  const main = `./${settings.outName}.js`;
+  const source = join(root, 'src', 'web', 'react');
+  writeFileSync(join(dir, 'react.js'), readFileSync(join(source, 'index.js'), 'utf8'));
+  const types = readFileSync(join(source, 'index.d.ts'), 'utf8').replaceAll("'./tabworker.js'", `'${main}'`);
+  writeFileSync(join(dir, 'react.d.ts'), types);
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  manifest.files = [...new Set([...(manifest.files ?? []), 'react.js', 'react.d.ts'])];
+  manifest.exports = {
+    '.': { types: `./${settings.outName}.d.ts`, default: main },
+    './react': { types: './react.d.ts', default: './react.js' },
+  };
+  manifest.peerDependencies = { react: '>=18' };
+  manifest.peerDependenciesMeta = { react: { optional: true } };
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  console.log('added the react entry: react.js, react.d.ts');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
