@@ -64,7 +64,28 @@ export function build(settings = readSettings()) {
     console.log(`wasm-opt: ${before} → ${statSync(wasm).size} bytes`);
   }
   addReactEntry(settings);
+  buildRustExample(settings);
   return { wasm, dir: join(root, settings.outDir) };
+}
+
+/**
+ * Builds the example backend written in Rust (www/rust-backend, a member of
+ * this workspace) into www/rust-backend/pkg/, as an app builds its own:
+ * cargo for wasm32, then wasm-bindgen --target web (and the same wasm-opt).
+ */
+export function buildRustExample(settings) {
+  const run = (cmd, args) => {
+    console.log(`$ ${cmd} ${args.join(' ')}`);
+    execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  };
+  run('cargo', ['build', '-p', 'counter-backend', '--target', 'wasm32-unknown-unknown', '--release']);
+  const out = join(root, 'www', 'rust-backend', 'pkg');
+  const built = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'counter_backend.wasm');
+  run('wasm-bindgen', ['--target', 'web', '--out-dir', out, built]);
+  if (settings.wasmOpt.enabled) {
+    const wasm = join(out, 'counter_backend_bg.wasm');
+    run(WASM_OPT, [wasm, '-o', wasm, ...settings.wasmOpt.args]);
+  }
 }
 
 /**

@@ -12,6 +12,8 @@ step "clippy (native)"
 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)"
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+step "clippy (the example backend in Rust, wasm32)"
+cargo clippy -p counter-backend --target wasm32-unknown-unknown -- -D warnings
 
 step "native tests (cargo test)"
 cargo test
