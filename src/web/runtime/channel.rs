@@ -30,7 +30,13 @@ struct Keys {
     kinds: [JsValue; 4],
 }
 
+/// How many event and method names [`js_name`] keeps as JavaScript strings.
+const NAMES_KEPT: usize = 256;
+
 thread_local! {
+    /// Event and method names already made into JavaScript strings: an app
+    /// uses a few names many times.
+    static NAMES: std::cell::RefCell<std::collections::HashMap<String, JsValue>> = Default::default();
     static KEYS: Keys = Keys {
         tw: "tw".into(),
         name: "name".into(),
@@ -42,6 +48,22 @@ thread_local! {
         payload: "payload".into(),
         kinds: KINDS.map(JsValue::from),
     };
+}
+
+/// `name` as a JavaScript string, made once for the names used most.
+fn js_name(name: String) -> JsValue {
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(js) = names.get(&name) {
+            return js.clone();
+        }
+        if names.len() >= NAMES_KEPT {
+            names.clear();
+        }
+        let js = JsValue::from(name.as_str());
+        names.insert(name, js.clone());
+        js
+    })
 }
 
 /// An app's payload, with what it transfers.
@@ -110,12 +132,12 @@ pub(crate) fn post_channel(port: &MessagePort, frame: ChannelFrame<Payload>) -> 
         };
         let payload = match frame {
             ChannelFrame::Event { name, payload } => {
-                set(&keys.name, &name.into());
+                set(&keys.name, &js_name(name));
                 Some(payload)
             }
             ChannelFrame::Request { id, method, payload } => {
                 set_id(id);
-                set(&keys.method, &method.into());
+                set(&keys.method, &js_name(method));
                 Some(payload)
             }
             ChannelFrame::Result { id, payload } => {
