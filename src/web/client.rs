@@ -1,7 +1,7 @@
 //! The tab side: `Client`, which runs [`Tab`] in a page.
 
 use std::cell::{Cell, RefCell, RefMut};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -20,6 +20,7 @@ use super::runtime::timer::Timer;
 use super::tables::{Keyed, Promises};
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
+use crate::model::time::Timestamp;
 use crate::protocol::{CoordinatorToTab, WireMessage};
 use crate::tab::{CallError, CallId, CallValue, Tab, TabEvent, TabOutput};
 
@@ -138,6 +139,19 @@ pub(super) struct Inner {
     pumping: Cell<bool>,
     /// The number of the last `SessionBackend` handle made.
     callers: Cell<u32>,
+    /// The `SessionBackend` handles made here: the one timer serves their
+    /// deadlines too.
+    deadlines: RefCell<Vec<Weak<dyn Deadlines>>>,
+}
+
+/// Something else in this tab with deadlines of its core (a
+/// `SessionBackend` handle): the client's one timer is armed to the earliest
+/// of the tab's and theirs, and tells each when it fires.
+pub(super) trait Deadlines {
+    /// Its earliest deadline.
+    fn poll_timeout(&self) -> Option<Timestamp>;
+    /// Time passed: it acts on what is due.
+    fn timeout(self: Rc<Self>, now: Timestamp);
 }
 
 /// One tab's membership of an app: it joins the app's coordinator, takes
@@ -183,12 +197,19 @@ impl Client {
                 events,
                 timer: Timer::new(move || {
                     if let Some(inner) = weak.upgrade() {
-                        inner.tab.borrow_mut().timeout(now());
+                        let at = now();
+                        inner.tab.borrow_mut().timeout(at);
                         inner.pump();
+                        let others: Vec<_> = inner.deadlines.borrow().iter().filter_map(Weak::upgrade).collect();
+                        for other in others {
+                            other.timeout(at);
+                        }
+                        inner.arm();
                     }
                 }),
                 pumping: Cell::new(false),
                 callers: Cell::new(0),
+                deadlines: RefCell::default(),
             }
         });
         Ok(Client { inner })
@@ -351,8 +372,26 @@ impl Inner {
         if let Some(unused) = self.state.borrow_mut().carried.take() {
             unused.close();
         }
-        let deadline = self.tab.borrow().poll_timeout();
+        self.arm();
+    }
+
+    /// Arms the one timer to the earliest deadline of the tab and of the
+    /// handles made here (forgetting handles that are gone).
+    pub(super) fn arm(&self) {
+        if self.state.borrow().destroyed {
+            return;
+        }
+        let mut deadlines = self.deadlines.borrow_mut();
+        deadlines.retain(|d| d.strong_count() > 0);
+        let others = deadlines.iter().filter_map(Weak::upgrade).filter_map(|d| d.poll_timeout());
+        let deadline = self.tab.borrow().poll_timeout().into_iter().chain(others).min();
+        drop(deadlines);
         self.timer.arm(deadline, now());
+    }
+
+    /// Serves `deadlines` with this client's timer from now on.
+    pub(super) fn add_deadlines(&self, deadlines: Weak<dyn Deadlines>) {
+        self.deadlines.borrow_mut().push(deadlines);
     }
 
     fn execute(self: &Rc<Self>, output: TabOutput) {
@@ -515,7 +554,7 @@ impl Inner {
         }
         self.tab.borrow_mut().destroy(now());
         self.pump();
-        self.timer.arm(None, now());
+        self.timer.disarm();
         self.shut_down_keyed();
         self.promises.borrow_mut().clear();
         let waiters = {

@@ -51,4 +51,10 @@ impl Timer {
         // The old arming, replaced here, is cleared as it drops.
         drop(self.armed.replace(timeout));
     }
+
+    /// Clears the timer, whatever it was armed for.
+    pub(crate) fn disarm(&self) {
+        self.armed_for.set(None);
+        drop(self.armed.replace(None));
+    }
 }

@@ -1,6 +1,7 @@
 //! What a `SessionBackend` handle holds and how it follows its backend:
 //! the sessions it opens or is given, the states it is told, the frames on
-//! its port, and its one timer. Every decision is its [`Caller`]'s or its
+//! its port, and its deadlines (served by its client's one timer). Every
+//! decision is its [`Caller`]'s or its
 //! [`Tracker`]'s.
 
 use std::cell::{Cell, RefCell};
@@ -11,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CustomEvent, MessageEvent, MessagePort};
 
-use super::super::client::{Client, Inner};
+use super::super::client::{Client, Deadlines, Inner};
 use super::super::error::{ErrorCode, TabworkerError, describe};
 use super::super::keyed::Unsubscribe;
 use super::super::runtime::callbacks::Callbacks;
@@ -19,13 +20,13 @@ use super::super::runtime::channel::{Payload, post_channel, read_frame};
 use super::super::runtime::clock::now;
 use super::super::runtime::codec::{from_js, to_js};
 use super::super::runtime::listener::Listener;
-use super::super::runtime::timer::Timer;
 use crate::channel::{
     Caller, CallerOutput, Change, ChannelFrame, Closing, Ending, Reconnected, RequestError, RequestId, Tracker,
 };
 use crate::model::connect::{BackendUrl, ConnectRequest, ConnectResponse};
 use crate::model::ids::BackendId;
 use crate::model::status::BackendState;
+use crate::model::time::Timestamp;
 
 /// Which backend a handle follows.
 pub(super) enum Target {
@@ -62,7 +63,6 @@ pub(super) struct Shared {
     pub(super) requests: RefCell<BTreeMap<RequestId, Pending>>,
     pub(super) client_listeners: RefCell<Vec<Listener>>,
     pub(super) unsubscribe_status: RefCell<Option<js_sys::Function>>,
-    pub(super) timer: RefCell<Option<Timer>>,
     pub(super) destroyed: Cell<bool>,
 }
 
@@ -345,7 +345,8 @@ impl Shared {
         self.pump();
     }
 
-    /// Carries out what the caller asks for, then arms the timer. The first
+    /// Carries out what the caller asks for, then has its client re-arm the
+    /// one timer. The first
     /// event that could not be posted is returned (a payload that cannot be
     /// cloned); a request that could not be posted fails.
     pub(super) fn pump(self: &Rc<Self>) -> Option<JsValue> {
@@ -384,10 +385,8 @@ impl Shared {
                 }
             }
         }
-        let deadline =
-            [self.caller.borrow().poll_timeout(), self.closing.borrow().poll_timeout()].into_iter().flatten().min();
-        if let Some(timer) = self.timer.borrow().as_ref() {
-            timer.arm(deadline, now());
+        if let Some(inner) = self.client.upgrade() {
+            inner.arm();
         }
         unsent
     }
@@ -427,5 +426,18 @@ pub(super) fn close_keyed(session: &JsValue) {
     let close = js_sys::Reflect::get(session, &"close".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     if let Some(close) = close {
         let _ = close.call0(session);
+    }
+}
+
+impl Deadlines for Shared {
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        [self.caller.borrow().poll_timeout(), self.closing.borrow().poll_timeout()].into_iter().flatten().min()
+    }
+
+    fn timeout(self: Rc<Self>, now: Timestamp) {
+        self.caller.borrow_mut().timeout(now);
+        let reconnect = self.closing.borrow_mut().timeout(now);
+        self.finish(reconnect);
+        self.pump();
     }
 }

@@ -5,8 +5,8 @@
 //! Every rule is the core's: the [`Caller`] queues what is made while no
 //! session is open, matches answers, and decides what fails when a session
 //! is lost; the [`Tracker`] says what each state means for `ready()` and the
-//! listeners. This layer carries ports, promises and callbacks, and arms one
-//! timer to the caller's earliest deadline.
+//! listeners. This layer carries ports, promises and callbacks; its
+//! deadlines are served by its client's one timer.
 
 mod link;
 
@@ -16,14 +16,13 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
-use super::client::Client;
+use super::client::{Client, Deadlines};
 use super::error::{ErrorCode, describe};
 use super::keyed::Unsubscribe;
 use super::runtime::channel::{Payload, TransferList, transfer_list};
 use super::runtime::clock::now;
 use super::runtime::codec::{from_js, to_js};
 use super::runtime::listener::Listener;
-use super::runtime::timer::Timer;
 use crate::channel::{Caller, Closing, Tracker};
 use crate::model::connect::{ConnectRequest, ConnectResponse};
 use link::{Pending, Shared, Target, close_keyed, destroyed, error, function, request_error};
@@ -137,18 +136,10 @@ impl Client {
             requests: RefCell::default(),
             client_listeners: RefCell::default(),
             unsubscribe_status: RefCell::new(None),
-            timer: RefCell::new(None),
             destroyed: Cell::new(false),
         });
-        let weak = Rc::downgrade(&shared);
-        *shared.timer.borrow_mut() = Some(Timer::new(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.caller.borrow_mut().timeout(now());
-                let reconnect = shared.closing.borrow_mut().timeout(now());
-                shared.finish(reconnect);
-                shared.pump();
-            }
-        }));
+        let deadlines: std::rc::Weak<dyn Deadlines> = Rc::downgrade(&shared) as _;
+        inner.add_deadlines(deadlines);
         match &shared.target {
             Target::Default => shared.follow_default(self),
             Target::Keyed { url, .. } => {
@@ -356,6 +347,5 @@ impl SessionBackend {
         if let Some(session) = shared.keyed.borrow_mut().take() {
             close_keyed(&session);
         }
-        shared.timer.borrow_mut().take();
     }
 }
