@@ -156,9 +156,20 @@ test('a keyed SessionBackend: ready, statuses once in order, requests, then the 
       const ready = await backend.ready();
       let readyCalls = 0;
       backend.onReady(() => readyCalls++);
-      return { ready: ready.status, isReady: backend.isReady(), readyCalls, sum: await backend.request('add', { a: 20, b: 22 }) };
+      return {
+        ready: ready.status,
+        isReady: backend.isReady(),
+        status: backend.status()?.status,
+        backendId: backend.backendId,
+        readyCalls,
+        sum: await backend.request('add', { a: 20, b: 22 }),
+      };
     }, response);
-    assert.deepEqual(live, { ready: 'ready', isReady: true, readyCalls: 1, sum: 42 }, 'onReady fires at once when ready');
+    assert.deepEqual(
+      live,
+      { ready: 'ready', isReady: true, status: 'ready', backendId: response.backend_id, readyCalls: 1, sum: 42 },
+      'onReady fires at once when ready',
+    );
 
     await follower.evaluate((id) => window.client.terminate(id), response.backend_id);
     await waitUntil(() => follower.evaluate(() => window.ended.length === 1), { what: 'onTerminated' });
@@ -260,6 +271,7 @@ test('failover: a request sent before the leader closed fails with backend-lost;
     await pages[leaderIndex].close();
     const lost = await follower.evaluate(() => window.inFlight);
     assert.equal(lost.code, 'backend-lost', JSON.stringify(lost));
+    assert.ok(lost.state, `backend-lost carries the backend's last state: ${JSON.stringify(lost)}`);
     const after = await follower.evaluate(async () => {
       // Made while the successor starts (or once it runs): it is answered by the successor.
       const value = await window.api.request('add', { a: 1, b: 2 }, { timeoutMs: 10_000 });
