@@ -20,16 +20,21 @@ const TYPES = {
   '.png': 'image/png',
 };
 
-/** Starts the server on 127.0.0.1; resolves to `{ url, close }`. */
-export function startServer({ port = 0 } = {}) {
+/**
+ * Starts the server on 127.0.0.1; resolves to `{ url, close }`. It serves the
+ * repository (`/` goes to the demo), or the directory `dir` if given (an app's
+ * production build).
+ */
+export function startServer({ port = 0, dir } = {}) {
+  const base = dir ?? root;
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    if (path === '/') {
+    if (path === '/' && !dir) {
       res.writeHead(302, { location: '/www/' });
       return res.end();
     }
-    let file = normalize(join(root, path));
-    if (!file.startsWith(root + sep)) {
+    let file = normalize(join(base, path));
+    if (!file.startsWith(base + sep) && file !== base) {
       res.writeHead(403);
       return res.end();
     }

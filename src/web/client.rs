@@ -6,7 +6,7 @@ use std::rc::{Rc, Weak};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use web_sys::{MessageEvent, MessagePort, SharedWorker, WorkerOptions, WorkerType};
+use web_sys::{MessageEvent, MessagePort};
 
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
@@ -18,6 +18,7 @@ use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use super::runtime::timer::Timer;
 use super::tables::{Keyed, Promises};
+use super::workers::WorkerSource;
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::time::Timestamp;
@@ -54,19 +55,67 @@ extern "C" {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ClientOptions {
-    coordinator: String,
-    pub(super) backend: String,
+struct ClientSettings {
     #[serde(default = "default_name")]
     name: String,
     #[serde(default = "default_timeout")]
-    pub(super) connect_timeout_ms: u32,
-    #[serde(default)]
-    pub(super) backends: std::collections::BTreeMap<String, String>,
+    connect_timeout_ms: u32,
     #[serde(default = "default_startup_timeout")]
     startup_timeout_ms: u32,
     #[serde(default = "default_grace")]
     termination_grace_ms: u32,
+}
+
+/// A client's options: where its workers come from, and its settings.
+pub(super) struct ClientOptions {
+    coordinator: WorkerSource,
+    pub(super) backend: WorkerSource,
+    pub(super) backends: std::collections::BTreeMap<String, WorkerSource>,
+    name: String,
+    pub(super) connect_timeout_ms: u32,
+    startup_timeout_ms: u32,
+    termination_grace_ms: u32,
+}
+
+impl ClientOptions {
+    /// Reads the app's `ClientOptions`: the worker sources (URLs or
+    /// factories) by hand, the settings with serde.
+    fn read(options: JsValue) -> Result<Self, String> {
+        if !options.is_object() {
+            return Err("the options must be an object".into());
+        }
+        let get = |name: &str| js_sys::Reflect::get(&options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let coordinator = WorkerSource::read(&get("coordinator"), "coordinator")?;
+        let backend = WorkerSource::read(&get("backend"), "backend")?;
+        let mut backends = std::collections::BTreeMap::new();
+        let listed = get("backends");
+        if listed.is_object() {
+            for entry in js_sys::Object::entries(listed.unchecked_ref()) {
+                let pair: js_sys::Array = entry.unchecked_into();
+                let tag = pair.get(0).as_string().unwrap_or_default();
+                let source = WorkerSource::read(&pair.get(1), &format!("backends.{tag}"))?;
+                backends.insert(tag, source);
+            }
+        } else if !listed.is_undefined() && !listed.is_null() {
+            return Err("backends must be an object of script URLs or functions by tag".into());
+        }
+        // The rest, without the worker sources, is plain data.
+        let rest = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+        for key in ["coordinator", "backend", "backends"] {
+            let _ = js_sys::Reflect::delete_property(&rest, &key.into());
+        }
+        let settings: ClientSettings = from_js(rest.into()).map_err(|e| e.to_string())?;
+        let ClientSettings { name, connect_timeout_ms, startup_timeout_ms, termination_grace_ms } = settings;
+        Ok(ClientOptions {
+            coordinator,
+            backend,
+            backends,
+            name,
+            connect_timeout_ms,
+            startup_timeout_ms,
+            termination_grace_ms,
+        })
+    }
 }
 
 fn default_startup_timeout() -> u32 {
@@ -172,7 +221,7 @@ impl Client {
     pub fn new(options: ClientOptionsJs) -> Result<Client, TabworkerError> {
         let invalid =
             |e: String| TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ClientOptions: {e}"));
-        let options: ClientOptions = from_js(options.into()).map_err(|e| invalid(e.to_string()))?;
+        let options = ClientOptions::read(options.into()).map_err(invalid)?;
         let app = AppName::new(options.name.clone()).map_err(|e| invalid(e.to_string()))?;
         let names = LockNames::new(app);
         let id: ClientId = random_id();
@@ -519,11 +568,11 @@ impl Inner {
     /// Opens a connection to the app's coordinator: the running SharedWorker
     /// of the app's name, or a new one if none runs (the old one died).
     fn connect_coordinator(self: &Rc<Self>) -> Result<(), TabworkerError> {
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        options.set_name(&self.names.coordinator());
-        let worker = SharedWorker::new_with_worker_options(&self.options.coordinator, &options)
-            .map_err(|e| TabworkerError::new(ErrorCode::CoordinatorUnavailable, describe(&e)))?;
+        let worker = self
+            .options
+            .coordinator
+            .shared_worker(&self.names.coordinator())
+            .map_err(|e| TabworkerError::new(ErrorCode::CoordinatorUnavailable, e))?;
         let port = worker.port();
         let weak = Rc::downgrade(self);
         let on_message = Listener::new(&port, "message", move |event: MessageEvent| {

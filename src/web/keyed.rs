@@ -15,7 +15,7 @@ use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use web_sys::{MessageChannel, MessageEvent, MessagePort, Worker, WorkerOptions, WorkerType};
+use web_sys::{MessageChannel, MessageEvent, MessagePort};
 
 use super::client::{Client, Inner};
 use super::error::{ErrorCode, TabworkerError, describe};
@@ -276,12 +276,8 @@ impl Inner {
             Some(tag) => self.options.backends.get(tag).cloned(),
             None => Some(self.options.backend.clone()),
         };
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        options.set_name(&format!("{}:backend:{backend_id}", self.names.coordinator()));
-        let created = url
-            .ok_or_else(|| format!("no script for tag {tag:?}"))
-            .and_then(|url| Worker::new_with_options(&url, &options).map_err(|e| describe(&e)));
+        let name = format!("{}:backend:{backend_id}", self.names.coordinator());
+        let created = url.ok_or_else(|| format!("no script for tag {tag:?}")).and_then(|source| source.worker(&name));
         let worker = match created {
             Ok(worker) => worker,
             Err(detail) => {

@@ -16,6 +16,7 @@ mod rust_backend;
 mod session_backend;
 mod tables;
 mod typescript;
+mod workers;
 
 pub use backend::{BackendHandle, serve_backend};
 pub use backend_session::BackendSession;

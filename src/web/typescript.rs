@@ -96,10 +96,17 @@ export interface TabworkerError extends Error {
 
 /** Options of `new Client(options)`. */
 export interface ClientOptions {
-  /** URL of the coordinator's SharedWorker module script (it calls `runCoordinator`). */
-  coordinator: string
-  /** URL of the backend's dedicated worker module script (it calls `serveBackend`). */
-  backend: string
+  /**
+   * The coordinator's SharedWorker module script (it calls `runCoordinator`): its URL, or — for a
+   * bundler to follow — a factory given the worker's name:
+   * `(name) => new SharedWorker(new URL('./coordinator.js', import.meta.url), { type: 'module', name })`.
+   */
+  coordinator: string | ((name: string) => SharedWorker)
+  /**
+   * The default backend's dedicated worker module script (it calls `serveBackend`): its URL, or a
+   * factory, `(name) => new Worker(new URL('./backend.js', import.meta.url), { type: 'module', name })`.
+   */
+  backend: string | ((name: string) => Worker)
   /** The app's name: clients of one name share a coordinator and a leader. Default `'default'`. */
   name?: string
   /** How long `initialize()`, `connect()` and `open()` wait for an answer, in ms. Default 10000. */
@@ -108,7 +115,7 @@ export interface ClientOptions {
    * Scripts of keyed backends by `tag` (`connect({ spawn: { tag } })`); a connect without a tag runs
    * `backend`. The leader's options count: give every tab the same.
    */
-  backends?: Record<string, string>
+  backends?: Record<string, string | ((name: string) => Worker)>
   /** How long a keyed backend may take from `scheduled` to `ready` before it is hard-terminated
    * with `startup_timeout`, in ms. Default 30000. */
   startupTimeoutMs?: number
