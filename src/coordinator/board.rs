@@ -161,7 +161,7 @@ impl Board {
     /// A backend that is not terminated tells `conn` of each new state from
     /// now on; with `awaiting`, so does one not reported yet, once its
     /// leader reports it.
-    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId, awaiting: bool) -> Vec<BackendState> {
+    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId) -> Vec<BackendState> {
         match self.records.get_mut(id) {
             Some(record) => {
                 if !record.is_terminated() {
@@ -170,7 +170,7 @@ impl Board {
                 record.history().to_vec()
             }
             None => {
-                if awaiting && (self.awaited.contains_key(id) || self.awaited.len() < MAX_AWAITED) {
+                if self.awaited.contains_key(id) || self.awaited.len() < MAX_AWAITED {
                     self.awaited.entry(id.clone()).or_default().insert(conn);
                 }
                 Vec::new()

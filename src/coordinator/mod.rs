@@ -272,8 +272,9 @@ impl Coordinator {
             (TabToCoordinator::Connect(call), Some(_)) => self.connect_call(conn, call),
             (TabToCoordinator::Connected(answer), Some(_)) => self.connected(conn, answer),
             (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
-            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id, false),
-            (TabToCoordinator::Rewatch { backend_id }, Some(_)) => self.watch(conn, backend_id, true),
+            (TabToCoordinator::Watch { backend_id } | TabToCoordinator::Rewatch { backend_id }, Some(_)) => {
+                self.watch(conn, backend_id);
+            }
             (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
             (TabToCoordinator::WhoLeads, Some(_)) => {
                 if let Some((leadership, Some(_))) = &self.leadership {
@@ -448,10 +449,11 @@ impl Coordinator {
         }
     }
 
-    /// Answers a watch with the history so far; `again`: also of a backend
-    /// not reported yet, once it is.
-    fn watch(&mut self, from: ConnId, backend_id: BackendId, again: bool) {
-        let states = self.board.watch(from, &backend_id, again);
+    /// Answers a watch with the history so far; a backend not reported yet
+    /// (just spawned, or its leader has not told a new coordinator yet) is
+    /// told to the watcher once it is.
+    fn watch(&mut self, from: ConnId, backend_id: BackendId) {
+        let states = self.board.watch(from, &backend_id);
         self.send(from, CoordinatorToTab::History { backend_id, states });
     }
 
@@ -1148,7 +1150,11 @@ mod tests {
         );
         let loading = BackendState::Loading { time: at(1) };
         report(&mut k, 1, 1, "b", &[scheduled(0), loading.clone()]);
-        assert!(drain(&mut k).is_empty(), "an unknown backend's watch does not subscribe");
+        assert_eq!(
+            drain(&mut k),
+            vec![status_to(2, "b", scheduled(0)), status_to(2, "b", loading.clone())],
+            "a backend not reported yet is told to its watcher once it is (it may have just been spawned)"
+        );
         k.handle(T0, ConnId(2), Ok(watch("b")));
         let so_far = vec![scheduled(0), loading.clone()];
         assert_eq!(

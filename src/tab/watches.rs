@@ -67,6 +67,9 @@ pub(crate) enum Delivery {
 enum Known {
     /// Asked for; the history has not arrived.
     Asked,
+    /// The coordinator knew no such backend when asked: its states come
+    /// once its leader reports them (the coordinator keeps the watch).
+    Unknown,
     /// Its states so far, oldest first (never empty).
     States(Vec<BackendState>),
 }
@@ -97,7 +100,7 @@ impl Watches {
     /// Watches `backend_id`: `true` if it must be asked for (it was not
     /// watched, or the coordinator said it does not know it).
     pub(crate) fn watch(&mut self, backend_id: &BackendId) -> bool {
-        if self.histories.contains_key(backend_id) {
+        if matches!(self.histories.get(backend_id), Some(Known::Asked | Known::States(_))) {
             return false;
         }
         self.histories.insert(backend_id.clone(), Known::Asked);
@@ -124,20 +127,19 @@ impl Watches {
 
     /// The coordinator's history of `backend_id`: it replaces a shorter one
     /// (an older answer is never taken over a newer); none means the
-    /// coordinator knows no such backend, which is forgotten so that a later
-    /// call asks again — unless its states are known already (a new
-    /// coordinator, watched again, does not know it yet: its leader will
-    /// tell it).
+    /// coordinator knows no such backend yet — waits are refused, and its
+    /// states come when its leader reports them (a backend just spawned, a
+    /// new coordinator) — unless its states are known already.
     pub(crate) fn history(&mut self, backend_id: &BackendId, states: Vec<BackendState>) {
         if states.is_empty() {
             if !matches!(self.histories.get(backend_id), Some(Known::States(_))) {
-                self.histories.remove(backend_id);
+                self.histories.insert(backend_id.clone(), Known::Unknown);
             }
             return;
         }
         let known = match self.histories.get(backend_id) {
             Some(Known::States(known)) => known.len(),
-            Some(Known::Asked) | None => 0,
+            Some(Known::Asked | Known::Unknown) | None => 0,
         };
         if states.len() >= known {
             self.histories.insert(backend_id.clone(), Known::States(states));
@@ -146,11 +148,19 @@ impl Watches {
 
     /// A new state of `backend_id`: taken only after its history, and only
     /// if it moves on from the last one (a stale or repeated state is not).
+    /// The first state of a backend the coordinator did not know starts its
+    /// history (the coordinator tells every state, from the first, once its
+    /// leader reports it); while a history is on its way, the history will
+    /// hold the state.
     pub(crate) fn status(&mut self, backend_id: &BackendId, state: BackendState) {
-        if let Some(Known::States(states)) = self.histories.get_mut(backend_id) {
-            if states.last().is_none_or(|last| last.status() < state.status()) {
-                states.push(state);
+        match self.histories.get_mut(backend_id) {
+            Some(Known::States(states)) => {
+                if states.last().is_none_or(|last| last.status() < state.status()) {
+                    states.push(state);
+                }
             }
+            Some(known @ Known::Unknown) => *known = Known::States(vec![state]),
+            Some(Known::Asked) | None => {}
         }
     }
 
@@ -158,7 +168,7 @@ impl Watches {
     pub(crate) fn known(&self) -> impl Iterator<Item = (&BackendId, &[BackendState])> {
         self.histories.iter().filter_map(|(id, known)| match known {
             Known::States(states) => Some((id, states.as_slice())),
-            Known::Asked => None,
+            Known::Asked | Known::Unknown => None,
         })
     }
 
@@ -182,7 +192,7 @@ impl Watches {
         let states: &[BackendState] = match self.histories.get(backend_id) {
             Some(Known::States(states)) => states,
             Some(Known::Asked) => return Vec::new(),
-            None => &[],
+            Some(Known::Unknown) | None => &[],
         };
         let mut out = Vec::new();
         for (id, subscriber) in self.subscribers.iter_mut().filter(|(_, s)| s.backend_id == *backend_id) {
@@ -274,6 +284,25 @@ mod tests {
                 Delivery::Settle { call, outcome: Err(e) } => (call.to_string(), e.code.as_str()),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_backend_the_coordinator_did_not_know_yet_is_followed_once_its_states_come() {
+        let mut watches = Watches::default();
+        assert!(watches.watch(&b1()));
+        let sub = watches.subscribe(b1());
+        let call = calls(1)[0];
+        watches.wait(call, b1(), Await::Current);
+        watches.history(&b1(), vec![]);
+        let refused = given(&watches.deliver(&b1()));
+        assert_eq!(refused, [(call.to_string(), "unknown-backend")], "a wait is refused at once");
+        // Its leader reports it: the coordinator tells every state, and the subscriber gets each once.
+        watches.status(&b1(), BackendState::Scheduled { time: at(0) });
+        watches.status(&b1(), BackendState::Loading { time: at(1) });
+        let got = given(&watches.deliver(&b1()));
+        assert_eq!(got, [(sub.to_string(), "scheduled"), (sub.to_string(), "loading")]);
+        assert!(given(&watches.deliver(&b1())).is_empty(), "each state once");
+        assert_eq!(watches.known().count(), 1);
     }
 
     #[test]

@@ -3,22 +3,20 @@
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{MessageEvent, MessagePort};
 
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
+use super::options::ClientOptions;
 use super::runtime::clock::now;
-use super::runtime::codec::from_js;
 use super::runtime::frames::{Received, post_frame, receive};
 use super::runtime::js::{object, random_id};
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use super::runtime::timer::Timer;
 use super::tables::{Keyed, Promises};
-use super::workers::WorkerSource;
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::time::Timestamp;
@@ -53,93 +51,12 @@ extern "C" {
     pub type ClientEventListener;
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ClientSettings {
-    #[serde(default = "default_name")]
-    name: String,
-    #[serde(default = "default_timeout")]
-    connect_timeout_ms: u32,
-    #[serde(default = "default_startup_timeout")]
-    startup_timeout_ms: u32,
-    #[serde(default = "default_grace")]
-    termination_grace_ms: u32,
-}
-
-/// A client's options: where its workers come from, and its settings.
-pub(super) struct ClientOptions {
-    coordinator: WorkerSource,
-    pub(super) backend: WorkerSource,
-    pub(super) backends: std::collections::BTreeMap<String, WorkerSource>,
-    name: String,
-    pub(super) connect_timeout_ms: u32,
-    startup_timeout_ms: u32,
-    termination_grace_ms: u32,
-}
-
-impl ClientOptions {
-    /// Reads the app's `ClientOptions`: the worker sources (URLs or
-    /// factories) by hand, the settings with serde.
-    fn read(options: JsValue) -> Result<Self, String> {
-        if !options.is_object() {
-            return Err("the options must be an object".into());
-        }
-        let get = |name: &str| js_sys::Reflect::get(&options, &name.into()).unwrap_or(JsValue::UNDEFINED);
-        let coordinator = WorkerSource::read(&get("coordinator"), "coordinator")?;
-        let backend = WorkerSource::read(&get("backend"), "backend")?;
-        let mut backends = std::collections::BTreeMap::new();
-        let listed = get("backends");
-        if listed.is_object() {
-            for entry in js_sys::Object::entries(listed.unchecked_ref()) {
-                let pair: js_sys::Array = entry.unchecked_into();
-                let tag = pair.get(0).as_string().unwrap_or_default();
-                let source = WorkerSource::read(&pair.get(1), &format!("backends.{tag}"))?;
-                backends.insert(tag, source);
-            }
-        } else if !listed.is_undefined() && !listed.is_null() {
-            return Err("backends must be an object of script URLs or functions by tag".into());
-        }
-        // The rest, without the worker sources, is plain data.
-        let rest = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
-        for key in ["coordinator", "backend", "backends"] {
-            let _ = js_sys::Reflect::delete_property(&rest, &key.into());
-        }
-        let settings: ClientSettings = from_js(rest.into()).map_err(|e| e.to_string())?;
-        let ClientSettings { name, connect_timeout_ms, startup_timeout_ms, termination_grace_ms } = settings;
-        Ok(ClientOptions {
-            coordinator,
-            backend,
-            backends,
-            name,
-            connect_timeout_ms,
-            startup_timeout_ms,
-            termination_grace_ms,
-        })
-    }
-}
-
-fn default_startup_timeout() -> u32 {
-    crate::fleet::DEFAULT_STARTUP_TIMEOUT_MS as u32
-}
-
-fn default_grace() -> u32 {
-    crate::fleet::DEFAULT_GRACE_MS as u32
-}
-
 /// A random number from `crypto.randomUUID()` (122 random bits).
 fn entropy() -> u128 {
     let uuid: String = random_id();
     let hex: String = uuid.chars().filter(char::is_ascii_hexdigit).collect();
     // A UUID has 32 hex digits; the fallback id of `random_id` fewer.
     u128::from_str_radix(&hex[..hex.len().min(32)], 16).unwrap_or_default()
-}
-
-fn default_name() -> String {
-    "default".into()
-}
-
-fn default_timeout() -> u32 {
-    crate::tab::DEFAULT_CALL_TIMEOUT_MS as u32
 }
 
 /// The open session: its port, and the `Session` object the app sees (one

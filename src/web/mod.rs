@@ -11,6 +11,7 @@ mod coordinator;
 mod error;
 mod features;
 mod keyed;
+mod options;
 mod runtime;
 mod rust_backend;
 mod session_backend;

@@ -76,6 +76,11 @@ test('StrictMode: double-mounted effects leave one listener and one session', as
   const context = await env.browser.newContext();
   try {
     const page = await openReactTab(context, uniqueApp('react-strict'), { strict: true });
+    // The first mount's handle was destroyed while its session opened: that session is closed
+    // once it opens, so the count settles at one.
+    await waitUntil(async () => (await page.evaluate(() => window.page.request('sessions', null))) === 1, {
+      what: 'one session at the backend',
+    });
     const seen = await page.evaluate(async () => {
       window.page.send('ping', 'once');
       const sessions = await window.page.request('sessions', null);

@@ -1,0 +1,89 @@
+//! A client's options, as the app gives them: where its workers come from
+//! (script URLs or factories) and its settings.
+
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::runtime::codec::from_js;
+use super::workers::WorkerSource;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClientSettings {
+    #[serde(default = "default_name")]
+    name: String,
+    #[serde(default = "default_timeout")]
+    connect_timeout_ms: u32,
+    #[serde(default = "default_startup_timeout")]
+    startup_timeout_ms: u32,
+    #[serde(default = "default_grace")]
+    termination_grace_ms: u32,
+}
+
+/// A client's options: where its workers come from, and its settings.
+pub(super) struct ClientOptions {
+    pub(super) coordinator: WorkerSource,
+    pub(super) backend: WorkerSource,
+    pub(super) backends: std::collections::BTreeMap<String, WorkerSource>,
+    pub(super) name: String,
+    pub(super) connect_timeout_ms: u32,
+    pub(super) startup_timeout_ms: u32,
+    pub(super) termination_grace_ms: u32,
+}
+
+impl ClientOptions {
+    /// Reads the app's `ClientOptions`: the worker sources (URLs or
+    /// factories) by hand, the settings with serde.
+    pub(super) fn read(options: JsValue) -> Result<Self, String> {
+        if !options.is_object() {
+            return Err("the options must be an object".into());
+        }
+        let get = |name: &str| js_sys::Reflect::get(&options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let coordinator = WorkerSource::read(&get("coordinator"), "coordinator")?;
+        let backend = WorkerSource::read(&get("backend"), "backend")?;
+        let mut backends = std::collections::BTreeMap::new();
+        let listed = get("backends");
+        if listed.is_object() {
+            for entry in js_sys::Object::entries(listed.unchecked_ref()) {
+                let pair: js_sys::Array = entry.unchecked_into();
+                let tag = pair.get(0).as_string().unwrap_or_default();
+                let source = WorkerSource::read(&pair.get(1), &format!("backends.{tag}"))?;
+                backends.insert(tag, source);
+            }
+        } else if !listed.is_undefined() && !listed.is_null() {
+            return Err("backends must be an object of script URLs or functions by tag".into());
+        }
+        // The rest, without the worker sources, is plain data.
+        let rest = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+        for key in ["coordinator", "backend", "backends"] {
+            let _ = js_sys::Reflect::delete_property(&rest, &key.into());
+        }
+        let settings: ClientSettings = from_js(rest.into()).map_err(|e| e.to_string())?;
+        let ClientSettings { name, connect_timeout_ms, startup_timeout_ms, termination_grace_ms } = settings;
+        Ok(ClientOptions {
+            coordinator,
+            backend,
+            backends,
+            name,
+            connect_timeout_ms,
+            startup_timeout_ms,
+            termination_grace_ms,
+        })
+    }
+}
+
+fn default_startup_timeout() -> u32 {
+    crate::fleet::DEFAULT_STARTUP_TIMEOUT_MS as u32
+}
+
+fn default_grace() -> u32 {
+    crate::fleet::DEFAULT_GRACE_MS as u32
+}
+
+fn default_name() -> String {
+    "default".into()
+}
+
+fn default_timeout() -> u32 {
+    crate::tab::DEFAULT_CALL_TIMEOUT_MS as u32
+}
