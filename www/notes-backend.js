@@ -1,0 +1,62 @@
+// The demo's document backend (tag `notes`): one shared note per document key,
+// kept in the key's OPFS mount. Every edit is written to OPFS before it is
+// acknowledged or shown to any tab, so a new backend for the key — after the
+// leader tab closed or crashed — starts from the last acknowledged edit.
+//   request 'load'            → { text, version, sessions }
+//   request 'edit' { text }   → { version }, after the write; every tab gets event 'changed' { text, version, by }
+//   request 'spin'            → never answers: the worker loops (stop it with a hard terminate)
+//   request 'throw'           → an uncaught error in the worker (it ends with exit_error)
+//   event 'presence'          → how many sessions are open, to every tab, when one opens or ends
+import init, { serveBackend } from '../pkg/tabworker.js';
+
+await init();
+
+let note = { text: '', version: 0 };
+let file = null;
+/** Edits are written one after the other, in the order they came. */
+let queue = Promise.resolve();
+
+async function write(next) {
+  const writable = await file.createWritable();
+  await writable.write(JSON.stringify(next));
+  await writable.close();
+}
+
+export const backend = serveBackend({
+  async start(ctx) {
+    if (!ctx.mount) throw new Error('the notes backend needs a mount: connect with executable: { mount: true }');
+    file = await ctx.mount.getFileHandle('note.json', { create: true });
+    const saved = await (await file.getFile()).text();
+    if (saved) note = JSON.parse(saved);
+  },
+  session(session) {
+    backend.broadcast('presence', backend.sessions);
+    session.closed.then(() => backend.broadcast('presence', backend.sessions));
+  },
+  handlers: {
+    load: () => ({ ...note, sessions: backend.sessions }),
+    edit: ({ text }, session) => {
+      if (typeof text !== 'string') throw new Error('edit needs { text: string }');
+      const done = queue.then(async () => {
+        const next = { text, version: note.version + 1 };
+        await write(next);
+        note = next;
+        backend.broadcast('changed', { ...next, by: session.clientId });
+        return { version: next.version };
+      });
+      queue = done.catch(() => {});
+      return done;
+    },
+    spin: () => {
+      for (;;) {
+        // Busy on purpose: only a hard terminate stops this worker.
+      }
+    },
+    throw: () => {
+      setTimeout(() => {
+        throw new Error('thrown on purpose (the demo\'s throw button)');
+      });
+      return 'throwing';
+    },
+  },
+});
