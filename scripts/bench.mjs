@@ -4,26 +4,35 @@
 // on (request round trips, events per second). The figures are printed,
 // never asserted.
 //
-//   node scripts/bench.mjs [--runs N] [--only failover|join|api]      (default: 20 runs of each)
+//   node scripts/bench.mjs [--runs N] [--only failover|join|api|size]      (default: 20 runs of each)
+//
+// Size: the package's wasm and JS, raw and gzipped, and a breakdown of the
+// wasm: its sections, and its code by crate and by function (read from the
+// build before wasm-opt, which still has the function names).
 //
 // Failover: from the moment the leader tab is closed until EVERY remaining
 // tab has done one round trip to the backend over its new session. Join:
 // from `client.initialize()` until the first round trip over the session.
+import { readFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, waitUntil } from '../tests/browser/harness.mjs';
+import { readSettings, root } from './build.mjs';
 import { startServer } from './serve.mjs';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' }, only: { type: 'string' } } });
 const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer, not "${args.runs}"`);
-if (args.only !== undefined && !['failover', 'join', 'api'].includes(args.only))
-  throw new Error(`--only must be "failover", "join" or "api", not "${args.only}"`);
+if (args.only !== undefined && !['failover', 'join', 'api', 'size'].includes(args.only))
+  throw new Error(`--only must be "failover", "join", "api" or "size", not "${args.only}"`);
 
 const TAB_COUNTS = args.only === undefined || args.only === 'failover' ? [2, 4, 8] : [];
 const JOIN = args.only === undefined || args.only === 'join';
 const API = args.only === undefined || args.only === 'api';
+const SIZE = args.only === undefined || args.only === 'size';
 /** Round trips per run of the request benchmark, and events per run of the throughput one. */
 const ROUND_TRIPS = 500;
 const EVENTS = 20_000;
@@ -305,6 +314,162 @@ async function apiRuns(browser, url, runs) {
   }
 }
 
+/** A wasm module's sections: [{ id, name, start, size }] (custom sections by name). */
+function sections(bytes) {
+  const out = [];
+  let at = 8;
+  const leb = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  const NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count'];
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const start = at;
+    let name = NAMES[id] ?? `section ${id}`;
+    if (id === 0) {
+      const length = leb();
+      name = `custom "${new TextDecoder().decode(bytes.subarray(at, at + length))}"`;
+    }
+    out.push({ id, name, start, size });
+    at = start + size;
+  }
+  return { sections: out, leb: (offset) => ((at = offset), [leb(), at]) };
+}
+
+/** A Rust legacy-mangled symbol (`_ZN…E`) as a path, without its hash. */
+function demangle(name) {
+  if (!name.startsWith('_ZN')) return name;
+  const parts = [];
+  let at = 3;
+  while (at < name.length && name[at] !== 'E') {
+    const digits = /^\d+/.exec(name.slice(at))?.[0];
+    if (!digits) break;
+    at += digits.length;
+    parts.push(name.slice(at, at + Number(digits)));
+    at += Number(digits);
+  }
+  if (/^h[0-9a-f]{16}$/.test(parts.at(-1) ?? '')) parts.pop();
+  return parts.join('::').replaceAll('$LT$', '<').replaceAll('$GT$', '>').replaceAll('$u20$', ' ').replaceAll('..', '::');
+}
+
+/** Each function body's size, with its name, from a module that has a name section. */
+function functionSizes(bytes) {
+  const { sections: all, leb } = sections(bytes);
+  let imported = 0;
+  const importSection = all.find((s) => s.id === 2);
+  if (importSection) {
+    let [count, at] = leb(importSection.start);
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < 2; j++) {
+        const [length, after] = leb(at);
+        at = after + length;
+      }
+      const kind = bytes[at++];
+      const limits = () => {
+        const flags = bytes[at++];
+        at = leb(at)[1];
+        if (flags & 1) at = leb(at)[1];
+      };
+      if (kind === 0) {
+        imported += 1;
+        at = leb(at)[1];
+      } else if (kind === 1) {
+        at += 1;
+        limits();
+      } else if (kind === 2) limits();
+      else if (kind === 3) at += 2;
+      else at = leb(at + 1)[1];
+    }
+  }
+  const names = new Map();
+  const nameSection = all.find((s) => s.name === 'custom "name"');
+  if (nameSection) {
+    let [length, at] = leb(nameSection.start);
+    at += length; // "name"
+    const end = nameSection.start + nameSection.size;
+    while (at < end) {
+      const kind = bytes[at++];
+      let size;
+      [size, at] = leb(at);
+      if (kind === 1) {
+        let [count, p] = leb(at);
+        for (let i = 0; i < count; i++) {
+          let index;
+          let l;
+          [index, p] = leb(p);
+          [l, p] = leb(p);
+          names.set(index, new TextDecoder().decode(bytes.subarray(p, p + l)));
+          p += l;
+        }
+      }
+      at += size;
+    }
+  }
+  const code = all.find((s) => s.id === 10);
+  const out = [];
+  let [count, at] = leb(code.start);
+  for (let i = 0; i < count; i++) {
+    const [size, body] = leb(at);
+    out.push({ name: demangle(names.get(imported + i) ?? `function ${imported + i}`), size });
+    at = body + size;
+  }
+  return out;
+}
+
+/** The package's sizes and what its wasm is made of, as lines to print. */
+function sizeLines() {
+  const settings = readSettings();
+  const pkg = join(root, settings.outDir);
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+  const file = (name) => {
+    const bytes = readFileSync(join(pkg, name));
+    return { bytes, raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
+  };
+  const wasm = file(`${settings.outName}_bg.wasm`);
+  const js = file(`${settings.outName}.js`);
+  const react = file('react.js');
+  const lines = [
+    `package wasm:            ${wasm.raw.toLocaleString('en')} bytes (${kb(wasm.gz)} gzipped)`,
+    `package JS:              ${js.raw.toLocaleString('en')} bytes (${kb(js.gz)} gzipped); react.js ${react.raw.toLocaleString('en')} bytes (${kb(react.gz)} gzipped)`,
+    `wasm + JS gzipped:       ${kb(wasm.gz + js.gz)}  (target: under 120 KB, aim 80 KB)`,
+    `wasm sections:           ${sections(wasm.bytes)
+      .sections.map((s) => `${s.name} ${kb(s.size)}`)
+      .join(', ')}`,
+  ];
+  const built = join(root, 'target', 'wasm32-unknown-unknown', 'release', `tabworker.wasm`);
+  let functions;
+  try {
+    functions = functionSizes(readFileSync(built));
+  } catch (error) {
+    return [...lines, `(no function breakdown: ${error.message})`];
+  }
+  const total = functions.reduce((sum, f) => sum + f.size, 0);
+  const byCrate = new Map();
+  for (const f of functions) {
+    // A trait impl `<T as Trait>` counts for T's crate; v0-mangled names are the standard library's.
+    const path = f.name.replace(/^[_<&]+|^(mut|dyn) /g, '').replace(/^[_<&]+/, '');
+    const crate = f.name.startsWith('_R') ? 'std (v0 names)' : path.split('::')[0].split(' ')[0] || '?';
+    byCrate.set(crate, (byCrate.get(crate) ?? 0) + f.size);
+  }
+  const top = (entries, n) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, n);
+  lines.push(
+    `code by crate (before wasm-opt, ${kb(total)}): ${top(byCrate, 10)
+      .map(([crate, size]) => `${crate} ${kb(size)}`)
+      .join(', ')}`,
+  );
+  lines.push('largest functions (before wasm-opt):');
+  for (const f of functions.sort((a, b) => b.size - a.size).slice(0, 12)) {
+    lines.push(`  ${kb(f.size).padStart(9)}  ${f.name.slice(0, 110)}`);
+  }
+  return lines;
+}
+
 /** Median, p90 (nearest rank), min and max of `samples`, formatted. */
 function summary(samples) {
   if (samples.length === 0) return 'no successful runs';
@@ -355,6 +520,8 @@ try {
       `events, send():          ${perSecond(median(api.sendRate))}   raw postMessage: ${perSecond(median(api.rawRate))}   ratio ${(median(api.sendRate) / median(api.rawRate)).toFixed(2)}  (medians of ${api.sendRate.length} runs of ${EVENTS.toLocaleString('en')})`,
     );
   }
+
+  if (SIZE) lines.push(...sizeLines());
 
   const cpu = cpus();
   console.log(`\ntabworker benchmark (headless Chromium ${browser.version()}, ${RUNS} runs each)`);
