@@ -347,12 +347,16 @@ impl Inner {
         if self.state.borrow().destroyed {
             return;
         }
-        let mut deadlines = self.deadlines.borrow_mut();
-        deadlines.retain(|d| d.strong_count() > 0);
-        let others = deadlines.iter().filter_map(Weak::upgrade).filter_map(|d| d.poll_timeout());
-        let deadline = self.tab.borrow().poll_timeout().into_iter().chain(others).min();
-        drop(deadlines);
-        self.timer.arm(deadline, now());
+        let live: Vec<Rc<dyn Deadlines>> = {
+            let mut deadlines = self.deadlines.borrow_mut();
+            deadlines.retain(|d| d.strong_count() > 0);
+            deadlines.iter().filter_map(Weak::upgrade).collect()
+        };
+        let others = live.iter().filter_map(|d| d.poll_timeout()).min();
+        let tab = self.tab.borrow().poll_timeout();
+        self.timer.arm([tab, others].into_iter().flatten().min(), now());
+        // Dropped after every borrow above: a handle let go of meanwhile may act as it drops.
+        drop(live);
     }
 
     /// Serves `deadlines` with this client's timer from now on.

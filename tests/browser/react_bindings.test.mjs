@@ -79,6 +79,7 @@ test('StrictMode: double-mounted effects leave one listener and one session', as
     // The first mount's handle was destroyed while its session opened: that session is closed
     // once it opens, so the count settles at one.
     await waitUntil(async () => (await page.evaluate(() => window.page.request('sessions', null))) === 1, {
+      timeout: 10_000,
       what: 'one session at the backend',
     });
     const seen = await page.evaluate(async () => {
@@ -86,9 +87,9 @@ test('StrictMode: double-mounted effects leave one listener and one session', as
       const sessions = await window.page.request('sessions', null);
       return { sessions, pongs: window.page.pongs.slice(), mounts: window.page.mounts };
     });
-    assert.equal(seen.mounts, 2, 'StrictMode mounted the effects twice');
-    assert.equal(seen.sessions, 1, 'one session at the backend: the first mount\'s was closed');
-    assert.deepEqual(seen.pongs, [{ event: 'pong', payload: 'once' }], 'one listener: the pong arrived once');
+    assert.equal(seen.mounts, 2, `StrictMode mounted the effects twice: ${JSON.stringify(seen)}`);
+    assert.equal(seen.sessions, 1, `one session at the backend: the first mount's was closed: ${JSON.stringify(seen)}`);
+    assert.deepEqual(seen.pongs, [{ event: 'pong', payload: 'once' }], `one listener: the pong arrived once: ${JSON.stringify(seen)}`);
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();

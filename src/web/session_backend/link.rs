@@ -134,7 +134,14 @@ impl Shared {
         let weak = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
             let opened = JsFuture::from(opening).await;
-            let Some(shared) = weak.upgrade() else { return };
+            let Some(shared) = weak.upgrade() else {
+                // The handle is gone (dropped, perhaps collected, while the session opened):
+                // the session is not left open behind it.
+                if let Ok(session) = opened {
+                    close_keyed(&session);
+                }
+                return;
+            };
             match opened {
                 Ok(session) if !shared.destroyed.get() => shared.on_keyed_session(session),
                 Ok(session) => close_keyed(&session),
@@ -439,5 +446,16 @@ impl Deadlines for Shared {
         let reconnect = self.closing.borrow_mut().timeout(now);
         self.finish(reconnect);
         self.pump();
+    }
+}
+
+impl Drop for Shared {
+    /// A handle dropped without `destroy()` (the app let go of it) closes
+    /// its keyed session, so none is left open behind it.
+    fn drop(&mut self) {
+        if let Some(session) = self.keyed.get_mut().take() {
+            // Later, not here: a drop may come while the client is busy.
+            wasm_bindgen_futures::spawn_local(async move { close_keyed(&session) });
+        }
     }
 }
