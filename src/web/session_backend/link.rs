@@ -64,6 +64,8 @@ pub(super) struct Shared {
     pub(super) client_listeners: RefCell<Vec<Listener>>,
     pub(super) unsubscribe_status: RefCell<Option<js_sys::Function>>,
     pub(super) destroyed: Cell<bool>,
+    /// The deadline last given to the client's timer.
+    pub(super) reported: Cell<Option<Timestamp>>,
 }
 
 pub(super) fn error(code: ErrorCode, message: impl Into<String>) -> JsValue {
@@ -392,8 +394,12 @@ impl Shared {
                 }
             }
         }
-        if let Some(inner) = self.client.upgrade() {
-            inner.arm();
+        // The client's timer is armed again only when this handle's deadline moved.
+        let deadline = Deadlines::poll_timeout(&**self);
+        if self.reported.replace(deadline) != deadline {
+            if let Some(inner) = self.client.upgrade() {
+                inner.arm();
+            }
         }
         unsent
     }

@@ -137,6 +137,7 @@ impl Client {
             client_listeners: RefCell::default(),
             unsubscribe_status: RefCell::new(None),
             destroyed: Cell::new(false),
+            reported: Cell::new(None),
         });
         let deadlines: std::rc::Weak<dyn Deadlines> = Rc::downgrade(&shared) as _;
         inner.add_deadlines(deadlines);
