@@ -15,7 +15,7 @@ use super::error::{ErrorCode, TabworkerError, describe};
 use super::runtime::channel::Payload;
 use super::runtime::codec::to_js;
 use super::runtime::frames::{Received, post_frame, receive};
-use super::runtime::js::{object, random_id};
+use super::runtime::js::{get, object, random_id};
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use crate::backend::{BackendHost, BackendOutput};
@@ -135,7 +135,7 @@ fn app_code(value: JsValue) -> Result<(AppCode, bool, BTreeMap<String, js_sys::F
     if !value.is_object() {
         return Err(invalid("got neither"));
     }
-    let get = |name: &str| js_sys::Reflect::get(&value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let get = |name: &str| get(&value, name);
     let function = |name: &str| -> Result<Option<js_sys::Function>, TabworkerError> {
         match get(name) {
             v if v.is_undefined() || v.is_null() => Ok(None),

@@ -4,6 +4,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::runtime::codec::to_js;
+use super::runtime::js::get;
 
 /// The browser features tabworker depends on, as found in the current
 /// context (a page, a dedicated worker or a shared worker).
@@ -41,13 +42,6 @@ impl Features {
 
 pub(crate) fn has_web_locks() -> bool {
     get(&get(&js_sys::global(), "navigator"), "locks").is_object()
-}
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    if !target.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 #[wasm_bindgen]

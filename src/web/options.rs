@@ -5,6 +5,7 @@ use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::runtime::codec::from_js;
+use super::runtime::js::get;
 use super::workers::WorkerSource;
 
 #[derive(Deserialize)]
@@ -38,7 +39,7 @@ impl ClientOptions {
         if !options.is_object() {
             return Err("the options must be an object".into());
         }
-        let get = |name: &str| js_sys::Reflect::get(&options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let get = |name: &str| get(&options, name);
         let coordinator = WorkerSource::read(&get("coordinator"), "coordinator")?;
         let backend = WorkerSource::read(&get("backend"), "backend")?;
         let mut backends = std::collections::BTreeMap::new();

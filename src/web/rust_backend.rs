@@ -38,7 +38,7 @@ use wasm_bindgen::prelude::*;
 
 use super::backend::{BackendHandle, serve_backend};
 use super::error::{ErrorCode, TabworkerError};
-use super::runtime::js::object;
+use super::runtime::js::{call_method, get, object};
 
 type StartFn<S> = Box<dyn FnMut(&mut S, &Context) -> Result<(), String>>;
 type SessionFn<S> = Box<dyn FnMut(&mut S, &Session)>;
@@ -67,7 +67,7 @@ pub struct Context {
 
 impl Context {
     fn get(&self, name: &str) -> JsValue {
-        js_sys::Reflect::get(&self.js, &name.into()).unwrap_or(JsValue::UNDEFINED)
+        get(&self.js, name)
     }
 
     /// The backend's id.
@@ -82,7 +82,7 @@ impl Context {
 
     /// `executable.env[name]` of the connect that started it.
     pub fn env(&self, name: &str) -> Option<String> {
-        js_sys::Reflect::get(&self.get("env"), &name.into()).ok().and_then(|v| v.as_string())
+        get(&self.get("env"), name).as_string()
     }
 
     /// The OPFS directory of its key (a `FileSystemDirectoryHandle`), or `null` without a mount.
@@ -93,12 +93,13 @@ impl Context {
     /// Declares the backend ready (with [`RustBackend::declares_ready`]);
     /// may be called later, from a spawned future.
     pub fn ready(&self) {
-        call(&self.js, "ready", &[]);
+        // `ready` is the host's own function, which does not throw.
+        let _ = call_method(&self.js, "ready", &[]);
     }
 
     /// Whether `secret` is the `secret_token` of a connect that reached this backend.
     pub fn is_secret_token(&self, secret: &str) -> bool {
-        call(&self.js, "isSecretToken", &[secret.into()]).as_bool().unwrap_or(false)
+        call_method(&self.js, "isSecretToken", &[secret.into()]).ok().and_then(|v| v.as_bool()).unwrap_or(false)
     }
 }
 
@@ -111,7 +112,7 @@ pub struct Session {
 
 impl Session {
     fn get(&self, name: &str) -> JsValue {
-        js_sys::Reflect::get(&self.js, &name.into()).unwrap_or(JsValue::UNDEFINED)
+        get(&self.js, name)
     }
 
     /// The client (tab) the session is for.
@@ -131,8 +132,7 @@ impl Session {
 
     /// Sends event `event` to this session's tab.
     pub fn send(&self, event: &str, payload: &JsValue) -> Result<(), JsValue> {
-        let send: js_sys::Function = self.get("send").dyn_into()?;
-        send.call2(&self.js, &event.into(), payload).map(drop)
+        call_method(&self.js, "send", &[event.into(), payload.clone()]).map(drop)
     }
 
     /// The backend serving it (to broadcast to every session).
@@ -186,14 +186,6 @@ fn with_state<S: 'static>(state: &Rc<RefCell<S>>, f: impl FnOnce(&mut S) + 'stat
 /// (to broadcast from `stop`, or from a spawned future).
 pub fn served() -> Option<Served> {
     SERVED.with(|s| s.borrow().clone())
-}
-
-/// Calls `target[method](...args)`, or gives `undefined`.
-fn call(target: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
-    let function =
-        js_sys::Reflect::get(target, &method.into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    let args: js_sys::Array = args.iter().collect();
-    function.and_then(|f| f.apply(target, &args).ok()).unwrap_or(JsValue::UNDEFINED)
 }
 
 impl<S: 'static> RustBackend<S> {
@@ -307,7 +299,8 @@ impl<S: 'static> RustBackend<S> {
                     let listener = listener.clone();
                     with_state(&state, move |state| (listener.borrow_mut())(state, &session, payload));
                 });
-                call(&js, "on", &[event.as_str().into(), on_event.into_js_value()]);
+                // A session's `on` throws only for a bad name, and the name was checked at `on`.
+                let _ = call_method(&js, "on", &[event.as_str().into(), on_event.into_js_value()]);
             }
             if let Some(on_session) = on_session.clone() {
                 with_state(&session_state, move |state| (on_session.borrow_mut())(state, &session));

@@ -1,4 +1,5 @@
-//! Small JavaScript values: plain objects and random ids.
+//! Small JavaScript values: plain objects, their properties and methods, and
+//! random ids.
 
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -10,6 +11,21 @@ pub(crate) fn object(entries: &[(&str, JsValue)]) -> JsValue {
         let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
     }
     object.into()
+}
+
+/// Property `key` of `target`, or `undefined` (also when `target` is not an object).
+pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
+    if !target.is_object() && !target.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    js_sys::Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Calls `target[method](...args)`; an error if it is not a function or throws.
+pub(crate) fn call_method(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function: js_sys::Function = get(target, method).dyn_into()?;
+    let args: js_sys::Array = args.iter().collect();
+    function.apply(target, &args)
 }
 
 /// A random id for ids that must be unique across contexts.

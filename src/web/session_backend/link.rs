@@ -19,6 +19,7 @@ use super::super::runtime::callbacks::Callbacks;
 use super::super::runtime::channel::{Payload, post_channel, read_frame};
 use super::super::runtime::clock::now;
 use super::super::runtime::codec::{from_js, to_js};
+use super::super::runtime::js::{call_method, get};
 use super::super::runtime::listener::Listener;
 use crate::channel::{
     Caller, CallerOutput, Change, ChannelFrame, Closing, Ending, Reconnected, RequestError, RequestId, Tracker,
@@ -114,7 +115,7 @@ impl Shared {
     }
 
     pub(super) fn on_default_session(self: &Rc<Self>, session: &JsValue) {
-        let get = |name: &str| js_sys::Reflect::get(session, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let get = |name: &str| get(session, name);
         let (Ok(port), Some(backend)) = (get("port").dyn_into::<MessagePort>(), get("backendId").as_string()) else {
             return;
         };
@@ -161,7 +162,7 @@ impl Shared {
     }
 
     fn on_keyed_session(self: &Rc<Self>, session: JsValue) {
-        let get = |name: &str| js_sys::Reflect::get(&session, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let get = |name: &str| get(&session, name);
         let Ok(port) = get("port").dyn_into::<MessagePort>() else { return };
         let closed = js_sys::Promise::resolve(&get("closed"));
         *self.keyed.borrow_mut() = Some(session);
@@ -436,10 +437,8 @@ pub(super) fn ended_before_ready(state: &BackendState) -> JsValue {
 }
 
 pub(super) fn close_keyed(session: &JsValue) {
-    let close = js_sys::Reflect::get(session, &"close".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    if let Some(close) = close {
-        let _ = close.call0(session);
-    }
+    // A session object always has `close`, which does not throw.
+    let _ = call_method(session, "close", &[]);
 }
 
 impl Deadlines for Shared {
