@@ -152,6 +152,19 @@ impl Client {
     }
 }
 
+impl SessionBackend {
+    /// Adds `callback` to the `name` listeners of the lifecycle; with `now`,
+    /// it is first called with the current state, if there is one.
+    fn on_lifecycle(&self, name: &str, callback: StateCallback, now: bool) -> Result<Unsubscribe, JsValue> {
+        self.shared.check_alive()?;
+        let callback = function(callback.into(), "the callback")?;
+        if let Some(state) = self.shared.tracker.borrow().last().filter(|_| now) {
+            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
+        }
+        Ok(self.shared.subscribe(|s| &s.lifecycle, name.into(), callback))
+    }
+}
+
 #[wasm_bindgen]
 impl SessionBackend {
     /// The id of the backend followed (for the default backend, the current leader's).
@@ -196,36 +209,23 @@ impl SessionBackend {
     /// once if it is); returns the function that removes it.
     #[wasm_bindgen(js_name = onReady)]
     pub fn on_ready(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
-        self.shared.check_alive()?;
-        let callback = function(callback.into(), "the callback")?;
-        if let Some(state) = self.shared.tracker.borrow().last().filter(|_| self.is_ready()) {
-            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
-        }
-        Ok(self.shared.subscribe(|s| &s.lifecycle, "ready".into(), callback))
+        let now = self.is_ready();
+        self.on_lifecycle("ready", callback, now)
     }
 
     /// Calls `callback` with every new state of the backend, once and in
     /// order, starting with the current one; returns the function that removes it.
     #[wasm_bindgen(js_name = onStatus)]
     pub fn on_status(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
-        self.shared.check_alive()?;
-        let callback = function(callback.into(), "the callback")?;
-        if let Some(state) = self.shared.tracker.borrow().last() {
-            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
-        }
-        Ok(self.shared.subscribe(|s| &s.lifecycle, "status".into(), callback))
+        self.on_lifecycle("status", callback, true)
     }
 
     /// Calls `callback` with the final state when the backend ends (at once
     /// if it has); returns the function that removes it.
     #[wasm_bindgen(js_name = onTerminated)]
     pub fn on_terminated(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
-        self.shared.check_alive()?;
-        let callback = function(callback.into(), "the callback")?;
-        if let Some(state) = self.shared.tracker.borrow().last().filter(|_| self.is_terminated()) {
-            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
-        }
-        Ok(self.shared.subscribe(|s| &s.lifecycle, "terminated".into(), callback))
+        let now = self.is_terminated();
+        self.on_lifecycle("terminated", callback, now)
     }
 
     /// Calls `callback` with the new `ConnectResponse` each time a handle
