@@ -12,7 +12,7 @@ use tabworker::protocol::{
     BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PROTOCOL_VERSION,
     PortGrant, PortRequest, TabToCoordinator, WireMessage, decode, decode_json, frame,
 };
-use tabworker::{BackendId, ClientId, CoordinatorId, Epoch, ErrorCode, SessionId};
+use tabworker::{ClientId, CoordinatorId, Epoch, ErrorCode, SessionId};
 
 const SEED: u64 = 0x5EED_7AB0_0C0F_FEE1;
 
@@ -106,7 +106,6 @@ fn examples() -> Vec<Example> {
         example(D::TabToCoordinator, TabToCoordinator::RequestPort(request.clone())),
         example(D::TabToCoordinator, TabToCoordinator::ProvidePort(grant.clone())),
         example(D::TabToCoordinator, TabToCoordinator::WhoLeads),
-        example(D::TabToCoordinator, TabToCoordinator::Rewatch { backend_id: BackendId::new("b1").unwrap() }),
         example(D::TabToCoordinator, TabToCoordinator::Goodbye { client_id: client_id.clone() }),
         example(
             D::CoordinatorToTab,
@@ -142,7 +141,6 @@ fn the_corpus_covers_every_message_of_every_direction() {
         (D::TabToCoordinator, "request-port"),
         (D::TabToCoordinator, "provide-port"),
         (D::TabToCoordinator, "who-leads"),
-        (D::TabToCoordinator, "rewatch"),
         (D::TabToCoordinator, "goodbye"),
         (D::CoordinatorToTab, "welcome"),
         (D::CoordinatorToTab, "new-leader"),
@@ -289,7 +287,6 @@ const TYPES: &[&str] = &[
     "provide-port",
     "goodbye",
     "who-leads",
-    "rewatch",
     "welcome",
     "rejected",
     "init",

@@ -159,8 +159,8 @@ impl Board {
 
     /// `conn` watches `id`: the history so far (empty when `id` is unknown).
     /// A backend that is not terminated tells `conn` of each new state from
-    /// now on; with `awaiting`, so does one not reported yet, once its
-    /// leader reports it.
+    /// now on; so does one not reported yet, once its leader reports it (up
+    /// to `MAX_AWAITED` such backends).
     pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId) -> Vec<BackendState> {
         match self.records.get_mut(id) {
             Some(record) => {

@@ -272,9 +272,7 @@ impl Coordinator {
             (TabToCoordinator::Connect(call), Some(_)) => self.connect_call(conn, call),
             (TabToCoordinator::Connected(answer), Some(_)) => self.connected(conn, answer),
             (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
-            (TabToCoordinator::Watch { backend_id } | TabToCoordinator::Rewatch { backend_id }, Some(_)) => {
-                self.watch(conn, backend_id);
-            }
+            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id),
             (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
             (TabToCoordinator::WhoLeads, Some(_)) => {
                 if let Some((leadership, Some(_))) = &self.leadership {
@@ -1124,15 +1122,15 @@ mod tests {
     }
 
     #[test]
-    fn a_rewatch_of_a_backend_not_reported_yet_is_told_each_state_once_its_leader_reports_it() {
+    fn a_watch_of_a_backend_not_reported_yet_is_told_each_state_once_its_leader_reports_it() {
         let mut k = led_by(1, 3);
-        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Rewatch { backend_id: bid("b") }));
+        k.handle(T0, ConnId(2), Ok(watch("b")));
         let empty = CoordinatorToTab::History { backend_id: bid("b"), states: vec![] };
         assert_eq!(drain(&mut k), vec![(ConnId(2), empty)]);
         report(&mut k, 1, 1, "b", &[scheduled(0), ready(1)]);
         assert_eq!(drain(&mut k), vec![status_to(2, "b", scheduled(0)), status_to(2, "b", ready(1))]);
         // A watcher that went is told nothing.
-        k.handle(T0, ConnId(3), Ok(TabToCoordinator::Rewatch { backend_id: bid("c") }));
+        k.handle(T0, ConnId(3), Ok(watch("c")));
         drain(&mut k);
         k.tab_gone(at(2), ConnId(3));
         drain(&mut k);

@@ -178,16 +178,11 @@ pub enum TabToCoordinator {
     Connected(Box<ConnectAnswer>),
     /// The leader reports a backend's new state.
     Status(StatusReport),
-    /// The sender wants the history of a backend's states, then each new one.
+    /// The sender wants the history of a backend's states, then each new
+    /// one; a backend not known yet (just spawned, or not yet told to a new
+    /// coordinator by its leader) is told to it once it is. A tab sends it
+    /// again for what it watches when a new coordinator welcomes it.
     Watch {
-        /// The backend.
-        backend_id: BackendId,
-    },
-    /// The sender watches a backend again, from a new coordinator (the old
-    /// one died with what it watched): as `watch`, and if the backend is not
-    /// known yet (its leader has not told the new coordinator of it), each
-    /// of its states once it is.
-    Rewatch {
         /// The backend.
         backend_id: BackendId,
     },
@@ -221,7 +216,6 @@ impl TabToCoordinator {
             | TabToCoordinator::Connected(_)
             | TabToCoordinator::Status(_)
             | TabToCoordinator::Watch { .. }
-            | TabToCoordinator::Rewatch { .. }
             | TabToCoordinator::WhoLeads => None,
         }
     }
@@ -241,7 +235,6 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::Watch { .. } => "watch",
             TabToCoordinator::Terminate(_) => "terminate",
             TabToCoordinator::WhoLeads => "who-leads",
-            TabToCoordinator::Rewatch { .. } => "rewatch",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -434,7 +427,6 @@ pub(crate) mod examples {
             TabToCoordinator::Watch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Terminate(terminate()),
             TabToCoordinator::WhoLeads,
-            TabToCoordinator::Rewatch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }

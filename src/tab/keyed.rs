@@ -194,7 +194,7 @@ impl Tab {
     /// coordinator died, the new one knows none of its watches).
     pub(super) fn watch_again(&mut self) {
         for backend_id in self.watches.to_renew() {
-            self.send_coordinator(TabToCoordinator::Rewatch { backend_id });
+            self.send_coordinator(TabToCoordinator::Watch { backend_id });
         }
     }
 
@@ -756,8 +756,8 @@ mod tests {
             CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
         tab.from_coordinator(T0, Ok(welcome));
         let asked: Vec<TabToCoordinator> =
-            sent(&drain(&mut tab)).into_iter().filter(|m| matches!(m, TabToCoordinator::Rewatch { .. })).collect();
-        assert_eq!(asked, [TabToCoordinator::Rewatch { backend_id: b1() }], "not the terminated one");
+            sent(&drain(&mut tab)).into_iter().filter(|m| matches!(m, TabToCoordinator::Watch { .. })).collect();
+        assert_eq!(asked, [TabToCoordinator::Watch { backend_id: b1() }], "not the terminated one");
 
         // It does not know b1 yet: what the tab knows stays, and later states come in.
         tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states: Vec::new() }));

@@ -876,7 +876,7 @@ impl Sim {
                     if matches!(msg, TabToCoordinator::RequestPort(_)) {
                         self.stats.port_requests += 1;
                     }
-                    if let TabToCoordinator::Watch { backend_id } | TabToCoordinator::Rewatch { backend_id } = &msg {
+                    if let TabToCoordinator::Watch { backend_id } = &msg {
                         self.watch_sent(ix, backend_id);
                     }
                     self.send_to_coordinator(ix, msg, port);
