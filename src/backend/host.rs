@@ -22,7 +22,9 @@
 //! channel — one end goes to the app's handler, the other travels with the
 //! [`BackendToLeader::Session`] that follows it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::model::map::Map;
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{AppName, ClientId, SessionId};
@@ -95,9 +97,9 @@ pub struct BackendHost {
     stage: Stage,
     /// The tokens of the connects that reached this backend, with their
     /// secret tokens.
-    admitted: BTreeMap<String, String>,
+    admitted: Map<String, String>,
     /// Open sessions, by attempt; each ends when its session lock is granted.
-    sessions: BTreeMap<SessionId, PortRequest>,
+    sessions: Map<SessionId, PortRequest>,
     ignored: u64,
     outputs: VecDeque<BackendOutput>,
 }
@@ -115,8 +117,8 @@ impl BackendHost {
             leader: None,
             init: None,
             stage: Stage::Listening,
-            admitted: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            admitted: Map::new(),
+            sessions: Map::new(),
             ignored: 0,
             outputs: VecDeque::new(),
         };
@@ -425,7 +427,7 @@ mod tests {
             backend: Some(BackendInit {
                 backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
                 key: "room".into(),
-                env: BTreeMap::new(),
+                env: Default::default(),
                 mount: None,
                 admitted: vec![Admission { token: "t1".into(), secret_token: "s1".into() }],
             }),

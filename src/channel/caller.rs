@@ -12,7 +12,9 @@
 //! - once the backend ended for good (no reconnect) or the caller was
 //!   destroyed, what is pending fails and nothing more is accepted.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::model::map::Map;
 
 use super::frame::{ChannelError, ChannelFrame, RequestId, check_name};
 use crate::model::code::ErrorCode;
@@ -86,7 +88,7 @@ pub struct Caller<P> {
     link: Link,
     /// Frames waiting for a session, in the order they were made.
     queue: VecDeque<ChannelFrame<P>>,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: Map<RequestId, Pending>,
     /// This caller's number: its requests' ids carry it.
     number: u32,
     last_id: u64,
@@ -105,7 +107,7 @@ impl<P> Caller<P> {
         Caller {
             link: Link::Closed,
             queue: VecDeque::new(),
-            pending: BTreeMap::new(),
+            pending: Map::new(),
             number,
             last_id: 0,
             late: 0,

@@ -11,7 +11,7 @@
 //!   `handler-error` and the thrown message; an answer after the session
 //!   closed goes nowhere.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::model::map::{Map, Set};
 
 use super::frame::{ChannelFrame, RequestId};
 use crate::model::code::ErrorCode;
@@ -29,9 +29,9 @@ pub enum Verdict<P> {
 #[derive(Debug, Default)]
 pub struct Responder {
     /// The last request number of each caller.
-    last: BTreeMap<u32, u64>,
+    last: Map<u32, u64>,
     /// Requests handed to their handler and not answered yet.
-    running: BTreeSet<RequestId>,
+    running: Set<RequestId>,
     closed: bool,
     handled: u64,
     refused: u64,

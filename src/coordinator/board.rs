@@ -11,7 +11,9 @@
 //! first (in the order they terminated on this board). A live record is
 //! never dropped.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::model::map::{Map, Set};
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ConnId, Epoch};
@@ -36,7 +38,7 @@ pub(crate) struct Record {
     /// The connection of that leader.
     pub(crate) host: ConnId,
     lifecycle: Lifecycle,
-    watchers: BTreeSet<ConnId>,
+    watchers: Set<ConnId>,
 }
 
 impl Record {
@@ -101,12 +103,12 @@ pub(crate) struct Recorded {
 /// Every backend reported, live or (for a while) terminated.
 #[derive(Debug, Default)]
 pub(crate) struct Board {
-    records: BTreeMap<BackendId, Record>,
+    records: Map<BackendId, Record>,
     /// The terminated records, in the order they terminated.
     ended: VecDeque<BackendId>,
     /// Watchers of backends not reported yet: they are told of each state
     /// once the backend's leader reports it.
-    awaited: BTreeMap<BackendId, BTreeSet<ConnId>>,
+    awaited: Map<BackendId, Set<ConnId>>,
 }
 
 impl Board {

@@ -2,7 +2,7 @@
 //! and has until its deadline ([`HELLO_TIMEOUT_MS`] after it opened) to say
 //! it. The deadlines of the silent ones are the coordinator's only timers.
 
-use std::collections::BTreeMap;
+use crate::model::map::Map;
 
 use crate::model::ids::{ClientId, ConnId};
 use crate::model::time::Timestamp;
@@ -55,7 +55,7 @@ impl Conn {
 /// The open connections.
 #[derive(Debug, Default)]
 pub(super) struct Conns {
-    open: BTreeMap<ConnId, Conn>,
+    open: Map<ConnId, Conn>,
 }
 
 impl Conns {

@@ -2,7 +2,7 @@
 //! sessions, the session requests waiting for it to be ready, and its
 //! timers.
 
-use std::collections::BTreeSet;
+use crate::model::map::Set;
 
 use crate::model::ids::SessionId;
 use crate::model::time::Timestamp;
@@ -49,7 +49,7 @@ pub(super) struct Hosted {
     /// and was sent `init`.
     pub(super) init: Option<BackendInit>,
     /// Open sessions.
-    sessions: BTreeSet<SessionId>,
+    sessions: Set<SessionId>,
     /// Session requests waiting for `ready`.
     queued: Vec<PortRequest>,
     /// Session requests sent to the worker, whose `session` has not come back.
@@ -63,7 +63,7 @@ impl Hosted {
     pub(super) fn new(init: BackendInit) -> Self {
         Hosted {
             init: Some(init),
-            sessions: BTreeSet::new(),
+            sessions: Set::new(),
             queued: Vec::new(),
             asked: Vec::new(),
             max_idle_ms: None,

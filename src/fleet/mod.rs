@@ -33,7 +33,7 @@
 //! `connect` with `spawn` made while its key's backend is terminating waits
 //! for the end and then starts a successor.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::model::map::{Map, Set};
 
 use crate::ConnectResponse;
 use crate::model::code::ErrorCode;
@@ -125,9 +125,9 @@ pub struct Fleet {
     app: String,
     leader_id: ClientId,
     limits: FleetLimits,
-    tags: BTreeSet<String>,
+    tags: Set<String>,
     registry: Registry,
-    hosted: BTreeMap<BackendId, Hosted>,
+    hosted: Map<BackendId, Hosted>,
     /// The default backend, while it is hosted.
     default: Option<BackendId>,
     /// Connects waiting for the backend they are behind to end.
@@ -159,9 +159,9 @@ impl Fleet {
             app: app.into(),
             leader_id,
             limits: FleetLimits::default(),
-            tags: BTreeSet::new(),
+            tags: Set::new(),
             registry: Registry::new(),
-            hosted: BTreeMap::new(),
+            hosted: Map::new(),
             default: None,
             waiting: Vec::new(),
             entropy,
@@ -216,7 +216,7 @@ impl Fleet {
         let init = BackendInit {
             backend_id: id.clone(),
             key: DEFAULT_KEY.to_owned(),
-            env: BTreeMap::new(),
+            env: Default::default(),
             mount: None,
             admitted: Vec::new(),
         };

@@ -18,7 +18,7 @@
 //! `resource_limits` that tabworker cannot enforce in a browser worker are
 //! refused, naming the field, rather than ignored.
 
-use std::collections::BTreeMap;
+use crate::model::map::Map;
 
 use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
@@ -128,9 +128,9 @@ pub struct Backend {
 /// The backends of one app.
 #[derive(Debug, Default)]
 pub struct Registry {
-    backends: BTreeMap<BackendId, Backend>,
+    backends: Map<BackendId, Backend>,
     /// Each held key, with the backend holding it.
-    keys: BTreeMap<String, BackendId>,
+    keys: Map<String, BackendId>,
 }
 
 impl Registry {

@@ -7,6 +7,7 @@ pub(crate) mod connect;
 pub(crate) mod ids;
 pub(crate) mod lifecycle;
 pub(crate) mod locks;
+pub(crate) mod map;
 pub(crate) mod status;
 pub(crate) mod time;
 pub(crate) mod timers;

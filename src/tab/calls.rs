@@ -9,7 +9,7 @@
 //! state has no deadline. Each call is settled once: a call that is no
 //! longer pending settles no more.
 
-use std::collections::BTreeMap;
+use crate::model::map::Map;
 use std::fmt;
 
 use crate::model::code::ErrorCode;
@@ -128,14 +128,14 @@ impl Pending {
 pub(crate) struct Calls {
     next: u64,
     timeout_ms: u64,
-    pending: BTreeMap<CallId, Pending>,
+    pending: Map<CallId, Pending>,
     /// The credentials of each token a connect of this tab was given.
-    tokens: BTreeMap<String, Credentials>,
+    tokens: Map<String, Credentials>,
 }
 
 impl Default for Calls {
     fn default() -> Self {
-        Calls { next: 0, timeout_ms: DEFAULT_CALL_TIMEOUT_MS, pending: BTreeMap::new(), tokens: BTreeMap::new() }
+        Calls { next: 0, timeout_ms: DEFAULT_CALL_TIMEOUT_MS, pending: Map::new(), tokens: Map::new() }
     }
 }
 

@@ -54,7 +54,9 @@ mod sessions;
 mod stages;
 mod watches;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::model::map::Map;
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
@@ -89,7 +91,7 @@ pub struct Tab {
     in_election: bool,
     session: Session,
     /// Sessions with keyed backends, by attempt.
-    keyed: BTreeMap<SessionId, sessions::KeyedSession>,
+    keyed: Map<SessionId, sessions::KeyedSession>,
     /// The app's calls waiting for an answer, and its connects' credentials.
     calls: calls::Calls,
     /// The backends watched, their subscribers and waiters.
@@ -114,7 +116,7 @@ impl Tab {
             counter
         });
         Tab {
-            keyed: BTreeMap::new(),
+            keyed: Map::new(),
             calls: calls::Calls::default(),
             watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),

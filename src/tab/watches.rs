@@ -7,7 +7,7 @@
 //! state twice: the history only grows, and each subscriber is given what
 //! lies past what it had.
 
-use std::collections::BTreeMap;
+use crate::model::map::Map;
 use std::fmt;
 
 use super::calls::{CallError, CallId};
@@ -91,9 +91,9 @@ struct Waiter {
 #[derive(Debug, Default)]
 pub(crate) struct Watches {
     next: u64,
-    histories: BTreeMap<BackendId, Known>,
-    subscribers: BTreeMap<SubscriptionId, Subscriber>,
-    waiters: BTreeMap<CallId, Waiter>,
+    histories: Map<BackendId, Known>,
+    subscribers: Map<SubscriptionId, Subscriber>,
+    waiters: Map<CallId, Waiter>,
 }
 
 impl Watches {

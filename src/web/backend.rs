@@ -2,8 +2,8 @@
 //! [`BackendHost`] in a dedicated worker spawned by the leader tab, runs the
 //! app's start and stop code, and hands each session to the app's handler.
 
+use crate::model::map::Map;
 use std::cell::{RefCell, RefMut};
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -62,7 +62,7 @@ struct Host {
     code: AppCode,
     handlers: Handlers,
     locks: LockTable<LockId>,
-    sessions: BTreeMap<SessionId, OpenSession>,
+    sessions: Map<SessionId, OpenSession>,
     /// The far end of the channel opened last, on its way to the leader.
     carried: Option<MessagePort>,
     worker_id: String,
@@ -102,7 +102,7 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
         code,
         handlers: Rc::new(RefCell::new(handlers)),
         locks: LockTable::default(),
-        sessions: BTreeMap::new(),
+        sessions: Map::new(),
         carried: None,
         worker_id,
         handled: 0,
@@ -122,7 +122,7 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
 }
 
 /// Reads `serveBackend`'s argument: a function, or a `BackendConfig`.
-fn app_code(value: JsValue) -> Result<(AppCode, bool, BTreeMap<String, js_sys::Function>), TabworkerError> {
+fn app_code(value: JsValue) -> Result<(AppCode, bool, Map<String, js_sys::Function>), TabworkerError> {
     let invalid = |what: &str| {
         TabworkerError::new(
             ErrorCode::InvalidArgument,
@@ -130,7 +130,7 @@ fn app_code(value: JsValue) -> Result<(AppCode, bool, BTreeMap<String, js_sys::F
         )
     };
     if let Some(session) = value.dyn_ref::<js_sys::Function>() {
-        return Ok((AppCode { session: session.clone(), start: None, stop: None }, false, BTreeMap::new()));
+        return Ok((AppCode { session: session.clone(), start: None, stop: None }, false, Map::new()));
     }
     if !value.is_object() {
         return Err(invalid("got neither"));
@@ -145,7 +145,7 @@ fn app_code(value: JsValue) -> Result<(AppCode, bool, BTreeMap<String, js_sys::F
     // Without a session function, sessions are served by handlers and events alone.
     let session = function("session")?.unwrap_or_else(|| js_sys::Function::new_no_args(""));
     let declares_ready = get("declaresReady").as_bool().unwrap_or(false);
-    let mut handlers = BTreeMap::new();
+    let mut handlers = Map::new();
     match get("handlers") {
         v if v.is_undefined() || v.is_null() => {}
         v if v.is_object() => {

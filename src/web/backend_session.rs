@@ -3,8 +3,8 @@
 //! handlers. What a request gets (handled, refused as a duplicate or for
 //! want of a handler, answered once) is the core's [`Responder`]'s call.
 
+use crate::model::map::Map;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -28,7 +28,7 @@ extern "C" {
 }
 
 /// The backend's request handlers by method, shared by its sessions.
-pub(crate) type Handlers = Rc<RefCell<BTreeMap<String, js_sys::Function>>>;
+pub(crate) type Handlers = Rc<RefCell<Map<String, js_sys::Function>>>;
 
 pub(crate) struct SessionState {
     fields: Vec<(&'static str, JsValue)>,

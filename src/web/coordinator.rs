@@ -1,7 +1,7 @@
 //! The coordinator host: runs [`Coordinator`] in the app's SharedWorker.
 
+use crate::model::map::Map;
 use std::cell::{RefCell, RefMut};
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -29,7 +29,7 @@ struct Host {
     liveness: Option<super::runtime::locks::LockRequest>,
     alive: bool,
     pending: Vec<MessagePort>,
-    ports: BTreeMap<ConnId, (MessagePort, Listener)>,
+    ports: Map<ConnId, (MessagePort, Listener)>,
     /// The tab lock each connection's tab holds, waited on.
     watches: LockTable<ConnId>,
     next_conn: u64,
@@ -94,7 +94,7 @@ impl CoordinatorHandle {
                 alive: false,
                 pending: Vec::new(),
                 core: Coordinator::new(id, names),
-                ports: BTreeMap::new(),
+                ports: Map::new(),
                 watches: LockTable::default(),
                 next_conn: 0,
                 timer: Timer::new(move || {

@@ -25,7 +25,7 @@ struct ClientSettings {
 pub(super) struct ClientOptions {
     pub(super) coordinator: WorkerSource,
     pub(super) backend: WorkerSource,
-    pub(super) backends: std::collections::BTreeMap<String, WorkerSource>,
+    pub(super) backends: crate::model::map::Map<String, WorkerSource>,
     pub(super) name: String,
     pub(super) connect_timeout_ms: u32,
     pub(super) startup_timeout_ms: u32,
@@ -42,7 +42,7 @@ impl ClientOptions {
         let get = |name: &str| get(&options, name);
         let coordinator = WorkerSource::read(&get("coordinator"), "coordinator")?;
         let backend = WorkerSource::read(&get("backend"), "backend")?;
-        let mut backends = std::collections::BTreeMap::new();
+        let mut backends = crate::model::map::Map::new();
         let listed = get("backends");
         if listed.is_object() {
             for entry in js_sys::Object::entries(listed.unchecked_ref()) {

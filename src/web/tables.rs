@@ -4,7 +4,7 @@
 //! and the worker of each hosted backend ([`BackendId`]). The tab decides
 //! what becomes of each; these tables only hold the browser's objects.
 
-use std::collections::BTreeMap;
+use crate::model::map::Map;
 
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
@@ -16,7 +16,7 @@ use crate::tab::{CallId, SubscriptionId};
 
 /// The `resolve` and `reject` of each call the tab has not settled.
 #[derive(Default)]
-pub(super) struct Promises(BTreeMap<CallId, (js_sys::Function, js_sys::Function)>);
+pub(super) struct Promises(Map<CallId, (js_sys::Function, js_sys::Function)>);
 
 impl Promises {
     /// The promise of `call`, kept until [`Promises::settle`].
@@ -69,9 +69,9 @@ impl Ports {
 #[derive(Default)]
 pub(super) struct Keyed {
     /// The callback of each `statusStream`.
-    pub(super) subscriptions: BTreeMap<SubscriptionId, js_sys::Function>,
+    pub(super) subscriptions: Map<SubscriptionId, js_sys::Function>,
     /// The ports of each keyed session whose port arrived.
-    pub(super) sessions: BTreeMap<SessionId, Ports>,
+    pub(super) sessions: Map<SessionId, Ports>,
     /// The workers of the backends this tab hosts, with their listeners.
-    pub(super) workers: BTreeMap<BackendId, (Worker, [Listener; 2])>,
+    pub(super) workers: Map<BackendId, (Worker, [Listener; 2])>,
 }

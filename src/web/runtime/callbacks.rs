@@ -1,13 +1,13 @@
 //! The app's callbacks, by the name they listen to.
 
-use std::collections::BTreeMap;
+use crate::model::map::Map;
 
 /// The app's callbacks by name (an event's, or `status`, `ready`…), each
 /// with the id its unsubscribe names.
 #[derive(Default)]
 pub(crate) struct Callbacks {
     next: u32,
-    by_name: BTreeMap<String, Vec<(u32, js_sys::Function)>>,
+    by_name: Map<String, Vec<(u32, js_sys::Function)>>,
 }
 
 impl Callbacks {

@@ -4,8 +4,8 @@
 //! decision is its [`Caller`]'s or its
 //! [`Tracker`]'s.
 
+use crate::model::map::Map;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -61,7 +61,7 @@ pub(super) struct Shared {
     /// `onStatus`, `onReady`, `onTerminated` and `onReconnect` listeners, by those names.
     pub(super) lifecycle: RefCell<Callbacks>,
     pub(super) ready_waiters: RefCell<Vec<(js_sys::Function, js_sys::Function)>>,
-    pub(super) requests: RefCell<BTreeMap<RequestId, Pending>>,
+    pub(super) requests: RefCell<Map<RequestId, Pending>>,
     pub(super) client_listeners: RefCell<Vec<Listener>>,
     pub(super) unsubscribe_status: RefCell<Option<js_sys::Function>>,
     pub(super) destroyed: Cell<bool>,
