@@ -31,8 +31,8 @@
 //! let end = backend.finish(t0.plus_millis(60), false, None).unwrap();
 //! assert_eq!(end.status(), BackendStatus::Terminated);
 //! assert_eq!(
-//!     serde_json::to_string(end).unwrap(),
-//!     r#"{"status":"terminated","time":"2026-11-22T10:00:00.060Z","termination_reason":"external","termination_kind":"soft","exit_error":false}"#,
+//!     tabworker::to_json(end).to_string(),
+//!     r#"{"exit_error":false,"status":"terminated","termination_kind":"soft","termination_reason":"external","time":"2026-11-22T10:00:00.060Z"}"#,
 //! );
 //! ```
 //!
@@ -82,9 +82,14 @@ pub use model::ids::{
 };
 pub use model::lifecycle::{Lifecycle, TransitionError};
 pub use model::locks::{LockId, LockMode, LockNames};
+pub use model::map::{Map, Set};
 pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use model::time::{Timestamp, TimestampError};
+pub use model::value::{FromValue, MAX_DEPTH, Number, Object, ToValue, Value, ValueError};
+#[cfg(any(test, not(target_arch = "wasm32")))]
+pub use model::value::{from_json, from_json_text, to_json};
 pub use tab::{
-    CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS, DisconnectReason, FIRST_RETRY_MS, MAX_RETRY_MS, Role,
-    SubscriptionId, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS,
+    CLIENT_OPTIONS, CallError, CallId, CallValue, ClientSettings, DEFAULT_CALL_TIMEOUT_MS, DisconnectReason,
+    FIRST_RETRY_MS, MAX_RETRY_MS, Role, SubscriptionId, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
+    WORKER_START_TIMEOUT_MS,
 };

@@ -5,12 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tabworker::{
-    BackendId, BackendState, BackendStatus, ConnectRequest, ConnectResponse, Executable, Mount, ResourceLimits, Spawn,
-    SpawnConfig, TerminationKind, TerminationReason, Timestamp,
+    BackendId, BackendState, BackendStatus, ConnectRequest, ConnectResponse, Executable, FromValue, Mount,
+    ResourceLimits, Spawn, SpawnConfig, TerminationKind, TerminationReason, Timestamp, ToValue, from_json, to_json,
 };
 
 const T0: &str = "2026-11-22T10:00:00.000Z";
@@ -23,14 +21,14 @@ fn t0() -> Timestamp {
 /// `expected` reads back as `value`.
 fn assert_round_trip<T>(value: &T, expected: Value)
 where
-    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    T: ToValue + FromValue + PartialEq + std::fmt::Debug,
 {
-    assert_eq!(serde_json::to_value(value).unwrap(), expected, "serializing {value:?}");
-    assert_eq!(&serde_json::from_value::<T>(expected.clone()).unwrap(), value, "deserializing {expected}");
+    assert_eq!(to_json(value), expected, "serializing {value:?}");
+    assert_eq!(&from_json::<T>(expected.clone()).unwrap(), value, "deserializing {expected}");
 }
 
-fn refused<T: DeserializeOwned + std::fmt::Debug>(input: Value) -> String {
-    match serde_json::from_value::<T>(input.clone()) {
+fn refused<T: FromValue + std::fmt::Debug>(input: Value) -> String {
+    match from_json::<T>(input.clone()) {
         Ok(value) => panic!("{input} was accepted as {value:?}"),
         Err(e) => e.to_string(),
     }
@@ -162,7 +160,7 @@ fn terminated_omits_absent_optional_fields_rather_than_writing_null() {
 
 #[test]
 fn terminated_reads_null_optional_fields_as_absent() {
-    let read: BackendState = serde_json::from_value(json!({
+    let read: BackendState = from_json(json!({
         "status": "terminated",
         "time": T0,
         "termination_reason": null,
@@ -174,7 +172,7 @@ fn terminated_reads_null_optional_fields_as_absent() {
         read,
         BackendState::Terminated { time: t0(), termination_reason: None, termination_kind: None, exit_error: None }
     );
-    assert_eq!(serde_json::to_value(&read).unwrap(), json!({"status": "terminated", "time": T0}));
+    assert_eq!(to_json(&read), json!({"status": "terminated", "time": T0}));
 }
 
 #[test]
@@ -184,9 +182,8 @@ fn backend_state_time_is_written_like_javascript_to_iso_string() {
     assert_round_trip(&BackendState::Ready { time }, json!({"status": "ready", "time": "2026-11-23T10:00:00.123Z"}));
     assert_eq!(t0().unix_millis(), 1_795_341_600_000);
     // Any RFC 3339 form reads back; it is always written in the canonical form.
-    let read: BackendState =
-        serde_json::from_value(json!({"status": "ready", "time": "2026-11-22T11:00:00+01:00"})).unwrap();
-    assert_eq!(serde_json::to_value(&read).unwrap(), json!({"status": "ready", "time": T0}));
+    let read: BackendState = from_json(json!({"status": "ready", "time": "2026-11-22T11:00:00+01:00"})).unwrap();
+    assert_eq!(to_json(&read), json!({"status": "ready", "time": T0}));
 }
 
 #[test]
@@ -219,10 +216,9 @@ fn empty_connect_request_round_trips_to_an_empty_object() {
 
 #[test]
 fn connect_request_reads_null_fields_as_absent() {
-    let read: ConnectRequest =
-        serde_json::from_value(json!({"key": null, "spawn": null, "user": null, "auth": null})).unwrap();
+    let read: ConnectRequest = from_json(json!({"key": null, "spawn": null, "user": null, "auth": null})).unwrap();
     assert_eq!(read, ConnectRequest::default());
-    assert_eq!(serde_json::to_value(&read).unwrap(), json!({}));
+    assert_eq!(to_json(&read), json!({}));
 }
 
 #[test]
@@ -247,11 +243,11 @@ fn connect_request_spawn_may_be_the_full_configuration_object() {
                 mount: Some(Mount::Named("docs".into())),
                 env: Some(env),
                 resource_limits: Some(ResourceLimits {
-                    cpu_period: Some(serde_json::Number::from(100_000u64)),
-                    cpu_period_percent: Some(serde_json::Number::from(50u64)),
-                    cpu_time_limit: Some(serde_json::Number::from(30u64)),
-                    memory_limit_bytes: Some(serde_json::Number::from(268_435_456u64)),
-                    disk_limit_bytes: Some(serde_json::Number::from(1_073_741_824u64)),
+                    cpu_period: Some(tabworker::Number::new(100_000.0).unwrap()),
+                    cpu_period_percent: Some(tabworker::Number::new(50.0).unwrap()),
+                    cpu_time_limit: Some(tabworker::Number::new(30.0).unwrap()),
+                    memory_limit_bytes: Some(tabworker::Number::new(268_435_456.0).unwrap()),
+                    disk_limit_bytes: Some(tabworker::Number::new(1_073_741_824.0).unwrap()),
                 }),
             }),
         })),
@@ -328,7 +324,7 @@ fn connect_request_auth_carries_arbitrary_nested_json() {
     });
     let request = ConnectRequest {
         user: Some("grace".into()),
-        auth: Some(auth.as_object().unwrap().clone()),
+        auth: Some(tabworker::Value::from(auth.clone()).as_object().unwrap().clone()),
         ..Default::default()
     };
     assert_round_trip(&request, json!({"user": "grace", "auth": auth}));
@@ -347,7 +343,7 @@ fn connect_request_max_idle_seconds_must_be_a_non_negative_integer() {
     for bad in [json!(1.5), json!(-1), json!("60"), json!(true), json!(4_294_967_296u64)] {
         refused::<ConnectRequest>(json!({"spawn": {"max_idle_seconds": bad}}));
     }
-    let read: ConnectRequest = serde_json::from_value(json!({"spawn": {"max_idle_seconds": 0}})).unwrap();
+    let read: ConnectRequest = from_json(json!({"spawn": {"max_idle_seconds": 0}})).unwrap();
     assert_eq!(read.spawn, Some(Spawn::Config(SpawnConfig { max_idle_seconds: Some(0), ..Default::default() })));
 }
 
@@ -398,7 +394,7 @@ fn connect_response_writes_every_field_in_snake_case() {
 
 #[test]
 fn connect_response_keys_are_exactly_the_seed_field_names() {
-    let written = serde_json::to_value(full_response(Some("shh"))).unwrap();
+    let written = to_json(&full_response(Some("shh")));
     let keys: BTreeSet<&str> = written.as_object().unwrap().keys().map(String::as_str).collect();
     let seed: BTreeSet<&str> =
         ["backend_id", "spawned", "status", "token", "url", "secret_token", "status_url", "ready_url"].into();
@@ -420,12 +416,12 @@ fn connect_response_omits_an_absent_secret_token_and_reads_null_as_absent() {
 
     let mut with_null = expected;
     with_null["secret_token"] = Value::Null;
-    assert_eq!(serde_json::from_value::<ConnectResponse>(with_null).unwrap(), full_response(None));
+    assert_eq!(from_json::<ConnectResponse>(with_null).unwrap(), full_response(None));
 }
 
 #[test]
 fn connect_response_refuses_missing_fields_and_unknown_statuses() {
-    let good = serde_json::to_value(full_response(Some("shh"))).unwrap();
+    let good = to_json(&full_response(Some("shh")));
     for field in ["backend_id", "spawned", "status", "token", "url", "status_url", "ready_url"] {
         let mut missing = good.clone();
         missing.as_object_mut().unwrap().remove(field);

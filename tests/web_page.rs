@@ -1,13 +1,12 @@
-//! The browser glue in a page: seed types through serde-wasm-bindgen, time
+//! The browser glue in a page: seed types to and from JavaScript values, time
 //! against JavaScript's `Date`, Web Locks, features and JS errors.
 #![cfg(target_arch = "wasm32")]
 
 mod web_support;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tabworker::web::{ErrorCode, Features, TabworkerError, from_js, to_js};
 use tabworker::{BackendState, BackendStatus, ConnectRequest, ConnectResponse, Spawn, TerminationReason, Timestamp};
+use tabworker::{FromValue, ToValue};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -23,10 +22,10 @@ fn as_json(value: &JsValue) -> serde_json::Value {
 
 /// Seed-shaped JSON → JS object → Rust → JS object: the result is plain data
 /// (objects, not Maps) equal to the original.
-fn round_trip<T: Serialize + DeserializeOwned + std::fmt::Debug>(json: &str) -> T {
+fn round_trip<T: ToValue + FromValue + std::fmt::Debug>(json: &str) -> T {
     let original = parse(json);
     let value: T = from_js(original).unwrap_or_else(|e| panic!("{json} did not deserialize: {e}"));
-    let back = to_js(&value).unwrap();
+    let back = to_js(&value);
     assert!(!back.is_instance_of::<js_sys::Map>(), "objects must not become Maps");
     assert_eq!(as_json(&back), serde_json::from_str::<serde_json::Value>(json).unwrap(), "{value:?}");
     value
@@ -54,7 +53,7 @@ fn undefined_and_null_optional_fields_read_as_absent() {
     js_sys::Reflect::set(&object, &"user".into(), &JsValue::NULL).unwrap();
     let request: ConnectRequest = from_js(object.into()).unwrap();
     assert_eq!(request, ConnectRequest::default());
-    assert_eq!(as_json(&to_js(&request).unwrap()), serde_json::json!({}));
+    assert_eq!(as_json(&to_js(&request)), serde_json::json!({}));
 }
 
 #[wasm_bindgen_test]
@@ -160,6 +159,38 @@ fn errors_reach_javascript_with_a_stable_name_and_code() {
 }
 
 #[wasm_bindgen_test]
+fn only_plain_data_is_read_and_never_deeper_than_the_bound() {
+    // A structured clone can be cyclic: reading it must end, with an error.
+    let cyclic = parse(r#"{"key":"k","auth":{}}"#);
+    let auth = js_sys::Reflect::get(&cyclic, &"auth".into()).unwrap();
+    js_sys::Reflect::set(&auth, &"me".into(), &auth).unwrap();
+    let error = from_js::<ConnectRequest>(cyclic).unwrap_err().to_string();
+    assert!(error.contains(&format!("nested deeper than {}", tabworker::MAX_DEPTH)), "{error}");
+    let deep = format!(
+        "{}{}",
+        r#"{"a":"#.repeat(tabworker::MAX_DEPTH + 1),
+        "1".to_owned() + &"}".repeat(tabworker::MAX_DEPTH + 1)
+    );
+    assert!(from_js::<tabworker::Value>(parse(&deep)).is_err(), "nested past the bound");
+    let shallow = format!(
+        "{}{}",
+        r#"{"a":"#.repeat(tabworker::MAX_DEPTH - 1),
+        "1".to_owned() + &"}".repeat(tabworker::MAX_DEPTH - 1)
+    );
+    assert!(from_js::<tabworker::Value>(parse(&shallow)).is_ok(), "nested within the bound");
+    for (what, value) in [
+        ("a function", js_sys::Function::new_no_args("").into()),
+        ("a Date", js_sys::Date::new_0().into()),
+        ("a Map", js_sys::Map::new().into()),
+        ("bigint", js_sys::BigInt::from(1).into()),
+    ] {
+        let error = from_js::<tabworker::Value>(value).unwrap_err().to_string();
+        assert!(error.contains(what), "{what}: {error}");
+    }
+    assert!(from_js::<tabworker::Value>(JsValue::from_f64(f64::NAN)).is_err(), "NaN is not data");
+}
+
+#[wasm_bindgen_test]
 fn every_error_code_reaches_javascript_as_its_own_code_and_reads_back_as_itself() {
     let mut seen = std::collections::BTreeSet::new();
     for &code in ErrorCode::ALL {
@@ -168,8 +199,8 @@ fn every_error_code_reaches_javascript_as_its_own_code_and_reads_back_as_itself(
         let text = js_sys::Reflect::get(&js, &"code".into()).unwrap().as_string().expect("a string code");
         assert!(seen.insert(text.clone()), "{text} twice");
         assert_eq!(text.parse::<ErrorCode>(), Ok(code), "{text}");
-        // As a frame carries it: through serde-wasm-bindgen and back.
-        assert_eq!(from_js::<ErrorCode>(to_js(&code).unwrap()).unwrap(), code);
+        // As a frame carries it: to a JavaScript value and back.
+        assert_eq!(from_js::<ErrorCode>(to_js(&code)).unwrap(), code);
     }
     assert!(from_js::<ErrorCode>(JsValue::from_str("no-such-code")).is_err(), "no guessing fallback");
 }

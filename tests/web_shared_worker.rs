@@ -5,8 +5,8 @@ mod web_support;
 
 use tabworker::protocol::{BUILD, CoordinatorToTab, LeaderClaim, Leadership, TabToCoordinator, decode, frame};
 use tabworker::web::locks::{LockMode, WebLock};
-use tabworker::web::{Features, run_coordinator, to_js};
-use tabworker::{ClientId, Epoch};
+use tabworker::web::{Features, from_js, run_coordinator, to_js};
+use tabworker::{ClientId, Epoch, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use web_support::next_message;
@@ -30,7 +30,7 @@ async fn web_locks_work_in_a_shared_worker() {
 }
 
 fn post(port: &web_sys::MessagePort, message: &TabToCoordinator) {
-    port.post_message(&to_js(&frame(message)).unwrap()).unwrap();
+    port.post_message(&to_js(&frame(message))).unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -54,7 +54,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     let liveness = coordinator.liveness_key().expect("the coordinator has a liveness lock");
     assert_eq!(liveness, format!("tabworker:web-test:coordinator:{}", coordinator.id()));
     assert!(web_support::lock_snapshot().await.0.contains(&liveness), "the liveness lock is held");
-    match decode::<CoordinatorToTab>(&welcome.data(), 0).unwrap() {
+    match decode::<CoordinatorToTab>(&from_js::<Value>(welcome.data()).unwrap(), 0).unwrap() {
         CoordinatorToTab::Welcome { coordinator_id, tabs, leader } => {
             assert_eq!(coordinator_id.as_str(), coordinator.id());
             assert_eq!((tabs, leader), (1, None));
@@ -66,7 +66,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     tab_a.port1().post_message(&"garbage".into()).unwrap();
     let refused = next_message(&tab_a.port1(), 2000).await;
     assert!(matches!(
-        decode::<CoordinatorToTab>(&refused.data(), 0).unwrap(),
+        decode::<CoordinatorToTab>(&from_js::<Value>(refused.data()).unwrap(), 0).unwrap(),
         CoordinatorToTab::Rejected { code, .. } if code == tabworker::ErrorCode::NotAFrame
     ));
     assert_eq!(coordinator.rejected(), 1.0);
@@ -77,7 +77,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     );
     let welcome = next_message(&tab_b.port1(), 2000).await;
     assert!(matches!(
-        decode::<CoordinatorToTab>(&welcome.data(), 0).unwrap(),
+        decode::<CoordinatorToTab>(&from_js::<Value>(welcome.data()).unwrap(), 0).unwrap(),
         CoordinatorToTab::Welcome { tabs: 2, .. }
     ));
 
@@ -91,7 +91,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
     post(&tab_b.port1(), &TabToCoordinator::NewLeader(claim.clone()));
     let announced = next_message(&tab_a.port1(), 2000).await;
     assert_eq!(
-        decode::<CoordinatorToTab>(&announced.data(), 0).unwrap(),
+        decode::<CoordinatorToTab>(&from_js::<Value>(announced.data()).unwrap(), 0).unwrap(),
         CoordinatorToTab::NewLeader(Leadership {
             leader_id: claim.leader_id,
             epoch: Epoch::new(1).unwrap(),

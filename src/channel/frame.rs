@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::model::code::ErrorCode;
+use crate::model::value::number_text;
 
 /// The longest event or method name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -160,7 +161,9 @@ impl<P> Fields<P> {
             let caller = c.fract() == 0.0 && c >= 0.0 && c <= f64::from(u32::MAX);
             // The casts are exact: whole numbers within 2^53 and 2^32.
             let id = RequestId { caller: c as u32, seq: n as u64 };
-            (whole && caller).then_some(id).ok_or_else(|| malformed(format!("{c}.{n} is not a request id")))
+            (whole && caller)
+                .then_some(id)
+                .ok_or_else(|| malformed(format!("{}.{} is not a request id", number_text(c), number_text(n))))
         };
         let name = |what: &str| {
             let name = self.name.clone().ok_or_else(|| malformed(format!("a {kind} needs a {what}")))?;

@@ -687,7 +687,7 @@ mod tests {
     #[test]
     fn a_spawned_backend_goes_through_every_status_on_real_events() {
         let mut fleet = fleet();
-        let env = std::collections::BTreeMap::from([("MODE".to_owned(), "test".to_owned())]);
+        let env = crate::model::map::Map::from([("MODE".to_owned(), "test".to_owned())]);
         let spawn = config(|c| {
             c.tag = Some("chat".into());
             c.executable =

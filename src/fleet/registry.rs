@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn a_resource_limit_of_any_number_is_refused_by_name_not_as_malformed() {
         for value in [serde_json::json!(1000), serde_json::json!(-1), serde_json::json!(0.5)] {
-            let request: ConnectRequest = serde_json::from_value(serde_json::json!({
+            let request: ConnectRequest = crate::from_json(serde_json::json!({
                 "key": "k",
                 "spawn": {"executable": {"resource_limits": {"cpu_period_percent": value}}}
             }))
@@ -385,30 +385,36 @@ mod tests {
         let fields: [(&str, ResourceLimits); 5] = [
             (
                 "cpu_period",
-                ResourceLimits { cpu_period: Some(serde_json::Number::from(100_000u64)), ..ResourceLimits::default() },
+                ResourceLimits {
+                    cpu_period: Some(crate::Number::new((100_000) as f64).unwrap()),
+                    ..ResourceLimits::default()
+                },
             ),
             (
                 "cpu_period_percent",
                 ResourceLimits {
-                    cpu_period_percent: Some(serde_json::Number::from(50u64)),
+                    cpu_period_percent: Some(crate::Number::new((50) as f64).unwrap()),
                     ..ResourceLimits::default()
                 },
             ),
             (
                 "cpu_time_limit",
-                ResourceLimits { cpu_time_limit: Some(serde_json::Number::from(60u64)), ..ResourceLimits::default() },
+                ResourceLimits {
+                    cpu_time_limit: Some(crate::Number::new((60) as f64).unwrap()),
+                    ..ResourceLimits::default()
+                },
             ),
             (
                 "memory_limit_bytes",
                 ResourceLimits {
-                    memory_limit_bytes: Some(serde_json::Number::from(1 << 20u64)),
+                    memory_limit_bytes: Some(crate::Number::new((1 << 20) as f64).unwrap()),
                     ..ResourceLimits::default()
                 },
             ),
             (
                 "disk_limit_bytes",
                 ResourceLimits {
-                    disk_limit_bytes: Some(serde_json::Number::from(1 << 20u64)),
+                    disk_limit_bytes: Some(crate::Number::new((1 << 20) as f64).unwrap()),
                     ..ResourceLimits::default()
                 },
             ),

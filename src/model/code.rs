@@ -4,13 +4,13 @@
 //! ports, a backend's refused sessions, the lifecycle's and the decoder's
 //! errors all carry an [`ErrorCode`], and JavaScript sees the same code as
 //! `TabworkerError.code`. Each code is written once, in the list below: the
-//! enum, its text, its parsing, its serde form and the TypeScript union
+//! enum, its text, its parsing, its `Value` form and the TypeScript union
 //! `TabworkerErrorCode` are all made from it.
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::model::value::{FromValue, ToValue, Value, ValueError};
 
 /// Declares [`ErrorCode`] from one list of `Variant = "text"` pairs, each
 /// with its documentation (which the TypeScript union carries too).
@@ -140,22 +140,23 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-impl Serialize for ErrorCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+impl ToValue for ErrorCode {
+    fn to_value(&self) -> Value {
+        self.as_str().to_value()
     }
 }
 
-impl<'de> Deserialize<'de> for ErrorCode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+impl FromValue for ErrorCode {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let text = value.as_str().ok_or_else(|| ValueError::expected("an error code", value))?;
+        text.parse().map_err(|e: UnknownCode| ValueError::new(e.to_string()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::value::{from_json_text, to_json};
 
     #[test]
     fn every_code_is_kebab_case_unique_and_parses_back_to_itself() {
@@ -165,9 +166,9 @@ mod tests {
             assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{text}");
             assert!(seen.insert(text), "{text} twice");
             assert_eq!(text.parse::<ErrorCode>(), Ok(code));
-            let json = serde_json::to_string(&code).unwrap();
+            let json = to_json(&code).to_string();
             assert_eq!(json, format!("\"{text}\""));
-            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+            assert_eq!(from_json_text::<ErrorCode>(&json).unwrap(), code);
         }
     }
 
@@ -175,8 +176,8 @@ mod tests {
     fn an_unknown_code_is_an_error_not_a_guess() {
         assert!("nope".parse::<ErrorCode>().is_err());
         assert!("".parse::<ErrorCode>().is_err());
-        assert!(serde_json::from_str::<ErrorCode>("\"Invalid-Argument\"").is_err());
-        assert!(serde_json::from_str::<ErrorCode>("7").is_err());
+        assert!(from_json_text::<ErrorCode>("\"Invalid-Argument\"").is_err());
+        assert!(from_json_text::<ErrorCode>("7").is_err());
     }
 
     #[test]

@@ -2,36 +2,28 @@
 //! `@jamsocket/types` writes them (snake_case fields, optional fields
 //! omitted when absent).
 
-use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, IdError};
+use crate::model::map::Map;
 use crate::model::status::BackendStatus;
+use crate::model::value::{FromValue, Number, Object, ToValue, Value, ValueError, record};
 
 /// What a tab asks for with `client.connect(request)`.
 ///
 /// Optional fields are omitted when absent; `null` is read as absent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnectRequest {
     /// The backend's key. A key with a live backend reaches that backend; no
     /// key always starts a new backend under a fresh key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Whether, and how, to start a backend when the key has none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spawn: Option<Spawn>,
     /// Who is connecting; given to the backend with the session, never to
     /// other tabs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Credentials for the backend; given to it with the session, never to
     /// other tabs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<serde_json::Map<String, serde_json::Value>>,
+    pub auth: Option<Object>,
 }
 
 /// The seed's `spawn?: boolean | { … }`.
@@ -43,63 +35,47 @@ pub enum Spawn {
     Config(SpawnConfig),
 }
 
-impl Serialize for Spawn {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl ToValue for Spawn {
+    fn to_value(&self) -> Value {
         match self {
-            Spawn::Enabled(flag) => serializer.serialize_bool(*flag),
-            Spawn::Config(config) => config.serialize(serializer),
+            Spawn::Enabled(flag) => flag.to_value(),
+            Spawn::Config(config) => config.to_value(),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Spawn {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SpawnVisitor;
-        impl<'de> Visitor<'de> for SpawnVisitor {
-            type Value = Spawn;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`spawn` to be a boolean or a spawn configuration object")
-            }
-            fn visit_bool<E: de::Error>(self, flag: bool) -> Result<Spawn, E> {
-                Ok(Spawn::Enabled(flag))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Spawn, A::Error> {
-                SpawnConfig::deserialize(de::value::MapAccessDeserializer::new(map)).map(Spawn::Config)
-            }
+impl FromValue for Spawn {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Bool(flag) => Ok(Spawn::Enabled(*flag)),
+            Value::Object(_) => SpawnConfig::from_value(value).map(Spawn::Config),
+            other => Err(ValueError::expected("`spawn` to be a boolean or a spawn configuration object", other)),
         }
-        deserializer.deserialize_any(SpawnVisitor)
     }
 }
 
 /// How to start a backend: the object form of the seed's `spawn`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpawnConfig {
     /// Which backend script runs. A different tag for a live key is an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// The backend is swept this many seconds after it was scheduled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_limit_seconds: Option<u32>,
     /// The backend is swept after this many seconds with no session and no
     /// message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_idle_seconds: Option<u32>,
     /// What the backend is given at start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executable: Option<Executable>,
 }
 
 /// What the backend is given at start.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Executable {
     /// An OPFS directory for the key, handed to the backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount: Option<Mount>,
     /// Environment given to the backend at start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<BTreeMap<String, String>>,
+    pub env: Option<Map<String, String>>,
     /// Limits on what the backend may use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_limits: Option<ResourceLimits>,
 }
 
@@ -112,58 +88,44 @@ pub enum Mount {
     Named(String),
 }
 
-impl Serialize for Mount {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl ToValue for Mount {
+    fn to_value(&self) -> Value {
         match self {
-            Mount::Enabled(flag) => serializer.serialize_bool(*flag),
-            Mount::Named(name) => serializer.serialize_str(name),
+            Mount::Enabled(flag) => flag.to_value(),
+            Mount::Named(name) => name.to_value(),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Mount {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MountVisitor;
-        impl Visitor<'_> for MountVisitor {
-            type Value = Mount;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`mount` to be a boolean or a directory name")
-            }
-            fn visit_bool<E: de::Error>(self, flag: bool) -> Result<Mount, E> {
-                Ok(Mount::Enabled(flag))
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Mount, E> {
-                Ok(Mount::Named(name.to_owned()))
-            }
+impl FromValue for Mount {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        match value {
+            Value::Bool(flag) => Ok(Mount::Enabled(*flag)),
+            Value::String(name) => Ok(Mount::Named(name.clone())),
+            other => Err(ValueError::expected("`mount` to be a boolean or a directory name", other)),
         }
-        deserializer.deserialize_any(MountVisitor)
     }
 }
 
 /// The seed's `resource_limits`. Each is any JSON number, as the seed types
 /// them: tabworker refuses every one (see [`crate::Registry`]), so none is
 /// read as a quantity.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResourceLimits {
     /// Scheduling period, in microseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_period: Option<serde_json::Number>,
+    pub cpu_period: Option<Number>,
     /// Proportion of the period the backend may use, in percent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_period_percent: Option<serde_json::Number>,
+    pub cpu_period_percent: Option<Number>,
     /// Total CPU time allowed, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_time_limit: Option<serde_json::Number>,
+    pub cpu_time_limit: Option<Number>,
     /// Memory the backend may use, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit_bytes: Option<serde_json::Number>,
+    pub memory_limit_bytes: Option<Number>,
     /// Disk (OPFS) the backend may use, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disk_limit_bytes: Option<serde_json::Number>,
+    pub disk_limit_bytes: Option<Number>,
 }
 
 /// What `client.connect(request)` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectResponse {
     /// The backend reached.
     pub backend_id: BackendId,
@@ -176,13 +138,18 @@ pub struct ConnectResponse {
     /// Where a session to the backend is opened.
     pub url: String,
     /// A secret capability for this connect that the backend can check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_token: Option<String>,
     /// Where the backend's status stream is followed.
     pub status_url: String,
     /// Where the backend's readiness is awaited.
     pub ready_url: String,
 }
+
+record!(ConnectRequest { ; optional key, spawn, user, auth });
+record!(SpawnConfig { ; optional tag, lifetime_limit_seconds, max_idle_seconds, executable });
+record!(Executable { ; optional mount, env, resource_limits });
+record!(ResourceLimits { ; optional cpu_period, cpu_period_percent, cpu_time_limit, memory_limit_bytes, disk_limit_bytes });
+record!(ConnectResponse { backend_id, spawned, status, token, url, status_url, ready_url; optional secret_token });
 
 /// What the app names a backend with: its bare id, or one of the urls of a
 /// [`ConnectResponse`] — `tabworker://<app>/backends/<id>/sessions/<token>`

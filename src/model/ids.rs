@@ -4,13 +4,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use crate::model::value::{FromValue, ToValue, Value, ValueError};
 
 /// The longest identifier accepted from another context, in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
-/// Largest integer a JavaScript number carries exactly (`Number.MAX_SAFE_INTEGER`).
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub use crate::model::value::MAX_SAFE_INTEGER;
 
 /// Why a value was refused as an identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,9 +42,20 @@ pub enum IdError {
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
+
+        impl ToValue for $name {
+            fn to_value(&self) -> Value {
+                Value::String(self.0.clone())
+            }
+        }
+
+        impl FromValue for $name {
+            fn from_value(value: &Value) -> Result<Self, ValueError> {
+                read_id(value, $kind).map(Self)
+            }
+        }
 
         impl $name {
             /// Checks `value` and wraps it.
@@ -111,6 +121,13 @@ string_id!(
     "app name"
 );
 
+/// The identifier `value` holds, checked.
+fn read_id(value: &Value, kind: &'static str) -> Result<String, ValueError> {
+    let text = value.as_str().ok_or_else(|| ValueError::expected("a string", value))?;
+    validate(text, kind).map_err(|e| ValueError::new(e.to_string()))?;
+    Ok(text.to_owned())
+}
+
 fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { kind });
@@ -129,9 +146,21 @@ fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
 ///
 /// Epochs travel as JavaScript numbers, so they are capped at
 /// [`MAX_SAFE_INTEGER`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Epoch(u64);
+
+impl ToValue for Epoch {
+    fn to_value(&self) -> Value {
+        self.0.to_value()
+    }
+}
+
+impl FromValue for Epoch {
+    /// A whole number up to [`MAX_SAFE_INTEGER`], as `u64` reads it.
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        u64::from_value(value).map(Epoch)
+    }
+}
 
 impl Epoch {
     /// The epoch before any leader.
@@ -195,17 +224,19 @@ mod tests {
 
     #[test]
     fn ids_validate_when_deserialized() {
-        assert!(serde_json::from_str::<ClientId>(r#""""#).is_err());
-        assert_eq!(serde_json::from_str::<ClientId>(r#""c1""#).unwrap().as_str(), "c1");
-        assert_eq!(serde_json::to_string(&ClientId::new("c1").unwrap()).unwrap(), r#""c1""#);
+        use crate::model::value::{from_json_text, to_json};
+        assert!(from_json_text::<ClientId>(r#""""#).is_err());
+        assert_eq!(from_json_text::<ClientId>(r#""c1""#).unwrap().as_str(), "c1");
+        assert_eq!(to_json(&ClientId::new("c1").unwrap()).to_string(), r#""c1""#);
     }
 
     #[test]
     fn epochs_rise_and_stay_within_safe_integers() {
         assert!(Epoch::ZERO < Epoch::ZERO.next().unwrap());
         assert_eq!(Epoch::new(MAX_SAFE_INTEGER).unwrap().next(), None);
-        assert!(serde_json::from_str::<Epoch>("9007199254740992").is_err());
-        assert!(serde_json::from_str::<Epoch>("-1").is_err());
-        assert_eq!(serde_json::from_str::<Epoch>("7").unwrap().get(), 7);
+        use crate::model::value::from_json_text;
+        assert!(from_json_text::<Epoch>("9007199254740992").is_err());
+        assert!(from_json_text::<Epoch>("-1").is_err());
+        assert_eq!(from_json_text::<Epoch>("7").unwrap().get(), 7);
     }
 }

@@ -11,3 +11,4 @@ pub(crate) mod map;
 pub(crate) mod status;
 pub(crate) mod time;
 pub(crate) mod timers;
+pub(crate) mod value;

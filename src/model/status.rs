@@ -3,14 +3,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use crate::model::value::{Fields, FromValue, Record, ToValue, Value, ValueError, string_enum};
 
 use crate::model::time::Timestamp;
 
 /// Where a backend is in its life. The order of the variants is the order of
 /// the lifecycle: a backend only ever moves forward (it may skip statuses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BackendStatus {
     /// The leader accepted the connect.
     Scheduled,
@@ -43,6 +42,11 @@ impl BackendStatus {
         BackendStatus::Terminated,
     ];
 
+    /// The status the seed writes as `text`.
+    pub fn parse(text: &str) -> Option<BackendStatus> {
+        BackendStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     /// The status as the seed writes it, e.g. `"hard-terminating"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,6 +62,18 @@ impl BackendStatus {
     }
 }
 
+impl ToValue for BackendStatus {
+    fn to_value(&self) -> Value {
+        self.as_str().to_value()
+    }
+}
+
+impl FromValue for BackendStatus {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        value.as_str().and_then(BackendStatus::parse).ok_or_else(|| ValueError::expected("a backend status", value))
+    }
+}
+
 impl fmt::Display for BackendStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -65,8 +81,7 @@ impl fmt::Display for BackendStatus {
 }
 
 /// How a backend was asked to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TerminationKind {
     /// Asked politely, with a grace period.
     Soft,
@@ -75,8 +90,7 @@ pub enum TerminationKind {
 }
 
 /// Why a backend stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TerminationReason {
     /// Idle past `max_idle_seconds`, or alive past `lifetime_limit_seconds`.
     Swept,
@@ -92,8 +106,7 @@ pub enum TerminationReason {
 
 /// A backend's status at one instant, with what that status carries. This is
 /// the seed's `BackendState`: tagged by `status`, `time` an ISO-8601 string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendState {
     /// See [`BackendStatus::Scheduled`].
     Scheduled {
@@ -139,15 +152,73 @@ pub enum BackendState {
         /// When the status was entered.
         time: Timestamp,
         /// Why the backend stopped; absent when it ended by itself.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         termination_reason: Option<TerminationReason>,
         /// How it was stopped; absent when it was not asked to stop.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         termination_kind: Option<TerminationKind>,
         /// Whether it ended with an error (it threw, or panicked).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_error: Option<bool>,
     },
+}
+
+string_enum!(TerminationKind, "a termination kind", {
+    TerminationKind::Soft => "soft",
+    TerminationKind::Hard => "hard",
+});
+
+string_enum!(TerminationReason, "a termination reason", {
+    TerminationReason::Swept => "swept",
+    TerminationReason::External => "external",
+    TerminationReason::KeyExpired => "key_expired",
+    TerminationReason::Lost => "lost",
+    TerminationReason::StartupTimeout => "startup_timeout",
+});
+
+impl ToValue for BackendState {
+    /// Tagged by `status`, with the fields of that status.
+    fn to_value(&self) -> Value {
+        let record = Record::tagged("status", self.status().as_str()).put("time", &self.time());
+        match self {
+            BackendState::Terminating { termination_reason, .. }
+            | BackendState::HardTerminating { termination_reason, .. } => {
+                record.put("termination_reason", termination_reason)
+            }
+            BackendState::Terminated { termination_reason, termination_kind, exit_error, .. } => record
+                .put_opt("termination_reason", termination_reason)
+                .put_opt("termination_kind", termination_kind)
+                .put_opt("exit_error", exit_error),
+            _ => record,
+        }
+        .done()
+    }
+}
+
+impl FromValue for BackendState {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        let tag = fields.tag("status")?;
+        let status = BackendStatus::parse(tag)
+            .ok_or_else(|| ValueError::new(format!("`status`: `{tag}` is not a backend status")))?;
+        let time = fields.req("time")?;
+        Ok(match status {
+            BackendStatus::Scheduled => BackendState::Scheduled { time },
+            BackendStatus::Loading => BackendState::Loading { time },
+            BackendStatus::Starting => BackendState::Starting { time },
+            BackendStatus::Waiting => BackendState::Waiting { time },
+            BackendStatus::Ready => BackendState::Ready { time },
+            BackendStatus::Terminating => {
+                BackendState::Terminating { time, termination_reason: fields.req("termination_reason")? }
+            }
+            BackendStatus::HardTerminating => {
+                BackendState::HardTerminating { time, termination_reason: fields.req("termination_reason")? }
+            }
+            BackendStatus::Terminated => BackendState::Terminated {
+                time,
+                termination_reason: fields.opt("termination_reason")?,
+                termination_kind: fields.opt("termination_kind")?,
+                exit_error: fields.opt("exit_error")?,
+            },
+        })
+    }
 }
 
 impl BackendState {

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::model::value::{FromValue, ToValue, Value, ValueError};
 
 /// Milliseconds since the Unix epoch, written as an ISO-8601 / RFC 3339 UTC
 /// string with millisecond precision, exactly as JavaScript's
@@ -129,16 +129,16 @@ impl FromStr for Timestamp {
     }
 }
 
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl ToValue for Timestamp {
+    fn to_value(&self) -> Value {
+        Value::String(self.to_string())
     }
 }
 
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+impl FromValue for Timestamp {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let text = value.as_str().ok_or_else(|| ValueError::expected("an ISO-8601 time string", value))?;
+        text.parse().map_err(|e: TimestampError| ValueError::new(e.to_string()))
     }
 }
 
@@ -249,8 +249,9 @@ mod tests {
     #[test]
     fn serializes_as_an_iso_string() {
         let t = Timestamp::from_unix_millis(1_795_428_000_123);
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#""2026-11-23T10:00:00.123Z""#);
-        assert_eq!(serde_json::from_str::<Timestamp>(r#""2026-11-23T10:00:00.123Z""#).unwrap(), t);
-        assert!(serde_json::from_str::<Timestamp>("1795428000123").is_err());
+        use crate::model::value::{from_json_text, to_json};
+        assert_eq!(to_json(&t).to_string(), r#""2026-11-23T10:00:00.123Z""#);
+        assert_eq!(from_json_text::<Timestamp>(r#""2026-11-23T10:00:00.123Z""#).unwrap(), t);
+        assert!(from_json_text::<Timestamp>("1795428000123").is_err());
     }
 }

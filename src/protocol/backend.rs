@@ -1,36 +1,31 @@
 //! Leader ↔ backend worker messages, and the handshake a tab makes on a
 //! keyed backend's session port.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
-use super::coordinator::PortRequest;
+use super::coordinator::{PortRequest, unknown_type};
 use super::frame::WireMessage;
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, SessionId};
+use crate::model::map::Map;
+use crate::model::value::{Fields, FromValue, Object, Record, ToValue, Value, ValueError, record};
 
 /// What a keyed backend is given at `init`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendInit {
     /// The backend.
     pub backend_id: BackendId,
     /// The key it holds.
     pub key: String,
     /// `executable.env` of the connect that started it.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: Map<String, String>,
     /// The name of the OPFS directory of its key it is given, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount: Option<String>,
     /// The capabilities handed out so far (see [`LeaderToBackend::Admit`]).
-    #[serde(default)]
     pub admitted: Vec<Admission>,
 }
 
 /// The capabilities of one connect: a session presents `token`; the backend
 /// can check a `secret_token` it is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     /// The connect's token.
     pub token: String,
@@ -39,8 +34,7 @@ pub struct Admission {
 }
 
 /// What the leader tab sends to a backend worker it spawned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaderToBackend {
     /// Sent once the worker said `listening`: start the backend.
     Init {
@@ -50,7 +44,6 @@ pub enum LeaderToBackend {
         app: String,
         /// For a keyed backend, what it is given; absent for the default
         /// backend.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         backend: Option<BackendInit>,
     },
     /// Open a session for one connect attempt of a client.
@@ -75,8 +68,7 @@ impl WireMessage for LeaderToBackend {
 }
 
 /// What a backend worker sends to the leader tab that spawned it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendToLeader {
     /// The worker's script has loaded and it will not miss `init`.
     Listening,
@@ -125,8 +117,7 @@ impl WireMessage for BackendToLeader {
 
 /// What a tab sends on the port of a session with a keyed backend. Its
 /// first and only frame there is `open`: from then on the port is the app's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TabToBackend {
     /// Opens the session; the app's end of a new channel travels with it.
     /// `user` and `auth` go from the connecting tab straight to the
@@ -135,11 +126,9 @@ pub enum TabToBackend {
         /// The token of the connect the session is opened with.
         token: String,
         /// The connect's `user`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<String>,
         /// The connect's `auth`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        auth: Option<serde_json::Map<String, serde_json::Value>>,
+        auth: Option<Object>,
     },
 }
 
@@ -154,8 +143,7 @@ impl WireMessage for TabToBackend {
 }
 
 /// The backend's answer to `open`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendToTab {
     /// The session is open: the app's handler has its end.
     Opened,
@@ -177,6 +165,114 @@ impl WireMessage for BackendToTab {
     }
 }
 
+record!(BackendInit { backend_id, key; optional mount; defaulted env, admitted });
+record!(Admission { token, secret_token });
+
+impl ToValue for LeaderToBackend {
+    fn to_value(&self) -> Value {
+        let record = Record::tagged("type", self.kind());
+        match self {
+            LeaderToBackend::Init { leader_id, app, backend } => {
+                record.put("leader_id", leader_id).put("app", app).put_opt("backend", backend)
+            }
+            LeaderToBackend::StartSession(request) => record.merge(request.to_value()),
+            LeaderToBackend::Admit(admission) => record.merge(admission.to_value()),
+            LeaderToBackend::Stop => record,
+        }
+        .done()
+    }
+}
+
+impl FromValue for LeaderToBackend {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        Ok(match fields.tag("type")? {
+            "init" => LeaderToBackend::Init {
+                leader_id: fields.req("leader_id")?,
+                app: fields.req("app")?,
+                backend: fields.opt("backend")?,
+            },
+            "start-session" => LeaderToBackend::StartSession(FromValue::from_value(value)?),
+            "admit" => LeaderToBackend::Admit(FromValue::from_value(value)?),
+            "stop" => LeaderToBackend::Stop,
+            other => return Err(unknown_type(other)),
+        })
+    }
+}
+
+impl ToValue for BackendToLeader {
+    fn to_value(&self) -> Value {
+        let record = Record::tagged("type", self.kind());
+        match self {
+            BackendToLeader::Listening | BackendToLeader::Started | BackendToLeader::Stopped => record,
+            BackendToLeader::Ready { liveness_key } => record.put("liveness_key", liveness_key),
+            BackendToLeader::Failed { detail } => record.put("detail", detail),
+            BackendToLeader::Session(request) => record.merge(request.to_value()),
+            BackendToLeader::SessionClosed { session_id } => record.put("session_id", session_id),
+        }
+        .done()
+    }
+}
+
+impl FromValue for BackendToLeader {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        Ok(match fields.tag("type")? {
+            "listening" => BackendToLeader::Listening,
+            "started" => BackendToLeader::Started,
+            "ready" => BackendToLeader::Ready { liveness_key: fields.req("liveness_key")? },
+            "failed" => BackendToLeader::Failed { detail: fields.req("detail")? },
+            "stopped" => BackendToLeader::Stopped,
+            "session" => BackendToLeader::Session(FromValue::from_value(value)?),
+            "session-closed" => BackendToLeader::SessionClosed { session_id: fields.req("session_id")? },
+            other => return Err(unknown_type(other)),
+        })
+    }
+}
+
+impl ToValue for TabToBackend {
+    fn to_value(&self) -> Value {
+        let TabToBackend::Open { token, user, auth } = self;
+        Record::tagged("type", self.kind()).put("token", token).put_opt("user", user).put_opt("auth", auth).done()
+    }
+}
+
+impl FromValue for TabToBackend {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        match fields.tag("type")? {
+            "open" => Ok(TabToBackend::Open {
+                token: fields.req("token")?,
+                user: fields.opt("user")?,
+                auth: fields.opt("auth")?,
+            }),
+            other => Err(unknown_type(other)),
+        }
+    }
+}
+
+impl ToValue for BackendToTab {
+    fn to_value(&self) -> Value {
+        let record = Record::tagged("type", self.kind());
+        match self {
+            BackendToTab::Opened => record,
+            BackendToTab::Refused { code, detail } => record.put("code", code).put("detail", detail),
+        }
+        .done()
+    }
+}
+
+impl FromValue for BackendToTab {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        match fields.tag("type")? {
+            "opened" => Ok(BackendToTab::Opened),
+            "refused" => Ok(BackendToTab::Refused { code: fields.req("code")?, detail: fields.req("detail")? }),
+            other => Err(unknown_type(other)),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod examples {
     use super::*;
@@ -190,7 +286,7 @@ pub(crate) mod examples {
         let backend = BackendInit {
             backend_id: BackendId::new("b1").unwrap(),
             key: "room".into(),
-            env: BTreeMap::from([("MODE".into(), "test".into())]),
+            env: Map::from([("MODE".into(), "test".into())]),
             mount: Some("data".into()),
             admitted: vec![admission()],
         };
@@ -216,7 +312,7 @@ pub(crate) mod examples {
     }
 
     pub(crate) fn to_backend_on_a_session() -> Vec<TabToBackend> {
-        let auth = serde_json::json!({"role": "admin"}).as_object().cloned();
+        let auth = Value::from(serde_json::json!({"role": "admin"})).as_object().cloned();
         vec![
             TabToBackend::Open { token: "t".into(), user: Some("ada".into()), auth },
             TabToBackend::Open { token: "t".into(), user: None, auth: None },

@@ -1,15 +1,14 @@
 //! Tab ↔ coordinator messages.
 
-use serde::{Deserialize, Serialize};
-
 use super::frame::WireMessage;
 use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ConnectResponse};
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::status::BackendState;
+use crate::model::value::{Fields, FromValue, Record, ToValue, Value, ValueError, record};
 
 /// Who leads, in which term, and how to learn of its backend's death.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leadership {
     /// The leader tab's client.
     pub leader_id: ClientId,
@@ -19,7 +18,6 @@ pub struct Leadership {
     pub liveness_key: String,
     /// The backend id of its default backend (the one `initialize()`
     /// connects), which every tab can watch like any other backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_id: Option<BackendId>,
 }
 
@@ -28,7 +26,7 @@ pub struct Leadership {
 /// The same claim (without `epoch`) again from the current leader's
 /// connection — a claim sent again because no answer came — is answered
 /// with the leadership already given, to the claimant alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaderClaim {
     /// The claiming tab's client.
     pub leader_id: ClientId,
@@ -38,12 +36,11 @@ pub struct LeaderClaim {
     /// new coordinator (the old one died); kept if no tab knows a newer one.
     pub epoch: Option<Epoch>,
     /// The backend id of its default backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_id: Option<BackendId>,
 }
 
 /// A client asks for a session: one connect attempt.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PortRequest {
     /// The requesting client.
     pub client_id: ClientId,
@@ -51,13 +48,12 @@ pub struct PortRequest {
     pub session_id: SessionId,
     /// The keyed backend the session is with; absent: the leader's default
     /// backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_id: Option<BackendId>,
 }
 
 /// A session's port, on its way from the leader to the client that asked;
 /// one `MessagePort` travels with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortGrant {
     /// The client the port is for.
     pub client_id: ClientId,
@@ -66,12 +62,11 @@ pub struct PortGrant {
     /// The term of the leader that made the session.
     pub epoch: Epoch,
     /// The keyed backend the session is with; absent: the default backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_id: Option<BackendId>,
 }
 
 /// A session that cannot be opened, said to the client that asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortRefusal {
     /// The client that asked.
     pub client_id: ClientId,
@@ -86,7 +81,7 @@ pub struct PortRefusal {
 /// A `client.connect(request)` on its way from the asking tab to the leader.
 /// The request's `user` and `auth` are not in it: they stay in the asking
 /// tab, which hands them to the backend itself when it opens a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectCall {
     /// The asking client.
     pub client_id: ClientId,
@@ -97,7 +92,7 @@ pub struct ConnectCall {
 }
 
 /// The leader's answer to a [`ConnectCall`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectAnswer {
     /// The client that asked.
     pub client_id: ClientId,
@@ -108,8 +103,7 @@ pub struct ConnectAnswer {
 }
 
 /// What a connect reached, or why it was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectOutcome {
     /// The backend reached.
     Response(ConnectResponse),
@@ -124,7 +118,7 @@ pub enum ConnectOutcome {
 
 /// A backend moved on: the leader hosting it tells the coordinator, which
 /// keeps every backend's history and passes it to the tabs that watch it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {
     /// The term of the leader hosting the backend.
     pub epoch: Epoch,
@@ -137,7 +131,7 @@ pub struct StatusReport {
 }
 
 /// A tab asks for a backend to be stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerminateCall {
     /// The asking client.
     pub client_id: ClientId,
@@ -149,8 +143,7 @@ pub struct TerminateCall {
 }
 
 /// What a tab sends to the coordinator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TabToCoordinator {
     /// The first message on a new connection (the seed's "Connect"). The tab
     /// holds its tab lock ([`crate::LockNames::tab`]) before sending it, and
@@ -245,8 +238,7 @@ impl WireMessage for TabToCoordinator {
 }
 
 /// What the coordinator sends to a tab.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoordinatorToTab {
     /// The answer to `hello`.
     Welcome {
@@ -315,6 +307,146 @@ impl WireMessage for CoordinatorToTab {
 
     fn ports(&self) -> usize {
         usize::from(matches!(self, CoordinatorToTab::ProvidePort(_)))
+    }
+}
+
+record!(Leadership { leader_id, epoch, liveness_key; optional backend_id });
+record!(LeaderClaim { leader_id, liveness_key; optional epoch, backend_id });
+record!(PortRequest { client_id, session_id; optional backend_id });
+record!(PortGrant { client_id, session_id, epoch; optional backend_id });
+record!(PortRefusal { client_id, session_id, code, detail });
+record!(ConnectCall { client_id, request_id, request });
+record!(ConnectAnswer { client_id, request_id, outcome });
+record!(StatusReport { epoch, backend_id, key, state });
+record!(TerminateCall { client_id, backend_id, hard });
+
+impl ToValue for ConnectOutcome {
+    /// `{"response": …}` or `{"refused": {"code", "detail"}}`.
+    fn to_value(&self) -> Value {
+        match self {
+            ConnectOutcome::Response(response) => Record::new().put("response", response),
+            ConnectOutcome::Refused { code, detail } => {
+                Record::new().put("refused", &Record::new().put("code", code).put("detail", detail).done())
+            }
+        }
+        .done()
+    }
+}
+
+impl FromValue for ConnectOutcome {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        if let Some(response) = fields.opt("response")? {
+            return Ok(ConnectOutcome::Response(response));
+        }
+        let refused: Value = fields.req("refused").map_err(|_| ValueError::new("expected `response` or `refused`"))?;
+        let refused = Fields::of(&refused).map_err(|e| e.in_field("refused"))?;
+        let code = refused.req("code").map_err(|e| e.in_field("refused"))?;
+        let detail = refused.req("detail").map_err(|e| e.in_field("refused"))?;
+        Ok(ConnectOutcome::Refused { code, detail })
+    }
+}
+
+/// A message's `type` that this direction does not have.
+pub(super) fn unknown_type(tag: &str) -> ValueError {
+    ValueError::new(format!("`type`: unknown message type `{tag}`"))
+}
+
+impl ToValue for TabToCoordinator {
+    fn to_value(&self) -> Value {
+        let record = Record::tagged("type", self.kind());
+        match self {
+            TabToCoordinator::Hello { client_id, build, epoch } => {
+                record.put("client_id", client_id).put("build", build).put_opt("epoch", epoch)
+            }
+            TabToCoordinator::NewLeader(claim) => record.merge(claim.to_value()),
+            TabToCoordinator::RequestPort(request) => record.merge(request.to_value()),
+            TabToCoordinator::ProvidePort(grant) => record.merge(grant.to_value()),
+            TabToCoordinator::RefusePort(refusal) => record.merge(refusal.to_value()),
+            TabToCoordinator::Connect(call) => record.merge(call.to_value()),
+            TabToCoordinator::Connected(answer) => record.merge(answer.to_value()),
+            TabToCoordinator::Status(report) => record.merge(report.to_value()),
+            TabToCoordinator::Watch { backend_id } => record.put("backend_id", backend_id),
+            TabToCoordinator::Terminate(call) => record.merge(call.to_value()),
+            TabToCoordinator::WhoLeads => record,
+            TabToCoordinator::Goodbye { client_id } => record.put("client_id", client_id),
+        }
+        .done()
+    }
+}
+
+impl FromValue for TabToCoordinator {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        Ok(match fields.tag("type")? {
+            "hello" => TabToCoordinator::Hello {
+                client_id: fields.req("client_id")?,
+                build: fields.req("build")?,
+                epoch: fields.opt("epoch")?,
+            },
+            "new-leader" => TabToCoordinator::NewLeader(FromValue::from_value(value)?),
+            "request-port" => TabToCoordinator::RequestPort(FromValue::from_value(value)?),
+            "provide-port" => TabToCoordinator::ProvidePort(FromValue::from_value(value)?),
+            "refuse-port" => TabToCoordinator::RefusePort(FromValue::from_value(value)?),
+            "connect" => TabToCoordinator::Connect(FromValue::from_value(value)?),
+            "connected" => TabToCoordinator::Connected(FromValue::from_value(value)?),
+            "status" => TabToCoordinator::Status(FromValue::from_value(value)?),
+            "watch" => TabToCoordinator::Watch { backend_id: fields.req("backend_id")? },
+            "terminate" => TabToCoordinator::Terminate(FromValue::from_value(value)?),
+            "who-leads" => TabToCoordinator::WhoLeads,
+            "goodbye" => TabToCoordinator::Goodbye { client_id: fields.req("client_id")? },
+            other => return Err(unknown_type(other)),
+        })
+    }
+}
+
+impl ToValue for CoordinatorToTab {
+    fn to_value(&self) -> Value {
+        let record = Record::tagged("type", self.kind());
+        match self {
+            CoordinatorToTab::Welcome { coordinator_id, leader, tabs } => {
+                record.put("coordinator_id", coordinator_id).put_opt("leader", leader).put("tabs", tabs)
+            }
+            CoordinatorToTab::NewLeader(leadership) => record.merge(leadership.to_value()),
+            CoordinatorToTab::RequestPort(request) => record.merge(request.to_value()),
+            CoordinatorToTab::ProvidePort(grant) => record.merge(grant.to_value()),
+            CoordinatorToTab::RefusePort(refusal) => record.merge(refusal.to_value()),
+            CoordinatorToTab::Connect(call) => record.merge(call.to_value()),
+            CoordinatorToTab::Connected(answer) => record.merge(answer.to_value()),
+            CoordinatorToTab::Status { backend_id, state } => record.put("backend_id", backend_id).put("state", state),
+            CoordinatorToTab::History { backend_id, states } => {
+                record.put("backend_id", backend_id).put("states", states)
+            }
+            CoordinatorToTab::Terminate(call) => record.merge(call.to_value()),
+            CoordinatorToTab::Rejected { code, detail } => record.put("code", code).put("detail", detail),
+        }
+        .done()
+    }
+}
+
+impl FromValue for CoordinatorToTab {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        Ok(match fields.tag("type")? {
+            "welcome" => CoordinatorToTab::Welcome {
+                coordinator_id: fields.req("coordinator_id")?,
+                leader: fields.opt("leader")?,
+                tabs: fields.req("tabs")?,
+            },
+            "new-leader" => CoordinatorToTab::NewLeader(FromValue::from_value(value)?),
+            "request-port" => CoordinatorToTab::RequestPort(FromValue::from_value(value)?),
+            "provide-port" => CoordinatorToTab::ProvidePort(FromValue::from_value(value)?),
+            "refuse-port" => CoordinatorToTab::RefusePort(FromValue::from_value(value)?),
+            "connect" => CoordinatorToTab::Connect(FromValue::from_value(value)?),
+            "connected" => CoordinatorToTab::Connected(FromValue::from_value(value)?),
+            "status" => CoordinatorToTab::Status { backend_id: fields.req("backend_id")?, state: fields.req("state")? },
+            "history" => {
+                CoordinatorToTab::History { backend_id: fields.req("backend_id")?, states: fields.req("states")? }
+            }
+            "terminate" => CoordinatorToTab::Terminate(FromValue::from_value(value)?),
+            "rejected" => CoordinatorToTab::Rejected { code: fields.req("code")?, detail: fields.req("detail")? },
+            other => return Err(unknown_type(other)),
+        })
     }
 }
 

@@ -2,10 +2,8 @@
 //! its fields; how it is written and how it is read back, refusing anything
 //! else with a typed [`DecodeError`].
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
 use crate::model::code::ErrorCode;
+use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value};
 
 /// The protocol version this build speaks. Contexts that speak another one
 /// refuse each other's frames with [`DecodeError::ProtocolMismatch`].
@@ -16,7 +14,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const BUILD: &str = concat!("tabworker/", env!("CARGO_PKG_VERSION"));
 
 /// A message of one direction of the protocol.
-pub trait WireMessage: Serialize + DeserializeOwned {
+pub trait WireMessage: ToValue + FromValue {
     /// The message's `type`, as it travels.
     fn kind(&self) -> &'static str;
 
@@ -46,7 +44,7 @@ pub enum DecodeError {
     /// A frame of this version whose message is unknown or malformed.
     #[error("malformed message: {detail}")]
     Malformed {
-        /// What was wrong, as serde saw it.
+        /// What was wrong, and in which field.
         detail: String,
     },
     /// A well-formed message with the wrong number of ports beside it.
@@ -73,46 +71,20 @@ impl DecodeError {
     }
 }
 
-/// Something a frame can be read from: a parsed JSON value natively, a
-/// `JsValue` in the browser.
-pub trait FrameSource {
-    /// The reader's error.
-    type Error: std::fmt::Display;
-
-    /// Reads a `T` out of the frame.
-    fn read<T: DeserializeOwned>(&self) -> Result<T, Self::Error>;
-
-    /// Whether the frame is an object (not an array, not a primitive).
-    fn is_object(&self) -> bool;
-}
-
-impl FrameSource for serde_json::Value {
-    type Error = serde_json::Error;
-
-    fn read<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(self)
-    }
-
-    fn is_object(&self) -> bool {
-        self.is_object()
-    }
-}
-
-#[derive(Deserialize)]
-struct Header {
-    protocol: u64,
-}
-
 /// Decodes a frame that arrived with `ports` ports beside it.
-pub fn decode<T: WireMessage>(frame: &impl FrameSource, ports: usize) -> Result<T, DecodeError> {
-    if !frame.is_object() {
-        return Err(DecodeError::NotAFrame { detail: "a frame is an object".into() });
+pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeError> {
+    let fields = Fields::of(frame).map_err(|_| DecodeError::NotAFrame { detail: "a frame is an object".into() })?;
+    let protocol: Number = fields.req("protocol").map_err(|e| DecodeError::NotAFrame { detail: e.to_string() })?;
+    let protocol = protocol.get();
+    if protocol < 0.0 || protocol.fract() != 0.0 {
+        return Err(DecodeError::NotAFrame { detail: format!("`protocol` {protocol} is not a version number") });
     }
-    let header: Header = frame.read().map_err(|e| DecodeError::NotAFrame { detail: e.to_string() })?;
-    if header.protocol != u64::from(PROTOCOL_VERSION) {
-        return Err(DecodeError::ProtocolMismatch { found: header.protocol, supported: PROTOCOL_VERSION });
+    // Whole and not negative: the cast only saturates a version above u64's range.
+    let protocol = protocol as u64;
+    if protocol != u64::from(PROTOCOL_VERSION) {
+        return Err(DecodeError::ProtocolMismatch { found: protocol, supported: PROTOCOL_VERSION });
     }
-    let message: T = frame.read().map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
+    let message = T::from_value(frame).map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
     if message.ports() != ports {
         return Err(DecodeError::PortCount { kind: message.kind(), expected: message.ports(), found: ports });
     }
@@ -120,21 +92,15 @@ pub fn decode<T: WireMessage>(frame: &impl FrameSource, ports: usize) -> Result<
 }
 
 /// Decodes a frame from JSON text (or any bytes).
+#[cfg(any(test, not(target_arch = "wasm32")))]
 pub fn decode_json<T: WireMessage>(bytes: &[u8], ports: usize) -> Result<T, DecodeError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| DecodeError::NotAFrame { detail: e.to_string() })?;
-    decode(&value, ports)
+    decode(&value.into(), ports)
 }
 
-/// A message wrapped as a frame, ready to serialize.
-#[derive(Debug, Serialize)]
-pub struct Frame<'a, T> {
-    protocol: u32,
-    #[serde(flatten)]
-    message: &'a T,
-}
-
-/// Wraps `message` as a frame of this protocol version.
-pub fn frame<T: WireMessage>(message: &T) -> Frame<'_, T> {
-    Frame { protocol: PROTOCOL_VERSION, message }
+/// `message` as a frame of this protocol version: its fields, its `type`
+/// and `protocol`.
+pub fn frame<T: WireMessage>(message: &T) -> Value {
+    Record::new().put("protocol", &PROTOCOL_VERSION).merge(message.to_value()).done()
 }

@@ -81,7 +81,7 @@ impl CallError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Credentials {
     pub(crate) user: Option<String>,
-    pub(crate) auth: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) auth: Option<crate::model::value::Object>,
 }
 
 /// A call whose deadline passed.
@@ -261,7 +261,10 @@ mod tests {
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 
     fn ada() -> Credentials {
-        Credentials { user: Some("ada".into()), auth: serde_json::json!({"pw": 1}).as_object().cloned() }
+        Credentials {
+            user: Some("ada".into()),
+            auth: crate::Value::from(serde_json::json!({"pw": 1})).as_object().cloned(),
+        }
     }
 
     #[test]

@@ -492,7 +492,8 @@ mod tests {
         let call = tab.connect(T0, room(true));
         let [TabToCoordinator::Connect(connect)] = &sent(&drain(&mut tab))[..] else { panic!("one connect") };
         assert_eq!((connect.request_id, &connect.request), (call.get(), &room(false)));
-        let text = serde_json::to_string(&crate::protocol::frame(&TabToCoordinator::Connect(connect.clone()))).unwrap();
+        let text =
+            serde_json::Value::from(crate::protocol::frame(&TabToCoordinator::Connect(connect.clone()))).to_string();
         assert!(!text.contains("ada") && !text.contains("pw"), "{text}");
 
         let no = || ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() };
@@ -515,7 +516,7 @@ mod tests {
         assert_eq!(settled(&out), [(call, Ok(CallValue::Connected(Box::new(response("t1")))))]);
 
         let (_, _, open) = opening(&mut tab, "t1");
-        let auth = serde_json::json!({"secret": "pw"}).as_object().cloned();
+        let auth = crate::Value::from(serde_json::json!({"secret": "pw"})).as_object().cloned();
         assert_eq!(open, TabToBackend::Open { token: "t1".into(), user: Some("ada".into()), auth });
         // Another tab's token: no credentials of this tab go with it.
         let (_, _, open) = opening(&mut tab, "t9");

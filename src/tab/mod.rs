@@ -51,6 +51,7 @@ mod joining;
 mod keyed;
 mod output;
 mod sessions;
+mod settings;
 mod stages;
 mod watches;
 
@@ -60,6 +61,7 @@ use crate::model::map::Map;
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
+pub use settings::{CLIENT_OPTIONS, ClientSettings};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
 use stages::{Lead, Membership, Retry, Session, WorkerStage};
 pub use watches::SubscriptionId;
@@ -570,7 +572,7 @@ mod tests {
             key: Some("room".into()),
             spawn: Some(crate::Spawn::Enabled(true)),
             user: user.then(|| "ada".into()),
-            auth: user.then(|| serde_json::json!({"secret": "pw"}).as_object().cloned()).flatten(),
+            auth: user.then(|| crate::Value::from(serde_json::json!({"secret": "pw"})).as_object().cloned()).flatten(),
         }
     }
 

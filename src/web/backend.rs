@@ -320,7 +320,7 @@ fn context(host: &Weak<RefCell<Host>>, init: Option<&BackendInit>, mount: JsValu
         };
         known.into()
     });
-    let env = init.and_then(|i| to_js(&i.env).ok()).unwrap_or_else(|| js_sys::Object::new().into());
+    let env = init.map(|i| to_js(&i.env)).unwrap_or_else(|| js_sys::Object::new().into());
     let ctx = object(&[
         ("backendId", init.map_or(JsValue::NULL, |i| i.backend_id.as_str().into())),
         ("key", init.map_or(JsValue::NULL, |i| i.key.as_str().into())),
@@ -451,7 +451,7 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
                 ("closed", closed.clone().into()),
                 ("token", token.into()),
                 ("user", user.map_or(JsValue::UNDEFINED, JsValue::from)),
-                ("auth", auth.and_then(|a| to_js(&a).ok()).unwrap_or(JsValue::UNDEFINED)),
+                ("auth", auth.map_or(JsValue::UNDEFINED, |a| to_js(&a))),
             ];
             if let Some(s) = host.borrow_mut().sessions.get_mut(&request.session_id) {
                 s.app_port = Some(app_port.clone());

@@ -1,15 +1,14 @@
 //! What the current browser context offers.
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::runtime::codec::to_js;
 use super::runtime::js::get;
+use crate::model::value::{Record, ToValue, Value};
 
 /// The browser features tabworker depends on, as found in the current
 /// context (a page, a dedicated worker or a shared worker).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {
     /// `SharedWorker` can be constructed here (pages only; missing on Chrome
     /// Android before 148).
@@ -40,6 +39,19 @@ impl Features {
     }
 }
 
+impl ToValue for Features {
+    /// `BrowserFeatures`: the same fields in camelCase.
+    fn to_value(&self) -> Value {
+        Record::new()
+            .put("sharedWorker", &self.shared_worker)
+            .put("webLocks", &self.web_locks)
+            .put("opfs", &self.opfs)
+            .put("opfsSyncAccess", &self.opfs_sync_access)
+            .put("secureContext", &self.secure_context)
+            .done()
+    }
+}
+
 pub(crate) fn has_web_locks() -> bool {
     get(&get(&js_sys::global(), "navigator"), "locks").is_object()
 }
@@ -54,6 +66,5 @@ extern "C" {
 /// The browser features tabworker depends on, found in the calling context.
 #[wasm_bindgen(js_name = features)]
 pub fn features() -> BrowserFeaturesJs {
-    // A struct of booleans always serializes.
-    to_js(&Features::detect()).expect("booleans serialize").unchecked_into()
+    to_js(&Features::detect()).unchecked_into()
 }

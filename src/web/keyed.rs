@@ -199,19 +199,19 @@ impl Inner {
     /// Gives `statusStream` subscription `subscription` its next state.
     pub(super) fn status_update(&self, subscription: SubscriptionId, state: &crate::BackendState) {
         let callback = self.keyed.borrow().subscriptions.get(&subscription).cloned();
-        if let (Some(callback), Ok(state)) = (callback, to_js(state)) {
+        if let Some(callback) = callback {
             // A callback that throws is reported by the browser, not here.
-            let _ = callback.call1(&JsValue::NULL, &state);
+            let _ = callback.call1(&JsValue::NULL, &to_js(state));
         }
     }
 
     /// A call's value, as JavaScript sees it (a keyed session's from the
     /// ports held for it).
     pub(super) fn js_value(self: &Rc<Self>, value: CallValue) -> Result<JsValue, JsValue> {
-        let converted = match value {
-            CallValue::Joined => return Ok(JsValue::UNDEFINED),
-            CallValue::Connected(response) => to_js(&*response),
-            CallValue::State(state) => to_js(&state),
+        match value {
+            CallValue::Joined => Ok(JsValue::UNDEFINED),
+            CallValue::Connected(response) => Ok(to_js(&*response)),
+            CallValue::State(state) => Ok(to_js(&state)),
             CallValue::Session { session_id, backend_id } => {
                 let keyed = self.keyed.borrow();
                 let ports = keyed.sessions.get(&session_id).ok_or_else(|| {
@@ -219,10 +219,9 @@ impl Inner {
                 })?;
                 let (port, closed) = (ports.app.clone(), ports.closed.clone());
                 let session = KeyedSession { id: session_id, backend_id, port, closed, client: Rc::downgrade(self) };
-                return Ok(session.into());
+                Ok(session.into())
             }
-        };
-        converted.map_err(|e| JsValue::from_str(&e.to_string()))
+        }
     }
 
     /// The port of keyed session `session_id` came with the input (it is

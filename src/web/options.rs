@@ -1,25 +1,13 @@
 //! A client's options, as the app gives them: where its workers come from
 //! (script URLs or factories) and its settings.
 
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::runtime::codec::from_js;
+use super::runtime::codec::read;
 use super::runtime::js::get;
 use super::workers::WorkerSource;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ClientSettings {
-    #[serde(default = "default_name")]
-    name: String,
-    #[serde(default = "default_timeout")]
-    connect_timeout_ms: u32,
-    #[serde(default = "default_startup_timeout")]
-    startup_timeout_ms: u32,
-    #[serde(default = "default_grace")]
-    termination_grace_ms: u32,
-}
+use crate::model::value::FromValue;
+use crate::tab::ClientSettings;
 
 /// A client's options: where its workers come from, and its settings.
 pub(super) struct ClientOptions {
@@ -34,7 +22,7 @@ pub(super) struct ClientOptions {
 
 impl ClientOptions {
     /// Reads the app's `ClientOptions`: the worker sources (URLs or
-    /// factories) by hand, the settings with serde.
+    /// factories) by hand, the settings as plain data.
     pub(super) fn read(options: JsValue) -> Result<Self, String> {
         if !options.is_object() {
             return Err("the options must be an object".into());
@@ -59,8 +47,9 @@ impl ClientOptions {
         for key in ["coordinator", "backend", "backends"] {
             let _ = js_sys::Reflect::delete_property(&rest, &key.into());
         }
-        let settings: ClientSettings = from_js(rest.into()).map_err(|e| e.to_string())?;
-        let ClientSettings { name, connect_timeout_ms, startup_timeout_ms, termination_grace_ms } = settings;
+        let settings = read(&rest.into()).and_then(|rest| ClientSettings::from_value(&rest));
+        let ClientSettings { name, connect_timeout_ms, startup_timeout_ms, termination_grace_ms } =
+            settings.map_err(|e| e.to_string())?;
         Ok(ClientOptions {
             coordinator,
             backend,
@@ -71,20 +60,4 @@ impl ClientOptions {
             termination_grace_ms,
         })
     }
-}
-
-fn default_startup_timeout() -> u32 {
-    crate::fleet::DEFAULT_STARTUP_TIMEOUT_MS as u32
-}
-
-fn default_grace() -> u32 {
-    crate::fleet::DEFAULT_GRACE_MS as u32
-}
-
-fn default_name() -> String {
-    "default".into()
-}
-
-fn default_timeout() -> u32 {
-    crate::tab::DEFAULT_CALL_TIMEOUT_MS as u32
 }

@@ -1,35 +1,98 @@
-//! Converting between Rust values and JavaScript values.
+//! Converting between [`Value`]s and JavaScript values: the one place where
+//! data from another context is read, bounded in depth and refused unless
+//! it is plain data.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 
-use crate::protocol::FrameSource;
+use crate::model::value::{FromValue, MAX_DEPTH, ToValue, Value, ValueError, number_text};
 
-/// Serializes `value` as plain JavaScript data: objects (never `Map`s) and
-/// numbers (never `BigInt`s), as `JSON.parse` would give.
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, serde_wasm_bindgen::Error> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+/// `value` as plain JavaScript data: objects (never `Map`s) and numbers
+/// (never `BigInt`s), as `JSON.parse` would give.
+pub fn to_js<T: ToValue + ?Sized>(value: &T) -> JsValue {
+    write(&value.to_value())
 }
 
-/// Deserializes a JavaScript value; `undefined` and `null` read as absent.
-/// Every value tabworker reads is an object or a primitive, so a top-level
-/// array is refused rather than read field by field.
-pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, serde_wasm_bindgen::Error> {
-    if js_sys::Array::is_array(&value) {
-        return Err(serde_wasm_bindgen::Error::new("expected an object, found an array"));
+fn write(value: &Value) -> JsValue {
+    match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(flag) => JsValue::from_bool(*flag),
+        Value::Number(n) => JsValue::from_f64(n.get()),
+        Value::String(text) => JsValue::from_str(text),
+        Value::Array(items) => items.iter().map(write).collect::<Array>().into(),
+        Value::Object(fields) => {
+            let object = Object::new();
+            for (name, value) in fields {
+                // Setting a data property on a fresh plain object cannot fail.
+                let _ = Reflect::set(&object, &JsValue::from_str(name), &write(value));
+            }
+            object.into()
+        }
     }
-    serde_wasm_bindgen::from_value(value)
 }
 
-impl FrameSource for JsValue {
-    type Error = serde_wasm_bindgen::Error;
+/// Reads a `T` from a JavaScript value; `undefined` reads as `null`, and a
+/// field that is `undefined` as absent.
+pub fn from_js<T: FromValue>(value: JsValue) -> Result<T, ValueError> {
+    T::from_value(&read(&value)?)
+}
 
-    fn read<T: DeserializeOwned>(&self) -> Result<T, serde_wasm_bindgen::Error> {
-        from_js(self.clone())
+/// Reads plain data: `null`, booleans, finite numbers, strings, arrays and
+/// plain objects, nested at most [`MAX_DEPTH`] deep (a structured clone may
+/// even be cyclic). Anything else is refused.
+pub fn read(value: &JsValue) -> Result<Value, ValueError> {
+    read_at(value, 0)
+}
+
+fn read_at(value: &JsValue, depth: usize) -> Result<Value, ValueError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Value::Null);
     }
+    if let Some(flag) = value.as_bool() {
+        return Ok(Value::Bool(flag));
+    }
+    if let Some(n) = value.as_f64() {
+        return Value::number(n)
+            .ok_or_else(|| ValueError::new(format!("expected a finite number, found {}", number_text(n))));
+    }
+    if let Some(text) = value.as_string() {
+        return Ok(Value::String(text));
+    }
+    if depth >= MAX_DEPTH {
+        return Err(ValueError::new(format!("nested deeper than {MAX_DEPTH}")));
+    }
+    if Array::is_array(value) {
+        let array: &Array = value.unchecked_ref();
+        return array.iter().map(|item| read_at(&item, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+    }
+    let prototype =
+        if value.is_object() && !value.is_function() { Some(Object::get_prototype_of(value)) } else { None };
+    match prototype {
+        Some(prototype) if prototype.is_null() || prototype == Object::get_prototype_of(&Object::new()) => {
+            let mut fields = crate::model::value::Object::new();
+            for name in Object::keys(value.unchecked_ref::<Object>()) {
+                let field = Reflect::get(value, &name).unwrap_or(JsValue::UNDEFINED);
+                if field.is_undefined() {
+                    continue;
+                }
+                let name = name.as_string().unwrap_or_default();
+                let read = read_at(&field, depth + 1).map_err(|e| e.in_field(&name))?;
+                fields.insert(name, read);
+            }
+            Ok(Value::Object(fields))
+        }
+        _ => Err(ValueError::new(format!("expected plain data, found {}", describe(value)))),
+    }
+}
 
-    fn is_object(&self) -> bool {
-        self.is_object() && !js_sys::Array::is_array(self)
+/// What kind of JavaScript value `value` is, for an error message.
+fn describe(value: &JsValue) -> String {
+    if value.is_function() {
+        return "a function".into();
+    }
+    let constructor = Reflect::get(value, &"constructor".into()).unwrap_or(JsValue::UNDEFINED);
+    match Reflect::get(&constructor, &"name".into()).ok().and_then(|n| n.as_string()) {
+        Some(name) if value.is_object() => format!("a {name}"),
+        _ => value.js_typeof().as_string().unwrap_or_default(),
     }
 }

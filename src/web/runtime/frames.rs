@@ -7,7 +7,7 @@
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, MessagePort, Worker};
 
-use super::codec::to_js;
+use super::codec::{read, to_js};
 use crate::protocol::{DecodeError, WireMessage, decode, frame};
 
 /// Something a frame can be posted to.
@@ -54,9 +54,7 @@ pub(crate) fn post_frame<T: WireMessage>(
             }
         }
     }
-    let posted = to_js(&frame(message))
-        .map_err(|e| JsValue::from_str(&e.to_string()))
-        .and_then(|data| to.post(&data, &transfer));
+    let posted = to.post(&to_js(&frame(message)), &transfer);
     if let Err(e) = &posted {
         web_sys::console::warn_2(&format!("tabworker {who}: posting `{}` failed", message.kind()).into(), e);
     }
@@ -76,10 +74,22 @@ pub(crate) struct Received<T> {
 /// the name of `who`, receiving from `from`.
 pub(crate) fn receive<T: WireMessage>(who: &str, from: &str, event: &MessageEvent) -> Received<T> {
     let ports = event.ports();
-    let message = decode::<T>(&event.data(), ports.length() as usize);
+    let message = decode_js::<T>(&event.data(), ports.length() as usize);
     if let Err(error) = &message {
         let text = format!("tabworker {who}: refused a frame from {from} ({}): {error}", error.code());
         web_sys::console::warn_1(&text.into());
     }
     Received { message, port: ports.get(0).dyn_into::<MessagePort>().ok() }
+}
+
+/// Decodes a frame posted as `data` with `ports` ports beside it. Data that
+/// is not plain (or nests too deep) is refused: a frame is plain data.
+fn decode_js<T: WireMessage>(data: &JsValue, ports: usize) -> Result<T, DecodeError> {
+    match read(data) {
+        Ok(value) => decode(&value, ports),
+        Err(e) if data.is_object() && !data.is_function() && !js_sys::Array::is_array(data) => {
+            Err(DecodeError::Malformed { detail: e.to_string() })
+        }
+        Err(e) => Err(DecodeError::NotAFrame { detail: e.to_string() }),
+    }
 }

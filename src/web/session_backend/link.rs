@@ -81,7 +81,7 @@ pub(super) fn destroyed() -> JsValue {
 /// backend's `state` when it is known.
 pub(super) fn request_error(failure: RequestError) -> JsValue {
     let js: JsValue = TabworkerError::new(failure.code, failure.message).into();
-    if let Some(state) = failure.state.and_then(|s| to_js(&s).ok()) {
+    if let Some(state) = failure.state.map(|s| to_js(&s)) {
         // Setting a property on a fresh Error object cannot fail.
         let _ = js_sys::Reflect::set(&js, &"state".into(), &state);
     }
@@ -202,10 +202,7 @@ impl Shared {
         let (Some(inner), Target::Keyed { request: Some(request), .. }) = (self.client.upgrade(), &self.target) else {
             return self.finish(Some(Ending::End(self.tracker.borrow().last().cloned())));
         };
-        let request = match to_js(request) {
-            Ok(request) => request,
-            Err(e) => return web_sys::console::error_1(&format!("tabworker: cannot reconnect: {e}").into()),
-        };
+        let request = to_js(request);
         let client = Client { inner };
         let connecting = js_sys::Promise::from(JsValue::from(client.connect(request.unchecked_into())));
         let weak = Rc::downgrade(self);
@@ -233,7 +230,7 @@ impl Shared {
                 }
                 Ok((Reconnected::GiveUp(state), _)) => shared.finish(Some(Ending::End(state))),
                 Ok((Reconnected::Follow, response)) => {
-                    let event = to_js(&response).unwrap_or(JsValue::UNDEFINED);
+                    let event = to_js(&response);
                     // Taken first: a listener may add or remove listeners.
                     let listeners = shared.lifecycle.borrow().of("reconnect");
                     for listener in listeners {
@@ -290,7 +287,7 @@ impl Shared {
                 Change::Ready(state) => ("ready", state),
                 Change::Terminated(state) => ("terminated", state),
             };
-            let js = to_js(state).unwrap_or(JsValue::UNDEFINED);
+            let js = to_js(state);
             // Taken first: a listener may add or remove listeners.
             let listeners = self.lifecycle.borrow().of(name);
             for listener in listeners {
@@ -307,7 +304,7 @@ impl Shared {
         let waiters = std::mem::take(&mut *self.ready_waiters.borrow_mut());
         for (resolve, reject) in waiters {
             let _ = match &outcome {
-                Ok(state) => resolve.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED)),
+                Ok(state) => resolve.call1(&JsValue::NULL, &to_js(state)),
                 Err(state) => reject.call1(&JsValue::NULL, &ended_before_ready(state)),
             };
         }

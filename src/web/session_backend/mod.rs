@@ -159,7 +159,7 @@ impl SessionBackend {
         self.shared.check_alive()?;
         let callback = function(callback.into(), "the callback")?;
         if let Some(state) = self.shared.tracker.borrow().last().filter(|_| now) {
-            let _ = callback.call1(&JsValue::NULL, &to_js(state).unwrap_or(JsValue::UNDEFINED));
+            let _ = callback.call1(&JsValue::NULL, &to_js(state));
         }
         Ok(self.shared.subscribe(|s| &s.lifecycle, name.into(), callback))
     }
@@ -188,7 +188,7 @@ impl SessionBackend {
     /// The backend's last known state.
     #[wasm_bindgen(unchecked_return_type = "BackendState | undefined")]
     pub fn status(&self) -> JsValue {
-        self.shared.tracker.borrow().last().and_then(|s| to_js(s).ok()).unwrap_or(JsValue::UNDEFINED)
+        self.shared.tracker.borrow().last().map_or(JsValue::UNDEFINED, to_js)
     }
 
     /// Resolves with the ready state once the backend is ready; rejects with

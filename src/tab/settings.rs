@@ -1,0 +1,55 @@
+//! A client's settings, as the app gives them beside its worker sources:
+//! which are known, their defaults, and what is refused.
+
+use crate::model::value::{Fields, FromValue, Value, ValueError};
+
+/// Every option a client takes (the worker sources are read apart, by the
+/// browser layer); any other is refused, so that a misspelt option is an
+/// error rather than silently a default.
+pub const CLIENT_OPTIONS: &[&str] =
+    &["coordinator", "backend", "backends", "name", "connectTimeoutMs", "startupTimeoutMs", "terminationGraceMs"];
+
+/// A client's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// The app's name (`name`): tabs of one name share a leader.
+    pub name: String,
+    /// How long a call waits for its answer (`connectTimeoutMs`).
+    pub connect_timeout_ms: u32,
+    /// How long a backend may take to be ready (`startupTimeoutMs`).
+    pub startup_timeout_ms: u32,
+    /// How long a soft termination waits (`terminationGraceMs`).
+    pub termination_grace_ms: u32,
+}
+
+impl FromValue for ClientSettings {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        let fields = Fields::of(value)?;
+        fields.only(CLIENT_OPTIONS)?;
+        let ms = |name: &str, default: u64| Ok::<_, ValueError>(fields.opt(name)?.unwrap_or(default as u32));
+        Ok(ClientSettings {
+            name: fields.opt("name")?.unwrap_or_else(|| "default".into()),
+            connect_timeout_ms: ms("connectTimeoutMs", super::calls::DEFAULT_CALL_TIMEOUT_MS)?,
+            startup_timeout_ms: ms("startupTimeoutMs", crate::fleet::DEFAULT_STARTUP_TIMEOUT_MS)?,
+            termination_grace_ms: ms("terminationGraceMs", crate::fleet::DEFAULT_GRACE_MS)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::value::from_json;
+
+    #[test]
+    fn absent_settings_take_their_defaults_and_unknown_ones_are_refused() {
+        let defaults: ClientSettings = from_json(serde_json::json!({"coordinator": "c.js"})).unwrap();
+        assert_eq!(defaults.name, "default");
+        assert_eq!(u64::from(defaults.connect_timeout_ms), super::super::calls::DEFAULT_CALL_TIMEOUT_MS);
+        let set: ClientSettings = from_json(serde_json::json!({"name": "app", "terminationGraceMs": 5})).unwrap();
+        assert_eq!((set.name.as_str(), set.termination_grace_ms), ("app", 5));
+        let error = from_json::<ClientSettings>(serde_json::json!({"conectTimeoutMs": 5})).unwrap_err();
+        assert!(error.to_string().contains("unknown field `conectTimeoutMs`"), "{error}");
+        assert!(from_json::<ClientSettings>(serde_json::json!({"connectTimeoutMs": -1})).is_err());
+    }
+}
