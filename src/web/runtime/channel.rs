@@ -36,7 +36,7 @@ const NAMES_KEPT: usize = 256;
 thread_local! {
     /// Event and method names already made into JavaScript strings: an app
     /// uses a few names many times.
-    static NAMES: std::cell::RefCell<std::collections::HashMap<String, JsValue>> = Default::default();
+    static NAMES: std::cell::RefCell<crate::model::map::Map<String, JsValue>> = Default::default();
     static KEYS: Keys = Keys {
         tw: "tw".into(),
         name: "name".into(),

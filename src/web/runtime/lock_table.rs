@@ -5,10 +5,9 @@
 //! request is still the current one for its name, so a grant that races a
 //! release is never mistaken for a new one.
 
+use crate::model::map::Map;
 use std::cell::RefMut;
-use std::collections::HashMap;
 use std::future::Future;
-use std::hash::Hash;
 use std::rc::{Rc, Weak};
 
 use super::locks::{LockMode, LockRequest};
@@ -21,17 +20,17 @@ pub(crate) struct Ticket<K> {
 }
 
 pub(crate) struct LockTable<K> {
-    requests: HashMap<K, (u64, LockRequest)>,
+    requests: Map<K, (u64, LockRequest)>,
     next: u64,
 }
 
 impl<K> Default for LockTable<K> {
     fn default() -> Self {
-        LockTable { requests: HashMap::new(), next: 0 }
+        LockTable { requests: Map::default(), next: 0 }
     }
 }
 
-impl<K: Hash + Eq + Clone + 'static> LockTable<K> {
+impl<K: Ord + Clone + 'static> LockTable<K> {
     /// Requests `lock`, named `name`; the future resolves to the ticket once
     /// granted (and never if the request is withdrawn or refused).
     pub(crate) fn acquire(
