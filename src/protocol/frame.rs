@@ -3,7 +3,7 @@
 //! else with a typed [`DecodeError`].
 
 use crate::model::code::ErrorCode;
-use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value};
+use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value, number_text};
 
 /// The protocol version this build speaks. Contexts that speak another one
 /// refuse each other's frames with [`DecodeError::ProtocolMismatch`].
@@ -77,7 +77,9 @@ pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeEr
     let protocol: Number = fields.req("protocol").map_err(|e| DecodeError::NotAFrame { detail: e.to_string() })?;
     let protocol = protocol.get();
     if protocol < 0.0 || protocol.fract() != 0.0 {
-        return Err(DecodeError::NotAFrame { detail: format!("`protocol` {protocol} is not a version number") });
+        return Err(DecodeError::NotAFrame {
+            detail: format!("`protocol` {} is not a version number", number_text(protocol)),
+        });
     }
     // Whole and not negative: the cast only saturates a version above u64's range.
     let protocol = protocol as u64;

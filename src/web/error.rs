@@ -44,5 +44,13 @@ pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         return format!("{}: {}", String::from(error.name()), String::from(error.message()));
     }
-    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+    if let Some(text) = value.as_string() {
+        return text;
+    }
+    if let Some(n) = value.as_f64() {
+        return crate::model::value::number_text(n);
+    }
+    // Anything else as JSON if it has that form, else by its type.
+    let json = js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string());
+    json.unwrap_or_else(|| format!("a thrown {}", value.js_typeof().as_string().unwrap_or_default()))
 }
