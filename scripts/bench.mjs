@@ -4,7 +4,13 @@
 // on (request round trips, events per second). The figures are printed,
 // never asserted.
 //
-//   node scripts/bench.mjs [--runs N] [--only failover|join|api|size]      (default: 20 runs of each)
+//   node scripts/bench.mjs [--runs N] [--only failover|join|api|size] [--baseline DIR]
+//                                                                          (default: 20 runs of each)
+//
+// --baseline DIR: another checkout of tabworker with its package built (for
+// example a git worktree of an older commit). Failover and join are then
+// measured for both builds in the same run, turn about, and printed side by
+// side with both packages' sizes.
 //
 // Size: the package's wasm and JS, raw and gzipped, and a breakdown of the
 // wasm: its sections, and its code by crate and by function (read from the
@@ -13,6 +19,7 @@
 // Failover: from the moment the leader tab is closed until EVERY remaining
 // tab has done one round trip to the backend over its new session. Join:
 // from `client.initialize()` until the first round trip over the session.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +30,9 @@ import { CHROMIUM_ARGS, waitUntil } from '../tests/browser/harness.mjs';
 import { readSettings, root } from './build.mjs';
 import { startServer } from './serve.mjs';
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '20' }, only: { type: 'string' }, baseline: { type: 'string' } },
+});
 const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer, not "${args.runs}"`);
 if (args.only !== undefined && !['failover', 'join', 'api', 'size'].includes(args.only))
@@ -422,6 +431,17 @@ function functionSizes(bytes) {
   return out;
 }
 
+/** The wasm + JS size of the package built in checkout `dir`, raw and gzipped. */
+function packageSize(dir) {
+  const settings = readSettings();
+  const sizes = [`${settings.outName}_bg.wasm`, `${settings.outName}.js`].map((name) => {
+    const bytes = readFileSync(join(dir, settings.outDir, name));
+    return [bytes.length, gzipSync(bytes, { level: 9 }).length];
+  });
+  const [raw, gz] = [0, 1].map((k) => sizes.reduce((sum, s) => sum + s[k], 0));
+  return `package wasm + JS ${raw.toLocaleString('en')} bytes, ${(gz / 1024).toFixed(1)} KB gzipped`;
+}
+
 /** The package's sizes and what its wasm is made of, as lines to print. */
 function sizeLines() {
   const settings = readSettings();
@@ -483,29 +503,56 @@ function summary(samples) {
 
 const startedAt = Date.now();
 const server = await startServer();
+const baselineServer = args.baseline ? await startServer({ dir: args.baseline }) : undefined;
+const baselineName = args.baseline
+  ? execFileSync('git', ['-C', args.baseline, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).trim()
+  : '';
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
 const lines = [];
 try {
+  // This build, and the baseline's if one was given; measured turn about so
+  // that drift in the machine's speed falls on both alike.
+  const builds = [{ label: '', url: server.url }];
+  if (baselineServer) builds.push({ label: `baseline ${baselineName}: `, url: baselineServer.url });
+  const pad = (label, width) => label + ' '.repeat(Math.max(0, width - label.length));
   for (const tabs of TAB_COUNTS) {
-    // N successful runs; failed ones are retried, up to N failures.
-    const samples = [];
-    const failures = [];
-    for (let run = 0; samples.length < RUNS && failures.length < RUNS; run += 1) {
-      try {
-        samples.push(await failoverRun(browser, server.url, tabs, run));
-      } catch (error) {
-        failures.push(error.message);
-        console.error(`failover ${tabs} tabs, run ${run} failed: ${error.message}`);
+    // N successful runs per build; failed ones are retried, up to N failures.
+    const results = builds.map(() => ({ samples: [], failures: [] }));
+    for (let run = 0; results.some((r) => r.samples.length < RUNS && r.failures.length < RUNS); run += 1) {
+      for (const i of run % 2 ? [...builds.keys()].reverse() : builds.keys()) {
+        const result = results[i];
+        if (result.samples.length >= RUNS || result.failures.length >= RUNS) continue;
+        try {
+          result.samples.push(await failoverRun(browser, builds[i].url, tabs, run));
+        } catch (error) {
+          result.failures.push(error.message);
+          console.error(`${builds[i].label}failover ${tabs} tabs, run ${run} failed: ${error.message}`);
+        }
       }
     }
-    lines.push(`failover, ${tabs} tabs:${' '.repeat(8)}${summary(samples)}  failed runs: ${failures.length}`);
+    builds.forEach((build, i) => {
+      const { samples, failures } = results[i];
+      lines.push(`${pad(`${build.label}failover, ${tabs} tabs:`, 25)}${summary(samples)}  failed runs: ${failures.length}`);
+    });
     console.error(`done: failover with ${tabs} tabs`);
   }
   if (JOIN) {
-    const join = await joinRuns(browser, server.url, RUNS);
-    for (const failure of join.failures) console.error(`join ${failure}`);
-    lines.push(`join existing leader:    ${summary(join.samples)}  failed runs: ${join.failures.length}`);
-    lines.push(`  of which initialize(): ${summary(join.initializeOnly)}`);
+    const results = builds.map(() => ({ samples: [], failures: [], initializeOnly: [] }));
+    // Two turns per build, half the runs each, in alternating order.
+    for (const turn of [0, 1]) {
+      for (const i of turn ? [...builds.keys()].reverse() : builds.keys()) {
+        const join = await joinRuns(browser, builds[i].url, Math.ceil(RUNS / 2));
+        for (const failure of join.failures) console.error(`${builds[i].label}join ${failure}`);
+        results[i].samples.push(...join.samples);
+        results[i].failures.push(...join.failures);
+        results[i].initializeOnly.push(...join.initializeOnly);
+      }
+    }
+    builds.forEach((build, i) => {
+      const { samples, failures, initializeOnly } = results[i];
+      lines.push(`${pad(`${build.label}join existing leader:`, 25)}${summary(samples)}  failed runs: ${failures.length}`);
+      lines.push(`${pad(`${build.label}  of which initialize():`, 25)}${summary(initializeOnly)}`);
+    });
   }
 
   if (API) {
@@ -522,6 +569,7 @@ try {
   }
 
   if (SIZE) lines.push(...sizeLines());
+  if (baselineServer) lines.push(`baseline ${baselineName}: ${packageSize(args.baseline)}`);
 
   const cpu = cpus();
   console.log(`\ntabworker benchmark (headless Chromium ${browser.version()}, ${RUNS} runs each)`);
@@ -534,4 +582,5 @@ try {
 } finally {
   await browser.close();
   await server.close();
+  await baselineServer?.close();
 }
