@@ -27,7 +27,7 @@ import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, waitUntil } from '../tests/browser/harness.mjs';
-import { readSettings, root } from './build.mjs';
+import { readSettings, roleModule, root } from './build.mjs';
 import { startServer } from './serve.mjs';
 
 const { values: args } = parseArgs({
@@ -451,25 +451,37 @@ function sizeLines() {
     const bytes = readFileSync(join(pkg, name));
     return { bytes, raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
   };
-  const wasm = file(`${settings.outName}_bg.wasm`);
-  const js = file(`${settings.outName}.js`);
+  // One module per role: what the page, a backend worker and the coordinator each load.
+  const entries = [
+    ['page (tabworker)', settings.outName, 'tab'],
+    ['backend worker (tabworker/backend)', 'backend', 'backend'],
+    ['coordinator (tabworker/coordinator)', 'coordinator', 'coordinator'],
+  ].map(([label, name, role]) => ({ label, role, wasm: file(`${name}_bg.wasm`), js: file(`${name}.js`) }));
   const react = file('react.js');
-  const lines = [
-    `package wasm:            ${wasm.raw.toLocaleString('en')} bytes (${kb(wasm.gz)} gzipped)`,
-    `package JS:              ${js.raw.toLocaleString('en')} bytes (${kb(js.gz)} gzipped); react.js ${react.raw.toLocaleString('en')} bytes (${kb(react.gz)} gzipped)`,
-    `wasm + JS gzipped:       ${kb(wasm.gz + js.gz)}  (target: under 120 KB, aim 80 KB)`,
-    `wasm sections:           ${sections(wasm.bytes)
-      .sections.map((s) => `${s.name} ${kb(s.size)}`)
-      .join(', ')}`,
-  ];
-  const built = join(root, 'target', 'wasm32-unknown-unknown', 'release', `tabworker.wasm`);
+  const lines = [];
+  for (const { label, wasm, js } of entries) {
+    lines.push(
+      `${label}: wasm ${wasm.raw.toLocaleString('en')} bytes (${kb(wasm.gz)} gzipped) + JS ${js.raw.toLocaleString('en')} bytes (${kb(js.gz)} gzipped) = ${kb(wasm.gz + js.gz)} gzipped  (target: under 120 KB, aim 80 KB)`,
+    );
+  }
+  const whole = entries.reduce((sum, e) => sum + e.wasm.gz + e.js.gz, 0);
+  lines.push(`whole package, every entry: ${kb(whole)} gzipped; react.js ${react.raw.toLocaleString('en')} bytes (${kb(react.gz)} gzipped)`);
+  lines.push(`page wasm sections: ${sections(entries[0].wasm.bytes).sections.map((s) => `${s.name} ${kb(s.size)}`).join(', ')}`);
+  for (const entry of entries) lines.push(...breakdown(entry.label, roleModule(entry.role), entry.role === 'tab' ? 12 : 0));
+  return lines;
+}
+
+/** What the module of one role is made of, before wasm-opt: its code by crate, and its `top` largest functions. */
+function breakdown(label, built, top) {
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+  const lines = [];
   let functions;
   try {
     // wasm-bindgen runs the `describe` functions to learn the exported types and
     // then removes them: they are not in the package, so they are left out here.
     functions = functionSizes(readFileSync(built)).filter((f) => !/describe(_invoke)?$|__wbindgen_describe/.test(f.name));
   } catch (error) {
-    return [...lines, `(no function breakdown: ${error.message})`];
+    return [`(no function breakdown of ${label}: ${error.message})`];
   }
   const total = functions.reduce((sum, f) => sum + f.size, 0);
   const byCrate = new Map();
@@ -479,14 +491,14 @@ function sizeLines() {
     const crate = f.name.startsWith('_R') ? 'std (v0 names)' : path.split('::')[0].split(' ')[0] || '?';
     byCrate.set(crate, (byCrate.get(crate) ?? 0) + f.size);
   }
-  const top = (entries, n) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, n);
+  const largest = (entries, n) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, n);
   lines.push(
-    `code by crate (before wasm-opt, without wasm-bindgen's describe functions, ${kb(total)}): ${top(byCrate, 10)
+    `${label}, code by crate (before wasm-opt, without wasm-bindgen's describe functions, ${kb(total)}): ${largest(byCrate, 8)
       .map(([crate, size]) => `${crate} ${kb(size)}`)
       .join(', ')}`,
   );
-  lines.push('largest functions (before wasm-opt):');
-  for (const f of functions.sort((a, b) => b.size - a.size).slice(0, 12)) {
+  if (top) lines.push(`${label}, largest functions (before wasm-opt):`);
+  for (const f of functions.sort((a, b) => b.size - a.size).slice(0, top)) {
     lines.push(`  ${kb(f.size).padStart(9)}  ${f.name.slice(0, 110)}`);
   }
   return lines;

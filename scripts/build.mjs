@@ -4,8 +4,13 @@
 //
 // Every setting of wasm-pack.toml becomes a wasm-pack flag; wasm-opt is run
 // here rather than by wasm-pack, so that wasm-pack never downloads anything.
+//
+// The package holds one module per role, each built with only that role's
+// Cargo feature: the page's (`tabworker`, built by wasm-pack), the backend
+// worker's (`tabworker/backend`) and the coordinator's
+// (`tabworker/coordinator`), so that a worker loads only what it runs.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
@@ -16,6 +21,8 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WASM_OPT = join(root, 'node_modules', '.bin', 'wasm-opt');
 const PROFILES = { release: '--release', dev: '--dev', profiling: '--profiling' };
 const TARGETS = ['web', 'bundler', 'nodejs', 'no-modules', 'deno'];
+/** The roles built as modules of their own beside the page's, by the name of their entry. */
+export const WORKER_ROLES = ['backend', 'coordinator'];
 
 /** Reads and checks wasm-pack.toml; throws naming the bad setting. */
 export function readSettings(file = join(root, 'wasm-pack.toml')) {
@@ -48,7 +55,23 @@ export function wasmPackArgs(settings) {
   const args = ['build', PROFILES[settings.profile], '--mode', 'no-install', '--no-opt'];
   args.push('--target', settings.target, '--out-dir', settings.outDir, '--out-name', settings.outName);
   if (settings.scope) args.push('--scope', settings.scope);
+  // The main entry is the page's: the tab role alone.
+  args.push('--', '--no-default-features', '--features', 'tab');
   return args;
+}
+
+/** Where cargo writes the wasm32 build of `settings.profile`. */
+function cargoOut(settings) {
+  return join(root, 'target', 'wasm32-unknown-unknown', settings.profile === 'dev' ? 'debug' : 'release');
+}
+
+/**
+ * Each role's module before wasm-bindgen and wasm-opt, named by role (`tab`,
+ * `backend`, `coordinator`): it still has the function names the size
+ * breakdown of the benchmark reads.
+ */
+export function roleModule(role) {
+  return join(root, 'target', 'roles', `${role}.wasm`);
 }
 
 export function build(settings = readSettings()) {
@@ -56,14 +79,25 @@ export function build(settings = readSettings()) {
     console.log(`$ ${cmd} ${args.join(' ')}`);
     execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
   };
-  run('wasm-pack', wasmPackArgs(settings));
-  const wasm = join(root, settings.outDir, `${settings.outName}_bg.wasm`);
-  if (settings.wasmOpt.enabled) {
+  const optimise = (wasm) => {
+    if (!settings.wasmOpt.enabled) return;
     const before = statSync(wasm).size;
     run(WASM_OPT, [wasm, '-o', wasm, ...settings.wasmOpt.args]);
     console.log(`wasm-opt: ${before} → ${statSync(wasm).size} bytes`);
+  };
+  mkdirSync(join(root, 'target', 'roles'), { recursive: true });
+  run('wasm-pack', wasmPackArgs(settings));
+  copyFileSync(join(cargoOut(settings), 'tabworker.wasm'), roleModule('tab'));
+  const wasm = join(root, settings.outDir, `${settings.outName}_bg.wasm`);
+  optimise(wasm);
+  for (const role of WORKER_ROLES) {
+    const profile = settings.profile === 'dev' ? [] : ['--release'];
+    run('cargo', ['build', '--lib', '--target', 'wasm32-unknown-unknown', ...profile, '--no-default-features', '--features', role]);
+    copyFileSync(join(cargoOut(settings), 'tabworker.wasm'), roleModule(role));
+    run('wasm-bindgen', ['--target', settings.target, '--out-dir', join(root, settings.outDir), '--out-name', role, roleModule(role)]);
+    optimise(join(root, settings.outDir, `${role}_bg.wasm`));
   }
-  addReactEntry(settings);
+  addEntries(settings);
   buildRustExample(settings);
   return { wasm, dir: join(root, settings.outDir) };
 }
@@ -89,11 +123,12 @@ export function buildRustExample(settings) {
 }
 
 /**
- * Adds the package's second entry, `<name>/react` (src/web/react/), and says
- * so in its package.json: the `exports` of both entries, and React as an
- * optional peer dependency (only the react entry imports it).
+ * Adds the package's `<name>/react` entry (src/web/react/) and says in its
+ * package.json what every entry is: the `exports` of the page's module, the
+ * workers' modules and the react one, their files, and React as an optional
+ * peer dependency (only the react entry imports it).
  */
-export function addReactEntry(settings) {
+export function addEntries(settings) {
   const dir = join(root, settings.outDir);
   const main = `./${settings.outName}.js`;
   const source = join(root, 'src', 'web', 'react');
@@ -101,15 +136,17 @@ export function addReactEntry(settings) {
   const types = readFileSync(join(source, 'index.d.ts'), 'utf8').replaceAll("'./tabworker.js'", `'${main}'`);
   writeFileSync(join(dir, 'react.d.ts'), types);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  manifest.files = [...new Set([...(manifest.files ?? []), 'react.js', 'react.d.ts'])];
+  const workerFiles = WORKER_ROLES.flatMap((role) => [`${role}.js`, `${role}_bg.wasm`, `${role}.d.ts`]);
+  manifest.files = [...new Set([...(manifest.files ?? []), ...workerFiles, 'react.js', 'react.d.ts'])];
   manifest.exports = {
     '.': { types: `./${settings.outName}.d.ts`, default: main },
+    ...Object.fromEntries(WORKER_ROLES.map((role) => [`./${role}`, { types: `./${role}.d.ts`, default: `./${role}.js` }])),
     './react': { types: './react.d.ts', default: './react.js' },
   };
   manifest.peerDependencies = { react: '>=18' };
   manifest.peerDependenciesMeta = { react: { optional: true } };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log('added the react entry: react.js, react.d.ts');
+  console.log(`entries: . (${main}), ${WORKER_ROLES.map((r) => `./${r}`).join(', ')}, ./react`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

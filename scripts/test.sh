@@ -12,6 +12,10 @@ step "clippy (native)"
 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)"
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+step "clippy (wasm32, each role alone, as the package builds it)"
+for role in tab backend coordinator; do
+  cargo clippy --target wasm32-unknown-unknown --no-default-features --features "$role" -- -D warnings
+done
 step "clippy (the example backend in Rust, wasm32)"
 cargo clippy -p counter-backend --target wasm32-unknown-unknown -- -D warnings
 

@@ -1,7 +1,7 @@
 // The demo's default backend (the leader's own worker, key `tabworker:default`):
 // the documents live in `notes` backends; this one only answers how many tabs
 // have a session with it (request `tabs`).
-import init, { serveBackend } from '../pkg/tabworker.js';
+import init, { serveBackend } from '../pkg/backend.js';
 
 await init();
 

@@ -1,7 +1,7 @@
 // The coordinator's SharedWorker entry: `new SharedWorker(new URL('./coordinator.js',
 // import.meta.url), { type: 'module', name })`. Tabs that connect while the wasm
 // module is still loading are buffered, so no tab is missed.
-import init, { runCoordinator } from '../pkg/tabworker.js';
+import init, { runCoordinator } from '../pkg/coordinator.js';
 
 const early = [];
 const buffer = (event) => early.push(...event.ports);

@@ -6,7 +6,7 @@
 // - request `read` answers the count; `info` answers `{ key, mounted, client }`;
 //   `fail` fails with `handler-error`;
 // - on a soft stop it broadcasts event `stopping` with the final count.
-import init, { serveBackend } from '../pkg/tabworker.js';
+import init, { serveBackend } from '../pkg/backend.js';
 
 await init();
 

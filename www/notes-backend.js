@@ -7,7 +7,7 @@
 //   request 'spin'            → never answers: the worker loops (stop it with a hard terminate)
 //   request 'throw'           → an uncaught error in the worker (it ends with exit_error)
 //   event 'presence'          → how many sessions are open, to every tab, when one opens or ends
-import init, { serveBackend } from '../pkg/tabworker.js';
+import init, { serveBackend } from '../pkg/backend.js';
 
 await init();
 

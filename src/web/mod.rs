@@ -3,30 +3,55 @@
 //!
 //! Everything here is thin on purpose; the logic lives in the core, which is
 //! tested natively.
+//!
+//! Each role is a Cargo feature, all three on by default: `tab` (the page's
+//! `Client` and its handles), `backend` (`serveBackend`, `RustBackend`, in a
+//! backend worker) and `coordinator` (`runCoordinator`, in the SharedWorker).
+//! The npm package is built once per role, so that a backend worker loads
+//! only what a backend runs. A build of one role leaves parts of the shared
+//! runtime unused, which is expected there.
+#![cfg_attr(not(all(feature = "tab", feature = "backend", feature = "coordinator")), allow(dead_code, unused_imports))]
 
+#[cfg(feature = "backend")]
 mod backend;
+#[cfg(feature = "backend")]
 mod backend_session;
+#[cfg(feature = "tab")]
 mod client;
+#[cfg(feature = "coordinator")]
 mod coordinator;
 mod error;
 mod features;
+#[cfg(feature = "tab")]
 mod keyed;
+#[cfg(feature = "tab")]
 mod options;
 mod runtime;
+#[cfg(feature = "backend")]
 mod rust_backend;
+#[cfg(feature = "tab")]
 mod session_backend;
+#[cfg(feature = "tab")]
 mod tables;
 mod typescript;
+#[cfg(feature = "tab")]
 mod workers;
 
+#[cfg(feature = "backend")]
 pub use backend::{BackendHandle, serve_backend};
+#[cfg(feature = "backend")]
 pub use backend_session::BackendSession;
+#[cfg(feature = "tab")]
 pub use client::Client;
+#[cfg(feature = "coordinator")]
 pub use coordinator::{CoordinatorHandle, run_coordinator};
 pub use error::{ErrorCode, TabworkerError};
 pub use features::{Features, features};
+#[cfg(feature = "tab")]
 pub use keyed::{KeyedSession, StatusSubscription};
 pub use runtime::codec::{from_js, to_js};
 pub use runtime::locks;
+#[cfg(feature = "backend")]
 pub use rust_backend::{Context, RustBackend, Served, Session, served};
+#[cfg(feature = "tab")]
 pub use session_backend::SessionBackend;

@@ -94,6 +94,40 @@ export interface TabworkerError extends Error {
   code: TabworkerErrorCode
 }
 
+/**
+ * A backend's protocol, declared once as a type and shared by the tab's and the backend's code:
+ * `tabEvents` (what tabs `send`, name → payload), `backendEvents` (what the backend sends) and
+ * `requests` (method → `{ payload, result }`). Each part may be left out; what is left out is
+ * untyped (`unknown` payloads under any name).
+ */
+export interface BackendSchema {
+  tabEvents?: object
+  backendEvents?: object
+  requests?: object
+}
+
+/** The schema of a backend whose protocol is not declared: any name, `unknown` payloads. */
+export type AnySchema = {}
+
+/** Events tabs send to a backend of schema `S`, by name. */
+export type TabEventsOf<S> = S extends { tabEvents: infer E extends object } ? E : Record<string, unknown>
+/** Events a backend of schema `S` sends to tabs, by name. */
+export type BackendEventsOf<S> = S extends { backendEvents: infer E extends object } ? E : Record<string, unknown>
+/** Requests a backend of schema `S` answers, by method. */
+export type RequestsOf<S> = S extends { requests: infer R extends object }
+  ? R
+  : Record<string, { payload: unknown; result: unknown }>
+/** The methods of schema `S`. */
+export type RequestNames<S> = Extract<keyof RequestsOf<S>, string>
+/** The payload of request `M` of schema `S`. */
+export type RequestPayload<S, M extends keyof RequestsOf<S>> = RequestsOf<S>[M] extends { payload: infer P } ? P : unknown
+/** The result of request `M` of schema `S`. */
+export type RequestResult<S, M extends keyof RequestsOf<S>> = RequestsOf<S>[M] extends { result: infer T } ? T : unknown
+"#;
+
+#[cfg(feature = "tab")]
+#[wasm_bindgen(typescript_custom_section)]
+const TAB_API_TYPES: &str = r#"
 /** Options of `new Client(options)`. */
 export interface ClientOptions {
   /**
@@ -164,41 +198,6 @@ export interface ClientEventMap {
   backenderror: { detail: string }
 }
 
-/**
- * A backend's protocol, declared once as a type and shared by the tab's and the backend's code:
- * `tabEvents` (what tabs `send`, name → payload), `backendEvents` (what the backend sends) and
- * `requests` (method → `{ payload, result }`). Each part may be left out; what is left out is
- * untyped (`unknown` payloads under any name).
- */
-export interface BackendSchema {
-  tabEvents?: object
-  backendEvents?: object
-  requests?: object
-}
-
-/** The schema of a backend whose protocol is not declared: any name, `unknown` payloads. */
-export type AnySchema = {}
-
-/** Events tabs send to a backend of schema `S`, by name. */
-export type TabEventsOf<S> = S extends { tabEvents: infer E extends object } ? E : Record<string, unknown>
-/** Events a backend of schema `S` sends to tabs, by name. */
-export type BackendEventsOf<S> = S extends { backendEvents: infer E extends object } ? E : Record<string, unknown>
-/** Requests a backend of schema `S` answers, by method. */
-export type RequestsOf<S> = S extends { requests: infer R extends object }
-  ? R
-  : Record<string, { payload: unknown; result: unknown }>
-/** The methods of schema `S`. */
-export type RequestNames<S> = Extract<keyof RequestsOf<S>, string>
-/** The payload of request `M` of schema `S`. */
-export type RequestPayload<S, M extends keyof RequestsOf<S>> = RequestsOf<S>[M] extends { payload: infer P } ? P : unknown
-/** The result of request `M` of schema `S`. */
-export type RequestResult<S, M extends keyof RequestsOf<S>> = RequestsOf<S>[M] extends { result: infer T } ? T : unknown
-/** A backend's handler of request `M` of schema `S`. */
-export type RequestHandlerOf<S extends object, M extends RequestNames<S>> = (
-  payload: RequestPayload<S, M>,
-  session: BackendSessionOf<S>,
-) => RequestResult<S, M> | Promise<RequestResult<S, M>>
-
 /** A `SessionBackend` typed by its backend's schema: `send`, `on` and `request` are checked against it. */
 export type SessionBackendOf<S extends object = AnySchema> = Omit<SessionBackend, 'send' | 'on' | 'request'> & {
   /** Sends event `event` to the backend (queued in order while no session is open). */
@@ -219,6 +218,55 @@ export type SessionBackendOf<S extends object = AnySchema> = Omit<SessionBackend
     options?: RequestOptions | null,
   ): Promise<RequestResult<S, M>>
 }
+
+export interface Client {
+  /**
+   * A handle on a backend: the keyed backend of `response` (a `ConnectResponse` of any tab), or
+   * without it the app's default backend. It opens its session at once and keeps it. `S`, the
+   * backend's schema, types its events and requests.
+   */
+  backend<S extends object = AnySchema>(response?: ConnectResponse | null): SessionBackendOf<S>
+  /**
+   * Connects (`connect(request)`) and resolves with a handle on the backend that answered. With
+   * `{ reconnect: true }`, when that backend is lost with its tab (the leader closed or crashed) the
+   * handle connects the same request again, sends the new backend what was queued meanwhile and
+   * calls its `onReconnect` listeners.
+   */
+  connectBackend<S extends object = AnySchema>(
+    request: ConnectRequest,
+    options?: ConnectBackendOptions | null,
+  ): Promise<SessionBackendOf<S>>
+}
+
+/** Options of `Client.connectBackend`. */
+export interface ConnectBackendOptions {
+  /** Connect the same request again when the backend is lost with its tab (the leader closed or
+   * crashed); what was queued meanwhile goes to the new backend. */
+  reconnect?: boolean
+}
+
+/** Options of `SessionBackend.request`. */
+export interface RequestOptions {
+  /** How long to wait for the answer before failing with `timeout`; default 30 000. */
+  timeoutMs?: number
+  /** Aborts the request: it fails with `aborted` (and is not sent if it was still queued). */
+  signal?: AbortSignal
+}
+
+/** A listener of any `Client` event. */
+export type ClientEventListener = (
+  event: { [K in keyof ClientEventMap]: CustomEvent<ClientEventMap[K]> & { type: K } }[keyof ClientEventMap],
+) => void
+"#;
+
+#[cfg(feature = "backend")]
+#[wasm_bindgen(typescript_custom_section)]
+const BACKEND_API_TYPES: &str = r#"
+/** A backend's handler of request `M` of schema `S`. */
+export type RequestHandlerOf<S extends object, M extends RequestNames<S>> = (
+  payload: RequestPayload<S, M>,
+  session: BackendSessionOf<S>,
+) => RequestResult<S, M> | Promise<RequestResult<S, M>>
 
 /** A `BackendSession` typed by its backend's schema. */
 export type BackendSessionOf<S extends object = AnySchema> = Omit<BackendSession, 'send' | 'on'> & {
@@ -243,25 +291,6 @@ export type BackendHandleOf<S extends object = AnySchema> = Omit<BackendHandle, 
   broadcast<E extends Extract<keyof BackendEventsOf<S>, string>>(event: E, payload: BackendEventsOf<S>[E]): void
 }
 
-export interface Client {
-  /**
-   * A handle on a backend: the keyed backend of `response` (a `ConnectResponse` of any tab), or
-   * without it the app's default backend. It opens its session at once and keeps it. `S`, the
-   * backend's schema, types its events and requests.
-   */
-  backend<S extends object = AnySchema>(response?: ConnectResponse | null): SessionBackendOf<S>
-  /**
-   * Connects (`connect(request)`) and resolves with a handle on the backend that answered. With
-   * `{ reconnect: true }`, when that backend is lost with its tab (the leader closed or crashed) the
-   * handle connects the same request again, sends the new backend what was queued meanwhile and
-   * calls its `onReconnect` listeners.
-   */
-  connectBackend<S extends object = AnySchema>(
-    request: ConnectRequest,
-    options?: ConnectBackendOptions | null,
-  ): Promise<SessionBackendOf<S>>
-}
-
 /**
  * Serves sessions in the calling dedicated worker (started by a leader tab): `serveBackend(handler)`
  * or `serveBackend({ start, session, handlers, stop, declaresReady })`. `S`, the backend's schema,
@@ -270,26 +299,6 @@ export interface Client {
 export function serveBackend<S extends object = AnySchema>(
   handler: BackendHandler<S> | BackendConfig<S>,
 ): BackendHandleOf<S>
-
-/** Options of `Client.connectBackend`. */
-export interface ConnectBackendOptions {
-  /** Connect the same request again when the backend is lost with its tab (the leader closed or
-   * crashed); what was queued meanwhile goes to the new backend. */
-  reconnect?: boolean
-}
-
-/** Options of `SessionBackend.request`. */
-export interface RequestOptions {
-  /** How long to wait for the answer before failing with `timeout`; default 30 000. */
-  timeoutMs?: number
-  /** Aborts the request: it fails with `aborted` (and is not sent if it was still queued). */
-  signal?: AbortSignal
-}
-
-/** A listener of any `Client` event. */
-export type ClientEventListener = (
-  event: { [K in keyof ClientEventMap]: CustomEvent<ClientEventMap[K]> & { type: K } }[keyof ClientEventMap],
-) => void
 
 /** The app's code in the backend worker, called once per session. */
 export type BackendHandler<S extends object = AnySchema> = (session: BackendSessionOf<S>) => void | Promise<void>

@@ -1,10 +1,8 @@
 // The package's .d.ts carries the seed's types under the seed's names, and
 // the API is typed (not `any`). Each `@ts-expect-error` line must fail to
 // type-check; if a type were loosened, tsc would report the directive unused.
+import type { BackendConfig, BackendContext, BackendSession } from '../../pkg/backend.js';
 import type {
-  BackendConfig,
-  BackendContext,
-  BackendSession,
   BackendState,
   BackendStatus,
   BrowserFeatures,

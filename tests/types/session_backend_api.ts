@@ -3,14 +3,10 @@
 // `broadcast`, `session.send` and `session.on`. Without a schema payloads are
 // `unknown`, never `any`. Each `@ts-expect-error` line must fail to
 // type-check; if a type were loosened, tsc would report the directive unused.
-import type {
-  BackendConfig,
-  BackendSessionOf,
-  BackendState,
-  ConnectResponse,
-  SessionBackendOf,
-} from '../../pkg/tabworker.js';
-import { Client, serveBackend } from '../../pkg/tabworker.js';
+import type { BackendConfig, BackendSessionOf } from '../../pkg/backend.js';
+import { serveBackend } from '../../pkg/backend.js';
+import type { BackendState, ConnectResponse, SessionBackendOf } from '../../pkg/tabworker.js';
+import { Client } from '../../pkg/tabworker.js';
 
 /** The chat backend's protocol, as an app would declare it. */
 interface Chat {

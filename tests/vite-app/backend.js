@@ -1,5 +1,5 @@
 // The backend's worker entry: answers `add` and `worker`, echoes `ping` as `pong`.
-import init, { serveBackend } from 'tabworker';
+import init, { serveBackend } from 'tabworker/backend';
 
 await init();
 

@@ -1,5 +1,5 @@
 // The coordinator's SharedWorker entry.
-import init, { runCoordinator } from 'tabworker';
+import init, { runCoordinator } from 'tabworker/coordinator';
 
 const early = [];
 const buffer = (event) => early.push(...event.ports);
