@@ -248,6 +248,13 @@ impl Coordinator {
             return;
         };
         match (message, introduced.client().cloned()) {
+            (TabToCoordinator::Hello { build, .. }, None)
+                if self.names.app().fingerprint().is_some_and(|own| own != build) =>
+            {
+                let own = self.names.app().fingerprint().unwrap_or_default();
+                let detail = format!("this coordinator serves build `{own}`, the tab is build `{build}`");
+                self.reject(conn, ErrorCode::VersionMismatch, detail);
+            }
             (TabToCoordinator::Hello { client_id, epoch, .. }, None) => {
                 self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
                 self.hello(now, conn, client_id);
@@ -644,6 +651,35 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_tab_of_another_build_is_refused_as_a_version_mismatch_naming_both() {
+        let app = AppName::deployed("app", "build-1").unwrap();
+        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(app));
+        k.connect(T0, ConnId(1));
+        k.handle(
+            T0,
+            ConnId(1),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: "build-2".into(), epoch: None }),
+        );
+        let out = drain(&mut k);
+        assert_eq!(codes(out.clone()), [ErrorCode::VersionMismatch]);
+        let detail = out.iter().find_map(|(_, m)| match m {
+            CoordinatorToTab::Rejected { detail, .. } => Some(detail.clone()),
+            _ => None,
+        });
+        assert!(detail.is_some_and(|d| d.contains("`build-1`") && d.contains("`build-2`")));
+        assert_eq!(k.clients().count(), 0, "not welcomed: the connection has no client");
+        k.handle(
+            T0,
+            ConnId(1),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: "build-1".into(), epoch: None }),
+        );
+        assert!(
+            drain(&mut k).iter().any(|(_, m)| matches!(m, CoordinatorToTab::Welcome { .. })),
+            "its own build is welcomed"
+        );
     }
 
     #[test]

@@ -127,6 +127,8 @@ error_codes! {
     Aborted = "aborted",
     /// A backend handle used after `destroy()`.
     Destroyed = "destroyed",
+    /// A tab of another build (tabworker version, protocol or app build id) reached this coordinator.
+    VersionMismatch = "version-mismatch",
 }
 
 /// A code that is not one of [`ErrorCode`]'s (another build's, or garbage).

@@ -151,6 +151,18 @@ record!(Executable { ; optional mount, env, resource_limits });
 record!(ResourceLimits { ; optional cpu_period, cpu_period_percent, cpu_time_limit, memory_limit_bytes, disk_limit_bytes });
 record!(ConnectResponse { backend_id, spawned, status, token, url, status_url, ready_url; optional secret_token });
 
+/// A key as one OPFS directory name: letters, digits, `-` and `_` as they
+/// are, every other byte as `%XX` (so `/`, `.` and `..` cannot escape the
+/// directory, and two keys never share a name).
+pub fn opfs_name(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// What the app names a backend with: its bare id, or one of the urls of a
 /// [`ConnectResponse`] — `tabworker://<app>/backends/<id>/sessions/<token>`
 /// (`url`), `…/backends/<id>/status` (`status_url`), `…/backends/<id>/ready`

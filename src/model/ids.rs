@@ -34,6 +34,12 @@ pub enum IdError {
         /// Which identifier.
         kind: &'static str,
     },
+    /// An app name holding the separator of its build (`@`).
+    #[error("{kind} may not contain `@`, which separates it from its build")]
+    Separator {
+        /// Which identifier.
+        kind: &'static str,
+    },
     /// An epoch beyond what a JavaScript number holds exactly.
     #[error("epoch {0} is above Number.MAX_SAFE_INTEGER")]
     EpochTooLarge(u64),
@@ -128,6 +134,35 @@ fn read_id(value: &Value, kind: &'static str) -> Result<String, ValueError> {
     Ok(text.to_owned())
 }
 
+/// Between an app's name and its deployment's fingerprint, in the name every
+/// context of one deployment shares.
+pub const BUILD_SEPARATOR: char = '@';
+
+impl AppName {
+    /// The app `name` as deployment `fingerprint` runs it (`name@fingerprint`):
+    /// the name its coordinator, its locks and its backends are known by, so
+    /// that two builds of one app open at once run apart, each with its own
+    /// coordinator, leader and backends. What they must share (the OPFS data
+    /// of a key, and the lock that keeps two backends from opening it at
+    /// once) goes by [`AppName::shared`]. `name` may not hold `@`.
+    pub fn deployed(name: &str, fingerprint: &str) -> Result<AppName, IdError> {
+        if name.contains(BUILD_SEPARATOR) {
+            return Err(IdError::Separator { kind: "app name" });
+        }
+        AppName::new(format!("{name}{BUILD_SEPARATOR}{fingerprint}"))
+    }
+
+    /// The name every deployment of the app shares: the part before `@`.
+    pub fn shared(&self) -> &str {
+        self.0.split(BUILD_SEPARATOR).next().unwrap_or_default()
+    }
+
+    /// The deployment's fingerprint: the part after `@`, if any.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.0.split_once(BUILD_SEPARATOR).map(|(_, build)| build)
+    }
+}
+
 fn validate(value: &str, kind: &'static str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { kind });
@@ -212,6 +247,17 @@ pub struct ConnId(pub u64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deployed_app_name_keeps_its_shared_name_and_its_fingerprint_apart() {
+        let app = AppName::deployed("notes", "tabworker/0.1.0/p1+v@2").unwrap();
+        assert_eq!(app.as_str(), "notes@tabworker/0.1.0/p1+v@2");
+        assert_eq!(app.shared(), "notes");
+        assert_eq!(app.fingerprint(), Some("tabworker/0.1.0/p1+v@2"));
+        assert_eq!(AppName::deployed("no@tes", "b"), Err(IdError::Separator { kind: "app name" }));
+        let plain = AppName::new("notes").unwrap();
+        assert_eq!((plain.shared(), plain.fingerprint()), ("notes", None));
+    }
 
     #[test]
     fn ids_refuse_empty_long_and_control_characters() {

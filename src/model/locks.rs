@@ -88,6 +88,13 @@ impl LockNames {
         format!("tabworker:{}:session:{session}", self.app)
     }
 
+    /// Held by the backend worker that has `directory` of `key` open (its
+    /// OPFS mount) for as long as it lives. Named by the app's shared name,
+    /// so that two deployments' backends of one key never open it at once.
+    pub fn mount(&self, key: &str, directory: &str) -> String {
+        format!("tabworker:{}:mount:{}/{directory}", self.app.shared(), crate::model::connect::opfs_name(key))
+    }
+
     /// Held by a backend worker for its whole life; every client waits on it
     /// (shared) to learn of the worker's death at once.
     pub fn liveness(&self, worker: &str) -> String {
@@ -111,6 +118,19 @@ mod tests {
         assert_eq!(a.leader(), "tabworker:a:leader");
         assert_eq!(a.session(&SessionId::new("s").unwrap()), "tabworker:a:session:s");
         assert_eq!(a.liveness("w"), "tabworker:a:liveness:w");
+    }
+
+    #[test]
+    fn two_deployments_run_apart_but_share_each_mount_lock() {
+        let v1 = LockNames::new(AppName::deployed("notes", "b1").unwrap());
+        let v2 = LockNames::new(AppName::deployed("notes", "b2").unwrap());
+        assert_ne!(v1.leader(), v2.leader());
+        assert_ne!(v1.coordinator(), v2.coordinator());
+        assert_eq!(v1.mount("doc/1", "data"), v2.mount("doc/1", "data"));
+        assert_eq!(v1.mount("doc/1", "data"), "tabworker:notes:mount:doc%2F1/data");
+        assert_ne!(v1.mount("doc/1", "data"), v1.mount("doc/2", "data"));
+        let other = LockNames::new(AppName::deployed("mail", "b1").unwrap());
+        assert_ne!(v1.mount("doc/1", "data"), other.mount("doc/1", "data"));
     }
 
     #[test]

@@ -13,6 +13,17 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// deployed versions can tell each other apart.
 pub const BUILD: &str = concat!("tabworker/", env!("CARGO_PKG_VERSION"));
 
+/// The fingerprint of a deployment: this build of tabworker, its protocol
+/// version, and the app's own build id if it gives one. Tabs of one
+/// fingerprint share a coordinator, a leader and backends; tabs of two never
+/// do (see [`crate::AppName::deployed`]).
+pub fn fingerprint(app_build: Option<&str>) -> String {
+    match app_build {
+        Some(build) => format!("{BUILD}/p{PROTOCOL_VERSION}+{build}"),
+        None => format!("{BUILD}/p{PROTOCOL_VERSION}"),
+    }
+}
+
 /// A message of one direction of the protocol.
 pub trait WireMessage: ToValue + FromValue {
     /// The message's `type`, as it travels.

@@ -32,7 +32,7 @@ pub use coordinator::{
 };
 #[cfg(any(test, not(target_arch = "wasm32")))]
 pub use frame::decode_json;
-pub use frame::{BUILD, DecodeError, PROTOCOL_VERSION, WireMessage, decode, frame};
+pub use frame::{BUILD, DecodeError, PROTOCOL_VERSION, WireMessage, decode, fingerprint, frame};
 
 #[cfg(test)]
 mod tests {

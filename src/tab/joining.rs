@@ -44,6 +44,21 @@ impl Tab {
         }
     }
 
+    /// The coordinator refused this tab's `hello`. A refusal for being of
+    /// another build (`version-mismatch`) fails a join still waiting, with
+    /// that code; any other refusal of a `hello` is left to the welcome's
+    /// deadline, which says hello again.
+    pub(super) fn refused_at_join(&mut self, now: Timestamp, code: ErrorCode, detail: String) {
+        if code != ErrorCode::VersionMismatch {
+            self.ignored += 1;
+            return;
+        }
+        match self.calls.take_join() {
+            Some(call) => self.join_failed(now, call, CallError::new(code, detail)),
+            None => self.ignored += 1,
+        }
+    }
+
     /// The join `call` failed with `error`: it is refused, and the tab leaves.
     pub(super) fn join_failed(&mut self, now: Timestamp, call: CallId, error: CallError) {
         self.event(TabEvent::Settled { call, outcome: Err(error) });
@@ -54,7 +69,7 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::locks::LockId;
+    use crate::model::locks::{LockId, LockNames};
     use crate::protocol::{CoordinatorToTab, TabToCoordinator};
     use crate::tab::TabOutput;
     use crate::tab::tests::{T0, acquire, client, drain, names};
@@ -90,6 +105,28 @@ mod tests {
         tab.coordinator_failed(T0, "late".into());
         assert_eq!(drain(&mut tab), [], "a joined tab learns of its coordinator's death from its lock");
         assert!(tab.is_joined());
+    }
+
+    #[test]
+    fn a_hello_refused_as_another_build_fails_the_join_with_that_code_and_the_tab_leaves() {
+        let app = crate::model::ids::AppName::deployed("app", &crate::protocol::fingerprint(Some("v2"))).unwrap();
+        let mut tab = Tab::new(client(1), LockNames::new(app));
+        let call = tab.join(T0);
+        tab.lock_granted(T0, &LockId::Tab(client(1)));
+        let hello = drain(&mut tab).into_iter().find_map(|o| match o {
+            TabOutput::ToCoordinator(TabToCoordinator::Hello { build, .. }) => Some(build),
+            _ => None,
+        });
+        assert_eq!(hello.as_deref(), Some("tabworker/0.1.0/p1+v2"), "the hello names the tab's build");
+        // Any other refusal of a hello leaves the join to its deadline.
+        let other = CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "?".into() };
+        tab.from_coordinator(T0, Ok(other));
+        assert_eq!(settled(&drain(&mut tab)), []);
+        let detail = "this coordinator serves build `a`, the tab is build `b`".to_owned();
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Rejected { code: ErrorCode::VersionMismatch, detail }));
+        let out = drain(&mut tab);
+        assert_eq!(settled(&out), [(call, Err(ErrorCode::VersionMismatch))]);
+        assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
     }
 
     #[test]

@@ -234,6 +234,9 @@ impl Tab {
                 self.welcome(now, coordinator_id, leader);
             }
             (message, Membership::Joined) => self.on_joined_frame(now, message),
+            (CoordinatorToTab::Rejected { code, detail }, Membership::Greeting { .. }) => {
+                self.refused_at_join(now, code, detail);
+            }
             // A frame out of place: nothing to act on.
             _ => self.ignored += 1,
         }
@@ -414,7 +417,8 @@ impl Tab {
     fn say_hello(&mut self, now: Timestamp) {
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
         let epoch = self.known.as_ref().map(|k| k.epoch);
-        let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build: crate::protocol::BUILD.into(), epoch };
+        let build = self.names.app().fingerprint().unwrap_or(crate::protocol::BUILD).to_owned();
+        let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build, epoch };
         self.send_coordinator(hello);
     }
 

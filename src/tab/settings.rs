@@ -1,19 +1,31 @@
 //! A client's settings, as the app gives them beside its worker sources:
 //! which are known, their defaults, and what is refused.
 
+use crate::model::ids::{AppName, IdError};
 use crate::model::value::{Fields, FromValue, Value, ValueError};
 
 /// Every option a client takes (the worker sources are read apart, by the
 /// browser layer); any other is refused, so that a misspelt option is an
 /// error rather than silently a default.
-pub const CLIENT_OPTIONS: &[&str] =
-    &["coordinator", "backend", "backends", "name", "connectTimeoutMs", "startupTimeoutMs", "terminationGraceMs"];
+pub const CLIENT_OPTIONS: &[&str] = &[
+    "coordinator",
+    "backend",
+    "backends",
+    "name",
+    "build",
+    "connectTimeoutMs",
+    "startupTimeoutMs",
+    "terminationGraceMs",
+];
 
 /// A client's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     /// The app's name (`name`): tabs of one name share a leader.
     pub name: String,
+    /// The app's own build id (`build`), if it gives one: tabs of two builds
+    /// run apart (see [`ClientSettings::app`]).
+    pub build: Option<String>,
     /// How long a call waits for its answer (`connectTimeoutMs`).
     pub connect_timeout_ms: u32,
     /// How long a backend may take to be ready (`startupTimeoutMs`).
@@ -29,10 +41,20 @@ impl FromValue for ClientSettings {
         let ms = |name: &str, default: u64| Ok::<_, ValueError>(fields.opt(name)?.unwrap_or(default as u32));
         Ok(ClientSettings {
             name: fields.opt("name")?.unwrap_or_else(|| "default".into()),
+            build: fields.opt("build")?,
             connect_timeout_ms: ms("connectTimeoutMs", super::calls::DEFAULT_CALL_TIMEOUT_MS)?,
             startup_timeout_ms: ms("startupTimeoutMs", crate::fleet::DEFAULT_STARTUP_TIMEOUT_MS)?,
             termination_grace_ms: ms("terminationGraceMs", crate::fleet::DEFAULT_GRACE_MS)?,
         })
+    }
+}
+
+impl ClientSettings {
+    /// The name the client's deployment is known by: the app's name and the
+    /// fingerprint of this build of tabworker, its protocol and the app's
+    /// `build` (see [`AppName::deployed`]).
+    pub fn app(&self) -> Result<AppName, IdError> {
+        AppName::deployed(&self.name, &crate::protocol::fingerprint(self.build.as_deref()))
     }
 }
 
@@ -51,5 +73,16 @@ mod tests {
         let error = from_json::<ClientSettings>(serde_json::json!({"conectTimeoutMs": 5})).unwrap_err();
         assert!(error.to_string().contains("unknown field `conectTimeoutMs`"), "{error}");
         assert!(from_json::<ClientSettings>(serde_json::json!({"connectTimeoutMs": -1})).is_err());
+    }
+
+    #[test]
+    fn the_deployment_is_the_name_and_the_build() {
+        let plain: ClientSettings = from_json(serde_json::json!({"name": "notes"})).unwrap();
+        assert_eq!(plain.app().unwrap().as_str(), "notes@tabworker/0.1.0/p1");
+        let built: ClientSettings = from_json(serde_json::json!({"name": "notes", "build": "v7"})).unwrap();
+        assert_eq!(built.app().unwrap().as_str(), "notes@tabworker/0.1.0/p1+v7");
+        assert_eq!(built.app().unwrap().shared(), "notes");
+        let at: ClientSettings = from_json(serde_json::json!({"name": "a@b"})).unwrap();
+        assert!(at.app().is_err(), "a name may not hold the separator");
     }
 }

@@ -18,9 +18,10 @@ use super::runtime::frames::{Received, post_frame, receive};
 use super::runtime::js::{get, object, random_id};
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
+use super::runtime::locks::{LockMode, LockRequest};
 use crate::backend::{BackendHost, BackendOutput};
 use crate::model::ids::SessionId;
-use crate::model::locks::LockId;
+use crate::model::locks::{LockId, LockNames};
 use crate::protocol::{BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage};
 
 #[wasm_bindgen]
@@ -70,6 +71,10 @@ struct Host {
     handled: u64,
     /// The functions of the start context (`ready`, `isSecretToken`).
     context: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
+    /// The lock on its OPFS mount, held for the worker's life (its end
+    /// releases it), so that no other backend of the key, of this
+    /// deployment or another, opens the directory meanwhile.
+    mount_lock: Option<LockRequest>,
 }
 
 /// The running backend host. It serves for as long as this value lives;
@@ -107,6 +112,7 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
         worker_id,
         handled: 0,
         context: Vec::new(),
+        mount_lock: None,
     }));
     let weak = Rc::downgrade(&host);
     let message = Listener::new(&scope, "message", move |event: MessageEvent| {
@@ -290,8 +296,17 @@ async fn run_start(
 ) -> Result<(), String> {
     let mount = match init.as_ref().and_then(|i| i.mount.clone().map(|m| (i.key.clone(), m))) {
         Some((key, name)) => {
-            let app = host.upgrade().and_then(|h| h.borrow().core.app().map(ToString::to_string)).unwrap_or_default();
-            mount_directory(&app, &key, &name)
+            let app = host.upgrade().and_then(|h| h.borrow().core.app().cloned());
+            let app = app.ok_or("the backend was started without its app")?;
+            // Wait for the directory to be free: a backend of the key in another
+            // deployment, or a predecessor still dying, may hold it.
+            let lock = LockRequest::new(&LockNames::new(app.clone()).mount(&key, &name), LockMode::Exclusive, false)
+                .map_err(|e| format!("cannot lock OPFS directory `{name}`: {}", e.message))?;
+            lock.granted().await.map_err(|e| format!("cannot lock OPFS directory `{name}`: {}", e.message))?;
+            if let Some(host) = host.upgrade() {
+                host.borrow_mut().mount_lock = Some(lock);
+            }
+            mount_directory(app.shared(), &key, &name)
                 .await
                 .map_err(|e| format!("cannot mount OPFS directory `{name}`: {e}"))?
         }
@@ -341,7 +356,7 @@ async fn mount_directory(app: &str, key: &str, name: &str) -> Result<JsValue, St
     let storage = js_sys::Reflect::get(&navigator, &"storage".into()).map_err(|e| describe(&e))?;
     let mut dir = call_async(&storage, "getDirectory", &[]).await?;
     let create = object(&[("create", true.into())]);
-    for part in ["tabworker", app, &encode_name(key), name] {
+    for part in ["tabworker", app, &crate::model::connect::opfs_name(key), name] {
         dir = call_async(&dir, "getDirectoryHandle", &[part.into(), create.clone()]).await?;
     }
     Ok(dir)
@@ -356,17 +371,6 @@ async fn call_async(target: &JsValue, method: &str, args: &[JsValue]) -> Result<
     let args: js_sys::Array = args.iter().collect();
     let promise = function.apply(target, &args).map_err(|e| describe(&e))?;
     JsFuture::from(js_sys::Promise::resolve(&promise)).await.map_err(|e| describe(&e))
-}
-
-/// A key as one OPFS name: letters, digits, `-` and `_` as they are, every
-/// other byte as `%XX` (so `/`, `.` and `..` cannot escape the directory).
-fn encode_name(key: &str) -> String {
-    key.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Runs the app's stop code (if any), then tells the core.

@@ -17,7 +17,7 @@ use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use super::runtime::timer::Timer;
 use super::tables::{Keyed, Promises};
-use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::time::Timestamp;
 use crate::protocol::{CoordinatorToTab, WireMessage};
@@ -139,8 +139,7 @@ impl Client {
         let invalid =
             |e: String| TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ClientOptions: {e}"));
         let options = ClientOptions::read(options.into()).map_err(invalid)?;
-        let app = AppName::new(options.name.clone()).map_err(|e| invalid(e.to_string()))?;
-        let names = LockNames::new(app);
+        let names = LockNames::new(options.app.clone());
         let id: ClientId = random_id();
         let mut tab = Tab::new(id, names.clone());
         let limits = crate::fleet::FleetLimits {
@@ -185,6 +184,16 @@ impl Client {
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
         self.inner.tab.borrow().id().to_string()
+    }
+
+    /// The name this client's deployment goes by: the app's name, `@`, and
+    /// the fingerprint of its build (tabworker's version, the protocol, and
+    /// `options.build`). The coordinator's SharedWorker is named
+    /// `tabworker:<deployment>` and every lock `tabworker:<deployment>:…`;
+    /// tabs of two deployments never meet.
+    #[wasm_bindgen(getter)]
+    pub fn deployment(&self) -> String {
+        self.inner.names.app().to_string()
     }
 
     /// `'leader'` while this tab holds the app's leader lock, else `'follower'`.

@@ -6,6 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::runtime::codec::read;
 use super::runtime::js::get;
 use super::workers::WorkerSource;
+use crate::model::ids::AppName;
 use crate::model::value::FromValue;
 use crate::tab::ClientSettings;
 
@@ -14,7 +15,8 @@ pub(super) struct ClientOptions {
     pub(super) coordinator: WorkerSource,
     pub(super) backend: WorkerSource,
     pub(super) backends: crate::model::map::Map<String, WorkerSource>,
-    pub(super) name: String,
+    /// The deployment's name: the app's and its build's.
+    pub(super) app: AppName,
     pub(super) connect_timeout_ms: u32,
     pub(super) startup_timeout_ms: u32,
     pub(super) termination_grace_ms: u32,
@@ -48,13 +50,14 @@ impl ClientOptions {
             let _ = js_sys::Reflect::delete_property(&rest, &key.into());
         }
         let settings = read(&rest.into()).and_then(|rest| ClientSettings::from_value(&rest));
-        let ClientSettings { name, connect_timeout_ms, startup_timeout_ms, termination_grace_ms } =
-            settings.map_err(|e| e.to_string())?;
+        let settings = settings.map_err(|e| e.to_string())?;
+        let app = settings.app().map_err(|e| e.to_string())?;
+        let ClientSettings { connect_timeout_ms, startup_timeout_ms, termination_grace_ms, .. } = settings;
         Ok(ClientOptions {
             coordinator,
             backend,
             backends,
-            name,
+            app,
             connect_timeout_ms,
             startup_timeout_ms,
             termination_grace_ms,

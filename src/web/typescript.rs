@@ -143,6 +143,12 @@ export interface ClientOptions {
   backend: string | ((name: string) => Worker)
   /** The app's name: clients of one name share a coordinator and a leader. Default `'default'`. */
   name?: string
+  /**
+   * The app's own build id (e.g. its release or commit). Tabs of two builds, or of two tabworker
+   * versions, run apart: each build has its own coordinator, leader and backends
+   * (`client.deployment`), and only the OPFS data of a key is shared, one backend at a time.
+   */
+  build?: string
   /** How long `initialize()`, `connect()` and `open()` wait for an answer, in ms. Default 10000. */
   connectTimeoutMs?: number
   /**

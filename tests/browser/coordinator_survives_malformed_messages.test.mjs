@@ -19,8 +19,10 @@ test('malformed frames are refused and counted; the other tabs are still served'
 
     const vandal = await context.newPage();
     await vandal.goto(`${env.server.url}/www/index.html`);
+    const deployment = await pages[0].evaluate(() => window.client.deployment);
     const refusals = await vandal.evaluate(async (app) => {
       const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
+      const build = app.slice(app.indexOf('@') + 1);
       const codes = [];
       worker.port.onmessage = ({ data }) => data?.type === 'rejected' && codes.push(data.code);
       const deep = {};
@@ -37,9 +39,11 @@ test('malformed frames are refused and counted; the other tabs are still served'
         { protocol: 1, type: 'request-port', client_id: 'x', session_id: 's' },
         { protocol: 1, type: 'hello', client_id: '', build: 'x' },
         { protocol: 1, type: 'hello', client_id: 'x'.repeat(100000), build: 'x' },
-        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x', epoch: -1 },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build, epoch: -1 },
+        // Of another build: refused; then of the coordinator's own, twice.
         { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x' },
-        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x' },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build },
         { protocol: 1, type: 'request-port', client_id: 'someone-else', session_id: 's' },
         { protocol: 1, type: 'provide-port', client_id: 'vandal', session_id: 's', epoch: 1 },
         { protocol: 1, type: 'new-leader', leader_id: 'someone-else', liveness_key: 'k' },
@@ -51,10 +55,10 @@ test('malformed frames are refused and counted; the other tabs are still served'
         channel.port2,
       ]);
       const deadline = Date.now() + 3000;
-      while (codes.length < 16 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (codes.length < 17 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       return codes;
-    }, app);
-    for (const code of ['not-a-frame', 'protocol-mismatch', 'malformed', 'no-hello', 'duplicate-hello', 'wrong-client', 'port-count', 'stale-epoch']) {
+    }, deployment);
+    for (const code of ['not-a-frame', 'protocol-mismatch', 'malformed', 'no-hello', 'version-mismatch', 'duplicate-hello', 'wrong-client', 'port-count', 'stale-epoch']) {
       assert.ok(refusals.includes(code), `${code} in ${JSON.stringify(refusals)}`);
     }
 

@@ -56,15 +56,17 @@ test('the backend worker holds a liveness lock and each session holds its own lo
   try {
     const app = uniqueApp('locks');
     const tab = await openTab(context, env.server.url, app);
+    const deployment = await tab.evaluate(() => window.client.deployment);
+    assert.ok(deployment.startsWith(`${app}@tabworker/`), deployment);
     const session = await tab.evaluate(() => window.client.connected().then((s) => ({ id: s.id, epoch: s.epoch })));
     const held = await waitUntil(async () => {
       const { held } = await tab.evaluate(() => navigator.locks.query());
       const names = held.map((l) => l.name);
-      return names.some((n) => n.startsWith(`tabworker:${app}:liveness:`)) ? names : null;
+      return names.some((n) => n.startsWith(`tabworker:${deployment}:liveness:`)) ? names : null;
     }, { what: 'the liveness lock' });
-    assert.ok(held.includes(`tabworker:${app}:session:${session.id}`), `session lock in ${held}`);
-    assert.ok(held.includes(`tabworker:${app}:leader`));
-    assert.ok(held.some((n) => n.startsWith(`tabworker:${app}:coordinator:`)), 'the coordinator holds its liveness lock');
+    assert.ok(held.includes(`tabworker:${deployment}:session:${session.id}`), `session lock in ${held}`);
+    assert.ok(held.includes(`tabworker:${deployment}:leader`));
+    assert.ok(held.some((n) => n.startsWith(`tabworker:${deployment}:coordinator:`)), 'the coordinator holds its liveness lock');
   } finally {
     await context.close();
   }

@@ -18,9 +18,9 @@ test('two tabs share one coordinator and exactly one holds the leader lock until
   const context = await env.browser.newContext();
   try {
     const app = uniqueApp('two-tabs');
-    const lock = `tabworker:${app}:leader`;
     const a = await openTab(context, env.server.url, app);
     const b = await openTab(context, env.server.url, app);
+    const lock = `tabworker:${await a.evaluate(() => window.client.deployment)}:leader`;
 
     const ids = await Promise.all([a, b].map((p) => p.evaluate(() => window.client.id)));
     assert.notEqual(ids[0], ids[1], 'each tab has its own client id');
