@@ -38,6 +38,7 @@
 
 use std::collections::VecDeque;
 
+mod admission;
 mod board;
 mod conns;
 
@@ -50,6 +51,7 @@ use crate::protocol::{
     ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRefusal,
     PortRequest, StatusReport, TabToCoordinator, TerminateCall, WireMessage,
 };
+pub use admission::MAX_EPOCH_LEAP;
 use board::{Board, Recorded};
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
@@ -248,14 +250,13 @@ impl Coordinator {
             return;
         };
         match (message, introduced.client().cloned()) {
-            (TabToCoordinator::Hello { build, .. }, None)
-                if self.names.app().fingerprint().is_some_and(|own| own != build) =>
-            {
-                let own = self.names.app().fingerprint().unwrap_or_default();
-                let detail = format!("this coordinator serves build `{own}`, the tab is build `{build}`");
-                self.reject(conn, ErrorCode::VersionMismatch, detail);
-            }
-            (TabToCoordinator::Hello { client_id, epoch, .. }, None) => {
+            (TabToCoordinator::Hello { client_id, epoch, build }, None) => {
+                if let Some(detail) = admission::other_build(self.names.app(), &build) {
+                    return self.reject(conn, ErrorCode::VersionMismatch, detail);
+                }
+                if let Some(detail) = epoch.and_then(|e| self.incredible(e)) {
+                    return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
+                }
                 self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
                 self.hello(now, conn, client_id);
             }
@@ -309,7 +310,15 @@ impl Coordinator {
         self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock, name });
     }
 
+    /// Why a tab may not say it knows `epoch`, if it may not.
+    fn incredible(&self, epoch: Epoch) -> Option<String> {
+        admission::incredible(self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor), epoch)
+    }
+
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
+        if let Some(detail) = claim.epoch.and_then(|kept| self.incredible(kept)) {
+            return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
+        }
         if let Some((given, Some(leader))) = &self.leadership {
             let same = claim.leader_id == given.leader_id
                 && claim.liveness_key == given.liveness_key
@@ -651,6 +660,37 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn an_epoch_leaping_far_above_every_known_one_is_refused_and_changes_nothing() {
+        let mut k = coordinator();
+        let far = Epoch::new(MAX_EPOCH_LEAP + 1).unwrap();
+        k.connect(T0, ConnId(1));
+        k.handle(
+            T0,
+            ConnId(1),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(far) }),
+        );
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::EpochOutOfRange]);
+        let near = Epoch::new(MAX_EPOCH_LEAP).unwrap();
+        k.handle(
+            T0,
+            ConnId(1),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(near) }),
+        );
+        assert_eq!(codes(drain(&mut k)), [], "the leap itself is credible");
+        let forged = LeaderClaim {
+            leader_id: client(1),
+            liveness_key: "k".into(),
+            epoch: Some(Epoch::new(crate::model::ids::MAX_SAFE_INTEGER).unwrap()),
+            backend_id: None,
+        };
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::NewLeader(forged.clone())));
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::EpochOutOfRange]);
+        assert!(k.leadership().is_none(), "no leader from a forged term");
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::NewLeader(LeaderClaim { epoch: None, ..forged })));
+        assert_eq!(k.leadership().map(|l| l.epoch), Epoch::new(MAX_EPOCH_LEAP + 1).ok(), "the next epoch is left");
     }
 
     #[test]

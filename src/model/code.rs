@@ -105,6 +105,8 @@ error_codes! {
     NotLeader = "not-leader",
     /// The coordinator: a frame of a leader's term that has passed.
     StaleEpoch = "stale-epoch",
+    /// The coordinator: an epoch far above every epoch it knows (see `MAX_EPOCH_LEAP`).
+    EpochOutOfRange = "epoch-out-of-range",
     /// The coordinator: no tab of that client id is connected.
     UnknownClient = "unknown-client",
     /// A backend state after `terminated`.

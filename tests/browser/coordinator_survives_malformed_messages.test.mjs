@@ -40,6 +40,8 @@ test('malformed frames are refused and counted; the other tabs are still served'
         { protocol: 1, type: 'hello', client_id: '', build: 'x' },
         { protocol: 1, type: 'hello', client_id: 'x'.repeat(100000), build: 'x' },
         { protocol: 1, type: 'hello', client_id: 'vandal', build, epoch: -1 },
+        // An epoch no real leader change reaches: it would leave no epoch for the next leader.
+        { protocol: 1, type: 'hello', client_id: 'vandal', build, epoch: Number.MAX_SAFE_INTEGER },
         // Of another build: refused; then of the coordinator's own, twice.
         { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x' },
         { protocol: 1, type: 'hello', client_id: 'vandal', build },
@@ -47,6 +49,7 @@ test('malformed frames are refused and counted; the other tabs are still served'
         { protocol: 1, type: 'request-port', client_id: 'someone-else', session_id: 's' },
         { protocol: 1, type: 'provide-port', client_id: 'vandal', session_id: 's', epoch: 1 },
         { protocol: 1, type: 'new-leader', leader_id: 'someone-else', liveness_key: 'k' },
+        { protocol: 1, type: 'new-leader', leader_id: 'vandal', liveness_key: 'k', epoch: Number.MAX_SAFE_INTEGER },
         deep,
       ];
       for (const frame of frames) worker.port.postMessage(frame);
@@ -55,10 +58,10 @@ test('malformed frames are refused and counted; the other tabs are still served'
         channel.port2,
       ]);
       const deadline = Date.now() + 3000;
-      while (codes.length < 17 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (codes.length < 19 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       return codes;
     }, deployment);
-    for (const code of ['not-a-frame', 'protocol-mismatch', 'malformed', 'no-hello', 'version-mismatch', 'duplicate-hello', 'wrong-client', 'port-count', 'stale-epoch']) {
+    for (const code of ['not-a-frame', 'protocol-mismatch', 'malformed', 'no-hello', 'version-mismatch', 'epoch-out-of-range', 'duplicate-hello', 'wrong-client', 'port-count', 'stale-epoch']) {
       assert.ok(refusals.includes(code), `${code} in ${JSON.stringify(refusals)}`);
     }
 
