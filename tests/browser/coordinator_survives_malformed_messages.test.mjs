@@ -83,3 +83,41 @@ test('malformed frames are refused and counted; the other tabs are still served'
     await context.close();
   }
 });
+
+test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the other tabs are still served', async () => {
+  const context = await env.browser.newContext();
+  try {
+    const app = uniqueApp('flood');
+    const pages = await openTabs(context, env.server.url, app, 2);
+    await oneLeader(pages);
+    await Promise.all(pages.map((p) => echo(p)));
+    const deployment = await pages[0].evaluate(() => window.client.deployment);
+
+    const vandal = await context.newPage();
+    await vandal.goto(`${env.server.url}/pkg/tabworker.d.ts`);
+    const refusals = await vandal.evaluate(async (app) => {
+      const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
+      const codes = {};
+      let count = 0;
+      worker.port.onmessage = ({ data }) => {
+        if (data?.type !== 'rejected') return;
+        codes[data.code] = (codes[data.code] ?? 0) + 1;
+        count += 1;
+      };
+      const build = app.slice(app.indexOf('@') + 1);
+      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'x'.repeat(10 * 1024 * 1024), build });
+      for (let i = 0; i < 5000; i++) worker.port.postMessage({ protocol: 1, type: 'who-leads' });
+      const deadline = Date.now() + 20_000;
+      while (count < 5001 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return codes;
+    }, deployment);
+    assert.deepEqual(refusals, { malformed: 1, 'no-hello': 5000 }, 'each frame refused once, with its code');
+
+    // The others were served all along and still are; a new tab still joins.
+    await Promise.all(pages.map((p) => echo(p)));
+    const late = await openTab(context, env.server.url, app);
+    assert.ok(await echo(late));
+  } finally {
+    await context.close();
+  }
+});
