@@ -71,6 +71,10 @@ enum Stage {
     Listening,
     /// `init` received; taking the liveness lock.
     Locking,
+    /// A backend with an OPFS mount: taking the mount's lock, which another
+    /// backend of the key (of this deployment or another, or a predecessor
+    /// still dying) may hold. The startup limit bounds the wait.
+    Mounting,
     /// The app's start code runs.
     Starting,
     /// `started` said; waiting for the app to declare itself ready.
@@ -255,6 +259,11 @@ impl BackendHost {
         }
     }
 
+    fn start(&mut self) {
+        self.stage = Stage::Starting;
+        self.outputs.push_back(BackendOutput::Start(self.init.clone()));
+    }
+
     fn ready(&mut self) {
         let Some(names) = &self.names else { return };
         self.stage = Stage::Ready;
@@ -281,9 +290,18 @@ impl BackendHost {
     pub fn lock_granted(&mut self, lock: &LockId) {
         match lock {
             LockId::Liveness(_) if self.stage == Stage::Locking => {
-                self.stage = Stage::Starting;
-                self.outputs.push_back(BackendOutput::Start(self.init.clone()));
+                let mount = self.init.as_ref().and_then(|i| Some((&i.key, i.mount.as_ref()?)));
+                match (mount, &self.names) {
+                    (Some((key, directory)), Some(names)) => {
+                        let name = names.mount(key, directory);
+                        self.stage = Stage::Mounting;
+                        let lock = LockId::Mount(name.clone());
+                        self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
+                    }
+                    _ => self.start(),
+                }
             }
+            LockId::Mount(_) if self.stage == Stage::Mounting => self.start(),
             LockId::Session(session_id) => {
                 let Some(request) = self.sessions.remove(session_id) else { return };
                 let session_id = session_id.clone();
@@ -291,7 +309,7 @@ impl BackendHost {
                 self.outputs.push_back(BackendOutput::Release { lock: lock.clone() });
                 self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id }));
             }
-            // A liveness lock granted again, or a session lock of no open session.
+            // A liveness or mount lock granted again, or a session lock of no open session.
             _ => {}
         }
     }
@@ -335,6 +353,36 @@ mod tests {
         host.started(Ok(()));
         drain(&mut host);
         host
+    }
+
+    #[test]
+    fn a_backend_with_a_mount_starts_only_once_it_holds_the_mount_lock() {
+        let mut host = BackendHost::new("w1", false);
+        drain(&mut host);
+        let init = BackendInit {
+            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
+            key: "doc/1".into(),
+            env: Default::default(),
+            mount: Some("data".into()),
+            admitted: Vec::new(),
+        };
+        let app = AppName::deployed("app", "v2").unwrap().to_string();
+        host.from_leader(Ok(LeaderToBackend::Init {
+            leader_id: ClientId::new("c0").unwrap(),
+            app,
+            backend: Some(init.clone()),
+        }));
+        drain(&mut host);
+        host.lock_granted(&LockId::Liveness("tabworker:app@v2:liveness:w1".into()));
+        // Named by the app's shared name: every deployment's backend of the key waits on it.
+        let name = "tabworker:app:mount:doc%2F1/data".to_owned();
+        let mount = LockId::Mount(name.clone());
+        let acquire = BackendOutput::Acquire { lock: mount.clone(), name, mode: LockMode::Exclusive };
+        assert_eq!(drain(&mut host), [acquire], "no start before the mount is free");
+        host.lock_granted(&mount);
+        assert_eq!(drain(&mut host), [BackendOutput::Start(Some(init))]);
+        host.lock_granted(&mount);
+        assert_eq!(drain(&mut host), [], "granted again: nothing more");
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum LockId {
     /// A backend worker's life, by its liveness key (the lock's name, as the
     /// worker announced it): held by the worker, waited on by every tab.
     Liveness(String),
+    /// A key's OPFS mount, by the lock's name ([`LockNames::mount`]): held
+    /// by the backend worker that has it open, for its whole life.
+    Mount(String),
 }
 
 /// The lock names of one app.
@@ -54,7 +57,7 @@ impl LockNames {
             LockId::Tab(client) => self.tab(client),
             LockId::Session(session) => self.session(session),
             LockId::Coordinator(coordinator) => self.coordinator_liveness(coordinator),
-            LockId::Liveness(key) => key.clone(),
+            LockId::Liveness(key) | LockId::Mount(key) => key.clone(),
         }
     }
 

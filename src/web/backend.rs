@@ -18,10 +18,9 @@ use super::runtime::frames::{Received, post_frame, receive};
 use super::runtime::js::{get, object, random_id};
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
-use super::runtime::locks::{LockMode, LockRequest};
 use crate::backend::{BackendHost, BackendOutput};
 use crate::model::ids::SessionId;
-use crate::model::locks::{LockId, LockNames};
+use crate::model::locks::LockId;
 use crate::protocol::{BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage};
 
 #[wasm_bindgen]
@@ -71,10 +70,6 @@ struct Host {
     handled: u64,
     /// The functions of the start context (`ready`, `isSecretToken`).
     context: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
-    /// The lock on its OPFS mount, held for the worker's life (its end
-    /// releases it), so that no other backend of the key, of this
-    /// deployment or another, opens the directory meanwhile.
-    mount_lock: Option<LockRequest>,
 }
 
 /// The running backend host. It serves for as long as this value lives;
@@ -112,7 +107,6 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
         worker_id,
         handled: 0,
         context: Vec::new(),
-        mount_lock: None,
     }));
     let weak = Rc::downgrade(&host);
     let message = Listener::new(&scope, "message", move |event: MessageEvent| {
@@ -296,16 +290,9 @@ async fn run_start(
 ) -> Result<(), String> {
     let mount = match init.as_ref().and_then(|i| i.mount.clone().map(|m| (i.key.clone(), m))) {
         Some((key, name)) => {
+            // The core started it once it held the mount's lock.
             let app = host.upgrade().and_then(|h| h.borrow().core.app().cloned());
             let app = app.ok_or("the backend was started without its app")?;
-            // Wait for the directory to be free: a backend of the key in another
-            // deployment, or a predecessor still dying, may hold it.
-            let lock = LockRequest::new(&LockNames::new(app.clone()).mount(&key, &name), LockMode::Exclusive, false)
-                .map_err(|e| format!("cannot lock OPFS directory `{name}`: {}", e.message))?;
-            lock.granted().await.map_err(|e| format!("cannot lock OPFS directory `{name}`: {}", e.message))?;
-            if let Some(host) = host.upgrade() {
-                host.borrow_mut().mount_lock = Some(lock);
-            }
             mount_directory(app.shared(), &key, &name)
                 .await
                 .map_err(|e| format!("cannot mount OPFS directory `{name}`: {e}"))?
