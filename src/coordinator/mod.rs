@@ -254,7 +254,7 @@ impl Coordinator {
                 if let Some(detail) = admission::other_build(self.names.app(), &build) {
                     return self.reject(conn, ErrorCode::VersionMismatch, detail);
                 }
-                if let Some(detail) = epoch.and_then(|e| self.incredible(e)) {
+                if let Some(detail) = epoch.and_then(|e| admission::incredible(self.newest_epoch(), e)) {
                     return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
                 }
                 self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
@@ -310,13 +310,13 @@ impl Coordinator {
         self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock, name });
     }
 
-    /// Why a tab may not say it knows `epoch`, if it may not.
-    fn incredible(&self, epoch: Epoch) -> Option<String> {
-        admission::incredible(self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor), epoch)
+    /// The newest epoch known here: its leader's, or one a tab said it knows.
+    fn newest_epoch(&self) -> Epoch {
+        self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor)
     }
 
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
-        if let Some(detail) = claim.epoch.and_then(|kept| self.incredible(kept)) {
+        if let Some(detail) = claim.epoch.and_then(|kept| admission::incredible(self.newest_epoch(), kept)) {
             return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
         }
         if let Some((given, Some(leader))) = &self.leadership {
@@ -329,7 +329,7 @@ impl Coordinator {
                 return self.send(conn, CoordinatorToTab::NewLeader(given.clone()));
             }
         }
-        let current = self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor);
+        let current = self.newest_epoch();
         let epoch = match claim.epoch {
             // A leader claiming again from this (new) coordinator keeps its
             // term while no tab knows a newer one, so its sessions live on.
