@@ -7,6 +7,11 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::model::value::{FromValue, MAX_DEPTH, ToValue, Value, ValueError, number_text};
 
+thread_local! {
+    /// `Object.prototype`, a plain object's prototype: read once, not per object read.
+    static OBJECT_PROTOTYPE: Object = Object::get_prototype_of(&Object::new());
+}
+
 /// `value` as plain JavaScript data: objects (never `Map`s) and numbers
 /// (never `BigInt`s), as `JSON.parse` would give.
 pub fn to_js<T: ToValue + ?Sized>(value: &T) -> JsValue {
@@ -68,7 +73,7 @@ fn read_at(value: &JsValue, depth: usize) -> Result<Value, ValueError> {
     let prototype =
         if value.is_object() && !value.is_function() { Some(Object::get_prototype_of(value)) } else { None };
     match prototype {
-        Some(prototype) if prototype.is_null() || prototype == Object::get_prototype_of(&Object::new()) => {
+        Some(prototype) if prototype.is_null() || OBJECT_PROTOTYPE.with(|plain| prototype == *plain) => {
             let mut fields = crate::model::value::Object::new();
             for name in Object::keys(value.unchecked_ref::<Object>()) {
                 let field = Reflect::get(value, &name).unwrap_or(JsValue::UNDEFINED);
