@@ -152,7 +152,7 @@ impl ToValue for ErrorCode {
 
 impl FromValue for ErrorCode {
     fn from_value(value: &Value) -> Result<Self, ValueError> {
-        let text = value.as_str().ok_or_else(|| ValueError::expected("an error code", value))?;
+        let text = value.text("an error code")?;
         text.parse().map_err(|e: UnknownCode| ValueError::new(e.to_string()))
     }
 }

@@ -129,7 +129,7 @@ string_id!(
 
 /// The identifier `value` holds, checked.
 fn read_id(value: &Value, kind: &'static str) -> Result<String, ValueError> {
-    let text = value.as_str().ok_or_else(|| ValueError::expected("a string", value))?;
+    let text = value.text("a string")?;
     validate(text, kind).map_err(|e| ValueError::new(e.to_string()))?;
     Ok(text.to_owned())
 }

@@ -137,7 +137,7 @@ impl ToValue for Timestamp {
 
 impl FromValue for Timestamp {
     fn from_value(value: &Value) -> Result<Self, ValueError> {
-        let text = value.as_str().ok_or_else(|| ValueError::expected("an ISO-8601 time string", value))?;
+        let text = value.text("an ISO-8601 time string")?;
         text.parse().map_err(|e: TimestampError| ValueError::new(e.to_string()))
     }
 }

@@ -153,6 +153,16 @@ impl Value {
         }
     }
 
+    /// The string, or a refusal saying `expected` was expected.
+    pub fn text(&self, expected: &str) -> Result<&str, ValueError> {
+        self.as_str().ok_or_else(|| ValueError::expected(expected, self))
+    }
+
+    /// The object's fields, or a refusal saying an object was expected.
+    pub fn fields(&self) -> Result<&Object, ValueError> {
+        self.as_object().ok_or_else(|| ValueError::expected("an object", self))
+    }
+
     /// A number value; `None` for a non-finite `value`.
     pub fn number(value: f64) -> Option<Value> {
         Number::new(value).map(Value::Number)
@@ -177,7 +187,7 @@ pub struct Fields<'a>(&'a Object);
 impl<'a> Fields<'a> {
     /// The fields of `value`, which must be an object.
     pub fn of(value: &'a Value) -> Result<Fields<'a>, ValueError> {
-        value.as_object().map(Fields).ok_or_else(|| ValueError::expected("an object", value))
+        value.fields().map(Fields)
     }
 
     /// Field `name`, which must be there and not `null`.
@@ -305,7 +315,7 @@ impl ToValue for String {
 
 impl FromValue for String {
     fn from_value(value: &Value) -> Result<String, ValueError> {
-        value.as_str().map(str::to_owned).ok_or_else(|| ValueError::expected("a string", value))
+        value.text("a string").map(str::to_owned)
     }
 }
 
@@ -404,7 +414,7 @@ impl<T: ToValue> ToValue for Map<String, T> {
 
 impl<T: FromValue> FromValue for Map<String, T> {
     fn from_value(value: &Value) -> Result<Map<String, T>, ValueError> {
-        let object = value.as_object().ok_or_else(|| ValueError::expected("an object", value))?;
+        let object = value.fields()?;
         object.iter().map(|(k, v)| Ok((k.clone(), T::from_value(v).map_err(|e| e.in_field(k))?))).collect()
     }
 }
