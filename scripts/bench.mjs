@@ -431,26 +431,24 @@ function functionSizes(bytes) {
   return out;
 }
 
+/** A file of the package built in checkout `dir`: its bytes, and its size raw and gzipped. */
+function packageFile(dir, name) {
+  const bytes = readFileSync(join(dir, readSettings().outDir, name));
+  return { bytes, raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
+}
+
 /** The wasm + JS size of the package built in checkout `dir`, raw and gzipped. */
 function packageSize(dir) {
-  const settings = readSettings();
-  const sizes = [`${settings.outName}_bg.wasm`, `${settings.outName}.js`].map((name) => {
-    const bytes = readFileSync(join(dir, settings.outDir, name));
-    return [bytes.length, gzipSync(bytes, { level: 9 }).length];
-  });
-  const [raw, gz] = [0, 1].map((k) => sizes.reduce((sum, s) => sum + s[k], 0));
-  return `package wasm + JS ${raw.toLocaleString('en')} bytes, ${(gz / 1024).toFixed(1)} KB gzipped`;
+  const { outName } = readSettings();
+  const [wasm, js] = [`${outName}_bg.wasm`, `${outName}.js`].map((name) => packageFile(dir, name));
+  return `package wasm + JS ${(wasm.raw + js.raw).toLocaleString('en')} bytes, ${((wasm.gz + js.gz) / 1024).toFixed(1)} KB gzipped`;
 }
 
 /** The package's sizes and what its wasm is made of, as lines to print. */
 function sizeLines() {
   const settings = readSettings();
-  const pkg = join(root, settings.outDir);
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-  const file = (name) => {
-    const bytes = readFileSync(join(pkg, name));
-    return { bytes, raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
-  };
+  const file = (name) => packageFile(root, name);
   // One module per role: what the page, a backend worker and the coordinator each load.
   const entries = [
     ['page (tabworker)', settings.outName, 'tab'],
