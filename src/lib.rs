@@ -67,7 +67,10 @@ mod tab;
 pub mod web;
 
 pub use backend::{BackendHost, BackendOutput};
-pub use coordinator::{Coordinator, CoordinatorOutput, HELLO_TIMEOUT_MS, MAX_EPOCH_LEAP};
+pub use coordinator::{
+    Coordinator, CoordinatorOutput, HELLO_TIMEOUT_MS, MAX_EPOCH_LEAP, MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS,
+    TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS,
+};
 pub use fleet::{
     Backend, ConnectError, DEFAULT_GRACE_MS, DEFAULT_KEY, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Decision, Fleet,
     FleetLimits, FleetOutput, MAX_KEY_LEN, Registry,

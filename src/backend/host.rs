@@ -63,6 +63,9 @@ pub enum BackendOutput {
         /// The lock.
         lock: LockId,
     },
+    /// End this worker at once (`close()`): a newer backend of its key took
+    /// the key's lock, so this one is stale.
+    Exit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +74,11 @@ enum Stage {
     Listening,
     /// `init` received; taking the liveness lock.
     Locking,
+    /// Taking its leader tab's hosted lock (shared).
+    Hosting,
+    /// A keyed backend: taking its key's lock, from a stale holder if there
+    /// is one.
+    Keying,
     /// A backend with an OPFS mount: taking the mount's lock, which another
     /// backend of the key (of this deployment or another, or a predecessor
     /// still dying) may hold. The startup limit bounds the wait.
@@ -99,6 +107,8 @@ pub struct BackendHost {
     leader: Option<ClientId>,
     init: Option<BackendInit>,
     stage: Stage,
+    /// Its key's lock was taken by a newer backend of the key.
+    key_lost: bool,
     /// The tokens of the connects that reached this backend, with their
     /// secret tokens.
     admitted: Map<String, String>,
@@ -121,6 +131,7 @@ impl BackendHost {
             leader: None,
             init: None,
             stage: Stage::Listening,
+            key_lost: false,
             admitted: Map::new(),
             sessions: Map::new(),
             ignored: 0,
@@ -143,6 +154,12 @@ impl BackendHost {
     /// What a keyed backend was given at `init`.
     pub fn init(&self) -> Option<&BackendInit> {
         self.init.as_ref()
+    }
+
+    /// Whether this worker took its key's lock and still holds it (it runs,
+    /// or ran, the app's code for its key).
+    pub fn holds_key(&self) -> bool {
+        !matches!(self.stage, Stage::Listening | Stage::Locking | Stage::Hosting | Stage::Keying) && !self.key_lost
     }
 
     /// Whether `ready` was said.
@@ -290,6 +307,22 @@ impl BackendHost {
     pub fn lock_granted(&mut self, lock: &LockId) {
         match lock {
             LockId::Liveness(_) if self.stage == Stage::Locking => {
+                let (Some(names), Some(leader)) = (&self.names, &self.leader) else { return };
+                let lock = LockId::Hosted(leader.clone());
+                let name = names.name(&lock);
+                self.stage = Stage::Hosting;
+                self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Shared });
+            }
+            LockId::Hosted(_) if self.stage == Stage::Hosting => match (&self.init, &self.names) {
+                (Some(init), Some(names)) => {
+                    let name = names.key(&init.key);
+                    self.stage = Stage::Keying;
+                    let lock = LockId::Key(name.clone());
+                    self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Steal });
+                }
+                _ => self.start(),
+            },
+            LockId::Key(_) if self.stage == Stage::Keying => {
                 let mount = self.init.as_ref().and_then(|i| Some((&i.key, i.mount.as_ref()?)));
                 match (mount, &self.names) {
                     (Some((key, directory)), Some(names)) => {
@@ -311,6 +344,19 @@ impl BackendHost {
             }
             // A liveness or mount lock granted again, or a session lock of no open session.
             _ => {}
+        }
+    }
+
+    /// The Web Lock `lock`, granted, was taken from this worker. Its key's
+    /// lock (a newer backend of the key started) or its leader's hosted lock
+    /// (another tab took the lead over): its leader was taken over and the
+    /// board ended this backend as `key_expired`, so this worker ends at
+    /// once, whatever it was doing.
+    pub fn lock_lost(&mut self, lock: &LockId) {
+        if matches!(lock, LockId::Key(_) | LockId::Hosted(_)) && !self.key_lost {
+            self.key_lost = true;
+            self.stage = Stage::Finished;
+            self.outputs.push_back(BackendOutput::Exit);
         }
     }
 
@@ -350,6 +396,7 @@ mod tests {
             backend: None,
         }));
         host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
         host.started(Ok(()));
         drain(&mut host);
         host
@@ -374,6 +421,9 @@ mod tests {
         }));
         drain(&mut host);
         host.lock_granted(&LockId::Liveness("tabworker:app@v2:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        drain(&mut host);
+        host.lock_granted(&LockId::Key("tabworker:app@v2:key:doc%2F1".into()));
         // Named by the app's shared name: every deployment's backend of the key waits on it.
         let name = "tabworker:app:mount:doc%2F1/data".to_owned();
         let mount = LockId::Mount(name.clone());
@@ -383,6 +433,58 @@ mod tests {
         assert_eq!(drain(&mut host), [BackendOutput::Start(Some(init))]);
         host.lock_granted(&mount);
         assert_eq!(drain(&mut host), [], "granted again: nothing more");
+    }
+
+    #[test]
+    fn a_keyed_backend_takes_its_keys_lock_from_any_stale_holder_and_ends_when_it_loses_it() {
+        let mut host = BackendHost::new("w1", false);
+        let init = BackendInit {
+            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
+            key: "room".into(),
+            env: Default::default(),
+            mount: None,
+            admitted: Vec::new(),
+        };
+        let leader_id = ClientId::new("c0").unwrap();
+        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app".into(), backend: Some(init.clone()) }));
+        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        drain(&mut host);
+        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        assert_eq!(drain(&mut host), [], "no key lock asked twice");
+        let name = "tabworker:app:key:room".to_owned();
+        let key = LockId::Key(name.clone());
+        host.lock_lost(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        assert_eq!(drain(&mut host), [], "only the key's lock ends it");
+        host.lock_granted(&key);
+        assert_eq!(drain(&mut host), [BackendOutput::Start(Some(init))]);
+        host.started(Ok(()));
+        drain(&mut host);
+        host.lock_lost(&key);
+        assert_eq!(drain(&mut host), [BackendOutput::Exit], "stale: it ends at once");
+        host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
+        host.lock_lost(&key);
+        assert_eq!(drain(&mut host), [], "and does nothing more");
+    }
+
+    #[test]
+    fn a_keyed_backend_asks_for_its_keys_lock_by_stealing_it() {
+        let mut host = BackendHost::new("w1", false);
+        let init = BackendInit {
+            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
+            key: "room".into(),
+            env: Default::default(),
+            mount: None,
+            admitted: Vec::new(),
+        };
+        let leader_id = ClientId::new("c0").unwrap();
+        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app".into(), backend: Some(init) }));
+        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        let name = "tabworker:app:key:room".to_owned();
+        let steal = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal };
+        assert_eq!(drain(&mut host).last(), Some(&steal));
     }
 
     #[test]
@@ -402,6 +504,12 @@ mod tests {
         assert_eq!(drain(&mut host), [acquire]);
         assert!(!host.is_ready());
         host.lock_granted(&lock);
+        // Then its leader's hosted lock, shared with the leader's other workers.
+        let hosted = LockId::Hosted(ClientId::new("c0").unwrap());
+        let name_of = "tabworker:app:hosted-by:c0".to_owned();
+        let share = BackendOutput::Acquire { lock: hosted.clone(), name: name_of, mode: LockMode::Shared };
+        assert_eq!(drain(&mut host), [share]);
+        host.lock_granted(&hosted);
         assert_eq!(drain(&mut host), [BackendOutput::Start(None)]);
         assert!(!host.is_ready());
         host.started(Ok(()));
@@ -487,8 +595,10 @@ mod tests {
         let mut host = BackendHost::new("w1", true);
         host.from_leader(Ok(keyed_init()));
         host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        host.lock_granted(&LockId::Key("tabworker:app:key:room".into()));
         let out = drain(&mut host);
-        assert!(matches!(&out[2..], [BackendOutput::Start(Some(init))] if init.key == "room"), "{out:?}");
+        assert!(matches!(&out[4..], [BackendOutput::Start(Some(init))] if init.key == "room"), "{out:?}");
         host.started(Ok(()));
         assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Started)]);
         assert!(!host.is_ready());
@@ -504,6 +614,8 @@ mod tests {
         let mut early = BackendHost::new("w1", true);
         early.from_leader(Ok(keyed_init()));
         early.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        early.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        early.lock_granted(&LockId::Key("tabworker:app:key:room".into()));
         early.declare_ready();
         drain(&mut early);
         early.started(Ok(()));
@@ -518,6 +630,8 @@ mod tests {
         let mut host = BackendHost::new("w1", false);
         host.from_leader(Ok(keyed_init()));
         host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        host.lock_granted(&LockId::Key("tabworker:app:key:room".into()));
         drain(&mut host);
         host.started(Err("Error: no database".into()));
         assert_eq!(

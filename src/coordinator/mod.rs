@@ -41,6 +41,8 @@ use std::collections::VecDeque;
 mod admission;
 mod board;
 mod conns;
+mod ports;
+mod watchdog;
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch};
@@ -48,13 +50,15 @@ use crate::model::locks::{LockId, LockNames};
 use crate::model::status::{BackendState, TerminationReason};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortGrant, PortRefusal,
-    PortRequest, StatusReport, TabToCoordinator, TerminateCall, WireMessage,
+    ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortRequest, StatusReport,
+    TabToCoordinator, TerminateCall, WireMessage,
 };
 pub use admission::MAX_EPOCH_LEAP;
 use board::{Board, Recorded};
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
+use watchdog::{Bark, Watchdog};
+pub use watchdog::{MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS, TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS};
 
 /// What the coordinator asks the browser layer to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +117,9 @@ pub struct Coordinator {
     /// The newest epoch any tab said it knows: no epoch at or below it is
     /// given again (a coordinator may start after another one died).
     floor: Epoch,
+    /// Watches the leader's main thread, and orders a takeover of one that
+    /// stopped running.
+    watchdog: Watchdog,
     rejected: u64,
     outputs: VecDeque<CoordinatorOutput>,
 }
@@ -131,6 +138,7 @@ impl Coordinator {
             board: Board::default(),
             earlier_term: None,
             floor: Epoch::ZERO,
+            watchdog: Watchdog::default(),
             rejected: 0,
             outputs: VecDeque::new(),
         }
@@ -191,18 +199,41 @@ impl Coordinator {
     }
 
     /// The earliest instant at which [`Coordinator::timeout`] must be
-    /// called: the first deadline of a connection that has not said `hello`.
-    /// `None` while every open connection said it.
+    /// called: the first deadline of a connection that has not said `hello`,
+    /// or of the leader's watchdog while other tabs are connected.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.conns.next_deadline()
+        let watchdog = self.watchdog.next_deadline(&self.followers());
+        [self.conns.next_deadline(), watchdog].into_iter().flatten().min()
     }
 
     /// Time passed: every connection still silent at its deadline is
-    /// closed.
+    /// closed; a silent leader is probed, or taken over
+    /// ([`watchdog`](self::watchdog)'s rules).
     pub fn timeout(&mut self, now: Timestamp) {
         for conn in self.conns.due(now) {
             self.close(now, conn);
         }
+        for bark in self.watchdog.due(now, &self.followers()) {
+            match bark {
+                Bark::Probe { conn, epoch } => self.send(conn, CoordinatorToTab::Probe { epoch }),
+                Bark::TakeOver { conn, epoch, silent_ms } => {
+                    self.send(conn, CoordinatorToTab::TakeOver { epoch, silent_ms });
+                }
+            }
+        }
+    }
+
+    /// How many takeovers of a silent leader were ordered in the last
+    /// [`TAKEOVER_WINDOW_MS`] before `now`.
+    pub fn recent_takeovers(&self, now: Timestamp) -> usize {
+        self.watchdog.recent_takeovers(now)
+    }
+
+    /// The connections of the tabs that said `hello` and do not lead, oldest
+    /// first.
+    fn followers(&self) -> Vec<ConnId> {
+        let leader = self.leader().map(|(_, conn)| conn);
+        self.conns.introduced().into_iter().filter(|c| Some(*c) != leader).collect()
     }
 
     /// The tab of `conn` is gone (its tab lock was granted to the
@@ -230,6 +261,7 @@ impl Coordinator {
         if let Some((_, leader_conn)) = &mut self.leadership {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
+                self.watchdog.unwatch();
             }
         }
         // The live backends its tab hosted (it led) die with it, and so do
@@ -241,6 +273,21 @@ impl Coordinator {
 
     /// Handles one frame from `conn`, decoded or refused, at `now`.
     pub fn handle(&mut self, now: Timestamp, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
+        let before = self.outputs.len();
+        self.handle_frame(now, conn, frame);
+        // What the leader was passed to answer: it owes from now on.
+        let demands: Vec<ConnId> = (self.outputs.iter().skip(before))
+            .filter_map(|out| match out {
+                CoordinatorOutput::Send { to, message } if message.is_demand() => Some(*to),
+                _ => None,
+            })
+            .collect();
+        for to in demands {
+            self.watchdog.demand(now, to);
+        }
+    }
+
+    fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
         let message = match frame {
             Ok(message) => message,
             Err(error) => return self.reject(conn, error.code(), error.to_string()),
@@ -249,6 +296,7 @@ impl Coordinator {
             // A frame from a connection already closed: nobody to answer.
             return;
         };
+        self.watchdog.heard(conn);
         match (message, introduced.client().cloned()) {
             (TabToCoordinator::Hello { client_id, epoch, build }, None) => {
                 if let Some(detail) = admission::other_build(self.names.app(), &build) {
@@ -285,6 +333,16 @@ impl Coordinator {
             (TabToCoordinator::WhoLeads, Some(_)) => {
                 if let Some((leadership, Some(_))) = &self.leadership {
                     self.send(conn, CoordinatorToTab::NewLeader(leadership.clone()));
+                }
+            }
+            (TabToCoordinator::Alive { epoch }, Some(_)) => {
+                // Only the current leader's; a late one from a leader taken over is refused.
+                if self.leader() != Some((epoch, conn)) {
+                    self.reject(
+                        conn,
+                        ErrorCode::StaleEpoch,
+                        format!("`alive` of epoch {epoch} from a tab that does not lead in it"),
+                    );
                 }
             }
             (TabToCoordinator::Goodbye { .. }, Some(_)) => self.close(now, conn),
@@ -354,6 +412,7 @@ impl Coordinator {
             backend_id: claim.backend_id,
         };
         self.leadership = Some((leadership.clone(), Some(conn)));
+        self.watchdog.watch(conn, epoch);
         for to in self.conns.introduced() {
             self.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
         }
@@ -481,94 +540,6 @@ impl Coordinator {
         }
     }
 
-    fn request_port(&mut self, from: ConnId, request: PortRequest) {
-        if let Some(backend_id) = &request.backend_id {
-            let refused = match self.board.get(backend_id) {
-                None => Some((ErrorCode::UnknownBackend, format!("no backend `{backend_id}` is known"))),
-                Some(record) if record.is_terminated() => {
-                    Some((ErrorCode::BackendTerminated, format!("backend `{backend_id}` is terminated")))
-                }
-                Some(_) => None,
-            };
-            if let Some((code, detail)) = refused {
-                let PortRequest { client_id, session_id, .. } = request;
-                let refusal = PortRefusal { client_id, session_id, code, detail };
-                return self.send(from, CoordinatorToTab::RefusePort(refusal));
-            }
-        }
-        match self.leadership.as_ref().and_then(|(_, conn)| *conn) {
-            Some(leader) => {
-                if request.backend_id.is_some() {
-                    self.ports.push((from, request.clone(), leader));
-                }
-                self.send(leader, CoordinatorToTab::RequestPort(request));
-            }
-            None => self.waiting.push((from, request)),
-        }
-    }
-
-    /// Refuses the keyed sessions asked of a leader for which `gone` holds:
-    /// the backends it hosted ended with it, and nobody else will answer.
-    fn refuse_ports(&mut self, gone: impl Fn(ConnId) -> bool) {
-        let (refused, kept) = std::mem::take(&mut self.ports).into_iter().partition(|(_, _, leader)| gone(*leader));
-        self.ports = kept;
-        for (from, PortRequest { client_id, session_id, backend_id }, _) in refused {
-            let backend = backend_id.map(|b| b.to_string()).unwrap_or_default();
-            let detail = format!("the leader that hosted backend `{backend}` is gone");
-            let refusal = PortRefusal { client_id, session_id, code: ErrorCode::BackendTerminated, detail };
-            self.send(from, CoordinatorToTab::RefusePort(refusal));
-        }
-    }
-
-    /// The keyed session of `client_id` and `session_id` was answered.
-    fn port_answered(&mut self, client_id: &ClientId, session_id: &crate::model::ids::SessionId) {
-        self.ports.retain(|(_, r, _)| r.client_id != *client_id || r.session_id != *session_id);
-    }
-
-    fn provide_port(&mut self, from: ConnId, grant: PortGrant) {
-        let Some((current, leader_conn)) = &self.leadership else {
-            return self.reject(from, ErrorCode::NotLeader, "`provide-port` before any leader".into());
-        };
-        let (current, leader_conn) = (current.epoch, *leader_conn);
-        // A keyed backend's port made in a term the leader held before it
-        // claimed again on this connection is still its own (as its states
-        // are); a default session's is of a worker it replaced.
-        let leads = leader_conn == Some(from);
-        if !leads || !self.is_own_term(grant.epoch, current) || (grant.epoch != current && grant.backend_id.is_none()) {
-            let detail = format!("port of epoch {} while epoch {current} leads", grant.epoch);
-            return self.reject(from, ErrorCode::StaleEpoch, detail);
-        }
-        self.port_answered(&grant.client_id, &grant.session_id);
-        match self.conn_of(&grant.client_id) {
-            Some(to) => self.send(to, CoordinatorToTab::ProvidePort(grant)),
-            None => self.reject(from, ErrorCode::UnknownClient, format!("no connected client `{}`", grant.client_id)),
-        }
-    }
-
-    /// Whether a frame of the current leader stamped `stamped` is of one of
-    /// its terms (`current`, or one it held before it claimed again on its
-    /// connection and has not spoken in `current` since). A frame stamped
-    /// `current` ends the earlier terms: none of theirs follows it.
-    fn is_own_term(&mut self, stamped: Epoch, current: Epoch) -> bool {
-        if stamped == current {
-            self.earlier_term = None;
-            return true;
-        }
-        self.earlier_term.is_some_and(|first| first <= stamped && stamped < current)
-    }
-
-    fn refuse_port(&mut self, from: ConnId, refusal: PortRefusal) {
-        if self.leading_epoch(from, "refuse-port").is_none() {
-            return;
-        }
-        self.port_answered(&refusal.client_id, &refusal.session_id);
-        // Like a grant: a client that is gone is worth telling the leader.
-        match self.conn_of(&refusal.client_id) {
-            Some(to) => self.send(to, CoordinatorToTab::RefusePort(refusal)),
-            None => self.reject(from, ErrorCode::UnknownClient, format!("no connected client `{}`", refusal.client_id)),
-        }
-    }
-
     fn reject(&mut self, conn: ConnId, code: ErrorCode, detail: String) {
         self.rejected += 1;
         if self.conns.contains(conn) {
@@ -602,6 +573,7 @@ mod tests {
     use super::*;
     use crate::model::ids::{AppName, SessionId};
     use crate::protocol::BUILD;
+    use crate::protocol::{PortGrant, PortRefusal};
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 
@@ -733,6 +705,34 @@ mod tests {
             tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
         let (lock, name) = (LockId::Tab(client(2)), "tabworker:app:tab:c2".to_owned());
         assert_eq!(out[3], CoordinatorOutput::WatchTab { conn: ConnId(2), lock, name });
+    }
+
+    #[test]
+    fn a_leader_silent_while_a_tab_waits_on_it_is_taken_over_by_one_follower_and_its_late_frames_refused() {
+        let mut k = coordinator();
+        for n in 1..=3 {
+            hello(&mut k, n);
+        }
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        drain(&mut k);
+        assert_eq!(k.poll_timeout(), None, "an idle leader is not watched");
+        // Tab 2 asks for a session: the leader owes an answer and says nothing.
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s2"))));
+        drain(&mut k);
+        let mut told = Vec::new();
+        while let Some(at) = k.poll_timeout().filter(|_| told.iter().all(|(_, _, kind)| *kind != "take-over")) {
+            k.timeout(at);
+            told.extend(drain(&mut k).into_iter().map(|(to, m)| (at.millis_since(T0), to, m.kind())));
+        }
+        assert_eq!(told.last(), Some(&(SILENT_LEADER_MS, ConnId(2), "take-over")), "{told:?}");
+        assert!(told.iter().filter(|(_, to, _)| *to == ConnId(1)).all(|(_, _, kind)| *kind == "probe"));
+        // Tab 2 claims the lead; the old leader wakes and answers a probe, too late.
+        k.handle(T0.plus_millis(2_000), ConnId(2), Ok(claim(2)));
+        drain(&mut k);
+        k.handle(T0.plus_millis(12_000), ConnId(1), Ok(TabToCoordinator::Alive { epoch: Epoch::new(1).unwrap() }));
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch]);
+        assert_eq!(k.leadership().map(|l| (l.leader_id.clone(), l.epoch.get())), Some((client(2), 2)));
+        assert_eq!(k.recent_takeovers(T0.plus_millis(12_000)), 1);
     }
 
     #[test]

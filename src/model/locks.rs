@@ -10,6 +10,9 @@ pub enum LockMode {
     Exclusive,
     /// Any number of shared holders, while no one holds it exclusively.
     Shared,
+    /// Exclusive, granted at once: taken from its holder, which learns it
+    /// lost the lock. Only a takeover of a silent leader asks this way.
+    Steal,
 }
 
 /// A Web Lock, by what it is for. [`LockNames::name`] gives its name in
@@ -31,6 +34,13 @@ pub enum LockId {
     /// A key's OPFS mount, by the lock's name ([`LockNames::mount`]): held
     /// by the backend worker that has it open, for its whole life.
     Mount(String),
+    /// A key, by the lock's name ([`LockNames::key`]): held by the backend
+    /// worker of the key for its whole life, taken from a stale one.
+    Key(String),
+    /// The workers a leader tab hosts ([`LockNames::hosted`]): each holds it
+    /// (shared) for its whole life; a tab that takes the lead over steals it,
+    /// so that they all end.
+    Hosted(ClientId),
 }
 
 /// The lock names of one app.
@@ -57,7 +67,8 @@ impl LockNames {
             LockId::Tab(client) => self.tab(client),
             LockId::Session(session) => self.session(session),
             LockId::Coordinator(coordinator) => self.coordinator_liveness(coordinator),
-            LockId::Liveness(key) | LockId::Mount(key) => key.clone(),
+            LockId::Liveness(key) | LockId::Mount(key) | LockId::Key(key) => key.clone(),
+            LockId::Hosted(leader) => self.hosted(leader),
         }
     }
 
@@ -96,6 +107,21 @@ impl LockNames {
     /// so that two deployments' backends of one key never open it at once.
     pub fn mount(&self, key: &str, directory: &str) -> String {
         format!("tabworker:{}:mount:{}/{directory}", self.app.shared(), crate::model::connect::opfs_name(key))
+    }
+
+    /// Held (shared) by every backend worker that the tab of `leader` hosts,
+    /// for its whole life. A tab that takes the lead over from `leader`
+    /// steals it, and every such worker ends itself.
+    pub fn hosted(&self, leader: &ClientId) -> String {
+        format!("tabworker:{}:hosted-by:{leader}", self.app)
+    }
+
+    /// Held by the backend worker of `key` for its whole life. A new backend
+    /// of the key steals it: any other holder is stale (a backend the board
+    /// ended, whose leader was taken over while frozen), and ends itself
+    /// when it loses the lock.
+    pub fn key(&self, key: &str) -> String {
+        format!("tabworker:{}:key:{}", self.app, crate::model::connect::opfs_name(key))
     }
 
     /// Held by a backend worker for its whole life; every client waits on it

@@ -186,6 +186,11 @@ pub enum TabToCoordinator {
     /// Answered with `new-leader` to the sender alone, or not at all while
     /// no leader is connected (the next claim tells every tab).
     WhoLeads,
+    /// The leader answers a `probe`: its main thread still runs.
+    Alive {
+        /// The term it leads in.
+        epoch: Epoch,
+    },
     /// The sender is leaving (a courtesy: its tab lock is what counts).
     Goodbye {
         /// The leaving client.
@@ -209,7 +214,8 @@ impl TabToCoordinator {
             | TabToCoordinator::Connected(_)
             | TabToCoordinator::Status(_)
             | TabToCoordinator::Watch { .. }
-            | TabToCoordinator::WhoLeads => None,
+            | TabToCoordinator::WhoLeads
+            | TabToCoordinator::Alive { .. } => None,
         }
     }
 }
@@ -228,6 +234,7 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::Watch { .. } => "watch",
             TabToCoordinator::Terminate(_) => "terminate",
             TabToCoordinator::WhoLeads => "who-leads",
+            TabToCoordinator::Alive { .. } => "alive",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -279,6 +286,21 @@ pub enum CoordinatorToTab {
     },
     /// To the leader: a client asks for a backend to be stopped.
     Terminate(TerminateCall),
+    /// To the leader, silent for a while: is its main thread still running?
+    /// Answered with `alive` at once by a leader that is.
+    Probe {
+        /// The term the coordinator believes it leads in.
+        epoch: Epoch,
+    },
+    /// To one follower: the leader of `epoch` has not answered for
+    /// `silent_ms` (frozen, or its main thread wedged): take the leader lock
+    /// from it and lead.
+    TakeOver {
+        /// The silent leader's term.
+        epoch: Epoch,
+        /// How long it has been silent.
+        silent_ms: u64,
+    },
     /// The tab's last frame was refused.
     Rejected {
         /// Why, e.g. [`ErrorCode::Malformed`] or [`ErrorCode::StaleEpoch`].
@@ -286,6 +308,14 @@ pub enum CoordinatorToTab {
         /// What was wrong.
         detail: String,
     },
+}
+
+impl CoordinatorToTab {
+    /// Whether only a leader's main thread answers it: a leader passed one
+    /// owes an answer (see the coordinator's watchdog).
+    pub fn is_demand(&self) -> bool {
+        matches!(self, CoordinatorToTab::RequestPort(_) | CoordinatorToTab::Connect(_) | CoordinatorToTab::Terminate(_))
+    }
 }
 
 impl WireMessage for CoordinatorToTab {
@@ -301,6 +331,8 @@ impl WireMessage for CoordinatorToTab {
             CoordinatorToTab::Status { .. } => "status",
             CoordinatorToTab::History { .. } => "history",
             CoordinatorToTab::Terminate(_) => "terminate",
+            CoordinatorToTab::Probe { .. } => "probe",
+            CoordinatorToTab::TakeOver { .. } => "take-over",
             CoordinatorToTab::Rejected { .. } => "rejected",
         }
     }
@@ -369,6 +401,7 @@ impl ToValue for TabToCoordinator {
             TabToCoordinator::Watch { backend_id } => record.put("backend_id", backend_id),
             TabToCoordinator::Terminate(call) => record.merge(call.to_value()),
             TabToCoordinator::WhoLeads => record,
+            TabToCoordinator::Alive { epoch } => record.put("epoch", epoch),
             TabToCoordinator::Goodbye { client_id } => record.put("client_id", client_id),
         }
         .done()
@@ -394,6 +427,7 @@ impl FromValue for TabToCoordinator {
             "watch" => TabToCoordinator::Watch { backend_id: fields.req("backend_id")? },
             "terminate" => TabToCoordinator::Terminate(FromValue::from_value(value)?),
             "who-leads" => TabToCoordinator::WhoLeads,
+            "alive" => TabToCoordinator::Alive { epoch: fields.req("epoch")? },
             "goodbye" => TabToCoordinator::Goodbye { client_id: fields.req("client_id")? },
             other => return Err(unknown_type(other)),
         })
@@ -418,6 +452,8 @@ impl ToValue for CoordinatorToTab {
                 record.put("backend_id", backend_id).put("states", states)
             }
             CoordinatorToTab::Terminate(call) => record.merge(call.to_value()),
+            CoordinatorToTab::Probe { epoch } => record.put("epoch", epoch),
+            CoordinatorToTab::TakeOver { epoch, silent_ms } => record.put("epoch", epoch).put("silent_ms", silent_ms),
             CoordinatorToTab::Rejected { code, detail } => record.put("code", code).put("detail", detail),
         }
         .done()
@@ -444,6 +480,10 @@ impl FromValue for CoordinatorToTab {
                 CoordinatorToTab::History { backend_id: fields.req("backend_id")?, states: fields.req("states")? }
             }
             "terminate" => CoordinatorToTab::Terminate(FromValue::from_value(value)?),
+            "probe" => CoordinatorToTab::Probe { epoch: fields.req("epoch")? },
+            "take-over" => {
+                CoordinatorToTab::TakeOver { epoch: fields.req("epoch")?, silent_ms: fields.req("silent_ms")? }
+            }
             "rejected" => CoordinatorToTab::Rejected { code: fields.req("code")?, detail: fields.req("detail")? },
             other => return Err(unknown_type(other)),
         })
@@ -559,6 +599,7 @@ pub(crate) mod examples {
             TabToCoordinator::Watch { backend_id: BackendId::new("b1").unwrap() },
             TabToCoordinator::Terminate(terminate()),
             TabToCoordinator::WhoLeads,
+            TabToCoordinator::Alive { epoch: leadership().epoch },
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }
@@ -581,6 +622,8 @@ pub(crate) mod examples {
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![state()] },
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![] },
             CoordinatorToTab::Terminate(terminate()),
+            CoordinatorToTab::Probe { epoch: leadership().epoch },
+            CoordinatorToTab::TakeOver { epoch: leadership().epoch, silent_ms: 1_500 },
             CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "missing field".into() },
         ]
     }

@@ -207,6 +207,42 @@ impl Tab {
         }
     }
 
+    /// The coordinator's `probe`: a leader whose main thread runs answers at
+    /// once. A probe of another term (this tab was taken over) is not
+    /// answered.
+    pub(super) fn probed(&mut self, epoch: Epoch) {
+        if self.leading() == Some(epoch) {
+            self.send_coordinator(TabToCoordinator::Alive { epoch });
+        } else {
+            self.ignored += 1;
+        }
+    }
+
+    /// The coordinator found the leader of `epoch` silent and chose this
+    /// tab to take over: a follower in the election that knows no newer
+    /// leader steals the lock, and leads once it is granted.
+    pub(super) fn take_over(&mut self, epoch: Epoch) {
+        let silent = self.known.as_ref().filter(|k| k.epoch == epoch).map(|k| k.leader_id.clone());
+        if let (Lead::Follower, true, Some(silent)) = (&self.lead, self.in_election, silent) {
+            self.acquire(LockId::Leader, LockMode::Steal);
+            // Its workers end themselves once they lose it; given back at once.
+            self.acquire(LockId::Hosted(silent), LockMode::Steal);
+        } else {
+            self.ignored += 1;
+        }
+    }
+
+    /// The Web Lock `lock`, granted, was taken from this tab by another
+    /// one's steal. The leader lock: this tab was taken over while frozen
+    /// or busy; it stops its workers and queues for the lock like any
+    /// follower (never stealing it back).
+    pub fn lock_lost(&mut self, now: Timestamp, lock: &LockId) {
+        if *lock == LockId::Leader && self.lead != Lead::Follower && self.membership != Membership::Left {
+            self.stop_leading(now);
+            self.acquire(LockId::Leader, LockMode::Exclusive);
+        }
+    }
+
     /// A higher epoch than ours belongs to another tab: stop serving and
     /// queue for the lock again.
     pub(super) fn step_down(&mut self, now: Timestamp) {

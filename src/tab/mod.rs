@@ -208,6 +208,8 @@ impl Tab {
                 self.spawn(now);
             }
             LockId::Liveness(_) if self.watching.as_ref() == Some(lock) => self.backend_lost(now, lock.clone()),
+            // Taken from a silent leader's workers, which end: given back.
+            LockId::Hosted(_) => self.release(lock.clone()),
             LockId::Session(attempt) if self.keyed_lock_granted(attempt) => {
                 // A session with a keyed backend was asked for.
             }
@@ -245,6 +247,8 @@ impl Tab {
     fn on_joined_frame(&mut self, now: Timestamp, message: CoordinatorToTab) {
         match message {
             CoordinatorToTab::NewLeader(leadership) => self.learn(now, leadership),
+            CoordinatorToTab::Probe { epoch } => self.probed(epoch),
+            CoordinatorToTab::TakeOver { epoch, .. } => self.take_over(epoch),
             CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
                 if let Some(worker) = self.worker().cloned() {
                     let message = LeaderToBackend::StartSession(request);

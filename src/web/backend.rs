@@ -248,20 +248,29 @@ fn pump(host: &Rc<RefCell<Host>>) {
                 }
             }
             BackendOutput::Acquire { lock, name, mode } => {
-                LockTable::acquire_then(
-                    host,
-                    |host| RefMut::map(host.borrow_mut(), |h| &mut h.locks),
-                    (lock, &name, mode),
-                    "backend",
-                    |host, lock| {
-                        host.borrow_mut().core.lock_granted(lock);
+                LockTable::acquire_then(host, locks, (lock, &name, mode), "backend", |host, lock| {
+                    host.borrow_mut().core.lock_granted(lock);
+                    LockTable::when_lost(host, locks, lock, |host, lock| {
+                        host.borrow_mut().core.lock_lost(lock);
                         pump(host);
-                    },
-                );
+                    });
+                    pump(host);
+                });
             }
             BackendOutput::Release { lock } => host.borrow_mut().locks.release(&lock),
+            BackendOutput::Exit => {
+                web_sys::console::warn_1(
+                    &"tabworker backend: a newer backend of this key took its lock; ending".into(),
+                );
+                host.borrow().scope.close();
+                break;
+            }
         }
     }
+}
+
+fn locks(host: &RefCell<Host>) -> RefMut<'_, LockTable<LockId>> {
+    RefMut::map(host.borrow_mut(), |h| &mut h.locks)
 }
 
 /// Runs the app's start code (if any) with its context, then tells the core.

@@ -420,17 +420,19 @@ impl Inner {
         };
     }
 
+    fn locks(&self) -> RefMut<'_, LockTable<LockId>> {
+        RefMut::map(self.state.borrow_mut(), |state| &mut state.locks)
+    }
+
     fn acquire(self: &Rc<Self>, lock: LockId, name: &str, mode: crate::LockMode) {
-        LockTable::acquire_then(
-            self,
-            |inner| RefMut::map(inner.state.borrow_mut(), |state| &mut state.locks),
-            (lock, name, mode),
-            "client",
-            |inner, lock| {
-                inner.tab.borrow_mut().lock_granted(now(), lock);
+        LockTable::acquire_then(self, Self::locks, (lock, name, mode), "client", |inner, lock| {
+            inner.tab.borrow_mut().lock_granted(now(), lock);
+            LockTable::when_lost(inner, Self::locks, lock, |inner, lock| {
+                inner.tab.borrow_mut().lock_lost(now(), lock);
                 inner.pump();
-            },
-        );
+            });
+            inner.pump();
+        });
     }
 
     fn on_event(self: &Rc<Self>, event: TabEvent) {

@@ -12,7 +12,8 @@ use super::world::Ctx;
 impl Sim {
     /// What must hold after every event.
     pub(super) fn check_always(&mut self) {
-        let leaders = self.leaders();
+        // A leader whose lock was stolen leads no more, whether it heard yet or not.
+        let leaders: Vec<usize> = self.leaders().into_iter().filter(|&i| !self.tabs[i].deposed).collect();
         if leaders.len() > 1 {
             self.violation(format!("two leaders at once: {leaders:?}"));
         }
@@ -23,11 +24,12 @@ impl Sim {
         self.check_one_backend_per_key();
     }
 
-    /// At most one live backend per key: among the workers that live (each
-    /// knows its key from its `init`), and on the coordinator's board.
+    /// At most one live backend per key: among the workers that live and
+    /// hold their key's lock (each knows its key from its `init`), and on
+    /// the coordinator's board.
     fn check_one_backend_per_key(&mut self) {
         let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive) {
+        for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.workers[w].host.holds_key()) {
             if let Some(init) = self.workers[w].host.init() {
                 by_key.entry(init.key.as_str()).or_default().push(w);
             }
@@ -233,6 +235,19 @@ impl Sim {
             let held = vec![(Ctx::Worker(w), LockMode::Exclusive)];
             expected_locks.insert(self.names.liveness(&self.workers[w].id), LockView { held, queued: Vec::new() });
         }
+        // Every live worker of a key (the default backend's among them) holds
+        // the key's lock, which it took by stealing it.
+        // Each also shares its leader's hosted lock with the leader's other workers.
+        for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive) {
+            if let Some(init) = self.workers[w].host.init() {
+                let held = vec![(Ctx::Worker(w), LockMode::Steal)];
+                expected_locks.insert(self.names.key(&init.key), LockView { held, queued: Vec::new() });
+            }
+            if let Some(leader) = self.workers[w].host.leader() {
+                let hosted = expected_locks.entry(self.names.hosted(leader)).or_default();
+                hosted.held.push((Ctx::Worker(w), LockMode::Shared));
+            }
+        }
         for &i in &live {
             for (session, ..) in self.tabs[i].tab.keyed_sessions() {
                 let queued = (0..self.workers.len())
@@ -264,7 +279,7 @@ type Members = Vec<(Ctx, bool)>;
 /// A lock's holders and queue as sorted lists, ignoring the queue's order.
 fn normalized(view: &LockView) -> (Members, Members) {
     let set = |v: &[(Ctx, LockMode)]| {
-        let mut v: Members = v.iter().map(|(c, m)| (*c, *m == LockMode::Exclusive)).collect();
+        let mut v: Members = v.iter().map(|(c, m)| (*c, *m != LockMode::Shared)).collect();
         v.sort();
         v
     };

@@ -165,7 +165,8 @@ impl Sim {
         let call = self.tabs[ix].tab.connect(now, request.clone());
         trace!(self, "tab{ix} connects ({call}): {request:?}");
         self.count("connect");
-        let ask = Ask { at_us: self.now_us, asked: Asked::Connect(Box::new(request)), excused: None };
+        let excused = self.is_frozen(ix).then(|| "made while its tab was frozen".to_owned());
+        let ask = Ask { at_us: self.now_us, asked: Asked::Connect(Box::new(request)), excused };
         self.tabs[ix].app.calls.insert(call, ask);
         self.after_tab_input(ix, None);
         Some(call)
@@ -182,7 +183,8 @@ impl Sim {
         trace!(self, "tab{ix} opens {} ({call})", response.backend_id);
         self.count("open");
         let asked = Asked::Open { backend_id: response.backend_id.clone(), token: response.token.clone() };
-        self.tabs[ix].app.calls.insert(call, Ask { at_us: self.now_us, asked, excused: None });
+        let excused = self.is_frozen(ix).then(|| "made while its tab was frozen".to_owned());
+        self.tabs[ix].app.calls.insert(call, Ask { at_us: self.now_us, asked, excused });
         self.after_tab_input(ix, None);
         Some(call)
     }

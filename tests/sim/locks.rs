@@ -1,6 +1,8 @@
 //! Web Locks as the browser keeps them: per name a set of holders and a FIFO
 //! queue, exclusive and shared modes, a queued request withdrawn by
-//! `Release`. Grants reach their owner as events, after a small delay.
+//! `Release`, and stealing (the holders lose the lock and hear of it, the
+//! thief goes first). Grants and losses reach their owner as events, after
+//! a small delay.
 
 use std::collections::VecDeque;
 
@@ -52,13 +54,31 @@ impl Sim {
     pub(super) fn acquire(&mut self, owner: Ctx, lock: String, mode: LockMode) {
         let state = self.locks.entry(lock.clone()).or_default();
         if state.has(owner) {
-            // As a browser layer keeping one request per name would: the old one is dropped.
-            self.stats.duplicate_acquires += 1;
+            // As a browser layer keeping one request per name would: the old
+            // one is dropped. Only a takeover's steal means to replace it.
+            if mode != LockMode::Steal {
+                self.stats.duplicate_acquires += 1;
+            }
             state.remove(owner);
         }
         self.next_lock_request += 1;
         let id = self.next_lock_request;
-        state.queue.push_back(LockRequest { id, owner, mode });
+        if mode == LockMode::Steal {
+            let robbed = std::mem::take(&mut state.held);
+            state.queue.push_front(LockRequest { id, owner, mode });
+            // The holders hear of it before the thief does: a browser rejects
+            // their requests as it grants the steal.
+            let leader = lock == self.names.leader();
+            for request in robbed {
+                if let (true, Ctx::Tab(ix)) = (leader, request.owner) {
+                    self.tabs[ix].deposed = true;
+                }
+                let at = self.now_us + self.cfg.lock_latency_us;
+                self.schedule(at, Event::Lost { owner: request.owner, lock: lock.clone(), request: request.id });
+            }
+        } else {
+            state.queue.push_back(LockRequest { id, owner, mode });
+        }
         self.pump(&lock);
     }
 
@@ -83,7 +103,7 @@ impl Sim {
         if let Some(state) = self.locks.get_mut(lock) {
             while let Some(front) = state.queue.front() {
                 let free = match front.mode {
-                    LockMode::Exclusive => state.held.is_empty(),
+                    LockMode::Exclusive | LockMode::Steal => state.held.is_empty(),
                     LockMode::Shared => state.held.iter().all(|r| r.mode == LockMode::Shared),
                 };
                 if !free {

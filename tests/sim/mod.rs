@@ -433,6 +433,8 @@ impl Sim {
             port: None,
             timer: None,
             grants_from_us,
+            frozen_until_us: 0,
+            deposed: false,
             max_epoch: None,
             max_connected_epoch: None,
             events: Vec::new(),
@@ -553,11 +555,46 @@ impl Sim {
         self.schedule(at, Event::Connect { conn, instance: self.instances });
     }
 
+    /// Freezes tab `ix`'s main thread for `us` (a frozen page, or a long
+    /// task): every event for it waits until then, in order; its workers
+    /// run on.
+    pub fn freeze_tab(&mut self, ix: usize, us: u64) {
+        trace!(self, "tab{ix} frozen for {} ms", us / MS);
+        self.tabs[ix].frozen_until_us = self.now_us + us;
+        // Its own calls may outlast their deadlines while it cannot run.
+        for ask in self.tabs[ix].app.calls.values_mut() {
+            ask.excused.get_or_insert_with(|| "its tab froze".to_owned());
+        }
+    }
+
+    /// Whether tab `ix`'s main thread is frozen now.
+    pub fn is_frozen(&self, ix: usize) -> bool {
+        self.tabs[ix].frozen_until_us > self.now_us
+    }
+
+    /// The tab whose main thread handles `event`, if a tab's does.
+    fn main_thread(&self, event: &Event) -> Option<usize> {
+        match event {
+            Event::ToTab { conn, .. } => self.conn_tab.get(conn).copied(),
+            Event::FromWorker { tab, .. }
+            | Event::Timer { tab, .. }
+            | Event::WorkerError { tab, .. }
+            | Event::OpenAnswer { tab, .. } => Some(*tab),
+            Event::Granted { owner: Ctx::Tab(ix), .. } | Event::Lost { owner: Ctx::Tab(ix), .. } => Some(*ix),
+            _ => None,
+        }
+    }
+
     /// Processes the next event. Returns `false` if there was none.
     pub fn step(&mut self) -> bool {
         let Some(((at, _), event)) = self.queue.pop_first() else { return false };
         debug_assert!(at >= self.now_us, "time never goes back");
         self.now_us = at;
+        if let Some(until) = self.main_thread(&event).map(|ix| self.tabs[ix].frozen_until_us).filter(|&u| u > at) {
+            // Its main thread runs nothing until then: the event waits, in order.
+            self.schedule(until, event);
+            return true;
+        }
         self.stats.events += 1;
         self.dispatch(event);
         self.check_always();
@@ -743,6 +780,26 @@ impl Sim {
                 trace!(self, "{owner} <- granted {lock}");
                 self.granted(owner, &lock);
             }
+            Event::Lost { owner, lock, request } => {
+                if !self.ctx_alive(owner) {
+                    return;
+                }
+                trace!(self, "{owner} <- lost {lock} (request {request})");
+                let Some(id) = self.lock_ids.get(&lock).cloned() else { return };
+                match owner {
+                    Ctx::Tab(ix) => {
+                        let now = self.now();
+                        self.tabs[ix].deposed = false;
+                        self.tabs[ix].tab.lock_lost(now, &id);
+                        self.after_tab_input(ix, None);
+                    }
+                    Ctx::Worker(w) => {
+                        self.workers[w].host.lock_lost(&id);
+                        self.drain_worker(w);
+                    }
+                    Ctx::Coordinator => {}
+                }
+            }
             Event::CoordinatorTimer { instance, at } => {
                 if !self.coordinator_alive || instance != self.instances {
                     return;
@@ -915,12 +972,16 @@ impl Sim {
         // One leader per epoch (per era: see `start_coordinator`).
         if let Some(epoch) = self.tabs[ix].tab.leading() {
             let id = self.tabs[ix].tab.id().clone();
+            // An epoch whose leader died unknown to every coordinator since
+            // (frozen while its coordinator died, then killed) may come again:
+            // nothing of that leader is left to confuse with the new one.
+            let alive = |other: &ClientId| keyed::tab_of(other).is_some_and(|t| self.tabs[t].alive);
             match self.epoch_leaders.get(&epoch) {
-                Some(other) if *other != id => {
+                Some(other) if *other != id && alive(other) => {
                     self.violation(format!("tab{ix} leads epoch {epoch}, which {other} led"));
                 }
-                Some(_) => {}
-                None => {
+                Some(other) if *other == id => {}
+                _ => {
                     self.epoch_leaders.insert(epoch, id);
                 }
             }
@@ -1046,6 +1107,11 @@ impl Sim {
                 BackendOutput::Release { lock } => {
                     let name = self.names.name(&lock);
                     self.release(Ctx::Worker(w), &name);
+                }
+                BackendOutput::Exit => {
+                    // `close()`: it dies without an `error` event.
+                    self.kill_worker(w);
+                    break;
                 }
             }
         }

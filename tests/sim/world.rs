@@ -114,6 +114,12 @@ pub(super) enum Event {
         lock: String,
         request: u64,
     },
+    /// A held lock was stolen from its owner.
+    Lost {
+        owner: Ctx,
+        lock: String,
+        request: u64,
+    },
     Timer {
         tab: usize,
         at: Timestamp,
@@ -171,6 +177,12 @@ pub struct TabCtx {
     pub(super) timer: Option<Timestamp>,
     /// No lock grant reaches it before this instant (virtual µs).
     pub(super) grants_from_us: u64,
+    /// Its main thread runs nothing before this instant (virtual µs): it is
+    /// frozen, or busy with a long task. Its workers run on.
+    pub(super) frozen_until_us: u64,
+    /// Its leader lock was stolen and it has not heard of it yet: it may
+    /// still believe it leads.
+    pub(super) deposed: bool,
     /// The highest epoch it has known, to check that it never goes back.
     pub(super) max_epoch: Option<Epoch>,
     /// The highest epoch of a `Connected` event.

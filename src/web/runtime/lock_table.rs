@@ -99,6 +99,27 @@ impl<K: Ord + Clone + 'static> LockTable<K> {
         });
     }
 
+    /// Once the lock `lock` found in `owner`'s table, granted, is taken from
+    /// it by another context's steal, and if `owner` still lives and holds
+    /// that same request, calls `on_lost` with the owner and the lock.
+    pub(crate) fn when_lost<T: 'static>(
+        owner: &Rc<T>,
+        table: fn(&T) -> RefMut<'_, LockTable<K>>,
+        lock: &K,
+        on_lost: impl FnOnce(&Rc<T>, &K) + 'static,
+    ) {
+        let Some((generation, lost)) = table(owner).requests.get(lock).map(|(g, r)| (*g, r.lost())) else { return };
+        let (owner, lock) = (Rc::downgrade(owner), lock.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            lost.await;
+            let Some(owner) = owner.upgrade() else { return };
+            let ticket = Ticket { lock, generation };
+            if table(&owner).is_current(&ticket) {
+                on_lost(&owner, &ticket.lock);
+            }
+        });
+    }
+
     /// Releases every lock.
     pub(crate) fn clear(&mut self) {
         self.requests.clear();

@@ -12,22 +12,25 @@ use crate::web::error::{ErrorCode, TabworkerError, describe};
 use crate::web::features::has_web_locks;
 
 #[wasm_bindgen(inline_js = r#"
-export function lockRequest(name, exclusive, ifAvailable) {
-  const controller = ifAvailable ? undefined : new AbortController();
-  let release;
+export function lockRequest(name, exclusive, ifAvailable, steal) {
+  const controller = ifAvailable || steal ? undefined : new AbortController();
+  let release, lose, got = false;
   const held = new Promise((resolve) => { release = resolve; });
-  const options = { mode: exclusive ? 'exclusive' : 'shared', ifAvailable };
+  const lost = new Promise((resolve) => { lose = resolve; });
+  const options = { mode: exclusive ? 'exclusive' : 'shared', ifAvailable, steal };
   if (controller) options.signal = controller.signal;
   const granted = new Promise((resolve, reject) => {
     globalThis.navigator.locks
       .request(name, options, (lock) => {
-        resolve(lock !== null);
-        return lock === null ? undefined : held;
+        got = lock !== null;
+        resolve(got);
+        return got ? held : undefined;
       })
-      .catch(reject);
+      .catch((error) => (got ? lose() : reject(error)));
   });
   return {
     granted,
+    lost,
     release: () => release(),
     abort: () => { if (controller) controller.abort(); },
   };
@@ -38,10 +41,13 @@ extern "C" {
     type LockHandle;
 
     #[wasm_bindgen(catch, js_name = lockRequest)]
-    fn lock_request(name: &str, exclusive: bool, if_available: bool) -> Result<LockHandle, JsValue>;
+    fn lock_request(name: &str, exclusive: bool, if_available: bool, steal: bool) -> Result<LockHandle, JsValue>;
 
     #[wasm_bindgen(method, getter)]
     fn granted(this: &LockHandle) -> js_sys::Promise;
+
+    #[wasm_bindgen(method, getter)]
+    fn lost(this: &LockHandle) -> js_sys::Promise;
 
     #[wasm_bindgen(method)]
     fn release(this: &LockHandle);
@@ -63,6 +69,8 @@ pub struct LockRequest {
 impl LockRequest {
     /// Queues a request for the lock `name`. With `if_available`, the request
     /// is answered at once: granted if no one holds the lock, refused if not.
+    /// With [`LockMode::Steal`], it is granted at once, taken from its
+    /// holder (whose [`LockRequest::lost`] then resolves).
     pub fn new(name: &str, mode: LockMode, if_available: bool) -> Result<LockRequest, TabworkerError> {
         if !has_web_locks() {
             return Err(TabworkerError::new(
@@ -70,7 +78,8 @@ impl LockRequest {
                 "navigator.locks is missing: Web Locks need a secure context (https or localhost)",
             ));
         }
-        let handle = lock_request(name, mode == LockMode::Exclusive, if_available).map_err(refused)?;
+        let (exclusive, steal) = (mode != LockMode::Shared, mode == LockMode::Steal);
+        let handle = lock_request(name, exclusive, if_available && !steal, steal).map_err(refused)?;
         let granted = handle.granted();
         Ok(LockRequest { name: name.to_owned(), handle, granted })
     }
@@ -81,6 +90,15 @@ impl LockRequest {
     pub fn granted(&self) -> impl Future<Output = Result<bool, TabworkerError>> + use<> {
         let granted = JsFuture::from(self.granted.clone());
         async move { Ok(granted.await.map_err(refused)?.as_bool().unwrap_or(false)) }
+    }
+
+    /// Resolves once the lock, granted, was taken from this holder by a
+    /// request with [`LockMode::Steal`]; never if it is released here.
+    pub fn lost(&self) -> impl Future<Output = ()> + use<> {
+        let lost = JsFuture::from(self.handle.lost());
+        async move {
+            let _ = lost.await;
+        }
     }
 
     /// The lock's name.
