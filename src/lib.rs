@@ -66,7 +66,7 @@ mod tab;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use backend::{BackendHost, BackendOutput};
+pub use backend::{BackendHost, BackendOutput, MOUNT_RETRY_BUDGET_MS, MOUNT_RETRY_FIRST_MS, MOUNT_RETRY_MAX_MS};
 pub use coordinator::{
     Coordinator, CoordinatorOutput, HELLO_TIMEOUT_MS, MAX_EPOCH_LEAP, MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS,
     TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS,

@@ -2,5 +2,7 @@
 //! dedicated worker.
 
 mod host;
+pub mod mount;
 
 pub use host::{BackendHost, BackendOutput};
+pub use mount::{MOUNT_RETRY_BUDGET_MS, MOUNT_RETRY_FIRST_MS, MOUNT_RETRY_MAX_MS};

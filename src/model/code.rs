@@ -131,6 +131,8 @@ error_codes! {
     Destroyed = "destroyed",
     /// A tab of another build (tabworker version, protocol or app build id) reached this coordinator.
     VersionMismatch = "version-mismatch",
+    /// `ctx.openSync`: the mount's file stayed locked by another handle through every retry.
+    MountBusy = "mount-busy",
 }
 
 /// A code that is not one of [`ErrorCode`]'s (another build's, or garbage).

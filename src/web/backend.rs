@@ -70,6 +70,8 @@ struct Host {
     handled: u64,
     /// The functions of the start context (`ready`, `isSecretToken`).
     context: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
+    /// `ctx.openSync`, kept with the context.
+    open_sync: Option<Closure<dyn FnMut(JsValue, JsValue) -> JsValue>>,
 }
 
 /// The running backend host. It serves for as long as this value lives;
@@ -107,6 +109,7 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
         worker_id,
         handled: 0,
         context: Vec::new(),
+        open_sync: None,
     }));
     let weak = Rc::downgrade(&host);
     let message = Listener::new(&scope, "message", move |event: MessageEvent| {
@@ -302,7 +305,7 @@ async fn run_start(
             // The core started it once it held the mount's lock.
             let app = host.upgrade().and_then(|h| h.borrow().core.app().cloned());
             let app = app.ok_or("the backend was started without its app")?;
-            mount_directory(app.shared(), &key, &name)
+            super::mount::mount_directory(app.shared(), &key, &name)
                 .await
                 .map_err(|e| format!("cannot mount OPFS directory `{name}`: {e}"))?
         }
@@ -331,6 +334,10 @@ fn context(host: &Weak<RefCell<Host>>, init: Option<&BackendInit>, mount: JsValu
         };
         known.into()
     });
+    let dir = mount.clone();
+    let open_sync = Closure::<dyn FnMut(JsValue, JsValue) -> JsValue>::new(move |name: JsValue, options: JsValue| {
+        wasm_bindgen_futures::future_to_promise(super::mount::open_sync(dir.clone(), name, options)).into()
+    });
     let env = init.map(|i| to_js(&i.env)).unwrap_or_else(|| js_sys::Object::new().into());
     let ctx = object(&[
         ("backendId", init.map_or(JsValue::NULL, |i| i.backend_id.as_str().into())),
@@ -339,34 +346,14 @@ fn context(host: &Weak<RefCell<Host>>, init: Option<&BackendInit>, mount: JsValu
         ("mount", mount),
         ("ready", ready.as_ref().clone()),
         ("isSecretToken", is_secret.as_ref().clone()),
+        ("openSync", open_sync.as_ref().clone()),
     ]);
     if let Some(host) = host.upgrade() {
-        host.borrow_mut().context = vec![ready, is_secret];
+        let mut host = host.borrow_mut();
+        host.context = vec![ready, is_secret];
+        host.open_sync = Some(open_sync);
     }
     ctx
-}
-
-/// The OPFS directory `tabworker/<app>/<key>/<name>`, created if missing.
-async fn mount_directory(app: &str, key: &str, name: &str) -> Result<JsValue, String> {
-    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|e| describe(&e))?;
-    let storage = js_sys::Reflect::get(&navigator, &"storage".into()).map_err(|e| describe(&e))?;
-    let mut dir = call_async(&storage, "getDirectory", &[]).await?;
-    let create = object(&[("create", true.into())]);
-    for part in ["tabworker", app, &crate::model::connect::opfs_name(key), name] {
-        dir = call_async(&dir, "getDirectoryHandle", &[part.into(), create.clone()]).await?;
-    }
-    Ok(dir)
-}
-
-/// Calls `target[method](...args)` and awaits the promise it returns.
-async fn call_async(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())
-        .map_err(|e| describe(&e))?
-        .dyn_into()
-        .map_err(|_| format!("`{method}` is not available here (OPFS needs a secure context)"))?;
-    let args: js_sys::Array = args.iter().collect();
-    let promise = function.apply(target, &args).map_err(|e| describe(&e))?;
-    JsFuture::from(js_sys::Promise::resolve(&promise)).await.map_err(|e| describe(&e))
 }
 
 /// Runs the app's stop code (if any), then tells the core.

@@ -24,6 +24,8 @@ mod error;
 mod features;
 #[cfg(feature = "tab")]
 mod keyed;
+#[cfg(feature = "backend")]
+mod mount;
 #[cfg(feature = "tab")]
 mod options;
 mod runtime;

@@ -323,6 +323,23 @@ export interface BackendContext {
   ready(): void
   /** Whether `secret` is the `secret_token` of a connect that reached this backend. */
   isSecretToken(secret: string): boolean
+  /**
+   * Opens the file `name` of the mount for synchronous access (`createSyncAccessHandle`). A file
+   * still locked by another handle (a predecessor of this key that just died) is tried again for up
+   * to 5 s, then refused with a `TabworkerError` of code `mount-busy`; without a mount, or with a
+   * `name` that is not a string, `invalid-argument`; any other failure is the browser's own error.
+   */
+  openSync(name: string, options?: { create?: boolean }): Promise<SyncAccessHandle>
+}
+
+/** A `FileSystemSyncAccessHandle` (declared here: the DOM library lacks it). */
+export interface SyncAccessHandle {
+  read(buffer: ArrayBufferView | ArrayBuffer, options?: { at?: number }): number
+  write(buffer: ArrayBufferView | ArrayBuffer, options?: { at?: number }): number
+  truncate(size: number): void
+  getSize(): number
+  flush(): void
+  close(): void
 }
 
 /** A backend's code: `serveBackend(handler)` or `serveBackend({ start, session, stop })`. */
