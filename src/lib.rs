@@ -66,10 +66,10 @@ mod tab;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use backend::{BackendHost, BackendOutput, MOUNT_RETRY_BUDGET_MS, MOUNT_RETRY_FIRST_MS, MOUNT_RETRY_MAX_MS};
+pub use backend::{BackendHost, BackendOutput, MOUNT_RETRY_BUDGET_MS, MOUNT_RETRY_FIRST_MS, MOUNT_RETRY_MAX_MS, mount};
 pub use coordinator::{
-    Coordinator, CoordinatorOutput, HELLO_TIMEOUT_MS, MAX_EPOCH_LEAP, MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS,
-    TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS,
+    Coordinator, CoordinatorOutput, HELLO_TIMEOUT_MS, MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB, MAX_TAKEOVERS, PROBE_MS,
+    SILENT_LEADER_MS, TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS,
 };
 pub use fleet::{
     Backend, ConnectError, DEFAULT_GRACE_MS, DEFAULT_KEY, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Decision, Fleet,

@@ -1,6 +1,7 @@
 //! What a coordinator takes on trust from a tab: a tab of another build is
-//! not served, and no tab may move the epoch further than a real leader
-//! change could.
+//! not served, no tab may move the epoch further than a real leader change
+//! could, and no tab may have more than [`MAX_PENDING_PER_TAB`] questions
+//! waiting at once.
 
 use crate::model::ids::{AppName, Epoch};
 
@@ -10,6 +11,20 @@ use crate::model::ids::{AppName, Epoch};
 /// next epoch. A forged one would otherwise push the epoch to its limit
 /// (`Number.MAX_SAFE_INTEGER`) and leave no epoch for the next leader.
 pub const MAX_EPOCH_LEAP: u64 = 1 << 20;
+
+/// The most `connect`s and `request-port`s of one tab that may wait at once
+/// (for the leader's answer, or for a leader). A tab's own calls number a
+/// few per key it uses; a page that floods the coordinator is refused with
+/// `too-many-pending` past this, so what the coordinator keeps per tab stays
+/// bounded.
+pub const MAX_PENDING_PER_TAB: usize = 64;
+
+/// Why a tab with `pending` questions waiting may not ask another; `None`
+/// when it may.
+pub(super) fn too_many(pending: usize, kind: &str) -> Option<String> {
+    (pending >= MAX_PENDING_PER_TAB)
+        .then(|| format!("`{kind}`: this tab has {pending} questions waiting, at most {MAX_PENDING_PER_TAB}"))
+}
 
 /// Why a tab may not say it knows `epoch` when the newest the coordinator
 /// knows is `known`; `None` when it may.

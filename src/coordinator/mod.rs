@@ -53,7 +53,7 @@ use crate::protocol::{
     ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortRequest, StatusReport,
     TabToCoordinator, TerminateCall, WireMessage,
 };
-pub use admission::MAX_EPOCH_LEAP;
+pub use admission::{MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB};
 use board::{Board, Recorded};
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
@@ -445,6 +445,14 @@ impl Coordinator {
         }
     }
 
+    /// How many questions of `conn` wait: its connects, and its sessions
+    /// asked while no leader was connected or passed to one not answered.
+    fn pending(&self, conn: ConnId) -> usize {
+        let connects = self.connects.iter().filter(|p| p.from == conn).count();
+        let ports = self.ports.iter().filter(|(from, ..)| *from == conn).count();
+        connects + ports + self.waiting.iter().filter(|(from, _)| *from == conn).count()
+    }
+
     /// The current leadership's epoch and connection, while it is open.
     fn leader(&self) -> Option<(Epoch, ConnId)> {
         match &self.leadership {
@@ -481,6 +489,9 @@ impl Coordinator {
     fn connect_call(&mut self, from: ConnId, call: Box<ConnectCall>) {
         // The same connect again replaces the one pending.
         self.connects.retain(|p| p.call.client_id != call.client_id || p.call.request_id != call.request_id);
+        if let Some(detail) = admission::too_many(self.pending(from), "connect") {
+            return self.reject(from, ErrorCode::TooManyPending, detail);
+        }
         let sent_to = self.leader().map(|(epoch, leader)| {
             self.send(leader, CoordinatorToTab::Connect(call.clone()));
             epoch
@@ -733,6 +744,40 @@ mod tests {
         assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch]);
         assert_eq!(k.leadership().map(|l| (l.leader_id.clone(), l.epoch.get())), Some((client(2), 2)));
         assert_eq!(k.recent_takeovers(T0.plus_millis(12_000)), 1);
+    }
+
+    #[test]
+    fn a_tab_may_keep_only_so_many_questions_waiting_and_others_are_still_served() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        // No leader yet: every connect and session waits at the coordinator.
+        for id in 0..MAX_PENDING_PER_TAB as u64 - 1 {
+            k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connect(call(1, id))));
+        }
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::RequestPort(request(1, "s1"))));
+        assert_eq!(codes(drain(&mut k)), []);
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connect(call(1, 999))));
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::RequestPort(request(1, "s2"))));
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::TooManyPending, ErrorCode::TooManyPending]);
+        assert_eq!(k.pending_connects(), MAX_PENDING_PER_TAB - 1, "nothing more is kept");
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connect(call(1, 0))));
+        assert_eq!(codes(drain(&mut k)), [], "the same connect again replaces the one waiting");
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connect(call(2, 0))));
+        assert_eq!(codes(drain(&mut k)), [], "another tab is not held to the first's count");
+        // Once a leader takes them, answering one frees a place.
+        k.handle(T0, ConnId(2), Ok(claim(2)));
+        drain(&mut k);
+        let answer = ConnectAnswer {
+            client_id: client(1),
+            request_id: 0,
+            outcome: crate::protocol::ConnectOutcome::Refused { code: ErrorCode::KeyNotHeld, detail: "no".into() },
+        };
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Connected(Box::new(answer))));
+        drain(&mut k);
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Connect(call(1, 1000))));
+        assert_eq!(codes(drain(&mut k)), []);
     }
 
     #[test]

@@ -10,6 +10,9 @@ use crate::protocol::{CoordinatorToTab, PortGrant, PortRefusal, PortRequest};
 
 impl Coordinator {
     pub(super) fn request_port(&mut self, from: ConnId, request: PortRequest) {
+        if let Some(detail) = super::admission::too_many(self.pending(from), "request-port") {
+            return self.reject(from, ErrorCode::TooManyPending, detail);
+        }
         if let Some(backend_id) = &request.backend_id {
             let refused = match self.board.get(backend_id) {
                 None => Some((ErrorCode::UnknownBackend, format!("no backend `{backend_id}` is known"))),

@@ -11,7 +11,7 @@
 //
 //   runWalk({ browser, baseUrl, seed, steps }) → { seed, steps: [...], stats }; throws
 //   an Error naming the seed, the step and the trail on the first broken rule.
-import { oneLeader, openTab, uniqueApp, waitUntil } from './harness.mjs';
+import { openTab, uniqueApp, waitUntil } from './harness.mjs';
 
 const FIXTURES = '/tests/browser/fixtures';
 const OPTIONS = {
@@ -180,14 +180,20 @@ export async function runWalk({ browser, baseUrl, seed, steps, log = () => {} })
     if (running.length === 0) return;
     // Exactly one leader and one epoch among the tabs that run (a frozen leader taken over
     // does not count: it learns it lost the lead when it wakes, and is checked then).
+    // The tabs that run are looked at afresh each time: a tab that wakes meanwhile counts again.
+    let seen = '';
     try {
-      await oneLeader(running, { timeout: SETTLE_MS });
       await waitUntil(
-        async () => new Set(await Promise.all(running.map((p) => p.evaluate(() => window.client.epoch)))).size === 1,
-        { timeout: SETTLE_MS, what: 'one epoch in every live tab' },
+        async () => {
+          const now = awake();
+          const states = await Promise.all(now.map((p) => p.evaluate(() => [window.client.role, window.client.epoch])));
+          seen = JSON.stringify(states);
+          return states.filter(([role]) => role === 'leader').length === 1 && new Set(states.map(([, e]) => e)).size === 1;
+        },
+        { timeout: SETTLE_MS, what: 'exactly one leader and one epoch among the running tabs' },
       );
     } catch (error) {
-      fail(error.message);
+      fail(`${error.message}: [role, epoch] of each running tab: ${seen}`);
     }
     // Every running tab is answered by the default backend (within the bound).
     const answers = await Promise.all(
