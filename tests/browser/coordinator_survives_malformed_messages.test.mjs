@@ -121,3 +121,47 @@ test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the othe
     await context.close();
   }
 });
+
+test('a page that floods connects after its hello is refused past 64 waiting, and the other tabs are still served', async () => {
+  const context = await env.browser.newContext();
+  try {
+    const app = uniqueApp('flood-connects');
+    const pages = await openTabs(context, env.server.url, app, 2);
+    await oneLeader(pages);
+    await Promise.all(pages.map((p) => echo(p)));
+    const deployment = await pages[0].evaluate(() => window.client.deployment);
+
+    const vandal = await context.newPage();
+    await vandal.goto(`${env.server.url}/pkg/tabworker.d.ts`);
+    const seen = await vandal.evaluate(async (app) => {
+      const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
+      const seen = { rejected: {}, connected: 0 };
+      worker.port.onmessage = ({ data }) => {
+        if (data?.type === 'rejected') seen.rejected[data.code] = (seen.rejected[data.code] ?? 0) + 1;
+        if (data?.type === 'connected') seen.connected += 1;
+      };
+      const build = app.slice(app.indexOf('@') + 1);
+      // It holds its tab lock, as a tab does, so the coordinator keeps its connection.
+      await new Promise((held) => navigator.locks.request(`tabworker:${app}:tab:vandal`, () => (held(), new Promise(() => {}))));
+      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'vandal', build });
+      const request = { key: 'flood', spawn: false };
+      for (let i = 0; i < 2000; i++) {
+        worker.port.postMessage({ protocol: 1, type: 'connect', client_id: 'vandal', request_id: i, request });
+      }
+      const deadline = Date.now() + 20_000;
+      const total = () => seen.connected + Object.values(seen.rejected).reduce((a, b) => a + b, 0);
+      while (total() < 2000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return seen;
+    }, deployment);
+    const refused = seen.rejected['too-many-pending'] ?? 0;
+    assert.ok(refused > 0, `past 64 waiting, connects are refused: ${JSON.stringify(seen)}`);
+    assert.equal(refused + seen.connected, 2000, `each connect answered or refused once: ${JSON.stringify(seen)}`);
+
+    // The others were served all along and still are.
+    await Promise.all(pages.map((p) => echo(p)));
+    const late = await openTab(context, env.server.url, app);
+    assert.ok(await echo(late));
+  } finally {
+    await context.close();
+  }
+});
