@@ -93,6 +93,6 @@ pub use model::value::{FromValue, MAX_DEPTH, Number, Object, ToValue, Value, Val
 pub use model::value::{from_json, from_json_text, to_json};
 pub use tab::{
     CLIENT_OPTIONS, CallError, CallId, CallValue, ClientSettings, DEFAULT_CALL_TIMEOUT_MS, DisconnectReason,
-    FIRST_RETRY_MS, MAX_RETRY_MS, Role, SubscriptionId, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
+    FIRST_RETRY_MS, MAX_RETRY_MS, Mode, Role, SubscriptionId, Tab, TabEvent, TabOutput, WELCOME_TIMEOUT_MS,
     WORKER_START_TIMEOUT_MS,
 };

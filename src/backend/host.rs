@@ -315,10 +315,16 @@ impl BackendHost {
             }
             LockId::Hosted(_) if self.stage == Stage::Hosting => match (&self.init, &self.names) {
                 (Some(init), Some(names)) => {
-                    let name = names.key(&init.key);
+                    // Alone in its tab (no SharedWorker), another tab's backend of a key is live:
+                    // wait for it. Each tab's default backend is its own.
+                    let (name, mode) = match (names.app().is_isolated(), init.key == crate::fleet::DEFAULT_KEY) {
+                        (true, false) => (names.key(&init.key), LockMode::Exclusive),
+                        (true, true) => (names.own_key(&init.key), LockMode::Steal),
+                        (false, _) => (names.key(&init.key), LockMode::Steal),
+                    };
                     self.stage = Stage::Keying;
                     let lock = LockId::Key(name.clone());
-                    self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Steal });
+                    self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
                 }
                 _ => self.start(),
             },
@@ -466,6 +472,46 @@ mod tests {
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
         host.lock_lost(&key);
         assert_eq!(drain(&mut host), [], "and does nothing more");
+    }
+
+    fn init_of(id: &str) -> BackendInit {
+        BackendInit {
+            backend_id: crate::model::ids::BackendId::new(id).unwrap(),
+            key: "room".into(),
+            env: Default::default(),
+            mount: None,
+            admitted: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_keyed_backend_of_a_tab_running_alone_waits_for_its_keys_lock() {
+        let mut host = BackendHost::new("w1", false);
+        let init = BackendInit {
+            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
+            key: "room".into(),
+            env: Default::default(),
+            mount: None,
+            admitted: Vec::new(),
+        };
+        let leader_id = ClientId::new("c0").unwrap();
+        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app@v1~c0".into(), backend: Some(init) }));
+        host.lock_granted(&LockId::Liveness("tabworker:app@v1~c0:liveness:w1".into()));
+        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        let name = "tabworker:app@v1:key:room".to_owned();
+        let wait = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Exclusive };
+        assert_eq!(drain(&mut host).last(), Some(&wait), "another tab's backend of the key is live: it waits");
+
+        // Its default backend is its own.
+        let mut own = BackendHost::new("w2", false);
+        let init = BackendInit { key: crate::fleet::DEFAULT_KEY.into(), ..init_of("b2") };
+        let leader_id = ClientId::new("c0").unwrap();
+        own.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app@v1~c0".into(), backend: Some(init) }));
+        own.lock_granted(&LockId::Liveness("tabworker:app@v1~c0:liveness:w2".into()));
+        own.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        let name = "tabworker:app@v1~c0:key:tabworker%3Adefault".to_owned();
+        let steal = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal };
+        assert_eq!(drain(&mut own).last(), Some(&steal));
     }
 
     #[test]

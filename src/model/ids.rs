@@ -138,6 +138,10 @@ fn read_id(value: &Value, kind: &'static str) -> Result<String, ValueError> {
 /// context of one deployment shares.
 pub const BUILD_SEPARATOR: char = '@';
 
+/// Between a deployment's name and the client that runs it alone, in a
+/// browser without SharedWorker ([`AppName::isolated`]).
+pub const ISOLATION_SEPARATOR: char = '~';
+
 impl AppName {
     /// The app `name` as deployment `fingerprint` runs it (`name@fingerprint`):
     /// the name its coordinator, its locks and its backends are known by, so
@@ -154,12 +158,32 @@ impl AppName {
 
     /// The name every deployment of the app shares: the part before `@`.
     pub fn shared(&self) -> &str {
-        self.0.split(BUILD_SEPARATOR).next().unwrap_or_default()
+        self.deployment().split(BUILD_SEPARATOR).next().unwrap_or_default()
     }
 
     /// The deployment's fingerprint: the part after `@`, if any.
     pub fn fingerprint(&self) -> Option<&str> {
-        self.0.split_once(BUILD_SEPARATOR).map(|(_, build)| build)
+        self.deployment().split_once(BUILD_SEPARATOR).map(|(_, build)| build)
+    }
+
+    /// The deployment as `client` runs it alone, in a browser without
+    /// SharedWorker: its own coordinator, leader lock and backends, under
+    /// `<deployment>~<client>`. What must stay one per key across the tabs
+    /// (a key's lock, its mount) is named by [`AppName::deployment`] and
+    /// [`AppName::shared`], which it keeps.
+    pub fn isolated(&self, client: &ClientId) -> Result<AppName, IdError> {
+        AppName::new(format!("{}{ISOLATION_SEPARATOR}{client}", self.deployment()))
+    }
+
+    /// Whether one client runs this deployment alone ([`AppName::isolated`]).
+    pub fn is_isolated(&self) -> bool {
+        self.0.contains(ISOLATION_SEPARATOR)
+    }
+
+    /// The deployment every tab of it shares: the name without the isolated
+    /// client, if any.
+    pub fn deployment(&self) -> &str {
+        self.0.split(ISOLATION_SEPARATOR).next().unwrap_or_default()
     }
 }
 

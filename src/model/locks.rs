@@ -109,6 +109,12 @@ impl LockNames {
         format!("tabworker:{}:mount:{}/{directory}", self.app.shared(), crate::model::connect::opfs_name(key))
     }
 
+    /// [`LockNames::key`] of this app's name as it is: where a tab runs its
+    /// deployment alone, a key of that tab only (its default backend's).
+    pub fn own_key(&self, key: &str) -> String {
+        format!("tabworker:{}:key:{}", self.app, crate::model::connect::opfs_name(key))
+    }
+
     /// Held (shared) by every backend worker that the tab of `leader` hosts,
     /// for its whole life. A tab that takes the lead over from `leader`
     /// steals it, and every such worker ends itself.
@@ -119,9 +125,13 @@ impl LockNames {
     /// Held by the backend worker of `key` for its whole life. A new backend
     /// of the key steals it: any other holder is stale (a backend the board
     /// ended, whose leader was taken over while frozen), and ends itself
-    /// when it loses the lock.
+    /// when it loses the lock. Where each tab runs the deployment alone
+    /// (no SharedWorker), a backend waits for it instead: another tab's
+    /// backend of the key is not stale, and one key has one live backend
+    /// across the tabs.
     pub fn key(&self, key: &str) -> String {
-        format!("tabworker:{}:key:{}", self.app, crate::model::connect::opfs_name(key))
+        // One per key across the tabs of a deployment, even where each tab runs it alone.
+        format!("tabworker:{}:key:{}", self.app.deployment(), crate::model::connect::opfs_name(key))
     }
 
     /// Held by a backend worker for its whole life; every client waits on it
@@ -147,6 +157,21 @@ mod tests {
         assert_eq!(a.leader(), "tabworker:a:leader");
         assert_eq!(a.session(&SessionId::new("s").unwrap()), "tabworker:a:session:s");
         assert_eq!(a.liveness("w"), "tabworker:a:liveness:w");
+    }
+
+    #[test]
+    fn a_tab_running_its_deployment_alone_has_its_own_locks_but_shares_each_key_and_mount_lock() {
+        let deployment = AppName::deployed("notes", "b1").unwrap();
+        let alone = deployment.isolated(&ClientId::new("c1").unwrap()).unwrap();
+        let other = deployment.isolated(&ClientId::new("c2").unwrap()).unwrap();
+        assert!(alone.is_isolated() && !deployment.is_isolated());
+        assert_eq!((alone.deployment(), alone.shared(), alone.fingerprint()), ("notes@b1", "notes", Some("b1")));
+        let (a, b, shared) = (LockNames::new(alone), LockNames::new(other), LockNames::new(deployment));
+        assert_ne!(a.leader(), b.leader());
+        assert_ne!(a.coordinator(), b.coordinator());
+        assert_eq!(a.key("doc"), b.key("doc"));
+        assert_eq!(a.key("doc"), shared.key("doc"));
+        assert_eq!(a.mount("doc", "data"), b.mount("doc", "data"));
     }
 
     #[test]

@@ -61,7 +61,7 @@ use crate::model::map::Map;
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
-pub use settings::{CLIENT_OPTIONS, ClientSettings};
+pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
 use stages::{Lead, Membership, Retry, Session, WorkerStage};
 pub use watches::SubscriptionId;

@@ -1,7 +1,7 @@
 //! A client's settings, as the app gives them beside its worker sources:
 //! which are known, their defaults, and what is refused.
 
-use crate::model::ids::{AppName, IdError};
+use crate::model::ids::{AppName, ClientId, IdError};
 use crate::model::value::{Fields, FromValue, Value, ValueError};
 
 /// Every option a client takes (the worker sources are read apart, by the
@@ -58,6 +58,43 @@ impl ClientSettings {
     }
 }
 
+/// How a client runs with the other tabs of its deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The tabs share one coordinator (a SharedWorker), one leader and its
+    /// backends.
+    Shared,
+    /// No SharedWorker (e.g. Chrome on Android before 148): each tab runs
+    /// the deployment alone, with its own coordinator (a dedicated worker),
+    /// leads itself and hosts its own backends. A key still has one live
+    /// backend across the tabs: a tab's backend of a key another tab's runs
+    /// waits in `starting` until that one ends (the key's Web Lock).
+    Isolated,
+}
+
+impl Mode {
+    /// The mode of a browser that has SharedWorker, or not.
+    pub fn of(shared_worker: bool) -> Mode {
+        if shared_worker { Mode::Shared } else { Mode::Isolated }
+    }
+
+    /// The mode as JavaScript sees it (`client.mode`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Shared => "shared",
+            Mode::Isolated => "isolated",
+        }
+    }
+
+    /// The name client `client` runs `deployment` by in this mode.
+    pub fn app(self, deployment: &AppName, client: &ClientId) -> Result<AppName, IdError> {
+        match self {
+            Mode::Shared => Ok(deployment.clone()),
+            Mode::Isolated => deployment.isolated(client),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +121,10 @@ mod tests {
         assert_eq!(built.app().unwrap().shared(), "notes");
         let at: ClientSettings = from_json(serde_json::json!({"name": "a@b"})).unwrap();
         assert!(at.app().is_err(), "a name may not hold the separator");
+        let client = ClientId::new("c1").unwrap();
+        assert_eq!(Mode::of(true).app(&built.app().unwrap(), &client).unwrap(), built.app().unwrap());
+        let alone = Mode::of(false).app(&built.app().unwrap(), &client).unwrap();
+        assert_eq!(alone.as_str(), "notes@tabworker/0.1.0/p1+v7~c1");
+        assert_eq!((Mode::Shared.as_str(), Mode::Isolated.as_str()), ("shared", "isolated"));
     }
 }

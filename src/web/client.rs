@@ -5,7 +5,7 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use web_sys::{MessageEvent, MessagePort};
+use web_sys::{MessageChannel, MessageEvent, MessagePort};
 
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::features::Features;
@@ -21,7 +21,7 @@ use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::time::Timestamp;
 use crate::protocol::{CoordinatorToTab, WireMessage};
-use crate::tab::{CallError, CallId, CallValue, Tab, TabEvent, TabOutput};
+use crate::tab::{CallError, CallId, CallValue, Mode, Tab, TabEvent, TabOutput};
 
 #[wasm_bindgen]
 extern "C" {
@@ -31,6 +31,9 @@ extern "C" {
     /// `Role` in TypeScript.
     #[wasm_bindgen(typescript_type = "Role")]
     pub type RoleJs;
+    /// `ClientMode` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ClientMode")]
+    pub type ModeJs;
     /// `Session` in TypeScript.
     #[wasm_bindgen(typescript_type = "Session")]
     pub type SessionJs;
@@ -82,6 +85,8 @@ impl Session {
 pub(super) struct State {
     coordinator: Option<MessagePort>,
     coordinator_listeners: Vec<Listener>,
+    /// The coordinator's dedicated worker, in `Mode::Isolated`.
+    coordinator_worker: Option<web_sys::Worker>,
     locks: LockTable<LockId>,
     /// The port that came with the input being handled.
     pub(super) carried: Option<MessagePort>,
@@ -95,6 +100,8 @@ pub(super) struct State {
 pub(super) struct Inner {
     pub(super) options: ClientOptions,
     pub(super) names: LockNames,
+    /// Whether the tabs share a coordinator, or this one runs alone.
+    pub(super) mode: Mode,
     pub(super) tab: RefCell<Tab>,
     pub(super) state: RefCell<State>,
     pub(super) keyed: RefCell<Keyed>,
@@ -139,8 +146,10 @@ impl Client {
         let invalid =
             |e: String| TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ClientOptions: {e}"));
         let options = ClientOptions::read(options.into()).map_err(invalid)?;
-        let names = LockNames::new(options.app.clone());
         let id: ClientId = random_id();
+        // Without SharedWorker, the tab runs its deployment alone (`Mode::Isolated`).
+        let mode = Mode::of(Features::detect().shared_worker);
+        let names = LockNames::new(mode.app(&options.app, &id).map_err(|e| invalid(e.to_string()))?);
         let mut tab = Tab::new(id, names.clone());
         let limits = crate::fleet::FleetLimits {
             startup_timeout_ms: options.startup_timeout_ms.into(),
@@ -158,6 +167,7 @@ impl Client {
                 promises: RefCell::default(),
                 options,
                 names,
+                mode,
                 state: RefCell::default(),
                 events,
                 timer: Timer::new(move || {
@@ -194,6 +204,15 @@ impl Client {
     #[wasm_bindgen(getter)]
     pub fn deployment(&self) -> String {
         self.inner.names.app().to_string()
+    }
+
+    /// `'shared'`: the tabs share one coordinator, leader and backends;
+    /// `'isolated'`: the browser has no SharedWorker, and this tab runs its
+    /// deployment alone (its own leader and backends), while each key still
+    /// has one live backend across the tabs.
+    #[wasm_bindgen(getter)]
+    pub fn mode(&self) -> ModeJs {
+        JsValue::from_str(self.inner.mode.as_str()).unchecked_into()
     }
 
     /// `'leader'` while this tab holds the app's leader lock, else `'follower'`.
@@ -500,12 +519,27 @@ impl Inner {
     /// Opens a connection to the app's coordinator: the running SharedWorker
     /// of the app's name, or a new one if none runs (the old one died).
     fn connect_coordinator(self: &Rc<Self>) -> Result<(), TabworkerError> {
-        let worker = self
-            .options
-            .coordinator
-            .shared_worker(&self.names.coordinator())
-            .map_err(|e| TabworkerError::new(ErrorCode::CoordinatorUnavailable, e))?;
-        let port = worker.port();
+        let unavailable = |e: String| TabworkerError::new(ErrorCode::CoordinatorUnavailable, e);
+        let source = &self.options.coordinator;
+        let (port, worker): (MessagePort, web_sys::EventTarget) = match self.mode {
+            Mode::Shared => {
+                let worker = source.shared_worker(&self.names.coordinator()).map_err(unavailable)?;
+                (worker.port(), worker.into())
+            }
+            Mode::Isolated => {
+                // Its own coordinator, in a dedicated worker, reached on a channel's port.
+                let worker = source.worker(&self.names.coordinator()).map_err(unavailable)?;
+                let channel = MessageChannel::new().map_err(|e| unavailable(describe(&e)))?;
+                let transfer = js_sys::Array::of1(&channel.port2());
+                worker
+                    .post_message_with_transfer(&"tabworker:connect".into(), &transfer)
+                    .map_err(|e| unavailable(describe(&e)))?;
+                if let Some(old) = self.state.borrow_mut().coordinator_worker.replace(worker.clone()) {
+                    old.terminate();
+                }
+                (channel.port1(), worker.into())
+            }
+        };
         let weak = Rc::downgrade(self);
         let on_message = Listener::new(&port, "message", move |event: MessageEvent| {
             if let Some(inner) = weak.upgrade() {
@@ -546,6 +580,9 @@ impl Inner {
             if let Some(port) = state.coordinator.take() {
                 port.close();
             }
+            if let Some(worker) = state.coordinator_worker.take() {
+                worker.terminate();
+            }
             std::mem::take(&mut state.waiters)
         };
         let error: JsValue = TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed").into();
@@ -559,10 +596,8 @@ impl Inner {
 /// returned promise is the join's: it resolves when the coordinator
 /// welcomed this client, and rejects when the tab says the join failed.
 fn start_joining(inner: &Rc<Inner>) -> Result<js_sys::Promise, TabworkerError> {
+    // No SharedWorker is `Mode::Isolated`, not an error; no Web Locks is.
     let features = Features::detect();
-    if !features.shared_worker {
-        return Err(TabworkerError::new(ErrorCode::SharedWorkerUnavailable, "this browser has no SharedWorker"));
-    }
     if !features.web_locks {
         return Err(TabworkerError::new(
             ErrorCode::WebLocksUnavailable,

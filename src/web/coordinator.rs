@@ -55,22 +55,33 @@ pub fn run_coordinator(
     early_ports: Option<Vec<MessagePort>>,
     app: Option<String>,
 ) -> Result<CoordinatorHandle, TabworkerError> {
-    let scope = js_sys::global().dyn_into::<web_sys::SharedWorkerGlobalScope>().map_err(|_| {
-        TabworkerError::new(ErrorCode::InvalidArgument, "runCoordinator() must be called in a SharedWorker")
-    })?;
+    // A SharedWorker, whose tabs connect; or, in a browser without one, a
+    // tab's own dedicated worker, to which its tab posts a port.
+    let global = js_sys::global();
+    let (scope, name, event): (web_sys::EventTarget, String, &str) =
+        match global.dyn_into::<web_sys::SharedWorkerGlobalScope>() {
+            Ok(shared) => (shared.clone().into(), shared.name(), "connect"),
+            Err(global) => match global.dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
+                Ok(dedicated) => (dedicated.clone().into(), dedicated.name(), "message"),
+                Err(_) => {
+                    let detail = "runCoordinator() must be called in a SharedWorker (or a dedicated worker)";
+                    return Err(TabworkerError::new(ErrorCode::InvalidArgument, detail));
+                }
+            },
+        };
     let app = match app {
         Some(app) => app,
-        None => scope.name().strip_prefix("tabworker:").map(str::to_owned).ok_or_else(|| {
+        None => name.strip_prefix("tabworker:").map(str::to_owned).ok_or_else(|| {
             TabworkerError::new(
                 ErrorCode::InvalidArgument,
-                format!("the SharedWorker is named `{}`, not `tabworker:<app>`; pass the app's name", scope.name()),
+                format!("the worker is named `{name}`, not `tabworker:<app>`; pass the app's name"),
             )
         })?,
     };
     let app = AppName::new(app).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.to_string()))?;
     let mut handle = CoordinatorHandle::new(random_id(), LockNames::new(app))?;
     let weak = Rc::downgrade(&handle.host);
-    handle._connect = Some(Listener::new(&scope, "connect", move |event: MessageEvent| {
+    handle._connect = Some(Listener::new(&scope, event, move |event: MessageEvent| {
         if let (Some(host), Ok(port)) = (weak.upgrade(), event.ports().get(0).dyn_into::<MessagePort>()) {
             accept(&host, port);
         }

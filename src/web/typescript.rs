@@ -174,6 +174,10 @@ export interface TerminateOptions {
 /** A tab's part in the election. */
 export type Role = 'leader' | 'follower'
 
+/** `'shared'`: the tabs share a coordinator, a leader and its backends; `'isolated'`: no
+ * SharedWorker, so each tab runs the app alone, while each key keeps one live backend across tabs. */
+export type ClientMode = 'shared' | 'isolated'
+
 /** A tab's open session with the leader's backend. */
 export interface Session {
   /** The connect attempt; every reconnect is a new one. */
