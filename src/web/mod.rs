@@ -20,6 +20,8 @@ mod backend_session;
 mod client;
 #[cfg(feature = "coordinator")]
 mod coordinator;
+#[cfg(feature = "tab")]
+mod coordinator_link;
 mod error;
 mod features;
 #[cfg(feature = "tab")]
