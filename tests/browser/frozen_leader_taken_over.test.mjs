@@ -8,19 +8,9 @@
 // left alone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connectOk, keyedTabs, oneLeader, useBrowser, waitForStatus, waitUntil, watch } from './harness.mjs';
+import { connectOk, holdBusy, keyedTabs, oneLeader, useBrowser, waitForStatus, waitUntil, watch } from './harness.mjs';
 
 const env = useBrowser();
-
-/** Holds `page`'s main thread busy for `ms`, from the task after this call returns. */
-function holdBusy(page, ms) {
-  return page.evaluate((ms) => {
-    setTimeout(() => {
-      const end = Date.now() + ms;
-      while (Date.now() < end);
-    }, 0);
-  }, ms);
-}
 
 const epochOf = (page) => page.evaluate(() => window.client.epoch);
 const roleOf = (page) => page.evaluate(() => window.client.role);

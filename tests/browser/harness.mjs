@@ -82,6 +82,29 @@ export async function oneLeader(pages, { timeout = 5000 } = {}) {
   return found.indexOf('leader');
 }
 
+/** Crashes `page`'s renderer (CDP `Page.crash`) and closes what is left of it. */
+export async function crash(context, page) {
+  const cdp = await context.newCDPSession(page);
+  const crashed = new Promise((resolve) => page.once('crash', resolve));
+  // Page.crash never answers: the renderer is gone.
+  cdp.send('Page.crash').catch(() => {});
+  await crashed;
+  await page.close().catch(() => {});
+}
+
+/**
+ * Holds `page`'s main thread busy for `ms` (as a wedged or frozen tab), from the task after this
+ * call returns; an evaluate on the page meanwhile waits until it is done.
+ */
+export function holdBusy(page, ms) {
+  return page.evaluate((ms) => {
+    setTimeout(() => {
+      const end = Date.now() + ms;
+      while (Date.now() < end);
+    }, 0);
+  }, ms);
+}
+
 /** A round trip to the backend over the tab's session; the backend's answer. */
 export function echo(page, value = Math.random()) {
   return page.evaluate((value) => window.ask({ op: 'echo', value }, 3000), value);

@@ -5,7 +5,7 @@
 // session at the backend.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { echo, oneLeader, openTabs, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
+import { crash, echo, oneLeader, openTabs, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
 
 const env = useBrowser();
 
@@ -74,14 +74,7 @@ test('closing the leader tab: another takes over, until one tab is left', async 
 });
 
 test('crashing the leader tab\'s renderer: the same recovery', async () => {
-  await failOverUntilOneTabIsLeft(uniqueApp('crash'), async (context, page) => {
-    const cdp = await context.newCDPSession(page);
-    const crashed = new Promise((resolve) => page.once('crash', resolve));
-    // Page.crash never answers: the renderer is gone.
-    cdp.send('Page.crash').catch(() => {});
-    await crashed;
-    await page.close().catch(() => {});
-  });
+  await failOverUntilOneTabIsLeft(uniqueApp('crash'), crash);
 });
 
 test('closing a follower tab ends its session at the backend', async () => {

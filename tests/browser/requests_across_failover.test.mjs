@@ -7,7 +7,7 @@
 // covers the backends that died too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { oneLeader, openTabs, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
+import { crash, oneLeader, openTabs, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
 
 const env = useBrowser();
 
@@ -16,15 +16,6 @@ const BEFORE = 8; // requests made while the old leader serves
 const DURING = 4; // requests made just after it was told to go
 const AFTER = 4; // requests made when the follower learns its session ended
 const TIMEOUT_MS = 8000;
-
-async function crash(context, page) {
-  const cdp = await context.newCDPSession(page);
-  const crashed = new Promise((resolve) => page.once('crash', resolve));
-  // Page.crash never answers: the renderer is gone.
-  cdp.send('Page.crash').catch(() => {});
-  await crashed;
-  await page.close().catch(() => {});
-}
 
 async function run(index) {
   const context = await env.browser.newContext();

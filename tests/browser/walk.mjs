@@ -11,7 +11,7 @@
 //
 //   runWalk({ browser, baseUrl, seed, steps }) → { seed, steps: [...], stats }; throws
 //   an Error naming the seed, the step and the trail on the first broken rule.
-import { openTab, uniqueApp, waitUntil } from './harness.mjs';
+import { crash, holdBusy, openTab, uniqueApp, waitUntil } from './harness.mjs';
 
 const FIXTURES = '/tests/browser/fixtures';
 const OPTIONS = {
@@ -60,14 +60,6 @@ function install() {
     );
   };
   window.walk.locks = async () => (await navigator.locks.query()).held.map((l) => ({ name: l.name, mode: l.mode }));
-}
-
-async function crash(context, page) {
-  const cdp = await context.newCDPSession(page);
-  const crashed = new Promise((resolve) => page.once('crash', resolve));
-  cdp.send('Page.crash').catch(() => {});
-  await crashed;
-  await page.close().catch(() => {});
 }
 
 /** Picks the next step for the live tabs `tabs`. */
@@ -128,10 +120,7 @@ export async function runWalk({ browser, baseUrl, seed, steps, log = () => {} })
           stats.crashed += 1;
           break;
         case 'freeze':
-          await page.evaluate((ms) => setTimeout(() => {
-            const end = Date.now() + ms;
-            while (Date.now() < end);
-          }, 0), step.ms);
+          await holdBusy(page, step.ms);
           frozenUntil.set(page, Date.now() + step.ms + 50);
           stats.frozen += 1;
           break;
