@@ -7,19 +7,35 @@ import { echo, oneLeader, openTab, openTabs, uniqueApp, useBrowser } from './har
 
 const env = useBrowser();
 
+/**
+ * Two served tabs of a fresh app in `context`, and a same-origin page (at `path`) that is not a
+ * client: `{ app, pages, deployment, vandal }`. Every tab has a session, so the coordinator
+ * accepted the leader's claim.
+ */
+async function servedTabsAndVandal(context, prefix, path = '/pkg/tabworker.d.ts') {
+  const app = uniqueApp(prefix);
+  const pages = await openTabs(context, env.server.url, app, 2);
+  await oneLeader(pages);
+  await Promise.all(pages.map((p) => echo(p)));
+  const deployment = await pages[0].evaluate(() => window.client.deployment);
+  const vandal = await context.newPage();
+  await vandal.goto(`${env.server.url}${path}`);
+  return { app, pages, deployment, vandal };
+}
+
+/** The tabs of `app` are still served, and a new one still joins and is served. */
+async function stillServed(context, app, pages) {
+  await Promise.all(pages.map((p) => echo(p)));
+  const late = await openTab(context, env.server.url, app);
+  assert.ok(await echo(late));
+}
+
 test('malformed frames are refused and counted; the other tabs are still served', async () => {
   const context = await env.browser.newContext();
   try {
-    const app = uniqueApp('garbage');
-    const pages = await openTabs(context, env.server.url, app, 2);
-    await oneLeader(pages);
-    // Every tab has a session: the coordinator accepted the leader's claim, so
-    // a port of epoch 1 from a tab that does not lead is stale, not early.
-    await Promise.all(pages.map((p) => echo(p)));
-
-    const vandal = await context.newPage();
-    await vandal.goto(`${env.server.url}/www/index.html`);
-    const deployment = await pages[0].evaluate(() => window.client.deployment);
+    // The leader's claim was accepted, so a port of epoch 1 from a tab that does not lead is
+    // stale, not early.
+    const { app, pages, deployment, vandal } = await servedTabsAndVandal(context, 'garbage', '/www/index.html');
     const refusals = await vandal.evaluate(async (app) => {
       const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
       const build = app.slice(app.indexOf('@') + 1);
@@ -87,14 +103,7 @@ test('malformed frames are refused and counted; the other tabs are still served'
 test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the other tabs are still served', async () => {
   const context = await env.browser.newContext();
   try {
-    const app = uniqueApp('flood');
-    const pages = await openTabs(context, env.server.url, app, 2);
-    await oneLeader(pages);
-    await Promise.all(pages.map((p) => echo(p)));
-    const deployment = await pages[0].evaluate(() => window.client.deployment);
-
-    const vandal = await context.newPage();
-    await vandal.goto(`${env.server.url}/pkg/tabworker.d.ts`);
+    const { app, pages, deployment, vandal } = await servedTabsAndVandal(context, 'flood');
     const refusals = await vandal.evaluate(async (app) => {
       const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
       const codes = {};
@@ -114,9 +123,7 @@ test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the othe
     assert.deepEqual(refusals, { malformed: 1, 'no-hello': 5000 }, 'each frame refused once, with its code');
 
     // The others were served all along and still are; a new tab still joins.
-    await Promise.all(pages.map((p) => echo(p)));
-    const late = await openTab(context, env.server.url, app);
-    assert.ok(await echo(late));
+    await stillServed(context, app, pages);
   } finally {
     await context.close();
   }
@@ -125,14 +132,7 @@ test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the othe
 test('a page that floods connects after its hello is refused past 64 waiting, and the other tabs are still served', async () => {
   const context = await env.browser.newContext();
   try {
-    const app = uniqueApp('flood-connects');
-    const pages = await openTabs(context, env.server.url, app, 2);
-    await oneLeader(pages);
-    await Promise.all(pages.map((p) => echo(p)));
-    const deployment = await pages[0].evaluate(() => window.client.deployment);
-
-    const vandal = await context.newPage();
-    await vandal.goto(`${env.server.url}/pkg/tabworker.d.ts`);
+    const { app, pages, deployment, vandal } = await servedTabsAndVandal(context, 'flood-connects');
     const seen = await vandal.evaluate(async (app) => {
       const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
       const seen = { rejected: {}, connected: 0 };
@@ -157,10 +157,8 @@ test('a page that floods connects after its hello is refused past 64 waiting, an
     assert.ok(refused > 0, `past 64 waiting, connects are refused: ${JSON.stringify(seen)}`);
     assert.equal(refused + seen.connected, 2000, `each connect answered or refused once: ${JSON.stringify(seen)}`);
 
-    // The others were served all along and still are.
-    await Promise.all(pages.map((p) => echo(p)));
-    const late = await openTab(context, env.server.url, app);
-    assert.ok(await echo(late));
+    // The others were served all along and still are; a new tab still joins.
+    await stillServed(context, app, pages);
   } finally {
     await context.close();
   }
