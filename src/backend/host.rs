@@ -93,6 +93,9 @@ enum Stage {
     Stopping,
     /// The start code threw, or the app stopped.
     Finished,
+    /// A newer backend of its key, or a tab that took its leader's lead
+    /// over, took one of its locks: stale, it ended itself.
+    Lost,
 }
 
 /// A backend worker's state.
@@ -107,8 +110,6 @@ pub struct BackendHost {
     leader: Option<ClientId>,
     init: Option<BackendInit>,
     stage: Stage,
-    /// Its key's lock was taken by a newer backend of the key.
-    key_lost: bool,
     /// The tokens of the connects that reached this backend, with their
     /// secret tokens.
     admitted: Map<String, String>,
@@ -131,7 +132,6 @@ impl BackendHost {
             leader: None,
             init: None,
             stage: Stage::Listening,
-            key_lost: false,
             admitted: Map::new(),
             sessions: Map::new(),
             ignored: 0,
@@ -159,7 +159,7 @@ impl BackendHost {
     /// Whether this worker took its key's lock and still holds it (it runs,
     /// or ran, the app's code for its key).
     pub fn holds_key(&self) -> bool {
-        !matches!(self.stage, Stage::Listening | Stage::Locking | Stage::Hosting | Stage::Keying) && !self.key_lost
+        !matches!(self.stage, Stage::Listening | Stage::Locking | Stage::Hosting | Stage::Keying | Stage::Lost)
     }
 
     /// Whether `ready` was said.
@@ -230,7 +230,7 @@ impl BackendHost {
                 self.admitted.insert(admission.token, admission.secret_token);
             }
             (LeaderToBackend::StartSession(request), Stage::Ready) => self.start_session(request),
-            (LeaderToBackend::Stop, Stage::Stopping | Stage::Finished) => self.ignored += 1,
+            (LeaderToBackend::Stop, Stage::Stopping | Stage::Finished | Stage::Lost) => self.ignored += 1,
             (LeaderToBackend::Stop, _) => {
                 self.stage = Stage::Stopping;
                 self.outputs.push_back(BackendOutput::Stop);
@@ -276,6 +276,15 @@ impl BackendHost {
         }
     }
 
+    /// Moves on to `stage`, asking for `lock` (as `mode`): the next lock a
+    /// starting backend takes.
+    fn take(&mut self, stage: Stage, lock: LockId, mode: LockMode) {
+        let Some(names) = &self.names else { return };
+        let name = names.name(&lock);
+        self.stage = stage;
+        self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
+    }
+
     fn start(&mut self) {
         self.stage = Stage::Starting;
         self.outputs.push_back(BackendOutput::Start(self.init.clone()));
@@ -307,11 +316,8 @@ impl BackendHost {
     pub fn lock_granted(&mut self, lock: &LockId) {
         match lock {
             LockId::Liveness(_) if self.stage == Stage::Locking => {
-                let (Some(names), Some(leader)) = (&self.names, &self.leader) else { return };
-                let lock = LockId::Hosted(leader.clone());
-                let name = names.name(&lock);
-                self.stage = Stage::Hosting;
-                self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Shared });
+                let Some(leader) = self.leader.clone() else { return };
+                self.take(Stage::Hosting, LockId::Hosted(leader), LockMode::Shared);
             }
             LockId::Hosted(_) if self.stage == Stage::Hosting => match (&self.init, &self.names) {
                 (Some(init), Some(names)) => {
@@ -322,9 +328,7 @@ impl BackendHost {
                         (true, true) => (names.own_key(&init.key), LockMode::Steal),
                         (false, _) => (names.key(&init.key), LockMode::Steal),
                     };
-                    self.stage = Stage::Keying;
-                    let lock = LockId::Key(name.clone());
-                    self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
+                    self.take(Stage::Keying, LockId::Key(name), mode);
                 }
                 _ => self.start(),
             },
@@ -332,10 +336,8 @@ impl BackendHost {
                 let mount = self.init.as_ref().and_then(|i| Some((&i.key, i.mount.as_ref()?)));
                 match (mount, &self.names) {
                     (Some((key, directory)), Some(names)) => {
-                        let name = names.mount(key, directory);
-                        self.stage = Stage::Mounting;
-                        let lock = LockId::Mount(name.clone());
-                        self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
+                        let lock = LockId::Mount(names.mount(key, directory));
+                        self.take(Stage::Mounting, lock, LockMode::Exclusive);
                     }
                     _ => self.start(),
                 }
@@ -359,9 +361,8 @@ impl BackendHost {
     /// board ended this backend as `key_expired`, so this worker ends at
     /// once, whatever it was doing.
     pub fn lock_lost(&mut self, lock: &LockId) {
-        if matches!(lock, LockId::Key(_) | LockId::Hosted(_)) && !self.key_lost {
-            self.key_lost = true;
-            self.stage = Stage::Finished;
+        if matches!(lock, LockId::Key(_) | LockId::Hosted(_)) && self.stage != Stage::Lost {
+            self.stage = Stage::Lost;
             self.outputs.push_back(BackendOutput::Exit);
         }
     }
@@ -441,21 +442,32 @@ mod tests {
         assert_eq!(drain(&mut host), [], "granted again: nothing more");
     }
 
-    #[test]
-    fn a_keyed_backend_takes_its_keys_lock_from_any_stale_holder_and_ends_when_it_loses_it() {
-        let mut host = BackendHost::new("w1", false);
-        let init = BackendInit {
-            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
+    fn init_of(id: &str) -> BackendInit {
+        BackendInit {
+            backend_id: crate::model::ids::BackendId::new(id).unwrap(),
             key: "room".into(),
             env: Default::default(),
             mount: None,
             admitted: Vec::new(),
-        };
+        }
+    }
+
+    /// Worker `worker` of leader `c0` in `app`, given `init` and granted its
+    /// liveness and hosted locks; what it asked for, drained.
+    fn keying(worker: &str, app: &str, init: BackendInit) -> (BackendHost, Vec<BackendOutput>) {
+        let mut host = BackendHost::new(worker, false);
         let leader_id = ClientId::new("c0").unwrap();
-        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app".into(), backend: Some(init.clone()) }));
-        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
+        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: app.into(), backend: Some(init) }));
+        host.lock_granted(&LockId::Liveness(format!("tabworker:{app}:liveness:{worker}")));
         host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
-        drain(&mut host);
+        let out = drain(&mut host);
+        (host, out)
+    }
+
+    #[test]
+    fn a_keyed_backend_takes_its_keys_lock_from_any_stale_holder_and_ends_when_it_loses_it() {
+        let init = init_of("b1");
+        let (mut host, _) = keying("w1", "app", init.clone());
         host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
         host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
         assert_eq!(drain(&mut host), [], "no key lock asked twice");
@@ -474,63 +486,27 @@ mod tests {
         assert_eq!(drain(&mut host), [], "and does nothing more");
     }
 
-    fn init_of(id: &str) -> BackendInit {
-        BackendInit {
-            backend_id: crate::model::ids::BackendId::new(id).unwrap(),
-            key: "room".into(),
-            env: Default::default(),
-            mount: None,
-            admitted: Vec::new(),
-        }
-    }
-
     #[test]
     fn a_keyed_backend_of_a_tab_running_alone_waits_for_its_keys_lock() {
-        let mut host = BackendHost::new("w1", false);
-        let init = BackendInit {
-            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
-            key: "room".into(),
-            env: Default::default(),
-            mount: None,
-            admitted: Vec::new(),
-        };
-        let leader_id = ClientId::new("c0").unwrap();
-        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app@v1~c0".into(), backend: Some(init) }));
-        host.lock_granted(&LockId::Liveness("tabworker:app@v1~c0:liveness:w1".into()));
-        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        let (_, out) = keying("w1", "app@v1~c0", init_of("b1"));
         let name = "tabworker:app@v1:key:room".to_owned();
         let wait = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Exclusive };
-        assert_eq!(drain(&mut host).last(), Some(&wait), "another tab's backend of the key is live: it waits");
+        assert_eq!(out.last(), Some(&wait), "another tab's backend of the key is live: it waits");
 
         // Its default backend is its own.
-        let mut own = BackendHost::new("w2", false);
         let init = BackendInit { key: crate::fleet::DEFAULT_KEY.into(), ..init_of("b2") };
-        let leader_id = ClientId::new("c0").unwrap();
-        own.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app@v1~c0".into(), backend: Some(init) }));
-        own.lock_granted(&LockId::Liveness("tabworker:app@v1~c0:liveness:w2".into()));
-        own.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        let (_, out) = keying("w2", "app@v1~c0", init);
         let name = "tabworker:app@v1~c0:key:tabworker%3Adefault".to_owned();
         let steal = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal };
-        assert_eq!(drain(&mut own).last(), Some(&steal));
+        assert_eq!(out.last(), Some(&steal));
     }
 
     #[test]
     fn a_keyed_backend_asks_for_its_keys_lock_by_stealing_it() {
-        let mut host = BackendHost::new("w1", false);
-        let init = BackendInit {
-            backend_id: crate::model::ids::BackendId::new("b1").unwrap(),
-            key: "room".into(),
-            env: Default::default(),
-            mount: None,
-            admitted: Vec::new(),
-        };
-        let leader_id = ClientId::new("c0").unwrap();
-        host.from_leader(Ok(LeaderToBackend::Init { leader_id, app: "app".into(), backend: Some(init) }));
-        host.lock_granted(&LockId::Liveness("tabworker:app:liveness:w1".into()));
-        host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
+        let (_, out) = keying("w1", "app", init_of("b1"));
         let name = "tabworker:app:key:room".to_owned();
         let steal = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal };
-        assert_eq!(drain(&mut host).last(), Some(&steal));
+        assert_eq!(out.last(), Some(&steal));
     }
 
     #[test]
