@@ -49,14 +49,11 @@ pub(super) async fn open_sync(dir: JsValue, name: JsValue, options: JsValue) -> 
     }
 }
 
-/// Resolves after `ms` milliseconds.
+/// Resolves after `ms` milliseconds (one of the core's [`retry_waits`]).
 async fn sleep(ms: u64) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout = get(&js_sys::global(), "setTimeout").dyn_into::<js_sys::Function>();
-        match set_timeout {
-            Ok(set_timeout) => drop(set_timeout.call2(&JsValue::NULL, &resolve, &(ms as f64).into())),
-            Err(_) => drop(resolve.call0(&JsValue::NULL)),
-        }
+        let ms = u32::try_from(ms).unwrap_or(u32::MAX);
+        gloo_timers::callback::Timeout::new(ms, move || drop(resolve.call0(&JsValue::NULL))).forget();
     });
     let _ = JsFuture::from(promise).await;
 }

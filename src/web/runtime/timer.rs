@@ -2,8 +2,9 @@
 //! (quinn's pattern): a single `setTimeout` at a time (gloo-timers'
 //! `Timeout`, cleared when dropped), set again only when the deadline moves
 //! earlier (or once it fired).
-//! It is the only `setTimeout` of the browser layer: every deadline is the
-//! core's.
+//! It is the browser layer's one timer of the core's deadlines; the only
+//! other is `ctx.openSync`'s wait between tries of a locked file
+//! (`web::mount`), whose waits the core gives too.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
