@@ -202,7 +202,8 @@ impl Coordinator {
     /// called: the first deadline of a connection that has not said `hello`,
     /// or of the leader's watchdog while other tabs are connected.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let watchdog = self.watchdog.next_deadline(&self.followers());
+        // The followers are listed only while the leader owes: not on every message.
+        let watchdog = self.watchdog.owes().then(|| self.watchdog.next_deadline(&self.followers())).flatten();
         [self.conns.next_deadline(), watchdog].into_iter().flatten().min()
     }
 

@@ -110,6 +110,11 @@ impl Watchdog {
         }
     }
 
+    /// Whether the leader owes an answer (it is watched more closely).
+    pub(super) fn owes(&self) -> bool {
+        self.watched.as_ref().is_some_and(|w| w.owes.is_some())
+    }
+
     /// How many takeovers were ordered within the window before `now`.
     pub(super) fn recent_takeovers(&self, now: Timestamp) -> usize {
         self.ordered.iter().filter(|&&at| now.millis_since(at) < TAKEOVER_WINDOW_MS).count()
