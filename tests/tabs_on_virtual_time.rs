@@ -150,7 +150,7 @@ fn three_tabs_started_together_elect_one_leader_and_share_its_worker() {
 }
 
 #[test]
-fn killing_the_leader_fails_over_to_one_new_worker_with_a_higher_epoch_and_fresh_sessions() {
+fn killing_the_leader_fails_over_to_its_standby_worker_with_a_higher_epoch_and_fresh_sessions() {
     let mut sim = Sim::new(traced());
     for _ in 0..5 {
         sim.open_tab();
@@ -165,8 +165,10 @@ fn killing_the_leader_fails_over_to_one_new_worker_with_a_higher_epoch_and_fresh
         let [old_leader] = sim.leaders()[..] else { panic!("one leader expected: {:?}", sim.leaders()) };
         let old_epoch = sim.tab(old_leader).leading().expect("the leader leads");
         let old_worker = sim.tab_ctx(old_leader).worker.expect("the leader has a worker");
-        let spawns = sim.stats().spawns;
+        let (spawns, adoptions) = (sim.stats().spawns, sim.stats().adoptions);
         let seen = sim.connections().len();
+        // The next in line keeps the one standby worker.
+        let [standby] = sim.live_standbys()[..] else { panic!("one standby expected: {:?}", sim.live_standbys()) };
 
         let killed_at = sim.now_us();
         sim.kill_tab(old_leader);
@@ -198,7 +200,11 @@ fn killing_the_leader_fails_over_to_one_new_worker_with_a_higher_epoch_and_fresh
         }
 
         assert_settled(&mut sim, "after a failover");
-        assert_eq!(sim.stats().spawns, spawns + 1, "exactly one worker spawned per failover");
+        assert_eq!(new_worker, standby, "the new leader adopted its standby");
+        assert_eq!(sim.stats().spawns, spawns, "no worker started from nothing");
+        assert_eq!(sim.stats().adoptions, adoptions + 1);
+        let standbys = sim.live_standbys();
+        assert_eq!(standbys.len(), usize::from(sim.live_tabs().len() > 1), "the standby moved on: {standbys:?}");
     }
     assert_eq!(failovers.len(), 4);
 }

@@ -42,6 +42,7 @@ mod admission;
 mod board;
 mod conns;
 mod ports;
+mod standby;
 mod watchdog;
 
 use crate::model::code::ErrorCode;
@@ -57,6 +58,7 @@ pub use admission::{MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB};
 use board::{Board, Recorded};
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
+use standby::Standby;
 use watchdog::{Bark, Watchdog};
 pub use watchdog::{MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS, TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS};
 
@@ -120,6 +122,8 @@ pub struct Coordinator {
     /// Watches the leader's main thread, and orders a takeover of one that
     /// stopped running.
     watchdog: Watchdog,
+    /// The follower told to keep a warm standby worker.
+    standby: Standby,
     rejected: u64,
     outputs: VecDeque<CoordinatorOutput>,
 }
@@ -139,6 +143,7 @@ impl Coordinator {
             earlier_term: None,
             floor: Epoch::ZERO,
             watchdog: Watchdog::default(),
+            standby: Standby::default(),
             rejected: 0,
             outputs: VecDeque::new(),
         }
@@ -222,6 +227,26 @@ impl Coordinator {
                 }
             }
         }
+        self.place_standby();
+    }
+
+    /// The follower told to keep a warm standby worker
+    /// ([`standby`](self::standby)'s rules).
+    pub fn standby(&self) -> Option<ConnId> {
+        self.standby.tab()
+    }
+
+    /// Tells the oldest follower, if it changed, to keep the standby, and
+    /// the one before it to stop.
+    fn place_standby(&mut self) {
+        // No leader connected: it stays where it is, likely on the tab the
+        // lock goes to next.
+        let Some((_, leader)) = self.leader() else { return };
+        let next = self.conns.first_introduced_except(leader);
+        let conns = &self.conns;
+        for (to, on) in self.standby.place(next, |tab| conns.contains(tab) && tab != leader) {
+            self.send(to, CoordinatorToTab::Standby { on });
+        }
     }
 
     /// How many takeovers of a silent leader were ordered in the last
@@ -243,6 +268,7 @@ impl Coordinator {
     /// are `terminated` (`lost`).
     pub fn tab_gone(&mut self, now: Timestamp, conn: ConnId) {
         self.close(now, conn);
+        self.place_standby();
     }
 
     /// Forgets `conn`, if open, and closes its port.
@@ -286,6 +312,7 @@ impl Coordinator {
         for to in demands {
             self.watchdog.demand(now, to);
         }
+        self.place_standby();
     }
 
     fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
@@ -597,13 +624,59 @@ mod tests {
         Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()))
     }
 
+    /// What was sent, without the standby's moves (their own test follows them).
     fn drain(k: &mut Coordinator) -> Vec<(ConnId, CoordinatorToTab)> {
+        sent(k).into_iter().filter(|(_, m)| !matches!(m, CoordinatorToTab::Standby { .. })).collect()
+    }
+
+    fn sent(k: &mut Coordinator) -> Vec<(ConnId, CoordinatorToTab)> {
         std::iter::from_fn(|| k.poll_output())
             .filter_map(|out| match out {
                 CoordinatorOutput::Send { to, message } => Some((to, message)),
                 _ => None,
             })
             .collect()
+    }
+
+    fn standby_moves(k: &mut Coordinator) -> Vec<(ConnId, bool)> {
+        (sent(k).into_iter())
+            .filter_map(|(to, m)| match m {
+                CoordinatorToTab::Standby { on } => Some((to, on)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_oldest_follower_keeps_the_standby_and_it_moves_when_that_tab_goes_or_leads() {
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        assert_eq!(standby_moves(&mut k), [], "no standby before a leader");
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        hello(&mut k, 3);
+        hello(&mut k, 4);
+        assert_eq!(standby_moves(&mut k), [(ConnId(2), true)], "one tab, the oldest follower, told once");
+        assert_eq!(k.standby(), Some(ConnId(2)));
+
+        // The standby's tab goes: the next oldest keeps it.
+        k.tab_gone(T0, ConnId(2));
+        assert_eq!(standby_moves(&mut k), [(ConnId(3), true)]);
+        // The leader goes: the standby stays where it is, on the tab likely granted the lock next…
+        k.tab_gone(T0, ConnId(1));
+        assert_eq!(standby_moves(&mut k), []);
+        // …which claims the lead, having used it: the next follower keeps one, nobody is told off.
+        k.handle(T0, ConnId(3), Ok(claim(3)));
+        assert_eq!(standby_moves(&mut k), [(ConnId(4), true)]);
+        // Another tab won the lock instead: the standby moves to the oldest follower, off first.
+        hello(&mut k, 5);
+        k.handle(T0, ConnId(5), Ok(claim(5)));
+        assert_eq!(standby_moves(&mut k), [(ConnId(4), false), (ConnId(3), true)]);
+        // The last follower goes: nobody keeps one.
+        k.tab_gone(T0, ConnId(4));
+        k.tab_gone(T0, ConnId(3));
+        assert_eq!(standby_moves(&mut k), [], "a gone tab is told nothing");
+        assert_eq!(k.standby(), None);
     }
 
     fn hello(k: &mut Coordinator, n: u32) {

@@ -301,6 +301,13 @@ pub enum CoordinatorToTab {
         /// How long it has been silent.
         silent_ms: u64,
     },
+    /// To one follower, the next in line: keep a backend worker loaded
+    /// (`on`), so that if it takes the lead it only sends `init`; or stop
+    /// keeping it (`on` false), another tab is next in line now.
+    Standby {
+        /// Whether to keep one.
+        on: bool,
+    },
     /// The tab's last frame was refused.
     Rejected {
         /// Why, e.g. [`ErrorCode::Malformed`] or [`ErrorCode::StaleEpoch`].
@@ -333,6 +340,7 @@ impl WireMessage for CoordinatorToTab {
             CoordinatorToTab::Terminate(_) => "terminate",
             CoordinatorToTab::Probe { .. } => "probe",
             CoordinatorToTab::TakeOver { .. } => "take-over",
+            CoordinatorToTab::Standby { .. } => "standby",
             CoordinatorToTab::Rejected { .. } => "rejected",
         }
     }
@@ -454,6 +462,7 @@ impl ToValue for CoordinatorToTab {
             CoordinatorToTab::Terminate(call) => record.merge(call.to_value()),
             CoordinatorToTab::Probe { epoch } => record.put("epoch", epoch),
             CoordinatorToTab::TakeOver { epoch, silent_ms } => record.put("epoch", epoch).put("silent_ms", silent_ms),
+            CoordinatorToTab::Standby { on } => record.put("on", on),
             CoordinatorToTab::Rejected { code, detail } => record.put("code", code).put("detail", detail),
         }
         .done()
@@ -484,6 +493,7 @@ impl FromValue for CoordinatorToTab {
             "take-over" => {
                 CoordinatorToTab::TakeOver { epoch: fields.req("epoch")?, silent_ms: fields.req("silent_ms")? }
             }
+            "standby" => CoordinatorToTab::Standby { on: fields.req("on")? },
             "rejected" => CoordinatorToTab::Rejected { code: fields.req("code")?, detail: fields.req("detail")? },
             other => return Err(unknown_type(other)),
         })
@@ -624,6 +634,8 @@ pub(crate) mod examples {
             CoordinatorToTab::Terminate(terminate()),
             CoordinatorToTab::Probe { epoch: leadership().epoch },
             CoordinatorToTab::TakeOver { epoch: leadership().epoch, silent_ms: 1_500 },
+            CoordinatorToTab::Standby { on: true },
+            CoordinatorToTab::Standby { on: false },
             CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "missing field".into() },
         ]
     }

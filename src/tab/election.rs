@@ -127,9 +127,10 @@ impl Tab {
         }
     }
 
-    /// Creates the leader's worker, with a deadline for its `ready`. It is
-    /// the default backend: the fleet hosts it under a new backend id,
-    /// `scheduled` and `loading` at once, and it runs the default script.
+    /// Creates the leader's worker, with a deadline for its `ready`, or
+    /// adopts the standby worker. It is the default backend: the fleet hosts
+    /// it under a new backend id, `scheduled` and `loading` at once, and it
+    /// runs the default script.
     pub(super) fn spawn(&mut self, now: Timestamp) {
         let Some(worker) = self.fleet.host_default(now) else {
             // The fleet hosts no two default backends; the last one ended
@@ -141,8 +142,15 @@ impl Tab {
             worker: worker.clone(),
             ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS),
         });
-        self.outputs.push_back(TabOutput::SpawnWorker { backend_id: worker, tag: None });
+        // The standby worker, if this tab keeps one, is already loaded.
+        let Some(listening) = self.adopt_standby(&worker) else {
+            self.outputs.push_back(TabOutput::SpawnWorker { backend_id: worker, tag: None });
+            return self.pull_fleet(now);
+        };
         self.pull_fleet(now);
+        if listening {
+            self.on_own_worker_frame(now, &worker, Ok(BackendToLeader::Listening));
+        }
     }
 
     /// A leadership announced by the coordinator.

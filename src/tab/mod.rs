@@ -53,6 +53,7 @@ mod output;
 mod sessions;
 mod settings;
 mod stages;
+mod standby;
 mod watches;
 
 use std::collections::VecDeque;
@@ -101,6 +102,8 @@ pub struct Tab {
     /// The keyed backends this tab hosts while it leads, its default
     /// backend among them.
     fleet: Fleet,
+    /// The worker kept loaded while this tab is next in line for the lead.
+    standby: standby::Standby,
     attempts: u64,
     retry_ms: u64,
     ignored: u64,
@@ -122,6 +125,7 @@ impl Tab {
             calls: calls::Calls::default(),
             watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
+            standby: standby::Standby::Off,
             id,
             names,
             membership: Membership::New,
@@ -249,6 +253,7 @@ impl Tab {
             CoordinatorToTab::NewLeader(leadership) => self.learn(now, leadership),
             CoordinatorToTab::Probe { epoch } => self.probed(epoch),
             CoordinatorToTab::TakeOver { epoch, .. } => self.take_over(epoch),
+            CoordinatorToTab::Standby { on } => self.standby_told(on),
             CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
                 if let Some(worker) = self.worker().cloned() {
                     let message = LeaderToBackend::StartSession(request);
@@ -348,6 +353,7 @@ impl Tab {
             self.release(watch);
         }
         self.leave_keyed();
+        self.drop_standby();
         if self.lead != Lead::Follower {
             self.stop_leading(now);
         }
@@ -408,6 +414,8 @@ impl Tab {
     fn coordinator_lost(&mut self, now: Timestamp, lock: LockId) {
         self.coordinator_watch = None;
         self.release(lock);
+        // The new coordinator names its own standby.
+        self.drop_standby();
         // Greeting from now on; `say_hello` below sets the deadline again.
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
         if matches!(self.session, Session::Requested { .. }) {

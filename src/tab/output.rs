@@ -119,6 +119,19 @@ pub enum TabOutput {
         /// Its tag.
         tag: Option<String>,
     },
+    /// Create the standby worker (see [`Tab::has_standby`](crate::Tab::has_standby)), running the default
+    /// backend script: its frames go to [`Tab::from_standby`](crate::Tab::from_standby) and its
+    /// failure to [`Tab::standby_error`](crate::Tab::standby_error) until it is adopted.
+    SpawnStandby,
+    /// The standby worker is the worker of backend `backend_id` from now
+    /// on, as if [`TabOutput::SpawnWorker`] had created it: its frames go
+    /// to [`Tab::from_worker`](crate::Tab::from_worker).
+    AdoptStandby {
+        /// The backend (the default one).
+        backend_id: BackendId,
+    },
+    /// `terminate()` the standby worker.
+    KillStandby,
     /// Post to the worker of backend `backend_id`.
     ToWorker {
         /// The backend.

@@ -407,6 +407,9 @@ impl Inner {
                 }
             }
             TabOutput::SpawnWorker { backend_id, tag } => self.spawn_worker(backend_id, tag),
+            TabOutput::SpawnStandby => self.spawn_standby(),
+            TabOutput::AdoptStandby { backend_id } => self.adopt_standby(backend_id),
+            TabOutput::KillStandby => self.kill_standby(),
             TabOutput::ToWorker { backend_id, message } => self.to_worker(&backend_id, &message),
             TabOutput::KillWorker { backend_id } => self.kill_worker(&backend_id),
             TabOutput::OpenKeyed { session_id, message } => self.open_keyed(session_id, message),

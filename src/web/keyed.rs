@@ -11,6 +11,7 @@
 //! the client's [`tables`](super::tables), and converts values to and from
 //! JavaScript.
 
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
@@ -23,7 +24,8 @@ use super::runtime::clock::now;
 use super::runtime::codec::{from_js, to_js};
 use super::runtime::frames::{Received, post_frame, receive};
 use super::runtime::listener::Listener;
-use super::tables::Ports;
+use super::tables::{HostedWorker, Ports, Route};
+use super::workers::WorkerSource;
 use crate::model::connect::ConnectRequest;
 use crate::model::ids::{BackendId, SessionId};
 use crate::protocol::{BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend};
@@ -271,40 +273,96 @@ impl Inner {
     /// Creates the worker of a backend this tab hosts: its own (the default
     /// backend, `tag` none) or a keyed backend's.
     pub(super) fn spawn_worker(self: &Rc<Self>, backend_id: BackendId, tag: Option<String>) {
-        let url = match &tag {
+        let source = match &tag {
             Some(tag) => self.options.backends.get(tag).cloned(),
             None => Some(self.options.backend.clone()),
         };
         let name = format!("{}:backend:{backend_id}", self.names.coordinator());
-        let created = url.ok_or_else(|| format!("no script for tag {tag:?}")).and_then(|source| source.worker(&name));
-        let worker = match created {
-            Ok(worker) => worker,
+        let route = Rc::new(RefCell::new(Some(backend_id.clone())));
+        let started = source
+            .ok_or_else(|| format!("no script for tag {tag:?}"))
+            .and_then(|s| self.start_worker(&s, &name, route));
+        match started {
+            Ok((worker, listeners, _)) => {
+                self.keyed.borrow_mut().workers.insert(backend_id, (worker, listeners));
+            }
             Err(detail) => {
                 web_sys::console::warn_1(&format!("tabworker client: backend `{backend_id}`: {detail}").into());
                 self.tab.borrow_mut().worker_error(now(), &backend_id, detail);
-                return;
             }
+        }
+    }
+
+    /// Creates the standby worker: the default backend script, loaded and
+    /// waiting for an `init` it gets only if this tab comes to lead.
+    pub(super) fn spawn_standby(self: &Rc<Self>) {
+        let name = format!("{}:backend:standby", self.names.coordinator());
+        match self.start_worker(&self.options.backend, &name, Rc::new(RefCell::new(None))) {
+            Ok(standby) => self.keyed.borrow_mut().standby = Some(standby),
+            Err(detail) => {
+                web_sys::console::warn_1(&format!("tabworker client: the standby worker: {detail}").into());
+                self.tab.borrow_mut().standby_error();
+            }
+        }
+    }
+
+    /// The standby worker becomes the worker of the default backend `backend_id`.
+    pub(super) fn adopt_standby(self: &Rc<Self>, backend_id: BackendId) {
+        let standby = self.keyed.borrow_mut().standby.take();
+        let Some((worker, listeners, route)) = standby else {
+            let detail = "the standby worker is gone".to_owned();
+            return self.tab.borrow_mut().worker_error(now(), &backend_id, detail);
         };
-        let (weak, id) = (Rc::downgrade(self), backend_id.clone());
+        *route.borrow_mut() = Some(backend_id.clone());
+        self.keyed.borrow_mut().workers.insert(backend_id, (worker, listeners));
+    }
+
+    /// `terminate()`s the standby worker.
+    pub(super) fn kill_standby(&self) {
+        if let Some((worker, ..)) = self.keyed.borrow_mut().standby.take() {
+            worker.terminate();
+        }
+    }
+
+    /// Creates a worker named `name` from `source`, whose frames and failure
+    /// go to the tab as those of the backend `route` names, or of the
+    /// standby while it names none.
+    fn start_worker(self: &Rc<Self>, source: &WorkerSource, name: &str, route: Route) -> Result<HostedWorker, String> {
+        let worker = source.worker(name)?;
+        let (weak, to) = (Rc::downgrade(self), route.clone());
         let on_message = Listener::new(&worker, "message", move |event: MessageEvent| {
             let Some(inner) = weak.upgrade() else { return };
             let Received { message, port } = receive::<BackendToLeader>("client", "a backend", &event);
             inner.state.borrow_mut().carried = port;
-            inner.tab.borrow_mut().from_worker(now(), &id, message);
+            let id = to.borrow().clone();
+            match id {
+                Some(id) => inner.tab.borrow_mut().from_worker(now(), &id, message),
+                None => inner.tab.borrow_mut().from_standby(message),
+            }
             inner.pump();
         });
-        let (weak, id) = (Rc::downgrade(self), backend_id.clone());
+        let (weak, to) = (Rc::downgrade(self), route.clone());
         let on_error = Listener::new(&worker, "error", move |event: web_sys::Event| {
             let Some(inner) = weak.upgrade() else { return };
             let detail = match event.dyn_ref::<web_sys::ErrorEvent>() {
                 Some(error) => error.message(),
                 None => "the script failed to load".to_owned(),
             };
-            web_sys::console::warn_1(&format!("tabworker client: backend `{id}` failed: {detail}").into());
-            inner.tab.borrow_mut().worker_error(now(), &id, detail);
+            let id = to.borrow().clone();
+            web_sys::console::warn_1(
+                &format!(
+                    "tabworker client: backend `{}` failed: {detail}",
+                    id.as_ref().map_or("standby", |id| id.as_str())
+                )
+                .into(),
+            );
+            match id {
+                Some(id) => inner.tab.borrow_mut().worker_error(now(), &id, detail),
+                None => inner.tab.borrow_mut().standby_error(),
+            }
             inner.pump();
         });
-        self.keyed.borrow_mut().workers.insert(backend_id, (worker, [on_message, on_error]));
+        Ok((worker, [on_message, on_error], route))
     }
 
     /// Posts to the worker of a keyed backend this tab hosts.
@@ -329,7 +387,8 @@ impl Inner {
         for ports in keyed.sessions.into_values() {
             ports.close();
         }
-        for (worker, _) in keyed.workers.into_values() {
+        let standby = keyed.standby.map(|(worker, listeners, _)| (worker, listeners));
+        for (worker, _) in keyed.workers.into_values().chain(standby) {
             worker.terminate();
         }
     }

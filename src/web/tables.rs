@@ -7,6 +7,9 @@
 use crate::model::map::Map;
 
 use js_sys::Promise;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use wasm_bindgen::JsValue;
 use web_sys::{MessagePort, Worker};
 
@@ -74,4 +77,13 @@ pub(super) struct Keyed {
     pub(super) sessions: Map<SessionId, Ports>,
     /// The workers of the backends this tab hosts, with their listeners.
     pub(super) workers: Map<BackendId, (Worker, [Listener; 2])>,
+    /// The standby worker, while this tab keeps one.
+    pub(super) standby: Option<HostedWorker>,
 }
+
+/// The backend whose frames a worker's listeners pass to the tab; none
+/// while the worker is the standby.
+pub(super) type Route = Rc<RefCell<Option<BackendId>>>;
+
+/// A worker, its `message` and `error` listeners, and where they send.
+pub(super) type HostedWorker = (Worker, [Listener; 2], Route);

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tabworker::{BackendId, BackendState, BackendStatus, Lifecycle, LockMode};
+use tabworker::{BackendId, BackendState, BackendStatus, ConnId, Lifecycle, LockMode};
 
 use super::Sim;
 use super::keyed::tab_of;
@@ -155,6 +155,18 @@ impl Sim {
             fail(format!("{} live workers: {workers:?}", workers.len()));
             return Err(errors);
         };
+        // At most one standby, kept by the follower the coordinator named.
+        let standbys = self.live_standbys();
+        if standbys.len() > 1 {
+            fail(format!("{} standby workers: {standbys:?}", standbys.len()));
+        }
+        for &w in &standbys {
+            let owner = self.workers[w].owner;
+            let named = self.coordinator.standby() == self.tabs[owner].conn.map(ConnId);
+            if owner == leader || self.tabs[owner].standby != Some(w) || !self.tabs[owner].tab.has_standby() || !named {
+                fail(format!("standby w{w} of tab{owner} is not the one the coordinator named"));
+            }
+        }
         let host = &self.workers[worker].host;
         if self.workers[worker].owner != leader || !host.is_ready() || host.leader() != Some(&leader_id) {
             fail(format!("w{worker} is not the ready worker of leader tab{leader}"));

@@ -397,7 +397,7 @@ impl Sim {
     /// Whether tab `ix` still has worker `w` (its own, or a keyed one).
     pub(super) fn has_worker(&self, ix: usize, w: usize) -> bool {
         match &self.workers[w].backend {
-            None => self.tabs[ix].worker == Some(w),
+            None => self.tabs[ix].worker == Some(w) || self.tabs[ix].standby == Some(w),
             Some(backend_id) => self.tabs[ix].app.workers.get(backend_id) == Some(&w),
         }
     }

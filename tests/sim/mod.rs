@@ -310,7 +310,19 @@ impl Sim {
 
     /// Tabs' own workers (their default backends) not terminated.
     pub fn live_workers(&self) -> Vec<usize> {
-        (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.workers[w].backend.is_none()).collect()
+        (0..self.workers.len())
+            .filter(|&w| self.workers[w].alive && self.workers[w].backend.is_none() && !self.is_standby(w))
+            .collect()
+    }
+
+    /// The standby workers alive, adopted by nobody yet.
+    pub fn live_standbys(&self) -> Vec<usize> {
+        (0..self.workers.len()).filter(|&w| self.workers[w].alive && self.is_standby(w)).collect()
+    }
+
+    /// Whether worker `w` is a standby not adopted yet.
+    fn is_standby(&self, w: usize) -> bool {
+        self.workers[w].backend.is_none() && self.workers[w].default_of.is_none()
     }
 
     /// The worker tab `ix`'s open session talks to, if it is connected.
@@ -430,6 +442,7 @@ impl Sim {
             alive: true,
             closed: false,
             worker: None,
+            standby: None,
             port: None,
             timer: None,
             grants_from_us,
@@ -474,10 +487,8 @@ impl Sim {
         ctx.closed = true;
         ctx.port = None;
         let keyed: Vec<usize> = std::mem::take(&mut ctx.app.workers).into_values().collect();
-        if let Some(w) = ctx.worker.take() {
-            self.kill_worker(w);
-        }
-        for w in keyed {
+        let own = [ctx.worker.take(), ctx.standby.take()];
+        for w in own.into_iter().flatten().chain(keyed) {
             self.kill_worker(w);
         }
         self.release_all(Ctx::Tab(ix));
@@ -763,6 +774,8 @@ impl Sim {
                 let now = self.now();
                 if let Some(backend_id) = self.serves(worker).cloned() {
                     self.tabs[tab].tab.from_worker(now, &backend_id, frame);
+                } else if self.tabs[tab].standby == Some(worker) {
+                    self.tabs[tab].tab.from_standby(frame);
                 }
                 self.after_tab_input(tab, port);
             }
@@ -837,6 +850,8 @@ impl Sim {
                 let now = self.now();
                 if let Some(backend_id) = self.serves(worker).cloned() {
                     self.tabs[tab].tab.worker_error(now, &backend_id, format!("w{worker} crashed"));
+                } else if self.tabs[tab].standby == Some(worker) {
+                    self.tabs[tab].tab.standby_error();
                 }
                 self.after_tab_input(tab, None);
             }
@@ -909,6 +924,13 @@ impl Sim {
                         self.spawn(ix, backend_id);
                     } else {
                         self.spawn_keyed(ix, backend_id, tag);
+                    }
+                }
+                TabOutput::SpawnStandby => self.spawn_standby(ix),
+                TabOutput::AdoptStandby { backend_id } => self.adopt_standby(ix, backend_id),
+                TabOutput::KillStandby => {
+                    if let Some(w) = self.tabs[ix].standby.take() {
+                        self.kill_worker(w);
                     }
                 }
                 TabOutput::ToWorker { backend_id, message } if self.own_worker(ix, &backend_id).is_some() => {
@@ -1074,6 +1096,39 @@ impl Sim {
         let ready_at = self.now_us + self.cfg.spawn_latency_us;
         self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
         self.drain_worker(w);
+    }
+
+    /// Tab `ix` keeps a standby worker: loaded like its own, serving nothing.
+    fn spawn_standby(&mut self, ix: usize) {
+        if let Some(old) = self.tabs[ix].standby.take() {
+            self.violation(format!("tab{ix} spawns a standby over w{old}"));
+            self.kill_worker(old);
+        }
+        let w = self.workers.len();
+        self.workers.push(WorkerCtx::new(w, ix, self.now_us, App::Plain, None, None));
+        self.tabs[ix].standby = Some(w);
+        self.stats.standby_spawns += 1;
+        trace!(self, "  w{w} spawned by tab{ix} as its standby");
+        let ready_at = self.now_us + self.cfg.spawn_latency_us;
+        self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
+        self.drain_worker(w);
+    }
+
+    /// Tab `ix`'s standby worker becomes its own worker, of `backend_id`.
+    fn adopt_standby(&mut self, ix: usize, backend_id: BackendId) {
+        let Some(w) = self.tabs[ix].standby.take() else {
+            return self.violation(format!("tab{ix} adopts a standby it does not keep"));
+        };
+        if let Some(old) = self.tabs[ix].worker.take() {
+            if self.workers[old].alive {
+                self.stats.spawns_over_live_worker += 1;
+            }
+            self.kill_worker(old);
+        }
+        self.workers[w].default_of = Some(backend_id);
+        self.tabs[ix].worker = Some(w);
+        self.stats.adoptions += 1;
+        trace!(self, "  w{w} adopted by tab{ix}");
     }
 
     // ----- workers ---------------------------------------------------------

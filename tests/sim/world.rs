@@ -171,6 +171,8 @@ pub struct TabCtx {
     pub conn: Option<u64>,
     /// Its backend `Worker` object, if it has one (the worker may have died).
     pub worker: Option<usize>,
+    /// The standby worker it keeps, loaded and not adopted yet.
+    pub standby: Option<usize>,
     /// The port of its open session.
     pub port: Option<Port>,
     /// The timer armed last.
@@ -250,6 +252,10 @@ impl WorkerCtx {
 pub struct Stats {
     /// Backend workers spawned.
     pub spawns: u64,
+    /// Standby workers spawned.
+    pub standby_spawns: u64,
+    /// Standby workers adopted as a tab's own worker.
+    pub adoptions: u64,
     /// `SpawnBackend` while the tab's previous worker was still alive.
     pub spawns_over_live_worker: u64,
     /// Messages lost on purpose.

@@ -1,0 +1,184 @@
+//! The warm standby: while the coordinator names this tab next in line for
+//! the lead (`standby` on), it keeps one backend worker of the default
+//! script loaded — its script run, its wasm instantiated, nothing started —
+//! so that when it is granted the leader lock its default backend only
+//! needs `init`. Only that tab pays for one; it is terminated when the
+//! coordinator names another tab (`standby` off), when this tab leaves, or
+//! when the coordinator that named it dies (a new one names its own).
+//!
+//! The worker holds no lock and serves nobody until it is adopted: its
+//! frames before then go to [`Tab::from_standby`], and only `listening`
+//! counts. Adopted, it becomes the default backend's worker under the
+//! backend id the fleet gives it ([`TabOutput::AdoptStandby`]), and if it
+//! already said `listening` the tab sends `init` at once.
+
+use super::stages::Lead;
+use super::{Tab, TabOutput};
+use crate::model::ids::BackendId;
+use crate::protocol::{BackendToLeader, DecodeError};
+
+/// The standby worker, as far as the tab knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Standby {
+    /// None kept.
+    #[default]
+    Off,
+    /// Created; its script has not said `listening` yet.
+    Loading,
+    /// Loaded and waiting for `init`.
+    Listening,
+}
+
+impl Tab {
+    /// Whether this tab keeps a standby worker (loading or loaded).
+    pub fn has_standby(&self) -> bool {
+        self.standby != Standby::Off
+    }
+
+    /// The coordinator's `standby`: keep a worker loaded (`on`), or stop. A
+    /// tab that leads already runs its own worker and keeps none.
+    pub(super) fn standby_told(&mut self, on: bool) {
+        match (on, self.standby) {
+            (true, Standby::Off) if self.lead == Lead::Follower => {
+                self.standby = Standby::Loading;
+                self.outputs.push_back(TabOutput::SpawnStandby);
+            }
+            (false, Standby::Loading | Standby::Listening) => self.drop_standby(),
+            _ => {}
+        }
+    }
+
+    /// A frame from the standby worker before it was adopted: only its
+    /// `listening` means something.
+    pub fn from_standby(&mut self, frame: Result<BackendToLeader, DecodeError>) {
+        match (frame, self.standby) {
+            (Ok(BackendToLeader::Listening), Standby::Loading) => self.standby = Standby::Listening,
+            _ => self.ignored += 1,
+        }
+    }
+
+    /// The standby worker failed to load, or threw: it is terminated, and
+    /// this tab starts its worker from nothing if it comes to lead.
+    pub fn standby_error(&mut self) {
+        if self.has_standby() {
+            self.drop_standby();
+        }
+    }
+
+    /// Terminates the standby worker, if there is one.
+    pub(super) fn drop_standby(&mut self) {
+        if std::mem::take(&mut self.standby) != Standby::Off {
+            self.outputs.push_back(TabOutput::KillStandby);
+        }
+    }
+
+    /// Makes the standby worker the default backend `worker`'s: `None` if
+    /// there is none, otherwise whether it already said `listening`.
+    pub(super) fn adopt_standby(&mut self, worker: &BackendId) -> Option<bool> {
+        let listening = match std::mem::take(&mut self.standby) {
+            Standby::Off => return None,
+            Standby::Loading => false,
+            Standby::Listening => true,
+        };
+        self.outputs.push_back(TabOutput::AdoptStandby { backend_id: worker.clone() });
+        Some(listening)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::CoordinatorId;
+    use crate::model::locks::LockId;
+    use crate::protocol::{CoordinatorToTab, LeaderToBackend};
+    use crate::tab::tests::{T0, drain, from_own, is_spawn};
+
+    fn follower() -> Tab {
+        let mut tab = crate::tab::tests::joined(2, None);
+        drain(&mut tab);
+        tab
+    }
+
+    fn told(tab: &mut Tab, on: bool) -> Vec<TabOutput> {
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Standby { on }));
+        drain(tab)
+    }
+
+    fn is_init_of(output: &TabOutput, worker: &BackendId) -> bool {
+        matches!(output, TabOutput::ToWorker { backend_id, message: LeaderToBackend::Init { .. } } if backend_id == worker)
+    }
+
+    #[test]
+    fn a_follower_told_keeps_one_worker_loaded_and_drops_it_when_told_off_or_leaving() {
+        let mut tab = follower();
+        assert_eq!(told(&mut tab, true), [TabOutput::SpawnStandby]);
+        assert!(tab.has_standby());
+        assert_eq!(told(&mut tab, true), [], "told again, it still keeps one");
+        assert_eq!(told(&mut tab, false), [TabOutput::KillStandby]);
+        assert!(!tab.has_standby());
+        assert_eq!(told(&mut tab, false), []);
+        told(&mut tab, true);
+        tab.destroy(T0);
+        assert!(drain(&mut tab).contains(&TabOutput::KillStandby));
+    }
+
+    #[test]
+    fn granted_the_lead_a_tab_adopts_its_loaded_standby_and_sends_init_at_once() {
+        let mut tab = follower();
+        told(&mut tab, true);
+        tab.from_standby(Ok(BackendToLeader::Listening));
+        tab.lock_granted(T0, &LockId::Leader);
+        let out = drain(&mut tab);
+        let worker = tab.worker().cloned().expect("a worker");
+        assert!(!out.iter().any(is_spawn), "no worker started from nothing: {out:?}");
+        let adopted = out.iter().position(|o| *o == TabOutput::AdoptStandby { backend_id: worker.clone() });
+        let init = out.iter().position(|o| is_init_of(o, &worker));
+        assert!(adopted.is_some() && adopted < init, "adopted, then sent init: {out:?}");
+        assert!(!tab.has_standby());
+        assert_eq!(told(&mut tab, true), [], "a tab that leads keeps none");
+    }
+
+    #[test]
+    fn a_standby_still_loading_is_adopted_and_sent_init_once_it_says_listening() {
+        let mut tab = follower();
+        told(&mut tab, true);
+        tab.lock_granted(T0, &LockId::Leader);
+        let out = drain(&mut tab);
+        let worker = tab.worker().cloned().expect("a worker");
+        assert!(out.contains(&TabOutput::AdoptStandby { backend_id: worker.clone() }), "{out:?}");
+        assert!(!out.iter().any(|o| is_init_of(o, &worker)), "no init before listening: {out:?}");
+        from_own(&mut tab, T0, BackendToLeader::Listening);
+        assert!(drain(&mut tab).iter().any(|o| is_init_of(o, &worker)));
+    }
+
+    #[test]
+    fn a_standby_that_fails_is_dropped_and_the_lead_then_starts_a_worker_from_nothing() {
+        let mut tab = follower();
+        told(&mut tab, true);
+        tab.standby_error();
+        assert_eq!(drain(&mut tab), [TabOutput::KillStandby]);
+        tab.lock_granted(T0, &LockId::Leader);
+        assert!(drain(&mut tab).iter().any(is_spawn));
+    }
+
+    #[test]
+    fn frames_from_a_standby_other_than_listening_or_from_none_are_ignored() {
+        let mut tab = follower();
+        tab.from_standby(Ok(BackendToLeader::Listening));
+        assert_eq!(tab.ignored(), 1);
+        told(&mut tab, true);
+        tab.from_standby(Ok(BackendToLeader::Stopped));
+        assert_eq!(tab.ignored(), 2);
+        assert!(tab.has_standby());
+        assert_eq!(drain(&mut tab), []);
+    }
+
+    #[test]
+    fn the_standby_is_dropped_when_the_coordinator_that_named_it_dies() {
+        let mut tab = follower();
+        told(&mut tab, true);
+        tab.lock_granted(T0, &LockId::Coordinator(CoordinatorId::new("k").unwrap()));
+        assert!(drain(&mut tab).contains(&TabOutput::KillStandby));
+        assert!(!tab.has_standby());
+    }
+}
