@@ -39,6 +39,7 @@
 use std::collections::VecDeque;
 
 mod admission;
+mod backends;
 mod board;
 mod conns;
 mod ports;
@@ -51,11 +52,10 @@ use crate::model::locks::{LockId, LockNames};
 use crate::model::status::{BackendState, TerminationReason};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    ConnectAnswer, ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortRequest, StatusReport,
-    TabToCoordinator, TerminateCall, WireMessage,
+    ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortRequest, TabToCoordinator, WireMessage,
 };
 pub use admission::{MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB};
-use board::{Board, Recorded};
+use board::Board;
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
 use standby::Standby;
@@ -506,79 +506,6 @@ impl Coordinator {
         }
     }
 
-    fn tell_watchers(&mut self, recorded: Vec<Recorded>) {
-        for Recorded { backend_id, state, watchers } in recorded {
-            for to in watchers {
-                self.send(to, CoordinatorToTab::Status { backend_id: backend_id.clone(), state: state.clone() });
-            }
-        }
-    }
-
-    fn connect_call(&mut self, from: ConnId, call: Box<ConnectCall>) {
-        // The same connect again replaces the one pending.
-        self.connects.retain(|p| p.call.client_id != call.client_id || p.call.request_id != call.request_id);
-        if let Some(detail) = admission::too_many(self.pending(from), "connect") {
-            return self.reject(from, ErrorCode::TooManyPending, detail);
-        }
-        let sent_to = self.leader().map(|(epoch, leader)| {
-            self.send(leader, CoordinatorToTab::Connect(call.clone()));
-            epoch
-        });
-        self.connects.push(PendingConnect { from, call, sent_to });
-    }
-
-    fn connected(&mut self, from: ConnId, answer: Box<ConnectAnswer>) {
-        if self.leading_epoch(from, "connected").is_none() {
-            return;
-        }
-        let pending = self
-            .connects
-            .iter()
-            .position(|p| p.call.client_id == answer.client_id && p.call.request_id == answer.request_id);
-        let Some(pending) = pending else {
-            // Answered already, or its tab left: nothing to tell anyone.
-            self.rejected += 1;
-            return;
-        };
-        self.connects.remove(pending);
-        if let Some(to) = self.conn_of(&answer.client_id) {
-            self.send(to, CoordinatorToTab::Connected(answer));
-        }
-    }
-
-    fn status(&mut self, from: ConnId, report: StatusReport) {
-        let Some(epoch) = self.leading_epoch(from, "status") else { return };
-        // A term it held before it claimed again on this connection: its
-        // backends moved to the new term with it (`rehome`).
-        if !self.is_own_term(report.epoch, epoch) {
-            let detail = format!("status of epoch {} while epoch {epoch} leads", report.epoch);
-            return self.reject(from, ErrorCode::StaleEpoch, detail);
-        }
-        let StatusReport { backend_id, key, state, .. } = report;
-        match self.board.report(epoch, from, backend_id, key, state) {
-            Ok(recorded) => self.tell_watchers(vec![recorded]),
-            Err(error) => self.reject(from, error.code(), error.to_string()),
-        }
-    }
-
-    /// Answers a watch with the history so far; a backend not reported yet
-    /// (just spawned, or its leader has not told a new coordinator yet) is
-    /// told to the watcher once it is.
-    fn watch(&mut self, from: ConnId, backend_id: BackendId) {
-        let states = self.board.watch(from, &backend_id);
-        self.send(from, CoordinatorToTab::History { backend_id, states });
-    }
-
-    /// Only a live backend of the current leader is worth stopping; for
-    /// any other the asking tab learns the outcome from the history it
-    /// watches.
-    fn terminate(&mut self, _from: ConnId, call: TerminateCall) {
-        let Some((epoch, leader)) = self.leader() else { return };
-        if self.board.get(&call.backend_id).is_some_and(|r| !r.is_terminated() && r.epoch == epoch) {
-            self.send(leader, CoordinatorToTab::Terminate(call));
-        }
-    }
-
     fn reject(&mut self, conn: ConnId, code: ErrorCode, detail: String) {
         self.rejected += 1;
         if self.conns.contains(conn) {
@@ -612,7 +539,7 @@ mod tests {
     use super::*;
     use crate::model::ids::{AppName, SessionId};
     use crate::protocol::BUILD;
-    use crate::protocol::{PortGrant, PortRefusal};
+    use crate::protocol::{ConnectAnswer, PortGrant, PortRefusal, StatusReport, TerminateCall};
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

@@ -64,7 +64,7 @@ pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
-use stages::{Lead, Membership, Retry, Session, WorkerStage};
+use stages::{Lead, Membership, Retry, Session, Standby, WorkerStage};
 pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
@@ -103,7 +103,7 @@ pub struct Tab {
     /// backend among them.
     fleet: Fleet,
     /// The worker kept loaded while this tab is next in line for the lead.
-    standby: standby::Standby,
+    standby: Standby,
     attempts: u64,
     retry_ms: u64,
     ignored: u64,
@@ -125,7 +125,7 @@ impl Tab {
             calls: calls::Calls::default(),
             watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
-            standby: standby::Standby::Off,
+            standby: Standby::Off,
             id,
             names,
             membership: Membership::New,

@@ -37,6 +37,19 @@ pub(super) enum Membership {
     Left,
 }
 
+/// The standby worker it keeps while it is next in line for the lead
+/// ([`standby`](super::standby)), as far as it knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Standby {
+    /// None kept.
+    #[default]
+    Off,
+    /// Created; its script has not said `listening` yet.
+    Loading,
+    /// Loaded and waiting for `init`.
+    Listening,
+}
+
 /// A tab's part in the election.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Lead {

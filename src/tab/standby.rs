@@ -12,22 +12,10 @@
 //! backend id the fleet gives it ([`TabOutput::AdoptStandby`]), and if it
 //! already said `listening` the tab sends `init` at once.
 
-use super::stages::Lead;
+use super::stages::{Lead, Standby};
 use super::{Tab, TabOutput};
 use crate::model::ids::BackendId;
 use crate::protocol::{BackendToLeader, DecodeError};
-
-/// The standby worker, as far as the tab knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) enum Standby {
-    /// None kept.
-    #[default]
-    Off,
-    /// Created; its script has not said `listening` yet.
-    Loading,
-    /// Loaded and waiting for `init`.
-    Listening,
-}
 
 impl Tab {
     /// Whether this tab keeps a standby worker (loading or loaded).
