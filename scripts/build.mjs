@@ -23,6 +23,17 @@ const PROFILES = { release: '--release', dev: '--dev', profiling: '--profiling' 
 const TARGETS = ['web', 'bundler', 'nodejs', 'no-modules', 'deno'];
 /** The roles built as modules of their own beside the page's, by the name of their entry. */
 export const WORKER_ROLES = ['backend', 'coordinator'];
+/**
+ * The entries written by hand around a role's wasm-bindgen module (src/web/entry/<role>.js and
+ * .d.ts): the backend's `init()` compiles the wasm once per tab. Its wasm-bindgen module is then
+ * named `<role>_bindgen`.
+ */
+const WRAPPED_ROLES = ['backend'];
+
+/** The name wasm-bindgen gives the files of `role`'s module: `<name>.js`, `<name>_bg.wasm`. */
+export function bindgenName(role) {
+  return WRAPPED_ROLES.includes(role) ? `${role}_bindgen` : role;
+}
 
 /** Reads and checks wasm-pack.toml; throws naming the bad setting. */
 export function readSettings(file = join(root, 'wasm-pack.toml')) {
@@ -94,8 +105,14 @@ export function build(settings = readSettings()) {
     const profile = settings.profile === 'dev' ? [] : ['--release'];
     run('cargo', ['build', '--lib', '--target', 'wasm32-unknown-unknown', ...profile, '--no-default-features', '--features', role]);
     copyFileSync(join(cargoOut(settings), 'tabworker.wasm'), roleModule(role));
-    run('wasm-bindgen', ['--target', settings.target, '--out-dir', join(root, settings.outDir), '--out-name', role, roleModule(role)]);
-    optimise(join(root, settings.outDir, `${role}_bg.wasm`));
+    const name = bindgenName(role);
+    run('wasm-bindgen', ['--target', settings.target, '--out-dir', join(root, settings.outDir), '--out-name', name, roleModule(role)]);
+    optimise(join(root, settings.outDir, `${name}_bg.wasm`));
+    if (WRAPPED_ROLES.includes(role)) {
+      for (const ext of ['js', 'd.ts']) {
+        copyFileSync(join(root, 'src', 'web', 'entry', `${role}.${ext}`), join(root, settings.outDir, `${role}.${ext}`));
+      }
+    }
   }
   addEntries(settings);
   buildRustExample(settings);
@@ -136,7 +153,11 @@ export function addEntries(settings) {
   const types = readFileSync(join(source, 'index.d.ts'), 'utf8').replaceAll("'./tabworker.js'", `'${main}'`);
   writeFileSync(join(dir, 'react.d.ts'), types);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  const workerFiles = WORKER_ROLES.flatMap((role) => [`${role}.js`, `${role}_bg.wasm`, `${role}.d.ts`]);
+  const workerFiles = WORKER_ROLES.flatMap((role) => {
+    const name = bindgenName(role);
+    const files = [`${name}.js`, `${name}_bg.wasm`, `${name}.d.ts`];
+    return name === role ? files : [...files, `${role}.js`, `${role}.d.ts`];
+  });
   manifest.files = [...new Set([...(manifest.files ?? []), ...workerFiles, 'react.js', 'react.d.ts'])];
   manifest.exports = {
     '.': { types: `./${settings.outName}.d.ts`, default: main },

@@ -124,6 +124,14 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
     Ok(BackendHandle { host, _message: message })
 }
 
+/// This worker's compiled module, which the package's backend entry offers
+/// the tab that started it, for the next worker it starts (see
+/// `src/web/entry/backend.js`).
+#[wasm_bindgen(js_name = compiledModule, skip_typescript)]
+pub fn compiled_module() -> JsValue {
+    wasm_bindgen::module()
+}
+
 /// Reads `serveBackend`'s argument: a function, or a `BackendConfig`.
 fn app_code(value: JsValue) -> Result<(AppCode, bool, Map<String, js_sys::Function>), TabworkerError> {
     let invalid = |what: &str| {

@@ -330,8 +330,12 @@ impl Inner {
     fn start_worker(self: &Rc<Self>, source: &WorkerSource, name: &str, route: Route) -> Result<HostedWorker, String> {
         let worker = source.worker(name)?;
         let (weak, to) = (Rc::downgrade(self), route.clone());
+        let target = worker.clone();
         let on_message = Listener::new(&worker, "message", move |event: MessageEvent| {
             let Some(inner) = weak.upgrade() else { return };
+            if inner.keyed.borrow_mut().module.handle(&target, &event.data()) {
+                return;
+            }
             let Received { message, port } = receive::<BackendToLeader>("client", "a backend", &event);
             inner.state.borrow_mut().carried = port;
             let id = to.borrow().clone();

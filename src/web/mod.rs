@@ -18,6 +18,8 @@ mod backend;
 mod backend_session;
 #[cfg(feature = "tab")]
 mod client;
+#[cfg(feature = "tab")]
+mod compiled;
 #[cfg(feature = "coordinator")]
 mod coordinator;
 #[cfg(feature = "tab")]

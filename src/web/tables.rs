@@ -79,6 +79,8 @@ pub(super) struct Keyed {
     pub(super) workers: Map<BackendId, (Worker, [Listener; 2])>,
     /// The standby worker, while this tab keeps one.
     pub(super) standby: Option<HostedWorker>,
+    /// The backend module compiled once, for every worker this tab starts.
+    pub(super) module: super::compiled::CompiledModule,
 }
 
 /// The backend whose frames a worker's listeners pass to the tab; none
