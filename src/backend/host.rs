@@ -1,8 +1,11 @@
 //! The backend worker's side of the handshake, as a pure state machine.
 //!
-//! The worker says `listening` as soon as its script runs; on `init` it takes
-//! its liveness lock ([`LockNames::liveness`]), then runs the app's start
-//! code ([`BackendOutput::Start`]). When the start code returns it says
+//! The worker says `listening` as soon as its script runs; on `init` it asks
+//! at once for its liveness lock ([`LockNames::liveness`]), its leader's
+//! hosted lock (shared) and, for a keyed backend, its key's lock (stolen
+//! from a stale holder), and once it holds them all (and its mount's lock
+//! after its key's, if it has a mount) runs the app's start code
+//! ([`BackendOutput::Start`]). When the start code returns it says
 //! `started`, and `ready` once it is ready: at once, or — for a backend that
 //! declares readiness itself — when the app calls
 //! [`BackendHost::declare_ready`]. Start code that throws ends it with
@@ -72,13 +75,13 @@ pub enum BackendOutput {
 enum Stage {
     /// `listening` said; waiting for `init`.
     Listening,
-    /// `init` received; taking the liveness lock.
-    Locking,
-    /// Taking its leader tab's hosted lock (shared).
-    Hosting,
-    /// A keyed backend: taking its key's lock, from a stale holder if there
-    /// is one.
-    Keying,
+    /// `init` received; taking, all at once, the locks still `awaiting`:
+    /// its liveness lock, its leader tab's hosted lock (shared) and its
+    /// key's lock (from a stale holder if there is one).
+    Locking {
+        /// The locks not granted yet.
+        awaiting: Vec<LockId>,
+    },
     /// A backend with an OPFS mount: taking the mount's lock, which another
     /// backend of the key (of this deployment or another, or a predecessor
     /// still dying) may hold. The startup limit bounds the wait.
@@ -159,7 +162,7 @@ impl BackendHost {
     /// Whether this worker took its key's lock and still holds it (it runs,
     /// or ran, the app's code for its key).
     pub fn holds_key(&self) -> bool {
-        !matches!(self.stage, Stage::Listening | Stage::Locking | Stage::Hosting | Stage::Keying | Stage::Lost)
+        !matches!(self.stage, Stage::Listening | Stage::Locking { .. } | Stage::Lost)
     }
 
     /// Whether `ready` was said.
@@ -215,16 +218,30 @@ impl BackendHost {
                     return;
                 };
                 let names = LockNames::new(app);
-                let name = names.liveness(&self.worker_id);
-                let lock = LockId::Liveness(name.clone());
-                self.names = Some(names);
-                self.leader = Some(leader_id);
+                let mut locks = vec![
+                    (LockId::Liveness(names.liveness(&self.worker_id)), LockMode::Exclusive),
+                    (LockId::Hosted(leader_id.clone()), LockMode::Shared),
+                ];
                 if let Some(backend) = &backend {
                     self.admitted.extend(backend.admitted.iter().map(|a| (a.token.clone(), a.secret_token.clone())));
+                    // Alone in its tab (no SharedWorker), another tab's backend of a key is live:
+                    // wait for it. Each tab's default backend is its own.
+                    let (name, mode) = match (names.app().is_isolated(), backend.key == crate::fleet::DEFAULT_KEY) {
+                        (true, false) => (names.key(&backend.key), LockMode::Exclusive),
+                        (true, true) => (names.own_key(&backend.key), LockMode::Steal),
+                        (false, _) => (names.key(&backend.key), LockMode::Steal),
+                    };
+                    locks.push((LockId::Key(name), mode));
                 }
+                self.leader = Some(leader_id);
                 self.init = backend;
-                self.stage = Stage::Locking;
-                self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
+                // Asked for together: each is a round trip to the browser's lock manager.
+                self.stage = Stage::Locking { awaiting: locks.iter().map(|(lock, _)| lock.clone()).collect() };
+                for (lock, mode) in locks {
+                    let name = names.name(&lock);
+                    self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
+                }
+                self.names = Some(names);
             }
             (LeaderToBackend::Admit(admission), stage) if *stage != Stage::Listening => {
                 self.admitted.insert(admission.token, admission.secret_token);
@@ -276,8 +293,7 @@ impl BackendHost {
         }
     }
 
-    /// Moves on to `stage`, asking for `lock` (as `mode`): the next lock a
-    /// starting backend takes.
+    /// Moves on to `stage`, asking for `lock` (as `mode`).
     fn take(&mut self, stage: Stage, lock: LockId, mode: LockMode) {
         let Some(names) = &self.names else { return };
         let name = names.name(&lock);
@@ -315,24 +331,12 @@ impl BackendHost {
     /// The Web Lock `lock` was granted.
     pub fn lock_granted(&mut self, lock: &LockId) {
         match lock {
-            LockId::Liveness(_) if self.stage == Stage::Locking => {
-                let Some(leader) = self.leader.clone() else { return };
-                self.take(Stage::Hosting, LockId::Hosted(leader), LockMode::Shared);
-            }
-            LockId::Hosted(_) if self.stage == Stage::Hosting => match (&self.init, &self.names) {
-                (Some(init), Some(names)) => {
-                    // Alone in its tab (no SharedWorker), another tab's backend of a key is live:
-                    // wait for it. Each tab's default backend is its own.
-                    let (name, mode) = match (names.app().is_isolated(), init.key == crate::fleet::DEFAULT_KEY) {
-                        (true, false) => (names.key(&init.key), LockMode::Exclusive),
-                        (true, true) => (names.own_key(&init.key), LockMode::Steal),
-                        (false, _) => (names.key(&init.key), LockMode::Steal),
-                    };
-                    self.take(Stage::Keying, LockId::Key(name), mode);
+            LockId::Liveness(_) | LockId::Hosted(_) | LockId::Key(_) => {
+                let Stage::Locking { awaiting } = &mut self.stage else { return };
+                awaiting.retain(|l| l != lock);
+                if !awaiting.is_empty() {
+                    return;
                 }
-                _ => self.start(),
-            },
-            LockId::Key(_) if self.stage == Stage::Keying => {
                 let mount = self.init.as_ref().and_then(|i| Some((&i.key, i.mount.as_ref()?)));
                 match (mount, &self.names) {
                     (Some((key, directory)), Some(names)) => {
@@ -510,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn listening_then_started_and_ready_once_the_liveness_lock_is_held_and_the_start_code_returned() {
+    fn listening_then_started_and_ready_once_its_liveness_and_hosted_locks_are_held_and_the_start_code_returned() {
         let mut host = BackendHost::new("w1", false);
         assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Listening)]);
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
@@ -523,15 +527,15 @@ mod tests {
         let name = "tabworker:app:liveness:w1".to_owned();
         let lock = LockId::Liveness(name.clone());
         let acquire = BackendOutput::Acquire { lock: lock.clone(), name: name.clone(), mode: LockMode::Exclusive };
-        assert_eq!(drain(&mut host), [acquire]);
-        assert!(!host.is_ready());
-        host.lock_granted(&lock);
-        // Then its leader's hosted lock, shared with the leader's other workers.
+        // And at once its leader's hosted lock, shared with the leader's other workers.
         let hosted = LockId::Hosted(ClientId::new("c0").unwrap());
         let name_of = "tabworker:app:hosted-by:c0".to_owned();
         let share = BackendOutput::Acquire { lock: hosted.clone(), name: name_of, mode: LockMode::Shared };
-        assert_eq!(drain(&mut host), [share]);
+        assert_eq!(drain(&mut host), [acquire, share]);
         host.lock_granted(&hosted);
+        assert_eq!(drain(&mut host), [], "no start before both are held");
+        assert!(!host.is_ready());
+        host.lock_granted(&lock);
         assert_eq!(drain(&mut host), [BackendOutput::Start(None)]);
         assert!(!host.is_ready());
         host.started(Ok(()));
