@@ -179,7 +179,7 @@ impl<P> Fields<P> {
                 let code = code.parse::<ErrorCode>().map_err(|e| malformed(e.to_string()))?;
                 Ok(ChannelFrame::Failure { id, code, message: self.message.unwrap_or_default() })
             }
-            other => Err(malformed(format!("unknown kind {:?}", other.chars().take(32).collect::<String>()))),
+            other => Err(malformed(format!("unknown kind `{}`", other.chars().take(32).collect::<String>()))),
         }
     }
 }

@@ -70,7 +70,7 @@ impl Responder {
         *last = id.seq();
         if !has_handler {
             self.refused += 1;
-            return refuse(ErrorCode::NoHandler, format!("the backend has no handler for {method:?}"));
+            return refuse(ErrorCode::NoHandler, format!("the backend has no handler for `{method}`"));
         }
         self.running.insert(id);
         self.handled += 1;

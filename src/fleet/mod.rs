@@ -208,7 +208,7 @@ impl Fleet {
     /// Its `listening` is answered with `init` by the fleet, as any other's.
     /// `None` while a default backend is hosted: it must end first.
     pub fn host_default(&mut self, now: Timestamp) -> Option<BackendId> {
-        let id = BackendId::new(self.fresh()).expect("a hex number is a valid id");
+        let id = BackendId::new(self.fresh()).unwrap_or_else(|_| unreachable!("a hex number is a valid id"));
         if self.default.is_some() || !self.registry.host_default(now, id.clone()) {
             self.ignored += 1;
             return None;
@@ -258,7 +258,7 @@ impl Fleet {
     /// A connect from any tab.
     pub fn connect(&mut self, now: Timestamp, call: ConnectCall) {
         let (fresh_key, fresh_id) = (self.fresh(), self.fresh());
-        let fresh_id = BackendId::new(fresh_id).expect("a hex number is a valid id");
+        let fresh_id = BackendId::new(fresh_id).unwrap_or_else(|_| unreachable!("a hex number is a valid id"));
         let tags = &self.tags;
         let decision = self.registry.connect(now, &call.request, |tag| tags.contains(tag), || fresh_key, || fresh_id);
         match decision {

@@ -32,7 +32,11 @@ pub enum TransitionError {
         to: BackendStatus,
     },
     /// A termination under way was given another reason.
-    #[error("the termination under way is for `{expected:?}`; `{to}` with reason `{found:?}` does not match")]
+    #[error(
+        "the termination under way is for `{}`; `{to}` with reason `{}` does not match",
+        expected.as_str(),
+        found.as_ref().map_or("none", TerminationReason::as_str)
+    )]
     ReasonMismatch {
         /// The refused status.
         to: BackendStatus,
@@ -42,7 +46,11 @@ pub enum TransitionError {
         found: Option<TerminationReason>,
     },
     /// `terminated` was given another kind than the termination under way.
-    #[error("after `{from}` the termination kind is `{expected:?}`, not `{found:?}`")]
+    #[error(
+        "after `{from}` the termination kind is `{}`, not `{}`",
+        expected.as_str(),
+        found.as_ref().map_or("none", TerminationKind::as_str)
+    )]
     KindMismatch {
         /// The current status.
         from: BackendStatus,

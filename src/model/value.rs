@@ -224,7 +224,9 @@ impl<'a> Fields<'a> {
     /// Refuses every field not named in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ValueError> {
         match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(unknown) => Err(ValueError(format!("unknown field `{unknown}`, expected one of {known:?}"))),
+            Some(unknown) => {
+                Err(ValueError(format!("unknown field `{unknown}`, expected one of `{}`", known.join("`, `"))))
+            }
             None => Ok(()),
         }
     }
@@ -422,10 +424,16 @@ impl<T: FromValue> FromValue for Map<String, T> {
 /// Writes and reads a fieldless enum as its strings: `$variant => $text`.
 macro_rules! string_enum {
     ($type:ty, $what:literal, { $($variant:path => $text:literal),+ $(,)? }) => {
+        impl $type {
+            /// The value as it travels (and as messages name it).
+            pub fn as_str(&self) -> &'static str {
+                match self { $($variant => $text),+ }
+            }
+        }
+
         impl $crate::model::value::ToValue for $type {
             fn to_value(&self) -> $crate::model::value::Value {
-                let text = match self { $($variant => $text),+ };
-                $crate::model::value::Value::String(text.to_owned())
+                $crate::model::value::Value::String(self.as_str().to_owned())
             }
         }
 

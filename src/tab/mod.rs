@@ -498,7 +498,8 @@ impl Tab {
         let mut hasher = std::hash::DefaultHasher::new();
         self.id.hash(&mut hasher);
         // Two hex numbers: non-empty, short, no control characters.
-        SessionId::new(format!("{:x}.{}", hasher.finish(), self.attempts)).expect("a short ASCII id is valid")
+        SessionId::new(format!("{:x}.{}", hasher.finish(), self.attempts))
+            .unwrap_or_else(|_| unreachable!("a short ASCII id is valid"))
     }
 
     /// Ends the current attempt: its lock is released, so the backend closes

@@ -232,7 +232,8 @@ fn settle(backend_id: &BackendId, until: Await, states: &[BackendState]) -> Opti
         Await::Ready => match (states.iter().find(|s| s.status() == BackendStatus::Ready), ended) {
             (Some(ready), _) => Some(Ok(ready.clone())),
             (None, Some(end)) => {
-                let detail = format!("the backend `{backend_id}` ended before it was ready ({end:?})");
+                let reason = end.termination_reason().map_or("none", |r| r.as_str());
+                let detail = format!("the backend `{backend_id}` ended before it was ready (reason: {reason})");
                 Some(Err(CallError::new(ErrorCode::BackendTerminated, detail)))
             }
             (None, None) => None,
@@ -399,7 +400,7 @@ mod tests {
         let out = watches.deliver(&b1());
         let [Delivery::Settle { call, outcome: Err(error) }] = &out[..] else { panic!("{out:?}") };
         assert_eq!((*call, error.code), (ready, ErrorCode::BackendTerminated));
-        assert!(error.detail.contains("`b1` ended before it was ready") && error.detail.contains("Terminated"));
+        assert!(error.detail.contains("`b1` ended before it was ready") && error.detail.contains("(reason: "));
 
         let b2 = BackendId::new("b2").unwrap();
         assert!(watches.watch(&b2));

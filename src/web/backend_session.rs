@@ -116,7 +116,7 @@ impl BackendSession {
                 for listener in listeners {
                     if let Err(e) = listener.call2(&JsValue::NULL, &payload, &session) {
                         web_sys::console::error_1(
-                            &format!("tabworker backend: listener of {name:?} threw: {}", describe(&e)).into(),
+                            &format!("tabworker backend: listener of `{name}` threw: {}", describe(&e)).into(),
                         );
                     }
                 }

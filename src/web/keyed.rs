@@ -280,7 +280,7 @@ impl Inner {
         let name = format!("{}:backend:{backend_id}", self.names.coordinator());
         let route = Rc::new(RefCell::new(Some(backend_id.clone())));
         let started = source
-            .ok_or_else(|| format!("no script for tag {tag:?}"))
+            .ok_or_else(|| format!("no script for tag `{}`", tag.as_deref().unwrap_or_default()))
             .and_then(|s| self.start_worker(&s, &name, route));
         match started {
             Ok((worker, listeners, _)) => {

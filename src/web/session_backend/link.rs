@@ -427,7 +427,10 @@ impl Shared {
 pub(super) fn ended_before_ready(state: &BackendState) -> JsValue {
     let failure = RequestError {
         code: ErrorCode::BackendTerminated,
-        message: format!("the backend ended ({:?}) before it was ready", state.termination_reason()),
+        message: format!(
+            "the backend ended (reason: {}) before it was ready",
+            state.termination_reason().map_or("none", |r| r.as_str())
+        ),
         state: Some(state.clone()),
     };
     request_error(failure)
