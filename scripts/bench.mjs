@@ -31,8 +31,10 @@
 //   module worker's start. A crash also says how often the coordinator's
 //   SharedWorker died with the leader (it lives in one tab's renderer).
 // - Join: from `client.initialize()` in a fresh page that has loaded the
-//   package (not timed) until the first round trip over its session. Raw: a
-//   connect to a running SharedWorker, together with a lock grant.
+//   package (not timed) until the first round trip over its session, with
+//   `new Client()` before it printed apart; then a second client in the same
+//   page, once everything is compiled ("join again"). Raw: a connect to a
+//   running SharedWorker, together with a lock grant.
 // - Cold start: the same, for the first tab of a fresh app in a fresh
 //   BrowserContext: the coordinator and the default backend start, load and
 //   compile their wasm on the clock. Raw: a new SharedWorker (from a blob, so
@@ -381,27 +383,34 @@ async function failoverRun(browser, url, { tabs, how, run }) {
  * first round trip of `op`; the page is closed after. Resolves to `{ total,
  * initialize }` in ms.
  */
-async function timeJoin(context, url, { app, options, op, label }) {
+async function timeJoin(context, url, { app, options, op, label, again = false }) {
   const page = await packagePage(context, url, label);
   try {
     await sleep(SETTLE_MS);
-    return await page.evaluate(
-      async ({ app, options, op }) => {
-        const client = new window.Client({ ...options, name: app });
-        try {
-          const t0 = performance.now();
-          await window.within(client.initialize(), 'initialize()');
-          const initialized = performance.now();
-          const { port } = await window.within(client.connected(), 'a session');
-          await window.trip(port, op, 'join');
-          const t1 = performance.now();
-          return { total: t1 - t0, initialize: initialized - t0 };
-        } finally {
-          await window.within(client.destroy(), 'destroy()').catch(() => {});
-        }
-      },
-      { app, options, op },
-    );
+    const join = (app, options, op) =>
+      page.evaluate(
+        async ({ app, options, op }) => {
+          const made = performance.now();
+          const client = new window.Client({ ...options, name: app });
+          try {
+            const t0 = performance.now();
+            await window.within(client.initialize(), 'initialize()');
+            const initialized = performance.now();
+            const { port } = await window.within(client.connected(), 'a session');
+            await window.trip(port, op, 'join');
+            const t1 = performance.now();
+            return { total: t1 - t0, initialize: initialized - t0, construct: t0 - made };
+          } finally {
+            await window.within(client.destroy(), 'destroy()').catch(() => {});
+          }
+        },
+        { app, options, op },
+      );
+    const first = await join(app, options, op);
+    if (!again) return first;
+    // The same join once more in this page: its code is compiled now, and its Web Locks connection open.
+    await sleep(SETTLE_MS);
+    return { ...first, again: (await join(app, options, op)).total };
   } finally {
     await page.close();
   }
@@ -420,20 +429,30 @@ async function joinRuns(browser, url, runs) {
     await waitUntil(() => leader.evaluate(() => window.client.role === 'leader'), { what: 'the first tab to lead' });
     const samples = [];
     const initializeOnly = [];
+    const construct = [];
+    const again = [];
     const failures = [];
     // Run 0 warms up the browser's caches and is not counted.
     for (let run = 0; run <= runs; run += 1) {
       try {
-        const result = await timeJoin(context, url, { app, options: CLIENT_OPTIONS, op: ECHO_OP, label: `join run ${run}` });
+        const result = await timeJoin(context, url, {
+          app,
+          options: CLIENT_OPTIONS,
+          op: ECHO_OP,
+          label: `join run ${run}`,
+          again: true,
+        });
         if (run > 0) {
           samples.push(result.total);
           initializeOnly.push(result.initialize);
+          construct.push(result.construct);
+          again.push(result.again);
         }
       } catch (error) {
         failures.push(`run ${run}: ${error.message}`);
       }
     }
-    return { samples, initializeOnly, failures };
+    return { samples, initializeOnly, construct, again, failures };
   } finally {
     await context.close();
   }
@@ -1569,7 +1588,7 @@ try {
   let joins;
   if (on('join')) {
     await group('join', lines, async () => {
-      const results = builds.map(() => ({ samples: [], failures: [], initializeOnly: [] }));
+      const results = builds.map(() => ({ samples: [], failures: [], initializeOnly: [], construct: [], again: [] }));
       // Two turns per build, half the runs each, in alternating order.
       for (const turn of [0, 1]) {
         for (const i of turn ? [...builds.keys()].reverse() : builds.keys()) {
@@ -1578,16 +1597,23 @@ try {
           results[i].samples.push(...join.samples);
           results[i].failures.push(...join.failures);
           results[i].initializeOnly.push(...join.initializeOnly);
+          results[i].construct.push(...join.construct);
+          results[i].again.push(...join.again);
         }
       }
       joins = results[0].samples;
       builds.forEach((build, i) => {
-        const { samples, failures, initializeOnly } = results[i];
+        const { samples, failures, initializeOnly, construct, again } = results[i];
         lines.push(
           `${pad(`${build.label}join existing leader:`)}${summary(samples)}  failed runs: ${failures.length}  ` +
             `${ratio(samples, rawJoin)} the raw join`,
         );
         lines.push(`${pad(`${build.label}  of which initialize():`)}${summary(initializeOnly)}`);
+        lines.push(`${pad(`${build.label}  before it, new Client():`)}${summary(construct)}  (not in the join's figure)`);
+        lines.push(
+          `${pad(`${build.label}join again, same page:`)}${summary(again)}  ${ratio(again, rawJoin)} the raw join ` +
+            '(a second client in the page, once its code is compiled and its Web Locks connection open)',
+        );
       });
     });
   }

@@ -100,11 +100,6 @@ impl Conns {
         self.open.iter().filter(|(_, c)| c.client().is_some()).map(|(k, _)| *k).collect()
     }
 
-    /// The oldest connection that said `hello`, other than `except`.
-    pub(super) fn first_introduced_except(&self, except: ConnId) -> Option<ConnId> {
-        self.open.iter().find(|(k, c)| c.client().is_some() && **k != except).map(|(k, _)| *k)
-    }
-
     /// The connection on which `client` said `hello`.
     pub(super) fn of(&self, client: &ClientId) -> Option<ConnId> {
         self.open.iter().find(|(_, c)| c.client() == Some(client)).map(|(k, _)| *k)

@@ -236,15 +236,14 @@ impl Coordinator {
         self.standby.tab()
     }
 
-    /// Tells the oldest follower, if it changed, to keep the standby, and
+    /// Tells the first follower in line, if it changed, to keep the standby, and
     /// the one before it to stop.
     fn place_standby(&mut self) {
         // No leader connected: it stays where it is, likely on the tab the
         // lock goes to next.
         let Some((_, leader)) = self.leader() else { return };
-        let next = self.conns.first_introduced_except(leader);
         let conns = &self.conns;
-        for (to, on) in self.standby.place(next, |tab| conns.contains(tab) && tab != leader) {
+        for (to, on) in self.standby.place(|tab| conns.contains(tab) && tab != leader) {
             self.send(to, CoordinatorToTab::Standby { on });
         }
     }
@@ -255,11 +254,12 @@ impl Coordinator {
         self.watchdog.recent_takeovers(now)
     }
 
-    /// The connections of the tabs that said `hello` and do not lead, oldest
-    /// first.
+    /// The connections of the tabs that said `hello` and do not lead, in
+    /// the order the leader lock goes to them (the standby's line): a
+    /// takeover is ordered of the tab with the standby first.
     fn followers(&self) -> Vec<ConnId> {
         let leader = self.leader().map(|(_, conn)| conn);
-        self.conns.introduced().into_iter().filter(|c| Some(*c) != leader).collect()
+        self.standby.line().iter().copied().filter(|c| Some(*c) != leader).collect()
     }
 
     /// The tab of `conn` is gone (its tab lock was granted to the
@@ -281,6 +281,7 @@ impl Coordinator {
 
     fn disconnect(&mut self, now: Timestamp, conn: ConnId) {
         self.conns.remove(conn);
+        self.standby.left(conn);
         self.waiting.retain(|(c, _)| *c != conn);
         self.connects.retain(|p| p.from != conn);
         self.ports.retain(|(from, _, _)| *from != conn);
@@ -386,6 +387,7 @@ impl Coordinator {
         let lock = LockId::Tab(client_id.clone());
         let name = self.names.name(&lock);
         self.conns.introduce(conn, client_id);
+        self.standby.joined(conn);
         let tabs = self.clients().count();
         let welcome = CoordinatorToTab::Welcome {
             coordinator_id: self.id.clone(),
@@ -439,6 +441,8 @@ impl Coordinator {
             liveness_key: claim.liveness_key,
             backend_id: claim.backend_id,
         };
+        let previous = self.leader().map(|(_, previous)| previous);
+        self.standby.led(conn, previous);
         self.leadership = Some((leadership.clone(), Some(conn)));
         self.watchdog.watch(conn, epoch);
         for to in self.conns.introduced() {
@@ -575,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_follower_keeps_the_standby_and_it_moves_when_that_tab_goes_or_leads() {
+    fn the_first_follower_in_line_keeps_the_standby_and_it_moves_when_that_tab_goes_or_leads() {
         let mut k = coordinator();
         hello(&mut k, 1);
         hello(&mut k, 2);
@@ -583,27 +587,42 @@ mod tests {
         k.handle(T0, ConnId(1), Ok(claim(1)));
         hello(&mut k, 3);
         hello(&mut k, 4);
-        assert_eq!(standby_moves(&mut k), [(ConnId(2), true)], "one tab, the oldest follower, told once");
+        assert_eq!(standby_moves(&mut k), [(ConnId(2), true)], "one tab, the first in line, told once");
         assert_eq!(k.standby(), Some(ConnId(2)));
 
-        // The standby's tab goes: the next oldest keeps it.
+        // The standby's tab goes: the next in line keeps it.
         k.tab_gone(T0, ConnId(2));
         assert_eq!(standby_moves(&mut k), [(ConnId(3), true)]);
         // The leader goes: the standby stays where it is, on the tab likely granted the lock next…
         k.tab_gone(T0, ConnId(1));
         assert_eq!(standby_moves(&mut k), []);
-        // …which claims the lead, having used it: the next follower keeps one, nobody is told off.
+        // …which claims the lead, having used it: the next in line keeps one, nobody is told off.
         k.handle(T0, ConnId(3), Ok(claim(3)));
         assert_eq!(standby_moves(&mut k), [(ConnId(4), true)]);
-        // Another tab won the lock instead: the standby moves to the oldest follower, off first.
+        // Tab 5 takes the lead from tab 3, which lives and queues again behind tab 4: nothing moves.
         hello(&mut k, 5);
         k.handle(T0, ConnId(5), Ok(claim(5)));
-        assert_eq!(standby_moves(&mut k), [(ConnId(4), false), (ConnId(3), true)]);
-        // The last follower goes: nobody keeps one.
+        assert_eq!(standby_moves(&mut k), []);
+        // Tab 4 goes: tab 3, the old leader, is next in line now.
         k.tab_gone(T0, ConnId(4));
+        assert_eq!(standby_moves(&mut k), [(ConnId(3), true)]);
+        // The last follower goes: nobody keeps one.
         k.tab_gone(T0, ConnId(3));
         assert_eq!(standby_moves(&mut k), [], "a gone tab is told nothing");
         assert_eq!(k.standby(), None);
+    }
+
+    #[test]
+    fn a_leader_taken_over_while_its_tab_lives_queues_behind_the_other_followers() {
+        let mut k = coordinator();
+        for n in 1..=3 {
+            hello(&mut k, n);
+        }
+        k.handle(T0, ConnId(1), Ok(claim(1)));
+        assert_eq!(standby_moves(&mut k), [(ConnId(2), true)]);
+        // Tab 2 took the lock from tab 1 (frozen): tab 3 is next, not tab 1, the oldest connection.
+        k.handle(T0, ConnId(2), Ok(claim(2)));
+        assert_eq!(standby_moves(&mut k), [(ConnId(3), true)]);
     }
 
     fn hello(k: &mut Coordinator, n: u32) {

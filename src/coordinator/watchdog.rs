@@ -16,8 +16,9 @@
 //!    the tab, so a background tab whose timers the browser throttles
 //!    still answers;
 //! 3. a leader that has owed for [`SILENT_LEADER_MS`] without a word is
-//!    taken over: one follower, the oldest connection not tried yet, is
-//!    told `take-over` and steals the leader lock. A main thread busy for
+//!    taken over: one follower, the first in line for the lock not tried
+//!    yet (the one keeping the standby worker), is told `take-over` and
+//!    steals the leader lock. A main thread busy for
 //!    less than [`SILENT_LEADER_MS`] is never taken over;
 //! 4. one order at a time: a follower that has not claimed the lead within
 //!    [`TAKEOVER_TIMEOUT_MS`] (it is frozen too) is passed over for the
@@ -136,7 +137,7 @@ impl Watchdog {
     }
 
     /// Time passed: what to send at `now`, with `followers` (the other
-    /// tabs' connections, oldest first) to choose a successor from.
+    /// tabs' connections, first in line first) to choose a successor from.
     pub(super) fn due(&mut self, now: Timestamp, followers: &[ConnId]) -> Vec<Bark> {
         self.ordered.retain(|&at| now.millis_since(at) < TAKEOVER_WINDOW_MS);
         let Some(watched) = self.watched.as_mut() else { return Vec::new() };
