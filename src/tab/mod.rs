@@ -471,6 +471,7 @@ impl Tab {
                 self.retry_ms = FIRST_RETRY_MS;
                 let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
                 self.event(TabEvent::Connected { session_id, epoch, backend_id });
+                self.standby_due();
             }
             // A port for an abandoned attempt: the browser layer closes it.
             _ => self.ignored += 1,

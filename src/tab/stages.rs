@@ -44,6 +44,9 @@ pub(super) enum Standby {
     /// None kept.
     #[default]
     Off,
+    /// Asked for while this tab's own session is not open yet: created
+    /// once it is (the tab's join comes first).
+    Due,
     /// Created; its script has not said `listening` yet.
     Loading,
     /// Loaded and waiting for `init`.

@@ -4,7 +4,9 @@
 //! so that when it is granted the leader lock its default backend only
 //! needs `init`. Only that tab pays for one; it is terminated when the
 //! coordinator names another tab (`standby` off), when this tab leaves, or
-//! when the coordinator that named it dies (a new one names its own).
+//! when the coordinator that named it dies (a new one names its own). A tab
+//! told before its own session is open starts the worker only once it is:
+//! a tab joining, or reconnecting after a failover, is served first.
 //!
 //! The worker holds no lock and serves nobody until it is adopted: its
 //! frames before then go to [`Tab::from_standby`], and only `listening`
@@ -20,7 +22,7 @@ use crate::protocol::{BackendToLeader, DecodeError};
 impl Tab {
     /// Whether this tab keeps a standby worker (loading or loaded).
     pub fn has_standby(&self) -> bool {
-        self.standby != Standby::Off
+        matches!(self.standby, Standby::Loading | Standby::Listening)
     }
 
     /// The coordinator's `standby`: keep a worker loaded (`on`), or stop. A
@@ -28,11 +30,20 @@ impl Tab {
     pub(super) fn standby_told(&mut self, on: bool) {
         match (on, self.standby) {
             (true, Standby::Off) if self.lead == Lead::Follower => {
-                self.standby = Standby::Loading;
-                self.outputs.push_back(TabOutput::SpawnStandby);
+                self.standby = Standby::Due;
+                self.standby_due();
             }
-            (false, Standby::Loading | Standby::Listening) => self.drop_standby(),
+            (false, Standby::Due | Standby::Loading | Standby::Listening) => self.drop_standby(),
             _ => {}
+        }
+    }
+
+    /// Creates the standby worker asked for, once this tab's own session
+    /// is open.
+    pub(super) fn standby_due(&mut self) {
+        if self.standby == Standby::Due && self.session().is_some() && self.lead == Lead::Follower {
+            self.standby = Standby::Loading;
+            self.outputs.push_back(TabOutput::SpawnStandby);
         }
     }
 
@@ -55,7 +66,7 @@ impl Tab {
 
     /// Terminates the standby worker, if there is one.
     pub(super) fn drop_standby(&mut self) {
-        if std::mem::take(&mut self.standby) != Standby::Off {
+        if matches!(std::mem::take(&mut self.standby), Standby::Loading | Standby::Listening) {
             self.outputs.push_back(TabOutput::KillStandby);
         }
     }
@@ -64,7 +75,7 @@ impl Tab {
     /// there is none, otherwise whether it already said `listening`.
     pub(super) fn adopt_standby(&mut self, worker: &BackendId) -> Option<bool> {
         let listening = match std::mem::take(&mut self.standby) {
-            Standby::Off => return None,
+            Standby::Off | Standby::Due => return None,
             Standby::Loading => false,
             Standby::Listening => true,
         };
@@ -76,13 +87,53 @@ impl Tab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::CoordinatorId;
+    use crate::model::ids::{CoordinatorId, Epoch};
     use crate::model::locks::LockId;
-    use crate::protocol::{CoordinatorToTab, LeaderToBackend};
-    use crate::tab::tests::{T0, drain, from_own, is_spawn};
+    use crate::protocol::{CoordinatorToTab, LeaderToBackend, Leadership, PortGrant, TabToCoordinator};
+    use crate::tab::tests::{T0, client, drain, from_own, is_spawn};
 
+    /// Tab `n`, joined, with what it asked for drained but its session lock not granted yet.
+    fn joining(n: u32) -> (Tab, LockId) {
+        let mut tab = crate::tab::tests::joined(n, None);
+        let lock = (drain(&mut tab).into_iter())
+            .find_map(|o| match o {
+                TabOutput::Acquire { lock: lock @ LockId::Session(_), .. } => Some(lock),
+                _ => None,
+            })
+            .expect("a session lock");
+        (tab, lock)
+    }
+
+    /// Opens `tab`'s own session, with tab 1 leading in epoch 1.
+    fn connect(tab: &mut Tab, lock: &LockId) {
+        tab.lock_granted(T0, lock);
+        let leadership = Leadership {
+            leader_id: client(1),
+            epoch: Epoch::new(1).unwrap(),
+            liveness_key: "w1".into(),
+            backend_id: None,
+        };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership)));
+        let request = (drain(tab).into_iter())
+            .find_map(|o| match o {
+                TabOutput::ToCoordinator(TabToCoordinator::RequestPort(request)) => Some(request),
+                _ => None,
+            })
+            .expect("a request-port");
+        let grant = PortGrant {
+            client_id: request.client_id,
+            session_id: request.session_id,
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: None,
+        };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        assert!(tab.session().is_some());
+    }
+
+    /// A follower whose own session is open.
     fn follower() -> Tab {
-        let mut tab = crate::tab::tests::joined(2, None);
+        let (mut tab, lock) = joining(2);
+        connect(&mut tab, &lock);
         drain(&mut tab);
         tab
     }
@@ -147,6 +198,22 @@ mod tests {
         assert_eq!(drain(&mut tab), [TabOutput::KillStandby]);
         tab.lock_granted(T0, &LockId::Leader);
         assert!(drain(&mut tab).iter().any(is_spawn));
+    }
+
+    #[test]
+    fn a_tab_told_before_its_own_session_is_open_starts_the_standby_once_it_is() {
+        let (mut tab, lock) = joining(2);
+        assert_eq!(told(&mut tab, true), [], "its join comes first");
+        assert!(!tab.has_standby());
+        connect(&mut tab, &lock);
+        assert!(drain(&mut tab).contains(&TabOutput::SpawnStandby));
+        assert!(tab.has_standby());
+        // Told off before it was due: nothing to terminate, nothing started later.
+        let (mut tab, lock) = joining(3);
+        told(&mut tab, true);
+        assert_eq!(told(&mut tab, false), []);
+        connect(&mut tab, &lock);
+        assert!(!drain(&mut tab).contains(&TabOutput::SpawnStandby));
     }
 
     #[test]
