@@ -185,12 +185,23 @@ export async function runWalk({ browser, baseUrl, seed, steps, log = () => {} })
     } catch (error) {
       fail(`${error.message}: [role, epoch] of each running tab: ${seen}`);
     }
-    // Every running tab is answered by the default backend (within the bound).
+    // Every running tab is answered by the default backend (within the bound). A request that a
+    // failover under way ends with `backend-lost` (never resent, as documented) is asked again.
     const answers = await Promise.all(
-      running.map((p) => p.evaluate((timeoutMs) => window.walk.main.request('echo', 'ping', { timeoutMs }).then(
-        (v) => v,
-        (e) => `error ${e?.code}`,
-      ), SETTLE_MS)),
+      running.map((p) =>
+        p.evaluate(async (timeoutMs) => {
+          const deadline = Date.now() + timeoutMs;
+          for (;;) {
+            const left = deadline - Date.now();
+            if (left <= 0) return 'error timeout';
+            const answer = await window.walk.main.request('echo', 'ping', { timeoutMs: left }).then(
+              (v) => v,
+              (e) => `error ${e?.code}`,
+            );
+            if (answer !== 'error backend-lost') return answer;
+          }
+        }, SETTLE_MS),
+      ),
     );
     if (answers.some((a) => a !== 'ping')) fail(`a live tab was not served by the default backend: ${JSON.stringify(answers)}`);
     // No request handled twice (by any worker, dead ones included).
