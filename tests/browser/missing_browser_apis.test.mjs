@@ -57,7 +57,14 @@ test('without SharedWorker, each tab runs the app alone, and a key still has one
       delete window.SharedWorker;
     });
     const [a, b] = await openTabs(context, env.server.url, uniqueApp('no-shared-worker'), 2, KEYED_OPTIONS);
-    const states = await Promise.all([a, b].map((p) => p.evaluate(() => [typeof SharedWorker, window.client.mode, window.client.role])));
+    // `initialize()` resolves at the welcome; the tab's own leader lock is granted just after.
+    const states = await waitUntil(
+      async () => {
+        const got = await Promise.all([a, b].map((p) => p.evaluate(() => [typeof SharedWorker, window.client.mode, window.client.role])));
+        return got.every(([, , role]) => role === 'leader') ? got : null;
+      },
+      { what: 'each tab to lead itself' },
+    ).catch(async () => Promise.all([a, b].map((p) => p.evaluate(() => [typeof SharedWorker, window.client.mode, window.client.role]))));
     assert.deepEqual(states, [['undefined', 'isolated', 'leader'], ['undefined', 'isolated', 'leader']], 'each tab leads itself');
     const defaults = await Promise.all(
       [a, b].map((p) =>
