@@ -32,7 +32,7 @@ use tabworker::{
     ErrorCode, SessionId, TabEvent,
 };
 
-use super::world::{Ctx, Event, Port, WorkerCtx};
+use super::world::{Ctx, Event, Port};
 use super::{MS, Sim};
 
 /// The tags the simulated app has a script for (the client's `backends`).
@@ -409,15 +409,12 @@ impl Sim {
             self.violation(format!("tab{ix} spawns {backend_id} of tag {tag:?}, which has no script"));
         }
         let app = App::of(tag.as_deref());
-        let w = self.workers.len();
-        self.workers.push(WorkerCtx::new(w, ix, self.now_us, app, Some(backend_id.clone()), None));
+        let w = self.new_worker(ix, app, Some(backend_id.clone()), None);
         if let Some(old) = self.tabs[ix].app.workers.insert(backend_id.clone(), w) {
             self.violation(format!("tab{ix} spawns a second worker for {backend_id} (w{old} was its first)"));
         }
         self.stats.keyed_spawns += 1;
         trace!(self, "  w{w} spawned by tab{ix} for {backend_id} ({app:?})");
-        let ready_at = self.now_us + self.cfg.spawn_latency_us;
-        self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
         self.drain_worker(w);
     }
 

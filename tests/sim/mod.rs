@@ -1081,20 +1081,10 @@ impl Sim {
     }
 
     fn spawn(&mut self, ix: usize, backend_id: BackendId) {
-        if let Some(old) = self.tabs[ix].worker.take() {
-            if self.workers[old].alive {
-                self.stats.spawns_over_live_worker += 1;
-            }
-            self.kill_worker(old);
-        }
-        let w = self.workers.len();
-        self.workers.push(WorkerCtx::new(w, ix, self.now_us, App::Plain, None, Some(backend_id)));
-        self.tabs[ix].worker = Some(w);
+        let w = self.new_worker(ix, App::Plain, None, Some(backend_id));
+        self.replace_own_worker(ix, w);
         self.stats.spawns += 1;
         trace!(self, "  w{w} spawned by tab{ix}");
-        // Loading the worker's script: nothing it says arrives before then.
-        let ready_at = self.now_us + self.cfg.spawn_latency_us;
-        self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
         self.drain_worker(w);
     }
 
@@ -1104,13 +1094,10 @@ impl Sim {
             self.violation(format!("tab{ix} spawns a standby over w{old}"));
             self.kill_worker(old);
         }
-        let w = self.workers.len();
-        self.workers.push(WorkerCtx::new(w, ix, self.now_us, App::Plain, None, None));
+        let w = self.new_worker(ix, App::Plain, None, None);
         self.tabs[ix].standby = Some(w);
         self.stats.standby_spawns += 1;
         trace!(self, "  w{w} spawned by tab{ix} as its standby");
-        let ready_at = self.now_us + self.cfg.spawn_latency_us;
-        self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
         self.drain_worker(w);
     }
 
@@ -1119,16 +1106,37 @@ impl Sim {
         let Some(w) = self.tabs[ix].standby.take() else {
             return self.violation(format!("tab{ix} adopts a standby it does not keep"));
         };
-        if let Some(old) = self.tabs[ix].worker.take() {
+        self.workers[w].default_of = Some(backend_id);
+        self.replace_own_worker(ix, w);
+        self.stats.adoptions += 1;
+        trace!(self, "  w{w} adopted by tab{ix}");
+    }
+
+    /// A new worker of tab `ix` running `app` (for keyed backend `backend`,
+    /// or as the tab's own worker for `default_of`); nothing it says arrives
+    /// before its script has loaded.
+    pub(super) fn new_worker(
+        &mut self,
+        ix: usize,
+        app: App,
+        backend: Option<BackendId>,
+        default_of: Option<BackendId>,
+    ) -> usize {
+        let w = self.workers.len();
+        self.workers.push(WorkerCtx::new(w, ix, self.now_us, app, backend, default_of));
+        let ready_at = self.now_us + self.cfg.spawn_latency_us;
+        self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
+        w
+    }
+
+    /// Worker `w` is tab `ix`'s own from now on; the one before it is killed.
+    fn replace_own_worker(&mut self, ix: usize, w: usize) {
+        if let Some(old) = self.tabs[ix].worker.replace(w) {
             if self.workers[old].alive {
                 self.stats.spawns_over_live_worker += 1;
             }
             self.kill_worker(old);
         }
-        self.workers[w].default_of = Some(backend_id);
-        self.tabs[ix].worker = Some(w);
-        self.stats.adoptions += 1;
-        trace!(self, "  w{w} adopted by tab{ix}");
     }
 
     // ----- workers ---------------------------------------------------------
