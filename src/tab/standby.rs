@@ -66,9 +66,10 @@ impl Tab {
 
     /// Terminates the standby worker, if there is one.
     pub(super) fn drop_standby(&mut self) {
-        if matches!(std::mem::take(&mut self.standby), Standby::Loading | Standby::Listening) {
+        if self.has_standby() {
             self.outputs.push_back(TabOutput::KillStandby);
         }
+        self.standby = Standby::Off;
     }
 
     /// Makes the standby worker the default backend `worker`'s: `None` if

@@ -4,12 +4,12 @@
 //! and the worker of each hosted backend ([`BackendId`]). The tab decides
 //! what becomes of each; these tables only hold the browser's objects.
 
-use crate::model::map::Map;
-
-use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::model::map::Map;
+
+use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use web_sys::{MessagePort, Worker};
 
