@@ -13,6 +13,8 @@
 mod caller;
 mod frame;
 mod responder;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod text;
 mod tracker;
 
 pub use caller::{Caller, CallerOutput, RequestError};

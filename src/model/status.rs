@@ -102,6 +102,9 @@ pub enum TerminationReason {
     Lost,
     /// Not ready within the startup limit.
     StartupTimeout,
+    /// The engine running it failed to (a Plane drone's executor could not
+    /// start or keep it). Never given to an in-browser backend.
+    InternalError,
 }
 
 /// A backend's status at one instant, with what that status carries. This is
@@ -171,6 +174,7 @@ string_enum!(TerminationReason, "a termination reason", {
     TerminationReason::KeyExpired => "key_expired",
     TerminationReason::Lost => "lost",
     TerminationReason::StartupTimeout => "startup_timeout",
+    TerminationReason::InternalError => "internal_error",
 });
 
 impl ToValue for BackendState {

@@ -167,6 +167,49 @@ impl Value {
     pub fn number(value: f64) -> Option<Value> {
         Number::new(value).map(Value::Number)
     }
+
+    /// The number, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(n.get()),
+            _ => None,
+        }
+    }
+
+    /// Field `name` of an object; `None` for a missing field or a value that is no object.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.as_object().and_then(|o| o.get(name))
+    }
+
+    /// An object of `fields`, in their order.
+    pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+        Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+}
+
+/// A number; `null` for `NaN` and the infinities, as `JSON.stringify` writes them.
+impl From<f64> for Value {
+    fn from(n: f64) -> Value {
+        Value::number(n).unwrap_or(Value::Null)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Value {
+        Value::String(text.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Value {
+        Value::String(text)
+    }
 }
 
 /// A type written as a [`Value`].

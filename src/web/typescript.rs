@@ -53,7 +53,7 @@ export type BackendStatus =
   | 'terminated'
 
 export type TerminationKind = 'soft' | 'hard'
-export type TerminationReason = 'swept' | 'external' | 'key_expired' | 'lost' | 'startup_timeout'
+export type TerminationReason = 'swept' | 'external' | 'key_expired' | 'lost' | 'startup_timeout' | 'internal_error'
 
 export type BackendState =
   | { status: 'scheduled'; time: string }
