@@ -58,6 +58,6 @@ pub use keyed::{KeyedSession, StatusSubscription};
 pub use runtime::codec::{from_js, to_js};
 pub use runtime::locks;
 #[cfg(feature = "backend")]
-pub use rust_backend::{Context, RustBackend, Served, Session, served};
+pub use rust_backend::mount;
 #[cfg(feature = "tab")]
 pub use session_backend::SessionBackend;

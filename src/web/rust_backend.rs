@@ -1,172 +1,125 @@
-//! Backends written in Rust. An app crate that depends on `tabworker` builds
-//! its backend with [`RustBackend`] — its state, its start (with the
-//! connect's env and the OPFS mount), its sessions, events and request
-//! handlers, and its soft stop — compiles it to its own wasm, and starts it
-//! from a worker entry script, by tag like any backend:
+//! Backends written in Rust, served in a browser worker. The app's crate
+//! builds its backend once with [`RustBackend`](crate::RustBackend) (the
+//! same code its native build serves behind Plane) and, in the wasm build,
+//! calls `serve()` from a worker entry script:
 //!
 //! ```ignore
-//! use tabworker::web::{RustBackend, Session};
-//! use wasm_bindgen::prelude::*;
-//!
-//! #[derive(Default)]
-//! struct Counter { count: f64 }
-//!
 //! #[wasm_bindgen(start)]
 //! pub fn main() -> Result<(), JsValue> {
-//!     RustBackend::new(Counter::default())
-//!         .start(|counter, ctx| {
-//!             counter.count = ctx.env("START").and_then(|s| s.parse().ok()).unwrap_or(0.0);
-//!             Ok(())
-//!         })
-//!         .on("increment", |counter, session: &Session, by| {
-//!             counter.count += by.as_f64().unwrap_or(1.0);
-//!             session.backend().broadcast("count", &counter.count.into());
-//!         })
-//!         .handle("read", |counter, _session, _payload| Ok(counter.count.into()))
-//!         .serve()?;
+//!     my_backend().serve()?;
 //!     Ok(())
 //! }
 //! ```
 //!
-//! Underneath it is `serveBackend` with a config made of these closures, so
-//! a Rust backend follows every rule a JavaScript one does.
+//! Underneath it is `serveBackend` with a config made of the backend's
+//! closures, so a Rust backend follows every rule a JavaScript one does;
+//! payloads cross as plain data ([`Value`]s).
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
 use super::backend::{BackendHandle, serve_backend};
-use super::error::{ErrorCode, TabworkerError};
+use super::error::{ErrorCode, TabworkerError, describe};
+use super::runtime::codec::{from_js, to_js};
 use super::runtime::js::{call_method, get, object};
+use crate::backend::rust::{Context, ContextLink, RustBackend, Served, ServedLink, Session, SessionLink};
+use crate::model::value::{Object, Value};
 
-type StartFn<S> = Box<dyn FnMut(&mut S, &Context) -> Result<(), String>>;
-type SessionFn<S> = Box<dyn FnMut(&mut S, &Session)>;
-type EventFn<S> = Rc<RefCell<dyn FnMut(&mut S, &Session, JsValue)>>;
-type HandlerFn<S> = Box<dyn FnMut(&mut S, &Session, JsValue) -> Result<JsValue, String>>;
-type StopFn<S> = Box<dyn FnMut(&mut S)>;
-
-/// A backend written in Rust, over its state `S`: each closure gets the
-/// state mutably, one at a time.
-pub struct RustBackend<S: 'static> {
-    state: S,
-    declares_ready: bool,
-    start: Option<StartFn<S>>,
-    session: Option<SessionFn<S>>,
-    events: Vec<(String, EventFn<S>)>,
-    handlers: Vec<(String, HandlerFn<S>)>,
-    stop: Option<StopFn<S>>,
-}
-
-/// What `start` is given: the backend's id and key, the connect's `env`, its
-/// OPFS mount, and `ready()` for a backend that declares it.
-#[derive(Clone)]
-pub struct Context {
+/// The host's start context, as `serveBackend` gives it to `start`.
+struct JsContext {
     js: JsValue,
 }
 
-impl Context {
-    fn get(&self, name: &str) -> JsValue {
-        get(&self.js, name)
+impl ContextLink for JsContext {
+    fn backend_id(&self) -> String {
+        get(&self.js, "backendId").as_string().unwrap_or_default()
     }
 
-    /// The backend's id.
-    pub fn backend_id(&self) -> String {
-        self.get("backendId").as_string().unwrap_or_default()
+    fn key(&self) -> String {
+        get(&self.js, "key").as_string().unwrap_or_default()
     }
 
-    /// The key it holds (`tabworker:default` for the app's default backend).
-    pub fn key(&self) -> String {
-        self.get("key").as_string().unwrap_or_default()
+    fn env(&self, name: &str) -> Option<String> {
+        get(&get(&self.js, "env"), name).as_string()
     }
 
-    /// `executable.env[name]` of the connect that started it.
-    pub fn env(&self, name: &str) -> Option<String> {
-        get(&self.get("env"), name).as_string()
-    }
-
-    /// The OPFS directory of its key (a `FileSystemDirectoryHandle`), or `null` without a mount.
-    pub fn mount(&self) -> JsValue {
-        self.get("mount")
-    }
-
-    /// Declares the backend ready (with [`RustBackend::declares_ready`]);
-    /// may be called later, from a spawned future.
-    pub fn ready(&self) {
+    fn ready(&self) {
         // `ready` is the host's own function, which does not throw.
         let _ = call_method(&self.js, "ready", &[]);
     }
 
-    /// Whether `secret` is the `secret_token` of a connect that reached this backend.
-    pub fn is_secret_token(&self, secret: &str) -> bool {
+    fn is_secret_token(&self, secret: &str) -> bool {
         call_method(&self.js, "isSecretToken", &[secret.into()]).ok().and_then(|v| v.as_bool()).unwrap_or(false)
     }
+
+    fn has_mount(&self) -> bool {
+        !mount_of(&self.js).is_null()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
-/// One session, as the closures see it.
-#[derive(Clone)]
-pub struct Session {
+fn mount_of(js: &JsValue) -> JsValue {
+    let mount = get(js, "mount");
+    if mount.is_undefined() { JsValue::NULL } else { mount }
+}
+
+/// The OPFS directory of the backend's key (a `FileSystemDirectoryHandle`),
+/// or `null` without a mount: what only a browser worker has.
+pub fn mount(ctx: &Context) -> JsValue {
+    ctx.layer().downcast_ref::<JsContext>().map_or(JsValue::NULL, |c| mount_of(&c.js))
+}
+
+/// A session object of the host.
+struct JsSession {
     js: JsValue,
-    backend: Served,
 }
 
-impl Session {
-    fn get(&self, name: &str) -> JsValue {
-        get(&self.js, name)
+impl SessionLink for JsSession {
+    fn client_id(&self) -> String {
+        get(&self.js, "clientId").as_string().unwrap_or_default()
     }
 
-    /// The client (tab) the session is for.
-    pub fn client_id(&self) -> String {
-        self.get("clientId").as_string().unwrap_or_default()
+    fn session_id(&self) -> String {
+        get(&self.js, "sessionId").as_string().unwrap_or_default()
     }
 
-    /// The connect attempt.
-    pub fn session_id(&self) -> String {
-        self.get("sessionId").as_string().unwrap_or_default()
+    fn user(&self) -> Option<String> {
+        get(&self.js, "user").as_string()
     }
 
-    /// Sessions opened with `open(url)`: the connect's `user`.
-    pub fn user(&self) -> Option<String> {
-        self.get("user").as_string()
+    fn auth(&self) -> Object {
+        from_js::<Value>(get(&self.js, "auth")).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default()
     }
 
-    /// Sends event `event` to this session's tab.
-    pub fn send(&self, event: &str, payload: &JsValue) -> Result<(), JsValue> {
-        call_method(&self.js, "send", &[event.into(), payload.clone()]).map(drop)
-    }
-
-    /// The backend serving it (to broadcast to every session).
-    pub fn backend(&self) -> &Served {
-        &self.backend
+    fn send(&self, event: &str, payload: &Value) -> Result<(), String> {
+        call_method(&self.js, "send", &[event.into(), to_js(payload)]).map(drop).map_err(|e| describe(&e))
     }
 }
 
-/// A running Rust backend: what `serve` started. Kept alive by `serve`
-/// itself; clones share it.
-#[derive(Clone)]
-pub struct Served {
-    handle: Rc<RefCell<Option<BackendHandle>>>,
+/// The host's handle, once `serveBackend` returned it.
+#[derive(Default)]
+struct JsServed {
+    handle: RefCell<Option<BackendHandle>>,
 }
 
-impl Served {
-    /// Sends event `event` to every open session.
-    pub fn broadcast(&self, event: &str, payload: &JsValue) {
+impl ServedLink for JsServed {
+    fn broadcast(&self, event: &str, payload: &Value) {
         if let Some(handle) = self.handle.borrow().as_ref() {
-            if let Err(e) = handle.broadcast(event.to_string(), payload.clone()) {
+            if let Err(e) = handle.broadcast(event.to_string(), to_js(payload)) {
                 web_sys::console::warn_1(&format!("tabworker backend: broadcast failed: {e}").into());
             }
         }
     }
 
-    /// How many sessions are open.
-    pub fn sessions(&self) -> usize {
+    fn sessions(&self) -> usize {
         self.handle.borrow().as_ref().map_or(0, BackendHandle::sessions)
     }
-}
-
-thread_local! {
-    /// The backend this worker serves: it lives as long as the worker.
-    static SERVED: RefCell<Option<Served>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` on the state now, or — when a closure holds it already (the
@@ -182,92 +135,43 @@ fn with_state<S: 'static>(state: &Rc<RefCell<S>>, f: impl FnOnce(&mut S) + 'stat
     }
 }
 
-/// The backend this worker serves, once [`RustBackend::serve`] started it
-/// (to broadcast from `stop`, or from a spawned future).
-pub fn served() -> Option<Served> {
-    SERVED.with(|s| s.borrow().clone())
+thread_local! {
+    /// Whether this worker serves a Rust backend already.
+    static SERVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl<S: 'static> RustBackend<S> {
-    /// A backend over `state`; it serves nothing until [`RustBackend::serve`].
-    pub fn new(state: S) -> Self {
-        RustBackend {
-            state,
-            declares_ready: false,
-            start: None,
-            session: None,
-            events: Vec::new(),
-            handlers: Vec::new(),
-            stop: None,
-        }
-    }
-
-    /// Runs once, before any session. An `Err` ends the backend with `exit_error`.
-    pub fn start(mut self, start: impl FnMut(&mut S, &Context) -> Result<(), String> + 'static) -> Self {
-        self.start = Some(Box::new(start));
-        self
-    }
-
-    /// The backend is ready only once it calls [`Context::ready`] (by
-    /// default: when `start` returns).
-    pub fn declares_ready(mut self) -> Self {
-        self.declares_ready = true;
-        self
-    }
-
-    /// Called once per session, when it opens.
-    pub fn on_session(mut self, session: impl FnMut(&mut S, &Session) + 'static) -> Self {
-        self.session = Some(Box::new(session));
-        self
-    }
-
-    /// Called with each event `event` a tab sends, and its payload.
-    pub fn on(mut self, event: &str, listener: impl FnMut(&mut S, &Session, JsValue) + 'static) -> Self {
-        self.events.push((event.to_string(), Rc::new(RefCell::new(listener))));
-        self
-    }
-
-    /// Answers requests for `method`: `Ok` is the result, `Err` reaches the
-    /// caller as a `handler-error` with its text.
-    pub fn handle(
-        mut self,
-        method: &str,
-        handler: impl FnMut(&mut S, &Session, JsValue) -> Result<JsValue, String> + 'static,
-    ) -> Self {
-        self.handlers.push((method.to_string(), Box::new(handler)));
-        self
-    }
-
-    /// Runs on a soft termination, before the worker is terminated.
-    pub fn stop(mut self, stop: impl FnMut(&mut S) + 'static) -> Self {
-        self.stop = Some(Box::new(stop));
-        self
-    }
-
     /// Serves sessions in this dedicated worker, for as long as it lives.
     /// Fails outside a dedicated worker, or if this worker serves already.
     pub fn serve(self) -> Result<Served, TabworkerError> {
-        if SERVED.with(|s| s.borrow().is_some()) {
+        if SERVING.with(|s| s.replace(true)) {
             return Err(TabworkerError::new(ErrorCode::InvalidArgument, "this worker serves a backend already"));
         }
-        let served = Served { handle: Rc::new(RefCell::new(None)) };
+        let link = Rc::new(JsServed::default());
+        let served = Served::new(link.clone());
         let RustBackend { state, declares_ready, start, session, events, handlers, stop } = self;
+        for (what, name) in events.keys().map(|n| ("an event name", n)).chain(handlers.keys().map(|n| ("a method", n)))
+        {
+            crate::channel::check_name(what, name)
+                .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
+        }
         let state = Rc::new(RefCell::new(state));
         let mut entries: Vec<(&str, JsValue)> = vec![("declaresReady", declares_ready.into())];
 
         if let Some(mut start) = start {
             let state = state.clone();
-            let start = Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(move |ctx: JsValue| {
-                start(&mut state.borrow_mut(), &Context { js: ctx }).map_err(|e| js_sys::Error::new(&e).into())
+            let start = Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(move |js: JsValue| {
+                let ctx = Context::new(Rc::new(JsContext { js }));
+                start(&mut state.borrow_mut(), &ctx).map_err(|e| js_sys::Error::new(&e).into())
             });
             entries.push(("start", start.into_js_value()));
         }
         if let Some(stop) = stop {
-            let state = state.clone();
+            let (state, served) = (state.clone(), served.clone());
             let stop = Rc::new(RefCell::new(stop));
             let stop = Closure::<dyn FnMut()>::new(move || {
-                let stop = stop.clone();
-                with_state(&state, move |state| (stop.borrow_mut())(state));
+                let (stop, served) = (stop.clone(), served.clone());
+                with_state(&state, move |state| (stop.borrow_mut())(state, &served));
             });
             entries.push(("stop", stop.into_js_value()));
         }
@@ -276,11 +180,13 @@ impl<S: 'static> RustBackend<S> {
         for (method, handler) in handlers {
             let (state, served, handler) = (state.clone(), served.clone(), RefCell::new(handler));
             let handler = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-                move |payload: JsValue, session: JsValue| {
-                    let session = Session { js: session, backend: served.clone() };
+                move |payload: JsValue, js: JsValue| {
+                    let session = Session::new(Rc::new(JsSession { js }), served.clone());
+                    let payload = from_js::<Value>(payload).map_err(|e| js_sys::Error::new(&e.to_string()))?;
                     // A request arrives on its own event, never inside another closure.
                     let mut state = state.try_borrow_mut().map_err(|_| js_sys::Error::new("the backend is busy"))?;
-                    (handler.borrow_mut())(&mut state, &session, payload).map_err(|e| js_sys::Error::new(&e).into())
+                    let result = (handler.borrow_mut())(&mut state, &session, payload);
+                    result.map(|value| to_js(&value)).map_err(|e| js_sys::Error::new(&e).into())
                 },
             );
             // Setting a property on a fresh plain object cannot fail.
@@ -288,21 +194,30 @@ impl<S: 'static> RustBackend<S> {
         }
         entries.push(("handlers", handlers_js.into()));
 
+        let events: Vec<(String, Rc<RefCell<_>>)> =
+            events.into_iter().map(|(name, listener)| (name, Rc::new(RefCell::new(listener)))).collect();
         let on_session = session.map(|f| Rc::new(RefCell::new(f)));
         let (session_state, session_served) = (state, served.clone());
         let session = Closure::<dyn FnMut(JsValue)>::new(move |js: JsValue| {
-            let session = Session { js: js.clone(), backend: session_served.clone() };
             for (event, listener) in &events {
                 let (state, listener, served) = (session_state.clone(), listener.clone(), session_served.clone());
                 let on_event = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |payload: JsValue, js: JsValue| {
-                    let session = Session { js, backend: served.clone() };
+                    let session = Session::new(Rc::new(JsSession { js }), served.clone());
+                    let payload = match from_js::<Value>(payload) {
+                        Ok(payload) => payload,
+                        Err(e) => {
+                            let text = format!("tabworker backend: an event's payload is not plain data: {e}");
+                            return web_sys::console::warn_1(&text.into());
+                        }
+                    };
                     let listener = listener.clone();
                     with_state(&state, move |state| (listener.borrow_mut())(state, &session, payload));
                 });
-                // A session's `on` throws only for a bad name, and the name was checked at `on`.
+                // A session's `on` throws only for a bad name, and the names were checked above.
                 let _ = call_method(&js, "on", &[event.as_str().into(), on_event.into_js_value()]);
             }
             if let Some(on_session) = on_session.clone() {
+                let session = Session::new(Rc::new(JsSession { js }), session_served.clone());
                 with_state(&session_state, move |state| (on_session.borrow_mut())(state, &session));
             }
         });
@@ -310,8 +225,7 @@ impl<S: 'static> RustBackend<S> {
 
         let config = object(&entries);
         let handle = serve_backend(config.unchecked_into())?;
-        *served.handle.borrow_mut() = Some(handle);
-        SERVED.with(|s| *s.borrow_mut() = Some(served.clone()));
+        *link.handle.borrow_mut() = Some(handle);
         Ok(served)
     }
 }
