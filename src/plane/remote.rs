@@ -53,6 +53,38 @@ impl FromValue for Remote {
     }
 }
 
+/// The first wait before a remote session's WebSocket is opened again.
+pub const REOPEN_FIRST_MS: u64 = 250;
+/// How many times in a row it is opened again before the handle waits for
+/// the status stream alone (each wait twice the one before).
+pub const REOPEN_TRIES: u32 = 5;
+
+/// When a remote session's WebSocket that closed is opened again: while
+/// its backend goes on (a proxy restarted, the network dropped), after a
+/// growing wait, a bounded number of times in a row; never once the
+/// backend is stopping or ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reopen {
+    tries: u32,
+}
+
+impl Reopen {
+    /// The socket opened: the count starts again.
+    pub fn opened(&mut self) {
+        self.tries = 0;
+    }
+
+    /// The socket closed; `ending` says whether the backend is stopping or
+    /// ended. The wait before opening it again, if it is to be.
+    pub fn closed(&mut self, ending: bool) -> Option<u64> {
+        if ending || self.tries >= REOPEN_TRIES {
+            return None;
+        }
+        self.tries += 1;
+        Some(REOPEN_FIRST_MS << (self.tries - 1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +126,15 @@ mod tests {
             assert!(read(&bad).is_err(), "{bad}");
         }
         assert!(is_remote("https://x/") && !is_remote("tabworker://a/backends/b"));
+    }
+
+    #[test]
+    fn a_closed_socket_is_opened_again_while_the_backend_goes_on() {
+        let mut reopen = Reopen::default();
+        let waits: Vec<Option<u64>> = (0..=REOPEN_TRIES).map(|_| reopen.closed(false)).collect();
+        assert_eq!(waits, [Some(250), Some(500), Some(1000), Some(2000), Some(4000), None]);
+        reopen.opened();
+        assert_eq!(reopen.closed(false), Some(REOPEN_FIRST_MS));
+        assert_eq!(reopen.closed(true), None, "never once the backend is stopping");
     }
 }

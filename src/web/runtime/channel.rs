@@ -117,9 +117,8 @@ pub(crate) fn read_frame(data: &JsValue) -> Option<Result<ChannelFrame<JsValue>,
     })
 }
 
-/// Posts `frame` on `port` with its payload's transfer list; the message
-/// of a failure to post (a payload that cannot be cloned).
-pub(crate) fn post_channel(port: &MessagePort, frame: ChannelFrame<Payload>) -> Result<(), JsValue> {
+/// `frame` as the message a port carries, with its payload's transfer list.
+fn message(frame: ChannelFrame<Payload>) -> (js_sys::Object, Option<js_sys::Array>) {
     let message = js_sys::Object::new();
     let transfer = KEYS.with(|keys| {
         // Setting properties on a fresh plain object cannot fail.
@@ -156,10 +155,28 @@ pub(crate) fn post_channel(port: &MessagePort, frame: ChannelFrame<Payload>) -> 
             payload.transfer
         })
     });
-    match transfer {
-        Some(transfer) => port.post_message_with_transferable(&message, &transfer),
-        None => port.post_message(&message),
+    (message, transfer)
+}
+
+/// Posts `frame` on `port` with its payload's transfer list; the message
+/// of a failure to post (a payload that cannot be cloned).
+pub(crate) fn post_channel(port: &MessagePort, frame: ChannelFrame<Payload>) -> Result<(), JsValue> {
+    match message(frame) {
+        (message, Some(transfer)) => port.post_message_with_transferable(&message, &transfer),
+        (message, None) => port.post_message(&message),
     }
+}
+
+/// `frame` as the JSON text a remote session's WebSocket carries: the
+/// message a port would carry. Refused: a transfer list (nothing is
+/// transferred to another machine) and a payload `JSON.stringify` cannot write.
+pub(crate) fn frame_text(frame: ChannelFrame<Payload>) -> Result<String, JsValue> {
+    let (message, transfer) = message(frame);
+    if transfer.is_some_and(|t| t.length() > 0) {
+        return Err("a remote backend's messages transfer nothing: the payload is sent as JSON".into());
+    }
+    let text = js_sys::JSON::stringify(&message)?;
+    Ok(text.as_string().unwrap_or_default())
 }
 
 /// A transfer list given by the app: an array, or nothing.

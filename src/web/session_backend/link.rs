@@ -37,6 +37,8 @@ pub(super) enum Target {
     /// A keyed backend, opened by `url`; with `request`, connected again
     /// by it when the backend is lost with its tab.
     Keyed { url: String, request: Option<ConnectRequest> },
+    /// A backend in a Plane cluster, by the urls of its `ConnectResponse`.
+    Remote(crate::plane::remote::Remote),
 }
 
 /// A request's promise, and the abort listener it holds.
@@ -57,6 +59,8 @@ pub(super) struct Shared {
     pub(super) port: RefCell<Option<(MessagePort, Listener)>>,
     /// The keyed session object, closed on `destroy()`.
     pub(super) keyed: RefCell<Option<JsValue>>,
+    /// A remote backend's status stream and socket.
+    pub(super) remote: RefCell<Option<super::remote::RemoteLink>>,
     pub(super) events: RefCell<Callbacks>,
     /// `onStatus`, `onReady`, `onTerminated` and `onReconnect` listeners, by those names.
     pub(super) lifecycle: RefCell<Callbacks>,
@@ -278,7 +282,7 @@ impl Shared {
                 // Its session is gone with it: what is sent from now on waits
                 // for the next one (or fails, if none follows).
                 self.on_lost();
-                if let Target::Keyed { .. } = self.target {
+                if !matches!(self.target, Target::Default) {
                     ending = self.closing.borrow_mut().terminated(backend.clone(), state.clone());
                 }
             }
@@ -367,8 +371,14 @@ impl Shared {
                         _ => None,
                     };
                     let port = self.port.borrow().as_ref().map(|(port, _)| port.clone());
-                    let Some(port) = port else { continue };
-                    if let Err(e) = post_channel(&port, frame) {
+                    let posted = match port {
+                        Some(port) => post_channel(&port, frame),
+                        None => match self.send_remote(frame) {
+                            Some(sent) => sent,
+                            None => continue,
+                        },
+                    };
+                    if let Err(e) = posted {
                         let failure = RequestError::new(ErrorCode::InvalidArgument, describe(&e));
                         match request {
                             Some(id) => drop(self.caller.borrow_mut().fail(id, failure)),
@@ -458,6 +468,7 @@ impl Drop for Shared {
     /// A handle dropped without `destroy()` (the app let go of it) closes
     /// its keyed session, so none is left open behind it.
     fn drop(&mut self) {
+        self.close_remote();
         if let Some(session) = self.keyed.get_mut().take() {
             // Later, not here: a drop may come while the client is busy.
             wasm_bindgen_futures::spawn_local(async move { close_keyed(&session) });

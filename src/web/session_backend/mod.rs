@@ -9,6 +9,7 @@
 //! deadlines are served by its client's one timer.
 
 mod link;
+mod remote;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -22,9 +23,12 @@ use super::keyed::Unsubscribe;
 use super::runtime::channel::{Payload, TransferList, transfer_list};
 use super::runtime::clock::now;
 use super::runtime::codec::{from_js, to_js};
+use super::runtime::js::get;
 use super::runtime::listener::Listener;
 use crate::channel::{Caller, Closing, Tracker};
 use crate::model::connect::{ConnectRequest, ConnectResponse};
+use crate::model::value::ValueError;
+use crate::plane::remote::is_remote;
 use link::{Pending, Shared, Target, close_keyed, destroyed, error, function, request_error};
 
 #[wasm_bindgen]
@@ -76,9 +80,14 @@ impl Client {
         let target = match response {
             None => Target::Default,
             Some(response) => {
-                let response: ConnectResponse = from_js(response.into())
-                    .map_err(|e| error(ErrorCode::InvalidArgument, format!("invalid ConnectResponse: {e}")))?;
-                Target::Keyed { url: response.url, request: None }
+                let response: JsValue = response.into();
+                let invalid =
+                    |e: ValueError| error(ErrorCode::InvalidArgument, format!("invalid ConnectResponse: {e}"));
+                if get(&response, "url").as_string().is_some_and(|url| is_remote(&url)) {
+                    Target::Remote(from_js(response).map_err(invalid)?)
+                } else {
+                    Target::Keyed { url: from_js::<ConnectResponse>(response).map_err(invalid)?.url, request: None }
+                }
             }
         };
         self.handle(target, false)
@@ -130,6 +139,7 @@ impl Client {
             closing: RefCell::new(Closing::new(reconnect)),
             port: RefCell::new(None),
             keyed: RefCell::new(None),
+            remote: RefCell::new(None),
             events: RefCell::default(),
             lifecycle: RefCell::default(),
             ready_waiters: RefCell::default(),
@@ -147,6 +157,7 @@ impl Client {
                 let url = url.clone();
                 shared.follow_keyed(self, &url)?;
             }
+            Target::Remote(remote) => shared.follow_remote(remote.clone())?,
         }
         Ok(SessionBackend { shared })
     }
@@ -171,6 +182,13 @@ impl SessionBackend {
     #[wasm_bindgen(getter, js_name = backendId)]
     pub fn backend_id(&self) -> Option<String> {
         self.shared.tracker.borrow().backend().map(ToString::to_string)
+    }
+
+    /// Where the backend runs: `'browser'` (a worker of this app's leader
+    /// tab) or `'remote'` (a Plane cluster). Nothing else differs.
+    #[wasm_bindgen(getter, unchecked_return_type = "'browser' | 'remote'")]
+    pub fn location(&self) -> String {
+        if self.shared.is_remote() { "remote" } else { "browser" }.to_string()
     }
 
     /// Whether the backend is ready now.
@@ -345,6 +363,7 @@ impl SessionBackend {
             let _ = unsubscribe.call0(&JsValue::NULL);
         }
         shared.port.borrow_mut().take();
+        shared.close_remote();
         if let Some(session) = shared.keyed.borrow_mut().take() {
             close_keyed(&session);
         }
