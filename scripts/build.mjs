@@ -140,10 +140,12 @@ export function buildRustExample(settings) {
 }
 
 /**
- * Adds the package's `<name>/react` entry (src/web/react/) and says in its
- * package.json what every entry is: the `exports` of the page's module, the
- * workers' modules and the react one, their files, and React as an optional
- * peer dependency (only the react entry imports it).
+ * Adds the package's `<name>/react` entry (src/web/react/) and its
+ * `<name>/server` entry (src/server/: the Node helper that calls a Plane
+ * cluster) and says in its package.json what every entry is: the `exports` of
+ * the page's module, the workers' modules, the react and the server ones,
+ * their files, and React as an optional peer dependency (only the react entry
+ * imports it).
  */
 export function addEntries(settings) {
   const dir = join(root, settings.outDir);
@@ -152,22 +154,27 @@ export function addEntries(settings) {
   writeFileSync(join(dir, 'react.js'), readFileSync(join(source, 'index.js'), 'utf8'));
   const types = readFileSync(join(source, 'index.d.ts'), 'utf8').replaceAll("'./tabworker.js'", `'${main}'`);
   writeFileSync(join(dir, 'react.d.ts'), types);
+  const server = join(root, 'src', 'server');
+  writeFileSync(join(dir, 'server.js'), readFileSync(join(server, 'index.js'), 'utf8'));
+  const serverTypes = readFileSync(join(server, 'index.d.ts'), 'utf8').replaceAll("'./tabworker.js'", `'${main}'`);
+  writeFileSync(join(dir, 'server.d.ts'), serverTypes);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const workerFiles = WORKER_ROLES.flatMap((role) => {
     const name = bindgenName(role);
     const files = [`${name}.js`, `${name}_bg.wasm`, `${name}.d.ts`];
     return name === role ? files : [...files, `${role}.js`, `${role}.d.ts`];
   });
-  manifest.files = [...new Set([...(manifest.files ?? []), ...workerFiles, 'react.js', 'react.d.ts'])];
+  manifest.files = [...new Set([...(manifest.files ?? []), ...workerFiles, 'react.js', 'react.d.ts', 'server.js', 'server.d.ts'])];
   manifest.exports = {
     '.': { types: `./${settings.outName}.d.ts`, default: main },
     ...Object.fromEntries(WORKER_ROLES.map((role) => [`./${role}`, { types: `./${role}.d.ts`, default: `./${role}.js` }])),
     './react': { types: './react.d.ts', default: './react.js' },
+    './server': { types: './server.d.ts', default: './server.js' },
   };
   manifest.peerDependencies = { react: '>=18' };
   manifest.peerDependenciesMeta = { react: { optional: true } };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`entries: . (${main}), ${WORKER_ROLES.map((r) => `./${r}`).join(', ')}, ./react`);
+  console.log(`entries: . (${main}), ${WORKER_ROLES.map((r) => `./${r}`).join(', ')}, ./react, ./server`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

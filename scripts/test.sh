@@ -33,5 +33,8 @@ node scripts/build.mjs
 step "TypeScript: the package's .d.ts against the seed's types"
 npx tsc --noEmit -p tests/types/tsconfig.json
 
+step "server helper tests (tabworker/server against a fake Plane controller)"
+node --test tests/server/
+
 step "multi-tab browser tests (Playwright)"
 node --test --test-concurrency=1 tests/browser/
