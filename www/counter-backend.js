@@ -3,7 +3,8 @@
 // - start: the count starts at `env.START` (default 0); ready at the end of `start`;
 // - each session is greeted with event `welcome` `{ count, sessions }`;
 // - event `increment` `{ by }` adds `by` and broadcasts event `count`;
-// - request `read` answers the count; `info` answers `{ key, mounted, client }`;
+// - request `read` answers the count; `info` answers `{ key, mounted, client,
+//   language, runs_on }`; `whoami` answers the session's `{ user, auth }`;
 //   `fail` fails with `handler-error`;
 // - on a soft stop it broadcasts event `stopping` with the final count.
 import init, { serveBackend } from '../pkg/backend.js';
@@ -33,7 +34,8 @@ export const backend = serveBackend({
   },
   handlers: {
     read: () => count,
-    info: (_, session) => ({ key, mounted, client: session.clientId, language: 'javascript' }),
+    info: (_, session) => ({ key, mounted, client: session.clientId, language: 'javascript', runs_on: 'browser' }),
+    whoami: (_, session) => ({ user: session.user ?? null, auth: session.auth ?? {} }),
     fail: () => {
       throw new Error('asked to fail');
     },

@@ -39,7 +39,7 @@ for (const [tag, { script, language }] of Object.entries(EXAMPLES)) {
         return { info, read, failed, missing, clientId: window.client.id, response: counter.backendId };
       }, request);
       assert.equal(first.read, 40, 'the count starts at env.START');
-      assert.deepEqual(first.info, { key: request.key, mounted: true, client: first.clientId, language });
+      assert.deepEqual(first.info, { key: request.key, mounted: true, client: first.clientId, language, runs_on: 'browser' });
       assert.equal(first.failed.code, 'handler-error');
       assert.match(first.failed.message, /asked to fail/);
       assert.equal(first.missing, 'no-handler');
