@@ -60,7 +60,7 @@ pub(super) struct Shared {
     /// The keyed session object, closed on `destroy()`.
     pub(super) keyed: RefCell<Option<JsValue>>,
     /// A remote backend's status stream and socket.
-    pub(super) remote: RefCell<Option<super::remote::RemoteLink>>,
+    pub(super) remote: RefCell<Option<RemoteLink>>,
     pub(super) events: RefCell<Callbacks>,
     /// `onStatus`, `onReady`, `onTerminated` and `onReconnect` listeners, by those names.
     pub(super) lifecycle: RefCell<Callbacks>,
@@ -71,6 +71,16 @@ pub(super) struct Shared {
     pub(super) destroyed: Cell<bool>,
     /// The deadline last given to the client's timer.
     pub(super) reported: Cell<Option<Timestamp>>,
+}
+
+/// What a handle on a remote backend holds (followed by `remote.rs`).
+pub(super) struct RemoteLink {
+    pub(super) remote: crate::plane::remote::Remote,
+    pub(super) stream: Option<(web_sys::EventSource, Listener)>,
+    /// The session's socket while it is open or opening, with its listeners.
+    pub(super) socket: Option<(web_sys::WebSocket, [Listener; 3])>,
+    pub(super) reopen: crate::plane::remote::Reopen,
+    pub(super) timer: Option<gloo_timers::callback::Timeout>,
 }
 
 pub(super) fn error(code: ErrorCode, message: impl Into<String>) -> JsValue {

@@ -17,22 +17,12 @@ use super::super::error::{ErrorCode, describe};
 use super::super::runtime::channel::{Payload, frame_text};
 use super::super::runtime::codec::from_js;
 use super::super::runtime::listener::Listener;
-use super::link::{Shared, error};
+use super::link::{RemoteLink, Shared, error};
 use crate::channel::ChannelFrame;
 use crate::model::status::BackendStatus;
 use crate::model::value::Value;
 use crate::plane::remote::{Remote, Reopen};
 use crate::plane::status;
-
-/// What a handle on a remote backend holds.
-pub(super) struct RemoteLink {
-    remote: Remote,
-    stream: Option<(EventSource, Listener)>,
-    /// The session's socket while it is open or opening, with its listeners.
-    socket: Option<(WebSocket, [Listener; 3])>,
-    reopen: Reopen,
-    timer: Option<Timeout>,
-}
 
 impl Shared {
     /// A remote backend: its status stream, and one session opened by its socket.
