@@ -29,11 +29,23 @@ if ! have wasm-pack; then
   cargo install wasm-pack --locked || cargo install wasm-pack
 fi
 
+# Plane, for the local cluster of the tests (scripts/plane/cluster.mjs), whose
+# process executor speaks exactly this version's protocol. `plane version`
+# prints "Client version: X"; the crate does not build without tracing's
+# unstable features.
+plane_version=0.5.5
+if [ "$(plane version 2>/dev/null | sed -n 's/\x1b\[[0-9;]*m//g; s/^Client version: *//p')" != "$plane_version" ]; then
+  say "installing plane $plane_version"
+  RUSTFLAGS="--cfg tracing_unstable" cargo install plane --version "$plane_version" --locked
+fi
+
 missing=()
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
+# Postgres for the Plane cluster; Debian keeps initdb off PATH, in /usr/lib/postgresql/N/bin.
+have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   sudo=""
