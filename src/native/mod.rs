@@ -8,8 +8,9 @@
 //!
 //! The process, as Plane expects of a backend:
 //! - its environment is the connect's `executable.env` (read by `ctx.env`);
-//!   `PORT` is where it listens, `PLANE_BACKEND_ID` and `PLANE_KEY` (when
-//!   the executor gives them) its id and key;
+//!   `PORT` is where it listens (on `HOST`, every interface without it),
+//!   `PLANE_BACKEND_ID` and `PLANE_KEY` (when the executor gives them) its
+//!   id and key;
 //! - it is ready when it listens: it binds only once `start` returned (and,
 //!   with `declares_ready`, once it called `ready()`);
 //! - each WebSocket is one session, its user, auth and secret taken from

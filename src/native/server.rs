@@ -30,6 +30,9 @@ pub enum NativeError {
     /// `PORT` is not a port number.
     #[error("PORT must be a port number, not `{0}`")]
     Port(String),
+    /// `HOST` is not an IP address.
+    #[error("HOST must be an IP address, not `{0}`")]
+    Host(String),
     /// The backend's `start` failed.
     #[error("start failed: {0}")]
     Start(String),
@@ -41,7 +44,8 @@ pub enum NativeError {
 /// Where and as what the process serves, from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// The address it listens on: `0.0.0.0:$PORT` (8080 without `PORT`).
+    /// The address it listens on: `$HOST:$PORT`; without them `0.0.0.0`
+    /// (every interface, as in a container) and 8080.
     pub addr: SocketAddr,
     /// `PLANE_BACKEND_ID`, if given.
     pub backend_id: String,
@@ -50,14 +54,18 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads `PORT`, `PLANE_BACKEND_ID` and `PLANE_KEY` through `var`.
+    /// Reads `HOST`, `PORT`, `PLANE_BACKEND_ID` and `PLANE_KEY` through `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, NativeError> {
         let port = match var("PORT") {
             None => 8080,
             Some(text) => text.parse::<u16>().map_err(|_| NativeError::Port(text))?,
         };
+        let host = match var("HOST") {
+            None => std::net::IpAddr::from([0, 0, 0, 0]),
+            Some(text) => text.parse().map_err(|_| NativeError::Host(text))?,
+        };
         Ok(Options {
-            addr: SocketAddr::from(([0, 0, 0, 0], port)),
+            addr: SocketAddr::new(host, port),
             backend_id: var("PLANE_BACKEND_ID").unwrap_or_default(),
             key: var("PLANE_KEY").unwrap_or_default(),
         })
@@ -310,6 +318,8 @@ mod tests {
         let vars = |port: Option<&'static str>| {
             move |name: &str| match name {
                 "PORT" => port.map(String::from),
+                "HOST" if port == Some("9002") => Some("127.0.0.1".to_string()),
+                "HOST" if port == Some("9003") => Some("localhost".to_string()),
                 "PLANE_BACKEND_ID" => Some("ba-1".to_string()),
                 _ => None,
             }
@@ -319,5 +329,8 @@ mod tests {
         assert_eq!((options.backend_id.as_str(), options.key.as_str()), ("ba-1", ""));
         assert_eq!(Options::from_vars(vars(None)).unwrap().addr.port(), 8080);
         assert!(matches!(Options::from_vars(vars(Some("99999"))), Err(NativeError::Port(_))));
+        assert!(options.addr.ip().is_unspecified(), "every interface without HOST");
+        assert_eq!(Options::from_vars(vars(Some("9002"))).unwrap().addr.to_string(), "127.0.0.1:9002");
+        assert!(matches!(Options::from_vars(vars(Some("9003"))), Err(NativeError::Host(_))));
     }
 }

@@ -69,7 +69,11 @@ export async function untypedTab(client: Client, response: ConnectResponse): Pro
   const sum: number = await keyed.request('add', 1);
   // @ts-expect-error the payload of a send is required
   fallback.send('ping');
-  void [ready, ended, state, stop, off, result, sum];
+  // Where the backend runs is the one thing that tells a Plane backend apart.
+  const where: 'browser' | 'remote' = keyed.location;
+  // @ts-expect-error a backend runs in the browser or remote, nowhere else
+  const elsewhere: 'tab' = keyed.location;
+  void [ready, ended, state, stop, off, result, sum, where, elsewhere];
   keyed.destroy();
 }
 
