@@ -80,6 +80,17 @@ test('the same key twice is one Plane backend: spawned, then joined; another tag
   assert.equal(second.spawned, false);
   assert.equal(second.backend_id, first.backend_id, 'one backend for the key');
   assert.notEqual(second.token, first.token, 'each connect has its own token');
+  // Two tabs, each given one of the responses, reach that one backend.
+  const context = await env.browser.newContext();
+  try {
+    const pages = await openTabs(context, env.server.url, uniqueApp('plane-key'), 2);
+    const followed = await Promise.all([follow(pages[0], first), follow(pages[1], second)]);
+    assert.deepEqual(followed.map((f) => f.backendId), [first.backend_id, first.backend_id]);
+    const infos = await Promise.all(pages.map((p) => p.evaluate(() => window.remote.main.request('info', null))));
+    assert.deepEqual(infos.map((i) => i.key), [key, key], 'the backend holds the key (PLANE_KEY)');
+  } finally {
+    await context.close();
+  }
   const refused = await plane.connect({ key, spawn: { tag: 'v2' } }).then(
     () => null,
     (e) => e,
