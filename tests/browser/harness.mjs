@@ -190,3 +190,36 @@ export function waitForStatus(page, name, status, { timeout = 5000 } = {}) {
 export function heldLiveness(page) {
   return page.evaluate(() => window.heldLiveness());
 }
+
+/** Where `buildReactPage()` writes the React test page (tests/browser/react/). */
+export const REACT_OUT = 'target/react-test';
+
+/** Builds the React test page with Vite, in React's development mode (StrictMode double-mounts only there). */
+export async function buildReactPage() {
+  const { build } = await import('vite');
+  const { join } = await import('node:path');
+  const { root } = await import('../../scripts/build.mjs');
+  await build({
+    root: join(root, 'tests/browser/react'),
+    base: './',
+    mode: 'development',
+    define: { 'process.env.NODE_ENV': JSON.stringify('development') },
+    logLevel: 'warn',
+    build: { outDir: join(root, REACT_OUT), emptyOutDir: true, target: 'es2022' },
+  });
+}
+
+/**
+ * Opens the React test page for `app` (`query`: more of its parameters) and waits until
+ * `useReady()` said true; the page's state is `window.page`.
+ */
+export async function openReactTab(context, baseUrl, app, query = {}) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  const params = new URLSearchParams({ app, ...query });
+  await page.goto(`${baseUrl}/${REACT_OUT}/index.html?${params}`);
+  await waitUntil(() => page.evaluate(() => window.page?.readyLog.includes(true)), { timeout: 10_000, what: 'useReady() to say true' });
+  page.errors = errors;
+  return page;
+}

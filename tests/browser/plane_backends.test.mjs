@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { Plane, PlaneError } from '../../pkg/server.js';
 import { root } from '../../scripts/build.mjs';
 import { startCluster } from '../../scripts/plane/cluster.mjs';
-import { openTab, openTabs, oneLeader, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
+import { buildReactPage, openReactTab, openTab, openTabs, oneLeader, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
 
 const env = useBrowser();
 /** The native example backend, as `scripts/test.sh` builds it. */
@@ -28,6 +28,7 @@ before(async () => {
   programs = mkdtempSync(join(tmpdir(), 'tabworker-programs-'));
   copyFileSync(EXECUTABLE, join(programs, IMAGE));
   cluster = await startCluster({ programs, quiet: true });
+  await buildReactPage();
   plane = new Plane({ controller: cluster.controller, image: IMAGE });
 });
 
@@ -254,6 +255,28 @@ test('closing the leader tab changes nothing for a remote backend', async () => 
     const ending = log.statuses.filter((s) => ['terminating', 'hard-terminating', 'terminated'].includes(s.status));
     assert.deepEqual(ending, [], 'the backend went on');
     await plane.terminate(followed.backendId);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the React hooks follow a remote backend as they follow one in the browser', async () => {
+  const context = await env.browser.newContext();
+  try {
+    const response = await plane.connect({ key: uniqueKey('react'), spawn: { executable: { env: { START: '7' } } } });
+    const page = await openReactTab(context, env.server.url, uniqueApp('plane-react'), { remote: JSON.stringify(response) });
+    await page.evaluate(() => window.page.setEvent('count'));
+    assert.equal(await page.evaluate(() => window.page.request('read', null)), 7, 'useRequest reached the backend');
+    await page.evaluate(() => window.page.send('increment', { by: 3 }));
+    await waitUntil(() => page.evaluate(() => window.page.pongs.some((p) => p.event === 'count' && p.payload === 10)), {
+      what: 'useEventListener to hear the broadcast',
+    });
+    await plane.terminate(response.backend_id);
+    await waitUntil(() => page.evaluate(() => window.page.statuses.at(-1) === 'terminated'), { timeout: 15000, what: 'the end to render' });
+    const log = await page.evaluate(() => ({ ready: window.page.readyLog, statuses: window.page.statuses }));
+    assert.deepEqual(log.ready, [false, true, false], 'useReady goes back to false when the remote backend ends');
+    assert.equal(log.statuses.at(-1), 'terminated');
+    assert.deepEqual(page.errors, []);
   } finally {
     await context.close();
   }

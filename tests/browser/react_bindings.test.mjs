@@ -4,35 +4,15 @@
 // listener it added — and StrictMode's double-mounted effects leave exactly
 // one listener and one session.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { build } from 'vite';
-import { root } from '../../scripts/build.mjs';
-import { uniqueApp, useBrowser, waitUntil } from './harness.mjs';
+import { buildReactPage, openReactTab as openPage, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
 
 const env = useBrowser();
-const OUT = 'target/react-test';
 
-before(async () => {
-  await build({
-    root: join(root, 'tests/browser/react'),
-    base: './',
-    // React's development build: StrictMode double-mounts effects only there.
-    mode: 'development',
-    define: { 'process.env.NODE_ENV': JSON.stringify('development') },
-    logLevel: 'warn',
-    build: { outDir: join(root, OUT), emptyOutDir: true, target: 'es2022' },
-  });
-});
+before(buildReactPage);
 
-async function openReactTab(context, app, { strict }) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (error) => errors.push(error));
-  await page.goto(`${env.server.url}/${OUT}/index.html?app=${encodeURIComponent(app)}&strict=${strict ? 1 : 0}`);
-  await waitUntil(() => page.evaluate(() => window.page?.readyLog.includes(true)), { timeout: 10_000, what: 'useReady() to say true' });
-  page.errors = errors;
-  return page;
+function openReactTab(context, app, { strict }) {
+  return openPage(context, env.server.url, app, { strict: strict ? '1' : '0' });
 }
 
 test('the hooks follow a keyed backend: status, ready (and not ready once it ends), send, request, event listeners', async () => {

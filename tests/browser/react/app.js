@@ -1,6 +1,7 @@
 // A React page of the browser tests, built with Vite (tests/browser/react_bindings.test.mjs):
 // the bindings of tabworker/react on a keyed backend (the API test backend).
 //   ?app=<name>&strict=1   one tab of app <name>, rendered in StrictMode with strict=1
+//   &remote=<json>         the provider follows this ConnectResponse of a Plane cluster
 // The page exposes what the test looks at on `window.page`.
 import { StrictMode, createElement, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -21,7 +22,9 @@ const { default: init, Client } = await import(/* @vite-ignore */ packageUrl);
 await init();
 const client = new Client({ coordinator: '/www/coordinator.js', backend: API, backends: { api: API }, name: params.get('app') });
 await client.initialize();
-const response = await client.connect({ key: 'react-room', spawn: { tag: 'api' } });
+// ?remote=<ConnectResponse JSON>: a backend in a Plane cluster instead (tests/browser/plane_backends.test.mjs).
+const remote = params.get('remote');
+const response = remote ? JSON.parse(remote) : await client.connect({ key: 'react-room', spawn: { tag: 'api' } });
 
 const page = {
   client,
