@@ -202,22 +202,31 @@ impl FromValue for BackendState {
         let tag = fields.tag("status")?;
         let status = BackendStatus::parse(tag)
             .ok_or_else(|| ValueError::new(format!("`status`: `{tag}` is not a backend status")))?;
-        let time = fields.req("time")?;
+        BackendState::read::<TerminationReason>(status, fields.req("time")?, &fields)
+    }
+}
+
+impl BackendState {
+    /// The state of `status` at `time`, with the fields that status carries
+    /// read from `fields`, its termination reason as an `R` spells it (the
+    /// seed's, or Plane's status stream's).
+    pub(crate) fn read<R: FromValue + Into<TerminationReason>>(
+        status: BackendStatus,
+        time: Timestamp,
+        fields: &Fields<'_>,
+    ) -> Result<Self, ValueError> {
+        let reason = || fields.req::<R>("termination_reason").map(Into::into);
         Ok(match status {
             BackendStatus::Scheduled => BackendState::Scheduled { time },
             BackendStatus::Loading => BackendState::Loading { time },
             BackendStatus::Starting => BackendState::Starting { time },
             BackendStatus::Waiting => BackendState::Waiting { time },
             BackendStatus::Ready => BackendState::Ready { time },
-            BackendStatus::Terminating => {
-                BackendState::Terminating { time, termination_reason: fields.req("termination_reason")? }
-            }
-            BackendStatus::HardTerminating => {
-                BackendState::HardTerminating { time, termination_reason: fields.req("termination_reason")? }
-            }
+            BackendStatus::Terminating => BackendState::Terminating { time, termination_reason: reason()? },
+            BackendStatus::HardTerminating => BackendState::HardTerminating { time, termination_reason: reason()? },
             BackendStatus::Terminated => BackendState::Terminated {
                 time,
-                termination_reason: fields.opt("termination_reason")?,
+                termination_reason: fields.opt::<R>("termination_reason")?.map(Into::into),
                 termination_kind: fields.opt("termination_kind")?,
                 exit_error: fields.opt("exit_error")?,
             },

@@ -5,7 +5,7 @@
 //! lacks) and its `time` as Unix milliseconds. Each is mapped to a typed
 //! value; anything else is refused, never passed through.
 
-use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+use crate::model::status::{BackendState, BackendStatus, TerminationReason};
 use crate::model::time::Timestamp;
 use crate::model::value::{Fields, FromValue, Value, ValueError};
 
@@ -34,6 +34,12 @@ impl FromValue for PlaneReason {
     }
 }
 
+impl From<PlaneReason> for TerminationReason {
+    fn from(reason: PlaneReason) -> Self {
+        reason.0
+    }
+}
+
 /// Plane's time: whole Unix milliseconds.
 struct PlaneTime(Timestamp);
 
@@ -58,28 +64,13 @@ pub fn state(entry: &Value) -> Result<BackendState, ValueError> {
     let tag = fields.tag("status")?;
     let status = BackendStatus::parse(tag)
         .ok_or_else(|| ValueError::new(format!("`status`: `{}` is not a backend status", clip(tag))))?;
-    let time = fields.req::<PlaneTime>("time")?.0;
-    let reason = || fields.req::<PlaneReason>("termination_reason").map(|r| r.0);
-    Ok(match status {
-        BackendStatus::Scheduled => BackendState::Scheduled { time },
-        BackendStatus::Loading => BackendState::Loading { time },
-        BackendStatus::Starting => BackendState::Starting { time },
-        BackendStatus::Waiting => BackendState::Waiting { time },
-        BackendStatus::Ready => BackendState::Ready { time },
-        BackendStatus::Terminating => BackendState::Terminating { time, termination_reason: reason()? },
-        BackendStatus::HardTerminating => BackendState::HardTerminating { time, termination_reason: reason()? },
-        BackendStatus::Terminated => BackendState::Terminated {
-            time,
-            termination_reason: fields.opt::<PlaneReason>("termination_reason")?.map(|r| r.0),
-            termination_kind: fields.opt::<TerminationKind>("termination_kind")?,
-            exit_error: fields.opt("exit_error")?,
-        },
-    })
+    BackendState::read::<PlaneReason>(status, fields.req::<PlaneTime>("time")?.0, &fields)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::status::TerminationKind;
     use crate::model::value::from_json_text;
 
     fn read(json: &str) -> Result<BackendState, ValueError> {
