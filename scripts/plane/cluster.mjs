@@ -93,8 +93,8 @@ function postgresOwner() {
   }
 }
 
-/** A port nobody listens on at this moment: bind 127.0.0.1:0 and close. */
-function freePort() {
+/** A port nobody listens on at this moment: bind 127.0.0.1:0 and close (the executor's backends use it too). */
+export function freePort() {
   return new Promise((done, fail) => {
     const server = createServer();
     server.once('error', fail);

@@ -47,6 +47,7 @@ import { connect, createServer } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './cluster.mjs';
 
 /** How long WaitForBackend waits for the program to accept a TCP connection. */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -102,18 +103,6 @@ function programPath(config) {
     throw new Error(`no executable program named ${JSON.stringify(image)} in ${programsDir}`);
   }
   return path;
-}
-
-/** A port nobody listens on at this moment: bind 127.0.0.1:0 and close. */
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** Docker reports a death by signal N as exit code 128 + N; Plane's Docker runtime passes that on, so this does too. */
