@@ -6,6 +6,7 @@
 //! with `drone` and `subdomain`) is read as well as the seed's.
 
 use crate::model::ids::BackendId;
+use crate::model::status::BackendStatus;
 use crate::model::value::{Fields, FromValue, Value, ValueError};
 
 /// A backend running in a Plane cluster, as a tab reaches it.
@@ -74,9 +75,10 @@ impl Reopen {
         self.tries = 0;
     }
 
-    /// The socket closed; `ending` says whether the backend is stopping or
-    /// ended. The wait before opening it again, if it is to be.
-    pub fn closed(&mut self, ending: bool) -> Option<u64> {
+    /// The socket closed, the backend's last known status `last`. The wait
+    /// before opening it again, if it is to be.
+    pub fn closed(&mut self, last: Option<BackendStatus>) -> Option<u64> {
+        let ending = last.is_some_and(|status| status >= BackendStatus::Terminating);
         if ending || self.tries >= REOPEN_TRIES {
             return None;
         }
@@ -131,10 +133,12 @@ mod tests {
     #[test]
     fn a_closed_socket_is_opened_again_while_the_backend_goes_on() {
         let mut reopen = Reopen::default();
-        let waits: Vec<Option<u64>> = (0..=REOPEN_TRIES).map(|_| reopen.closed(false)).collect();
+        let waits: Vec<Option<u64>> = (0..=REOPEN_TRIES).map(|_| reopen.closed(Some(BackendStatus::Ready))).collect();
         assert_eq!(waits, [Some(250), Some(500), Some(1000), Some(2000), Some(4000), None]);
         reopen.opened();
-        assert_eq!(reopen.closed(false), Some(REOPEN_FIRST_MS));
-        assert_eq!(reopen.closed(true), None, "never once the backend is stopping");
+        assert_eq!(reopen.closed(None), Some(REOPEN_FIRST_MS), "nor before a status is known");
+        for ending in [BackendStatus::Terminating, BackendStatus::HardTerminating, BackendStatus::Terminated] {
+            assert_eq!(reopen.closed(Some(ending)), None, "never once the backend is stopping: {ending}");
+        }
     }
 }

@@ -210,6 +210,7 @@ test('a remote backend idle past max_idle_seconds ends as swept', async () => {
     const response = await plane.connect({ key: uniqueKey('idle'), spawn: { max_idle_seconds: 2 } });
     await follow(page, response, 'first');
     await page.evaluate(() => window.remote.first.destroy());
+    assert.equal(await page.evaluate(() => window.remote.first.location), 'remote', 'a destroyed handle still says where its backend ran');
     // The app's server sees the end on Plane's status endpoint; a handle made then is told why.
     await waitUntil(async () => (await (await fetch(response.status_url)).json()).status === 'terminated', {
       timeout: 60000,

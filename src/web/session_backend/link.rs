@@ -75,7 +75,6 @@ pub(super) struct Shared {
 
 /// What a handle on a remote backend holds (followed by `remote.rs`).
 pub(super) struct RemoteLink {
-    pub(super) remote: crate::plane::remote::Remote,
     pub(super) stream: Option<(web_sys::EventSource, Listener)>,
     /// The session's socket while it is open or opening, with its listeners.
     pub(super) socket: Option<(web_sys::WebSocket, [Listener; 3])>,

@@ -157,7 +157,7 @@ impl Client {
                 let url = url.clone();
                 shared.follow_keyed(self, &url)?;
             }
-            Target::Remote(remote) => shared.follow_remote(remote.clone())?,
+            Target::Remote(remote) => shared.follow_remote(remote)?,
         }
         Ok(SessionBackend { shared })
     }
@@ -188,7 +188,7 @@ impl SessionBackend {
     /// tab) or `'remote'` (a Plane cluster). Nothing else differs.
     #[wasm_bindgen(getter, unchecked_return_type = "'browser' | 'remote'")]
     pub fn location(&self) -> String {
-        if self.shared.is_remote() { "remote" } else { "browser" }.to_string()
+        if matches!(self.shared.target, Target::Remote(_)) { "remote" } else { "browser" }.to_string()
     }
 
     /// Whether the backend is ready now.

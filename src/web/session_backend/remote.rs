@@ -17,16 +17,16 @@ use super::super::error::{ErrorCode, describe};
 use super::super::runtime::channel::{Payload, frame_text};
 use super::super::runtime::codec::from_js;
 use super::super::runtime::listener::Listener;
-use super::link::{RemoteLink, Shared, error};
+use super::link::{RemoteLink, Shared, Target, error};
 use crate::channel::ChannelFrame;
-use crate::model::status::BackendStatus;
+use crate::model::status::{BackendState, BackendStatus};
 use crate::model::value::Value;
 use crate::plane::remote::{Remote, Reopen};
 use crate::plane::status;
 
 impl Shared {
     /// A remote backend: its status stream, and one session opened by its socket.
-    pub(super) fn follow_remote(self: &Rc<Self>, remote: Remote) -> Result<(), JsValue> {
+    pub(super) fn follow_remote(self: &Rc<Self>, remote: &Remote) -> Result<(), JsValue> {
         if self.tracker.borrow_mut().follow(remote.backend_id.clone()) {
             let stream = EventSource::new(&remote.status_stream_url)
                 .map_err(|e| error(ErrorCode::InvalidArgument, format!("status_url: {}", describe(&e))))?;
@@ -36,13 +36,8 @@ impl Shared {
                     shared.on_plane_status(&event.data());
                 }
             });
-            let link = RemoteLink {
-                remote,
-                stream: Some((stream, listener)),
-                socket: None,
-                reopen: Reopen::default(),
-                timer: None,
-            };
+            let link =
+                RemoteLink { stream: Some((stream, listener)), socket: None, reopen: Reopen::default(), timer: None };
             *self.remote.borrow_mut() = Some(link);
         }
         self.open_socket();
@@ -72,8 +67,10 @@ impl Shared {
     }
 
     fn open_socket(self: &Rc<Self>) {
-        let url = match self.remote.borrow().as_ref() {
-            Some(link) if link.socket.is_none() && !self.destroyed.get() => link.remote.socket_url.clone(),
+        let url = match (&self.target, self.remote.borrow().as_ref()) {
+            (Target::Remote(remote), Some(link)) if link.socket.is_none() && !self.destroyed.get() => {
+                remote.socket_url.clone()
+            }
             _ => return,
         };
         let socket = match WebSocket::new(&url) {
@@ -121,11 +118,11 @@ impl Shared {
     }
 
     fn on_socket_closed(self: &Rc<Self>) {
-        let ending = self.tracker.borrow().last().is_some_and(|s| s.status() >= BackendStatus::Terminating);
+        let last = self.tracker.borrow().last().map(BackendState::status);
         let wait = match self.remote.borrow_mut().as_mut() {
             Some(link) => {
                 link.socket = None;
-                link.reopen.closed(ending)
+                link.reopen.closed(last)
             }
             None => return,
         };
@@ -156,11 +153,6 @@ impl Shared {
             return None;
         }
         Some(frame_text(frame).and_then(|text| socket.send_with_str(&text)))
-    }
-
-    /// Whether this handle follows a remote backend.
-    pub(super) fn is_remote(&self) -> bool {
-        self.remote.borrow().is_some()
     }
 
     /// Stops following: the stream and the socket are closed.
