@@ -144,7 +144,7 @@ impl<S: 'static> RustBackend<S> {
     /// Serves sessions in this dedicated worker, for as long as it lives.
     /// Fails outside a dedicated worker, or if this worker serves already.
     pub fn serve(self) -> Result<Served, TabworkerError> {
-        if SERVING.with(|s| s.replace(true)) {
+        if SERVING.with(std::cell::Cell::get) {
             return Err(TabworkerError::new(ErrorCode::InvalidArgument, "this worker serves a backend already"));
         }
         let link = Rc::new(JsServed::default());
@@ -226,6 +226,7 @@ impl<S: 'static> RustBackend<S> {
         let config = object(&entries);
         let handle = serve_backend(config.unchecked_into())?;
         *link.handle.borrow_mut() = Some(handle);
+        SERVING.with(|s| s.set(true));
         Ok(served)
     }
 }
