@@ -25,7 +25,8 @@ pub fn decode(text: &str) -> Result<ChannelFrame<Value>, ChannelError> {
     let text =
         |fields: &crate::model::value::Object, name: &str| fields.get(name).and_then(Value::as_str).map(String::from);
     let kind = text(&fields, "tw");
-    let name = text(&fields, "name").or_else(|| text(&fields, "method"));
+    // As on a port: an event is named by `name`, a request by `method`.
+    let name = text(&fields, if kind.as_deref() == Some("request") { "method" } else { "name" });
     let number = |name: &str| fields.get(name).and_then(Value::as_f64);
     let (caller, id) = (number("caller"), number("id"));
     let (code, message) = (text(&fields, "code"), text(&fields, "message"));
@@ -78,6 +79,12 @@ mod tests {
         // What a tab writes: its port frame, as JSON.
         let tab = r#"{"tw":"request","caller":1,"id":2,"method":"read","payload":{"a":[1,2]}}"#;
         assert!(matches!(decode(tab), Ok(ChannelFrame::Request { method, .. }) if method == "read"));
+        // Each kind's name is read from its own field only.
+        let both = r#"{"tw":"request","caller":1,"id":2,"name":"other","method":"read"}"#;
+        assert!(matches!(decode(both), Ok(ChannelFrame::Request { method, .. }) if method == "read"));
+        let event = r#"{"tw":"event","name":"count","method":"read"}"#;
+        assert!(matches!(decode(event), Ok(ChannelFrame::Event { name, .. }) if name == "count"));
+        assert!(decode(r#"{"tw":"event","method":"read"}"#).is_err(), "an event is not named by `method`");
     }
 
     #[test]
