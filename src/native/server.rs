@@ -206,17 +206,17 @@ async fn run<S: 'static>(backend: RustBackend<S>, options: Options) -> Result<()
     });
     // Ready: Plane's drone sees the port accept.
     let listener = TcpListener::bind(options.addr).await?;
-    let mut writers = Vec::new();
+    let mut sessions = Vec::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => writers.push(tokio::task::spawn_local(session(process.clone(), stream))),
+                Ok((stream, _)) => sessions.push(tokio::task::spawn_local(session(process.clone(), stream))),
                 Err(e) => eprintln!("tabworker native backend: accept failed: {e}"),
             },
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
-        writers.retain(|w| !w.is_finished());
+        sessions.retain(|s| !s.is_finished());
     }
     // A soft stop: `stop` may still broadcast, then every session closes.
     process.running.borrow_mut().stop(&process.served);
@@ -224,7 +224,7 @@ async fn run<S: 'static>(backend: RustBackend<S>, options: Options) -> Result<()
         let _ = outbox.send(Message::Close(None));
     }
     drop(listener);
-    let flushed = futures_util::future::join_all(writers);
+    let flushed = futures_util::future::join_all(sessions);
     let _ = tokio::time::timeout(Duration::from_millis(FLUSH_MS), flushed).await;
     Ok(())
 }
