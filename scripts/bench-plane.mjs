@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { Plane } from '../pkg/server.js';
+import { CHROMIUM_ARGS } from '../tests/browser/harness.mjs';
 import { root } from './build.mjs';
 import { startCluster } from './plane/cluster.mjs';
 import { startServer } from './serve.mjs';
@@ -31,7 +32,6 @@ const { values: args } = parseArgs({ options: { runs: { type: 'string', default:
 const RUNS = Number(args.runs);
 const TRIPS = 200;
 const BLOCK = 20;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const ms = (x) => `${x.toFixed(1)} ms`;
