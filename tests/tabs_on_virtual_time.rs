@@ -807,6 +807,9 @@ enum KeyedStep {
     /// The leader's own worker (its default backend) throws and dies.
     CrashWorker(usize),
     CrashCoordinator,
+    /// The leader's tab dies and takes the coordinator with it (the tab
+    /// that started the SharedWorker, whose renderer also ran it).
+    CrashLeaderWithCoordinator(usize),
     /// `client.connect({ key, spawn })` in a tab.
     Connect {
         tab: usize,
@@ -950,7 +953,11 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
                 None => KeyedStep::Wait(rng.range(0, 50)),
             },
             19..21 => KeyedStep::CrashCoordinator,
-            21..43 => {
+            21..23 => match sim.leaders()[..] {
+                [leader] => KeyedStep::CrashLeaderWithCoordinator(leader),
+                _ => KeyedStep::Wait(rng.range(0, 50)),
+            },
+            23..43 => {
                 let tab = any_tab(&mut rng);
                 pick_connect(&mut rng, tab)
             }
@@ -998,6 +1005,10 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
             KeyedStep::Kill(tab) | KeyedStep::CrashLeader(tab) => sim.kill_tab(tab),
             KeyedStep::CrashWorker(w) | KeyedStep::CrashBackend(w) => sim.crash_worker(w),
             KeyedStep::CrashCoordinator => sim.kill_coordinator(),
+            KeyedStep::CrashLeaderWithCoordinator(tab) => {
+                sim.kill_tab(tab);
+                sim.kill_coordinator();
+            }
             KeyedStep::Connect { tab, key, spawn } => {
                 let request = ConnectRequest {
                     key: key.map(str::to_owned),

@@ -87,6 +87,7 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
         liveness_key: "tabworker:web-test:liveness:w".into(),
         epoch: None,
         backend_id: None,
+        hosted: Vec::new(),
     };
     post(&tab_b.port1(), &TabToCoordinator::NewLeader(claim.clone()));
     let announced = next_message(&tab_a.port1(), 2000).await;

@@ -12,7 +12,7 @@ use tabworker::protocol::{
     BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, PROTOCOL_VERSION,
     PortGrant, PortRequest, TabToCoordinator, WireMessage, decode, decode_json, frame,
 };
-use tabworker::{ClientId, CoordinatorId, Epoch, ErrorCode, SessionId};
+use tabworker::{BackendId, ClientId, CoordinatorId, Epoch, ErrorCode, SessionId, Timestamp};
 
 const SEED: u64 = 0x5EED_7AB0_0C0F_FEE1;
 
@@ -87,6 +87,7 @@ fn examples() -> Vec<Example> {
         liveness_key: "tabworker:a:liveness:w".into(),
         epoch: Some(epoch),
         backend_id: None,
+        hosted: vec![BackendId::new("b1").unwrap()],
     };
     let request = PortRequest { client_id: client_id.clone(), session_id: session_id.clone(), backend_id: None };
     let grant = PortGrant { client_id: client_id.clone(), session_id: session_id.clone(), epoch, backend_id: None };
@@ -116,6 +117,13 @@ fn examples() -> Vec<Example> {
         example(D::CoordinatorToTab, CoordinatorToTab::ProvidePort(grant)),
         example(D::CoordinatorToTab, CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "no".into() }),
         example(
+            D::CoordinatorToTab,
+            CoordinatorToTab::Unhosted {
+                backend_id: BackendId::new("b1").unwrap(),
+                time: Timestamp::from_unix_millis(1_000_000),
+            },
+        ),
+        example(
             D::LeaderToBackend,
             LeaderToBackend::Init { leader_id: leadership.leader_id, app: "a".into(), backend: None },
         ),
@@ -142,6 +150,7 @@ fn the_corpus_covers_every_message_of_every_direction() {
         (D::CoordinatorToTab, "request-port"),
         (D::CoordinatorToTab, "provide-port"),
         (D::CoordinatorToTab, "rejected"),
+        (D::CoordinatorToTab, "unhosted"),
         (D::LeaderToBackend, "init"),
         (D::LeaderToBackend, "start-session"),
         (D::BackendToLeader, "listening"),

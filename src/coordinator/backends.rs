@@ -5,10 +5,12 @@
 //! to the backend's watchers, `watch` answered with the history so far, and
 //! `terminate` passed to the leader of a live backend.
 
-use super::board::Recorded;
+use super::board::{Recorded, Watched};
 use super::{Coordinator, PendingConnect, admission};
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ConnId};
+use crate::model::status::BackendStatus;
+use crate::model::time::Timestamp;
 use crate::protocol::{ConnectAnswer, ConnectCall, CoordinatorToTab, StatusReport, TerminateCall};
 
 impl Coordinator {
@@ -52,7 +54,16 @@ impl Coordinator {
         }
     }
 
-    pub(super) fn status(&mut self, from: ConnId, report: StatusReport) {
+    /// Tells each watcher of each backend that no leader hosts it.
+    pub(super) fn tell_unhosted(&mut self, now: Timestamp, unhosted: Vec<(BackendId, Vec<ConnId>)>) {
+        for (backend_id, watchers) in unhosted {
+            for to in watchers {
+                self.send(to, CoordinatorToTab::Unhosted { backend_id: backend_id.clone(), time: now });
+            }
+        }
+    }
+
+    pub(super) fn status(&mut self, now: Timestamp, from: ConnId, report: StatusReport) {
         let Some(epoch) = self.leading_epoch(from, "status") else { return };
         // A term it held before it claimed again on this connection: its
         // backends moved to the new term with it (`rehome`).
@@ -61,18 +72,29 @@ impl Coordinator {
             return self.reject(from, ErrorCode::StaleEpoch, detail);
         }
         let StatusReport { backend_id, key, state, .. } = report;
-        match self.board.report(epoch, from, backend_id, key, state) {
+        let ended = state.status() == BackendStatus::Terminated;
+        match self.board.report(epoch, from, backend_id.clone(), key, state) {
             Ok(recorded) => self.tell_watchers(vec![recorded]),
-            Err(error) => self.reject(from, error.code(), error.to_string()),
+            Err(error) => {
+                self.reject(from, error.code(), error.to_string());
+                // One it named in its claim ended before it was told here.
+                if ended {
+                    let watchers = self.board.ended_unreported(&backend_id);
+                    self.tell_unhosted(now, vec![(backend_id, watchers)]);
+                }
+            }
         }
     }
 
     /// Answers a watch with the history so far; a backend not reported yet
     /// (just spawned, or its leader has not told a new coordinator yet) is
-    /// told to the watcher once it is.
-    pub(super) fn watch(&mut self, from: ConnId, backend_id: BackendId) {
-        let states = self.board.watch(from, &backend_id);
-        self.send(from, CoordinatorToTab::History { backend_id, states });
+    /// told to the watcher once it is; one that no leader hosts is told
+    /// so.
+    pub(super) fn watch(&mut self, now: Timestamp, from: ConnId, backend_id: BackendId) {
+        match self.board.watch(from, &backend_id) {
+            Watched::History(states) => self.send(from, CoordinatorToTab::History { backend_id, states }),
+            Watched::Unhosted => self.send(from, CoordinatorToTab::Unhosted { backend_id, time: now }),
+        }
     }
 
     /// Only a live backend of the current leader is worth stopping; for

@@ -6,6 +6,12 @@
 //! superseded ([`Board::end_hosted`]), and says which connections to tell of
 //! each new state. Sending is the coordinator's job.
 //!
+//! A backend not reported yet is awaited only while it may still come: once
+//! a leader's claim named what it hosts ([`Board::claimed`]), a backend
+//! that is neither on the board nor among those is of a term that no leader
+//! continues (its leader died, with the coordinator that knew it or before
+//! it told this one): it is *unhosted*, and its watchers are told so.
+//!
 //! Memory is bounded by the live backends: at most [`MAX_TERMINATED`]
 //! terminated records are kept, the ones that terminated first are dropped
 //! first (in the order they terminated on this board). A live record is
@@ -109,6 +115,21 @@ pub(crate) struct Board {
     /// Watchers of backends not reported yet: they are told of each state
     /// once the backend's leader reports it.
     awaited: Map<BackendId, Set<ConnId>>,
+    /// What the connected leader's claim said it hosts, while the board has
+    /// not recorded it yet; `None` while no leader's claim was heard since
+    /// the last one left (then every backend not on the board may come).
+    expected: Option<Set<BackendId>>,
+}
+
+/// The answer to a watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Watched {
+    /// The backend's history so far (empty: not reported yet, and it may
+    /// still be, once its leader tells this coordinator).
+    History(Vec<BackendState>),
+    /// No leader hosts it, nor will: it is not on the board, and the
+    /// leader's claim did not name it.
+    Unhosted,
 }
 
 impl Board {
@@ -145,6 +166,9 @@ impl Board {
                 let BackendState::Scheduled { time } = state else {
                     return Err(ReportError::UnknownBackend { backend_id, status: state.status() });
                 };
+                if let Some(expected) = &mut self.expected {
+                    expected.remove(&backend_id);
+                }
                 let watchers = self.awaited.remove(&backend_id).unwrap_or_default();
                 let told = watchers.iter().copied().collect();
                 let record = Record { key, epoch, host, lifecycle: Lifecycle::new(time), watchers };
@@ -159,25 +183,53 @@ impl Board {
         Ok(recorded)
     }
 
-    /// `conn` watches `id`: the history so far (empty when `id` is unknown).
-    /// A backend that is not terminated tells `conn` of each new state from
-    /// now on; so does one not reported yet, once its leader reports it (up
-    /// to `MAX_AWAITED` such backends).
-    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId) -> Vec<BackendState> {
-        match self.records.get_mut(id) {
-            Some(record) => {
-                if !record.is_terminated() {
-                    record.watchers.insert(conn);
-                }
-                record.history().to_vec()
+    /// `conn` watches `id`: the history so far. A backend that is not
+    /// terminated tells `conn` of each new state from now on; so does one
+    /// not reported yet that may still be, once its leader reports it (up to
+    /// `MAX_AWAITED` such backends). One that will not be is unhosted.
+    pub(crate) fn watch(&mut self, conn: ConnId, id: &BackendId) -> Watched {
+        if let Some(record) = self.records.get_mut(id) {
+            if !record.is_terminated() {
+                record.watchers.insert(conn);
             }
-            None => {
-                if self.awaited.contains_key(id) || self.awaited.len() < MAX_AWAITED {
-                    self.awaited.entry(id.clone()).or_default().insert(conn);
-                }
-                Vec::new()
-            }
+            return Watched::History(record.history().to_vec());
         }
+        if self.expected.as_ref().is_some_and(|expected| !expected.contains(id)) {
+            return Watched::Unhosted;
+        }
+        if self.awaited.contains_key(id) || self.awaited.len() < MAX_AWAITED {
+            self.awaited.entry(id.clone()).or_default().insert(conn);
+        }
+        Watched::History(Vec::new())
+    }
+
+    /// A leader claimed, hosting `hosted`: those the board does not know are
+    /// expected from it. Every other backend awaited is unhosted: returned
+    /// with its watchers, and no longer awaited.
+    pub(crate) fn claimed(&mut self, hosted: &[BackendId]) -> Vec<(BackendId, Vec<ConnId>)> {
+        let expected: Set<BackendId> = hosted.iter().filter(|id| !self.records.contains_key(*id)).cloned().collect();
+        let unhosted: Vec<BackendId> = self.awaited.keys().filter(|id| !expected.contains(*id)).cloned().collect();
+        self.expected = Some(expected);
+        unhosted
+            .into_iter()
+            .filter_map(|id| self.awaited.remove(&id).map(|watchers| (id, watchers.into_iter().collect())))
+            .collect()
+    }
+
+    /// The leader's connection closed: until the next claim, any backend
+    /// not on the board may still be reported.
+    pub(crate) fn leader_left(&mut self) {
+        self.expected = None;
+    }
+
+    /// The leader ended backend `id` before it reported it here (it died
+    /// while the leader claimed again): it is no longer expected, and its
+    /// watchers, returned, are to be told it is unhosted.
+    pub(crate) fn ended_unreported(&mut self, id: &BackendId) -> Vec<ConnId> {
+        if self.records.contains_key(id) || !self.expected.as_mut().is_some_and(|expected| expected.remove(id)) {
+            return Vec::new();
+        }
+        self.awaited.remove(id).map(|watchers| watchers.into_iter().collect()).unwrap_or_default()
     }
 
     /// `conn` is gone: it watches nothing any more.

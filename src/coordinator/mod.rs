@@ -52,7 +52,8 @@ use crate::model::locks::{LockId, LockNames};
 use crate::model::status::{BackendState, TerminationReason};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, PortRequest, TabToCoordinator, WireMessage,
+    ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, MAX_HOSTED, PortRequest, TabToCoordinator,
+    WireMessage,
 };
 pub use admission::{MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB};
 use board::Board;
@@ -290,6 +291,7 @@ impl Coordinator {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
                 self.watchdog.unwatch();
+                self.board.leader_left();
             }
         }
         // The live backends its tab hosted (it led) die with it, and so do
@@ -356,8 +358,8 @@ impl Coordinator {
             (TabToCoordinator::RefusePort(refusal), Some(_)) => self.refuse_port(conn, refusal),
             (TabToCoordinator::Connect(call), Some(_)) => self.connect_call(conn, call),
             (TabToCoordinator::Connected(answer), Some(_)) => self.connected(conn, answer),
-            (TabToCoordinator::Status(report), Some(_)) => self.status(conn, report),
-            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(conn, backend_id),
+            (TabToCoordinator::Status(report), Some(_)) => self.status(now, conn, report),
+            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(now, conn, backend_id),
             (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
             (TabToCoordinator::WhoLeads, Some(_)) => {
                 if let Some((leadership, Some(_))) = &self.leadership {
@@ -404,6 +406,10 @@ impl Coordinator {
     }
 
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
+        if claim.hosted.len() > MAX_HOSTED {
+            let detail = format!("a claim names {} hosted backends, more than {MAX_HOSTED}", claim.hosted.len());
+            return self.reject(conn, ErrorCode::Malformed, detail);
+        }
         if let Some(detail) = claim.epoch.and_then(|kept| admission::incredible(self.newest_epoch(), kept)) {
             return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
         }
@@ -452,6 +458,10 @@ impl Coordinator {
         // backend was replaced) still hosts its other backends: they move
         // to its new term.
         self.board.rehome(conn, epoch);
+        // What it hosts and the board does not know yet comes from it; what
+        // else a tab awaits, no leader continues.
+        let unhosted = self.board.claimed(&claim.hosted);
+        self.tell_unhosted(now, unhosted);
         // Epochs only grow: every backend of an older leader ends. One whose
         // leader is still connected lost its lease to this one.
         let ended = self.board.end_hosted(now, |r| {
@@ -640,6 +650,7 @@ mod tests {
             liveness_key: format!("live-{n}"),
             epoch: None,
             backend_id: None,
+            hosted: vec![],
         })
     }
 
@@ -688,6 +699,7 @@ mod tests {
             liveness_key: "k".into(),
             epoch: Some(Epoch::new(crate::model::ids::MAX_SAFE_INTEGER).unwrap()),
             backend_id: None,
+            hosted: vec![],
         };
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::NewLeader(forged.clone())));
         assert_eq!(codes(drain(&mut k)), [ErrorCode::EpochOutOfRange]);
@@ -841,6 +853,7 @@ mod tests {
                 liveness_key: "live-1".into(),
                 epoch: Some(Epoch::new(epoch).unwrap()),
                 backend_id: None,
+                hosted: vec![],
             })
         };
         k.handle(T0, ConnId(1), Ok(reclaim(7)));
@@ -1262,17 +1275,43 @@ mod tests {
         assert_eq!(k.backend_key(&bid("b")), Some("key-b"));
     }
 
+    /// A claim naming what its tab hosts, by backend id.
+    fn claim_hosting(n: u32, epoch: Option<u64>, hosted: &[&str]) -> TabToCoordinator {
+        TabToCoordinator::NewLeader(LeaderClaim {
+            leader_id: client(n),
+            liveness_key: format!("live-{n}"),
+            epoch: epoch.map(self::epoch),
+            backend_id: None,
+            hosted: hosted.iter().map(|b| bid(b)).collect(),
+        })
+    }
+
+    fn unhosted_to(to: u64, b: &str, ms: u64) -> (ConnId, CoordinatorToTab) {
+        (ConnId(to), CoordinatorToTab::Unhosted { backend_id: bid(b), time: at(ms) })
+    }
+
     #[test]
     fn a_watch_of_a_backend_not_reported_yet_is_told_each_state_once_its_leader_reports_it() {
-        let mut k = led_by(1, 3);
+        // A new coordinator: tab 2 watches again before the leader claimed its term again here.
+        let mut k = coordinator();
+        for n in 1..=3 {
+            hello(&mut k, n);
+        }
+        drain(&mut k);
         k.handle(T0, ConnId(2), Ok(watch("b")));
         let empty = CoordinatorToTab::History { backend_id: bid("b"), states: vec![] };
-        assert_eq!(drain(&mut k), vec![(ConnId(2), empty)]);
+        assert_eq!(drain(&mut k), vec![(ConnId(2), empty.clone())]);
+        k.handle(T0, ConnId(1), Ok(claim_hosting(1, Some(1), &["b", "c"])));
+        assert!(drain(&mut k).iter().all(|(_, m)| matches!(m, CoordinatorToTab::NewLeader(_))), "b is expected");
+        // Named in the claim: watched after it, it is still awaited.
+        k.handle(T0, ConnId(3), Ok(watch("c")));
+        assert_eq!(
+            drain(&mut k),
+            vec![(ConnId(3), CoordinatorToTab::History { backend_id: bid("c"), states: vec![] })]
+        );
         report(&mut k, 1, 1, "b", &[scheduled(0), ready(1)]);
         assert_eq!(drain(&mut k), vec![status_to(2, "b", scheduled(0)), status_to(2, "b", ready(1))]);
         // A watcher that went is told nothing.
-        k.handle(T0, ConnId(3), Ok(watch("c")));
-        drain(&mut k);
         k.tab_gone(at(2), ConnId(3));
         drain(&mut k);
         report(&mut k, 1, 1, "c", &[scheduled(3)]);
@@ -1280,20 +1319,81 @@ mod tests {
     }
 
     #[test]
+    fn a_backend_no_leader_continues_is_unhosted_to_its_watchers_at_the_claim_and_at_once_after_it() {
+        // A new coordinator, after the old one died with the leader's tab:
+        // tabs 2 and 3 watch again a backend of that leader.
+        let mut k = coordinator();
+        for n in 1..=3 {
+            hello(&mut k, n);
+        }
+        drain(&mut k);
+        k.handle(at(5), ConnId(2), Ok(watch("old")));
+        k.handle(at(5), ConnId(3), Ok(watch("old")));
+        drain(&mut k);
+        // Tab 1 takes the lead, hosting only its default backend: nobody continues `old`.
+        k.handle(at(10), ConnId(1), Ok(claim_hosting(1, None, &["default"])));
+        let out = drain(&mut k);
+        let unhosted: Vec<_> = out.into_iter().filter(|(_, m)| m.kind() == "unhosted").collect();
+        assert_eq!(unhosted, vec![unhosted_to(2, "old", 10), unhosted_to(3, "old", 10)]);
+        // Asked again, it is answered at once; what the claim named is awaited.
+        k.handle(at(20), ConnId(2), Ok(watch("old")));
+        k.handle(at(20), ConnId(2), Ok(watch("default")));
+        let empty = CoordinatorToTab::History { backend_id: bid("default"), states: vec![] };
+        assert_eq!(drain(&mut k), vec![unhosted_to(2, "old", 20), (ConnId(2), empty)]);
+        report(&mut k, 1, 1, "default", &[scheduled(11)]);
+        assert_eq!(drain(&mut k), vec![status_to(2, "default", scheduled(11))]);
+        // The leader goes: until the next claim a backend not on the board may still come.
+        k.tab_gone(at(30), ConnId(1));
+        drain(&mut k);
+        k.handle(at(31), ConnId(3), Ok(watch("next")));
+        assert_eq!(
+            drain(&mut k),
+            vec![(ConnId(3), CoordinatorToTab::History { backend_id: bid("next"), states: vec![] })]
+        );
+        k.handle(at(40), ConnId(2), Ok(claim_hosting(2, None, &[])));
+        let out = drain(&mut k);
+        assert!(out.contains(&unhosted_to(3, "next", 40)), "{out:?}");
+        assert_eq!(k.history(&bid("old")), None, "nothing is made up on the board");
+    }
+
+    #[test]
+    fn a_named_backend_that_ends_before_it_is_reported_is_unhosted_and_a_claim_naming_too_many_is_refused() {
+        let mut k = coordinator();
+        for n in 1..=2 {
+            hello(&mut k, n);
+        }
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        k.handle(T0, ConnId(1), Ok(claim_hosting(1, Some(1), &["b"])));
+        drain(&mut k);
+        // Its worker died while the leader claimed again: the leader ends it before telling its history.
+        let end = ended(7, Some(TerminationReason::Lost), None);
+        k.handle(at(7), ConnId(1), Ok(status(1, "b", end)));
+        let out = drain(&mut k);
+        assert_eq!(codes(out.clone()), [ErrorCode::UnknownBackend]);
+        assert!(out.contains(&unhosted_to(2, "b", 7)), "{out:?}");
+
+        let too_many: Vec<String> = (0..=MAX_HOSTED).map(|i| format!("b{i}")).collect();
+        let names: Vec<&str> = too_many.iter().map(String::as_str).collect();
+        k.handle(T0, ConnId(2), Ok(claim_hosting(2, None, &names)));
+        assert_eq!(codes(drain(&mut k)), [ErrorCode::Malformed]);
+        assert_eq!(k.leadership().map(|l| l.leader_id.clone()), Some(client(1)), "the claim changed nothing");
+    }
+
+    #[test]
     fn a_watcher_gets_the_history_then_each_new_state_and_a_late_watcher_the_history() {
         let mut k = led_by(1, 3);
+        // The leader reports a backend before any tab learns of it (its
+        // `connected` answer comes after its `scheduled`).
+        report(&mut k, 1, 1, "b", &[scheduled(0)]);
         k.handle(T0, ConnId(2), Ok(watch("b")));
         assert_eq!(
             drain(&mut k),
-            vec![(ConnId(2), CoordinatorToTab::History { backend_id: bid("b"), states: vec![] })]
+            vec![(ConnId(2), CoordinatorToTab::History { backend_id: bid("b"), states: vec![scheduled(0)] })]
         );
         let loading = BackendState::Loading { time: at(1) };
-        report(&mut k, 1, 1, "b", &[scheduled(0), loading.clone()]);
-        assert_eq!(
-            drain(&mut k),
-            vec![status_to(2, "b", scheduled(0)), status_to(2, "b", loading.clone())],
-            "a backend not reported yet is told to its watcher once it is (it may have just been spawned)"
-        );
+        report(&mut k, 1, 1, "b", std::slice::from_ref(&loading));
+        assert_eq!(drain(&mut k), vec![status_to(2, "b", loading.clone())]);
         k.handle(T0, ConnId(2), Ok(watch("b")));
         let so_far = vec![scheduled(0), loading.clone()];
         assert_eq!(
@@ -1423,6 +1523,7 @@ mod tests {
             liveness_key: "live-1b".into(),
             epoch: None,
             backend_id: Some(bid("new-default")),
+            hosted: vec![],
         });
         k.handle(at(10), ConnId(1), Ok(again));
         let out = drain(&mut k);
@@ -1462,6 +1563,7 @@ mod tests {
             liveness_key: "live-1b".into(),
             epoch: None,
             backend_id: Some(bid("new-default")),
+            hosted: vec![],
         };
         k.handle(at(10), ConnId(1), Ok(TabToCoordinator::NewLeader(again)));
         drain(&mut k);

@@ -26,6 +26,7 @@ use crate::model::ids::BackendId;
 use crate::model::lifecycle::Lifecycle;
 use crate::model::status::BackendStatus;
 use crate::model::time::Timestamp;
+use crate::protocol::MAX_HOSTED;
 
 /// The key of the leader's default backend (the one `initialize()`
 /// connects): a `connect` with it reaches that backend like any other, but
@@ -69,6 +70,9 @@ pub enum ConnectError {
         /// What is wrong with it.
         detail: String,
     },
+    /// As many backends as a leader may host at once hold a key.
+    #[error("the leader hosts {MAX_HOSTED} backends, as many as it may at once: terminate one first")]
+    TooManyBackends,
 }
 
 impl ConnectError {
@@ -80,6 +84,7 @@ impl ConnectError {
             ConnectError::UnknownTag { .. } => ErrorCode::UnknownTag,
             ConnectError::UnsupportedLimit { .. } => ErrorCode::UnsupportedResourceLimit,
             ConnectError::InvalidKey { .. } => ErrorCode::InvalidKey,
+            ConnectError::TooManyBackends => ErrorCode::TooManyBackends,
         }
     }
 }
@@ -179,7 +184,7 @@ impl Registry {
             }
             None => {
                 let key = fresh_key();
-                return Ok(self.spawn(now, key, config.unwrap_or_default(), fresh_id()));
+                return self.spawn(now, key, config.unwrap_or_default(), fresh_id);
             }
         };
         let Some(held) = self.keys.get(&key).cloned() else {
@@ -187,7 +192,7 @@ impl Registry {
                 Some(_) if key == DEFAULT_KEY => Err(ConnectError::InvalidKey {
                     detail: format!("`{DEFAULT_KEY}` is the default backend's key: only the leader starts it"),
                 }),
-                Some(config) => Ok(self.spawn(now, key, config, fresh_id())),
+                Some(config) => self.spawn(now, key, config, fresh_id),
                 None => Err(ConnectError::NotHeld { key }),
             };
         };
@@ -231,11 +236,28 @@ impl Registry {
         if self.keys.contains_key(DEFAULT_KEY) || self.backends.contains_key(&backend_id) {
             return false;
         }
-        self.spawn(now, DEFAULT_KEY.to_owned(), SpawnConfig::default(), backend_id);
+        self.record(now, DEFAULT_KEY.to_owned(), SpawnConfig::default(), backend_id);
         true
     }
 
-    fn spawn(&mut self, now: Timestamp, key: String, config: SpawnConfig, backend_id: BackendId) -> Decision {
+    /// A new keyed backend of `key`, unless `MAX_HOSTED - 1` keyed backends
+    /// hold a key (every live one does), the default backend's place aside:
+    /// the leader names every backend it hosts in its claims.
+    fn spawn(
+        &mut self,
+        now: Timestamp,
+        key: String,
+        config: SpawnConfig,
+        fresh_id: impl FnOnce() -> BackendId,
+    ) -> Result<Decision, ConnectError> {
+        let keyed = self.keys.len() - usize::from(self.keys.contains_key(DEFAULT_KEY));
+        if keyed >= MAX_HOSTED - 1 {
+            return Err(ConnectError::TooManyBackends);
+        }
+        Ok(self.record(now, key, config, fresh_id()))
+    }
+
+    fn record(&mut self, now: Timestamp, key: String, config: SpawnConfig, backend_id: BackendId) -> Decision {
         let backend = Backend { key: key.clone(), tag: config.tag.clone(), config, lifecycle: Lifecycle::new(now) };
         self.backends.insert(backend_id.clone(), backend);
         self.keys.insert(key.clone(), backend_id.clone());
@@ -314,6 +336,35 @@ mod tests {
             assert_eq!(again, Decision::Live { backend_id: id(1), status: BackendStatus::Scheduled });
         }
         assert!(registry.backend(&id(2)).is_none(), "no second backend for one key");
+    }
+
+    #[test]
+    fn at_most_max_hosted_backends_hold_a_key_the_default_one_always_among_them() {
+        let mut registry = Registry::new();
+        let spawn = Some(Spawn::Enabled(true));
+        for n in 0..MAX_HOSTED as u32 - 1 {
+            let key = format!("k{n}");
+            assert!(matches!(
+                connect(&mut registry, &request(Some(&key), spawn.clone()), n),
+                Ok(Decision::Spawned { .. })
+            ));
+        }
+        let full = connect(&mut registry, &request(Some("one-more"), spawn.clone()), 9_000).unwrap_err();
+        assert_eq!(full, ConnectError::TooManyBackends);
+        assert_eq!(full.code(), ErrorCode::TooManyBackends);
+        let fresh = connect(&mut registry, &request(None, spawn.clone()), 9_001).unwrap_err();
+        assert_eq!(fresh.code(), ErrorCode::TooManyBackends, "a fresh key counts too");
+        assert!(registry.backend(&id(9_000)).is_none() && registry.backend(&id(9_001)).is_none(), "nothing kept");
+        // A live key is still reached, and the default backend still has its place.
+        assert!(matches!(connect(&mut registry, &request(Some("k0"), None), 9_002), Ok(Decision::Live { .. })));
+        assert!(registry.host_default(T0, id(9_003)));
+        // One ends: its place is free again.
+        registry.lifecycle_mut(&id(0)).unwrap().finish(T0, false, None).unwrap();
+        registry.finish(&id(0));
+        assert!(matches!(
+            connect(&mut registry, &request(Some("one-more"), spawn), 9_004),
+            Ok(Decision::Spawned { .. })
+        ));
     }
 
     #[test]

@@ -166,20 +166,24 @@ impl Lifecycle {
         exit_error: bool,
         reason: Option<TerminationReason>,
     ) -> Result<&BackendState, TransitionError> {
-        let (termination_reason, termination_kind) = match *self.state() {
-            BackendState::Terminating { termination_reason, .. } => {
-                (Some(termination_reason), Some(TerminationKind::Soft))
-            }
-            BackendState::HardTerminating { termination_reason, .. } => {
-                (Some(termination_reason), Some(TerminationKind::Hard))
-            }
-            _ => (reason, None),
-        };
-        self.apply(BackendState::Terminated {
-            time,
-            termination_reason,
-            termination_kind,
-            exit_error: Some(exit_error),
-        })
+        self.apply(final_state(self.state(), time, exit_error, reason))
     }
+}
+
+/// The `terminated` state that follows `last` at `time`: a termination under
+/// way keeps its own reason and kind; otherwise `reason`, with no kind.
+pub(crate) fn final_state(
+    last: &BackendState,
+    time: Timestamp,
+    exit_error: bool,
+    reason: Option<TerminationReason>,
+) -> BackendState {
+    let (termination_reason, termination_kind) = match *last {
+        BackendState::Terminating { termination_reason, .. } => (Some(termination_reason), Some(TerminationKind::Soft)),
+        BackendState::HardTerminating { termination_reason, .. } => {
+            (Some(termination_reason), Some(TerminationKind::Hard))
+        }
+        _ => (reason, None),
+    };
+    BackendState::Terminated { time, termination_reason, termination_kind, exit_error: Some(exit_error) }
 }

@@ -5,6 +5,7 @@ use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ConnectResponse};
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::status::BackendState;
+use crate::model::time::Timestamp;
 use crate::model::value::{Fields, FromValue, Record, ToValue, Value, ValueError, record};
 
 /// Who leads, in which term, and how to learn of its backend's death.
@@ -37,7 +38,17 @@ pub struct LeaderClaim {
     pub epoch: Option<Epoch>,
     /// The backend id of its default backend.
     pub backend_id: Option<BackendId>,
+    /// Every backend the claimant hosts now (its default backend among
+    /// them): the coordinator expects their states from it, and ends as
+    /// `lost` every backend a tab watches that it does not know and that is
+    /// not among them, as no leader continues its term. At most
+    /// [`MAX_HOSTED`] (a claim with more is refused as malformed).
+    pub hosted: Vec<BackendId>,
 }
+
+/// The most backends a leader hosts at once, and names in its claim: a
+/// connect that would start one more is refused with `too-many-backends`.
+pub const MAX_HOSTED: usize = 512;
 
 /// A client asks for a session: one connect attempt.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -284,6 +295,17 @@ pub enum CoordinatorToTab {
         /// Its states so far.
         states: Vec<BackendState>,
     },
+    /// To the tabs watching a backend that no leader hosts, nor will: it is
+    /// not on the board, and the leader's claim did not name it (its term
+    /// ended with no leader continuing it, as when its leader tab died with
+    /// the coordinator that knew it). A tab that knew it live takes it as
+    /// `terminated` with reason `lost` at `time`.
+    Unhosted {
+        /// The backend.
+        backend_id: BackendId,
+        /// When the coordinator found it so.
+        time: Timestamp,
+    },
     /// To the leader: a client asks for a backend to be stopped.
     Terminate(TerminateCall),
     /// To the leader, silent for a while: is its main thread still running?
@@ -337,6 +359,7 @@ impl WireMessage for CoordinatorToTab {
             CoordinatorToTab::Connected(_) => "connected",
             CoordinatorToTab::Status { .. } => "status",
             CoordinatorToTab::History { .. } => "history",
+            CoordinatorToTab::Unhosted { .. } => "unhosted",
             CoordinatorToTab::Terminate(_) => "terminate",
             CoordinatorToTab::Probe { .. } => "probe",
             CoordinatorToTab::TakeOver { .. } => "take-over",
@@ -351,7 +374,7 @@ impl WireMessage for CoordinatorToTab {
 }
 
 record!(Leadership { leader_id, epoch, liveness_key; optional backend_id });
-record!(LeaderClaim { leader_id, liveness_key; optional epoch, backend_id });
+record!(LeaderClaim { leader_id, liveness_key, hosted; optional epoch, backend_id });
 record!(PortRequest { client_id, session_id; optional backend_id });
 record!(PortGrant { client_id, session_id, epoch; optional backend_id });
 record!(PortRefusal { client_id, session_id, code, detail });
@@ -459,6 +482,7 @@ impl ToValue for CoordinatorToTab {
             CoordinatorToTab::History { backend_id, states } => {
                 record.put("backend_id", backend_id).put("states", states)
             }
+            CoordinatorToTab::Unhosted { backend_id, time } => record.put("backend_id", backend_id).put("time", time),
             CoordinatorToTab::Terminate(call) => record.merge(call.to_value()),
             CoordinatorToTab::Probe { epoch } => record.put("epoch", epoch),
             CoordinatorToTab::TakeOver { epoch, silent_ms } => record.put("epoch", epoch).put("silent_ms", silent_ms),
@@ -487,6 +511,9 @@ impl FromValue for CoordinatorToTab {
             "status" => CoordinatorToTab::Status { backend_id: fields.req("backend_id")?, state: fields.req("state")? },
             "history" => {
                 CoordinatorToTab::History { backend_id: fields.req("backend_id")?, states: fields.req("states")? }
+            }
+            "unhosted" => {
+                CoordinatorToTab::Unhosted { backend_id: fields.req("backend_id")?, time: fields.req("time")? }
             }
             "terminate" => CoordinatorToTab::Terminate(FromValue::from_value(value)?),
             "probe" => CoordinatorToTab::Probe { epoch: fields.req("epoch")? },
@@ -587,12 +614,14 @@ pub(crate) mod examples {
                 liveness_key: leadership().liveness_key,
                 epoch: None,
                 backend_id: None,
+                hosted: vec![],
             }),
             TabToCoordinator::NewLeader(LeaderClaim {
                 leader_id: ClientId::new("c0").unwrap(),
                 liveness_key: leadership().liveness_key,
                 epoch: Some(leadership().epoch),
                 backend_id: leadership().backend_id,
+                hosted: vec![BackendId::new("b0").unwrap(), BackendId::new("b1").unwrap()],
             }),
             TabToCoordinator::RequestPort(request()),
             TabToCoordinator::ProvidePort(grant()),

@@ -27,8 +27,8 @@ mod frame;
 
 pub use backend::{Admission, BackendInit, BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend};
 pub use coordinator::{
-    ConnectAnswer, ConnectCall, ConnectOutcome, CoordinatorToTab, LeaderClaim, Leadership, PortGrant, PortRefusal,
-    PortRequest, StatusReport, TabToCoordinator, TerminateCall,
+    ConnectAnswer, ConnectCall, ConnectOutcome, CoordinatorToTab, LeaderClaim, Leadership, MAX_HOSTED, PortGrant,
+    PortRefusal, PortRequest, StatusReport, TabToCoordinator, TerminateCall,
 };
 #[cfg(any(test, not(target_arch = "wasm32")))]
 pub use frame::decode_json;

@@ -8,7 +8,7 @@ use crate::model::ids::{BackendId, Epoch};
 use crate::model::locks::{LockId, LockMode};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    BackendToLeader, DecodeError, LeaderClaim, Leadership, PortGrant, PortRequest, TabToCoordinator,
+    BackendToLeader, DecodeError, LeaderClaim, Leadership, MAX_HOSTED, PortGrant, PortRequest, TabToCoordinator,
 };
 
 impl Tab {
@@ -89,7 +89,10 @@ impl Tab {
 
     pub(super) fn send_claim(&mut self, liveness_key: String, epoch: Option<Epoch>) {
         let backend_id = self.fleet.default_backend().cloned();
-        let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch, backend_id };
+        // Every backend it hosts: the coordinator ends what a tab watches
+        // and no leader continues. (The registry keeps them within MAX_HOSTED.)
+        let hosted = self.fleet.hosted().take(MAX_HOSTED).cloned().collect();
+        let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch, backend_id, hosted };
         self.send_coordinator(TabToCoordinator::NewLeader(claim));
     }
 

@@ -269,6 +269,7 @@ mod default_backend_tests {
             liveness_key: "live-2".into(),
             epoch: None,
             backend_id: Some(second.clone()),
+            hosted: vec![second.clone()],
         };
         let out = drain(&mut tab);
         assert_eq!(statuses_of(&out, &second), ["starting", "ready"]);

@@ -380,6 +380,10 @@ impl Tab {
                 self.watches.status(&backend_id, state);
                 self.deliver(&backend_id);
             }
+            CoordinatorToTab::Unhosted { backend_id, time } => {
+                self.watches.unhosted(&backend_id, time);
+                self.deliver(&backend_id);
+            }
             // A refusal of one of ours, a frame for another tab or for a leader: nothing to act on.
             _ => self.ignored += 1,
         }
@@ -768,6 +772,60 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: ready[0].clone() }));
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: terminated(T0) }));
         assert_eq!(states(&tab), Some(vec![ready[0].clone(), ready[1].clone(), terminated(T0)]));
+    }
+
+    #[test]
+    fn an_unhosted_backend_known_live_ends_lost_closing_its_sessions_and_one_never_known_stays_unknown() {
+        let mut tab = joined(2);
+        let (open_call, open_session, _) = opening(&mut tab, "t");
+        tab.open_answered(&open_session, Ok(BackendToTab::Opened));
+        assert_eq!(codes(&drain(&mut tab)), [(open_call, None)]);
+        let subscription = tab.subscribe("b1").unwrap();
+        drain(&mut tab);
+        let stopping = BackendState::Terminating { time: T0, termination_reason: TerminationReason::External };
+        let history = vec![BackendState::Scheduled { time: T0 }, BackendState::Ready { time: T0 }, stopping];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b1(), states: history.clone() }));
+        drain(&mut tab);
+        // Its leader died with the coordinator that knew it; the new one says no leader hosts it.
+        let later = T0.plus_millis(40);
+        tab.from_coordinator(later, Ok(CoordinatorToTab::Unhosted { backend_id: b1(), time: later }));
+        // A termination under way keeps its reason and kind.
+        let end = BackendState::Terminated {
+            time: later,
+            termination_reason: Some(TerminationReason::External),
+            termination_kind: Some(TerminationKind::Soft),
+            exit_error: Some(false),
+        };
+        assert_eq!(
+            drain(&mut tab),
+            [
+                TabOutput::Release { lock: LockId::Session(open_session.clone()) },
+                TabOutput::CloseKeyed { session_id: open_session },
+                TabOutput::Event(TabEvent::StatusUpdate { subscription, state: end.clone() }),
+            ]
+        );
+        tab.from_coordinator(later, Ok(CoordinatorToTab::Unhosted { backend_id: b1(), time: later }));
+        assert_eq!(drain(&mut tab), [], "once");
+        let states = tab.watched().find(|(id, _)| **id == b1()).map(|(_, s)| s.to_vec());
+        assert_eq!(states, Some([history, vec![end]].concat()));
+
+        // Known live without a termination under way: `lost`, never before its last state.
+        let b2 = BackendId::new("b2").unwrap();
+        tab.subscribe("b2").unwrap();
+        let ready = vec![BackendState::Scheduled { time: later }, BackendState::Ready { time: later }];
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::History { backend_id: b2.clone(), states: ready }));
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Unhosted { backend_id: b2.clone(), time: T0 }));
+        let last = tab.watched().find(|(id, _)| **id == b2).and_then(|(_, s)| s.last().cloned());
+        assert_eq!(last.as_ref().map(BackendState::time), Some(later));
+        assert_eq!(last.and_then(|s| s.termination_reason()), Some(TerminationReason::Lost));
+
+        // Never known: a wait on it is refused, as for a backend nobody knows.
+        let b3 = BackendId::new("b3").unwrap();
+        let status = tab.status("b3");
+        drain(&mut tab);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Unhosted { backend_id: b3.clone(), time: T0 }));
+        assert_eq!(codes(&drain(&mut tab)), [(status, Some(ErrorCode::UnknownBackend))]);
+        assert!(tab.watched().all(|(id, _)| *id != b3), "no history is made up");
     }
 
     #[test]

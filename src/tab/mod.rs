@@ -700,6 +700,7 @@ mod tests {
                 liveness_key: "live-1".into(),
                 epoch: None,
                 backend_id: Some(default.clone()),
+                hosted: vec![default.clone()],
             }))],
             "no state goes out before the tab has a term"
         );
@@ -1074,6 +1075,7 @@ mod tests {
             liveness_key: "live-4".into(),
             epoch: Some(Epoch::new(4).unwrap()),
             backend_id: default.clone(),
+            hosted: default.iter().cloned().collect(),
         };
         assert!(out.contains(&TabOutput::ToCoordinator(TabToCoordinator::NewLeader(claim))), "{out:?}");
         assert!(!out.contains(&acquire(LockId::Leader, LockMode::Exclusive)), "still queued once");

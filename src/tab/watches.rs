@@ -13,7 +13,9 @@ use std::fmt;
 use super::calls::{CallError, CallId};
 use crate::model::code::ErrorCode;
 use crate::model::ids::BackendId;
-use crate::model::status::{BackendState, BackendStatus};
+use crate::model::lifecycle::final_state;
+use crate::model::status::{BackendState, BackendStatus, TerminationReason};
+use crate::model::time::Timestamp;
 
 /// One `statusStream` subscription of the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -161,6 +163,23 @@ impl Watches {
             }
             Some(known @ Known::Unknown) => *known = Known::States(vec![state]),
             Some(Known::Asked) | None => {}
+        }
+    }
+
+    /// The coordinator says no leader hosts `backend_id`, nor will: a
+    /// backend known live ends `terminated` with reason `lost` (a
+    /// termination under way keeps its own) at `time`, or just after its
+    /// last state; one never known stays unknown (waits are refused).
+    pub(crate) fn unhosted(&mut self, backend_id: &BackendId, time: Timestamp) {
+        match self.histories.get_mut(backend_id) {
+            Some(Known::States(states)) => {
+                if let Some(last) = states.last().filter(|last| last.status() != BackendStatus::Terminated) {
+                    let time = time.max(last.time());
+                    states.push(final_state(last, time, false, Some(TerminationReason::Lost)));
+                }
+            }
+            Some(known) => *known = Known::Unknown,
+            None => {}
         }
     }
 

@@ -364,6 +364,21 @@ impl Sim {
             }
         }
 
+        // No tab follows a dead backend as live: every watched backend not
+        // known terminated is hosted by a live leader's fleet (a backend whose
+        // leader died with the coordinator that knew it ends as `lost` too).
+        let hosted_anywhere: BTreeSet<&BackendId> =
+            live.iter().flat_map(|&l| self.tabs[l].tab.fleet().hosted()).collect();
+        for &i in &live {
+            for (id, states) in self.tabs[i].tab.watched() {
+                let ended = states.last().is_some_and(|s| s.status() == BackendStatus::Terminated);
+                if !ended && !hosted_anywhere.contains(id) {
+                    let last = states.last().map(|s| s.status().as_str());
+                    fail(format!("tab{i} follows {id} as {last:?}, which no live tab hosts"));
+                }
+            }
+        }
+
         // The leader's fleet and the board agree; the board's live backends
         // are all hosted by it.
         let leaders: Vec<usize> =
