@@ -34,11 +34,31 @@ pub enum IdError {
         /// Which identifier.
         kind: &'static str,
     },
-    /// An app name holding the separator of its build (`@`).
-    #[error("{kind} may not contain `@`, which separates it from its build")]
-    Separator {
+    /// An app's name or build holding a character tabworker gives a meaning
+    /// in the names it makes (see [`RESERVED_IN_NAME`], [`RESERVED_IN_BUILD`]).
+    #[error(
+        "{kind} may not contain `{character}`: `@` separates the name from its build, `~` a tab running alone, `:` the parts of a lock's name, and `/` and `\\` the directories of its OPFS data"
+    )]
+    Reserved {
         /// Which identifier.
         kind: &'static str,
+        /// The character.
+        character: char,
+    },
+    /// An app name that is `.` or `..`, which cannot name its OPFS directory.
+    #[error("{kind} may not be `.` or `..`: it names the app's OPFS directory")]
+    DotName {
+        /// Which identifier.
+        kind: &'static str,
+    },
+    /// An app's name and build too long to leave room for a tab's own name
+    /// where it runs alone (see [`MAX_DEPLOYMENT_LEN`]).
+    #[error(
+        "the app's name and build make a deployment name of {len} bytes; at most {MAX_DEPLOYMENT_LEN} are allowed, so that it works in both modes"
+    )]
+    DeploymentTooLong {
+        /// Its length in bytes.
+        len: usize,
     },
     /// An epoch beyond what a JavaScript number holds exactly.
     #[error("epoch {0} is above Number.MAX_SAFE_INTEGER")]
@@ -142,18 +162,46 @@ pub const BUILD_SEPARATOR: char = '@';
 /// browser without SharedWorker ([`AppName::isolated`]).
 pub const ISOLATION_SEPARATOR: char = '~';
 
+/// What an app's name may not hold: the separators of the names tabworker
+/// makes from it ([`BUILD_SEPARATOR`], [`ISOLATION_SEPARATOR`], the `:` of
+/// lock names) and of paths (it names the app's OPFS directory).
+pub const RESERVED_IN_NAME: [char; 5] = [BUILD_SEPARATOR, ISOLATION_SEPARATOR, ':', '/', '\\'];
+
+/// What an app's build id may not hold: it follows the name's `@`, so only
+/// [`ISOLATION_SEPARATOR`] and the `:` of lock names.
+pub const RESERVED_IN_BUILD: [char; 2] = [ISOLATION_SEPARATOR, ':'];
+
+/// The longest client id a tab makes: a UUID in its 36-character form.
+pub const MAX_CLIENT_ID_LEN: usize = 36;
+
+/// The longest deployment name (`name@fingerprint`): one that leaves room for
+/// `~` and a client id within [`MAX_ID_LEN`], so that the same name and build
+/// work in a browser with SharedWorker and in one without.
+pub const MAX_DEPLOYMENT_LEN: usize = MAX_ID_LEN - 1 - MAX_CLIENT_ID_LEN;
+
 impl AppName {
     /// The app `name` as deployment `fingerprint` runs it (`name@fingerprint`):
     /// the name its coordinator, its locks and its backends are known by, so
     /// that two builds of one app open at once run apart, each with its own
     /// coordinator, leader and backends. What they must share (the OPFS data
     /// of a key, and the lock that keeps two backends from opening it at
-    /// once) goes by [`AppName::shared`]. `name` may not hold `@`.
+    /// once) goes by [`AppName::shared`]. `name` may hold none of
+    /// [`RESERVED_IN_NAME`] nor be `.` or `..`; the whole is at most
+    /// [`MAX_DEPLOYMENT_LEN`] bytes.
     pub fn deployed(name: &str, fingerprint: &str) -> Result<AppName, IdError> {
-        if name.contains(BUILD_SEPARATOR) {
-            return Err(IdError::Separator { kind: "app name" });
+        const KIND: &str = "app name";
+        validate(name, KIND)?;
+        if let Some(character) = name.chars().find(|c| RESERVED_IN_NAME.contains(c)) {
+            return Err(IdError::Reserved { kind: KIND, character });
         }
-        AppName::new(format!("{name}{BUILD_SEPARATOR}{fingerprint}"))
+        if name == "." || name == ".." {
+            return Err(IdError::DotName { kind: KIND });
+        }
+        let deployment = format!("{name}{BUILD_SEPARATOR}{fingerprint}");
+        if deployment.len() > MAX_DEPLOYMENT_LEN {
+            return Err(IdError::DeploymentTooLong { len: deployment.len() });
+        }
+        AppName::new(deployment)
     }
 
     /// The name every deployment of the app shares: the part before `@`.
@@ -278,7 +326,7 @@ mod tests {
         assert_eq!(app.as_str(), "notes@tabworker/0.1.0/p1+v@2");
         assert_eq!(app.shared(), "notes");
         assert_eq!(app.fingerprint(), Some("tabworker/0.1.0/p1+v@2"));
-        assert_eq!(AppName::deployed("no@tes", "b"), Err(IdError::Separator { kind: "app name" }));
+        assert_eq!(AppName::deployed("no@tes", "b"), Err(IdError::Reserved { kind: "app name", character: '@' }));
         let plain = AppName::new("notes").unwrap();
         assert_eq!((plain.shared(), plain.fingerprint()), ("notes", None));
     }

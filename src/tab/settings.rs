@@ -1,7 +1,7 @@
 //! A client's settings, as the app gives them beside its worker sources:
 //! which are known, their defaults, and what is refused.
 
-use crate::model::ids::{AppName, ClientId, IdError};
+use crate::model::ids::{AppName, ClientId, IdError, RESERVED_IN_BUILD};
 use crate::model::value::{Fields, FromValue, Value, ValueError};
 
 /// Every option a client takes (the worker sources are read apart, by the
@@ -53,7 +53,19 @@ impl ClientSettings {
     /// The name the client's deployment is known by: the app's name and the
     /// fingerprint of this build of tabworker, its protocol and the app's
     /// `build` (see [`AppName::deployed`]).
+    /// The name and the build are checked here, at `new Client`, with one
+    /// rule for both modes: the build may hold no control character and none
+    /// of [`RESERVED_IN_BUILD`]; for the name, see [`AppName::deployed`].
     pub fn app(&self) -> Result<AppName, IdError> {
+        if let Some(build) = &self.build {
+            const KIND: &str = "build";
+            if build.chars().any(char::is_control) {
+                return Err(IdError::ControlCharacter { kind: KIND });
+            }
+            if let Some(character) = build.chars().find(|c| RESERVED_IN_BUILD.contains(c)) {
+                return Err(IdError::Reserved { kind: KIND, character });
+            }
+        }
         AppName::deployed(&self.name, &crate::protocol::fingerprint(self.build.as_deref()))
     }
 }
@@ -98,6 +110,7 @@ impl Mode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ids::{MAX_CLIENT_ID_LEN, MAX_DEPLOYMENT_LEN};
     use crate::model::value::from_json;
 
     #[test]
@@ -110,6 +123,42 @@ mod tests {
         let error = from_json::<ClientSettings>(serde_json::json!({"conectTimeoutMs": 5})).unwrap_err();
         assert!(error.to_string().contains("unknown field `conectTimeoutMs`"), "{error}");
         assert!(from_json::<ClientSettings>(serde_json::json!({"connectTimeoutMs": -1})).is_err());
+    }
+
+    fn app_of(name: &str, build: Option<&str>) -> Result<AppName, IdError> {
+        from_json::<ClientSettings>(serde_json::json!({"name": name, "build": build})).unwrap().app()
+    }
+
+    #[test]
+    fn names_and_builds_that_would_break_isolation_or_storage_are_refused_with_one_length_rule() {
+        // `~` is the isolation separator: `notes~a` would share `notes`' data and mount locks, and a
+        // build holding it would read as a tab running alone.
+        for (name, character) in [("notes~a", '~'), ("a/b", '/'), ("a\\b", '\\'), ("a:leader", ':'), ("a@b", '@')] {
+            assert_eq!(app_of(name, None), Err(IdError::Reserved { kind: "app name", character }), "{name}");
+        }
+        for name in [".", ".."] {
+            assert_eq!(app_of(name, None), Err(IdError::DotName { kind: "app name" }));
+        }
+        assert_eq!(app_of("a\u{1}", None), Err(IdError::ControlCharacter { kind: "app name" }));
+        assert_eq!(app_of("", None), Err(IdError::Empty { kind: "app name" }));
+        assert_eq!(app_of("notes", Some("v~2")), Err(IdError::Reserved { kind: "build", character: '~' }));
+        assert_eq!(app_of("notes", Some("v:2")), Err(IdError::Reserved { kind: "build", character: ':' }));
+        assert_eq!(app_of("notes", Some("v\n")), Err(IdError::ControlCharacter { kind: "build" }));
+        assert!(app_of("a..b", Some("v@2/x")).is_ok(), "only the names `.` and `..` are paths");
+        let message = app_of("notes~a", None).unwrap_err().to_string();
+        assert!(message.contains("may not contain `~`"), "{message}");
+
+        // One length rule: what fits in shared mode fits isolated, with the longest client id.
+        // `@` and the fingerprint follow the name.
+        let base = 1 + crate::protocol::fingerprint(None).len();
+        let longest = "n".repeat(MAX_DEPLOYMENT_LEN - base);
+        let fits = app_of(&longest, None).unwrap();
+        let client = ClientId::new("c".repeat(MAX_CLIENT_ID_LEN)).unwrap();
+        assert!(Mode::Isolated.app(&fits, &client).is_ok(), "isolated too");
+        let over = app_of(&format!("{longest}n"), None).unwrap_err();
+        assert_eq!(over, IdError::DeploymentTooLong { len: MAX_DEPLOYMENT_LEN + 1 });
+        let split = app_of(&longest[..10], Some(&"b".repeat(MAX_DEPLOYMENT_LEN - base - 10)));
+        assert!(split.is_err(), "the build counts too (its `+`)");
     }
 
     #[test]
