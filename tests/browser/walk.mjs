@@ -3,7 +3,8 @@
 // held busy); they connect to keyed backends, terminate them and send them
 // requests. After every step it checks from outside, once things settle
 // (bounded waits): exactly one leader and one epoch among the live tabs, every
-// live tab answered by the default backend, at most one live backend worker
+// live tab answered by the default backend and by each of its keyed handles
+// that is not terminated, at most one live backend worker
 // per key (each worker answers a census) and at most one standby worker, no
 // request handled twice (each worker says what it handled on a
 // BroadcastChannel), and nothing left behind
@@ -204,6 +205,37 @@ export async function runWalk({ browser, baseUrl, seed, steps, log = () => {} })
       ),
     );
     if (answers.some((a) => a !== 'ping')) fail(`a live tab was not served by the default backend: ${JSON.stringify(answers)}`);
+    // Every keyed handle that is not terminated is served too: a `reconnect` handle whose backend
+    // was lost with its tab (the coordinator's host among them) follows its key to a new one.
+    const keyed = await Promise.all(
+      running.map((p) =>
+        p.evaluate(async (timeoutMs) => {
+          const deadline = Date.now() + timeoutMs;
+          const served = {};
+          for (const [key, handle] of Object.entries(window.walk.handles)) {
+            if (!handle || handle.isTerminated()) continue;
+            for (;;) {
+              const left = deadline - Date.now();
+              if (left <= 0) {
+                served[key] = `error timeout (${handle.status()?.status} of ${handle.backendId})`;
+                break;
+              }
+              const answer = await handle.request('echo', 'ping', { timeoutMs: left }).then(
+                (v) => v,
+                (e) => `error ${e?.code}`,
+              );
+              if (answer === 'error backend-lost') continue;
+              // Terminated from another tab meanwhile: nothing more to ask of it.
+              served[key] = answer === 'error backend-terminated' && handle.isTerminated() ? 'ping' : answer;
+              break;
+            }
+          }
+          return served;
+        }, SETTLE_MS),
+      ),
+    );
+    const unserved = keyed.flatMap((served, i) => Object.entries(served).filter(([, a]) => a !== 'ping').map(([key, a]) => `tab ${i} ${key}: ${a}`));
+    if (unserved.length) fail(`a keyed handle of a live tab was not served: ${unserved.join('; ')}`);
     // No request handled twice (by any worker, dead ones included).
     for (const page of running) {
       for (const { n, worker } of await page.evaluate(() => window.walk.handled.splice(0))) {
