@@ -45,7 +45,12 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
 
     post(
         &tab_a.port1(),
-        &TabToCoordinator::Hello { client_id: ClientId::new("a").unwrap(), build: BUILD.into(), epoch: None },
+        &TabToCoordinator::Hello {
+            client_id: ClientId::new("a").unwrap(),
+            build: BUILD.into(),
+            epoch: None,
+            proof: "pa".into(),
+        },
     );
     // Tabs are served once the coordinator holds its liveness lock; until
     // then their frames wait in their ports.
@@ -73,7 +78,12 @@ async fn the_coordinator_welcomes_tabs_and_survives_garbage() {
 
     post(
         &tab_b.port1(),
-        &TabToCoordinator::Hello { client_id: ClientId::new("b").unwrap(), build: BUILD.into(), epoch: None },
+        &TabToCoordinator::Hello {
+            client_id: ClientId::new("b").unwrap(),
+            build: BUILD.into(),
+            epoch: None,
+            proof: "pb".into(),
+        },
     );
     let welcome = next_message(&tab_b.port1(), 2000).await;
     assert!(matches!(

@@ -96,7 +96,12 @@ fn examples() -> Vec<Example> {
     vec![
         example(
             D::TabToCoordinator,
-            TabToCoordinator::Hello { client_id: client_id.clone(), build: "tabworker/0".into(), epoch: Some(epoch) },
+            TabToCoordinator::Hello {
+                client_id: client_id.clone(),
+                build: "tabworker/0".into(),
+                epoch: Some(epoch),
+                proof: "p1".into(),
+            },
         ),
         example(D::TabToCoordinator, TabToCoordinator::NewLeader(claim)),
         example(D::TabToCoordinator, TabToCoordinator::RequestPort(request.clone())),

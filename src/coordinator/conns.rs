@@ -30,8 +30,8 @@ pub(super) enum Conn {
         /// When it is closed.
         deadline: Timestamp,
     },
-    /// Said `hello` as this client.
-    Introduced(ClientId),
+    /// Said `hello` as this client, with this proof.
+    Introduced(ClientId, String),
 }
 
 impl Conn {
@@ -39,7 +39,15 @@ impl Conn {
     pub(super) fn client(&self) -> Option<&ClientId> {
         match self {
             Conn::Silent { .. } => None,
-            Conn::Introduced(client) => Some(client),
+            Conn::Introduced(client, _) => Some(client),
+        }
+    }
+
+    /// The proof its `hello` carried, once it said it.
+    pub(super) fn proof(&self) -> Option<&str> {
+        match self {
+            Conn::Silent { .. } => None,
+            Conn::Introduced(_, proof) => Some(proof),
         }
     }
 
@@ -47,7 +55,7 @@ impl Conn {
     fn deadline(&self) -> Option<Timestamp> {
         match self {
             Conn::Silent { deadline } => Some(*deadline),
-            Conn::Introduced(_) => None,
+            Conn::Introduced(..) => None,
         }
     }
 }
@@ -65,9 +73,10 @@ impl Conns {
         self.open.entry(conn).or_insert(Conn::Silent { deadline });
     }
 
-    /// `conn` said `hello` as `client`: it has no deadline any more.
-    pub(super) fn introduce(&mut self, conn: ConnId, client: ClientId) {
-        self.open.insert(conn, Conn::Introduced(client));
+    /// `conn` said `hello` as `client`, with `proof`: it has no deadline any
+    /// more.
+    pub(super) fn introduce(&mut self, conn: ConnId, client: ClientId, proof: String) {
+        self.open.insert(conn, Conn::Introduced(client, proof));
     }
 
     /// Forgets `conn`.

@@ -47,7 +47,7 @@ mod standby;
 mod watchdog;
 
 use crate::model::code::ErrorCode;
-use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch};
+use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch, MAX_ID_LEN};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::status::{BackendState, TerminationReason};
 use crate::model::time::Timestamp;
@@ -329,15 +329,27 @@ impl Coordinator {
         };
         self.watchdog.heard(conn);
         match (message, introduced.client().cloned()) {
-            (TabToCoordinator::Hello { client_id, epoch, build }, None) => {
+            (TabToCoordinator::Hello { client_id, epoch, build, proof }, None) => {
                 if let Some(detail) = admission::other_build(self.names.app(), &build) {
                     return self.reject(conn, ErrorCode::VersionMismatch, detail);
                 }
                 if let Some(detail) = epoch.and_then(|e| admission::incredible(self.newest_epoch(), e)) {
                     return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
                 }
+                if proof.is_empty() || proof.len() > MAX_ID_LEN {
+                    let detail = format!("a hello's proof must be 1 to {MAX_ID_LEN} bytes, not {}", proof.len());
+                    return self.reject(conn, ErrorCode::Malformed, detail);
+                }
+                // Another connection holds the client: only the same tab (its
+                // proof) may move it here; nobody else evicts it.
+                if let Some(old) = self.conn_of(&client_id) {
+                    if self.conns.get(old).and_then(|c| c.proof()) != Some(proof.as_str()) {
+                        let detail = format!("client `{client_id}` is connected, and this hello lacks its proof");
+                        return self.reject(conn, ErrorCode::ClientIdTaken, detail);
+                    }
+                }
                 self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
-                self.hello(now, conn, client_id);
+                self.hello(now, conn, client_id, proof);
             }
             (TabToCoordinator::Hello { .. }, Some(_)) => {
                 self.reject(conn, ErrorCode::DuplicateHello, "`hello` twice on one connection".into());
@@ -380,7 +392,7 @@ impl Coordinator {
         }
     }
 
-    fn hello(&mut self, now: Timestamp, conn: ConnId, client_id: ClientId) {
+    fn hello(&mut self, now: Timestamp, conn: ConnId, client_id: ClientId, proof: String) {
         // A tab that says hello again on a new connection (it believed this
         // coordinator dead) moves there: the old connection is dropped.
         if let Some(old) = self.conn_of(&client_id) {
@@ -388,7 +400,7 @@ impl Coordinator {
         }
         let lock = LockId::Tab(client_id.clone());
         let name = self.names.name(&lock);
-        self.conns.introduce(conn, client_id);
+        self.conns.introduce(conn, client_id, proof);
         self.standby.joined(conn);
         let tabs = self.clients().count();
         let welcome = CoordinatorToTab::Welcome {
@@ -561,6 +573,11 @@ mod tests {
         ClientId::new(format!("c{n}")).unwrap()
     }
 
+    /// Tab `n`'s proof: the same in every hello it says.
+    fn proof(n: u32) -> String {
+        format!("proof-{n}")
+    }
+
     fn coordinator() -> Coordinator {
         Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()))
     }
@@ -640,7 +657,7 @@ mod tests {
         k.handle(
             T0,
             ConnId(n.into()),
-            Ok(TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None }),
+            Ok(TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None, proof: proof(n) }),
         );
     }
 
@@ -684,14 +701,24 @@ mod tests {
         k.handle(
             T0,
             ConnId(1),
-            Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(far) }),
+            Ok(TabToCoordinator::Hello {
+                client_id: client(1),
+                build: BUILD.into(),
+                epoch: Some(far),
+                proof: proof(1),
+            }),
         );
         assert_eq!(codes(drain(&mut k)), [ErrorCode::EpochOutOfRange]);
         let near = Epoch::new(MAX_EPOCH_LEAP).unwrap();
         k.handle(
             T0,
             ConnId(1),
-            Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(near) }),
+            Ok(TabToCoordinator::Hello {
+                client_id: client(1),
+                build: BUILD.into(),
+                epoch: Some(near),
+                proof: proof(1),
+            }),
         );
         assert_eq!(codes(drain(&mut k)), [], "the leap itself is credible");
         let forged = LeaderClaim {
@@ -716,7 +743,7 @@ mod tests {
         k.handle(
             T0,
             ConnId(1),
-            Ok(TabToCoordinator::Hello { client_id: client(1), build: "build-2".into(), epoch: None }),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: "build-2".into(), epoch: None, proof: proof(1) }),
         );
         let out = drain(&mut k);
         assert_eq!(codes(out.clone()), [ErrorCode::VersionMismatch]);
@@ -729,7 +756,7 @@ mod tests {
         k.handle(
             T0,
             ConnId(1),
-            Ok(TabToCoordinator::Hello { client_id: client(1), build: "build-1".into(), epoch: None }),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: "build-1".into(), epoch: None, proof: proof(1) }),
         );
         assert!(
             drain(&mut k).iter().any(|(_, m)| matches!(m, CoordinatorToTab::Welcome { .. })),
@@ -742,7 +769,11 @@ mod tests {
         let mut k = coordinator();
         hello(&mut k, 1);
         k.connect(T0, ConnId(2));
-        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
+        k.handle(
+            T0,
+            ConnId(2),
+            Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None, proof: proof(2) }),
+        );
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
             tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
@@ -843,8 +874,12 @@ mod tests {
     fn a_new_coordinator_never_gives_an_epoch_a_tab_already_knows_and_a_leader_keeps_its_term() {
         let mut k = coordinator();
         k.connect(T0, ConnId(2));
-        let hi =
-            TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: Some(Epoch::new(7).unwrap()) };
+        let hi = TabToCoordinator::Hello {
+            client_id: client(2),
+            build: BUILD.into(),
+            epoch: Some(Epoch::new(7).unwrap()),
+            proof: proof(2),
+        };
         k.handle(T0, ConnId(2), Ok(hi));
         hello(&mut k, 1);
         let reclaim = |epoch: u64| {
@@ -864,8 +899,12 @@ mod tests {
         assert_eq!(k.leadership().unwrap().epoch.get(), 9, "an old term is never given back");
         let mut fresh = coordinator();
         fresh.connect(T0, ConnId(1));
-        let hi =
-            TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: Some(Epoch::new(4).unwrap()) };
+        let hi = TabToCoordinator::Hello {
+            client_id: client(1),
+            build: BUILD.into(),
+            epoch: Some(Epoch::new(4).unwrap()),
+            proof: proof(1),
+        };
         fresh.handle(T0, ConnId(1), Ok(hi));
         fresh.handle(T0, ConnId(1), Ok(claim(1)));
         assert_eq!(fresh.leadership().unwrap().epoch.get(), 5, "a new claim gets the epoch after the floor");
@@ -880,8 +919,12 @@ mod tests {
         assert_eq!(k.leadership(), Some(&given), "no second term");
         // Once a tab says it knows a newer term, or from a new connection
         // (the old one was dropped), it is a new claim, as before.
-        let hi =
-            |n: u32, e: Option<Epoch>| TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: e };
+        let hi = |n: u32, e: Option<Epoch>| TabToCoordinator::Hello {
+            client_id: client(n),
+            build: BUILD.into(),
+            epoch: e,
+            proof: proof(n),
+        };
         k.connect(T0, ConnId(3));
         k.handle(T0, ConnId(3), Ok(hi(3, Some(epoch(4)))));
         k.handle(T0, ConnId(1), Ok(claim(1)));
@@ -967,7 +1010,11 @@ mod tests {
         k.handle(T0, ConnId(2), Err(DecodeError::Malformed { detail: "x".into() }));
         k.handle(T0, ConnId(2), Ok(claim(1)));
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
-        k.handle(T0, ConnId(2), Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None }));
+        k.handle(
+            T0,
+            ConnId(2),
+            Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None, proof: proof(2) }),
+        );
         k.handle(T0, ConnId(1), Ok(TabToCoordinator::ProvidePort(grant(7, "s", 1))));
         assert_eq!(
             codes(drain(&mut k)),
@@ -992,7 +1039,11 @@ mod tests {
         k.handle(T0, ConnId(1), Ok(claim(1)));
         drain(&mut k);
         k.connect(T0, ConnId(5));
-        k.handle(T0, ConnId(5), Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None }));
+        k.handle(
+            T0,
+            ConnId(5),
+            Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None, proof: proof(1) }),
+        );
         let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
         assert_eq!(out[0], CoordinatorOutput::Close { conn: ConnId(1) });
         assert!(matches!(
@@ -1002,6 +1053,47 @@ mod tests {
         assert_eq!(k.connections(), 1);
         k.handle(T0, ConnId(5), Ok(TabToCoordinator::RequestPort(request(1, "s"))));
         assert!(drain(&mut k).is_empty(), "the old connection led; requests wait for the next claim");
+    }
+
+    #[test]
+    fn a_hello_for_a_connected_client_without_its_proof_is_refused_and_evicts_nobody() {
+        let mut k = led_by(1, 2);
+        report(&mut k, 1, 1, "b", &[scheduled(0), ready(1)]);
+        k.handle(T0, ConnId(2), Ok(watch("b")));
+        drain(&mut k);
+        let given = k.leadership().cloned();
+        // Another page knows the leader's client id (every tab does), not its proof.
+        k.connect(T0, ConnId(9));
+        let forged = |proof: &str| TabToCoordinator::Hello {
+            client_id: client(1),
+            build: BUILD.into(),
+            epoch: None,
+            proof: proof.into(),
+        };
+        for attempt in ["guess", "", &"p".repeat(MAX_ID_LEN + 1)] {
+            k.handle(at(5), ConnId(9), Ok(forged(attempt)));
+        }
+        let out = drain_all(&mut k);
+        let refused: Vec<ErrorCode> = out
+            .iter()
+            .filter_map(|o| match o {
+                CoordinatorOutput::Send { to: ConnId(9), message: CoordinatorToTab::Rejected { code, .. } } => {
+                    Some(*code)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused, [ErrorCode::ClientIdTaken, ErrorCode::Malformed, ErrorCode::Malformed]);
+        assert_eq!(out.len(), 3, "nothing else happened: {out:?}");
+        assert_eq!(k.leadership().cloned(), given, "the leader keeps its place");
+        assert_eq!(k.clients().cloned().collect::<Vec<_>>(), [client(1), client(2)]);
+        assert_eq!(k.history(&bid("b")).map(<[_]>::len), Some(2), "its backend lives on");
+        // The silent connection is closed at its hello deadline, as any other.
+        k.timeout(T0.plus_millis(HELLO_TIMEOUT_MS));
+        assert_eq!(drain_all(&mut k), [CoordinatorOutput::Close { conn: ConnId(9) }]);
+        // The leader still leads: a session asked of it reaches it.
+        k.handle(at(HELLO_TIMEOUT_MS), ConnId(2), Ok(TabToCoordinator::RequestPort(request(2, "s"))));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::RequestPort(request(2, "s")))]);
     }
 
     #[test]
@@ -1020,7 +1112,7 @@ mod tests {
     }
 
     fn hi(n: u32) -> TabToCoordinator {
-        TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None }
+        TabToCoordinator::Hello { client_id: client(n), build: BUILD.into(), epoch: None, proof: proof(n) }
     }
 
     const HELLO: u64 = HELLO_TIMEOUT_MS;

@@ -577,6 +577,11 @@ impl Fleet {
     fn fresh(&mut self) -> String {
         format!("{:032x}", (self.entropy)())
     }
+
+    /// A fresh secret from the fleet's entropy (32 hex digits), for its tab.
+    pub(crate) fn fresh_token(&mut self) -> String {
+        self.fresh()
+    }
 }
 
 #[cfg(test)]

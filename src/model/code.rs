@@ -138,6 +138,8 @@ error_codes! {
     TooManyPending = "too-many-pending",
     /// `ctx.openSync`: the mount's file stayed locked by another handle through every retry.
     MountBusy = "mount-busy",
+    /// The coordinator: a `hello` for a client id another connection holds, without that tab's proof.
+    ClientIdTaken = "client-id-taken",
     /// `connect`: the leader hosts as many backends as it may at once (see `MAX_HOSTED`).
     TooManyBackends = "too-many-backends",
 }

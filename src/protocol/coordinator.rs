@@ -167,6 +167,12 @@ pub enum TabToCoordinator {
         /// The newest epoch the tab knows of: a coordinator that started
         /// after another one died gives no epoch at or below it again.
         epoch: Option<Epoch>,
+        /// A secret of the tab's own, the same in every `hello` it says and
+        /// sent nowhere else: a `hello` for a client already connected moves
+        /// it to the new connection only with the same proof (the tab said
+        /// it again, believing its coordinator dead); without it, it is
+        /// refused (`client-id-taken`), and the connected tab keeps its place.
+        proof: String,
     },
     /// The sender's backend worker is ready and the sender leads from now on.
     NewLeader(LeaderClaim),
@@ -419,8 +425,8 @@ impl ToValue for TabToCoordinator {
     fn to_value(&self) -> Value {
         let record = Record::tagged("type", self.kind());
         match self {
-            TabToCoordinator::Hello { client_id, build, epoch } => {
-                record.put("client_id", client_id).put("build", build).put_opt("epoch", epoch)
+            TabToCoordinator::Hello { client_id, build, epoch, proof } => {
+                record.put("client_id", client_id).put("build", build).put_opt("epoch", epoch).put("proof", proof)
             }
             TabToCoordinator::NewLeader(claim) => record.merge(claim.to_value()),
             TabToCoordinator::RequestPort(request) => record.merge(request.to_value()),
@@ -447,6 +453,7 @@ impl FromValue for TabToCoordinator {
                 client_id: fields.req("client_id")?,
                 build: fields.req("build")?,
                 epoch: fields.opt("epoch")?,
+                proof: fields.req("proof")?,
             },
             "new-leader" => TabToCoordinator::NewLeader(FromValue::from_value(value)?),
             "request-port" => TabToCoordinator::RequestPort(FromValue::from_value(value)?),
@@ -603,11 +610,13 @@ pub(crate) mod examples {
                 client_id: ClientId::new("c1").unwrap(),
                 build: super::super::BUILD.into(),
                 epoch: Some(leadership().epoch),
+                proof: "0123456789abcdef0123456789abcdef".into(),
             },
             TabToCoordinator::Hello {
                 client_id: ClientId::new("c1").unwrap(),
                 build: super::super::BUILD.into(),
                 epoch: None,
+                proof: "p".into(),
             },
             TabToCoordinator::NewLeader(LeaderClaim {
                 leader_id: ClientId::new("c0").unwrap(),

@@ -45,11 +45,12 @@ impl Tab {
     }
 
     /// The coordinator refused this tab's `hello`. A refusal for being of
-    /// another build (`version-mismatch`) fails a join still waiting, with
-    /// that code; any other refusal of a `hello` is left to the welcome's
-    /// deadline, which says hello again.
+    /// another build (`version-mismatch`) or for a client id another tab
+    /// holds (`client-id-taken`) fails a join still waiting, with that code;
+    /// any other refusal of a `hello` is left to the welcome's deadline,
+    /// which says hello again.
     pub(super) fn refused_at_join(&mut self, now: Timestamp, code: ErrorCode, detail: String) {
-        if code != ErrorCode::VersionMismatch {
+        if !matches!(code, ErrorCode::VersionMismatch | ErrorCode::ClientIdTaken) {
             self.ignored += 1;
             return;
         }
@@ -126,6 +127,19 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Rejected { code: ErrorCode::VersionMismatch, detail }));
         let out = drain(&mut tab);
         assert_eq!(settled(&out), [(call, Err(ErrorCode::VersionMismatch))]);
+        assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
+    }
+
+    #[test]
+    fn a_hello_refused_for_a_client_id_another_tab_holds_fails_the_join_with_that_code() {
+        let mut tab = Tab::new(client(1), names());
+        let call = tab.join(T0);
+        tab.lock_granted(T0, &LockId::Tab(client(1)));
+        drain(&mut tab);
+        let detail = "client `c1` is connected, and this hello lacks its proof".to_owned();
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::Rejected { code: ErrorCode::ClientIdTaken, detail }));
+        let out = drain(&mut tab);
+        assert_eq!(settled(&out), [(call, Err(ErrorCode::ClientIdTaken))]);
         assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
     }
 

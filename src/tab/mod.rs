@@ -104,6 +104,9 @@ pub struct Tab {
     fleet: Fleet,
     /// The worker kept loaded while this tab is next in line for the lead.
     standby: Standby,
+    /// The secret its every `hello` carries, drawn from the fleet's entropy
+    /// at [`Tab::start`]: only this tab can say `hello` as its client.
+    proof: String,
     attempts: u64,
     retry_ms: u64,
     ignored: u64,
@@ -136,6 +139,7 @@ impl Tab {
             coordinator_watch: None,
             in_election: false,
             session: Session::Off,
+            proof: String::new(),
             attempts: 0,
             retry_ms: FIRST_RETRY_MS,
             ignored: 0,
@@ -188,6 +192,7 @@ impl Tab {
     pub fn start(&mut self, _now: Timestamp) {
         if self.membership == Membership::New {
             self.membership = Membership::Locking;
+            self.proof = self.fleet.fresh_token();
             self.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
             // The first attempt's session lock is taken meanwhile, so that the
             // request can go out as soon as a leader is known.
@@ -430,7 +435,7 @@ impl Tab {
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
         let epoch = self.known.as_ref().map(|k| k.epoch);
         let build = self.names.app().fingerprint().unwrap_or(crate::protocol::BUILD).to_owned();
-        let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build, epoch };
+        let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build, epoch, proof: self.proof.clone() };
         self.send_coordinator(hello);
     }
 
@@ -1060,10 +1065,12 @@ mod tests {
                 TabOutput::ToCoordinator(TabToCoordinator::Hello {
                     client_id: client(1),
                     build: crate::protocol::BUILD.into(),
-                    epoch: Some(Epoch::new(4).unwrap())
+                    epoch: Some(Epoch::new(4).unwrap()),
+                    proof: tab.proof.clone(),
                 }),
             ]
         );
+        assert_eq!(tab.proof.len(), 32, "drawn once, at start");
         let new_coordinator =
             CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
         tab.from_coordinator(T0, Ok(new_coordinator));

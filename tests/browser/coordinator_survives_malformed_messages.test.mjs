@@ -55,13 +55,13 @@ test('malformed frames are refused and counted; the other tabs are still served'
         { protocol: 1, type: 'request-port', client_id: 'x', session_id: 's' },
         { protocol: 1, type: 'hello', client_id: '', build: 'x' },
         { protocol: 1, type: 'hello', client_id: 'x'.repeat(100000), build: 'x' },
-        { protocol: 1, type: 'hello', client_id: 'vandal', build, epoch: -1 },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build, proof: 'v', epoch: -1 },
         // An epoch no real leader change reaches: it would leave no epoch for the next leader.
-        { protocol: 1, type: 'hello', client_id: 'vandal', build, epoch: Number.MAX_SAFE_INTEGER },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build, proof: 'v', epoch: Number.MAX_SAFE_INTEGER },
         // Of another build: refused; then of the coordinator's own, twice.
-        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x' },
-        { protocol: 1, type: 'hello', client_id: 'vandal', build },
-        { protocol: 1, type: 'hello', client_id: 'vandal', build },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build: 'x', proof: 'v' },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build, proof: 'v' },
+        { protocol: 1, type: 'hello', client_id: 'vandal', build, proof: 'v' },
         { protocol: 1, type: 'request-port', client_id: 'someone-else', session_id: 's' },
         { protocol: 1, type: 'provide-port', client_id: 'vandal', session_id: 's', epoch: 1 },
         { protocol: 1, type: 'new-leader', leader_id: 'someone-else', liveness_key: 'k' },
@@ -100,6 +100,42 @@ test('malformed frames are refused and counted; the other tabs are still served'
   }
 });
 
+test("a hello with the leader's client id from another page is refused as client-id-taken, and evicts nobody", async () => {
+  const context = await env.browser.newContext();
+  try {
+    const { app, pages, deployment, vandal } = await servedTabsAndVandal(context, 'impostor', '/www/index.html');
+    const leader = pages[await oneLeader(pages)];
+    const follower = pages.find((p) => p !== leader);
+    const [leaderId, epoch] = await leader.evaluate(() => [window.client.id, window.client.epoch]);
+    const backendId = await follower.evaluate(async () => {
+      const { backend_id } = await window.client.connect({ key: 'doc', spawn: true });
+      await window.client.ready(backend_id);
+      return backend_id;
+    });
+    // Every tab knows the leader's client id; no other page knows its hello's proof.
+    const refused = await vandal.evaluate(async ({ app, leaderId }) => {
+      const worker = new SharedWorker('/www/coordinator.js', { type: 'module', name: `tabworker:${app}` });
+      const build = app.slice(app.indexOf('@') + 1);
+      const answer = new Promise((resolve) => (worker.port.onmessage = ({ data }) => resolve(data)));
+      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: leaderId, build, proof: 'a guess' });
+      const timeout = new Promise((resolve) => setTimeout(() => resolve({ type: 'no answer in 5 s' }), 5000));
+      return Promise.race([answer, timeout]);
+    }, { app: deployment, leaderId });
+    assert.equal(refused.type, 'rejected', JSON.stringify(refused));
+    assert.equal(refused.code, 'client-id-taken');
+
+    // The leader keeps its place and its term, its backend lives on, and everyone is served.
+    assert.deepEqual(await leader.evaluate(() => [window.client.role, window.client.epoch]), ['leader', epoch]);
+    const state = await follower.evaluate((id) => window.client.status(id), backendId);
+    assert.equal(state.status, 'ready', `the leader's backend was not ended: ${JSON.stringify(state)}`);
+    const again = await follower.evaluate(async () => (await window.client.connect({ key: 'doc' })).backend_id);
+    assert.equal(again, backendId, 'the key still reaches it');
+    await stillServed(context, app, pages);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the other tabs are still served', async () => {
   const context = await env.browser.newContext();
   try {
@@ -114,7 +150,7 @@ test('a 10 MB frame and a flood of 5,000 frames are refused one by one; the othe
         count += 1;
       };
       const build = app.slice(app.indexOf('@') + 1);
-      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'x'.repeat(10 * 1024 * 1024), build });
+      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'x'.repeat(10 * 1024 * 1024), build, proof: 'v' });
       for (let i = 0; i < 5000; i++) worker.port.postMessage({ protocol: 1, type: 'who-leads' });
       const deadline = Date.now() + 20_000;
       while (count < 5001 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -143,7 +179,7 @@ test('a page that floods connects after its hello is refused past 64 waiting, an
       const build = app.slice(app.indexOf('@') + 1);
       // It holds its tab lock, as a tab does, so the coordinator keeps its connection.
       await new Promise((held) => navigator.locks.request(`tabworker:${app}:tab:vandal`, () => (held(), new Promise(() => {}))));
-      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'vandal', build });
+      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'vandal', build, proof: 'v' });
       const request = { key: 'flood', spawn: false };
       for (let i = 0; i < 2000; i++) {
         worker.port.postMessage({ protocol: 1, type: 'connect', client_id: 'vandal', request_id: i, request });

@@ -82,7 +82,7 @@ test('a coordinator refuses a tab of another build with version-mismatch, naming
       const answer = new Promise((resolve) => {
         worker.port.onmessage = ({ data }) => data?.type === 'rejected' && resolve(data);
       });
-      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'stranger', build: 'tabworker/0.0.1/p1+v0' });
+      worker.port.postMessage({ protocol: 1, type: 'hello', client_id: 'stranger', build: 'tabworker/0.0.1/p1+v0', proof: 's' });
       return answer;
     }, deployment);
     assert.equal(refusal.code, 'version-mismatch');
