@@ -114,7 +114,9 @@ function backendEnv(name, config, port, key, staticToken) {
   if (typeof extra !== 'object' || Array.isArray(extra) || Object.values(extra).some((v) => typeof v !== 'string')) {
     throw new Error('executable.env must map names to strings');
   }
-  // HOST: the address to listen on; a process here is reached on loopback only.
+  // HOST: the address to listen on; a process here is reached on loopback only. PLANE_BACKEND_ID
+  // after `env`, so that no `executable.env` replaces it: tabworker's native host requires it and
+  // takes only handshakes whose x-verified-backend (set by Plane's proxy) names it.
   const env = { ...extra, PORT: String(port), HOST: '127.0.0.1', PLANE_BACKEND_ID: name };
   for (const inherited of ['PATH', 'HOME']) if (!(inherited in env) && process.env[inherited]) env[inherited] = process.env[inherited];
   // The names Plane's Docker runtime sets (drone/runtime/docker/commands.rs), for programs written against it.

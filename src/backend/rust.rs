@@ -47,7 +47,8 @@ pub trait ContextLink {
     fn env(&self, name: &str) -> Option<String>;
     /// Declares the backend ready.
     fn ready(&self);
-    /// Whether `secret` is a `secret_token` of a connect that reached this backend.
+    /// Whether `secret` is a `secret_token` of a connect that reached this
+    /// backend (natively: only the asking session's own).
     fn is_secret_token(&self, secret: &str) -> bool;
     /// Whether the connect asked for a mount.
     fn has_mount(&self) -> bool;
@@ -110,7 +111,11 @@ impl Context {
         self.link.ready();
     }
 
-    /// Whether `secret` is the `secret_token` of a connect that reached this backend.
+    /// Whether `secret` is the `secret_token` of a connect that reached this
+    /// backend. Natively (behind Plane's proxy), only the asking session's
+    /// own counts: the `x-verified-secret` of the session whose
+    /// `on_session`, event listener or handler is running; outside a
+    /// session's call, none.
     pub fn is_secret_token(&self, secret: &str) -> bool {
         self.link.is_secret_token(secret)
     }
