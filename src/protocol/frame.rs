@@ -2,6 +2,7 @@
 //! its fields; how it is written and how it is read back, refusing anything
 //! else with a typed [`DecodeError`].
 
+use crate::model::bounds;
 use crate::model::code::ErrorCode;
 use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value, number_text};
 
@@ -82,9 +83,12 @@ impl DecodeError {
     }
 }
 
-/// Decodes a frame that arrived with `ports` ports beside it.
+/// Decodes a frame that arrived with `ports` ports beside it. A frame
+/// past the bounds of [`bounds`](crate::model::bounds) (its depth, its keys
+/// per object, its fields in all) is refused as malformed.
 pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeError> {
     let fields = Fields::of(frame).map_err(|_| DecodeError::NotAFrame { detail: "a frame is an object".into() })?;
+    bounds::check(frame).map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
     let protocol: Number = fields.req("protocol").map_err(|e| DecodeError::NotAFrame { detail: e.to_string() })?;
     let protocol = protocol.get();
     if protocol < 0.0 || protocol.fract() != 0.0 {

@@ -37,6 +37,7 @@ pub use frame::{BUILD, DecodeError, PROTOCOL_VERSION, WireMessage, decode, finge
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::code::ErrorCode;
 
     fn round_trip<T: WireMessage + PartialEq + std::fmt::Debug>(message: T) {
         let text = serde_json::Value::from(frame(&message)).to_string();
@@ -61,6 +62,22 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_frame_past_the_bounds_of_its_fields_is_malformed() {
+        let mut hello = serde_json::json!({"protocol": 1, "type": "hello", "client_id": "c1", "build": BUILD});
+        let fields = hello.as_object_mut().unwrap();
+        fields.extend((0..100_000).map(|k| (format!("k{k}"), serde_json::Value::Null)));
+        let refused = decode_json::<TabToCoordinator>(hello.to_string().as_bytes(), 0);
+        assert!(
+            matches!(&refused, Err(DecodeError::Malformed { detail }) if detail.contains("100004 keys")),
+            "{refused:?}"
+        );
+        let items = vec![serde_json::Value::Null; crate::model::value::MAX_FRAME_FIELDS];
+        let hello = serde_json::json!({"protocol": 1, "type": "hello", "client_id": "c1", "build": BUILD, "x": items});
+        let refused = decode_json::<TabToCoordinator>(hello.to_string().as_bytes(), 0);
+        assert_eq!(refused.map_err(|e| e.code()), Err(ErrorCode::Malformed));
     }
 
     #[test]
