@@ -21,7 +21,7 @@
 use crate::model::map::Map;
 
 use crate::model::code::ErrorCode;
-use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
+use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig, key_fault};
 use crate::model::ids::BackendId;
 use crate::model::lifecycle::Lifecycle;
 use crate::model::status::BackendStatus;
@@ -84,8 +84,7 @@ impl ConnectError {
     }
 }
 
-/// The longest key accepted, in bytes.
-pub const MAX_KEY_LEN: usize = 256;
+pub use crate::model::connect::MAX_KEY_LEN;
 
 /// What a `connect` leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,16 +261,10 @@ fn refuse_limits(limits: &ResourceLimits) -> Result<(), ConnectError> {
 }
 
 fn validate_key(key: &str) -> Result<(), ConnectError> {
-    let detail = if key.is_empty() {
-        "a key must not be empty".to_owned()
-    } else if key.len() > MAX_KEY_LEN {
-        format!("a key is at most {MAX_KEY_LEN} bytes, this one is {}", key.len())
-    } else if key.chars().any(char::is_control) {
-        "a key must not contain control characters".to_owned()
-    } else {
-        return Ok(());
-    };
-    Err(ConnectError::InvalidKey { detail })
+    match key_fault(key) {
+        Some(detail) => Err(ConnectError::InvalidKey { detail }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::coordinator::{PortRequest, unknown_type};
 use super::frame::WireMessage;
+use super::limits;
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, SessionId};
 use crate::model::map::Map;
@@ -65,6 +66,13 @@ impl WireMessage for LeaderToBackend {
             LeaderToBackend::Stop => "stop",
         }
     }
+
+    fn check(&self) -> Result<(), ValueError> {
+        match self {
+            LeaderToBackend::Init { backend: Some(init), .. } => limits::key(&init.key),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a backend worker sends to the leader tab that spawned it.
@@ -112,6 +120,13 @@ impl WireMessage for BackendToLeader {
 
     fn ports(&self) -> usize {
         usize::from(matches!(self, BackendToLeader::Session(_)))
+    }
+
+    fn check(&self) -> Result<(), ValueError> {
+        match self {
+            BackendToLeader::Ready { liveness_key } => limits::liveness_key(liveness_key),
+            _ => Ok(()),
+        }
     }
 }
 

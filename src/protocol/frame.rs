@@ -4,7 +4,7 @@
 
 use crate::model::bounds;
 use crate::model::code::ErrorCode;
-use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value, number_text};
+use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value, ValueError, number_text};
 
 /// The protocol version this build speaks. Contexts that speak another one
 /// refuse each other's frames with [`DecodeError::ProtocolMismatch`].
@@ -33,6 +33,12 @@ pub trait WireMessage: ToValue + FromValue {
     /// How many `MessagePort`s travel with it.
     fn ports(&self) -> usize {
         0
+    }
+
+    /// Refuses a message whose text is past what a context keeps of
+    /// another's: a key, a liveness key, a connect (see `limits`).
+    fn check(&self) -> Result<(), ValueError> {
+        Ok(())
     }
 }
 
@@ -102,6 +108,7 @@ pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeEr
         return Err(DecodeError::ProtocolMismatch { found: protocol, supported: PROTOCOL_VERSION });
     }
     let message = T::from_value(frame).map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
+    message.check().map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
     if message.ports() != ports {
         return Err(DecodeError::PortCount { kind: message.kind(), expected: message.ports(), found: ports });
     }
