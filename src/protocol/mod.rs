@@ -26,7 +26,9 @@ mod coordinator;
 mod frame;
 mod limits;
 
-pub use backend::{Admission, BackendInit, BackendToLeader, BackendToTab, LeaderToBackend, TabToBackend};
+pub use backend::{
+    Admission, BackendInit, BackendToLeader, BackendToTab, LeaderToBackend, MAX_ADMITTED_PER_TAB, TabToBackend,
+};
 pub use coordinator::{
     ConnectAnswer, ConnectCall, ConnectOutcome, CoordinatorToTab, LeaderClaim, Leadership, PortGrant, PortRefusal,
     PortRequest, StatusReport, TabToCoordinator, TerminateCall,
@@ -159,6 +161,29 @@ mod tests {
         };
         assert!(through(&call(env(MAX_CONNECT_TEXT - 1024))).is_ok());
         malformed(&call(env(MAX_CONNECT_TEXT + 1024)), "at most 65536 are read");
+    }
+
+    #[test]
+    fn an_init_carries_the_latest_connects_of_each_tab_only() {
+        let Some(LeaderToBackend::Init { backend: Some(mut init), .. }) =
+            backend::examples::to_backend().into_iter().nth(1)
+        else {
+            unreachable!("the second example is a keyed backend's init")
+        };
+        init.admitted.clear();
+        let admission = |n: usize, tab: &str| Admission {
+            token: format!("t{n}"),
+            secret_token: format!("s{n}"),
+            client_id: crate::model::ids::ClientId::new(tab).unwrap(),
+        };
+        init.admit(admission(0, "other"));
+        for n in 1..=1_000 {
+            init.admit(admission(n, "c1"));
+        }
+        let tokens: Vec<&str> = init.admitted.iter().map(|a| a.token.as_str()).collect();
+        assert_eq!(tokens.len(), MAX_ADMITTED_PER_TAB + 1);
+        assert_eq!((tokens[0], tokens[1]), ("t0", format!("t{}", 1_001 - MAX_ADMITTED_PER_TAB).as_str()));
+        assert_eq!(tokens.last(), Some(&"t1000"));
     }
 
     #[test]
