@@ -77,7 +77,7 @@ pub use coordinator::{
 };
 pub use fleet::{
     Backend, ConnectError, DEFAULT_GRACE_MS, DEFAULT_KEY, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Decision, Fleet,
-    FleetLimits, FleetOutput, MAX_KEY_LEN, Registry,
+    FleetLimits, FleetOutput, MAX_ENDED, MAX_KEY_LEN, Registry,
 };
 pub use model::code::{ErrorCode, UnknownCode};
 pub use model::connect::{

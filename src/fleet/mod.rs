@@ -50,7 +50,7 @@ mod hosted;
 mod registry;
 
 use hosted::{Due, Hosted};
-pub use registry::{Backend, ConnectError, DEFAULT_KEY, Decision, MAX_KEY_LEN, Registry};
+pub use registry::{Backend, ConnectError, DEFAULT_KEY, Decision, MAX_ENDED, MAX_KEY_LEN, Registry};
 
 /// How long a backend may take from `scheduled` to `ready` by default.
 pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
