@@ -58,21 +58,23 @@ pub fn check(value: &Value) -> Result<(), ValueError> {
 }
 
 fn check_at(value: &Value, depth: usize, budget: &mut FieldBudget) -> Result<(), ValueError> {
-    let nested = match value {
-        Value::Array(items) => {
-            budget.array(items.len())?;
-            items.iter().collect::<Vec<_>>()
-        }
-        Value::Object(fields) => {
-            budget.object(fields.len())?;
-            fields.values().collect()
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => return Ok(()),
-    };
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return Ok(());
+    }
     if depth >= MAX_DEPTH {
         return Err(ValueError::new(format!("nested deeper than {MAX_DEPTH}")));
     }
-    nested.into_iter().try_for_each(|inner| check_at(inner, depth + 1, budget))
+    match value {
+        Value::Array(items) => {
+            budget.array(items.len())?;
+            items.iter().try_for_each(|inner| check_at(inner, depth + 1, budget))
+        }
+        Value::Object(fields) => {
+            budget.object(fields.len())?;
+            fields.values().try_for_each(|inner| check_at(inner, depth + 1, budget))
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]
