@@ -15,6 +15,8 @@
 //!   A tab's new handles have higher numbers than its old ones, so they are
 //!   above it; a handle that sends stays remembered;
 //! - a method with no handler is refused with `no-handler`;
+//! - at most [`MAX_RUNNING`] handlers run at once on a session: a request
+//!   past them is refused with `too-many-pending` and never handled;
 //! - each handled request is answered once, with its result or with
 //!   `handler-error` and the thrown message; an answer after the session
 //!   closed goes nowhere.
@@ -30,6 +32,9 @@ use crate::model::code::ErrorCode;
 
 /// The most callers whose last request number one session remembers.
 pub const MAX_CALLERS: usize = 256;
+
+/// The most requests one session's handlers run at once.
+pub const MAX_RUNNING: usize = 1024;
 
 /// What to do with a request that arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +129,11 @@ impl Responder {
             self.refused += 1;
             return refuse(ErrorCode::NoHandler, format!("the backend has no handler for `{method}`"));
         }
+        if self.running.len() >= MAX_RUNNING {
+            self.refused += 1;
+            let message = format!("request {id}: {MAX_RUNNING} requests of this session are running already");
+            return refuse(ErrorCode::TooManyPending, message);
+        }
         self.running.insert(id);
         self.handled += 1;
         Verdict::Handle
@@ -199,24 +209,48 @@ mod tests {
         RequestId::new(caller, n).unwrap()
     }
 
+    /// Request `id` of a handler that answers at once, as a native backend's
+    /// does: the code it was refused with, if it was.
+    fn run(responder: &mut Responder, id: RequestId) -> Option<ErrorCode> {
+        let refused = code::<()>(responder.request(id, "add", true));
+        if refused.is_none() {
+            assert!(responder.answer::<()>(id, Ok(())).is_some());
+        }
+        refused
+    }
+
     #[test]
     fn a_flood_of_callers_keeps_the_table_bounded_and_each_request_refused_or_handled_once() {
         let mut responder = Responder::new();
         // Callers counting down: each not seen before goes first in the table.
         for n in 0..200_000u32 {
-            let verdict = responder.request::<()>(caller(u32::MAX - n, 1), "add", true);
             let expected = if (n as usize) <= MAX_CALLERS { None } else { Some(ErrorCode::ForgottenCaller) };
-            assert_eq!(code(verdict), expected, "caller {}", u32::MAX - n);
+            assert_eq!(run(&mut responder, caller(u32::MAX - n, 1)), expected, "caller {}", u32::MAX - n);
             assert!(responder.callers() <= MAX_CALLERS);
         }
         assert_eq!(responder.handled() + responder.refused(), 200_000);
         // Callers counting up, as a tab numbers its handles: each is above the window.
         let mut responder = Responder::new();
         for n in 1..=200_000u32 {
-            assert_eq!(code::<()>(responder.request(caller(n, 1), "add", true)), None, "caller {n}");
+            assert_eq!(run(&mut responder, caller(n, 1)), None, "caller {n}");
             assert!(responder.callers() <= MAX_CALLERS);
         }
         assert_eq!(responder.handled(), 200_000);
+    }
+
+    #[test]
+    fn at_most_so_many_handlers_run_at_once_and_one_more_may_run_once_one_answered() {
+        let mut responder = Responder::new();
+        for n in 1..=MAX_RUNNING as u64 {
+            assert_eq!(code::<()>(responder.request(caller(n as u32 % 7, n), "slow", true)), None);
+        }
+        let past = caller(9, 1);
+        assert_eq!(code::<()>(responder.request(past, "slow", true)), Some(ErrorCode::TooManyPending));
+        assert_eq!(responder.answer::<()>(past, Ok(())), None, "it never ran");
+        assert_eq!(responder.running(), MAX_RUNNING);
+        assert!(responder.answer::<()>(caller(1, 1), Ok(())).is_some());
+        assert_eq!(code::<()>(responder.request(caller(9, 2), "slow", true)), None);
+        assert_eq!(code::<()>(responder.request(caller(9, 1), "slow", true)), Some(ErrorCode::DuplicateRequest));
     }
 
     #[test]
@@ -243,11 +277,11 @@ mod tests {
         let mut seq = 0;
         for other in 2..20_000u32 {
             seq += 1;
-            assert_eq!(code::<()>(responder.request(caller(1, seq), "add", true)), None);
-            responder.request::<()>(caller(other, 1), "add", true);
+            assert_eq!(run(&mut responder, caller(1, seq)), None);
+            run(&mut responder, caller(other, 1));
         }
-        assert_eq!(code::<()>(responder.request(caller(1, seq), "add", true)), Some(ErrorCode::DuplicateRequest));
-        assert_eq!(code::<()>(responder.request(caller(1, seq + 1), "add", true)), None);
+        assert_eq!(run(&mut responder, caller(1, seq)), Some(ErrorCode::DuplicateRequest));
+        assert_eq!(run(&mut responder, caller(1, seq + 1)), None);
     }
 
     #[test]

@@ -136,7 +136,7 @@ error_codes! {
     Destroyed = "destroyed",
     /// A tab of another build (tabworker version, protocol or app build id) reached this coordinator.
     VersionMismatch = "version-mismatch",
-    /// The coordinator: a tab with too many connects and sessions waiting at once (see `MAX_PENDING_PER_TAB`).
+    /// Too much waiting at once: a tab's connects and sessions at the coordinator (see `MAX_PENDING_PER_TAB`), or a session's requests running in its backend (see `MAX_RUNNING`).
     TooManyPending = "too-many-pending",
     /// `ctx.openSync`: the mount's file stayed locked by another handle through every retry.
     MountBusy = "mount-busy",
