@@ -77,7 +77,7 @@ pub use coordinator::{
 };
 pub use fleet::{
     Backend, ConnectError, DEFAULT_GRACE_MS, DEFAULT_KEY, DEFAULT_MOUNT, DEFAULT_STARTUP_TIMEOUT_MS, Decision, Fleet,
-    FleetLimits, FleetOutput, MAX_KEY_LEN, Registry,
+    FleetLimits, FleetOutput, MAX_ENDED, MAX_KEY_LEN, Registry,
 };
 pub use model::code::{ErrorCode, UnknownCode};
 pub use model::connect::{
@@ -92,7 +92,10 @@ pub use model::locks::{LockId, LockMode, LockNames};
 pub use model::map::{Map, Set};
 pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use model::time::{Timestamp, TimestampError};
-pub use model::value::{FromValue, MAX_DEPTH, Number, Object, ToValue, Value, ValueError};
+pub use model::timers::{MAX_TIMER_DELAY_MS, TimerWake, timer_delay, timer_wake};
+pub use model::value::{
+    FromValue, MAX_DEPTH, MAX_FRAME_FIELDS, MAX_OBJECT_KEYS, Number, Object, ToValue, Value, ValueError,
+};
 #[cfg(any(test, not(target_arch = "wasm32")))]
 pub use model::value::{from_json, from_json_text, to_json};
 pub use tab::{

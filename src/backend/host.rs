@@ -19,7 +19,11 @@
 //!
 //! A keyed backend (one whose `init` carries a [`BackendInit`]) is told of the
 //! tokens of every connect that reached it (`admit`); a session is opened
-//! with one of them ([`BackendHost::admits`]).
+//! with one of them ([`BackendHost::admits`]). A connect's capabilities end
+//! with the tab that made it: the backend waits on that tab's lock
+//! ([`LockNames::tab`]) and, once it is granted (the tab is gone), forgets
+//! every token and secret of that tab. Of one tab's connects, the latest
+//! [`MAX_ADMITTED_PER_TAB`] are kept.
 //!
 //! Ports: [`BackendOutput::OpenSession`] asks the browser layer for a new
 //! channel — one end goes to the app's handler, the other travels with the
@@ -33,7 +37,8 @@ use crate::model::code::ErrorCode;
 use crate::model::ids::{AppName, ClientId, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::protocol::{
-    BackendInit, BackendToLeader, BackendToTab, DecodeError, LeaderToBackend, PortRequest, TabToBackend,
+    Admission, BackendInit, BackendToLeader, BackendToTab, DecodeError, LeaderToBackend, MAX_ADMITTED_PER_TAB,
+    PortRequest, TabToBackend,
 };
 
 /// What the backend host asks the browser layer to do.
@@ -116,6 +121,11 @@ pub struct BackendHost {
     /// The tokens of the connects that reached this backend, with their
     /// secret tokens.
     admitted: Map<String, String>,
+    /// The same secret tokens, with their tokens.
+    secrets: Map<String, String>,
+    /// The tokens of each tab's connects, oldest first; the tab's lock is
+    /// awaited while it has an entry.
+    tabs: Map<ClientId, VecDeque<String>>,
     /// Open sessions, by attempt; each ends when its session lock is granted.
     sessions: Map<SessionId, PortRequest>,
     ignored: u64,
@@ -136,6 +146,8 @@ impl BackendHost {
             init: None,
             stage: Stage::Listening,
             admitted: Map::new(),
+            secrets: Map::new(),
+            tabs: Map::new(),
             sessions: Map::new(),
             ignored: 0,
             outputs: VecDeque::new(),
@@ -195,9 +207,54 @@ impl BackendHost {
     }
 
     /// Whether `secret` is the secret token of a connect that reached this
-    /// backend.
+    /// backend (and is still kept).
     pub fn knows_secret(&self, secret: &str) -> bool {
-        self.admitted.values().any(|s| s == secret)
+        self.secrets.contains_key(secret)
+    }
+
+    /// How many connects' capabilities are kept.
+    pub fn admitted(&self) -> usize {
+        self.admitted.len()
+    }
+
+    /// The tabs whose connects' capabilities are kept: their tab locks are
+    /// awaited.
+    pub fn admitting_tabs(&self) -> impl Iterator<Item = &ClientId> {
+        self.tabs.keys()
+    }
+
+    /// Keeps the capabilities of a connect, and waits on its tab's lock if
+    /// it is the tab's first; drops the oldest of the tab's past
+    /// [`MAX_ADMITTED_PER_TAB`].
+    fn admit(&mut self, admission: Admission) {
+        let Some(names) = &self.names else { return };
+        let Admission { token, secret_token, client_id } = admission;
+        if self.admitted.contains_key(&token) {
+            return;
+        }
+        let tokens = match self.tabs.get_mut(&client_id) {
+            Some(tokens) => tokens,
+            None => {
+                let lock = LockId::Tab(client_id.clone());
+                let name = names.name(&lock);
+                self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
+                self.tabs.entry(client_id).or_default()
+            }
+        };
+        tokens.push_back(token.clone());
+        let dropped = if tokens.len() > MAX_ADMITTED_PER_TAB { tokens.pop_front() } else { None };
+        self.secrets.insert(secret_token.clone(), token.clone());
+        self.admitted.insert(token, secret_token);
+        if let Some(oldest) = dropped {
+            self.forget(&oldest);
+        }
+    }
+
+    /// Forgets the token `token` and its secret.
+    fn forget(&mut self, token: &str) {
+        if let Some(secret) = self.admitted.remove(token) {
+            self.secrets.remove(&secret);
+        }
     }
 
     /// How many frames were refused or out of place so far.
@@ -223,7 +280,6 @@ impl BackendHost {
                     (LockId::Hosted(leader_id.clone()), LockMode::Shared),
                 ];
                 if let Some(backend) = &backend {
-                    self.admitted.extend(backend.admitted.iter().map(|a| (a.token.clone(), a.secret_token.clone())));
                     // Alone in its tab (no SharedWorker), another tab's backend of a key is live:
                     // wait for it. Each tab's default backend is its own.
                     let (name, mode) = match (names.app().is_isolated(), backend.key == crate::fleet::DEFAULT_KEY) {
@@ -234,7 +290,6 @@ impl BackendHost {
                     locks.push((LockId::Key(name), mode));
                 }
                 self.leader = Some(leader_id);
-                self.init = backend;
                 // Asked for together: each is a round trip to the browser's lock manager.
                 self.stage = Stage::Locking { awaiting: locks.iter().map(|(lock, _)| lock.clone()).collect() };
                 for (lock, mode) in locks {
@@ -242,10 +297,14 @@ impl BackendHost {
                     self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
                 }
                 self.names = Some(names);
+                // Kept by their tabs from now on, not in `init`.
+                let mut backend = backend;
+                for admission in backend.iter_mut().flat_map(|b| std::mem::take(&mut b.admitted)) {
+                    self.admit(admission);
+                }
+                self.init = backend;
             }
-            (LeaderToBackend::Admit(admission), stage) if *stage != Stage::Listening => {
-                self.admitted.insert(admission.token, admission.secret_token);
-            }
+            (LeaderToBackend::Admit(admission), stage) if *stage != Stage::Listening => self.admit(admission),
             (LeaderToBackend::StartSession(request), Stage::Ready) => self.start_session(request),
             (LeaderToBackend::Stop, Stage::Stopping | Stage::Finished | Stage::Lost) => self.ignored += 1,
             (LeaderToBackend::Stop, _) => {
@@ -347,6 +406,13 @@ impl BackendHost {
                 }
             }
             LockId::Mount(_) if self.stage == Stage::Mounting => self.start(),
+            LockId::Tab(client_id) => {
+                // The tab is gone: its connects' capabilities end with it.
+                for token in self.tabs.remove(client_id).unwrap_or_default() {
+                    self.forget(&token);
+                }
+                self.outputs.push_back(BackendOutput::Release { lock: lock.clone() });
+            }
             LockId::Session(session_id) => {
                 let Some(request) = self.sessions.remove(session_id) else { return };
                 let session_id = session_id.clone();
@@ -611,7 +677,7 @@ mod tests {
                 key: "room".into(),
                 env: Default::default(),
                 mount: None,
-                admitted: vec![Admission { token: "t1".into(), secret_token: "s1".into() }],
+                admitted: vec![admission("t1", "s1", 1)],
             }),
         }
     }
@@ -624,7 +690,7 @@ mod tests {
         host.lock_granted(&LockId::Hosted(ClientId::new("c0").unwrap()));
         host.lock_granted(&LockId::Key("tabworker:app:key:room".into()));
         let out = drain(&mut host);
-        assert!(matches!(&out[4..], [BackendOutput::Start(Some(init))] if init.key == "room"), "{out:?}");
+        assert!(matches!(&out[5..], [BackendOutput::Start(Some(init))] if init.key == "room"), "{out:?}");
         host.started(Ok(()));
         assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Started)]);
         assert!(!host.is_ready());
@@ -682,16 +748,78 @@ mod tests {
         assert_eq!(drain(&mut host), [BackendOutput::ToLeader(BackendToLeader::Stopped)]);
     }
 
+    fn admission(token: &str, secret: &str, tab: u32) -> Admission {
+        Admission {
+            token: token.into(),
+            secret_token: secret.into(),
+            client_id: ClientId::new(format!("c{tab}")).unwrap(),
+        }
+    }
+
+    fn admit(host: &mut BackendHost, token: &str, secret: &str, tab: u32) {
+        host.from_leader(Ok(LeaderToBackend::Admit(admission(token, secret, tab))));
+    }
+
+    fn tab_lock(tab: u32) -> (LockId, String) {
+        (LockId::Tab(ClientId::new(format!("c{tab}")).unwrap()), format!("tabworker:app:tab:c{tab}"))
+    }
+
     #[test]
     fn a_keyed_backend_admits_the_tokens_of_its_connects_only() {
         let mut host = BackendHost::new("w1", false);
-        host.from_leader(Ok(LeaderToBackend::Admit(Admission { token: "early".into(), secret_token: "x".into() })));
+        admit(&mut host, "early", "x", 1);
         host.from_leader(Ok(keyed_init()));
-        host.from_leader(Ok(LeaderToBackend::Admit(Admission { token: "t2".into(), secret_token: "s2".into() })));
+        admit(&mut host, "t2", "s2", 2);
         assert!(host.admits("t1") && host.admits("t2"));
         assert!(!host.admits("early"), "an admit before init is out of place");
         assert!(!host.admits("s1"), "a secret token is not a token");
         assert!(host.knows_secret("s2") && !host.knows_secret("t2"));
+        assert_eq!(host.init().map(|i| i.admitted.len()), Some(0), "kept by their tabs, not in init");
+    }
+
+    #[test]
+    fn a_connects_capabilities_end_when_the_tab_that_made_it_is_gone() {
+        let mut host = BackendHost::new("w1", false);
+        host.from_leader(Ok(keyed_init()));
+        let (lock1, name1) = tab_lock(1);
+        let out = drain(&mut host);
+        let wait = BackendOutput::Acquire { lock: lock1.clone(), name: name1, mode: LockMode::Exclusive };
+        assert_eq!(out.last(), Some(&wait), "init's connect, of tab c1: its tab's lock is awaited");
+        admit(&mut host, "t1b", "s1b", 1);
+        admit(&mut host, "t2", "s2", 2);
+        let (lock2, name2) = tab_lock(2);
+        let wait2 = BackendOutput::Acquire { lock: lock2.clone(), name: name2, mode: LockMode::Exclusive };
+        assert_eq!(drain(&mut host), [wait2], "one wait per tab, not per connect");
+        assert_eq!(host.admitted(), 3);
+
+        host.lock_granted(&lock1);
+        assert_eq!(drain(&mut host), [BackendOutput::Release { lock: lock1.clone() }]);
+        for (token, secret) in [("t1", "s1"), ("t1b", "s1b")] {
+            assert!(!host.admits(token) && !host.knows_secret(secret), "{token} ended with its tab");
+        }
+        assert!(host.admits("t2") && host.knows_secret("s2"), "another tab's stays");
+        assert_eq!(host.admitted(), 1);
+        let open = TabToBackend::Open { token: "t1".into(), user: None, auth: None };
+        assert!(matches!(host.open(Ok(open)), Err(BackendToTab::Refused { code: ErrorCode::BadToken, .. })));
+        host.lock_granted(&lock2);
+        assert_eq!(host.admitted(), 0);
+    }
+
+    #[test]
+    fn of_one_tabs_connects_only_the_latest_are_kept() {
+        let mut host = BackendHost::new("w1", false);
+        host.from_leader(Ok(keyed_init()));
+        for n in 0..100_000 {
+            admit(&mut host, &format!("t{n}"), &format!("s{n}"), 1);
+        }
+        assert_eq!(host.admitted(), MAX_ADMITTED_PER_TAB, "t1 and all but the latest dropped");
+        let last = 100_000 - MAX_ADMITTED_PER_TAB;
+        assert!(host.admits(&format!("t{last}")) && host.knows_secret(&format!("s{last}")));
+        assert!(!host.admits(&format!("t{}", last - 1)) && !host.knows_secret(&format!("s{}", last - 1)));
+        assert!(!host.admits("t1") && !host.knows_secret("s1"));
+        let waits =
+            drain(&mut host).into_iter().filter(|o| matches!(o, BackendOutput::Acquire { lock: LockId::Tab(_), .. }));
+        assert_eq!(waits.count(), 1);
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub enum ChannelFrame<P> {
     Failure {
         /// The request answered.
         id: RequestId,
-        /// Why: `no-handler`, `handler-error` or `duplicate-request`.
+        /// Why: `no-handler`, `handler-error`, `duplicate-request` or `forgotten-caller`.
         code: ErrorCode,
         /// What the backend said (a thrown error's message).
         message: String,

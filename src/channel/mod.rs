@@ -19,7 +19,7 @@ mod tracker;
 
 pub use caller::{Caller, CallerOutput, RequestError};
 pub use frame::{ChannelError, ChannelFrame, Fields, KINDS, MAX_NAME_BYTES, MAX_REQUEST_ID, RequestId, check_name};
-pub use responder::{Responder, Verdict};
+pub use responder::{MAX_CALLERS, MAX_RUNNING, Responder, Verdict};
 pub use tracker::{
     Change, Closing, Ending, MAX_RECONNECTS, RECONNECT_RETRY_MS, Reconnected, Tracker, lost_with_its_tab,
 };

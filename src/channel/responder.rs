@@ -6,15 +6,35 @@
 //!   before on the session (a caller's numbers only grow, and a port keeps
 //!   their order): one that is not is refused with `duplicate-request` and
 //!   never handled;
+//! - the session remembers the last number of at most [`MAX_CALLERS`]
+//!   callers (a tab's handles, numbered as they are made). Past that, the
+//!   caller that sent least recently is forgotten, and every caller number
+//!   at or below the highest one forgotten is below the window: a request
+//!   of such a caller that is not remembered is refused with
+//!   `forgotten-caller` and never handled, since it could be a duplicate.
+//!   A tab's new handles have higher numbers than its old ones, so they are
+//!   above it; a handle that sends stays remembered;
 //! - a method with no handler is refused with `no-handler`;
+//! - at most [`MAX_RUNNING`] handlers run at once on a session: a request
+//!   past them is refused with `too-many-pending` and never handled;
 //! - each handled request is answered once, with its result or with
 //!   `handler-error` and the thrown message; an answer after the session
 //!   closed goes nowhere.
+//!
+//! So however many frames a session carries, each costs a binary search of
+//! at most [`MAX_CALLERS`] entries, and a caller not seen before at most
+//! one pass over them.
 
 use crate::model::map::{Map, Set};
 
 use super::frame::{ChannelFrame, RequestId};
 use crate::model::code::ErrorCode;
+
+/// The most callers whose last request number one session remembers.
+pub const MAX_CALLERS: usize = 256;
+
+/// The most requests one session's handlers run at once.
+pub const MAX_RUNNING: usize = 1024;
 
 /// What to do with a request that arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +45,26 @@ pub enum Verdict<P> {
     Refuse(ChannelFrame<P>),
 }
 
+/// A caller's last request number, and when it sent it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    seq: u64,
+    /// The responder's count of requests when it sent it.
+    at: u64,
+}
+
 /// The backend's side of one session.
 #[derive(Debug, Default)]
 pub struct Responder {
-    /// The last request number of each caller.
-    last: Map<u32, u64>,
+    /// The last request number of each caller remembered.
+    last: Map<u32, Seen>,
+    /// The highest caller number forgotten: at or below it, a caller not
+    /// remembered may have been.
+    forgotten: Option<u32>,
     /// Requests handed to their handler and not answered yet.
     running: Set<RequestId>,
     closed: bool,
+    requests: u64,
     handled: u64,
     refused: u64,
 }
@@ -58,23 +90,63 @@ impl Responder {
         self.running.len()
     }
 
+    /// How many callers' numbers are remembered: at most [`MAX_CALLERS`].
+    pub fn callers(&self) -> usize {
+        self.last.len()
+    }
+
     /// Request `id` for `method` arrived; `has_handler` says whether the
     /// backend registered one for it.
     pub fn request<P>(&mut self, id: RequestId, method: &str, has_handler: bool) -> Verdict<P> {
         let refuse = |code, message: String| Verdict::Refuse(ChannelFrame::Failure { id, code, message });
-        let last = self.last.entry(id.caller()).or_default();
-        if id.seq() <= *last {
-            self.refused += 1;
-            return refuse(ErrorCode::DuplicateRequest, format!("request {id} was already received on this session"));
+        self.requests += 1;
+        let now = Seen { seq: id.seq(), at: self.requests };
+        match self.last.get_mut(&id.caller()) {
+            Some(last) if id.seq() <= last.seq => {
+                self.refused += 1;
+                return refuse(
+                    ErrorCode::DuplicateRequest,
+                    format!("request {id} was already received on this session"),
+                );
+            }
+            Some(last) => *last = now,
+            None if self.forgotten.is_some_and(|f| id.caller() <= f) => {
+                self.refused += 1;
+                let message = format!(
+                    "request {id}: this session no longer remembers caller {} (it keeps the last {MAX_CALLERS})",
+                    id.caller()
+                );
+                return refuse(ErrorCode::ForgottenCaller, message);
+            }
+            None => {
+                if self.last.len() >= MAX_CALLERS {
+                    self.forget_least_recent();
+                }
+                self.last.insert(id.caller(), now);
+            }
         }
-        *last = id.seq();
         if !has_handler {
             self.refused += 1;
             return refuse(ErrorCode::NoHandler, format!("the backend has no handler for `{method}`"));
         }
+        if self.running.len() >= MAX_RUNNING {
+            self.refused += 1;
+            let message = format!("request {id}: {MAX_RUNNING} requests of this session are running already");
+            return refuse(ErrorCode::TooManyPending, message);
+        }
         self.running.insert(id);
         self.handled += 1;
         Verdict::Handle
+    }
+
+    /// Forgets the caller that sent least recently, raising the window
+    /// above its number.
+    fn forget_least_recent(&mut self) {
+        let Some(caller) = self.last.iter().min_by_key(|(_, seen)| seen.at).map(|(caller, _)| *caller) else {
+            return;
+        };
+        self.last.remove(&caller);
+        self.forgotten = Some(self.forgotten.map_or(caller, |f| f.max(caller)));
     }
 
     /// The handler of `id` finished with `outcome` (`Err`: what it threw).
@@ -131,6 +203,85 @@ mod tests {
         let other = RequestId::new(2, 1).unwrap();
         assert_eq!(code::<()>(responder.request(other, "add", true)), None, "another caller counts on its own");
         assert_eq!((responder.handled(), responder.refused()), (3, 2));
+    }
+
+    fn caller(caller: u32, n: u64) -> RequestId {
+        RequestId::new(caller, n).unwrap()
+    }
+
+    /// Request `id` of a handler that answers at once, as a native backend's
+    /// does: the code it was refused with, if it was.
+    fn run(responder: &mut Responder, id: RequestId) -> Option<ErrorCode> {
+        let refused = code::<()>(responder.request(id, "add", true));
+        if refused.is_none() {
+            assert!(responder.answer::<()>(id, Ok(())).is_some());
+        }
+        refused
+    }
+
+    #[test]
+    fn a_flood_of_callers_keeps_the_table_bounded_and_each_request_refused_or_handled_once() {
+        let mut responder = Responder::new();
+        // Callers counting down: each not seen before goes first in the table.
+        for n in 0..200_000u32 {
+            let expected = if (n as usize) <= MAX_CALLERS { None } else { Some(ErrorCode::ForgottenCaller) };
+            assert_eq!(run(&mut responder, caller(u32::MAX - n, 1)), expected, "caller {}", u32::MAX - n);
+            assert!(responder.callers() <= MAX_CALLERS);
+        }
+        assert_eq!(responder.handled() + responder.refused(), 200_000);
+        // Callers counting up, as a tab numbers its handles: each is above the window.
+        let mut responder = Responder::new();
+        for n in 1..=200_000u32 {
+            assert_eq!(run(&mut responder, caller(n, 1)), None, "caller {n}");
+            assert!(responder.callers() <= MAX_CALLERS);
+        }
+        assert_eq!(responder.handled(), 200_000);
+    }
+
+    #[test]
+    fn at_most_so_many_handlers_run_at_once_and_one_more_may_run_once_one_answered() {
+        let mut responder = Responder::new();
+        for n in 1..=MAX_RUNNING as u64 {
+            assert_eq!(code::<()>(responder.request(caller(n as u32 % 7, n), "slow", true)), None);
+        }
+        let past = caller(9, 1);
+        assert_eq!(code::<()>(responder.request(past, "slow", true)), Some(ErrorCode::TooManyPending));
+        assert_eq!(responder.answer::<()>(past, Ok(())), None, "it never ran");
+        assert_eq!(responder.running(), MAX_RUNNING);
+        assert!(responder.answer::<()>(caller(1, 1), Ok(())).is_some());
+        assert_eq!(code::<()>(responder.request(caller(9, 2), "slow", true)), None);
+        assert_eq!(code::<()>(responder.request(caller(9, 1), "slow", true)), Some(ErrorCode::DuplicateRequest));
+    }
+
+    #[test]
+    fn a_caller_below_the_window_is_refused_as_forgotten_never_handled_again() {
+        let mut responder = Responder::new();
+        assert_eq!(code::<()>(responder.request(caller(1, 5), "add", true)), None);
+        for other in 2..=MAX_CALLERS as u32 {
+            responder.request::<()>(caller(other, 1), "add", true);
+        }
+        assert_eq!(code::<()>(responder.request(caller(1, 5), "add", true)), Some(ErrorCode::DuplicateRequest));
+        // One caller more: caller 1, which sent least recently, is forgotten.
+        responder.request::<()>(caller(MAX_CALLERS as u32 + 1, 1), "add", true);
+        for seq in [5, 6] {
+            let refused = responder.request::<()>(caller(1, seq), "add", true);
+            assert_eq!(code(refused), Some(ErrorCode::ForgottenCaller), "request 1.{seq} could be a duplicate");
+        }
+        assert_eq!(responder.handled(), MAX_CALLERS as u64 + 1, "nothing handled twice, nothing handled after");
+        assert_eq!(code::<()>(responder.request(caller(9_999, 1), "add", true)), None, "a new handle is above it");
+    }
+
+    #[test]
+    fn a_caller_that_sends_stays_remembered_and_its_duplicates_refused() {
+        let mut responder = Responder::new();
+        let mut seq = 0;
+        for other in 2..20_000u32 {
+            seq += 1;
+            assert_eq!(run(&mut responder, caller(1, seq)), None);
+            run(&mut responder, caller(other, 1));
+        }
+        assert_eq!(run(&mut responder, caller(1, seq)), Some(ErrorCode::DuplicateRequest));
+        assert_eq!(run(&mut responder, caller(1, seq + 1)), None);
     }
 
     #[test]

@@ -50,7 +50,7 @@ mod hosted;
 mod registry;
 
 use hosted::{Due, Hosted};
-pub use registry::{Backend, ConnectError, DEFAULT_KEY, Decision, MAX_KEY_LEN, Registry};
+pub use registry::{Backend, ConnectError, DEFAULT_KEY, Decision, MAX_ENDED, MAX_KEY_LEN, Registry};
 
 /// How long a backend may take from `scheduled` to `ready` by default.
 pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
@@ -300,7 +300,8 @@ impl Fleet {
 
     /// Answers `call` with backend `backend_id` and fresh capabilities.
     fn respond(&mut self, call: &ConnectCall, backend_id: BackendId, spawned: bool, status: BackendStatus) {
-        let admission = Admission { token: self.fresh(), secret_token: self.fresh() };
+        let client_id = call.client_id.clone();
+        let admission = Admission { token: self.fresh(), secret_token: self.fresh(), client_id };
         let response = ConnectResponse {
             backend_id: backend_id.clone(),
             spawned,
@@ -313,7 +314,7 @@ impl Fleet {
         };
         if let Some(hosted) = self.hosted.get_mut(&backend_id) {
             match &mut hosted.init {
-                Some(init) => init.admitted.push(admission),
+                Some(init) => init.admit(admission),
                 None => {
                     let message = LeaderToBackend::Admit(admission);
                     self.post_worker(&backend_id, message);
@@ -719,6 +720,7 @@ mod tests {
         assert_eq!((init.key.as_str(), &init.env, init.mount.as_deref()), ("room", &env, Some(DEFAULT_MOUNT)));
         assert_eq!(init.admitted.iter().map(|a| a.token.as_str()).collect::<Vec<_>>(), [answer.token.as_str()]);
         assert_eq!(init.admitted[0].secret_token, answer.secret_token.clone().unwrap());
+        assert_eq!(init.admitted[0].client_id.as_str(), "c1", "the tab that made the connect");
 
         assert_eq!(names(&worker(&mut fleet, 40, &id, BackendToLeader::Started)), ["waiting"]);
         assert_eq!(names(&worker(&mut fleet, 50, &id, ready())), ["ready"]);
@@ -739,7 +741,8 @@ mod tests {
             to_worker(&out),
             [LeaderToBackend::Admit(Admission {
                 token: again.token.clone(),
-                secret_token: again.secret_token.clone().unwrap()
+                secret_token: again.secret_token.clone().unwrap(),
+                client_id: ClientId::new("c2").unwrap(),
             })]
         );
         fleet.connect(at(100), call(3, Some("room"), Some(Spawn::Enabled(true))));

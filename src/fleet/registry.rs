@@ -17,11 +17,18 @@
 //!
 //! `resource_limits` that tabworker cannot enforce in a browser worker are
 //! refused, naming the field, rather than ignored.
+//!
+//! Memory is bounded by the live backends, as the coordinator's board is:
+//! a backend that ended keeps only its key, tag and states (how it was
+//! started, its `env` among them, goes), and at most [`MAX_ENDED`] ended
+//! backends are kept, the ones that ended first dropped first.
+
+use std::collections::VecDeque;
 
 use crate::model::map::Map;
 
 use crate::model::code::ErrorCode;
-use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig};
+use crate::model::connect::{ConnectRequest, ResourceLimits, Spawn, SpawnConfig, key_fault};
 use crate::model::ids::BackendId;
 use crate::model::lifecycle::Lifecycle;
 use crate::model::status::BackendStatus;
@@ -89,8 +96,10 @@ impl ConnectError {
     }
 }
 
-/// The longest key accepted, in bytes.
-pub const MAX_KEY_LEN: usize = 256;
+pub use crate::model::connect::MAX_KEY_LEN;
+
+/// How many ended backends the registry remembers at most.
+pub const MAX_ENDED: usize = 1024;
 
 /// What a `connect` leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +145,8 @@ pub struct Registry {
     backends: Map<BackendId, Backend>,
     /// Each held key, with the backend holding it.
     keys: Map<String, BackendId>,
+    /// The ended backends kept, in the order they ended.
+    ended: VecDeque<BackendId>,
 }
 
 impl Registry {
@@ -144,7 +155,7 @@ impl Registry {
         Registry::default()
     }
 
-    /// The backend `id`, terminated ones included.
+    /// The backend `id`, terminated ones included (the last [`MAX_ENDED`]).
     pub fn backend(&self, id: &BackendId) -> Option<&Backend> {
         self.backends.get(id)
     }
@@ -212,16 +223,34 @@ impl Registry {
     }
 
     /// Records the end of backend `id` (its lifecycle already `terminated`
-    /// by the caller through [`Registry::lifecycle_mut`]): its key is free.
-    /// Returns the key it released, if it held one.
+    /// by the caller through [`Registry::lifecycle_mut`]): its key is free,
+    /// how it was started is dropped, and the oldest ended backend past
+    /// [`MAX_ENDED`] is forgotten. Returns the key it released, if it held one.
     pub fn finish(&mut self, id: &BackendId) -> Option<String> {
-        let backend = self.backends.get(id)?;
+        let backend = self.backends.get_mut(id)?;
         if !backend.lifecycle.is_terminated() || self.keys.get(&backend.key) != Some(id) {
             return None;
         }
+        backend.config = SpawnConfig { tag: backend.config.tag.take(), ..SpawnConfig::default() };
         let key = backend.key.clone();
         self.keys.remove(&key);
+        self.ended.push_back(id.clone());
+        while self.ended.len() > MAX_ENDED {
+            if let Some(oldest) = self.ended.pop_front() {
+                self.backends.remove(&oldest);
+            }
+        }
         Some(key)
+    }
+
+    /// How many backends are kept, live and ended.
+    pub fn len(&self) -> usize {
+        self.backends.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.backends.is_empty()
     }
 
     /// The lifecycle of backend `id`, to move it on.
@@ -284,16 +313,10 @@ fn refuse_limits(limits: &ResourceLimits) -> Result<(), ConnectError> {
 }
 
 fn validate_key(key: &str) -> Result<(), ConnectError> {
-    let detail = if key.is_empty() {
-        "a key must not be empty".to_owned()
-    } else if key.len() > MAX_KEY_LEN {
-        format!("a key is at most {MAX_KEY_LEN} bytes, this one is {}", key.len())
-    } else if key.chars().any(char::is_control) {
-        "a key must not contain control characters".to_owned()
-    } else {
-        return Ok(());
-    };
-    Err(ConnectError::InvalidKey { detail })
+    match key_fault(key) {
+        Some(detail) => Err(ConnectError::InvalidKey { detail }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -492,6 +515,32 @@ mod tests {
         }
         let longest = "k".repeat(MAX_KEY_LEN);
         assert!(connect(&mut Registry::new(), &request(Some(&longest), Some(Spawn::Enabled(true))), 1).is_ok());
+    }
+
+    #[test]
+    fn ended_backends_are_kept_up_to_the_bound_without_their_env_and_live_ones_always() {
+        let mut registry = Registry::new();
+        let env = crate::model::map::Map::from([("SECRET".to_owned(), "x".to_owned())]);
+        let executable = Executable { env: Some(env), ..Executable::default() };
+        let config = SpawnConfig { tag: Some("chat".into()), executable: Some(executable), ..SpawnConfig::default() };
+        let spawn = || Some(Spawn::Config(config.clone()));
+        connect(&mut registry, &request(Some("live"), spawn()), 0).unwrap();
+        let total = 3 * MAX_ENDED as u32;
+        for n in 1..=total {
+            connect(&mut registry, &request(Some(&format!("k{n}")), spawn()), n).unwrap();
+            registry.lifecycle_mut(&id(n)).unwrap().finish(T0, false, None).unwrap();
+            assert_eq!(registry.finish(&id(n)), Some(format!("k{n}")));
+            assert!(registry.len() <= MAX_ENDED + 1, "{} backends kept", registry.len());
+        }
+        assert_eq!(registry.len(), MAX_ENDED + 1, "the live one and the last ended ones");
+        assert!(registry.backend(&id(total - MAX_ENDED as u32)).is_none(), "the oldest ended are dropped");
+        let last = registry.backend(&id(total)).unwrap();
+        assert!(last.lifecycle.is_terminated());
+        assert_eq!((last.tag.as_deref(), last.config.tag.as_deref()), (Some("chat"), Some("chat")));
+        assert_eq!(last.config.executable, None, "an ended backend's env is dropped");
+        let live = registry.backend(&id(0)).unwrap();
+        assert!(live.config.executable.as_ref().is_some_and(|e| e.env.is_some()), "a live one keeps it");
+        assert_eq!(registry.holder("live"), Some(&id(0)));
     }
 
     #[test]

@@ -128,13 +128,15 @@ error_codes! {
     HandlerError = "handler-error",
     /// A request whose id the session had seen already: it is not handled again.
     DuplicateRequest = "duplicate-request",
+    /// A request from a handle the session no longer remembers (it remembers the numbers of the last `MAX_CALLERS` handles that sent on it): it is not handled, since it could be a duplicate.
+    ForgottenCaller = "forgotten-caller",
     /// A request aborted by its `AbortSignal`.
     Aborted = "aborted",
     /// A backend handle used after `destroy()`.
     Destroyed = "destroyed",
     /// A tab of another build (tabworker version, protocol or app build id) reached this coordinator.
     VersionMismatch = "version-mismatch",
-    /// The coordinator: a tab with too many connects and sessions waiting at once (see `MAX_PENDING_PER_TAB`).
+    /// Too much waiting at once: a tab's connects and sessions at the coordinator (see `MAX_PENDING_PER_TAB`), or a session's requests running in its backend (see `MAX_RUNNING`).
     TooManyPending = "too-many-pending",
     /// `ctx.openSync`: the mount's file stayed locked by another handle through every retry.
     MountBusy = "mount-busy",

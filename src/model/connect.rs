@@ -151,6 +151,50 @@ record!(Executable { ; optional mount, env, resource_limits });
 record!(ResourceLimits { ; optional cpu_period, cpu_period_percent, cpu_time_limit, memory_limit_bytes, disk_limit_bytes });
 record!(ConnectResponse { backend_id, spawned, status, token, url, status_url, ready_url; optional secret_token });
 
+/// The longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// The most text one connect carries from tab to leader, in bytes: its
+/// key, tag and mount name, and its env's names and values.
+pub const MAX_CONNECT_TEXT: usize = 64 * 1024;
+
+/// Why `key` is not a valid key, if it is not: empty, longer than
+/// [`MAX_KEY_LEN`] bytes, or with control characters.
+pub fn key_fault(key: &str) -> Option<String> {
+    if key.is_empty() {
+        Some("a key must not be empty".to_owned())
+    } else if key.len() > MAX_KEY_LEN {
+        Some(format!("a key is at most {MAX_KEY_LEN} bytes, this one is {}", key.len()))
+    } else if key.chars().any(char::is_control) {
+        Some("a key must not contain control characters".to_owned())
+    } else {
+        None
+    }
+}
+
+impl ConnectRequest {
+    /// The bytes of text the request carries to the leader: its key, tag
+    /// and mount name, and its env's names and values (`user` and `auth`
+    /// stay in the tab).
+    pub fn text_len(&self) -> usize {
+        let config = match &self.spawn {
+            Some(Spawn::Config(config)) => Some(config),
+            _ => None,
+        };
+        let executable = config.and_then(|c| c.executable.as_ref());
+        let mount = match executable.and_then(|e| e.mount.as_ref()) {
+            Some(Mount::Named(name)) => name.len(),
+            _ => 0,
+        };
+        let env =
+            executable.and_then(|e| e.env.as_ref()).map_or(0, |env| env.iter().map(|(k, v)| k.len() + v.len()).sum());
+        self.key.as_ref().map_or(0, String::len)
+            + config.and_then(|c| c.tag.as_ref()).map_or(0, String::len)
+            + mount
+            + env
+    }
+}
+
 /// A key as one OPFS directory name: letters, digits, `-` and `_` as they
 /// are, every other byte as `%XX` (so `/`, `.` and `..` cannot escape the
 /// directory, and two keys never share a name).

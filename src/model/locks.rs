@@ -43,6 +43,12 @@ pub enum LockId {
     Hosted(ClientId),
 }
 
+/// The longest lock name read from another context, in bytes (a backend's
+/// liveness key): the longest this build makes, from an app name and a
+/// worker id of at most [`MAX_ID_LEN`](crate::model::ids::MAX_ID_LEN) bytes
+/// each, is well below it.
+pub const MAX_LOCK_NAME_LEN: usize = 512;
+
 /// The lock names of one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockNames {

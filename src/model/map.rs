@@ -8,6 +8,12 @@
 //! code. A sorted `Vec` gives the same order with a binary search and a
 //! `Vec::insert` per type, and the tables here hold tens of entries, not
 //! thousands.
+//!
+//! A map built from many entries at once (an object read from another
+//! context, which may have 100,000 keys) is never built by inserting them
+//! one by one, which shifts the `Vec` once per key: [`Map::from_entries`]
+//! sorts them once, in O(n log n). Of two entries with one key, the later
+//! one is kept, as a later `insert` replaces an earlier one.
 
 use std::borrow::Borrow;
 
@@ -93,6 +99,23 @@ impl<K: Ord, V> Map<K, V> {
     /// The entry with the greatest key.
     pub fn last_key_value(&self) -> Option<(&K, &V)> {
         self.entries.last().map(|(k, v)| (k, v))
+    }
+
+    /// A map of `entries` given in any order, in O(n log n): one stable
+    /// sort by key, then of each run of entries with one key the last is
+    /// kept (as a later `insert` replaces an earlier one, and as a
+    /// JavaScript object keeps the last of a repeated name).
+    pub fn from_entries(mut entries: Vec<(K, V)>) -> Self {
+        entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+        // `dedup_by` removes `later` and keeps `kept`: the later value moves into it first.
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
+            }
+            same
+        });
+        Map { entries }
     }
 }
 
@@ -219,18 +242,19 @@ impl<'a, K, V> IntoIterator for &'a mut Map<K, V> {
 }
 
 impl<K: Ord, V> FromIterator<(K, V)> for Map<K, V> {
+    /// [`Map::from_entries`]: of two entries with one key, the later is kept.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(items: I) -> Self {
-        let mut map = Map::new();
-        map.extend(items);
-        map
+        Map::from_entries(items.into_iter().collect())
     }
 }
 
 impl<K: Ord, V> Extend<(K, V)> for Map<K, V> {
+    /// Adds `items` as [`Map::from_entries`] builds a map: in O(n log n),
+    /// an item replacing the entry of its key.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, items: I) {
-        for (k, v) in items {
-            self.insert(k, v);
-        }
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.extend(items);
+        *self = Map::from_entries(entries);
     }
 }
 
@@ -366,6 +390,70 @@ mod tests {
         let map: Map<String, u8> = [("b".to_string(), 2), ("a".to_string(), 1)].into();
         assert_eq!(map.get("a"), Some(&1));
         assert_eq!(map.last_key_value(), Some((&"b".to_string(), &2)));
+    }
+
+    /// A key that counts every comparison made of it.
+    #[derive(Debug)]
+    struct Counted(u32);
+
+    thread_local! {
+        static COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    fn comparisons() -> u64 {
+        COMPARISONS.with(std::cell::Cell::take)
+    }
+
+    impl PartialEq for Counted {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other) == std::cmp::Ordering::Equal
+        }
+    }
+    impl Eq for Counted {}
+    impl PartialOrd for Counted {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Counted {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            COMPARISONS.with(|n| n.set(n.get() + 1));
+            self.0.cmp(&other.0)
+        }
+    }
+
+    #[test]
+    fn a_map_of_100_000_keys_is_built_by_one_sort_not_by_an_insert_per_key() {
+        const N: u32 = 100_000;
+        // Keys in descending order: inserted one by one, each goes first and
+        // shifts every entry before it (N²/2 moves), after a binary search
+        // of log2(i) comparisons. Sorted once, they are one run: a pass to
+        // find it and one to look for repeated keys, about 2N comparisons.
+        comparisons();
+        let map: Map<Counted, u32> = (0..N).rev().map(|k| (Counted(k), k)).collect();
+        let descending = comparisons();
+        assert_eq!(map.len(), N as usize);
+        assert!(map.keys().zip(map.keys().skip(1)).all(|(a, b)| a.0 < b.0), "in key order");
+        comparisons();
+        assert!(descending <= 2 * u64::from(N), "{descending} comparisons: not one sort");
+
+        // Keys in an order with short runs only: a sort's O(N log N), never more.
+        // 7,919 is prime to N: `i * 7_919 % N` is a permutation of 0..N.
+        let shuffled = (0..N).map(|i| ((u64::from(i) * 7_919 % u64::from(N)) as u32, i));
+        let map: Map<Counted, u32> = shuffled.map(|(k, i)| (Counted(k), i)).collect();
+        let scattered = comparisons();
+        assert_eq!(map.len(), N as usize);
+        let log2 = u64::from(N.ilog2() + 1);
+        assert!(scattered <= 2 * u64::from(N) * log2, "{scattered} comparisons for {N} keys");
+    }
+
+    #[test]
+    fn of_entries_with_one_key_the_last_is_kept() {
+        let map = Map::from_entries(vec![("b", 1), ("a", 2), ("b", 3), ("c", 4), ("b", 5), ("a", 6)]);
+        assert_eq!(map.into_iter().collect::<Vec<_>>(), [("a", 6), ("b", 5), ("c", 4)]);
+        let mut map: Map<&str, u8> = [("a", 1), ("b", 2)].into();
+        map.extend([("c", 3), ("a", 9), ("a", 10)]);
+        assert_eq!(map.into_iter().collect::<Vec<_>>(), [("a", 10), ("b", 2), ("c", 3)], "as insert would");
     }
 
     #[test]

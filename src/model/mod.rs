@@ -2,6 +2,7 @@
 //! lifecycle, the seed's connect types, the Web Lock names, and the codes of
 //! every refusal.
 
+pub(crate) mod bounds;
 pub(crate) mod code;
 pub(crate) mod connect;
 pub(crate) mod ids;

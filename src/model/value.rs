@@ -7,8 +7,7 @@
 //! place; everything else reads and writes `Value`s, natively tested. Each
 //! type's reading and writing is written out here and beside the type
 //! rather than derived: a derived serializer compiles one copy of its
-//! machinery per type and per format, which made up a third of the wasm
-//! module.
+//! machinery per type and per format (a third of the wasm module).
 
 use std::fmt;
 
@@ -20,6 +19,11 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// The deepest nesting read from another context. A structured clone may
 /// even be cyclic; nothing tabworker reads nests this deep.
 pub const MAX_DEPTH: usize = 32;
+/// The most keys one object read from another context may have.
+pub const MAX_OBJECT_KEYS: usize = 4_096;
+/// The most fields one frame read from another context may have: every
+/// object's keys and every array's items, at every depth ([`crate::model::bounds`]).
+pub const MAX_FRAME_FIELDS: usize = 65_536;
 
 /// A JSON-shaped value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -3,6 +3,7 @@
 
 use super::coordinator::{PortRequest, unknown_type};
 use super::frame::WireMessage;
+use super::limits;
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, SessionId};
 use crate::model::map::Map;
@@ -24,13 +25,36 @@ pub struct BackendInit {
 }
 
 /// The capabilities of one connect: a session presents `token`; the backend
-/// can check a `secret_token` it is shown.
+/// can check a `secret_token` it is shown. They last as long as the tab
+/// that made the connect (`client_id`) and are among its latest
+/// [`MAX_ADMITTED_PER_TAB`] connects to the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     /// The connect's token.
     pub token: String,
     /// The connect's secret token.
     pub secret_token: String,
+    /// The tab that made the connect.
+    pub client_id: ClientId,
+}
+
+/// The most connects of one tab whose capabilities a backend keeps: past
+/// it, the oldest one's token opens no session (`bad-token`) and its secret
+/// is no longer one.
+pub const MAX_ADMITTED_PER_TAB: usize = 64;
+
+impl BackendInit {
+    /// Adds the capabilities of a connect made before the backend started,
+    /// dropping the oldest of its tab's past [`MAX_ADMITTED_PER_TAB`].
+    pub fn admit(&mut self, admission: Admission) {
+        let of_tab = |a: &&Admission| a.client_id == admission.client_id;
+        if self.admitted.iter().filter(of_tab).count() >= MAX_ADMITTED_PER_TAB {
+            if let Some(oldest) = self.admitted.iter().position(|a| a.client_id == admission.client_id) {
+                self.admitted.remove(oldest);
+            }
+        }
+        self.admitted.push(admission);
+    }
 }
 
 /// What the leader tab sends to a backend worker it spawned.
@@ -63,6 +87,13 @@ impl WireMessage for LeaderToBackend {
             LeaderToBackend::StartSession(_) => "start-session",
             LeaderToBackend::Admit(_) => "admit",
             LeaderToBackend::Stop => "stop",
+        }
+    }
+
+    fn check(&self) -> Result<(), ValueError> {
+        match self {
+            LeaderToBackend::Init { backend: Some(init), .. } => limits::key(&init.key),
+            _ => Ok(()),
         }
     }
 }
@@ -112,6 +143,13 @@ impl WireMessage for BackendToLeader {
 
     fn ports(&self) -> usize {
         usize::from(matches!(self, BackendToLeader::Session(_)))
+    }
+
+    fn check(&self) -> Result<(), ValueError> {
+        match self {
+            BackendToLeader::Ready { liveness_key } => limits::liveness_key(liveness_key),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -166,7 +204,7 @@ impl WireMessage for BackendToTab {
 }
 
 record!(BackendInit { backend_id, key; optional mount; defaulted env, admitted });
-record!(Admission { token, secret_token });
+record!(Admission { token, secret_token, client_id });
 
 impl ToValue for LeaderToBackend {
     fn to_value(&self) -> Value {
@@ -279,7 +317,7 @@ pub(crate) mod examples {
     use crate::protocol::coordinator::examples::{leadership, request};
 
     fn admission() -> Admission {
-        Admission { token: "t".into(), secret_token: "s".into() }
+        Admission { token: "t".into(), secret_token: "s".into(), client_id: request().client_id }
     }
 
     pub(crate) fn to_backend() -> Vec<LeaderToBackend> {

@@ -1,6 +1,7 @@
 //! Tab ↔ coordinator messages.
 
 use super::frame::WireMessage;
+use super::limits;
 use crate::model::code::ErrorCode;
 use crate::model::connect::{ConnectRequest, ConnectResponse};
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
@@ -259,6 +260,15 @@ impl WireMessage for TabToCoordinator {
     fn ports(&self) -> usize {
         usize::from(matches!(self, TabToCoordinator::ProvidePort(_)))
     }
+
+    fn check(&self) -> Result<(), ValueError> {
+        match self {
+            TabToCoordinator::NewLeader(claim) => limits::liveness_key(&claim.liveness_key),
+            TabToCoordinator::Connect(call) => limits::connect_call(&call.request),
+            TabToCoordinator::Status(report) => limits::key(&report.key),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What the coordinator sends to a tab.
@@ -376,6 +386,16 @@ impl WireMessage for CoordinatorToTab {
 
     fn ports(&self) -> usize {
         usize::from(matches!(self, CoordinatorToTab::ProvidePort(_)))
+    }
+
+    fn check(&self) -> Result<(), ValueError> {
+        match self {
+            CoordinatorToTab::Welcome { leader: Some(leadership), .. } | CoordinatorToTab::NewLeader(leadership) => {
+                limits::liveness_key(&leadership.liveness_key)
+            }
+            CoordinatorToTab::Connect(call) => limits::connect_call(&call.request),
+            _ => Ok(()),
+        }
     }
 }
 

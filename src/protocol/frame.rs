@@ -2,8 +2,9 @@
 //! its fields; how it is written and how it is read back, refusing anything
 //! else with a typed [`DecodeError`].
 
+use crate::model::bounds;
 use crate::model::code::ErrorCode;
-use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value, number_text};
+use crate::model::value::{Fields, FromValue, Number, Record, ToValue, Value, ValueError, number_text};
 
 /// The protocol version this build speaks. Contexts that speak another one
 /// refuse each other's frames with [`DecodeError::ProtocolMismatch`].
@@ -32,6 +33,12 @@ pub trait WireMessage: ToValue + FromValue {
     /// How many `MessagePort`s travel with it.
     fn ports(&self) -> usize {
         0
+    }
+
+    /// Refuses a message whose text is past what a context keeps of
+    /// another's: a key, a liveness key, a connect (see `limits`).
+    fn check(&self) -> Result<(), ValueError> {
+        Ok(())
     }
 }
 
@@ -82,9 +89,12 @@ impl DecodeError {
     }
 }
 
-/// Decodes a frame that arrived with `ports` ports beside it.
+/// Decodes a frame that arrived with `ports` ports beside it. A frame
+/// past the bounds of [`bounds`](crate::model::bounds) (its depth, its keys
+/// per object, its fields in all) is refused as malformed.
 pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeError> {
     let fields = Fields::of(frame).map_err(|_| DecodeError::NotAFrame { detail: "a frame is an object".into() })?;
+    bounds::check(frame).map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
     let protocol: Number = fields.req("protocol").map_err(|e| DecodeError::NotAFrame { detail: e.to_string() })?;
     let protocol = protocol.get();
     if protocol < 0.0 || protocol.fract() != 0.0 {
@@ -98,6 +108,7 @@ pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeEr
         return Err(DecodeError::ProtocolMismatch { found: protocol, supported: PROTOCOL_VERSION });
     }
     let message = T::from_value(frame).map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
+    message.check().map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;
     if message.ports() != ports {
         return Err(DecodeError::PortCount { kind: message.kind(), expected: message.ports(), found: ports });
     }

@@ -21,7 +21,7 @@ use super::sessions::KeyedSession;
 use super::watches::{Await, Delivery, SubscriptionId};
 use super::{Tab, TabEvent, TabOutput};
 use crate::model::code::ErrorCode;
-use crate::model::connect::{BackendUrl, ConnectRequest};
+use crate::model::connect::{BackendUrl, ConnectRequest, MAX_CONNECT_TEXT, key_fault};
 use crate::model::ids::{BackendId, SessionId};
 use crate::model::locks::{LockId, LockMode};
 use crate::model::status::BackendState;
@@ -66,9 +66,19 @@ impl Tab {
     /// `user` and `auth` are not sent: they stay in this tab, and go to the
     /// backend with each session opened with the response's `url`. Settled
     /// with [`CallValue::Connected`], or refused (`not-initialized` before
-    /// the tab joined, the leader's code, `timeout`).
+    /// the tab joined, the leader's code, `timeout`). A key the leader
+    /// would refuse (`invalid-key`) or a request of more text than a
+    /// connect carries ([`MAX_CONNECT_TEXT`], `invalid-argument`) is
+    /// refused at once: the coordinator would refuse its frame.
     pub fn connect(&mut self, now: Timestamp, mut request: ConnectRequest) -> CallId {
         let credentials = Credentials { user: request.user.take(), auth: request.auth.take() };
+        if let Some(fault) = request.key.as_deref().and_then(key_fault) {
+            return self.refuse_at_once(CallError::new(ErrorCode::InvalidKey, format!("invalid key: {fault}")));
+        }
+        if request.text_len() > MAX_CONNECT_TEXT {
+            let detail = format!("a connect carries at most {MAX_CONNECT_TEXT} bytes of key, tag, mount and env");
+            return self.refuse_at_once(CallError::new(ErrorCode::InvalidArgument, detail));
+        }
         if !self.is_joined() {
             return self.refuse_at_once(not_joined());
         }
@@ -507,6 +517,28 @@ mod tests {
         assert_eq!(drain(&mut tab), [refused(call, ErrorCode::KeyNotHeld, "no")]);
         tab.from_coordinator(T0, Ok(answer(2, call, no())));
         assert_eq!(drain(&mut tab), [], "answered once");
+    }
+
+    #[test]
+    fn a_connect_whose_frame_the_coordinator_would_refuse_is_refused_at_once_and_not_sent() {
+        use crate::model::connect::{Executable, MAX_KEY_LEN, Spawn, SpawnConfig};
+        let mut tab = joined(2);
+        let keyed = |key: String| ConnectRequest { key: Some(key), spawn: Some(Spawn::Enabled(true)), ..room(true) };
+        for key in ["k".repeat(MAX_KEY_LEN + 1), "k".repeat(1 << 20), String::new(), "a\nb".into()] {
+            let call = tab.connect(T0, keyed(key));
+            let out = drain(&mut tab);
+            assert_eq!(codes(&out), [(call, Some(ErrorCode::InvalidKey))]);
+            assert!(sent(&out).is_empty(), "nothing sent");
+        }
+        let env = crate::model::map::Map::from([("BIG".to_owned(), "v".repeat(MAX_CONNECT_TEXT))]);
+        let executable = Executable { env: Some(env), ..Executable::default() };
+        let config = SpawnConfig { executable: Some(executable), ..SpawnConfig::default() };
+        let call = tab.connect(T0, ConnectRequest { spawn: Some(Spawn::Config(config)), ..keyed("k".into()) });
+        let out = drain(&mut tab);
+        assert_eq!(codes(&out), [(call, Some(ErrorCode::InvalidArgument))]);
+        assert!(sent(&out).is_empty(), "nothing sent");
+        tab.connect(T0, keyed("k".repeat(MAX_KEY_LEN)));
+        assert!(matches!(&sent(&drain(&mut tab))[..], [TabToCoordinator::Connect(_)]), "a key at the bound goes");
     }
 
     #[test]

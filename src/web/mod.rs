@@ -57,6 +57,7 @@ pub use features::{Features, features};
 pub use keyed::{KeyedSession, StatusSubscription};
 pub use runtime::codec::{from_js, to_js};
 pub use runtime::locks;
+pub use runtime::timer;
 #[cfg(feature = "backend")]
 pub use rust_backend::mount;
 #[cfg(feature = "tab")]

@@ -52,7 +52,7 @@ pub(super) async fn open_sync(dir: JsValue, name: JsValue, options: JsValue) -> 
 /// Resolves after `ms` milliseconds (one of the core's [`retry_waits`]).
 async fn sleep(ms: u64) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let ms = u32::try_from(ms).unwrap_or(u32::MAX);
+        let ms = crate::model::timers::timer_delay(ms);
         gloo_timers::callback::Timeout::new(ms, move || drop(resolve.call0(&JsValue::NULL))).forget();
     });
     let _ = JsFuture::from(promise).await;

@@ -325,7 +325,7 @@ export interface BackendContext {
   mount: FileSystemDirectoryHandle | null
   /** Declares the backend ready (with `declaresReady: true`). */
   ready(): void
-  /** Whether `secret` is the `secret_token` of a connect that reached this backend. */
+  /** Whether `secret` is the `secret_token` of a connect that reached this backend, made by a tab still open (one of its latest 64 connects here). */
   isSecretToken(secret: string): boolean
   /**
    * Opens the file `name` of the mount for synchronous access (`createSyncAccessHandle`). A file

@@ -201,11 +201,16 @@ impl Sim {
             if tab.leadership().map(|l| l.epoch) != Some(epoch) {
                 fail(format!("tab{i} knows epoch {:?}, the leader leads {epoch}", tab.leadership().map(|l| l.epoch)));
             }
+            // Awaited by the coordinator, and by each backend that keeps
+            // the capabilities of the tab's connects until the tab is gone.
+            let admitting = (0..self.workers.len())
+                .filter(|&w| self.workers[w].alive && self.workers[w].host.admitting_tabs().any(|c| c == tab.id()))
+                .map(|w| (Ctx::Worker(w), LockMode::Exclusive));
             expected_locks.insert(
                 self.names.tab(tab.id()),
                 LockView {
                     held: vec![(Ctx::Tab(i), LockMode::Exclusive)],
-                    queued: vec![(Ctx::Coordinator, LockMode::Exclusive)],
+                    queued: std::iter::once((Ctx::Coordinator, LockMode::Exclusive)).chain(admitting).collect(),
                 },
             );
             let Some((session, session_epoch)) = tab.session() else {
@@ -258,6 +263,14 @@ impl Sim {
             if let Some(leader) = self.workers[w].host.leader() {
                 let hosted = expected_locks.entry(self.names.hosted(leader)).or_default();
                 hosted.held.push((Ctx::Worker(w), LockMode::Shared));
+            }
+        }
+        // A connect's capabilities end with the tab that made it.
+        for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive) {
+            for client in self.workers[w].host.admitting_tabs() {
+                if !live.iter().any(|&i| self.tabs[i].tab.id() == client) {
+                    fail(format!("w{w} keeps the tokens of {client}, which is gone"));
+                }
             }
         }
         for &i in &live {

@@ -5,6 +5,7 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::model::bounds::FieldBudget;
 use crate::model::value::{FromValue, MAX_DEPTH, ToValue, Value, ValueError, number_text};
 
 thread_local! {
@@ -44,12 +45,17 @@ pub fn from_js<T: FromValue>(value: JsValue) -> Result<T, ValueError> {
 
 /// Reads plain data: `null`, booleans, finite numbers, strings, arrays and
 /// plain objects, nested at most [`MAX_DEPTH`] deep (a structured clone may
-/// even be cyclic). Anything else is refused.
+/// even be cyclic), with at most [`MAX_OBJECT_KEYS`] keys per object and
+/// [`MAX_FRAME_FIELDS`] fields in all: an object or array past them is
+/// refused before any of its fields is read. Anything else is refused.
+///
+/// [`MAX_OBJECT_KEYS`]: crate::model::value::MAX_OBJECT_KEYS
+/// [`MAX_FRAME_FIELDS`]: crate::model::value::MAX_FRAME_FIELDS
 pub fn read(value: &JsValue) -> Result<Value, ValueError> {
-    read_at(value, 0)
+    read_at(value, 0, &mut FieldBudget::new())
 }
 
-fn read_at(value: &JsValue, depth: usize) -> Result<Value, ValueError> {
+fn read_at(value: &JsValue, depth: usize, budget: &mut FieldBudget) -> Result<Value, ValueError> {
     if value.is_undefined() || value.is_null() {
         return Ok(Value::Null);
     }
@@ -68,23 +74,27 @@ fn read_at(value: &JsValue, depth: usize) -> Result<Value, ValueError> {
     }
     if Array::is_array(value) {
         let array: &Array = value.unchecked_ref();
-        return array.iter().map(|item| read_at(&item, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+        budget.array(array.length() as usize)?;
+        return array.iter().map(|item| read_at(&item, depth + 1, budget)).collect::<Result<_, _>>().map(Value::Array);
     }
     let prototype =
         if value.is_object() && !value.is_function() { Some(Object::get_prototype_of(value)) } else { None };
     match prototype {
         Some(prototype) if prototype.is_null() || OBJECT_PROTOTYPE.with(|plain| prototype == *plain) => {
-            let mut fields = crate::model::value::Object::new();
-            for name in Object::keys(value.unchecked_ref::<Object>()) {
+            let names = Object::keys(value.unchecked_ref::<Object>());
+            budget.object(names.length() as usize)?;
+            let mut fields = Vec::with_capacity(names.length() as usize);
+            for name in names {
                 let field = Reflect::get(value, &name).unwrap_or(JsValue::UNDEFINED);
                 if field.is_undefined() {
                     continue;
                 }
                 let name = name.as_string().unwrap_or_default();
-                let read = read_at(&field, depth + 1).map_err(|e| e.in_field(&name))?;
-                fields.insert(name, read);
+                let read = read_at(&field, depth + 1, budget).map_err(|e| e.in_field(&name))?;
+                fields.push((name, read));
             }
-            Ok(Value::Object(fields))
+            // Sorted once: an insert per key would shift the map once per key.
+            Ok(Value::Object(crate::model::value::Object::from_entries(fields)))
         }
         _ => Err(ValueError::new(format!("expected plain data, found {}", describe(value)))),
     }

@@ -12,4 +12,4 @@ pub(crate) mod js;
 pub(crate) mod listener;
 pub(crate) mod lock_table;
 pub mod locks;
-pub(crate) mod timer;
+pub mod timer;

@@ -130,7 +130,7 @@ impl Shared {
         match wait {
             Some(ms) => {
                 let weak = Rc::downgrade(self);
-                let timer = Timeout::new(ms.try_into().unwrap_or(u32::MAX), move || {
+                let timer = Timeout::new(crate::model::timers::timer_delay(ms), move || {
                     if let Some(shared) = weak.upgrade() {
                         shared.open_socket();
                     }
