@@ -50,15 +50,21 @@ export type PlaneApiErrorKind =
   | 'InvalidClusterName'
   | 'Other'
 
-/** What every function of this module throws or rejects with. */
+/**
+ * What every function of this module throws or rejects with. Its `message` names the route
+ * (`POST /ctrl/connect`), never the controller's address, so that an app may pass it on to a
+ * browser; the address is in `url`, for the server's logs.
+ */
 export declare class PlaneError extends Error {
-  constructor(code: PlaneErrorCode, message: string, details?: { status?: number; kind?: string; cause?: unknown })
+  constructor(code: PlaneErrorCode, message: string, details?: { status?: number; kind?: string; url?: string; cause?: unknown })
   readonly name: 'PlaneError'
   readonly code: PlaneErrorCode
   /** The HTTP status of Plane's answer, if one came. */
   readonly status: number | undefined
   /** Plane's `ApiErrorKind`, if Plane answered with an ApiError. */
   readonly kind: PlaneApiErrorKind | (string & {}) | undefined
+  /** The controller's URL that was called (never in `message`); undefined for `invalid-argument`, refused before any request. */
+  readonly url: string | undefined
 }
 
 export interface PlaneOptions {

@@ -59,20 +59,23 @@ const QUOTE_CHARS = 200;
  * `code` is stable (see index.d.ts for the list); `status` is the HTTP status
  * of Plane's answer, if one came; `kind` is Plane's `ApiErrorKind`, if Plane
  * answered with an `ApiError` (an unknown kind keeps its text, with code
- * `failed`).
+ * `failed`); `url` is the URL of the request, if one was made. The message
+ * names the route (`POST /ctrl/connect`), never the controller's address:
+ * apps forward messages to browsers, which must not learn it.
  */
 export class PlaneError extends Error {
   /**
    * @param {string} code
    * @param {string} message
-   * @param {{ status?: number, kind?: string, cause?: unknown }} [details]
+   * @param {{ status?: number, kind?: string, url?: string, cause?: unknown }} [details]
    */
-  constructor(code, message, { status, kind, cause } = {}) {
+  constructor(code, message, { status, kind, url, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'PlaneError';
     this.code = code;
     this.status = status;
     this.kind = kind;
+    this.url = url;
   }
 }
 
@@ -205,8 +208,8 @@ function planeConnectRequest(request, options) {
 }
 
 /** Plane's ConnectResponse (already parsed) as the seed's; throws malformed naming the first bad field. */
-function seedConnectResponse(body, status) {
-  const bad = (what) => new PlaneError('malformed', `Plane's connect answer is not a ConnectResponse: ${what}`, { status });
+function seedConnectResponse(body, status, url) {
+  const bad = (what) => new PlaneError('malformed', `Plane's connect answer is not a ConnectResponse: ${what}`, { status, url });
   if (!isPlainObject(body)) throw bad('not a JSON object');
   const text = (name) => {
     if (typeof body[name] !== 'string' || body[name] === '') throw bad(`${name} is not a non-empty string`);
@@ -312,8 +315,8 @@ export class Plane {
    */
   async connect(request) {
     const body = planeConnectRequest(request, { image: this.#image, cluster: this.#cluster, pool: this.#pool });
-    const { status, json } = await this.#post('/ctrl/connect', body);
-    return seedConnectResponse(json, status);
+    const { status, json, url } = await this.#post('/ctrl/connect', body);
+    return seedConnectResponse(json, status, url);
   }
 
   /**
@@ -334,22 +337,24 @@ export class Plane {
     if (options.hard != null && typeof options.hard !== 'boolean') throw invalid('options.hard must be a boolean');
     const action = options.hard ? 'hard-terminate' : 'soft-terminate';
     // The handler takes no body and answers Json(()): `null`.
-    const { status, json } = await this.#post(`/ctrl/b/${encodeURIComponent(backendId)}/${action}`);
-    if (json !== null) throw new PlaneError('malformed', `Plane's ${action} answer is not null`, { status });
+    const { status, json, url } = await this.#post(`/ctrl/b/${encodeURIComponent(backendId)}/${action}`);
+    if (json !== null) throw new PlaneError('malformed', `Plane's ${action} answer is not null`, { status, url });
   }
 
   /**
    * POSTs to the controller and parses the answer as JSON; a non-2xx answer
    * becomes its PlaneError here. `json` is undefined for a body that is not JSON.
+   * Messages name `route` only; the controller's address is in each error's `url`.
    */
   async #post(path, body) {
     const url = `${this.#base}${path}`;
+    const route = `POST ${path}`;
     const abort = new AbortController();
     let timer;
     // Raced as well as aborted, so that a fetch that ignores its signal is still bounded.
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => {
-        const error = new PlaneError('timeout', `Plane did not answer POST ${url} within ${this.#timeoutMs} ms`);
+        const error = new PlaneError('timeout', `Plane did not answer ${route} within ${this.#timeoutMs} ms`, { url });
         abort.abort(error);
         reject(error);
       }, this.#timeoutMs);
@@ -361,17 +366,19 @@ export class Plane {
       if (body !== undefined) Object.assign(init, { body, headers: { ...init.headers, 'content-type': 'application/json' } });
       response = await Promise.race([this.#fetch(url, init), timeout]);
       if (typeof response?.status !== 'number' || typeof response.text !== 'function') {
-        throw new PlaneError('malformed', `fetch(${url}) did not resolve to a Response`);
+        throw new PlaneError('malformed', `fetch for ${route} did not resolve to a Response`, { url });
       }
       text = await Promise.race([response.text(), timeout]);
-      if (typeof text !== 'string') throw new PlaneError('malformed', `the Response of fetch(${url}) has no text body`);
+      if (typeof text !== 'string') throw new PlaneError('malformed', `the Response for ${route} has no text body`, { status: response.status, url });
     } catch (error) {
       if (error instanceof PlaneError) throw error;
       if (abort.signal.aborted) throw abort.signal.reason;
-      // undici's TypeError('fetch failed') has the reason (ECONNREFUSED, …) in its cause.
-      const said = [error?.cause?.code, error?.cause?.message, error?.message].find((text) => typeof text === 'string');
-      const cause = said ?? show(error);
-      throw new PlaneError('unreachable', `could not reach Plane at POST ${url}: ${cause}`, { status: response?.status, cause: error });
+      // undici's TypeError('fetch failed') has the reason's code (ECONNREFUSED, …) in its cause. Only
+      // such a code is quoted: a reason's text may name the controller's host ("getaddrinfo ENOTFOUND
+      // plane-controller"); the whole error stays in `cause`.
+      const code = [error?.cause?.code, error?.code].find((text) => typeof text === 'string' && /^[A-Z][A-Z0-9_]*$/.test(text));
+      const said = code === undefined ? '' : `: ${code}`;
+      throw new PlaneError('unreachable', `could not reach Plane for ${route}${said}`, { status: response?.status, url, cause: error });
     } finally {
       clearTimeout(timer);
     }
@@ -382,21 +389,21 @@ export class Plane {
     } catch {
       json = undefined;
     }
-    if (status < 200 || status > 299) throw apiError(status, json, text, url);
-    if (json === undefined) throw new PlaneError('malformed', `Plane answered ${status} with a body that is not JSON: ${quote(text)}`, { status });
-    return { status, json };
+    if (status < 200 || status > 299) throw apiError(status, json, text, route, url);
+    if (json === undefined) throw new PlaneError('malformed', `Plane answered ${status} with a body that is not JSON: ${quote(text)}`, { status, url });
+    return { status, json, url };
   }
 }
 
 /** A non-2xx answer as a PlaneError: Plane's ApiError `{ id, kind, message }`, or anything else as `failed`. */
-function apiError(status, json, text, url) {
+function apiError(status, json, text, route, url) {
   if (isPlainObject(json) && typeof json.kind === 'string') {
     const { kind } = json;
     const code = Object.hasOwn(KIND_CODES, kind) ? KIND_CODES[kind] : 'failed';
     const message = typeof json.message === 'string' ? json.message : '(no message)';
     const id = typeof json.id === 'string' ? `, error id ${json.id}` : '';
-    return new PlaneError(code, `Plane refused POST ${url}: ${message} (${kind}, HTTP ${status}${id})`, { status, kind });
+    return new PlaneError(code, `Plane refused ${route}: ${message} (${kind}, HTTP ${status}${id})`, { status, kind, url });
   }
   // Not an ApiError: e.g. Plane's JSON extractor refusing the body (text), or a proxy's page.
-  return new PlaneError('failed', `Plane answered POST ${url} with HTTP ${status}: ${quote(text)}`, { status });
+  return new PlaneError('failed', `Plane answered ${route} with HTTP ${status}: ${quote(text)}`, { status, url });
 }

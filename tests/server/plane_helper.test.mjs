@@ -323,6 +323,64 @@ describe('connect', () => {
   });
 });
 
+describe("errors keep the controller's address out of their message", () => {
+  /** Asserts that `error.url` is `url` and that its message names no part of the controller's address (but the route, if given). */
+  function addressKept(url, route) {
+    return (error) => {
+      assert.equal(error.url, url);
+      const { host, hostname, port, pathname } = new URL(url);
+      for (const part of [host, hostname, port, pathname.replace(/\/ctrl\/.*$/, '')].filter((p) => p !== '' && p !== '/')) {
+        assert.ok(!error.message.includes(part), `${JSON.stringify(error.message)} names ${part}`);
+      }
+      if (route !== undefined) assert.ok(error.message.includes(route), error.message);
+    };
+  }
+
+  test('a refusal, a failure, a malformed answer and a timeout', async () => {
+    const cases = [
+      [(request, res) => send(res, 409, apiError('KeyHeld')), 'key-held'],
+      [(request, res) => send(res, 502, 'Bad Gateway', 'text/plain'), 'failed'],
+      [(request, res) => send(res, 200, '<html></html>', 'text/html'), 'malformed'],
+      [() => {}, 'timeout'],
+    ];
+    for (const [answer, code] of cases) {
+      const fake = await fakePlane(answer);
+      const plane = new Plane({ controller: `${fake.url}/plane-private/`, image: 'i', timeoutMs: 150 });
+      const url = `${fake.url}/plane-private/ctrl/connect`;
+      // A malformed answer's message says what was wrong with it, not where it came from.
+      const route = code === 'malformed' ? undefined : 'POST /ctrl/connect';
+      await rejectsWith(plane.connect({ key: 'k' }), code, addressKept(url, route));
+    }
+    const fake = await fakePlane((request, res) => send(res, 200, { ok: true }));
+    const url = `${fake.url}/plane-private/ctrl/b/b1/hard-terminate`;
+    await rejectsWith(new Plane({ controller: `${fake.url}/plane-private`, image: 'i' }).terminate('b1', { hard: true }), 'malformed', addressKept(url));
+  });
+
+  test('an unreachable controller: the reason\'s code, never its host', async () => {
+    const server = createServer();
+    await new Promise((listening) => server.listen(0, '127.0.0.1', listening));
+    const { port } = server.address();
+    await new Promise((closed) => server.close(closed));
+    const refused = new Plane({ controller: `http://127.0.0.1:${port}`, image: 'i' });
+    await rejectsWith(refused.connect({ key: 'k' }), 'unreachable', (error) => {
+      addressKept(`http://127.0.0.1:${port}/ctrl/connect`, 'POST /ctrl/connect')(error);
+      assert.match(error.message, /ECONNREFUSED/);
+    });
+    const fetch = async () => {
+      const cause = Object.assign(new Error('getaddrinfo ENOTFOUND plane-controller.internal'), { code: 'ENOTFOUND' });
+      throw new TypeError('fetch failed', { cause });
+    };
+    const unknown = new Plane({ controller: 'http://plane-controller.internal:8080', image: 'i', fetch });
+    await rejectsWith(unknown.terminate('b1'), 'unreachable', (error) => {
+      addressKept('http://plane-controller.internal:8080/ctrl/b/b1/soft-terminate', 'POST /ctrl/b/b1/soft-terminate')(error);
+      assert.match(error.message, /ENOTFOUND/);
+      assert.match(error.cause.cause.message, /plane-controller\.internal/, 'the whole reason stays in cause');
+    });
+    const odd = new Plane({ controller: 'http://plane-controller.internal', image: 'i', fetch: async () => 42 });
+    await rejectsWith(odd.connect({}), 'malformed', addressKept('http://plane-controller.internal/ctrl/connect', 'POST /ctrl/connect'));
+  });
+});
+
 describe('terminate', () => {
   test('soft by default and hard on request, each on its own path with no body', async () => {
     const fake = await fakePlane();
