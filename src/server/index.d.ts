@@ -96,6 +96,12 @@ export declare class Plane {
    * default `''`); `spawn` (true or an object) → a spawn config of the constructor's image; absent
    * or false → only a live backend of the key. Resolves with exactly the seed's fields; `ready_url`
    * is the `status_url` (Plane has no ready URL; a GET there answers the current status).
+   *
+   * Refused with `invalid-argument` before any request: a `key` over 256 UTF-8 bytes or with a
+   * control character (the in-browser registry's rule); with `executable.mount: true` (which
+   * mounts the drone's `<mount base>/<key>`), a key that is not one path segment (`.`, `..`, a
+   * `/`, `\` or `:`, over 255 bytes); a `mount` path that is absolute, has `.` or `..` parts, a
+   * `:` or a control character; a key with a lone surrogate.
    */
   connect(request: ConnectRequest): Promise<ConnectResponse>
   /** Plane's soft-terminate (default) or hard-terminate of `backendId`; resolves once Plane queued it. */

@@ -49,6 +49,27 @@ const LIMITS = {
   disk_limit_bytes: SAFE_MAX, // i64
 };
 
+/**
+ * The longest key, in UTF-8 bytes, and what a key may not contain: the rule
+ * of the in-browser registry (`MAX_KEY_LEN` and `validate_key` in
+ * src/fleet/registry.rs: at most 256 bytes, no `char::is_control`, which is
+ * Unicode's `Cc`, the C0 and C1 controls), kept equal so that a key is valid
+ * in both places or in neither.
+ */
+const MAX_KEY_LEN = 256;
+const CONTROL = /\p{Cc}/u;
+/**
+ * With `mount: true` Plane's Docker runtime binds `<mount base>/<key>`
+ * (`base.join(key)`, then the bind spec `"<path>:/plane-data"`): the key must
+ * be one path segment that names a directory inside the base. Not `.` or
+ * `..`, no `/` (an absolute key replaces the base; `a/../..` climbs out of
+ * it; `doc/.` and `./doc` would be other keys on the same directory), no `\`
+ * (a separator elsewhere) and no `:` (the bind spec's own separator). At most
+ * 255 bytes: a file name's limit (NAME_MAX) on Linux.
+ */
+const MAX_SEGMENT_LEN = 255;
+const NOT_IN_SEGMENT = /[/\\:]/;
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** How much of an unexpected answer an error message quotes. */
 const QUOTE_CHARS = 200;
@@ -118,8 +139,36 @@ function optionalString(value, where) {
 }
 
 /**
+ * Refuses text that Plane cannot be sent as it is: a lone surrogate (JSON
+ * would carry it escaped and Plane's serde refuses it) or a control character.
+ */
+function plainText(value, where) {
+  if (!value.isWellFormed()) throw invalid(`${where} is not well-formed Unicode (a lone surrogate)`);
+  if (CONTROL.test(value)) throw invalid(`${where} must not contain control characters`);
+}
+
+function utf8Length(value) {
+  return Buffer.byteLength(value, 'utf8');
+}
+
+/** The seed's `key`, with the in-browser registry's rule; with `mount: true`, one safe path segment. */
+function checkKey(key, mountsKey) {
+  if (typeof key !== 'string' || key === '') throw invalid('request.key must be a non-empty string');
+  plainText(key, 'request.key');
+  const length = utf8Length(key);
+  if (length > MAX_KEY_LEN) throw invalid(`request.key is at most ${MAX_KEY_LEN} bytes (UTF-8), this one is ${length}`);
+  if (!mountsKey) return;
+  if (key === '.' || key === '..' || NOT_IN_SEGMENT.test(key) || length > MAX_SEGMENT_LEN) {
+    throw invalid(
+      `request.key ${show(key)} cannot name a directory with executable.mount true: it must be one path segment (not "." or "..", no "/", "\\" or ":", at most ${MAX_SEGMENT_LEN} bytes)`,
+    );
+  }
+}
+
+/**
  * The seed's `mount` as Plane's `Mount` (`bool | PathBuf`, untagged): `true`
- * mounts `<drone mount base>/<key>`, a string the path `<mount base>/<string>`
+ * mounts `<drone mount base>/<key>` (so the key must then be one path
+ * segment: see checkKey), a string the path `<mount base>/<string>`
  * — shared by every backend that names it, whatever its key. Plane's drone
  * refuses, at spawn time (the backend then fails), a path that is absolute or
  * has `.` or `..` parts, and `''` would mount the whole base: those are refused
@@ -130,9 +179,10 @@ function mount(value) {
   if (typeof value === 'boolean') return value;
   if (typeof value !== 'string') throw invalid('request.spawn.executable.mount must be a boolean or a string');
   const parts = value.split('/');
-  if (value === '' || value.startsWith('/') || value.includes('\0') || parts.some((p) => p === '.' || p === '..')) {
+  // ':' would end the path in Plane's bind spec "<path>:/plane-data".
+  if (value === '' || value.startsWith('/') || CONTROL.test(value) || value.includes(':') || parts.some((p) => p === '.' || p === '..')) {
     throw invalid(
-      `request.spawn.executable.mount "${value}" cannot be a Plane mount: it must be a relative path under the drone's mount base, without "." or ".." parts`,
+      `request.spawn.executable.mount ${show(value)} cannot be a Plane mount: it must be a relative path under the drone's mount base, without "." or ".." parts, ":" or control characters`,
     );
   }
   return value;
@@ -184,18 +234,21 @@ function planeConnectRequest(request, options) {
   if (!isPlainObject(request)) throw invalid("the request must be a plain object (the seed's ConnectRequest)");
   onlyFields(request, ['key', 'spawn', 'user', 'auth'], 'request');
   const { key, spawn, user, auth } = request;
-  if (key != null && (typeof key !== 'string' || key === '')) throw invalid('request.key must be a non-empty string');
   if (spawn != null && typeof spawn !== 'boolean' && !isPlainObject(spawn)) {
     throw invalid('request.spawn must be true, false or a plain object');
   }
   if (auth != null && !isPlainObject(auth)) throw invalid('request.auth must be a plain object');
   const spec = spawn === true ? {} : spawn || null;
   const tag = optionalString(spec?.tag, 'request.spawn.tag') ?? '';
+  const spawn_config = spec === null ? null : spawnConfig(spec, options);
+  const mountsKey = spawn_config?.executable.mount === true;
+  // Without a key, Plane makes a random one (a Plane name), so `mount: true` is then a new directory.
+  if (key != null) checkKey(key, mountsKey);
   const body = {
     // Without a key Plane makes a random one (whose tag is ''): a tag then guards nothing.
     key: key == null ? null : { name: key, namespace: '', tag },
     // No spawn config: Plane only connects to a live backend of the key (else key-unheld-no-spawn).
-    spawn_config: spec === null ? null : spawnConfig(spec, options),
+    spawn_config,
     user: optionalString(user, 'request.user') ?? null,
     auth: auth ?? {},
   };

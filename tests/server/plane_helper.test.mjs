@@ -4,6 +4,7 @@
 //
 //   node --test tests/server/
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { Plane, PlaneError } from '../../src/server/index.js';
@@ -321,6 +322,61 @@ describe('connect', () => {
     };
     await rejectsWith(new Plane({ controller: 'http://h', image: 'i', fetch: odd }).connect({}), 'unreachable');
   });
+});
+
+/** The in-browser registry's key bound, read from its source so that the two cannot drift apart. */
+const REGISTRY_MAX_KEY_LEN = Number(
+  /pub const MAX_KEY_LEN: usize = (\d+);/.exec(readFileSync(new URL('../../src/fleet/registry.rs', import.meta.url), 'utf8'))[1],
+);
+
+/** Each request is refused with 'invalid-argument' and none reaches the controller. */
+async function allRefused(requests) {
+  const fake = await fakePlane();
+  const plane = fake.plane();
+  for (const request of requests) {
+    await rejectsWith(plane.connect(request), 'invalid-argument', (error) => assert.equal(error.url, undefined));
+  }
+  assert.equal(fake.requests.length, 0, `sent: ${JSON.stringify(fake.requests.map((r) => r.body))}`);
+}
+
+/** Each request is sent; resolves with the bodies the controller received. */
+async function allSent(requests) {
+  const fake = await fakePlane();
+  const plane = fake.plane();
+  for (const request of requests) await plane.connect(request);
+  assert.equal(fake.requests.length, requests.length);
+  return fake.requests.map((r) => r.body);
+}
+
+describe('what a request may carry', () => {
+  const mountKey = (key) => ({ key, spawn: { executable: { mount: true } } });
+
+  test('with mount true, a key that is not one safe path segment is refused: it would choose a host directory', async () => {
+    const longSegment = 'k'.repeat(256); // a valid key, but longer than a file name may be
+    await allRefused(['/', '../../etc', 'a/../../x', 'doc/.', './doc', 'doc/', '.', '..', 'a\\b', 'a:/etc', longSegment].map(mountKey));
+    // Without mount the same keys name nothing on disk, and are sent as they are.
+    const bodies = await allSent(['doc/', 'a:b', longSegment].map((key) => ({ key, spawn: true })));
+    assert.deepEqual(bodies.map((body) => body.key.name), ['doc/', 'a:b', longSegment]);
+    // One segment is fine, whatever its letters.
+    const mounted = await allSent(['doc-42', '.notes', 'é'.repeat(127), 'k'.repeat(255)].map(mountKey));
+    assert.ok(mounted.every((body) => body.spawn_config.executable.mount === true));
+  });
+
+  test("every key follows the in-browser registry's rule: at most MAX_KEY_LEN bytes, no control character", async () => {
+    assert.equal(REGISTRY_MAX_KEY_LEN, 256);
+    const tooLong = ['k'.repeat(REGISTRY_MAX_KEY_LEN + 1), 'é'.repeat(REGISTRY_MAX_KEY_LEN / 2 + 1)]; // bytes, not UTF-16 units
+    const controls = ['a\nb', 'a\0b', 'a\x7fb', 'a\u0085b', '\t'];
+    const requests = [...tooLong, ...controls, '\ud800'].flatMap((key) => [{ key }, { key, spawn: true }]);
+    await allRefused(requests);
+    const longest = ['k'.repeat(REGISTRY_MAX_KEY_LEN), 'é'.repeat(REGISTRY_MAX_KEY_LEN / 2), 'doc 42 ✓'];
+    const bodies = await allSent(longest.map((key) => ({ key })));
+    assert.deepEqual(bodies.map((body) => body.key.name), longest);
+  });
+
+  test('mount paths with ":" (the bind spec separator) or a control character are refused', async () => {
+    await allRefused(['a:b', 'shared:/etc', 'a\nb', 'a\x1bb'].map((mount) => ({ key: 'k', spawn: { executable: { mount } } })));
+  });
+
 });
 
 describe("errors keep the controller's address out of their message", () => {
