@@ -101,7 +101,10 @@ export declare class Plane {
    * control character (the in-browser registry's rule); with `executable.mount: true` (which
    * mounts the drone's `<mount base>/<key>`), a key that is not one path segment (`.`, `..`, a
    * `/`, `\` or `:`, over 255 bytes); a `mount` path that is absolute, has `.` or `..` parts, a
-   * `:` or a control character; a key with a lone surrogate.
+   * `:` or a control character; an `env` name other than `[A-Za-z_][A-Za-z0-9_]*`, one that
+   * changes which code the process loads (`LD_*`, `DYLD_*`, `PATH`, `NODE_OPTIONS`,
+   * `PYTHONPATH`… in any case) or a value with NUL; a `user` over 256 bytes or with a control
+   * character; text with a lone surrogate.
    */
   connect(request: ConnectRequest): Promise<ConnectResponse>
   /** Plane's soft-terminate (default) or hard-terminate of `backendId`; resolves once Plane queued it. */

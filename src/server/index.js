@@ -69,6 +69,48 @@ const CONTROL = /\p{Cc}/u;
  */
 const MAX_SEGMENT_LEN = 255;
 const NOT_IN_SEGMENT = /[/\\:]/;
+/** The longest `user`, in UTF-8 bytes; Plane's proxy hands it to the backend as a header. */
+const MAX_USER_LEN = 256;
+/** A portable environment variable name: letters, digits and `_`, not starting with a digit. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Variables that change which code a process loads or runs, rather than what
+ * that code does: a request must not choose them (the image is the server's
+ * choice, so is the code it runs). Refused whatever their case: some
+ * programs read names so (Windows does), and no name worth sending differs
+ * from one of these by case only. The dynamic loaders' (every LD_* of glibc
+ * and musl, DYLD_* of macOS), glibc's GCONV_PATH (loads iconv modules) and
+ * GLIBC_TUNABLES, PATH (which program a name runs), the shells' start-up
+ * files (BASH_ENV, ENV), and the usual runtimes' preload and search-path
+ * variables (Node, Python, Perl, Ruby, the JVM, OpenSSL's configuration,
+ * which may load engines). This cannot be complete for every program an image
+ * may run; the list is of what common images read before their own code runs.
+ */
+const LOADER_PREFIXES = ['LD_', 'DYLD_'];
+const LOADER_NAMES = new Set([
+  'GCONV_PATH',
+  'GLIBC_TUNABLES',
+  'PATH',
+  'BASH_ENV',
+  'ENV',
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'PYTHONSTARTUP',
+  'PERL5LIB',
+  'PERLLIB',
+  'PERL5OPT',
+  'RUBYLIB',
+  'RUBYOPT',
+  'JAVA_TOOL_OPTIONS',
+  '_JAVA_OPTIONS',
+  'JDK_JAVA_OPTIONS',
+  'CLASSPATH',
+  'OPENSSL_CONF',
+  'OPENSSL_ENGINES',
+  'OPENSSL_MODULES',
+]);
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** How much of an unexpected answer an error message quotes. */
@@ -165,6 +207,16 @@ function checkKey(key, mountsKey) {
   }
 }
 
+/** The seed's `user`, which Plane's proxy hands to the backend as a header. */
+function user(value) {
+  const text = optionalString(value, 'request.user');
+  if (text === undefined) return null;
+  plainText(text, 'request.user');
+  const length = utf8Length(text);
+  if (length > MAX_USER_LEN) throw invalid(`request.user is at most ${MAX_USER_LEN} bytes (UTF-8), this one is ${length}`);
+  return text;
+}
+
 /**
  * The seed's `mount` as Plane's `Mount` (`bool | PathBuf`, untagged): `true`
  * mounts `<drone mount base>/<key>` (so the key must then be one path
@@ -193,8 +245,16 @@ function env(value) {
   if (!isPlainObject(value)) throw invalid('request.spawn.executable.env must be a plain object of strings');
   for (const [name, text] of Object.entries(value)) {
     // Plane hands the container `NAME=value` lines.
-    if (name === '' || name.includes('=')) throw invalid(`request.spawn.executable.env has an invalid name "${name}"`);
+    if (!ENV_NAME.test(name)) {
+      throw invalid(`request.spawn.executable.env has an invalid name ${show(name)}: letters, digits and "_", not starting with a digit`);
+    }
+    const upper = name.toUpperCase();
+    if (LOADER_NAMES.has(upper) || LOADER_PREFIXES.some((prefix) => upper.startsWith(prefix))) {
+      throw invalid(`request.spawn.executable.env.${name} is refused: it would change which code the backend's process loads`);
+    }
     if (typeof text !== 'string') throw invalid(`request.spawn.executable.env.${name} must be a string`);
+    // A C string ends at NUL: the process would get another value than the one sent.
+    if (text.includes('\0') || !text.isWellFormed()) throw invalid(`request.spawn.executable.env.${name} must not contain NUL or a lone surrogate`);
   }
   return { ...value };
 }
@@ -233,7 +293,7 @@ function spawnConfig(spawn, { image, cluster, pool }) {
 function planeConnectRequest(request, options) {
   if (!isPlainObject(request)) throw invalid("the request must be a plain object (the seed's ConnectRequest)");
   onlyFields(request, ['key', 'spawn', 'user', 'auth'], 'request');
-  const { key, spawn, user, auth } = request;
+  const { key, spawn, auth } = request;
   if (spawn != null && typeof spawn !== 'boolean' && !isPlainObject(spawn)) {
     throw invalid('request.spawn must be true, false or a plain object');
   }
@@ -249,7 +309,7 @@ function planeConnectRequest(request, options) {
     key: key == null ? null : { name: key, namespace: '', tag },
     // No spawn config: Plane only connects to a live backend of the key (else key-unheld-no-spawn).
     spawn_config,
-    user: optionalString(user, 'request.user') ?? null,
+    user: user(request.user),
     auth: auth ?? {},
   };
   try {

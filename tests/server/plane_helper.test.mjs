@@ -377,6 +377,46 @@ describe('what a request may carry', () => {
     await allRefused(['a:b', 'shared:/etc', 'a\nb', 'a\x1bb'].map((mount) => ({ key: 'k', spawn: { executable: { mount } } })));
   });
 
+  test('user is at most 256 bytes, without control characters', async () => {
+    await allRefused(['a\nb', 'a\r\nx-verified-username: admin', '\0', 'u'.repeat(257), 'é'.repeat(129), '\udc00'].map((user) => ({ key: 'k', user })));
+    const users = ['José', 'u'.repeat(256), 'é'.repeat(128)];
+    const bodies = await allSent(users.map((user) => ({ key: 'k', user })));
+    assert.deepEqual(bodies.map((body) => body.user), users);
+  });
+
+  test('env names are portable and never choose which code the process loads', async () => {
+    const names = [
+      'LD_PRELOAD',
+      'LD_LIBRARY_PATH',
+      'LD_AUDIT',
+      'ld_preload',
+      'DYLD_INSERT_LIBRARIES',
+      'GCONV_PATH',
+      'PATH',
+      'BASH_ENV',
+      'NODE_OPTIONS',
+      'PYTHONPATH',
+      'PERL5OPT',
+      'RUBYOPT',
+      'JAVA_TOOL_OPTIONS',
+      'OPENSSL_CONF',
+      '',
+      '1A',
+      'A-B',
+      'A B',
+      'A.B',
+      'É',
+      'A\nB',
+    ];
+    const values = ['a\0b', '\ud800'];
+    await allRefused([
+      ...names.map((name) => ({ key: 'k', spawn: { executable: { env: { [name]: 'x' } } } })),
+      ...values.map((value) => ({ key: 'k', spawn: { executable: { env: { MODE: value } } } })),
+    ]);
+    const env = { MODE: 'prod', _private: '1', LDAP_URI: 'ldap://x', NODE_ENV: 'production', PATHS: 'a\nb', A1: 'é' };
+    const [body] = await allSent([{ key: 'k', spawn: { executable: { env } } }]);
+    assert.deepEqual(body.spawn_config.executable.env, env);
+  });
 });
 
 describe("errors keep the controller's address out of their message", () => {
