@@ -50,15 +50,21 @@ export type PlaneApiErrorKind =
   | 'InvalidClusterName'
   | 'Other'
 
-/** What every function of this module throws or rejects with. */
+/**
+ * What every function of this module throws or rejects with. Its `message` names the route
+ * (`POST /ctrl/connect`), never the controller's address, so that an app may pass it on to a
+ * browser; the address is in `url`, for the server's logs.
+ */
 export declare class PlaneError extends Error {
-  constructor(code: PlaneErrorCode, message: string, details?: { status?: number; kind?: string; cause?: unknown })
+  constructor(code: PlaneErrorCode, message: string, details?: { status?: number; kind?: string; url?: string; cause?: unknown })
   readonly name: 'PlaneError'
   readonly code: PlaneErrorCode
   /** The HTTP status of Plane's answer, if one came. */
   readonly status: number | undefined
   /** Plane's `ApiErrorKind`, if Plane answered with an ApiError. */
   readonly kind: PlaneApiErrorKind | (string & {}) | undefined
+  /** The controller's URL that was called (never in `message`); undefined for `invalid-argument`, refused before any request. */
+  readonly url: string | undefined
 }
 
 export interface PlaneOptions {
@@ -90,6 +96,15 @@ export declare class Plane {
    * default `''`); `spawn` (true or an object) → a spawn config of the constructor's image; absent
    * or false → only a live backend of the key. Resolves with exactly the seed's fields; `ready_url`
    * is the `status_url` (Plane has no ready URL; a GET there answers the current status).
+   *
+   * Refused with `invalid-argument` before any request: a `key` over 256 UTF-8 bytes or with a
+   * control character (the in-browser registry's rule); with `executable.mount: true` (which
+   * mounts the drone's `<mount base>/<key>`), a key that is not one path segment (`.`, `..`, a
+   * `/`, `\` or `:`, over 255 bytes); a `mount` path that is absolute, has `.` or `..` parts, a
+   * `:` or a control character; an `env` name other than `[A-Za-z_][A-Za-z0-9_]*`, one that
+   * changes which code the process loads (`LD_*`, `DYLD_*`, `PATH`, `NODE_OPTIONS`,
+   * `PYTHONPATH`… in any case) or a value with NUL; a `user` over 256 bytes or with a control
+   * character; text with a lone surrogate.
    */
   connect(request: ConnectRequest): Promise<ConnectResponse>
   /** Plane's soft-terminate (default) or hard-terminate of `backendId`; resolves once Plane queued it. */

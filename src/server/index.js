@@ -49,6 +49,69 @@ const LIMITS = {
   disk_limit_bytes: SAFE_MAX, // i64
 };
 
+/**
+ * The longest key, in UTF-8 bytes, and what a key may not contain: the rule
+ * of the in-browser registry (`MAX_KEY_LEN` and `validate_key` in
+ * src/fleet/registry.rs: at most 256 bytes, no `char::is_control`, which is
+ * Unicode's `Cc`, the C0 and C1 controls), kept equal so that a key is valid
+ * in both places or in neither.
+ */
+const MAX_KEY_LEN = 256;
+const CONTROL = /\p{Cc}/u;
+/**
+ * With `mount: true` Plane's Docker runtime binds `<mount base>/<key>`
+ * (`base.join(key)`, then the bind spec `"<path>:/plane-data"`): the key must
+ * be one path segment that names a directory inside the base. Not `.` or
+ * `..`, no `/` (an absolute key replaces the base; `a/../..` climbs out of
+ * it; `doc/.` and `./doc` would be other keys on the same directory), no `\`
+ * (a separator elsewhere) and no `:` (the bind spec's own separator). At most
+ * 255 bytes: a file name's limit (NAME_MAX) on Linux.
+ */
+const MAX_SEGMENT_LEN = 255;
+const NOT_IN_SEGMENT = /[/\\:]/;
+/** The longest `user`, in UTF-8 bytes; Plane's proxy hands it to the backend as a header. */
+const MAX_USER_LEN = 256;
+/** A portable environment variable name: letters, digits and `_`, not starting with a digit. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Variables that change which code a process loads or runs, rather than what
+ * that code does: a request must not choose them (the image is the server's
+ * choice, so is the code it runs). Refused whatever their case: some
+ * programs read names so (Windows does), and no name worth sending differs
+ * from one of these by case only. The dynamic loaders' (every LD_* of glibc
+ * and musl, DYLD_* of macOS), glibc's GCONV_PATH (loads iconv modules) and
+ * GLIBC_TUNABLES, PATH (which program a name runs), the shells' start-up
+ * files (BASH_ENV, ENV), and the usual runtimes' preload and search-path
+ * variables (Node, Python, Perl, Ruby, the JVM, OpenSSL's configuration,
+ * which may load engines). This cannot be complete for every program an image
+ * may run; the list is of what common images read before their own code runs.
+ */
+const LOADER_PREFIXES = ['LD_', 'DYLD_'];
+const LOADER_NAMES = new Set([
+  'GCONV_PATH',
+  'GLIBC_TUNABLES',
+  'PATH',
+  'BASH_ENV',
+  'ENV',
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'PYTHONSTARTUP',
+  'PERL5LIB',
+  'PERLLIB',
+  'PERL5OPT',
+  'RUBYLIB',
+  'RUBYOPT',
+  'JAVA_TOOL_OPTIONS',
+  '_JAVA_OPTIONS',
+  'JDK_JAVA_OPTIONS',
+  'CLASSPATH',
+  'OPENSSL_CONF',
+  'OPENSSL_ENGINES',
+  'OPENSSL_MODULES',
+]);
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** How much of an unexpected answer an error message quotes. */
 const QUOTE_CHARS = 200;
@@ -59,20 +122,23 @@ const QUOTE_CHARS = 200;
  * `code` is stable (see index.d.ts for the list); `status` is the HTTP status
  * of Plane's answer, if one came; `kind` is Plane's `ApiErrorKind`, if Plane
  * answered with an `ApiError` (an unknown kind keeps its text, with code
- * `failed`).
+ * `failed`); `url` is the URL of the request, if one was made. The message
+ * names the route (`POST /ctrl/connect`), never the controller's address:
+ * apps forward messages to browsers, which must not learn it.
  */
 export class PlaneError extends Error {
   /**
    * @param {string} code
    * @param {string} message
-   * @param {{ status?: number, kind?: string, cause?: unknown }} [details]
+   * @param {{ status?: number, kind?: string, url?: string, cause?: unknown }} [details]
    */
-  constructor(code, message, { status, kind, cause } = {}) {
+  constructor(code, message, { status, kind, url, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'PlaneError';
     this.code = code;
     this.status = status;
     this.kind = kind;
+    this.url = url;
   }
 }
 
@@ -115,8 +181,46 @@ function optionalString(value, where) {
 }
 
 /**
+ * Refuses text that Plane cannot be sent as it is: a lone surrogate (JSON
+ * would carry it escaped and Plane's serde refuses it) or a control character.
+ */
+function plainText(value, where) {
+  if (!value.isWellFormed()) throw invalid(`${where} is not well-formed Unicode (a lone surrogate)`);
+  if (CONTROL.test(value)) throw invalid(`${where} must not contain control characters`);
+}
+
+function utf8Length(value) {
+  return Buffer.byteLength(value, 'utf8');
+}
+
+/** The seed's `key`, with the in-browser registry's rule; with `mount: true`, one safe path segment. */
+function checkKey(key, mountsKey) {
+  if (typeof key !== 'string' || key === '') throw invalid('request.key must be a non-empty string');
+  plainText(key, 'request.key');
+  const length = utf8Length(key);
+  if (length > MAX_KEY_LEN) throw invalid(`request.key is at most ${MAX_KEY_LEN} bytes (UTF-8), this one is ${length}`);
+  if (!mountsKey) return;
+  if (key === '.' || key === '..' || NOT_IN_SEGMENT.test(key) || length > MAX_SEGMENT_LEN) {
+    throw invalid(
+      `request.key ${show(key)} cannot name a directory with executable.mount true: it must be one path segment (not "." or "..", no "/", "\\" or ":", at most ${MAX_SEGMENT_LEN} bytes)`,
+    );
+  }
+}
+
+/** The seed's `user`, which Plane's proxy hands to the backend as a header. */
+function user(value) {
+  const text = optionalString(value, 'request.user');
+  if (text === undefined) return null;
+  plainText(text, 'request.user');
+  const length = utf8Length(text);
+  if (length > MAX_USER_LEN) throw invalid(`request.user is at most ${MAX_USER_LEN} bytes (UTF-8), this one is ${length}`);
+  return text;
+}
+
+/**
  * The seed's `mount` as Plane's `Mount` (`bool | PathBuf`, untagged): `true`
- * mounts `<drone mount base>/<key>`, a string the path `<mount base>/<string>`
+ * mounts `<drone mount base>/<key>` (so the key must then be one path
+ * segment: see checkKey), a string the path `<mount base>/<string>`
  * — shared by every backend that names it, whatever its key. Plane's drone
  * refuses, at spawn time (the backend then fails), a path that is absolute or
  * has `.` or `..` parts, and `''` would mount the whole base: those are refused
@@ -127,9 +231,10 @@ function mount(value) {
   if (typeof value === 'boolean') return value;
   if (typeof value !== 'string') throw invalid('request.spawn.executable.mount must be a boolean or a string');
   const parts = value.split('/');
-  if (value === '' || value.startsWith('/') || value.includes('\0') || parts.some((p) => p === '.' || p === '..')) {
+  // ':' would end the path in Plane's bind spec "<path>:/plane-data".
+  if (value === '' || value.startsWith('/') || CONTROL.test(value) || value.includes(':') || parts.some((p) => p === '.' || p === '..')) {
     throw invalid(
-      `request.spawn.executable.mount "${value}" cannot be a Plane mount: it must be a relative path under the drone's mount base, without "." or ".." parts`,
+      `request.spawn.executable.mount ${show(value)} cannot be a Plane mount: it must be a relative path under the drone's mount base, without "." or ".." parts, ":" or control characters`,
     );
   }
   return value;
@@ -140,8 +245,16 @@ function env(value) {
   if (!isPlainObject(value)) throw invalid('request.spawn.executable.env must be a plain object of strings');
   for (const [name, text] of Object.entries(value)) {
     // Plane hands the container `NAME=value` lines.
-    if (name === '' || name.includes('=')) throw invalid(`request.spawn.executable.env has an invalid name "${name}"`);
+    if (!ENV_NAME.test(name)) {
+      throw invalid(`request.spawn.executable.env has an invalid name ${show(name)}: letters, digits and "_", not starting with a digit`);
+    }
+    const upper = name.toUpperCase();
+    if (LOADER_NAMES.has(upper) || LOADER_PREFIXES.some((prefix) => upper.startsWith(prefix))) {
+      throw invalid(`request.spawn.executable.env.${name} is refused: it would change which code the backend's process loads`);
+    }
     if (typeof text !== 'string') throw invalid(`request.spawn.executable.env.${name} must be a string`);
+    // A C string ends at NUL: the process would get another value than the one sent.
+    if (text.includes('\0') || !text.isWellFormed()) throw invalid(`request.spawn.executable.env.${name} must not contain NUL or a lone surrogate`);
   }
   return { ...value };
 }
@@ -180,20 +293,23 @@ function spawnConfig(spawn, { image, cluster, pool }) {
 function planeConnectRequest(request, options) {
   if (!isPlainObject(request)) throw invalid("the request must be a plain object (the seed's ConnectRequest)");
   onlyFields(request, ['key', 'spawn', 'user', 'auth'], 'request');
-  const { key, spawn, user, auth } = request;
-  if (key != null && (typeof key !== 'string' || key === '')) throw invalid('request.key must be a non-empty string');
+  const { key, spawn, auth } = request;
   if (spawn != null && typeof spawn !== 'boolean' && !isPlainObject(spawn)) {
     throw invalid('request.spawn must be true, false or a plain object');
   }
   if (auth != null && !isPlainObject(auth)) throw invalid('request.auth must be a plain object');
   const spec = spawn === true ? {} : spawn || null;
   const tag = optionalString(spec?.tag, 'request.spawn.tag') ?? '';
+  const spawn_config = spec === null ? null : spawnConfig(spec, options);
+  const mountsKey = spawn_config?.executable.mount === true;
+  // Without a key, Plane makes a random one (a Plane name), so `mount: true` is then a new directory.
+  if (key != null) checkKey(key, mountsKey);
   const body = {
     // Without a key Plane makes a random one (whose tag is ''): a tag then guards nothing.
     key: key == null ? null : { name: key, namespace: '', tag },
     // No spawn config: Plane only connects to a live backend of the key (else key-unheld-no-spawn).
-    spawn_config: spec === null ? null : spawnConfig(spec, options),
-    user: optionalString(user, 'request.user') ?? null,
+    spawn_config,
+    user: user(request.user),
     auth: auth ?? {},
   };
   try {
@@ -205,8 +321,8 @@ function planeConnectRequest(request, options) {
 }
 
 /** Plane's ConnectResponse (already parsed) as the seed's; throws malformed naming the first bad field. */
-function seedConnectResponse(body, status) {
-  const bad = (what) => new PlaneError('malformed', `Plane's connect answer is not a ConnectResponse: ${what}`, { status });
+function seedConnectResponse(body, status, url) {
+  const bad = (what) => new PlaneError('malformed', `Plane's connect answer is not a ConnectResponse: ${what}`, { status, url });
   if (!isPlainObject(body)) throw bad('not a JSON object');
   const text = (name) => {
     if (typeof body[name] !== 'string' || body[name] === '') throw bad(`${name} is not a non-empty string`);
@@ -312,8 +428,8 @@ export class Plane {
    */
   async connect(request) {
     const body = planeConnectRequest(request, { image: this.#image, cluster: this.#cluster, pool: this.#pool });
-    const { status, json } = await this.#post('/ctrl/connect', body);
-    return seedConnectResponse(json, status);
+    const { status, json, url } = await this.#post('/ctrl/connect', body);
+    return seedConnectResponse(json, status, url);
   }
 
   /**
@@ -334,22 +450,24 @@ export class Plane {
     if (options.hard != null && typeof options.hard !== 'boolean') throw invalid('options.hard must be a boolean');
     const action = options.hard ? 'hard-terminate' : 'soft-terminate';
     // The handler takes no body and answers Json(()): `null`.
-    const { status, json } = await this.#post(`/ctrl/b/${encodeURIComponent(backendId)}/${action}`);
-    if (json !== null) throw new PlaneError('malformed', `Plane's ${action} answer is not null`, { status });
+    const { status, json, url } = await this.#post(`/ctrl/b/${encodeURIComponent(backendId)}/${action}`);
+    if (json !== null) throw new PlaneError('malformed', `Plane's ${action} answer is not null`, { status, url });
   }
 
   /**
    * POSTs to the controller and parses the answer as JSON; a non-2xx answer
    * becomes its PlaneError here. `json` is undefined for a body that is not JSON.
+   * Messages name `route` only; the controller's address is in each error's `url`.
    */
   async #post(path, body) {
     const url = `${this.#base}${path}`;
+    const route = `POST ${path}`;
     const abort = new AbortController();
     let timer;
     // Raced as well as aborted, so that a fetch that ignores its signal is still bounded.
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => {
-        const error = new PlaneError('timeout', `Plane did not answer POST ${url} within ${this.#timeoutMs} ms`);
+        const error = new PlaneError('timeout', `Plane did not answer ${route} within ${this.#timeoutMs} ms`, { url });
         abort.abort(error);
         reject(error);
       }, this.#timeoutMs);
@@ -361,17 +479,19 @@ export class Plane {
       if (body !== undefined) Object.assign(init, { body, headers: { ...init.headers, 'content-type': 'application/json' } });
       response = await Promise.race([this.#fetch(url, init), timeout]);
       if (typeof response?.status !== 'number' || typeof response.text !== 'function') {
-        throw new PlaneError('malformed', `fetch(${url}) did not resolve to a Response`);
+        throw new PlaneError('malformed', `fetch for ${route} did not resolve to a Response`, { url });
       }
       text = await Promise.race([response.text(), timeout]);
-      if (typeof text !== 'string') throw new PlaneError('malformed', `the Response of fetch(${url}) has no text body`);
+      if (typeof text !== 'string') throw new PlaneError('malformed', `the Response for ${route} has no text body`, { status: response.status, url });
     } catch (error) {
       if (error instanceof PlaneError) throw error;
       if (abort.signal.aborted) throw abort.signal.reason;
-      // undici's TypeError('fetch failed') has the reason (ECONNREFUSED, …) in its cause.
-      const said = [error?.cause?.code, error?.cause?.message, error?.message].find((text) => typeof text === 'string');
-      const cause = said ?? show(error);
-      throw new PlaneError('unreachable', `could not reach Plane at POST ${url}: ${cause}`, { status: response?.status, cause: error });
+      // undici's TypeError('fetch failed') has the reason's code (ECONNREFUSED, …) in its cause. Only
+      // such a code is quoted: a reason's text may name the controller's host ("getaddrinfo ENOTFOUND
+      // plane-controller"); the whole error stays in `cause`.
+      const code = [error?.cause?.code, error?.code].find((text) => typeof text === 'string' && /^[A-Z][A-Z0-9_]*$/.test(text));
+      const said = code === undefined ? '' : `: ${code}`;
+      throw new PlaneError('unreachable', `could not reach Plane for ${route}${said}`, { status: response?.status, url, cause: error });
     } finally {
       clearTimeout(timer);
     }
@@ -382,21 +502,21 @@ export class Plane {
     } catch {
       json = undefined;
     }
-    if (status < 200 || status > 299) throw apiError(status, json, text, url);
-    if (json === undefined) throw new PlaneError('malformed', `Plane answered ${status} with a body that is not JSON: ${quote(text)}`, { status });
-    return { status, json };
+    if (status < 200 || status > 299) throw apiError(status, json, text, route, url);
+    if (json === undefined) throw new PlaneError('malformed', `Plane answered ${status} with a body that is not JSON: ${quote(text)}`, { status, url });
+    return { status, json, url };
   }
 }
 
 /** A non-2xx answer as a PlaneError: Plane's ApiError `{ id, kind, message }`, or anything else as `failed`. */
-function apiError(status, json, text, url) {
+function apiError(status, json, text, route, url) {
   if (isPlainObject(json) && typeof json.kind === 'string') {
     const { kind } = json;
     const code = Object.hasOwn(KIND_CODES, kind) ? KIND_CODES[kind] : 'failed';
     const message = typeof json.message === 'string' ? json.message : '(no message)';
     const id = typeof json.id === 'string' ? `, error id ${json.id}` : '';
-    return new PlaneError(code, `Plane refused POST ${url}: ${message} (${kind}, HTTP ${status}${id})`, { status, kind });
+    return new PlaneError(code, `Plane refused ${route}: ${message} (${kind}, HTTP ${status}${id})`, { status, kind, url });
   }
   // Not an ApiError: e.g. Plane's JSON extractor refusing the body (text), or a proxy's page.
-  return new PlaneError('failed', `Plane answered POST ${url} with HTTP ${status}: ${quote(text)}`, { status });
+  return new PlaneError('failed', `Plane answered ${route} with HTTP ${status}: ${quote(text)}`, { status, url });
 }

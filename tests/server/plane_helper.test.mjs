@@ -4,6 +4,7 @@
 //
 //   node --test tests/server/
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { Plane, PlaneError } from '../../src/server/index.js';
@@ -320,6 +321,159 @@ describe('connect', () => {
       throw Object.create(null);
     };
     await rejectsWith(new Plane({ controller: 'http://h', image: 'i', fetch: odd }).connect({}), 'unreachable');
+  });
+});
+
+/** The in-browser registry's key bound, read from its source so that the two cannot drift apart. */
+const REGISTRY_MAX_KEY_LEN = Number(
+  /pub const MAX_KEY_LEN: usize = (\d+);/.exec(readFileSync(new URL('../../src/fleet/registry.rs', import.meta.url), 'utf8'))[1],
+);
+
+/** Each request is refused with 'invalid-argument' and none reaches the controller. */
+async function allRefused(requests) {
+  const fake = await fakePlane();
+  const plane = fake.plane();
+  for (const request of requests) {
+    await rejectsWith(plane.connect(request), 'invalid-argument', (error) => assert.equal(error.url, undefined));
+  }
+  assert.equal(fake.requests.length, 0, `sent: ${JSON.stringify(fake.requests.map((r) => r.body))}`);
+}
+
+/** Each request is sent; resolves with the bodies the controller received. */
+async function allSent(requests) {
+  const fake = await fakePlane();
+  const plane = fake.plane();
+  for (const request of requests) await plane.connect(request);
+  assert.equal(fake.requests.length, requests.length);
+  return fake.requests.map((r) => r.body);
+}
+
+describe('what a request may carry', () => {
+  const mountKey = (key) => ({ key, spawn: { executable: { mount: true } } });
+
+  test('with mount true, a key that is not one safe path segment is refused: it would choose a host directory', async () => {
+    const longSegment = 'k'.repeat(256); // a valid key, but longer than a file name may be
+    await allRefused(['/', '../../etc', 'a/../../x', 'doc/.', './doc', 'doc/', '.', '..', 'a\\b', 'a:/etc', longSegment].map(mountKey));
+    // Without mount the same keys name nothing on disk, and are sent as they are.
+    const bodies = await allSent(['doc/', 'a:b', longSegment].map((key) => ({ key, spawn: true })));
+    assert.deepEqual(bodies.map((body) => body.key.name), ['doc/', 'a:b', longSegment]);
+    // One segment is fine, whatever its letters.
+    const mounted = await allSent(['doc-42', '.notes', 'é'.repeat(127), 'k'.repeat(255)].map(mountKey));
+    assert.ok(mounted.every((body) => body.spawn_config.executable.mount === true));
+  });
+
+  test("every key follows the in-browser registry's rule: at most MAX_KEY_LEN bytes, no control character", async () => {
+    assert.equal(REGISTRY_MAX_KEY_LEN, 256);
+    const tooLong = ['k'.repeat(REGISTRY_MAX_KEY_LEN + 1), 'é'.repeat(REGISTRY_MAX_KEY_LEN / 2 + 1)]; // bytes, not UTF-16 units
+    const controls = ['a\nb', 'a\0b', 'a\x7fb', 'a\u0085b', '\t'];
+    const requests = [...tooLong, ...controls, '\ud800'].flatMap((key) => [{ key }, { key, spawn: true }]);
+    await allRefused(requests);
+    const longest = ['k'.repeat(REGISTRY_MAX_KEY_LEN), 'é'.repeat(REGISTRY_MAX_KEY_LEN / 2), 'doc 42 ✓'];
+    const bodies = await allSent(longest.map((key) => ({ key })));
+    assert.deepEqual(bodies.map((body) => body.key.name), longest);
+  });
+
+  test('mount paths with ":" (the bind spec separator) or a control character are refused', async () => {
+    await allRefused(['a:b', 'shared:/etc', 'a\nb', 'a\x1bb'].map((mount) => ({ key: 'k', spawn: { executable: { mount } } })));
+  });
+
+  test('user is at most 256 bytes, without control characters', async () => {
+    await allRefused(['a\nb', 'a\r\nx-verified-username: admin', '\0', 'u'.repeat(257), 'é'.repeat(129), '\udc00'].map((user) => ({ key: 'k', user })));
+    const users = ['José', 'u'.repeat(256), 'é'.repeat(128)];
+    const bodies = await allSent(users.map((user) => ({ key: 'k', user })));
+    assert.deepEqual(bodies.map((body) => body.user), users);
+  });
+
+  test('env names are portable and never choose which code the process loads', async () => {
+    const names = [
+      'LD_PRELOAD',
+      'LD_LIBRARY_PATH',
+      'LD_AUDIT',
+      'ld_preload',
+      'DYLD_INSERT_LIBRARIES',
+      'GCONV_PATH',
+      'PATH',
+      'BASH_ENV',
+      'NODE_OPTIONS',
+      'PYTHONPATH',
+      'PERL5OPT',
+      'RUBYOPT',
+      'JAVA_TOOL_OPTIONS',
+      'OPENSSL_CONF',
+      '',
+      '1A',
+      'A-B',
+      'A B',
+      'A.B',
+      'É',
+      'A\nB',
+    ];
+    const values = ['a\0b', '\ud800'];
+    await allRefused([
+      ...names.map((name) => ({ key: 'k', spawn: { executable: { env: { [name]: 'x' } } } })),
+      ...values.map((value) => ({ key: 'k', spawn: { executable: { env: { MODE: value } } } })),
+    ]);
+    const env = { MODE: 'prod', _private: '1', LDAP_URI: 'ldap://x', NODE_ENV: 'production', PATHS: 'a\nb', A1: 'é' };
+    const [body] = await allSent([{ key: 'k', spawn: { executable: { env } } }]);
+    assert.deepEqual(body.spawn_config.executable.env, env);
+  });
+});
+
+describe("errors keep the controller's address out of their message", () => {
+  /** Asserts that `error.url` is `url` and that its message names no part of the controller's address (but the route, if given). */
+  function addressKept(url, route) {
+    return (error) => {
+      assert.equal(error.url, url);
+      const { host, hostname, port, pathname } = new URL(url);
+      for (const part of [host, hostname, port, pathname.replace(/\/ctrl\/.*$/, '')].filter((p) => p !== '' && p !== '/')) {
+        assert.ok(!error.message.includes(part), `${JSON.stringify(error.message)} names ${part}`);
+      }
+      if (route !== undefined) assert.ok(error.message.includes(route), error.message);
+    };
+  }
+
+  test('a refusal, a failure, a malformed answer and a timeout', async () => {
+    const cases = [
+      [(request, res) => send(res, 409, apiError('KeyHeld')), 'key-held'],
+      [(request, res) => send(res, 502, 'Bad Gateway', 'text/plain'), 'failed'],
+      [(request, res) => send(res, 200, '<html></html>', 'text/html'), 'malformed'],
+      [() => {}, 'timeout'],
+    ];
+    for (const [answer, code] of cases) {
+      const fake = await fakePlane(answer);
+      const plane = new Plane({ controller: `${fake.url}/plane-private/`, image: 'i', timeoutMs: 150 });
+      const url = `${fake.url}/plane-private/ctrl/connect`;
+      // A malformed answer's message says what was wrong with it, not where it came from.
+      const route = code === 'malformed' ? undefined : 'POST /ctrl/connect';
+      await rejectsWith(plane.connect({ key: 'k' }), code, addressKept(url, route));
+    }
+    const fake = await fakePlane((request, res) => send(res, 200, { ok: true }));
+    const url = `${fake.url}/plane-private/ctrl/b/b1/hard-terminate`;
+    await rejectsWith(new Plane({ controller: `${fake.url}/plane-private`, image: 'i' }).terminate('b1', { hard: true }), 'malformed', addressKept(url));
+  });
+
+  test('an unreachable controller: the reason\'s code, never its host', async () => {
+    const server = createServer();
+    await new Promise((listening) => server.listen(0, '127.0.0.1', listening));
+    const { port } = server.address();
+    await new Promise((closed) => server.close(closed));
+    const refused = new Plane({ controller: `http://127.0.0.1:${port}`, image: 'i' });
+    await rejectsWith(refused.connect({ key: 'k' }), 'unreachable', (error) => {
+      addressKept(`http://127.0.0.1:${port}/ctrl/connect`, 'POST /ctrl/connect')(error);
+      assert.match(error.message, /ECONNREFUSED/);
+    });
+    const fetch = async () => {
+      const cause = Object.assign(new Error('getaddrinfo ENOTFOUND plane-controller.internal'), { code: 'ENOTFOUND' });
+      throw new TypeError('fetch failed', { cause });
+    };
+    const unknown = new Plane({ controller: 'http://plane-controller.internal:8080', image: 'i', fetch });
+    await rejectsWith(unknown.terminate('b1'), 'unreachable', (error) => {
+      addressKept('http://plane-controller.internal:8080/ctrl/b/b1/soft-terminate', 'POST /ctrl/b/b1/soft-terminate')(error);
+      assert.match(error.message, /ENOTFOUND/);
+      assert.match(error.cause.cause.message, /plane-controller\.internal/, 'the whole reason stays in cause');
+    });
+    const odd = new Plane({ controller: 'http://plane-controller.internal', image: 'i', fetch: async () => 42 });
+    await rejectsWith(odd.connect({}), 'malformed', addressKept('http://plane-controller.internal/ctrl/connect', 'POST /ctrl/connect'));
   });
 });
 

@@ -32,9 +32,13 @@ export function explain(error: unknown): string {
   const code: PlaneErrorCode = error.code;
   const status: number | undefined = error.status;
   const kind: string | undefined = error.kind;
+  // The controller's URL, for the server's logs: never in the message.
+  const url: string | undefined = error.url;
+  // @ts-expect-error url may be undefined (an invalid-argument is refused before any request)
+  const sureUrl: string = error.url;
   // @ts-expect-error codes are kebab-case, not Plane's kind names
   const wrong: PlaneErrorCode = 'KeyHeld';
-  void status, kind, wrong;
+  void status, kind, url, sureUrl, wrong;
   switch (code) {
     case 'key-held':
     case 'key-unheld-no-spawn':
