@@ -37,11 +37,21 @@ fn led() -> Coordinator {
     let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), names);
     for n in [1, 2] {
         k.connect(T0, ConnId(n));
-        let hello =
-            TabToCoordinator::Hello { client_id: client(n), build: tabworker::protocol::BUILD.into(), epoch: None };
+        let hello = TabToCoordinator::Hello {
+            client_id: client(n),
+            build: tabworker::protocol::BUILD.into(),
+            epoch: None,
+            proof: format!("proof-{n}"),
+        };
         k.handle(T0, ConnId(n), Ok(hello));
     }
-    let claim = LeaderClaim { leader_id: client(1), liveness_key: "live-1".into(), epoch: None, backend_id: None };
+    let claim = LeaderClaim {
+        leader_id: client(1),
+        liveness_key: "live-1".into(),
+        epoch: None,
+        backend_id: None,
+        hosted: Vec::new(),
+    };
     k.handle(T0, ConnId(1), Ok(TabToCoordinator::NewLeader(claim)));
     sent(&mut k);
     k
@@ -49,13 +59,35 @@ fn led() -> Coordinator {
 
 #[test]
 fn watches_of_backends_not_reported_yet_are_kept_for_1024_backends_and_answered_past_them() {
-    let mut k = led();
+    // A new coordinator: the tabs watch again before the leader claimed its term again here.
+    let names = LockNames::new(AppName::new("app").unwrap());
+    let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), names);
+    for n in [1, 2] {
+        k.connect(T0, ConnId(n));
+        let proof = format!("proof-{n}");
+        let hello = TabToCoordinator::Hello {
+            client_id: client(n),
+            build: tabworker::protocol::BUILD.into(),
+            epoch: None,
+            proof,
+        };
+        k.handle(T0, ConnId(n), Ok(hello));
+    }
+    sent(&mut k);
     for n in 0..=AWAITED {
         k.handle(T0, ConnId(2), Ok(TabToCoordinator::Watch { backend_id: backend(n) }));
     }
     let answered = sent(&mut k);
     assert_eq!(answered.len(), AWAITED + 1, "every watch is answered");
     assert!(answered.iter().all(|(_, m)| matches!(m, CoordinatorToTab::History { states, .. } if states.is_empty())));
+
+    // The leader claims, hosting three of them: every other one awaited is unhosted.
+    let hosted = vec![backend(0), backend(AWAITED - 1), backend(AWAITED)];
+    let claim =
+        LeaderClaim { leader_id: client(1), liveness_key: "live-1".into(), epoch: None, backend_id: None, hosted };
+    k.handle(T0, ConnId(1), Ok(TabToCoordinator::NewLeader(claim)));
+    let unhosted = sent(&mut k).into_iter().filter(|(_, m)| matches!(m, CoordinatorToTab::Unhosted { .. })).count();
+    assert_eq!(unhosted, AWAITED - 2, "the awaited ones the claim did not name");
 
     let epoch = k.leadership().unwrap().epoch;
     let scheduled = BackendState::Scheduled { time: T0 };
@@ -108,8 +140,12 @@ fn a_tab_has_one_connection_whatever_hellos_name_its_client() {
     let mut k = led();
     for conn in 3..20 {
         k.connect(T0, ConnId(conn));
-        let hello =
-            TabToCoordinator::Hello { client_id: client(2), build: tabworker::protocol::BUILD.into(), epoch: None };
+        let hello = TabToCoordinator::Hello {
+            client_id: client(2),
+            build: tabworker::protocol::BUILD.into(),
+            epoch: None,
+            proof: "proof-2".into(),
+        };
         k.handle(T0, ConnId(conn), Ok(hello));
     }
     sent(&mut k);

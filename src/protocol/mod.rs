@@ -131,6 +131,7 @@ mod tests {
             liveness_key,
             epoch: None,
             backend_id: None,
+            hosted: Vec::new(),
         };
         assert!(through(&TabToCoordinator::NewLeader(claim("l".repeat(512)))).is_ok());
         for bad in ["l".repeat(1 << 20), String::new(), "a\nb".into()] {
