@@ -51,8 +51,8 @@ const LIMITS = {
 
 /**
  * The longest key, in UTF-8 bytes, and what a key may not contain: the rule
- * of the in-browser registry (`MAX_KEY_LEN` and `validate_key` in
- * src/fleet/registry.rs: at most 256 bytes, no `char::is_control`, which is
+ * of the in-browser registry (`MAX_KEY_LEN` and `key_fault` in
+ * src/model/connect.rs: at most 256 bytes, no `char::is_control`, which is
  * Unicode's `Cc`, the C0 and C1 controls), kept equal so that a key is valid
  * in both places or in neither.
  */

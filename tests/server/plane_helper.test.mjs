@@ -326,7 +326,7 @@ describe('connect', () => {
 
 /** The in-browser registry's key bound, read from its source so that the two cannot drift apart. */
 const REGISTRY_MAX_KEY_LEN = Number(
-  /pub const MAX_KEY_LEN: usize = (\d+);/.exec(readFileSync(new URL('../../src/fleet/registry.rs', import.meta.url), 'utf8'))[1],
+  /pub const MAX_KEY_LEN: usize = (\d+);/.exec(readFileSync(new URL('../../src/model/connect.rs', import.meta.url), 'utf8'))[1],
 );
 
 /** Each request is refused with 'invalid-argument' and none reaches the controller. */
