@@ -92,11 +92,13 @@ async function main() {
     };
     const load = async () => {
       const { text, version, sessions } = await handle.request('load', null);
-      Object.assign(current, { version, sessions });
-      // What this tab typed and the backend has not acknowledged wins over what was saved.
+      // A tab with an edit not acknowledged keeps the version that edit was made on.
+      Object.assign(current, dirty ? { sessions } : { version, sessions });
+      // What this tab typed and the backend has not acknowledged is sent again, on the version it
+      // was made on: it wins over what was saved unless another tab's edit was acknowledged since.
       if (dirty) {
         show();
-        save(note.value).catch(() => {});
+        save().catch(() => {});
       } else {
         show(text);
       }
@@ -140,28 +142,57 @@ async function main() {
     await load();
   }
 
-  /** Sends the whole text; an edit whose backend was lost before it answered is sent again. */
-  async function save(text) {
-    const current = doc;
+  /**
+   * Sends the whole text, one edit at a time, each on the version this tab last saw: an edit whose
+   * backend was lost before it answered is sent again on that same version, so it never overwrites
+   * an edit another tab made meanwhile (the backend answers with that one instead, which is shown).
+   */
+  let saving = null;
+  function save() {
+    saving ??= (async () => {
+      const current = doc;
+      try {
+        while (dirty && current === doc) {
+          const text = note.value;
+          const base = current.version;
+          const answer = await send(current, { text, base });
+          if (!answer || current !== doc) return;
+          if (answer.conflict) {
+            current.version = answer.conflict.version;
+            dirty = false;
+            note.value = answer.conflict.text;
+            $('doc-status').textContent = `version ${current.version} · another tab's edit was kept over yours (made on version ${base})`;
+            return;
+          }
+          current.version = Math.max(current.version, answer.version);
+          if (note.value === text) dirty = false;
+          $('doc-status').textContent = `version ${current.version} · saved · backend ${current.handle.backendId}`;
+        }
+      } finally {
+        saving = null;
+      }
+    })();
+    return saving;
+  }
+
+  /** One edit, sent again while its backend is lost or ends under it. */
+  async function send(current, edit) {
     for (let attempt = 0; attempt < 20 && current === doc; attempt++) {
       try {
-        const { version } = await current.handle.request('edit', { text }, { timeoutMs: 10_000 });
-        current.version = Math.max(current.version, version);
-        if (note.value === text) dirty = false;
-        $('doc-status').textContent = `version ${current.version} · saved · backend ${current.handle.backendId}`;
-        return;
+        return await current.handle.request('edit', edit, { timeoutMs: 10_000 });
       } catch (error) {
         if (!['backend-lost', 'backend-terminated', 'timeout'].includes(error.code)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
+    return null;
   }
 
   let pending = null;
   note.addEventListener('input', () => {
     dirty = true;
     clearTimeout(pending);
-    pending = setTimeout(() => save(note.value).catch((error) => ($('doc-status').textContent = error.message)), 100);
+    pending = setTimeout(() => save().catch((error) => ($('doc-status').textContent = error.message)), 100);
   });
   $('open').onclick = () => open($('doc-name').value.trim() || 'welcome');
   const start = new URLSearchParams(location.search).get('doc') ?? 'welcome';

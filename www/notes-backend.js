@@ -3,7 +3,11 @@
 // acknowledged or shown to any tab, so a new backend for the key — after the
 // leader tab closed or crashed — starts from the last acknowledged edit.
 //   request 'load'            → { text, version, sessions }
-//   request 'edit' { text }   → { version }, after the write; every tab gets event 'changed' { text, version, by }
+//   request 'edit' { text, base } → { version }, after the write; every tab gets event 'changed' { text, version, by }.
+//                               `base` is the version the edit was made on: if another edit was acknowledged
+//                               since, the edit is not applied and the answer is { conflict: { text, version } }
+//                               (an edit sent again after backend-lost never overwrites a newer one); the
+//                               same text again is the edit already applied, answered with its version
 //   request 'spin'            → never answers: the worker loops (stop it with a hard terminate)
 //   request 'throw'           → an uncaught error in the worker (it ends with exit_error)
 //   event 'presence'          → how many sessions are open, to every tab, when one opens or ends
@@ -35,9 +39,11 @@ export const backend = serveBackend({
   },
   handlers: {
     load: () => ({ ...note, sessions: backend.sessions }),
-    edit: ({ text }, session) => {
-      if (typeof text !== 'string') throw new Error('edit needs { text: string }');
+    edit: ({ text, base }, session) => {
+      if (typeof text !== 'string' || !Number.isInteger(base)) throw new Error('edit needs { text: string, base: number }');
       const done = queue.then(async () => {
+        if (text === note.text) return { version: note.version };
+        if (base !== note.version) return { conflict: { text: note.text, version: note.version } };
         const next = { text, version: note.version + 1 };
         await write(next);
         note = next;

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { root } from '../../scripts/build.mjs';
-import { useBrowser, waitUntil } from './harness.mjs';
+import { KEYED_OPTIONS, openTab, uniqueApp, useBrowser, waitUntil } from './harness.mjs';
 
 const env = useBrowser();
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(root, 'docs') : join(root, 'tests', 'browser', 'artifacts');
@@ -149,6 +149,36 @@ test('screenshot: two tabs of the demo side by side, editing one document', asyn
     });
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'demo-two-tabs.png') });
+  } finally {
+    await context.close();
+  }
+});
+
+test("the notes backend: an edit sent again on the version it was made on never overwrites another tab's newer one", async () => {
+  const context = await env.browser.newContext();
+  try {
+    const app = uniqueApp('notes-versions');
+    const options = { ...KEYED_OPTIONS, backends: { ...KEYED_OPTIONS.backends, notes: '/www/notes-backend.js' } };
+    const tabs = [await openTab(context, env.server.url, app, options), await openTab(context, env.server.url, app, options)];
+    const edit = (page, text, base) =>
+      page.evaluate(async ([text, base]) => {
+        window.doc ??= await window.client.connectBackend(
+          { key: 'doc:versions', spawn: { tag: 'notes', executable: { mount: true } } },
+          { reconnect: true },
+        );
+        return window.doc.request('edit', { text, base }).then((value) => ({ value }), (e) => ({ error: e.code }));
+      }, [text, base]);
+    assert.deepEqual(await edit(tabs[0], 'from the first tab', 0), { value: { version: 1 } });
+    assert.deepEqual(await edit(tabs[1], 'from the second tab', 1), { value: { version: 2 } }, 'made on version 1');
+    // The first tab's edit again, as after backend-lost: made on version 0, it is not applied.
+    const again = await edit(tabs[0], 'from the first tab, typed before', 0);
+    assert.deepEqual(again, { value: { conflict: { text: 'from the second tab', version: 2 } } });
+    const loaded = await tabs[0].evaluate(() => window.doc.request('load'));
+    assert.equal(loaded.text, 'from the second tab', 'the acknowledged edit stands');
+    assert.equal(loaded.version, 2);
+    // The same text again is the edit already applied (its answer was lost): its version, nothing new.
+    assert.deepEqual(await edit(tabs[1], 'from the second tab', 1), { value: { version: 2 } });
+    assert.deepEqual(await edit(tabs[1], 'no base', undefined), { error: 'handler-error' });
   } finally {
     await context.close();
   }
