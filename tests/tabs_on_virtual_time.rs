@@ -85,6 +85,8 @@ fn one_tab_leads_runs_the_seed_handshake_in_order_and_connects_to_its_own_worker
         [
             (t, k, "hello"),
             (k, t, "welcome"),
+            // Granted the leader lock, it says so before it claims.
+            (t, k, "present"),
             (w, t, "listening"),
             (t, w, "init"),
             (w, t, "started"),
@@ -114,12 +116,12 @@ fn one_tab_leads_runs_the_seed_handshake_in_order_and_connects_to_its_own_worker
     let history: Vec<&str> =
         sim.coordinator().history(&default).expect("known").iter().map(|s| s.status().as_str()).collect();
     assert_eq!(history, ["scheduled", "loading", "starting", "waiting", "ready"]);
-    // The seed's order, kind by kind (`hello`, `welcome`, `started` and
-    // `status` are tabworker's own).
+    // The seed's order, kind by kind (`hello`, `welcome`, `present`,
+    // `started` and `status` are tabworker's own).
     let mut kinds: Vec<&str> = trace
         .iter()
         .map(|(_, _, kind)| *kind)
-        .filter(|k| !matches!(*k, "hello" | "welcome" | "started" | "status"))
+        .filter(|k| !matches!(*k, "hello" | "welcome" | "present" | "started" | "status"))
         .collect();
     kinds.dedup();
     assert_eq!(
@@ -610,6 +612,40 @@ fn a_frozen_leader_is_taken_over_once_when_a_tab_needs_it_and_wakes_a_follower_w
     sim.connect_key(old, spawning("before"));
     assert_quiet(&mut sim, "the key again");
     assert_ne!(sim.tab_ctx(old).app.responses.last().map(|r| &r.backend_id), Some(&before));
+}
+
+#[test]
+fn a_tab_that_stops_right_after_its_welcome_holding_the_lock_unclaimed_is_taken_over_once() {
+    let mut sim = Sim::new(Config::default());
+    let hung = sim.open_tab();
+    // Its welcome arrives; it asks for the leader lock, which is granted while its main thread
+    // is stopped (app start-up work right after initialize()): it never acts on the grant.
+    assert!(sim.run_until(SEC, |s| s.tab(hung).is_joined()), "{}", sim.trace_tail(20));
+    sim.freeze_tab(hung, 12 * SEC);
+    let others = [sim.open_tab(), sim.open_tab()];
+    assert!(sim.run_until(SEC, |s| others.iter().all(|&t| s.tab(t).is_joined())), "{}", sim.trace_tail(20));
+    let asked = sim.now_us();
+    assert!(sim.connect_key(others[0], spawning("fresh")).is_some(), "a joined tab connects");
+    let served = sim.run_until(12 * SEC, |s| !s.tab_ctx(others[0]).app.responses.is_empty());
+    assert!(
+        served,
+        "no connect served while the lock's holder is stopped:
+{}",
+        sim.trace_tail(60)
+    );
+    let waited = sim.now_us() - asked;
+    assert!(waited < 3 * SEC, "served after {} ms", waited / MS);
+    assert!(sim.is_frozen(hung), "served while the holder is still stopped");
+    let leadership = sim.coordinator().leadership().cloned().expect("a leader");
+    assert_eq!(leadership.epoch.get(), 1, "the first claim");
+    assert!(others.iter().any(|&t| sim::keyed::tab_of(&leadership.leader_id) == Some(t)));
+    assert_eq!(sim.coordinator().recent_takeovers(sim.now()), 1);
+
+    // Once it wakes it follows, queued again for the lock, and is served.
+    assert_settled(&mut sim, "after the stopped tab wakes");
+    assert_eq!(sim.tab(hung).role(), Role::Follower);
+    assert_eq!(sim.coordinator().leadership().map(|l| l.epoch), Some(leadership.epoch), "no takeover back");
+    assert_eq!(sim.coordinator().recent_takeovers(sim.now()), 1, "exactly one takeover");
 }
 
 #[test]

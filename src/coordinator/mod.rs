@@ -60,7 +60,7 @@ use board::Board;
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
 use standby::Standby;
-use watchdog::{Bark, Watchdog};
+use watchdog::{Bark, Roll, Watchdog};
 pub use watchdog::{MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS, TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS};
 
 /// What the coordinator asks the browser layer to do.
@@ -123,6 +123,8 @@ pub struct Coordinator {
     /// Watches the leader's main thread, and orders a takeover of one that
     /// stopped running.
     watchdog: Watchdog,
+    /// Which tabs answered the roll calls lately (while no leader claimed).
+    roll: Roll,
     /// The follower told to keep a warm standby worker.
     standby: Standby,
     rejected: u64,
@@ -144,6 +146,7 @@ impl Coordinator {
             earlier_term: None,
             floor: Epoch::ZERO,
             watchdog: Watchdog::default(),
+            roll: Roll::default(),
             standby: Standby::default(),
             rejected: 0,
             outputs: VecDeque::new(),
@@ -222,7 +225,11 @@ impl Coordinator {
         }
         for bark in self.watchdog.due(now, &self.followers()) {
             match bark {
-                Bark::Probe { conn, epoch } => self.send(conn, CoordinatorToTab::Probe { epoch }),
+                Bark::Probe { conn: Some(conn), epoch: Some(epoch) } => {
+                    self.send(conn, CoordinatorToTab::Probe { epoch })
+                }
+                Bark::Probe { conn: Some(conn), epoch: None } => self.send(conn, CoordinatorToTab::RollCall),
+                Bark::Probe { conn: None, .. } => self.roll_call(),
                 Bark::TakeOver { conn, epoch, silent_ms } => {
                     self.send(conn, CoordinatorToTab::TakeOver { epoch, silent_ms });
                 }
@@ -255,12 +262,24 @@ impl Coordinator {
         self.watchdog.recent_takeovers(now)
     }
 
-    /// The connections of the tabs that said `hello` and do not lead, in
-    /// the order the leader lock goes to them (the standby's line): a
-    /// takeover is ordered of the tab with the standby first.
+    /// The connections of the tabs that said `hello` and do not hold the
+    /// lock, in the order the leader lock goes to them (the standby's
+    /// line): a takeover is ordered of the tab with the standby first.
+    /// While no tab is known to hold the lock, only those that answered the
+    /// roll calls lately: the one that holds it is among the silent.
     fn followers(&self) -> Vec<ConnId> {
-        let leader = self.leader().map(|(_, conn)| conn);
-        self.standby.line().iter().copied().filter(|c| Some(*c) != leader).collect()
+        let holder = self.watchdog.holder();
+        let unknown = self.watchdog.holder_unknown();
+        let line = self.standby.line().iter().copied().filter(|c| Some(*c) != holder);
+        line.filter(|c| !unknown || self.roll.recent(*c)).collect()
+    }
+
+    /// Asks every tab whether it holds the leader lock: a new round.
+    fn roll_call(&mut self) {
+        self.roll.new_round();
+        for to in self.conns.introduced() {
+            self.send(to, CoordinatorToTab::RollCall);
+        }
     }
 
     /// The tab of `conn` is gone (its tab lock was granted to the
@@ -283,6 +302,8 @@ impl Coordinator {
     fn disconnect(&mut self, now: Timestamp, conn: ConnId) {
         self.conns.remove(conn);
         self.standby.left(conn);
+        self.roll.forget(conn);
+        self.watchdog.gone(conn);
         self.waiting.retain(|(c, _)| *c != conn);
         self.connects.retain(|p| p.from != conn);
         self.ports.retain(|(from, _, _)| *from != conn);
@@ -290,8 +311,10 @@ impl Coordinator {
         if let Some((_, leader_conn)) = &mut self.leadership {
             if *leader_conn == Some(conn) {
                 *leader_conn = None;
-                self.watchdog.unwatch();
+                // The lock passes to the next tab, which every tab now waits on.
+                self.watchdog.unwatch(now);
                 self.board.leader_left();
+                self.roll_call();
             }
         }
         // The live backends its tab hosted (it led) die with it, and so do
@@ -304,7 +327,15 @@ impl Coordinator {
     /// Handles one frame from `conn`, decoded or refused, at `now`.
     pub fn handle(&mut self, now: Timestamp, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
         let before = self.outputs.len();
+        // A tab that waits on a leader while none claimed: the election owes.
+        let waits = matches!(
+            &frame,
+            Ok(TabToCoordinator::WhoLeads | TabToCoordinator::Connect(_) | TabToCoordinator::RequestPort(_))
+        ) && self.conns.get(conn).is_some_and(|c| c.client().is_some());
         self.handle_frame(now, conn, frame);
+        if waits && self.leader().is_none() && self.watchdog.demand_election(now) {
+            self.roll_call();
+        }
         // What the leader was passed to answer: it owes from now on.
         let demands: Vec<ConnId> = (self.outputs.iter().skip(before))
             .filter_map(|out| match out {
@@ -327,7 +358,7 @@ impl Coordinator {
             // A frame from a connection already closed: nobody to answer.
             return;
         };
-        self.watchdog.heard(conn);
+        self.watchdog.heard(now, conn);
         match (message, introduced.client().cloned()) {
             (TabToCoordinator::Hello { client_id, epoch, build, proof }, None) => {
                 if let Some(detail) = admission::other_build(self.names.app(), &build) {
@@ -387,6 +418,13 @@ impl Coordinator {
                         format!("`alive` of epoch {epoch} from a tab that does not lead in it"),
                     );
                 }
+            }
+            (TabToCoordinator::Present { holding }, Some(_)) => {
+                // A tab granted the lock says so before it claims.
+                if holding && self.leader().is_none() {
+                    self.watchdog.holding(now, conn);
+                }
+                self.roll.answered(conn);
             }
             (TabToCoordinator::Goodbye { .. }, Some(_)) => self.close(now, conn),
         }
@@ -582,9 +620,12 @@ mod tests {
         Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()))
     }
 
-    /// What was sent, without the standby's moves (their own test follows them).
+    /// What was sent, without the standby's moves and the roll calls of an
+    /// election (their own tests follow them).
     fn drain(k: &mut Coordinator) -> Vec<(ConnId, CoordinatorToTab)> {
-        sent(k).into_iter().filter(|(_, m)| !matches!(m, CoordinatorToTab::Standby { .. })).collect()
+        (sent(k).into_iter())
+            .filter(|(_, m)| !matches!(m, CoordinatorToTab::Standby { .. } | CoordinatorToTab::RollCall))
+            .collect()
     }
 
     fn sent(k: &mut Coordinator) -> Vec<(ConnId, CoordinatorToTab)> {
@@ -807,6 +848,72 @@ mod tests {
         assert_eq!(codes(drain(&mut k)), [ErrorCode::StaleEpoch]);
         assert_eq!(k.leadership().map(|l| (l.leader_id.clone(), l.epoch.get())), Some((client(2), 2)));
         assert_eq!(k.recent_takeovers(T0.plus_millis(12_000)), 1);
+    }
+
+    #[test]
+    fn a_holder_of_the_lock_silent_before_its_claim_is_found_by_roll_call_and_taken_over_by_one_that_answered() {
+        let mut k = coordinator();
+        for n in 1..=3 {
+            hello(&mut k, n);
+        }
+        drain(&mut k);
+        // Tab 1 was granted the lock and stopped before it could say so; tab 2 waits on a leader.
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        let called: Vec<ConnId> =
+            sent(&mut k).into_iter().filter(|(_, m)| m.kind() == "roll-call").map(|(to, _)| to).collect();
+        assert_eq!(called, [ConnId(1), ConnId(2), ConnId(3)], "every tab is asked whether it holds the lock");
+        // Tabs 2 and 3 run and answer each roll call; tab 1 says nothing.
+        let answer = |k: &mut Coordinator, now| {
+            for n in [2, 3] {
+                k.handle(now, ConnId(n), Ok(TabToCoordinator::Present { holding: false }));
+            }
+        };
+        answer(&mut k, T0);
+        let mut takeover = None;
+        while takeover.is_none() {
+            let now = k.poll_timeout().expect("the election is watched");
+            assert!(now <= at(SILENT_LEADER_MS), "{now:?}");
+            k.timeout(now);
+            takeover = sent(&mut k).into_iter().find_map(|(to, m)| match m {
+                CoordinatorToTab::TakeOver { epoch, silent_ms } => Some((to, epoch, silent_ms, now)),
+                _ => None,
+            });
+            answer(&mut k, now);
+        }
+        assert_eq!(
+            takeover,
+            Some((ConnId(2), None, SILENT_LEADER_MS, at(SILENT_LEADER_MS))),
+            "the first in line that answered"
+        );
+        // It steals the lock and says so; then it claims and the election is over.
+        k.handle(at(SILENT_LEADER_MS + 1), ConnId(2), Ok(TabToCoordinator::Present { holding: true }));
+        k.handle(at(SILENT_LEADER_MS + 50), ConnId(2), Ok(claim(2)));
+        assert_eq!(k.leadership().map(|l| l.leader_id.clone()), Some(client(2)));
+        drain(&mut k);
+        assert_eq!(k.poll_timeout(), None, "a leader that owes nothing is not watched");
+    }
+
+    #[test]
+    fn a_holder_that_says_so_and_answers_its_roll_calls_is_never_taken_over() {
+        let mut k = coordinator();
+        for n in 1..=2 {
+            hello(&mut k, n);
+        }
+        k.handle(T0, ConnId(1), Ok(TabToCoordinator::Present { holding: true }));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::WhoLeads));
+        drain(&mut k);
+        // Its worker takes 10 s to start; its main thread runs all along.
+        let mut now = T0;
+        while now < at(10_000) {
+            now = k.poll_timeout().expect("the holder is probed while a tab waits");
+            k.timeout(now);
+            let out = sent(&mut k);
+            assert!(out.iter().all(|(to, m)| *to == ConnId(1) && m.kind() == "roll-call"), "{out:?}");
+            k.handle(now, ConnId(1), Ok(TabToCoordinator::Present { holding: true }));
+        }
+        k.handle(now, ConnId(1), Ok(claim(1)));
+        assert_eq!(k.recent_takeovers(now), 0);
+        assert_eq!(k.leadership().map(|l| l.leader_id.clone()), Some(client(1)));
     }
 
     #[test]

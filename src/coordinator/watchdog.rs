@@ -31,8 +31,21 @@
 //! A tab never steals on its own, and a leader that was taken over and
 //! wakes queues for the lock like any follower: only the coordinator
 //! orders a takeover, and only of the leader it currently believes in.
+//!
+//! The same rules cover the lock's holder before it claims, while no leader
+//! is connected: a tab that holds the lock but has not claimed yet (its
+//! worker is starting), one that was granted it but whose main thread
+//! stopped before it could say so, and the queue still forming behind it.
+//! There the election owes from the moment a tab waits on it (a
+//! `who-leads`, a `connect`, a `request-port`, or the leader's connection
+//! closing); a tab granted the lock says so at once (`present`, holding),
+//! and from then on it is the one probed (a `roll-call`) and taken over if
+//! silent. While no tab said it holds the lock, every tab is sent the roll
+//! call, and the takeover goes to the first in line among those that
+//! answered it lately: the silent one is the holder.
 
 use crate::model::ids::{ConnId, Epoch};
+use crate::model::map::Set;
 use crate::model::time::Timestamp;
 
 /// How often a leader that owes an answer and is silent is probed.
@@ -56,17 +69,55 @@ pub const TAKEOVER_WINDOW_MS: u64 = 60_000;
 /// What the watchdog asks the coordinator to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Bark {
-    /// Probe the leader on `conn`.
-    Probe { conn: ConnId, epoch: Epoch },
-    /// Tell the follower on `conn` to take the lead of `epoch` over.
-    TakeOver { conn: ConnId, epoch: Epoch, silent_ms: u64 },
+    /// Probe the lock's holder on `conn` (the leader of `epoch`, or a
+    /// holder with no term yet); with no `conn`, every tab (no tab said it
+    /// holds the lock).
+    Probe { conn: Option<ConnId>, epoch: Option<Epoch> },
+    /// Tell the follower on `conn` to take the lead over from the silent
+    /// leader of `epoch`, or from the silent holder that has no term.
+    TakeOver { conn: ConnId, epoch: Option<Epoch>, silent_ms: u64 },
 }
 
-/// The leader watched: its connection and term, and whether it owes.
-#[derive(Debug)]
+/// Which tabs answered the roll calls lately: the last one or the one
+/// before. A tab whose main thread stopped drops out after one whole round;
+/// while no tab says it holds the lock, the takeover goes to one of these.
+#[derive(Debug, Default)]
+pub(super) struct Roll {
+    current: Set<ConnId>,
+    previous: Set<ConnId>,
+}
+
+impl Roll {
+    /// A roll call goes out: a new round.
+    pub(super) fn new_round(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+
+    /// `conn` answered.
+    pub(super) fn answered(&mut self, conn: ConnId) {
+        self.current.insert(conn);
+    }
+
+    /// Whether `conn` answered this round or the one before.
+    pub(super) fn recent(&self, conn: ConnId) -> bool {
+        self.current.contains(&conn) || self.previous.contains(&conn)
+    }
+
+    /// `conn` closed.
+    pub(super) fn forget(&mut self, conn: ConnId) {
+        self.current.remove(&conn);
+        self.previous.remove(&conn);
+    }
+}
+
+/// The lock's holder watched: its connection and term, and whether it owes.
+#[derive(Debug, Default)]
 struct Watched {
-    conn: ConnId,
-    epoch: Epoch,
+    /// The leader's connection, or that of a tab that said it holds the
+    /// lock and has not claimed; `None` while no tab said so.
+    conn: Option<ConnId>,
+    /// The leader's term; `None` before a claim.
+    epoch: Option<Epoch>,
     /// Since it was last heard: when it was first passed something to
     /// answer, and when it was last probed (or passed something).
     owes: Option<(Timestamp, Timestamp)>,
@@ -79,7 +130,7 @@ struct Watched {
 /// The watchdog's state.
 #[derive(Debug, Default)]
 pub(super) struct Watchdog {
-    watched: Option<Watched>,
+    watched: Watched,
     /// When each takeover of the last [`TAKEOVER_WINDOW_MS`] was ordered.
     ordered: Vec<Timestamp>,
 }
@@ -87,33 +138,84 @@ pub(super) struct Watchdog {
 impl Watchdog {
     /// A leader claimed `epoch` on `conn`: watch it from now on.
     pub(super) fn watch(&mut self, conn: ConnId, epoch: Epoch) {
-        self.watched = Some(Watched { conn, epoch, owes: None, tried: Vec::new(), order: None });
+        self.watched = Watched { conn: Some(conn), epoch: Some(epoch), ..Watched::default() };
     }
 
     /// `conn` was passed, at `now`, something only a leader's main thread
     /// answers: if it leads and owed nothing, it owes from now on.
     pub(super) fn demand(&mut self, now: Timestamp, conn: ConnId) {
-        if let Some(watched) = self.watched.as_mut().filter(|w| w.conn == conn) {
+        let watched = &mut self.watched;
+        if watched.epoch.is_some() && watched.conn == Some(conn) {
             watched.owes.get_or_insert((now, now));
         }
     }
 
-    /// The leader's connection closed: nothing to watch until the next claim.
-    pub(super) fn unwatch(&mut self) {
-        self.watched = None;
+    /// A tab waits, at `now`, on an election no leader has won yet: the
+    /// lock's holder owes a claim from now on, if it owed nothing. `true`
+    /// if it starts owing now with no holder known: every tab is to be
+    /// called.
+    pub(super) fn demand_election(&mut self, now: Timestamp) -> bool {
+        let watched = &mut self.watched;
+        if watched.epoch.is_some() || watched.owes.is_some() {
+            return false;
+        }
+        watched.owes = Some((now, now));
+        watched.conn.is_none()
     }
 
-    /// A frame came from `conn`: a sign of life if it leads, which owes
-    /// nothing from now on.
-    pub(super) fn heard(&mut self, conn: ConnId) {
-        if let Some(watched) = self.watched.as_mut().filter(|w| w.conn == conn) {
-            watched.owes = None;
+    /// The leader's connection closed at `now`: the lock passes to the next
+    /// tab in line, which owes a claim to the tabs that all wait on it.
+    pub(super) fn unwatch(&mut self, now: Timestamp) {
+        self.watched = Watched { owes: Some((now, now)), ..Watched::default() };
+    }
+
+    /// The tab on `conn` says, at `now`, that it holds the lock and has not
+    /// claimed: while no leader claimed, it is the holder watched.
+    pub(super) fn holding(&mut self, now: Timestamp, conn: ConnId) {
+        let watched = &mut self.watched;
+        if watched.epoch.is_none() && watched.conn != Some(conn) {
+            *watched = Watched { conn: Some(conn), owes: watched.owes, ..Watched::default() };
+        }
+        self.heard(now, conn);
+    }
+
+    /// The connection `conn` closed: a holder without a term is gone, and
+    /// the lock passes on. (A leader's is [`Watchdog::unwatch`].)
+    pub(super) fn gone(&mut self, conn: ConnId) {
+        let watched = &mut self.watched;
+        if watched.epoch.is_none() && watched.conn == Some(conn) {
+            watched.conn = None;
         }
     }
 
-    /// Whether the leader owes an answer (it is watched more closely).
+    /// A frame came from `conn` at `now`: a sign of life if it holds the
+    /// lock. A leader owes nothing from now on; a holder with no term still
+    /// owes its claim, silent from now.
+    pub(super) fn heard(&mut self, now: Timestamp, conn: ConnId) {
+        let watched = &mut self.watched;
+        if watched.conn != Some(conn) {
+            return;
+        }
+        watched.owes = match watched.epoch {
+            Some(_) => None,
+            None => watched.owes.map(|_| (now, now)),
+        };
+    }
+
+    /// Whether the lock's holder owes an answer (it is watched more closely).
     pub(super) fn owes(&self) -> bool {
-        self.watched.as_ref().is_some_and(|w| w.owes.is_some())
+        self.watched.owes.is_some()
+    }
+
+    /// Whether no tab is known to hold the lock (no leader, and no tab said
+    /// it holds it): the takeover then goes to a tab that answered lately.
+    pub(super) fn holder_unknown(&self) -> bool {
+        self.watched.conn.is_none()
+    }
+
+    /// The holder's connection, if known (the leader's among them).
+    pub(super) fn holder(&self) -> Option<ConnId> {
+        self.watched.conn
     }
 
     /// How many takeovers were ordered within the window before `now`.
@@ -124,7 +226,7 @@ impl Watchdog {
     /// When [`Watchdog::due`] must next be called, with `followers` to
     /// choose a successor from (none: the leader is not watched).
     pub(super) fn next_deadline(&self, followers: &[ConnId]) -> Option<Timestamp> {
-        let watched = self.watched.as_ref().filter(|_| !followers.is_empty())?;
+        let watched = Some(&self.watched).filter(|_| !followers.is_empty())?;
         let (first, last) = watched.owes?;
         let probe = last.plus_millis(PROBE_MS);
         let act = match watched.order {
@@ -140,7 +242,7 @@ impl Watchdog {
     /// tabs' connections, first in line first) to choose a successor from.
     pub(super) fn due(&mut self, now: Timestamp, followers: &[ConnId]) -> Vec<Bark> {
         self.ordered.retain(|&at| now.millis_since(at) < TAKEOVER_WINDOW_MS);
-        let Some(watched) = self.watched.as_mut() else { return Vec::new() };
+        let watched = &mut self.watched;
         if followers.is_empty() {
             return Vec::new();
         }
@@ -196,7 +298,7 @@ mod tests {
             }
             for bark in dog.due(at, followers) {
                 if answers && matches!(bark, Bark::Probe { .. }) {
-                    dog.heard(LEADER);
+                    dog.heard(at, LEADER);
                 }
                 barks.push((at.millis_since(T0), bark));
             }
@@ -219,10 +321,12 @@ mod tests {
         let mut dog = Watchdog::default();
         dog.watch(LEADER, Epoch::new(4).unwrap());
         assert_eq!(dog.next_deadline(&[ConnId(2)]), None, "an idle leader costs nothing");
+        dog.demand_election(T0);
+        assert_eq!(dog.next_deadline(&[ConnId(2)]), None, "once a leader claimed, the election owes nothing");
         dog.demand(T0, ConnId(2));
         assert_eq!(dog.next_deadline(&[ConnId(2)]), None, "only what the leader is passed counts");
         dog.demand(T0, LEADER);
-        dog.heard(LEADER);
+        dog.heard(T0, LEADER);
         assert_eq!(dog.next_deadline(&[ConnId(2)]), None, "a frame from it pays what it owed");
     }
 
@@ -230,7 +334,7 @@ mod tests {
     fn a_leader_that_answers_its_probe_is_not_taken_over() {
         let mut dog = owing();
         let barks = run(&mut dog, 60_000, &[ConnId(2)], true);
-        assert_eq!(barks, [(PROBE_MS, Bark::Probe { conn: LEADER, epoch: Epoch::new(4).unwrap() })]);
+        assert_eq!(barks, [(PROBE_MS, Bark::Probe { conn: Some(LEADER), epoch: Epoch::new(4).ok() })]);
     }
 
     #[test]
@@ -260,7 +364,7 @@ mod tests {
             barks.extend(dog.due(at, &[ConnId(2)]));
         }
         // Busy until then; it answers everything at once.
-        dog.heard(LEADER);
+        dog.heard(T0.plus_millis(SILENT_LEADER_MS - 100), LEADER);
         assert_eq!(dog.next_deadline(&[ConnId(2)]), None);
         assert!(barks.iter().all(|b| matches!(b, Bark::Probe { .. })), "{barks:?}");
     }
@@ -310,5 +414,78 @@ mod tests {
         }
         assert_eq!(orders.len(), 20, "it goes on after each window");
         assert_eq!(dog.recent_takeovers(now), MAX_TAKEOVERS);
+    }
+
+    // --- before a claim: the lock's holder and the queue forming behind it ---
+
+    const HOLDER: ConnId = ConnId(7);
+
+    #[test]
+    fn a_holder_that_has_not_claimed_is_probed_while_tabs_wait_and_taken_over_once_silent() {
+        let mut dog = Watchdog::default();
+        assert_eq!(dog.next_deadline(&[ConnId(2)]), None, "nobody waits: nothing to watch");
+        dog.demand_election(T0);
+        dog.holding(T0, HOLDER);
+        assert_eq!(dog.holder(), Some(HOLDER));
+        // It runs (its worker starts): it answers each probe, and is never taken over.
+        let mut now = T0;
+        for _ in 0..20 {
+            now = dog.next_deadline(&[ConnId(2)]).unwrap();
+            let barks = dog.due(now, &[ConnId(2)]);
+            assert_eq!(barks, [Bark::Probe { conn: Some(HOLDER), epoch: None }]);
+            dog.heard(now, HOLDER);
+        }
+        assert!(now.millis_since(T0) >= 20 * PROBE_MS);
+        // Its main thread stops (a claim in progress): taken over once it was silent long enough.
+        let silent_from = now;
+        let mut takeovers = Vec::new();
+        while takeovers.is_empty() {
+            let at = dog.next_deadline(&[ConnId(2), ConnId(3)]).unwrap();
+            for bark in dog.due(at, &[ConnId(2), ConnId(3)]) {
+                if let Bark::TakeOver { conn, epoch, silent_ms } = bark {
+                    takeovers.push((at.millis_since(silent_from), conn, epoch, silent_ms));
+                }
+            }
+        }
+        assert_eq!(takeovers, [(SILENT_LEADER_MS, ConnId(2), None, SILENT_LEADER_MS)]);
+    }
+
+    #[test]
+    fn while_no_tab_says_it_holds_the_lock_every_tab_is_probed_and_one_that_answered_takes_over() {
+        let mut dog = Watchdog::default();
+        dog.demand_election(T0);
+        assert!(dog.holder_unknown());
+        // The coordinator passes the tabs that answered the roll call lately: the silent one holds the lock.
+        let barks = run(&mut dog, 2_000, &[ConnId(3)], false);
+        assert_eq!(barks[0], (PROBE_MS, Bark::Probe { conn: None, epoch: None }));
+        assert_eq!(takeovers(&barks), [(SILENT_LEADER_MS, ConnId(3), SILENT_LEADER_MS)]);
+        let order = barks.iter().find_map(|(_, b)| match b {
+            Bark::TakeOver { epoch, .. } => Some(*epoch),
+            Bark::Probe { .. } => None,
+        });
+        assert_eq!(order, Some(None), "no term to take over");
+    }
+
+    #[test]
+    fn a_holder_that_says_so_before_the_threshold_is_not_taken_over_and_a_claim_ends_the_election() {
+        let mut dog = Watchdog::default();
+        dog.demand_election(T0);
+        let first = dog.next_deadline(&[ConnId(2)]).unwrap();
+        dog.due(first, &[ConnId(2)]);
+        // Granted the lock late in the queue forming, it says so under the threshold.
+        dog.holding(T0.plus_millis(SILENT_LEADER_MS - 1), HOLDER);
+        let at = dog.next_deadline(&[ConnId(2)]).unwrap();
+        assert!(dog.due(at, &[ConnId(2)]).iter().all(|b| matches!(b, Bark::Probe { conn: Some(HOLDER), .. })));
+        // Its tab dies before it claims: the lock passes on, and the next holder is awaited.
+        dog.gone(HOLDER);
+        assert!(dog.holder_unknown() && dog.owes());
+        dog.holding(at, ConnId(2));
+        dog.watch(ConnId(2), Epoch::new(1).unwrap());
+        assert!(!dog.owes(), "the claim ends it");
+        dog.demand_election(at);
+        assert!(!dog.owes(), "and a leader owes only what it is passed");
+        // Its connection closes: the tabs wait on the next claim at once.
+        dog.unwatch(at);
+        assert!(dog.owes() && dog.holder_unknown());
     }
 }

@@ -209,6 +209,12 @@ pub enum TabToCoordinator {
         /// The term it leads in.
         epoch: Epoch,
     },
+    /// The sender's main thread runs: said at once when it is granted the
+    /// leader lock (before it claims), and in answer to a `roll-call`.
+    Present {
+        /// Whether it holds the leader lock.
+        holding: bool,
+    },
     /// The sender is leaving (a courtesy: its tab lock is what counts).
     Goodbye {
         /// The leaving client.
@@ -233,7 +239,8 @@ impl TabToCoordinator {
             | TabToCoordinator::Status(_)
             | TabToCoordinator::Watch { .. }
             | TabToCoordinator::WhoLeads
-            | TabToCoordinator::Alive { .. } => None,
+            | TabToCoordinator::Alive { .. }
+            | TabToCoordinator::Present { .. } => None,
         }
     }
 }
@@ -253,6 +260,7 @@ impl WireMessage for TabToCoordinator {
             TabToCoordinator::Terminate(_) => "terminate",
             TabToCoordinator::WhoLeads => "who-leads",
             TabToCoordinator::Alive { .. } => "alive",
+            TabToCoordinator::Present { .. } => "present",
             TabToCoordinator::Goodbye { .. } => "goodbye",
         }
     }
@@ -332,13 +340,18 @@ pub enum CoordinatorToTab {
     },
     /// To one follower: the leader of `epoch` has not answered for
     /// `silent_ms` (frozen, or its main thread wedged): take the leader lock
-    /// from it and lead.
+    /// from it and lead. Without `epoch`: no leader has claimed, and the
+    /// lock's holder has been silent that long.
     TakeOver {
-        /// The silent leader's term.
-        epoch: Epoch,
+        /// The silent leader's term, if it claimed one.
+        epoch: Option<Epoch>,
         /// How long it has been silent.
         silent_ms: u64,
     },
+    /// To a tab, while no leader has claimed and a tab waits: say whether
+    /// you hold the leader lock (`present`). Sent to the tab that said it
+    /// holds it, or to every tab while none did.
+    RollCall,
     /// To one follower, the next in line: keep a backend worker loaded
     /// (`on`), so that if it takes the lead it only sends `init`; or stop
     /// keeping it (`on` false), another tab is next in line now.
@@ -379,6 +392,7 @@ impl WireMessage for CoordinatorToTab {
             CoordinatorToTab::Terminate(_) => "terminate",
             CoordinatorToTab::Probe { .. } => "probe",
             CoordinatorToTab::TakeOver { .. } => "take-over",
+            CoordinatorToTab::RollCall => "roll-call",
             CoordinatorToTab::Standby { .. } => "standby",
             CoordinatorToTab::Rejected { .. } => "rejected",
         }
@@ -459,6 +473,7 @@ impl ToValue for TabToCoordinator {
             TabToCoordinator::Terminate(call) => record.merge(call.to_value()),
             TabToCoordinator::WhoLeads => record,
             TabToCoordinator::Alive { epoch } => record.put("epoch", epoch),
+            TabToCoordinator::Present { holding } => record.put("holding", holding),
             TabToCoordinator::Goodbye { client_id } => record.put("client_id", client_id),
         }
         .done()
@@ -486,6 +501,7 @@ impl FromValue for TabToCoordinator {
             "terminate" => TabToCoordinator::Terminate(FromValue::from_value(value)?),
             "who-leads" => TabToCoordinator::WhoLeads,
             "alive" => TabToCoordinator::Alive { epoch: fields.req("epoch")? },
+            "present" => TabToCoordinator::Present { holding: fields.req("holding")? },
             "goodbye" => TabToCoordinator::Goodbye { client_id: fields.req("client_id")? },
             other => return Err(unknown_type(other)),
         })
@@ -512,7 +528,10 @@ impl ToValue for CoordinatorToTab {
             CoordinatorToTab::Unhosted { backend_id, time } => record.put("backend_id", backend_id).put("time", time),
             CoordinatorToTab::Terminate(call) => record.merge(call.to_value()),
             CoordinatorToTab::Probe { epoch } => record.put("epoch", epoch),
-            CoordinatorToTab::TakeOver { epoch, silent_ms } => record.put("epoch", epoch).put("silent_ms", silent_ms),
+            CoordinatorToTab::TakeOver { epoch, silent_ms } => {
+                record.put_opt("epoch", epoch).put("silent_ms", silent_ms)
+            }
+            CoordinatorToTab::RollCall => record,
             CoordinatorToTab::Standby { on } => record.put("on", on),
             CoordinatorToTab::Rejected { code, detail } => record.put("code", code).put("detail", detail),
         }
@@ -545,9 +564,10 @@ impl FromValue for CoordinatorToTab {
             "terminate" => CoordinatorToTab::Terminate(FromValue::from_value(value)?),
             "probe" => CoordinatorToTab::Probe { epoch: fields.req("epoch")? },
             "take-over" => {
-                CoordinatorToTab::TakeOver { epoch: fields.req("epoch")?, silent_ms: fields.req("silent_ms")? }
+                CoordinatorToTab::TakeOver { epoch: fields.opt("epoch")?, silent_ms: fields.req("silent_ms")? }
             }
             "standby" => CoordinatorToTab::Standby { on: fields.req("on")? },
+            "roll-call" => CoordinatorToTab::RollCall,
             "rejected" => CoordinatorToTab::Rejected { code: fields.req("code")?, detail: fields.req("detail")? },
             other => return Err(unknown_type(other)),
         })
@@ -668,6 +688,7 @@ pub(crate) mod examples {
             TabToCoordinator::Terminate(terminate()),
             TabToCoordinator::WhoLeads,
             TabToCoordinator::Alive { epoch: leadership().epoch },
+            TabToCoordinator::Present { holding: true },
             TabToCoordinator::Goodbye { client_id: ClientId::new("c1").unwrap() },
         ]
     }
@@ -691,7 +712,9 @@ pub(crate) mod examples {
             CoordinatorToTab::History { backend_id: BackendId::new("b1").unwrap(), states: vec![] },
             CoordinatorToTab::Terminate(terminate()),
             CoordinatorToTab::Probe { epoch: leadership().epoch },
-            CoordinatorToTab::TakeOver { epoch: leadership().epoch, silent_ms: 1_500 },
+            CoordinatorToTab::TakeOver { epoch: Some(leadership().epoch), silent_ms: 1_500 },
+            CoordinatorToTab::TakeOver { epoch: None, silent_ms: 1_500 },
+            CoordinatorToTab::RollCall,
             CoordinatorToTab::Standby { on: true },
             CoordinatorToTab::Standby { on: false },
             CoordinatorToTab::Rejected { code: ErrorCode::Malformed, detail: "missing field".into() },

@@ -229,17 +229,27 @@ impl Tab {
         }
     }
 
-    /// The coordinator found the leader of `epoch` silent and chose this
-    /// tab to take over: a follower in the election that knows no newer
-    /// leader steals the lock, and leads once it is granted.
-    pub(super) fn take_over(&mut self, epoch: Epoch) {
-        let silent = self.known.as_ref().filter(|k| k.epoch == epoch).map(|k| k.leader_id.clone());
-        if let (Lead::Follower, true, Some(silent)) = (&self.lead, self.in_election, silent) {
-            self.acquire(LockId::Leader, LockMode::Steal);
-            // Its workers end themselves once they lose it; given back at once.
-            self.acquire(LockId::Hosted(silent), LockMode::Steal);
-        } else {
+    /// The coordinator found the leader of `epoch` silent (or, with no
+    /// epoch, the lock's holder that has not claimed) and chose this tab to
+    /// take over: a follower in the election that knows no newer leader
+    /// steals the lock, and leads once it is granted.
+    pub(super) fn take_over(&mut self, epoch: Option<Epoch>) {
+        if self.lead != Lead::Follower || !self.in_election {
             self.ignored += 1;
+            return;
+        }
+        match epoch {
+            None => self.acquire(LockId::Leader, LockMode::Steal),
+            Some(epoch) => {
+                let silent = self.known.as_ref().filter(|k| k.epoch == epoch).map(|k| k.leader_id.clone());
+                let Some(silent) = silent else {
+                    self.ignored += 1;
+                    return;
+                };
+                self.acquire(LockId::Leader, LockMode::Steal);
+                // Its workers end themselves once they lose it; given back at once.
+                self.acquire(LockId::Hosted(silent), LockMode::Steal);
+            }
         }
     }
 
@@ -247,9 +257,18 @@ impl Tab {
     /// one's steal. The leader lock: this tab was taken over while frozen
     /// or busy; it stops its workers and queues for the lock like any
     /// follower (never stealing it back).
+    ///
+    /// A tab that never heard of the grant (its main thread stopped before
+    /// it could act on it, and the lock was taken over from it meanwhile)
+    /// lost its request with it: it queues again.
     pub fn lock_lost(&mut self, now: Timestamp, lock: &LockId) {
-        if *lock == LockId::Leader && self.lead != Lead::Follower && self.membership != Membership::Left {
+        if *lock != LockId::Leader || self.membership == Membership::Left {
+            return;
+        }
+        if self.lead != Lead::Follower {
             self.stop_leading(now);
+            self.acquire(LockId::Leader, LockMode::Exclusive);
+        } else if self.in_election {
             self.acquire(LockId::Leader, LockMode::Exclusive);
         }
     }

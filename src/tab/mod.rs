@@ -215,6 +215,11 @@ impl Tab {
             LockId::Leader if self.lead == Lead::Follower => {
                 self.event(TabEvent::RoleChanged(Role::Leader));
                 self.spawn(now);
+                // Said at once: until it claims, the coordinator watches it
+                // as the lock's holder, and takes over from it if it goes silent.
+                if self.is_joined() {
+                    self.send_coordinator(TabToCoordinator::Present { holding: true });
+                }
             }
             LockId::Liveness(_) if self.watching.as_ref() == Some(lock) => self.backend_lost(now, lock.clone()),
             // Taken from a silent leader's workers, which end: given back.
@@ -258,6 +263,10 @@ impl Tab {
             CoordinatorToTab::NewLeader(leadership) => self.learn(now, leadership),
             CoordinatorToTab::Probe { epoch } => self.probed(epoch),
             CoordinatorToTab::TakeOver { epoch, .. } => self.take_over(epoch),
+            CoordinatorToTab::RollCall => {
+                let holding = self.lead != Lead::Follower;
+                self.send_coordinator(TabToCoordinator::Present { holding });
+            }
             CoordinatorToTab::Standby { on } => self.standby_told(on),
             CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
                 if let Some(worker) = self.worker().cloned() {
@@ -675,7 +684,8 @@ mod tests {
         tab.lock_granted(T0, &LockId::Leader);
         let worker = tab.worker().cloned().expect("a worker of its own");
         let spawn = TabOutput::SpawnWorker { backend_id: worker.clone(), tag: None };
-        assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), spawn]);
+        let present = TabOutput::ToCoordinator(TabToCoordinator::Present { holding: true });
+        assert_eq!(drain(&mut tab), [TabOutput::Event(TabEvent::RoleChanged(Role::Leader)), spawn, present]);
         assert_eq!(tab.role(), Role::Leader);
         // The worker is the default backend, one backend among the others:
         // an id, the default key, and its states.
