@@ -141,12 +141,18 @@ export interface ClientOptions {
    * factory, `(name) => new Worker(new URL('./backend.js', import.meta.url), { type: 'module', name })`.
    */
   backend: string | ((name: string) => Worker)
-  /** The app's name: clients of one name share a coordinator and a leader. Default `'default'`. */
+  /**
+   * The app's name: clients of one name share a coordinator and a leader. Default `'default'`. It
+   * names lock names and the app's OPFS directory: `new Client` refuses (`invalid-argument`) one
+   * with a control character, `@`, `~`, `:`, `/` or `\`, or that is `.` or `..`; with the build,
+   * `client.deployment` is at most 91 bytes.
+   */
   name?: string
   /**
    * The app's own build id (e.g. its release or commit). Tabs of two builds, or of two tabworker
    * versions, run apart: each build has its own coordinator, leader and backends
-   * (`client.deployment`), and only the OPFS data of a key is shared, one backend at a time.
+   * (`client.deployment`), and only the OPFS data of a key is shared, one backend at a time. No
+   * control character, `~` or `:`.
    */
   build?: string
   /** How long `initialize()`, `connect()` and `open()` wait for an answer, in ms. Default 10000. */
