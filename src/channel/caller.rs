@@ -12,11 +12,13 @@
 //! - once the backend ended for good (no reconnect) or the caller was
 //!   destroyed, what is pending fails and nothing more is accepted.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::model::map::Map;
 
-use super::frame::{ChannelError, ChannelFrame, RequestId, check_name};
+use super::frame::{ChannelError, ChannelFrame, MAX_REQUEST_ID, RequestId, check_name};
 use crate::model::code::ErrorCode;
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
@@ -82,6 +84,29 @@ struct Pending {
     posted: bool,
 }
 
+/// The request numbers of one tab, shared by all its callers: every request
+/// a tab makes is numbered above every one it made before, whichever handle
+/// makes it. A session's [`Responder`](super::Responder) relies on it to tell
+/// a request sent again from a new one while it remembers few callers.
+#[derive(Debug, Clone, Default)]
+pub struct RequestNumbers(Rc<Cell<u64>>);
+
+impl RequestNumbers {
+    /// Numbers from 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next number, if a JavaScript number still holds it exactly.
+    fn next(&self) -> Option<u64> {
+        let next = self.0.get() + 1;
+        (next <= MAX_REQUEST_ID).then(|| {
+            self.0.set(next);
+            next
+        })
+    }
+}
+
 /// The tab's side of one backend's channel.
 #[derive(Debug)]
 pub struct Caller<P> {
@@ -91,7 +116,8 @@ pub struct Caller<P> {
     pending: Map<RequestId, Pending>,
     /// This caller's number: its requests' ids carry it.
     number: u32,
-    last_id: u64,
+    /// Its tab's request numbers.
+    numbers: RequestNumbers,
     /// Answers that came for no pending request (late, after a timeout or an abort).
     late: u64,
     /// Events queued when the backend ended, which no backend received.
@@ -100,16 +126,21 @@ pub struct Caller<P> {
 }
 
 impl<P> Caller<P> {
-    /// A caller with no session open yet. `number` tells its requests from
-    /// those of other callers on the same session: each caller of a tab
-    /// has its own.
+    /// A caller with no session open yet, numbering its requests on its own.
+    /// `number` tells its requests from those of other callers on the same
+    /// session: each caller of a tab has its own.
     pub fn new(number: u32) -> Self {
+        Self::with_numbers(number, RequestNumbers::new())
+    }
+
+    /// A caller whose requests take their numbers from `numbers`, its tab's.
+    pub fn with_numbers(number: u32, numbers: RequestNumbers) -> Self {
         Caller {
             link: Link::Closed,
             queue: VecDeque::new(),
             pending: Map::new(),
             number,
-            last_id: 0,
+            numbers,
             late: 0,
             undelivered: 0,
             outputs: VecDeque::new(),
@@ -188,9 +219,9 @@ impl<P> Caller<P> {
     ) -> Result<RequestId, RequestError> {
         self.refuse_closed()?;
         check_name("a method name", &method).map_err(invalid)?;
-        let id = RequestId::new(self.number, self.last_id + 1)
-            .ok_or_else(|| RequestError::new(ErrorCode::InvalidArgument, "this backend handle made 2^53 requests"))?;
-        self.last_id = id.seq();
+        let id = (self.numbers.next())
+            .and_then(|seq| RequestId::new(self.number, seq))
+            .ok_or_else(|| RequestError::new(ErrorCode::InvalidArgument, "this tab made 2^53 requests"))?;
         let posted = self.link == Link::Open;
         self.pending.insert(id, Pending { deadline: now.plus_millis(timeout_ms), posted });
         self.out(ChannelFrame::Request { id, method, payload });

@@ -203,3 +203,17 @@ fn answers_to_another_callers_requests_on_a_shared_session_are_passed_over() {
     first.from_backend(ChannelFrame::Result { id: mine, payload: "mine" }).unwrap();
     assert_eq!(settled(&drain(&mut first)), [(1, Ok("mine"))]);
 }
+
+#[test]
+fn the_callers_of_one_tab_number_their_requests_from_one_count() {
+    let numbers = RequestNumbers::new();
+    let mut first = Caller::<&'static str>::with_numbers(1, numbers.clone());
+    let mut second = Caller::<&'static str>::with_numbers(2, numbers);
+    first.opened();
+    let a = first.request(at(0), "m".into(), "x", 1_000).unwrap();
+    // The second caller's requests are queued until its session opens: numbered now all the same.
+    let b = second.request(at(0), "m".into(), "x", 1_000).unwrap();
+    let c = first.request(at(0), "m".into(), "x", 1_000).unwrap();
+    assert_eq!([a.seq(), b.seq(), c.seq()], [1, 2, 3], "each above every request the tab made before");
+    assert_eq!((a.caller(), b.caller(), c.caller()), (1, 2, 1));
+}

@@ -17,7 +17,7 @@ mod responder;
 pub mod text;
 mod tracker;
 
-pub use caller::{Caller, CallerOutput, RequestError};
+pub use caller::{Caller, CallerOutput, RequestError, RequestNumbers};
 pub use frame::{ChannelError, ChannelFrame, Fields, KINDS, MAX_NAME_BYTES, MAX_REQUEST_ID, RequestId, check_name};
 pub use responder::{MAX_CALLERS, MAX_RUNNING, Responder, Verdict};
 pub use tracker::{

@@ -7,13 +7,13 @@
 //!   their order): one that is not is refused with `duplicate-request` and
 //!   never handled;
 //! - the session remembers the last number of at most [`MAX_CALLERS`]
-//!   callers (a tab's handles, numbered as they are made). Past that, the
-//!   caller that sent least recently is forgotten, and every caller number
-//!   at or below the highest one forgotten is below the window: a request
-//!   of such a caller that is not remembered is refused with
-//!   `forgotten-caller` and never handled, since it could be a duplicate.
-//!   A tab's new handles have higher numbers than its old ones, so they are
-//!   above it; a handle that sends stays remembered;
+//!   callers (a tab's handles). Past that, the caller that sent least
+//!   recently is forgotten, and the session's floor rises to its last
+//!   number. A tab numbers all its requests from one count, whichever
+//!   handle makes them ([`RequestNumbers`](super::RequestNumbers)), so a
+//!   new request of a forgotten caller is numbered above the floor and is
+//!   handled, while one at or below it could only be a request sent again:
+//!   it is refused with `forgotten-caller` and never handled;
 //! - a method with no handler is refused with `no-handler`;
 //! - at most [`MAX_RUNNING`] handlers run at once on a session: a request
 //!   past them is refused with `too-many-pending` and never handled;
@@ -58,9 +58,9 @@ struct Seen {
 pub struct Responder {
     /// The last request number of each caller remembered.
     last: Map<u32, Seen>,
-    /// The highest caller number forgotten: at or below it, a caller not
-    /// remembered may have been.
-    forgotten: Option<u32>,
+    /// The highest last request number of a caller forgotten: a caller not
+    /// remembered may have sent any number at or below it.
+    floor: u64,
     /// Requests handed to their handler and not answered yet.
     running: Set<RequestId>,
     closed: bool,
@@ -110,10 +110,10 @@ impl Responder {
                 );
             }
             Some(last) => *last = now,
-            None if self.forgotten.is_some_and(|f| id.caller() <= f) => {
+            None if id.seq() <= self.floor => {
                 self.refused += 1;
                 let message = format!(
-                    "request {id}: this session no longer remembers caller {} (it keeps the last {MAX_CALLERS})",
+                    "request {id}: this session no longer remembers caller {}, and the number is not above what it forgot (it keeps the last {MAX_CALLERS} callers)",
                     id.caller()
                 );
                 return refuse(ErrorCode::ForgottenCaller, message);
@@ -139,14 +139,14 @@ impl Responder {
         Verdict::Handle
     }
 
-    /// Forgets the caller that sent least recently, raising the window
-    /// above its number.
+    /// Forgets the caller that sent least recently, raising the floor to
+    /// its last number.
     fn forget_least_recent(&mut self) {
-        let Some(caller) = self.last.iter().min_by_key(|(_, seen)| seen.at).map(|(caller, _)| *caller) else {
+        let Some((caller, seen)) = self.last.iter().min_by_key(|(_, seen)| seen.at).map(|(c, s)| (*c, *s)) else {
             return;
         };
         self.last.remove(&caller);
-        self.forgotten = Some(self.forgotten.map_or(caller, |f| f.max(caller)));
+        self.floor = self.floor.max(seen.seq);
     }
 
     /// The handler of `id` finished with `outcome` (`Err`: what it threw).
@@ -221,21 +221,23 @@ mod tests {
 
     #[test]
     fn a_flood_of_callers_keeps_the_table_bounded_and_each_request_refused_or_handled_once() {
-        let mut responder = Responder::new();
-        // Callers counting down: each not seen before goes first in the table.
-        for n in 0..200_000u32 {
-            let expected = if (n as usize) <= MAX_CALLERS { None } else { Some(ErrorCode::ForgottenCaller) };
-            assert_eq!(run(&mut responder, caller(u32::MAX - n, 1)), expected, "caller {}", u32::MAX - n);
-            assert!(responder.callers() <= MAX_CALLERS);
-        }
-        assert_eq!(responder.handled() + responder.refused(), 200_000);
-        // Callers counting up, as a tab numbers its handles: each is above the window.
+        // 200,000 handles of one tab, each sending one request, numbered from the tab's one count.
         let mut responder = Responder::new();
         for n in 1..=200_000u32 {
-            assert_eq!(run(&mut responder, caller(n, 1)), None, "caller {n}");
+            assert_eq!(run(&mut responder, caller(n, n.into())), None, "caller {n}");
             assert!(responder.callers() <= MAX_CALLERS);
         }
         assert_eq!(responder.handled(), 200_000);
+        // Each of them sent again: every one refused, as a duplicate or as forgotten, none handled.
+        for n in 1..=200_000u32 {
+            let refused = run(&mut responder, caller(n, n.into()));
+            assert!(
+                matches!(refused, Some(ErrorCode::DuplicateRequest | ErrorCode::ForgottenCaller)),
+                "{n}: {refused:?}"
+            );
+            assert!(responder.callers() <= MAX_CALLERS);
+        }
+        assert_eq!((responder.handled(), responder.refused()), (200_000, 200_000));
     }
 
     #[test]
@@ -254,21 +256,27 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_below_the_window_is_refused_as_forgotten_never_handled_again() {
+    fn a_forgotten_callers_request_sent_again_is_refused_and_its_new_one_handled() {
         let mut responder = Responder::new();
-        assert_eq!(code::<()>(responder.request(caller(1, 5), "add", true)), None);
+        // The tab's one count numbers every request, whichever handle makes it.
+        let mut count = 0;
+        let mut next = || {
+            count += 1;
+            count
+        };
+        let quiet = caller(1, next());
+        assert_eq!(run(&mut responder, quiet), None);
         for other in 2..=MAX_CALLERS as u32 {
-            responder.request::<()>(caller(other, 1), "add", true);
+            assert_eq!(run(&mut responder, caller(other, next())), None);
         }
-        assert_eq!(code::<()>(responder.request(caller(1, 5), "add", true)), Some(ErrorCode::DuplicateRequest));
+        assert_eq!(run(&mut responder, quiet), Some(ErrorCode::DuplicateRequest));
         // One caller more: caller 1, which sent least recently, is forgotten.
-        responder.request::<()>(caller(MAX_CALLERS as u32 + 1, 1), "add", true);
-        for seq in [5, 6] {
-            let refused = responder.request::<()>(caller(1, seq), "add", true);
-            assert_eq!(code(refused), Some(ErrorCode::ForgottenCaller), "request 1.{seq} could be a duplicate");
-        }
-        assert_eq!(responder.handled(), MAX_CALLERS as u64 + 1, "nothing handled twice, nothing handled after");
-        assert_eq!(code::<()>(responder.request(caller(9_999, 1), "add", true)), None, "a new handle is above it");
+        assert_eq!(run(&mut responder, caller(MAX_CALLERS as u32 + 1, next())), None);
+        assert_eq!(responder.callers(), MAX_CALLERS);
+        assert_eq!(run(&mut responder, quiet), Some(ErrorCode::ForgottenCaller), "sent again: never handled twice");
+        // Its next request is numbered above everything the session forgot: handled.
+        assert_eq!(run(&mut responder, caller(1, next())), None, "a quiet handle is still served");
+        assert_eq!(responder.handled(), MAX_CALLERS as u64 + 2);
     }
 
     #[test]
@@ -278,9 +286,10 @@ mod tests {
         for other in 2..20_000u32 {
             seq += 1;
             assert_eq!(run(&mut responder, caller(1, seq)), None);
-            run(&mut responder, caller(other, 1));
+            seq += 1;
+            run(&mut responder, caller(other, seq));
         }
-        assert_eq!(run(&mut responder, caller(1, seq)), Some(ErrorCode::DuplicateRequest));
+        assert_eq!(run(&mut responder, caller(1, seq - 1)), Some(ErrorCode::DuplicateRequest));
         assert_eq!(run(&mut responder, caller(1, seq + 1)), None);
     }
 

@@ -128,7 +128,7 @@ error_codes! {
     HandlerError = "handler-error",
     /// A request whose id the session had seen already: it is not handled again.
     DuplicateRequest = "duplicate-request",
-    /// A request from a handle the session no longer remembers (it remembers the numbers of the last `MAX_CALLERS` handles that sent on it): it is not handled, since it could be a duplicate.
+    /// A request sent again by a handle the session no longer remembers (it remembers the last `MAX_CALLERS` handles that sent on it): numbered at or below what it forgot, it could be a duplicate, and is not handled.
     ForgottenCaller = "forgotten-caller",
     /// A request aborted by its `AbortSignal`.
     Aborted = "aborted",

@@ -112,6 +112,8 @@ pub(super) struct Inner {
     pumping: Cell<bool>,
     /// The number of the last `SessionBackend` handle made.
     callers: Cell<u32>,
+    /// The numbers of the requests of every handle made here.
+    pub(super) numbers: crate::channel::RequestNumbers,
     /// The `SessionBackend` handles made here: the one timer serves their
     /// deadlines too.
     deadlines: RefCell<Vec<Weak<dyn Deadlines>>>,
@@ -184,6 +186,7 @@ impl Client {
                 }),
                 pumping: Cell::new(false),
                 callers: Cell::new(0),
+                numbers: crate::channel::RequestNumbers::new(),
                 deadlines: RefCell::default(),
             }
         });

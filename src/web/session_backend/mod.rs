@@ -134,7 +134,7 @@ impl Client {
         let shared = Rc::new(Shared {
             client: Rc::downgrade(inner),
             target,
-            caller: RefCell::new(Caller::new(inner.next_caller())),
+            caller: RefCell::new(Caller::with_numbers(inner.next_caller(), inner.numbers.clone())),
             tracker: RefCell::new(Tracker::new()),
             closing: RefCell::new(Closing::new(reconnect)),
             port: RefCell::new(None),
