@@ -103,8 +103,8 @@ export declare class Plane {
    * `/`, `\` or `:`, over 255 bytes); a `mount` path that is absolute, has `.` or `..` parts, a
    * `:` or a control character; an `env` name other than `[A-Za-z_][A-Za-z0-9_]*`, one that
    * changes which code the process loads (`LD_*`, `DYLD_*`, `PATH`, `NODE_OPTIONS`,
-   * `PYTHONPATH`… in any case) or a value with NUL; a `user` over 256 bytes or with a control
-   * character; text with a lone surrogate.
+   * `PYTHONPATH`… in any case) or a value with NUL, and more than 64 KiB of names and values; a
+   * `spawn.tag` or a `user` over 256 bytes or with a control character; text with a lone surrogate.
    */
   connect(request: ConnectRequest): Promise<ConnectResponse>
   /** Plane's soft-terminate (default) or hard-terminate of `backendId`; resolves once Plane queued it. */

@@ -71,6 +71,14 @@ const MAX_SEGMENT_LEN = 255;
 const NOT_IN_SEGMENT = /[/\\:]/;
 /** The longest `user`, in UTF-8 bytes; Plane's proxy hands it to the backend as a header. */
 const MAX_USER_LEN = 256;
+/** The longest `spawn.tag`, in UTF-8 bytes: it is part of Plane's key, and bounded as a key is. */
+const MAX_TAG_LEN = MAX_KEY_LEN;
+/**
+ * The most text `executable.env` carries, names and values, in UTF-8 bytes: the in-browser bound of
+ * a connect's text (`MAX_CONNECT_TEXT`, 64 KiB), so a request cannot make the controller, the drone
+ * and every backend process it starts hold an environment of any size.
+ */
+const MAX_ENV_BYTES = 64 * 1024;
 /** A portable environment variable name: letters, digits and `_`, not starting with a digit. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
@@ -256,6 +264,8 @@ function env(value) {
     // A C string ends at NUL: the process would get another value than the one sent.
     if (text.includes('\0') || !text.isWellFormed()) throw invalid(`request.spawn.executable.env.${name} must not contain NUL or a lone surrogate`);
   }
+  const bytes = Object.entries(value).reduce((sum, [name, text]) => sum + utf8Length(name) + utf8Length(text), 0);
+  if (bytes > MAX_ENV_BYTES) throw invalid(`request.spawn.executable.env is at most ${MAX_ENV_BYTES} bytes (UTF-8) of names and values, this one is ${bytes}`);
   return { ...value };
 }
 
@@ -300,6 +310,8 @@ function planeConnectRequest(request, options) {
   if (auth != null && !isPlainObject(auth)) throw invalid('request.auth must be a plain object');
   const spec = spawn === true ? {} : spawn || null;
   const tag = optionalString(spec?.tag, 'request.spawn.tag') ?? '';
+  plainText(tag, 'request.spawn.tag');
+  if (utf8Length(tag) > MAX_TAG_LEN) throw invalid(`request.spawn.tag is at most ${MAX_TAG_LEN} bytes (UTF-8), this one is ${utf8Length(tag)}`);
   const spawn_config = spec === null ? null : spawnConfig(spec, options);
   const mountsKey = spawn_config?.executable.mount === true;
   // Without a key, Plane makes a random one (a Plane name), so `mount: true` is then a new directory.

@@ -299,18 +299,6 @@ describe('connect', () => {
     await rejectsWith(fake.plane({ timeoutMs: 150 }).connect({ key: 'k' }), 'timeout');
   });
 
-  test("a controller nobody listens on is 'unreachable'", async () => {
-    const server = createServer();
-    await new Promise((listening) => server.listen(0, '127.0.0.1', listening));
-    const { port } = server.address();
-    await new Promise((closed) => server.close(closed));
-    const plane = new Plane({ controller: `http://127.0.0.1:${port}`, image: 'i' });
-    await rejectsWith(plane.connect({ key: 'k' }), 'unreachable', (error) => {
-      assert.equal(error.status, undefined);
-      assert.match(error.message, /ECONNREFUSED/);
-    });
-  });
-
   test("a fetch that does not resolve to a Response is 'malformed', one that throws 'unreachable'", async () => {
     await rejectsWith(new Plane({ controller: 'http://h', image: 'i', fetch: async () => 42 }).connect({}), 'malformed');
     const fetch = () => {
@@ -384,6 +372,21 @@ describe('what a request may carry', () => {
     assert.deepEqual(bodies.map((body) => body.user), users);
   });
 
+  test('a tag is bounded as a key is, and env carries at most 64 KiB of names and values', async () => {
+    await allRefused(
+      ['a\nb', '\0', 't'.repeat(257), '\udc00'].map((tag) => ({ key: 'k', spawn: { tag } })).concat([
+        { key: 'k', spawn: { executable: { env: { BIG: 'v'.repeat(64 * 1024) } } } },
+        { key: 'k', spawn: { executable: { env: Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`N${i}`, 'v'.repeat(32)])) } } },
+      ]),
+    );
+    const bodies = await allSent([
+      { key: 'k', spawn: { tag: 't'.repeat(256) } },
+      { key: 'k', spawn: { executable: { env: { BIG: 'v'.repeat(64 * 1024 - 3) } } } },
+    ]);
+    assert.equal(bodies[0].key.tag, 't'.repeat(256));
+    assert.equal(bodies[1].spawn_config.executable.env.BIG.length, 64 * 1024 - 3);
+  });
+
   test('env names are portable and never choose which code the process loads', async () => {
     const names = [
       'LD_PRELOAD',
@@ -452,7 +455,7 @@ describe("errors keep the controller's address out of their message", () => {
     await rejectsWith(new Plane({ controller: `${fake.url}/plane-private`, image: 'i' }).terminate('b1', { hard: true }), 'malformed', addressKept(url));
   });
 
-  test('an unreachable controller: the reason\'s code, never its host', async () => {
+  test("a controller nobody listens on is 'unreachable': the reason's code, never its host", async () => {
     const server = createServer();
     await new Promise((listening) => server.listen(0, '127.0.0.1', listening));
     const { port } = server.address();
@@ -460,6 +463,7 @@ describe("errors keep the controller's address out of their message", () => {
     const refused = new Plane({ controller: `http://127.0.0.1:${port}`, image: 'i' });
     await rejectsWith(refused.connect({ key: 'k' }), 'unreachable', (error) => {
       addressKept(`http://127.0.0.1:${port}/ctrl/connect`, 'POST /ctrl/connect')(error);
+      assert.equal(error.status, undefined);
       assert.match(error.message, /ECONNREFUSED/);
     });
     const fetch = async () => {
