@@ -1,6 +1,8 @@
 //! The shape of `src/`: no module imports from a module that imports it
-//! (directly or through others), and no source file holds more than
-//! [`MAX_LINES`] lines outside its tests.
+//! (directly or through others), no source file holds more than
+//! [`MAX_LINES`] lines outside its tests, and a type's own methods (its
+//! inherent `impl` blocks) live in the file that defines it: a type that
+//! grows is split into parts that own their state, not spread over files.
 //!
 //! Both rules are read from the source text: a module's imports are the
 //! `crate::…`, `super::…`, `self::…` and `child::…` paths outside its tests
@@ -14,9 +16,24 @@ use std::path::Path;
 /// The most lines a source file may hold before its `#[cfg(test)]`.
 const MAX_LINES: usize = 600;
 
-/// Breaches still to mend: import circles (by their modules, sorted) and
-/// files over [`MAX_LINES`].
-const KNOWN: &[&str] = &[];
+/// Breaches still to mend: import circles (by their modules, sorted), files
+/// over [`MAX_LINES`], and types with methods in another file than their own.
+const KNOWN: &[&str] = &[
+    "spread: Client in src/web/keyed.rs",
+    "spread: Client in src/web/session_backend/mod.rs",
+    "spread: Coordinator in src/coordinator/backends.rs",
+    "spread: Coordinator in src/coordinator/ports.rs",
+    "spread: Inner in src/web/coordinator_link.rs",
+    "spread: Inner in src/web/keyed.rs",
+    "spread: RustBackend in src/native/server.rs",
+    "spread: RustBackend in src/web/rust_backend.rs",
+    "spread: Shared in src/web/session_backend/remote.rs",
+    "spread: Tab in src/tab/election.rs",
+    "spread: Tab in src/tab/hosting.rs",
+    "spread: Tab in src/tab/joining.rs",
+    "spread: Tab in src/tab/keyed.rs",
+    "spread: Tab in src/tab/standby.rs",
+];
 
 /// Every module of the crate, by path (`""` is the crate root), with its
 /// source outside tests and comments.
@@ -156,17 +173,107 @@ fn breaches() -> BTreeSet<String> {
             found.insert(format!("long: {file}"));
         }
     }
+    // Each type's inherent impls, in the files that define it (a type of one
+    // name in two files, as two private `Inner`s, counts as defined in both).
+    let mut defined: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    let mut implemented: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (file, code) in all.values() {
+        for name in definitions(code) {
+            defined.entry(name).or_default().insert(file);
+        }
+        for name in inherent_impls(code) {
+            implemented.entry(name).or_default().insert(file);
+        }
+    }
+    for (name, files) in &implemented {
+        let home = defined.get(name).cloned().unwrap_or_default();
+        for file in files.iter().filter(|f| !home.contains(*f)) {
+            found.insert(format!("spread: {name} in {file}"));
+        }
+    }
     found
 }
 
+/// The names of the structs, enums and unions `code` defines, and of the
+/// types its `string_id!` macro calls make.
+fn definitions(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let lines: Vec<&str> = code.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let words: Vec<&str> =
+            line.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+        if let Some(at) = words.iter().position(|w| matches!(*w, "struct" | "enum" | "union")) {
+            if let Some(name) = words.get(at + 1) {
+                names.push((*name).to_owned());
+            }
+        }
+        if line.trim_start().starts_with("string_id!(") {
+            // The type's name is the first line after its doc comments.
+            let name = lines[i + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("//"));
+            if let Some(name) = name {
+                names.push(name.trim_end_matches(',').to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// The types of the inherent `impl` blocks of `code` (`impl T {`,
+/// `impl<…> T<…> {`; not `impl Trait for T`).
+fn inherent_impls(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in code.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("impl") else { continue };
+        let rest = if rest.starts_with('<') { skip_generics(rest) } else { rest };
+        if !rest.starts_with(' ') || !line.trim_end().ends_with('{') || line.contains(" for ") {
+            continue;
+        }
+        let name: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// `text` past the generic parameters it starts with.
+fn skip_generics(text: &str) -> &str {
+    let mut depth = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &text[i + 1..];
+                }
+            }
+            _ => {}
+        }
+    }
+    ""
+}
+
 #[test]
-fn no_module_imports_from_one_that_imports_it_and_no_file_is_too_long() {
+fn no_module_imports_from_one_that_imports_it_no_file_is_too_long_and_no_type_is_spread() {
     let found = breaches();
     let known: BTreeSet<String> = KNOWN.iter().map(|s| s.to_string()).collect();
     let new: Vec<&String> = found.difference(&known).collect();
     let mended: Vec<&String> = known.difference(&found).collect();
     assert!(new.is_empty(), "new breaches of the module rules: {new:#?}");
     assert!(mended.is_empty(), "mended, take them off KNOWN: {mended:#?}");
+}
+
+#[test]
+fn the_reader_sees_definitions_and_inherent_impls() {
+    let code =
+        "pub struct Tab {\n}\nenum Stage { A }\nstring_id!(\n    /// doc\n    ClientId,\n    \"client id\"\n);\n";
+    assert_eq!(definitions(code), ["Tab", "Stage", "ClientId"]);
+    let code = "impl Tab {\nimpl<P> Caller<P> {\nimpl fmt::Display for Tab {\nimpl<K: Ord> LockTable<K> {\n";
+    assert_eq!(inherent_impls(code), ["Tab", "Caller", "LockTable"]);
 }
 
 #[test]
