@@ -21,8 +21,6 @@ const MAX_LINES: usize = 600;
 const KNOWN: &[&str] = &[
     "spread: Client in src/web/keyed.rs",
     "spread: Client in src/web/session_backend/mod.rs",
-    "spread: Coordinator in src/coordinator/backends.rs",
-    "spread: Coordinator in src/coordinator/ports.rs",
     "spread: Inner in src/web/coordinator_link.rs",
     "spread: Inner in src/web/keyed.rs",
     "spread: RustBackend in src/native/server.rs",

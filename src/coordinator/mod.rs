@@ -9,7 +9,13 @@
 //! asked. A `connect` stays pending until the leader answers it: one that a
 //! leader took with it when it died goes to the next leader.
 //!
-//! It also keeps a board of the keyed backends (`src/board.rs`): the leader
+//! Its parts each own their state: the open connections ([`conns`]), the
+//! leaders' terms ([`terms`]), the questions waiting for the leader
+//! ([`asks`]), the board of the keyed backends ([`board`]), the watchdog of
+//! the lock's holder ([`watchdog`]), the standby's line ([`standby`]) and
+//! what is to be done ([`outbox`]); this file routes each input to them.
+//!
+//! It keeps a board of the keyed backends: the leader
 //! reports each backend's new state (`status`, of its own epoch only), the
 //! coordinator checks it against the [`Lifecycle`](crate::Lifecycle) rules,
 //! keeps the history and passes each state to the tabs that `watch` the
@@ -36,63 +42,35 @@
 //! [`Coordinator::poll_timeout`], calling [`Coordinator::timeout`] when it
 //! fires.
 
-use std::collections::VecDeque;
-
 mod admission;
-mod backends;
+mod asks;
 mod board;
 mod conns;
-mod ports;
+mod outbox;
 mod standby;
+mod terms;
 mod watchdog;
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, ConnId, CoordinatorId, Epoch, MAX_ID_LEN};
 use crate::model::locks::{LockId, LockNames};
-use crate::model::status::{BackendState, TerminationReason};
+use crate::model::status::{BackendState, BackendStatus, TerminationReason};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    ConnectCall, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, MAX_HOSTED, PortRequest, TabToCoordinator,
+    CoordinatorToTab, DecodeError, LeaderClaim, Leadership, MAX_HOSTED, StatusReport, TabToCoordinator, TerminateCall,
     WireMessage,
 };
 pub use admission::{MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB};
-use board::Board;
+use asks::Asks;
+use board::{Board, Watched};
 use conns::Conns;
 pub use conns::HELLO_TIMEOUT_MS;
+pub use outbox::CoordinatorOutput;
+use outbox::Outbox;
 use standby::Standby;
+use terms::{Claimed, Terms};
 use watchdog::{Bark, Roll, Watchdog};
 pub use watchdog::{MAX_TAKEOVERS, PROBE_MS, SILENT_LEADER_MS, TAKEOVER_TIMEOUT_MS, TAKEOVER_WINDOW_MS};
-
-/// What the coordinator asks the browser layer to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CoordinatorOutput {
-    /// Post `message` on connection `to`. When the message carries a port
-    /// ([`WireMessage::ports`]), it is the port that arrived with the frame
-    /// being handled; it is transferred, never copied.
-    Send {
-        /// The connection.
-        to: ConnId,
-        /// The message.
-        message: CoordinatorToTab,
-    },
-    /// Wait on the Web Lock `lock` (exclusive) and call
-    /// [`Coordinator::tab_gone`] for `conn` once it is granted: the tab held
-    /// it for its whole life, so the grant means the tab is gone.
-    WatchTab {
-        /// The connection of the tab.
-        conn: ConnId,
-        /// The tab's lock.
-        lock: LockId,
-        /// Its name.
-        name: String,
-    },
-    /// Close connection `conn` and stop watching its tab (its tab is gone,
-    /// or it never said `hello` in time).
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-}
 
 /// The coordinator's state.
 #[derive(Debug)]
@@ -101,34 +79,20 @@ pub struct Coordinator {
     names: LockNames,
     /// The open connections, each silent until its `hello`.
     conns: Conns,
-    /// The highest leadership announced, and its connection while it is open.
-    leadership: Option<(Leadership, Option<ConnId>)>,
-    /// `request-port`s that arrived while no leader was connected.
-    waiting: Vec<(ConnId, PortRequest)>,
-    /// `connect`s not answered yet, oldest first.
-    connects: Vec<PendingConnect>,
-    /// Keyed `request-port`s passed to a leader and not answered yet: the
-    /// asking connection, the request, and the leader's connection.
-    ports: Vec<(ConnId, PortRequest, ConnId)>,
+    /// Who leads, in which term.
+    terms: Terms,
+    /// The connects and sessions asked of the leader, not answered yet.
+    asks: Asks,
     /// The keyed backends the leaders reported.
     board: Board,
-    /// The first of the terms the current leader held on its connection
-    /// before it claimed its current one there, while it has not spoken in
-    /// the current one yet: its keyed ports and states of those terms are
-    /// still its own.
-    earlier_term: Option<Epoch>,
-    /// The newest epoch any tab said it knows: no epoch at or below it is
-    /// given again (a coordinator may start after another one died).
-    floor: Epoch,
-    /// Watches the leader's main thread, and orders a takeover of one that
-    /// stopped running.
+    /// Watches the lock's holder's main thread, and orders a takeover of
+    /// one that stopped running.
     watchdog: Watchdog,
     /// Which tabs answered the roll calls lately (while no leader claimed).
     roll: Roll,
     /// The follower told to keep a warm standby worker.
     standby: Standby,
-    rejected: u64,
-    outputs: VecDeque<CoordinatorOutput>,
+    out: Outbox,
 }
 
 impl Coordinator {
@@ -138,18 +102,13 @@ impl Coordinator {
             id,
             names,
             conns: Conns::default(),
-            leadership: None,
-            waiting: Vec::new(),
-            connects: Vec::new(),
-            ports: Vec::new(),
+            terms: Terms::default(),
+            asks: Asks::default(),
             board: Board::default(),
-            earlier_term: None,
-            floor: Epoch::ZERO,
             watchdog: Watchdog::default(),
             roll: Roll::default(),
             standby: Standby::default(),
-            rejected: 0,
-            outputs: VecDeque::new(),
+            out: Outbox::default(),
         }
     }
 
@@ -160,12 +119,12 @@ impl Coordinator {
 
     /// The highest leadership announced so far.
     pub fn leadership(&self) -> Option<&Leadership> {
-        self.leadership.as_ref().map(|(l, _)| l)
+        self.terms.leadership()
     }
 
     /// How many frames were refused so far.
     pub fn rejected(&self) -> u64 {
-        self.rejected
+        self.out.rejected()
     }
 
     /// How many connections are open.
@@ -197,7 +156,7 @@ impl Coordinator {
 
     /// How many `connect`s wait for a leader's answer.
     pub fn pending_connects(&self) -> usize {
-        self.connects.len()
+        self.asks.connects()
     }
 
     /// A new connection opened at `now`. It is closed unless it says
@@ -209,15 +168,15 @@ impl Coordinator {
 
     /// The earliest instant at which [`Coordinator::timeout`] must be
     /// called: the first deadline of a connection that has not said `hello`,
-    /// or of the leader's watchdog while other tabs are connected.
+    /// or of the watchdog while other tabs are connected.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        // The followers are listed only while the leader owes: not on every message.
+        // The followers are listed only while the lock's holder owes: not on every message.
         let watchdog = self.watchdog.owes().then(|| self.watchdog.next_deadline(&self.followers())).flatten();
         [self.conns.next_deadline(), watchdog].into_iter().flatten().min()
     }
 
     /// Time passed: every connection still silent at its deadline is
-    /// closed; a silent leader is probed, or taken over
+    /// closed; a silent holder of the lock is probed, or taken over
     /// ([`watchdog`](self::watchdog)'s rules).
     pub fn timeout(&mut self, now: Timestamp) {
         for conn in self.conns.due(now) {
@@ -226,12 +185,12 @@ impl Coordinator {
         for bark in self.watchdog.due(now, &self.followers()) {
             match bark {
                 Bark::Probe { conn: Some(conn), epoch: Some(epoch) } => {
-                    self.send(conn, CoordinatorToTab::Probe { epoch })
+                    self.out.send(conn, CoordinatorToTab::Probe { epoch });
                 }
-                Bark::Probe { conn: Some(conn), epoch: None } => self.send(conn, CoordinatorToTab::RollCall),
+                Bark::Probe { conn: Some(conn), epoch: None } => self.out.send(conn, CoordinatorToTab::RollCall),
                 Bark::Probe { conn: None, .. } => self.roll_call(),
                 Bark::TakeOver { conn, epoch, silent_ms } => {
-                    self.send(conn, CoordinatorToTab::TakeOver { epoch, silent_ms });
+                    self.out.send(conn, CoordinatorToTab::TakeOver { epoch, silent_ms });
                 }
             }
         }
@@ -249,10 +208,10 @@ impl Coordinator {
     fn place_standby(&mut self) {
         // No leader connected: it stays where it is, likely on the tab the
         // lock goes to next.
-        let Some((_, leader)) = self.leader() else { return };
+        let Some((_, leader)) = self.terms.leader() else { return };
         let conns = &self.conns;
         for (to, on) in self.standby.place(|tab| conns.contains(tab) && tab != leader) {
-            self.send(to, CoordinatorToTab::Standby { on });
+            self.out.send(to, CoordinatorToTab::Standby { on });
         }
     }
 
@@ -278,7 +237,7 @@ impl Coordinator {
     fn roll_call(&mut self) {
         self.roll.new_round();
         for to in self.conns.introduced() {
-            self.send(to, CoordinatorToTab::RollCall);
+            self.out.send(to, CoordinatorToTab::RollCall);
         }
     }
 
@@ -295,7 +254,7 @@ impl Coordinator {
     fn close(&mut self, now: Timestamp, conn: ConnId) {
         if self.conns.contains(conn) {
             self.disconnect(now, conn);
-            self.outputs.push_back(CoordinatorOutput::Close { conn });
+            self.out.push(CoordinatorOutput::Close { conn });
         }
     }
 
@@ -304,46 +263,35 @@ impl Coordinator {
         self.standby.left(conn);
         self.roll.forget(conn);
         self.watchdog.gone(conn);
-        self.waiting.retain(|(c, _)| *c != conn);
-        self.connects.retain(|p| p.from != conn);
-        self.ports.retain(|(from, _, _)| *from != conn);
+        self.asks.left(conn);
         self.board.unwatch(conn);
-        if let Some((_, leader_conn)) = &mut self.leadership {
-            if *leader_conn == Some(conn) {
-                *leader_conn = None;
-                // The lock passes to the next tab, which every tab now waits on.
-                self.watchdog.unwatch(now);
-                self.board.leader_left();
-                self.roll_call();
-            }
+        if self.terms.left(conn) {
+            // The lock passes to the next tab, which every tab now waits on.
+            self.watchdog.unwatch(now);
+            self.board.leader_left();
+            self.roll_call();
         }
         // The live backends its tab hosted (it led) die with it, and so do
         // the sessions it was asked for.
         let ended = self.board.end_hosted(now, |r| (r.host == conn).then_some(TerminationReason::Lost));
-        self.tell_watchers(ended);
-        self.refuse_ports(|leader| leader == conn);
+        self.out.tell(ended);
+        self.asks.refuse_ports(|leader| leader == conn, &mut self.out);
     }
 
     /// Handles one frame from `conn`, decoded or refused, at `now`.
     pub fn handle(&mut self, now: Timestamp, conn: ConnId, frame: Result<TabToCoordinator, DecodeError>) {
-        let before = self.outputs.len();
+        let before = self.out.len();
         // A tab that waits on a leader while none claimed: the election owes.
         let waits = matches!(
             &frame,
             Ok(TabToCoordinator::WhoLeads | TabToCoordinator::Connect(_) | TabToCoordinator::RequestPort(_))
         ) && self.conns.get(conn).is_some_and(|c| c.client().is_some());
         self.handle_frame(now, conn, frame);
-        if waits && self.leader().is_none() && self.watchdog.demand_election(now) {
+        if waits && self.terms.leader().is_none() && self.watchdog.demand_election(now) {
             self.roll_call();
         }
         // What the leader was passed to answer: it owes from now on.
-        let demands: Vec<ConnId> = (self.outputs.iter().skip(before))
-            .filter_map(|out| match out {
-                CoordinatorOutput::Send { to, message } if message.is_demand() => Some(*to),
-                _ => None,
-            })
-            .collect();
-        for to in demands {
+        for to in self.out.demanded_since(before) {
             self.watchdog.demand(now, to);
         }
         self.place_standby();
@@ -361,26 +309,7 @@ impl Coordinator {
         self.watchdog.heard(now, conn);
         match (message, introduced.client().cloned()) {
             (TabToCoordinator::Hello { client_id, epoch, build, proof }, None) => {
-                if let Some(detail) = admission::other_build(self.names.app(), &build) {
-                    return self.reject(conn, ErrorCode::VersionMismatch, detail);
-                }
-                if let Some(detail) = epoch.and_then(|e| admission::incredible(self.newest_epoch(), e)) {
-                    return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
-                }
-                if proof.is_empty() || proof.len() > MAX_ID_LEN {
-                    let detail = format!("a hello's proof must be 1 to {MAX_ID_LEN} bytes, not {}", proof.len());
-                    return self.reject(conn, ErrorCode::Malformed, detail);
-                }
-                // Another connection holds the client: only the same tab (its
-                // proof) may move it here; nobody else evicts it.
-                if let Some(old) = self.conn_of(&client_id) {
-                    if self.conns.get(old).and_then(|c| c.proof()) != Some(proof.as_str()) {
-                        let detail = format!("client `{client_id}` is connected, and this hello lacks its proof");
-                        return self.reject(conn, ErrorCode::ClientIdTaken, detail);
-                    }
-                }
-                self.floor = self.floor.max(epoch.unwrap_or(Epoch::ZERO));
-                self.hello(now, conn, client_id, proof);
+                self.hello(now, conn, client_id, epoch, &build, proof);
             }
             (TabToCoordinator::Hello { .. }, Some(_)) => {
                 self.reject(conn, ErrorCode::DuplicateHello, "`hello` twice on one connection".into());
@@ -396,32 +325,45 @@ impl Coordinator {
                 self.reject(conn, ErrorCode::WrongClient, detail);
             }
             (TabToCoordinator::NewLeader(claim), Some(_)) => self.new_leader(now, conn, claim),
-            (TabToCoordinator::RequestPort(request), Some(_)) => self.request_port(conn, request),
-            (TabToCoordinator::ProvidePort(grant), Some(_)) => self.provide_port(conn, grant),
-            (TabToCoordinator::RefusePort(refusal), Some(_)) => self.refuse_port(conn, refusal),
-            (TabToCoordinator::Connect(call), Some(_)) => self.connect_call(conn, call),
-            (TabToCoordinator::Connected(answer), Some(_)) => self.connected(conn, answer),
+            (TabToCoordinator::RequestPort(request), Some(_)) => {
+                let leader = self.terms.leader().map(|(_, leader)| leader);
+                self.asks.request_port(conn, request, leader, &self.board, &mut self.out);
+            }
+            (TabToCoordinator::ProvidePort(grant), Some(_)) => {
+                self.asks.provide_port(conn, grant, &mut self.terms, &self.conns, &mut self.out);
+            }
+            (TabToCoordinator::RefusePort(refusal), Some(_)) => {
+                if self.leading_epoch(conn, "refuse-port").is_some() {
+                    self.asks.refuse_port(conn, refusal, &self.conns, &mut self.out);
+                }
+            }
+            (TabToCoordinator::Connect(call), Some(_)) => self.asks.connect(conn, call, &self.terms, &mut self.out),
+            (TabToCoordinator::Connected(answer), Some(_)) => {
+                if self.leading_epoch(conn, "connected").is_some() {
+                    self.asks.connected(answer, &self.conns, &mut self.out);
+                }
+            }
             (TabToCoordinator::Status(report), Some(_)) => self.status(now, conn, report),
-            (TabToCoordinator::Watch { backend_id }, Some(_)) => self.watch(now, conn, backend_id),
-            (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(conn, call),
+            (TabToCoordinator::Watch { backend_id }, Some(_)) => match self.board.watch(conn, &backend_id) {
+                Watched::History(states) => self.out.send(conn, CoordinatorToTab::History { backend_id, states }),
+                Watched::Unhosted => self.out.send(conn, CoordinatorToTab::Unhosted { backend_id, time: now }),
+            },
+            (TabToCoordinator::Terminate(call), Some(_)) => self.terminate(call),
             (TabToCoordinator::WhoLeads, Some(_)) => {
-                if let Some((leadership, Some(_))) = &self.leadership {
-                    self.send(conn, CoordinatorToTab::NewLeader(leadership.clone()));
+                if let Some(leadership) = self.terms.connected() {
+                    self.out.send(conn, CoordinatorToTab::NewLeader(leadership.clone()));
                 }
             }
             (TabToCoordinator::Alive { epoch }, Some(_)) => {
                 // Only the current leader's; a late one from a leader taken over is refused.
-                if self.leader() != Some((epoch, conn)) {
-                    self.reject(
-                        conn,
-                        ErrorCode::StaleEpoch,
-                        format!("`alive` of epoch {epoch} from a tab that does not lead in it"),
-                    );
+                if self.terms.leader() != Some((epoch, conn)) {
+                    let detail = format!("`alive` of epoch {epoch} from a tab that does not lead in it");
+                    self.reject(conn, ErrorCode::StaleEpoch, detail);
                 }
             }
             (TabToCoordinator::Present { holding }, Some(_)) => {
                 // A tab granted the lock says so before it claims.
-                if holding && self.leader().is_none() {
+                if holding && self.terms.leader().is_none() {
                     self.watchdog.holding(now, conn);
                 }
                 self.roll.answered(conn);
@@ -430,12 +372,39 @@ impl Coordinator {
         }
     }
 
-    fn hello(&mut self, now: Timestamp, conn: ConnId, client_id: ClientId, proof: String) {
-        // A tab that says hello again on a new connection (it believed this
-        // coordinator dead) moves there: the old connection is dropped.
-        if let Some(old) = self.conn_of(&client_id) {
+    /// A `hello` on `conn`, not said there before: welcomed, unless the tab
+    /// is of another build, knows an incredible epoch, or speaks for a
+    /// client connected elsewhere without its proof.
+    fn hello(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        client_id: ClientId,
+        epoch: Option<Epoch>,
+        build: &str,
+        proof: String,
+    ) {
+        if let Some(detail) = admission::other_build(self.names.app(), build) {
+            return self.reject(conn, ErrorCode::VersionMismatch, detail);
+        }
+        if let Some(detail) = epoch.and_then(|e| self.terms.incredible(e)) {
+            return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
+        }
+        if proof.is_empty() || proof.len() > MAX_ID_LEN {
+            let detail = format!("a hello's proof must be 1 to {MAX_ID_LEN} bytes, not {}", proof.len());
+            return self.reject(conn, ErrorCode::Malformed, detail);
+        }
+        // Another connection holds the client: only the same tab (its proof)
+        // may move it here, dropping the old connection (it believed this
+        // coordinator dead); nobody else evicts it.
+        if let Some(old) = self.conns.of(&client_id) {
+            if self.conns.get(old).and_then(|c| c.proof()) != Some(proof.as_str()) {
+                let detail = format!("client `{client_id}` is connected, and this hello lacks its proof");
+                return self.reject(conn, ErrorCode::ClientIdTaken, detail);
+            }
             self.close(now, old);
         }
+        self.terms.heard_of(epoch.unwrap_or(Epoch::ZERO));
         let lock = LockId::Tab(client_id.clone());
         let name = self.names.name(&lock);
         self.conns.introduce(conn, client_id, proof);
@@ -446,13 +415,8 @@ impl Coordinator {
             leader: self.leadership().cloned(),
             tabs: u32::try_from(tabs).unwrap_or(u32::MAX),
         };
-        self.send(conn, welcome);
-        self.outputs.push_back(CoordinatorOutput::WatchTab { conn, lock, name });
-    }
-
-    /// The newest epoch known here: its leader's, or one a tab said it knows.
-    fn newest_epoch(&self) -> Epoch {
-        self.leadership().map_or(Epoch::ZERO, |l| l.epoch).max(self.floor)
+        self.out.send(conn, welcome);
+        self.out.push(CoordinatorOutput::WatchTab { conn, lock, name });
     }
 
     fn new_leader(&mut self, now: Timestamp, conn: ConnId, claim: LeaderClaim) {
@@ -460,49 +424,17 @@ impl Coordinator {
             let detail = format!("a claim names {} hosted backends, more than {MAX_HOSTED}", claim.hosted.len());
             return self.reject(conn, ErrorCode::Malformed, detail);
         }
-        if let Some(detail) = claim.epoch.and_then(|kept| admission::incredible(self.newest_epoch(), kept)) {
-            return self.reject(conn, ErrorCode::EpochOutOfRange, detail);
-        }
-        if let Some((given, Some(leader))) = &self.leadership {
-            let same = claim.leader_id == given.leader_id
-                && claim.liveness_key == given.liveness_key
-                && claim.backend_id == given.backend_id;
-            // The claim again, its answer lost: the same term, to the claimant
-            // alone (unless a tab said it knows a newer one since).
-            if claim.epoch.is_none() && same && *leader == conn && given.epoch >= self.floor {
-                return self.send(conn, CoordinatorToTab::NewLeader(given.clone()));
-            }
-        }
-        let current = self.newest_epoch();
-        let epoch = match claim.epoch {
-            // A leader claiming again from this (new) coordinator keeps its
-            // term while no tab knows a newer one, so its sessions live on.
-            Some(kept) if kept >= current && self.leadership().is_none_or(|l| kept > l.epoch) => kept,
-            _ => match current.next() {
-                Some(next) => next,
-                None => return self.reject(conn, ErrorCode::EpochsExhausted, format!("no epoch after {current}")),
-            },
+        let (leadership, previous) = match self.terms.claim(conn, &claim) {
+            Err((code, detail)) => return self.reject(conn, code, detail),
+            // The claim again, its answer lost: the same term, to the claimant alone.
+            Ok(Claimed::Again(given)) => return self.out.send(conn, CoordinatorToTab::NewLeader(given)),
+            Ok(Claimed::New { leadership, previous }) => (leadership, previous),
         };
-        self.floor = epoch;
-        // Claiming again on its connection (its default backend was
-        // replaced), a leader may still send what it made in its term before,
-        // until it hears of the new one.
-        self.earlier_term = match self.leader() {
-            Some((previous, leader)) if leader == conn => self.earlier_term.or(Some(previous)),
-            _ => None,
-        };
-        let leadership = Leadership {
-            leader_id: claim.leader_id,
-            epoch,
-            liveness_key: claim.liveness_key,
-            backend_id: claim.backend_id,
-        };
-        let previous = self.leader().map(|(_, previous)| previous);
+        let epoch = leadership.epoch;
         self.standby.led(conn, previous);
-        self.leadership = Some((leadership.clone(), Some(conn)));
         self.watchdog.watch(conn, epoch);
         for to in self.conns.introduced() {
-            self.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
+            self.out.send(to, CoordinatorToTab::NewLeader(leadership.clone()));
         }
         // A leader that claims again on the same connection (its default
         // backend was replaced) still hosts its other backends: they move
@@ -511,57 +443,57 @@ impl Coordinator {
         // What it hosts and the board does not know yet comes from it; what
         // else a tab awaits, no leader continues.
         let unhosted = self.board.claimed(&claim.hosted);
-        self.tell_unhosted(now, unhosted);
+        self.out.tell_unhosted(now, unhosted);
         // Epochs only grow: every backend of an older leader ends. One whose
         // leader is still connected lost its lease to this one.
+        let conns = &self.conns;
         let ended = self.board.end_hosted(now, |r| {
-            (r.epoch < epoch).then(|| {
-                if self.conns.contains(r.host) { TerminationReason::KeyExpired } else { TerminationReason::Lost }
-            })
+            (r.epoch < epoch)
+                .then(|| if conns.contains(r.host) { TerminationReason::KeyExpired } else { TerminationReason::Lost })
         });
-        self.tell_watchers(ended);
-        // A session asked of an older leader is not opened by this one.
-        self.refuse_ports(|leader| leader != conn);
-        // A connect not answered by the leader it went to is answered afresh.
-        for pending in &mut self.connects {
-            if pending.sent_to != Some(epoch) {
-                pending.sent_to = Some(epoch);
-                self.outputs.push_back(CoordinatorOutput::Send {
-                    to: conn,
-                    message: CoordinatorToTab::Connect(pending.call.clone()),
-                });
+        self.out.tell(ended);
+        self.asks.new_leader(epoch, conn, &self.board, &mut self.out);
+    }
+
+    /// The leader's `status` of a backend, recorded on the board and told to
+    /// its watchers, if it is of one of the leader's own terms.
+    fn status(&mut self, now: Timestamp, from: ConnId, report: StatusReport) {
+        let Some(epoch) = self.leading_epoch(from, "status") else { return };
+        // A term it held before it claimed again on this connection: its
+        // backends moved to the new term with it (`rehome`).
+        if !self.terms.is_own(report.epoch, epoch) {
+            let detail = format!("status of epoch {} while epoch {epoch} leads", report.epoch);
+            return self.reject(from, ErrorCode::StaleEpoch, detail);
+        }
+        let StatusReport { backend_id, key, state, .. } = report;
+        let ended = state.status() == BackendStatus::Terminated;
+        match self.board.report(epoch, from, backend_id.clone(), key, state) {
+            Ok(recorded) => self.out.tell(vec![recorded]),
+            Err(error) => {
+                self.reject(from, error.code(), error.to_string());
+                // One it named in its claim ended before it was told here.
+                if ended {
+                    let watchers = self.board.ended_unreported(&backend_id);
+                    self.out.tell_unhosted(now, vec![(backend_id, watchers)]);
+                }
             }
         }
-        for (from, request) in std::mem::take(&mut self.waiting) {
-            self.request_port(from, request);
+    }
+
+    /// Only a live backend of the current leader is worth stopping; for
+    /// any other the asking tab learns the outcome from the history it
+    /// watches.
+    fn terminate(&mut self, call: TerminateCall) {
+        let Some((epoch, leader)) = self.terms.leader() else { return };
+        if self.board.get(&call.backend_id).is_some_and(|r| !r.is_terminated() && r.epoch == epoch) {
+            self.out.send(leader, CoordinatorToTab::Terminate(call));
         }
-    }
-
-    /// How many questions of `conn` wait: its connects, and its sessions
-    /// asked while no leader was connected or passed to one not answered.
-    fn pending(&self, conn: ConnId) -> usize {
-        let connects = self.connects.iter().filter(|p| p.from == conn).count();
-        let ports = self.ports.iter().filter(|(from, ..)| *from == conn).count();
-        connects + ports + self.waiting.iter().filter(|(from, _)| *from == conn).count()
-    }
-
-    /// The current leadership's epoch and connection, while it is open.
-    fn leader(&self) -> Option<(Epoch, ConnId)> {
-        match &self.leadership {
-            Some((leadership, Some(conn))) => Some((leadership.epoch, *conn)),
-            _ => None,
-        }
-    }
-
-    /// The connection of `client`, if it is connected.
-    fn conn_of(&self, client: &ClientId) -> Option<ConnId> {
-        self.conns.of(client)
     }
 
     /// The current epoch if `from` leads; otherwise the frame, which only
     /// the current leader may send, is refused.
     fn leading_epoch(&mut self, from: ConnId, kind: &str) -> Option<Epoch> {
-        match self.leader() {
+        match self.terms.leader() {
             Some((epoch, leader)) if leader == from => Some(epoch),
             _ => {
                 self.reject(from, ErrorCode::NotLeader, format!("`{kind}` from a tab that does not lead"));
@@ -571,31 +503,14 @@ impl Coordinator {
     }
 
     fn reject(&mut self, conn: ConnId, code: ErrorCode, detail: String) {
-        self.rejected += 1;
-        if self.conns.contains(conn) {
-            self.send(conn, CoordinatorToTab::Rejected { code, detail });
-        }
-    }
-
-    fn send(&mut self, to: ConnId, message: CoordinatorToTab) {
-        self.outputs.push_back(CoordinatorOutput::Send { to, message });
+        let open = self.conns.contains(conn);
+        self.out.reject(conn, open, code, detail);
     }
 
     /// The next thing to do, if any. Drain it after every input.
     pub fn poll_output(&mut self) -> Option<CoordinatorOutput> {
-        self.outputs.pop_front()
+        self.out.pop()
     }
-}
-
-/// A `connect` the leader has not answered yet.
-#[derive(Debug)]
-struct PendingConnect {
-    /// The asking tab's connection.
-    from: ConnId,
-    call: Box<ConnectCall>,
-    /// The epoch of the leader it was sent to; `None` while no leader was
-    /// connected.
-    sent_to: Option<Epoch>,
 }
 
 #[cfg(test)]
@@ -603,7 +518,7 @@ mod tests {
     use super::*;
     use crate::model::ids::{AppName, SessionId};
     use crate::protocol::BUILD;
-    use crate::protocol::{ConnectAnswer, PortGrant, PortRefusal, StatusReport, TerminateCall};
+    use crate::protocol::{ConnectAnswer, ConnectCall, PortGrant, PortRefusal, PortRequest};
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 
