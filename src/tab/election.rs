@@ -35,18 +35,18 @@ impl Tab {
         frame: Result<BackendToLeader, DecodeError>,
     ) {
         let Ok(message) = frame else {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         };
         match (&message, self.lead.stage()) {
             (BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }), _) => {
                 let Some(epoch) = self.leading() else {
-                    self.ignored += 1;
+                    self.out.ignore();
                     return;
                 };
                 let (client_id, session_id) = (client_id.clone(), session_id.clone());
                 let grant = PortGrant { client_id, session_id, epoch, backend_id: None };
-                return self.send_coordinator(TabToCoordinator::ProvidePort(grant));
+                return self.out.send(TabToCoordinator::ProvidePort(grant));
             }
             (
                 BackendToLeader::Failed { detail },
@@ -54,7 +54,7 @@ impl Tab {
             ) => {
                 // Its start code threw: a new one after a pause.
                 self.respawn_later(now);
-                self.event(TabEvent::BackendError { detail: detail.clone() });
+                self.out.event(TabEvent::BackendError { detail: detail.clone() });
             }
             _ => {}
         }
@@ -93,7 +93,7 @@ impl Tab {
         // and no leader continues. (The registry keeps them within MAX_HOSTED.)
         let hosted = self.fleet.hosted().take(MAX_HOSTED).cloned().collect();
         let claim = LeaderClaim { leader_id: self.id.clone(), liveness_key, epoch, backend_id, hosted };
-        self.send_coordinator(TabToCoordinator::NewLeader(claim));
+        self.out.send(TabToCoordinator::NewLeader(claim));
     }
 
     /// This tab's own worker failed to load, or threw: as any backend that
@@ -105,7 +105,7 @@ impl Tab {
             self.respawn_later(now);
         }
         self.default_failed(now);
-        self.event(TabEvent::BackendError { detail });
+        self.out.event(TabEvent::BackendError { detail });
     }
 
     /// A new worker is spawned after a pause, not at once.
@@ -138,7 +138,7 @@ impl Tab {
         let Some(worker) = self.fleet.host_default(now) else {
             // The fleet hosts no two default backends; the last one ended
             // before every spawn, so this is not reached. Try again later.
-            self.ignored += 1;
+            self.out.ignore();
             return self.respawn_later(now);
         };
         self.lead.set_stage(WorkerStage::Spawning {
@@ -147,7 +147,7 @@ impl Tab {
         });
         // The standby worker, if this tab keeps one, is already loaded.
         let Some(listening) = self.adopt_standby(&worker) else {
-            self.outputs.push_back(TabOutput::SpawnWorker { backend_id: worker, tag: None });
+            self.out.push(TabOutput::SpawnWorker { backend_id: worker, tag: None });
             return self.pull_fleet(now);
         };
         self.pull_fleet(now);
@@ -160,7 +160,7 @@ impl Tab {
     pub(super) fn learn(&mut self, now: Timestamp, leadership: Leadership) {
         let same = self.known.as_ref() == Some(&leadership);
         if !same && self.known.as_ref().is_some_and(|k| leadership.epoch <= k.epoch) {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         }
         // The answer to this tab's own claim (or a claim made again).
@@ -179,10 +179,10 @@ impl Tab {
         }
         let liveness = LockId::Liveness(leadership.liveness_key.clone());
         if let Some(watching) = self.watching.replace(liveness.clone()) {
-            self.release(watching);
+            self.out.release(watching);
         }
-        self.acquire(liveness, LockMode::Shared);
-        self.event(TabEvent::Leader(leadership.clone()));
+        self.out.acquire(liveness, LockMode::Shared);
+        self.out.event(TabEvent::Leader(leadership.clone()));
 
         // Before its own claim is answered, a leader hears of earlier ones;
         // its claim gets a higher epoch. Once leading, a newer one is another tab's.
@@ -223,9 +223,9 @@ impl Tab {
     /// answered.
     pub(super) fn probed(&mut self, epoch: Epoch) {
         if self.leading() == Some(epoch) {
-            self.send_coordinator(TabToCoordinator::Alive { epoch });
+            self.out.send(TabToCoordinator::Alive { epoch });
         } else {
-            self.ignored += 1;
+            self.out.ignore();
         }
     }
 
@@ -235,20 +235,20 @@ impl Tab {
     /// steals the lock, and leads once it is granted.
     pub(super) fn take_over(&mut self, epoch: Option<Epoch>) {
         if self.lead != Lead::Follower || !self.in_election {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         }
         match epoch {
-            None => self.acquire(LockId::Leader, LockMode::Steal),
+            None => self.out.acquire(LockId::Leader, LockMode::Steal),
             Some(epoch) => {
                 let silent = self.known.as_ref().filter(|k| k.epoch == epoch).map(|k| k.leader_id.clone());
                 let Some(silent) = silent else {
-                    self.ignored += 1;
+                    self.out.ignore();
                     return;
                 };
-                self.acquire(LockId::Leader, LockMode::Steal);
+                self.out.acquire(LockId::Leader, LockMode::Steal);
                 // Its workers end themselves once they lose it; given back at once.
-                self.acquire(LockId::Hosted(silent), LockMode::Steal);
+                self.out.acquire(LockId::Hosted(silent), LockMode::Steal);
             }
         }
     }
@@ -267,9 +267,9 @@ impl Tab {
         }
         if self.lead != Lead::Follower {
             self.stop_leading(now);
-            self.acquire(LockId::Leader, LockMode::Exclusive);
+            self.out.acquire(LockId::Leader, LockMode::Exclusive);
         } else if self.in_election {
-            self.acquire(LockId::Leader, LockMode::Exclusive);
+            self.out.acquire(LockId::Leader, LockMode::Exclusive);
         }
     }
 
@@ -277,8 +277,8 @@ impl Tab {
     /// queue for the lock again.
     pub(super) fn step_down(&mut self, now: Timestamp) {
         self.stop_leading(now);
-        self.release(LockId::Leader);
-        self.acquire(LockId::Leader, LockMode::Exclusive);
+        self.out.release(LockId::Leader);
+        self.out.acquire(LockId::Leader, LockMode::Exclusive);
     }
 
     /// Stops the worker and every hosted backend, and gives up the term.
@@ -287,6 +287,6 @@ impl Tab {
         self.lead = Lead::Follower;
         self.fleet.shut_down();
         self.pull_fleet(now);
-        self.event(TabEvent::RoleChanged(Role::Follower));
+        self.out.event(TabEvent::RoleChanged(Role::Follower));
     }
 }

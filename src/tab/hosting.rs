@@ -34,7 +34,7 @@ impl Tab {
             return self.on_own_worker_frame(now, backend_id, frame);
         }
         if self.hosting().is_none() {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         }
         self.fleet.from_worker(now, backend_id, frame);
@@ -64,7 +64,7 @@ impl Tab {
                 FleetOutput::Spawn { backend_id, tag } => TabOutput::SpawnWorker { backend_id, tag },
                 FleetOutput::ToWorker { backend_id, message } => TabOutput::ToWorker { backend_id, message },
                 FleetOutput::Kill { backend_id, default } => {
-                    self.outputs.push_back(TabOutput::KillWorker { backend_id });
+                    self.out.push(TabOutput::KillWorker { backend_id });
                     if default {
                         // A worker that failed to start is replaced after a
                         // pause; one that ended otherwise, at once.
@@ -93,7 +93,7 @@ impl Tab {
                 }
                 FleetOutput::Refuse(refusal) => TabOutput::ToCoordinator(TabToCoordinator::RefusePort(refusal)),
             };
-            self.outputs.push_back(output);
+            self.out.push(output);
         }
     }
 }

@@ -19,7 +19,7 @@ impl Tab {
         if self.membership != super::Membership::New {
             let call = self.calls.next_id();
             let error = CallError::new(ErrorCode::NotInitialized, "initialize() may be called once per client");
-            self.event(TabEvent::Settled { call, outcome: Err(error) });
+            self.out.event(TabEvent::Settled { call, outcome: Err(error) });
             return call;
         }
         let call = self.calls.join(now);
@@ -33,14 +33,14 @@ impl Tab {
     pub fn coordinator_failed(&mut self, now: Timestamp, detail: String) {
         match self.calls.take_join() {
             Some(call) => self.join_failed(now, call, CallError::new(ErrorCode::CoordinatorUnavailable, detail)),
-            None => self.ignored += 1,
+            None => self.out.ignore(),
         }
     }
 
     /// The coordinator welcomed this tab: the join, if pending, is settled.
     pub(super) fn welcomed(&mut self) {
         if let Some(call) = self.calls.take_join() {
-            self.event(TabEvent::Settled { call, outcome: Ok(CallValue::Joined) });
+            self.out.event(TabEvent::Settled { call, outcome: Ok(CallValue::Joined) });
         }
     }
 
@@ -51,18 +51,18 @@ impl Tab {
     /// which says hello again.
     pub(super) fn refused_at_join(&mut self, now: Timestamp, code: ErrorCode, detail: String) {
         if !matches!(code, ErrorCode::VersionMismatch | ErrorCode::ClientIdTaken) {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         }
         match self.calls.take_join() {
             Some(call) => self.join_failed(now, call, CallError::new(code, detail)),
-            None => self.ignored += 1,
+            None => self.out.ignore(),
         }
     }
 
     /// The join `call` failed with `error`: it is refused, and the tab leaves.
     pub(super) fn join_failed(&mut self, now: Timestamp, call: CallId, error: CallError) {
-        self.event(TabEvent::Settled { call, outcome: Err(error) });
+        self.out.event(TabEvent::Settled { call, outcome: Err(error) });
         self.destroy(now);
     }
 }

@@ -84,7 +84,7 @@ impl Tab {
         }
         let call = self.calls.connect(now, credentials);
         let connect = ConnectCall { client_id: self.id.clone(), request_id: call.get(), request };
-        self.send_coordinator(TabToCoordinator::Connect(Box::new(connect)));
+        self.out.send(TabToCoordinator::Connect(Box::new(connect)));
         call
     }
 
@@ -107,7 +107,7 @@ impl Tab {
         let Credentials { user, auth } = self.calls.credentials(&token);
         let session_id = self.next_attempt_id();
         let call = self.calls.open(now, session_id.clone());
-        self.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
+        self.out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
         let open = TabToBackend::Open { token, user, auth };
         self.keyed.insert(session_id, KeyedSession::new(target.backend_id, call, open));
         call
@@ -171,14 +171,14 @@ impl Tab {
     /// A call refused before anything was asked: settled at the next poll.
     fn refuse_at_once(&mut self, error: CallError) -> CallId {
         let call = self.calls.next_id();
-        self.event(TabEvent::Settled { call, outcome: Err(error) });
+        self.out.event(TabEvent::Settled { call, outcome: Err(error) });
         call
     }
 
     /// Settles `call`, if it is still pending.
     fn settle(&mut self, call: CallId, outcome: Result<CallValue, CallError>) {
         if self.calls.finish(call) {
-            self.event(TabEvent::Settled { call, outcome });
+            self.out.event(TabEvent::Settled { call, outcome });
         }
     }
 
@@ -195,7 +195,7 @@ impl Tab {
         if !self.is_joined() {
             return false;
         }
-        self.send_coordinator(TabToCoordinator::Watch { backend_id });
+        self.out.send(TabToCoordinator::Watch { backend_id });
         true
     }
 
@@ -204,7 +204,7 @@ impl Tab {
     /// coordinator died, the new one knows none of its watches).
     pub(super) fn watch_again(&mut self) {
         for backend_id in self.watches.to_renew() {
-            self.send_coordinator(TabToCoordinator::Watch { backend_id });
+            self.out.send(TabToCoordinator::Watch { backend_id });
         }
     }
 
@@ -214,7 +214,7 @@ impl Tab {
             return false;
         }
         let call = TerminateCall { client_id: self.id.clone(), backend_id, hard };
-        self.send_coordinator(TabToCoordinator::Terminate(call));
+        self.out.send(TabToCoordinator::Terminate(call));
         true
     }
 
@@ -235,7 +235,9 @@ impl Tab {
         }
         for delivery in self.watches.deliver(backend_id) {
             match delivery {
-                Delivery::Update { subscription, state } => self.event(TabEvent::StatusUpdate { subscription, state }),
+                Delivery::Update { subscription, state } => {
+                    self.out.event(TabEvent::StatusUpdate { subscription, state })
+                }
                 Delivery::Settle { call, outcome } => self.settle(call, outcome.map(CallValue::State)),
             }
         }
@@ -245,7 +247,7 @@ impl Tab {
     /// `session_id`'s port, decoded or refused.
     pub fn open_answered(&mut self, session_id: &SessionId, answer: Result<BackendToTab, DecodeError>) {
         let Some(session) = self.keyed.get_mut(session_id).filter(|s| s.is_opening()) else {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         };
         let refusal = match answer {
@@ -280,9 +282,9 @@ impl Tab {
     /// any, is refused with `error`.
     fn end_session(&mut self, session_id: &SessionId, error: CallError) {
         let Some(session) = self.keyed.remove(session_id) else { return };
-        self.release(LockId::Session(session_id.clone()));
+        self.out.release(LockId::Session(session_id.clone()));
         if session.has_ports() {
-            self.outputs.push_back(TabOutput::CloseKeyed { session_id: session_id.clone() });
+            self.out.push(TabOutput::CloseKeyed { session_id: session_id.clone() });
         }
         if let Some(call) = session.call() {
             self.settle(call, Err(error));
@@ -297,9 +299,9 @@ impl Tab {
             let error = self.calls.timeout_error();
             match expired {
                 Expired::Join => self.join_failed(now, call, self.calls.join_timeout_error()),
-                Expired::Connect => self.event(TabEvent::Settled { call, outcome: Err(error) }),
+                Expired::Connect => self.out.event(TabEvent::Settled { call, outcome: Err(error) }),
                 Expired::Open(session_id) => {
-                    self.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+                    self.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
                     self.end_session(&session_id, error);
                 }
             }
@@ -315,7 +317,7 @@ impl Tab {
             }
             ConnectOutcome::Refused { code, detail } => Err(CallError::new(code, detail)),
         };
-        self.event(TabEvent::Settled { call, outcome });
+        self.out.event(TabEvent::Settled { call, outcome });
     }
 
     /// Whether `lock` is the session lock of a keyed session, which is then
@@ -330,7 +332,7 @@ impl Tab {
                 session_id: attempt.clone(),
                 backend_id: Some(session.backend_id().clone()),
             };
-            self.send_coordinator(TabToCoordinator::RequestPort(request));
+            self.out.send(TabToCoordinator::RequestPort(request));
         }
         true
     }
@@ -340,13 +342,13 @@ impl Tab {
     pub(super) fn leave_keyed(&mut self) {
         let error = CallError::new(ErrorCode::NotInitialized, "the client was destroyed");
         for call in self.calls.clear() {
-            self.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+            self.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
         }
         self.watches.clear();
         for (attempt, session) in std::mem::take(&mut self.keyed) {
-            self.release(LockId::Session(attempt.clone()));
+            self.out.release(LockId::Session(attempt.clone()));
             if session.has_ports() {
-                self.outputs.push_back(TabOutput::CloseKeyed { session_id: attempt });
+                self.out.push(TabOutput::CloseKeyed { session_id: attempt });
             }
         }
     }
@@ -362,10 +364,10 @@ impl Tab {
                 client_id, session_id, backend_id: Some(backend_id), ..
             }) if client_id == self.id => {
                 match self.keyed.get_mut(&session_id).and_then(|s| s.grant(&backend_id)) {
-                    Some(message) => self.outputs.push_back(TabOutput::OpenKeyed { session_id, message }),
+                    Some(message) => self.out.push(TabOutput::OpenKeyed { session_id, message }),
                     // A port for a session closed meanwhile (its `open` timed
                     // out): it is not taken, so the browser layer closes it.
-                    None => self.ignored += 1,
+                    None => self.out.ignore(),
                 }
             }
             CoordinatorToTab::RefusePort(refusal) if refusal.client_id == self.id => {
@@ -379,7 +381,7 @@ impl Tab {
                 match self.calls.answered(answer.request_id, token) {
                     Some(call) => self.answered(call, answer.outcome),
                     // The connect timed out: its answer is not taken.
-                    None => self.ignored += 1,
+                    None => self.out.ignore(),
                 }
             }
             CoordinatorToTab::History { backend_id, states } => {
@@ -395,7 +397,7 @@ impl Tab {
                 self.deliver(&backend_id);
             }
             // A refusal of one of ours, a frame for another tab or for a leader: nothing to act on.
-            _ => self.ignored += 1,
+            _ => self.out.ignore(),
         }
         self.pull_fleet(now);
     }

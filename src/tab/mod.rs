@@ -49,6 +49,7 @@ mod election;
 mod hosting;
 mod joining;
 mod keyed;
+mod outbox;
 mod output;
 mod sessions;
 mod settings;
@@ -56,11 +57,10 @@ mod stages;
 mod standby;
 mod watches;
 
-use std::collections::VecDeque;
-
 use crate::model::map::Map;
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
+use outbox::Outbox;
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
@@ -109,8 +109,8 @@ pub struct Tab {
     proof: String,
     attempts: u64,
     retry_ms: u64,
-    ignored: u64,
-    outputs: VecDeque<TabOutput>,
+    /// What is to be done, and what was out of place.
+    out: Outbox,
 }
 
 impl Tab {
@@ -129,6 +129,7 @@ impl Tab {
             watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
             standby: Standby::Off,
+            out: Outbox::new(names.clone()),
             id,
             names,
             membership: Membership::New,
@@ -142,8 +143,6 @@ impl Tab {
             proof: String::new(),
             attempts: 0,
             retry_ms: FIRST_RETRY_MS,
-            ignored: 0,
-            outputs: VecDeque::new(),
         }
     }
 
@@ -185,7 +184,7 @@ impl Tab {
 
     /// How many frames or events were refused or out of place so far.
     pub fn ignored(&self) -> u64 {
-        self.ignored
+        self.out.ignored()
     }
 
     /// Starts joining: takes the tab lock (and the first session lock).
@@ -193,7 +192,7 @@ impl Tab {
         if self.membership == Membership::New {
             self.membership = Membership::Locking;
             self.proof = self.fleet.fresh_token();
-            self.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
+            self.out.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
             // The first attempt's session lock is taken meanwhile, so that the
             // request can go out as soon as a leader is known.
             self.new_attempt();
@@ -203,7 +202,7 @@ impl Tab {
     /// The Web Lock `lock` was granted.
     pub fn lock_granted(&mut self, now: Timestamp, lock: &LockId) {
         if self.membership == Membership::Left {
-            return self.release(lock.clone());
+            return self.out.release(lock.clone());
         }
         match lock {
             LockId::Tab(client) if *client == self.id && self.membership == Membership::Locking => {
@@ -213,17 +212,17 @@ impl Tab {
                 self.coordinator_lost(now, lock.clone());
             }
             LockId::Leader if self.lead == Lead::Follower => {
-                self.event(TabEvent::RoleChanged(Role::Leader));
+                self.out.event(TabEvent::RoleChanged(Role::Leader));
                 self.spawn(now);
                 // Said at once: until it claims, the coordinator watches it
                 // as the lock's holder, and takes over from it if it goes silent.
                 if self.is_joined() {
-                    self.send_coordinator(TabToCoordinator::Present { holding: true });
+                    self.out.send(TabToCoordinator::Present { holding: true });
                 }
             }
             LockId::Liveness(_) if self.watching.as_ref() == Some(lock) => self.backend_lost(now, lock.clone()),
             // Taken from a silent leader's workers, which end: given back.
-            LockId::Hosted(_) => self.release(lock.clone()),
+            LockId::Hosted(_) => self.out.release(lock.clone()),
             LockId::Session(attempt) if self.keyed_lock_granted(attempt) => {
                 // A session with a keyed backend was asked for.
             }
@@ -242,7 +241,7 @@ impl Tab {
     /// A frame from the coordinator, decoded or refused.
     pub fn from_coordinator(&mut self, now: Timestamp, frame: Result<CoordinatorToTab, DecodeError>) {
         let Ok(message) = frame else {
-            self.ignored += 1;
+            self.out.ignore();
             return;
         };
         match (message, &self.membership) {
@@ -254,7 +253,7 @@ impl Tab {
                 self.refused_at_join(now, code, detail);
             }
             // A frame out of place: nothing to act on.
-            _ => self.ignored += 1,
+            _ => self.out.ignore(),
         }
     }
 
@@ -265,13 +264,13 @@ impl Tab {
             CoordinatorToTab::TakeOver { epoch, .. } => self.take_over(epoch),
             CoordinatorToTab::RollCall => {
                 let holding = self.lead != Lead::Follower;
-                self.send_coordinator(TabToCoordinator::Present { holding });
+                self.out.send(TabToCoordinator::Present { holding });
             }
             CoordinatorToTab::Standby { on } => self.standby_told(on),
             CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
                 if let Some(worker) = self.worker().cloned() {
                     let message = LeaderToBackend::StartSession(request);
-                    self.outputs.push_back(TabOutput::ToWorker { backend_id: worker, message });
+                    self.out.push(TabOutput::ToWorker { backend_id: worker, message });
                 }
             }
             CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => self.provide_port(grant),
@@ -324,7 +323,7 @@ impl Tab {
             if joined && self.lead == Lead::Follower && ask.at <= now {
                 // No `new-leader` came (or it was lost): ask for the leadership.
                 *ask = ask.next(now);
-                self.send_coordinator(TabToCoordinator::WhoLeads);
+                self.out.send(TabToCoordinator::WhoLeads);
             }
         }
         match self.lead.stage().cloned() {
@@ -345,13 +344,13 @@ impl Tab {
                 self.fleet.expire_start(now);
                 self.pull_fleet(now);
                 let detail = format!("the backend worker was not ready within {WORKER_START_TIMEOUT_MS} ms");
-                self.event(TabEvent::BackendError { detail });
+                self.out.event(TabEvent::BackendError { detail });
             }
             _ => {}
         }
         if matches!(self.membership, Membership::Greeting { welcome_by } if welcome_by <= now) {
             // The coordinator greeted may have died before answering: greet again, on a new connection.
-            self.outputs.push_back(TabOutput::ReconnectCoordinator);
+            self.out.push(TabOutput::ReconnectCoordinator);
             self.say_hello(now);
         }
     }
@@ -364,7 +363,7 @@ impl Tab {
         self.end_attempt(Some(DisconnectReason::Destroyed));
         self.session = Session::Off;
         for watch in [self.watching.take(), self.coordinator_watch.take()].into_iter().flatten() {
-            self.release(watch);
+            self.out.release(watch);
         }
         self.leave_keyed();
         self.drop_standby();
@@ -373,16 +372,16 @@ impl Tab {
         }
         // Also before `hello`: the coordinator then drops the connection at once.
         if matches!(self.membership, Membership::Locking | Membership::Greeting { .. } | Membership::Joined) {
-            self.send_coordinator(TabToCoordinator::Goodbye { client_id: self.id.clone() });
+            self.out.send(TabToCoordinator::Goodbye { client_id: self.id.clone() });
         }
-        self.release(LockId::Leader);
-        self.release(LockId::Tab(self.id.clone()));
+        self.out.release(LockId::Leader);
+        self.out.release(LockId::Tab(self.id.clone()));
         self.membership = Membership::Left;
     }
 
     /// The next thing to do, if any. Drain it after every input.
     pub fn poll_output(&mut self) -> Option<TabOutput> {
-        self.outputs.pop_front()
+        self.out.pop()
     }
 
     /// The coordinator's answer to `hello`: the first, or one from a new
@@ -400,15 +399,15 @@ impl Tab {
             _ => {}
         }
         let watch = LockId::Coordinator(coordinator_id.clone());
-        self.acquire(watch.clone(), LockMode::Shared);
+        self.out.acquire(watch.clone(), LockMode::Shared);
         if let Some(old) = self.coordinator_watch.replace(watch) {
-            self.release(old);
+            self.out.release(old);
         }
-        self.event(TabEvent::Joined { coordinator_id });
+        self.out.event(TabEvent::Joined { coordinator_id });
         self.watch_again();
         self.welcomed();
         if !std::mem::replace(&mut self.in_election, true) {
-            self.acquire(LockId::Leader, LockMode::Exclusive);
+            self.out.acquire(LockId::Leader, LockMode::Exclusive);
         }
         // A claim the old coordinator took with it is made again; a leader
         // claims its term again from a new coordinator.
@@ -427,7 +426,7 @@ impl Tab {
     /// backend and live on; a request in flight is made again.
     fn coordinator_lost(&mut self, now: Timestamp, lock: LockId) {
         self.coordinator_watch = None;
-        self.release(lock);
+        self.out.release(lock);
         // The new coordinator names its own standby.
         self.drop_standby();
         // Greeting from now on; `say_hello` below sets the deadline again.
@@ -436,7 +435,7 @@ impl Tab {
             self.end_attempt(None);
             self.new_attempt();
         }
-        self.outputs.push_back(TabOutput::ReconnectCoordinator);
+        self.out.push(TabOutput::ReconnectCoordinator);
         self.say_hello(now);
     }
 
@@ -445,7 +444,7 @@ impl Tab {
         let epoch = self.known.as_ref().map(|k| k.epoch);
         let build = self.names.app().fingerprint().unwrap_or(crate::protocol::BUILD).to_owned();
         let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build, epoch, proof: self.proof.clone() };
-        self.send_coordinator(hello);
+        self.out.send(hello);
     }
 
     /// The worker whose liveness lock is `lock` died.
@@ -453,7 +452,7 @@ impl Tab {
         self.watching = None;
         let own = matches!((self.lead.stage(), &lock), (Some(WorkerStage::Leading { liveness_key, .. } | WorkerStage::Claiming { liveness_key, .. }), LockId::Liveness(dead))
             if liveness_key == dead);
-        self.release(lock);
+        self.out.release(lock);
         if own {
             // Our own worker died while this tab lives (leading, or claiming
             // its term again from a new coordinator): it ended with
@@ -484,18 +483,18 @@ impl Tab {
                 self.session = Session::Connected { attempt: session_id.clone(), epoch };
                 self.retry_ms = FIRST_RETRY_MS;
                 let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
-                self.event(TabEvent::Connected { session_id, epoch, backend_id });
+                self.out.event(TabEvent::Connected { session_id, epoch, backend_id });
                 self.standby_due();
             }
             // A port for an abandoned attempt: the browser layer closes it.
-            _ => self.ignored += 1,
+            _ => self.out.ignore(),
         }
     }
 
     /// A new connect attempt: first its session lock.
     fn new_attempt(&mut self) {
         let attempt = self.next_attempt_id();
-        self.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
+        self.out.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
         self.session = Session::Locking { attempt };
     }
 
@@ -523,9 +522,9 @@ impl Tab {
         let Some(attempt) = self.session.attempt().cloned() else { return };
         let connected = matches!(self.session, Session::Connected { .. });
         self.session = Session::Off;
-        self.release(LockId::Session(attempt.clone()));
+        self.out.release(LockId::Session(attempt.clone()));
         if let (true, Some(reason)) = (connected, reason) {
-            self.event(TabEvent::Disconnected { session_id: attempt, reason });
+            self.out.event(TabEvent::Disconnected { session_id: attempt, reason });
         }
     }
 
@@ -543,25 +542,8 @@ impl Tab {
         };
         let attempt = attempt.clone();
         let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone(), backend_id: None };
-        self.send_coordinator(TabToCoordinator::RequestPort(request));
+        self.out.send(TabToCoordinator::RequestPort(request));
         self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
-    }
-
-    fn send_coordinator(&mut self, message: TabToCoordinator) {
-        self.outputs.push_back(TabOutput::ToCoordinator(message));
-    }
-
-    fn acquire(&mut self, lock: LockId, mode: LockMode) {
-        let name = self.names.name(&lock);
-        self.outputs.push_back(TabOutput::Acquire { lock, name, mode });
-    }
-
-    fn release(&mut self, lock: LockId) {
-        self.outputs.push_back(TabOutput::Release { lock });
-    }
-
-    fn event(&mut self, event: TabEvent) {
-        self.outputs.push_back(TabOutput::Event(event));
     }
 }
 

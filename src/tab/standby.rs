@@ -43,7 +43,7 @@ impl Tab {
     pub(super) fn standby_due(&mut self) {
         if self.standby == Standby::Due && self.session().is_some() && self.lead == Lead::Follower {
             self.standby = Standby::Loading;
-            self.outputs.push_back(TabOutput::SpawnStandby);
+            self.out.push(TabOutput::SpawnStandby);
         }
     }
 
@@ -52,7 +52,7 @@ impl Tab {
     pub fn from_standby(&mut self, frame: Result<BackendToLeader, DecodeError>) {
         match (frame, self.standby) {
             (Ok(BackendToLeader::Listening), Standby::Loading) => self.standby = Standby::Listening,
-            _ => self.ignored += 1,
+            _ => self.out.ignore(),
         }
     }
 
@@ -67,7 +67,7 @@ impl Tab {
     /// Terminates the standby worker, if there is one.
     pub(super) fn drop_standby(&mut self) {
         if self.has_standby() {
-            self.outputs.push_back(TabOutput::KillStandby);
+            self.out.push(TabOutput::KillStandby);
         }
         self.standby = Standby::Off;
     }
@@ -80,7 +80,7 @@ impl Tab {
             Standby::Loading => false,
             Standby::Listening => true,
         };
-        self.outputs.push_back(TabOutput::AdoptStandby { backend_id: worker.clone() });
+        self.out.push(TabOutput::AdoptStandby { backend_id: worker.clone() });
         Some(listening)
     }
 }
