@@ -146,7 +146,7 @@ impl Tab {
             ready_by: now.plus_millis(WORKER_START_TIMEOUT_MS),
         });
         // The standby worker, if this tab keeps one, is already loaded.
-        let Some(listening) = self.adopt_standby(&worker) else {
+        let Some(listening) = self.standby.adopt(&worker, &mut self.out) else {
             self.out.push(TabOutput::SpawnWorker { backend_id: worker, tag: None });
             return self.pull_fleet(now);
         };

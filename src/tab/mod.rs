@@ -64,7 +64,8 @@ use outbox::Outbox;
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
-use stages::{Lead, Membership, Retry, Session, Standby, WorkerStage};
+use stages::{Lead, Membership, Retry, Session, WorkerStage};
+use standby::Standby;
 pub use watches::SubscriptionId;
 
 use crate::fleet::Fleet;
@@ -72,7 +73,8 @@ use crate::model::ids::{ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    CoordinatorToTab, DecodeError, LeaderToBackend, Leadership, PortGrant, PortRequest, TabToCoordinator,
+    BackendToLeader, CoordinatorToTab, DecodeError, LeaderToBackend, Leadership, PortGrant, PortRequest,
+    TabToCoordinator,
 };
 
 /// One tab's state.
@@ -128,7 +130,7 @@ impl Tab {
             calls: calls::Calls::default(),
             watches: watches::Watches::default(),
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
-            standby: Standby::Off,
+            standby: Standby::default(),
             out: Outbox::new(names.clone()),
             id,
             names,
@@ -180,6 +182,23 @@ impl Tab {
     /// Whether the coordinator welcomed this tab and it was not destroyed.
     pub fn is_joined(&self) -> bool {
         self.membership == Membership::Joined
+    }
+
+    /// Whether this tab keeps a standby worker (loading or loaded).
+    pub fn has_standby(&self) -> bool {
+        self.standby.has()
+    }
+
+    /// A frame from the standby worker before it was adopted: only its
+    /// `listening` means something.
+    pub fn from_standby(&mut self, frame: Result<BackendToLeader, DecodeError>) {
+        self.standby.heard(frame, &mut self.out);
+    }
+
+    /// The standby worker failed to load, or threw: it is terminated, and
+    /// this tab starts its worker from nothing if it comes to lead.
+    pub fn standby_error(&mut self) {
+        self.standby.failed(&mut self.out);
     }
 
     /// How many frames or events were refused or out of place so far.
@@ -266,7 +285,10 @@ impl Tab {
                 let holding = self.lead != Lead::Follower;
                 self.out.send(TabToCoordinator::Present { holding });
             }
-            CoordinatorToTab::Standby { on } => self.standby_told(on),
+            CoordinatorToTab::Standby { on } => {
+                let (follows, served) = (self.lead == Lead::Follower, self.session().is_some());
+                self.standby.told(on, follows, served, &mut self.out);
+            }
             CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
                 if let Some(worker) = self.worker().cloned() {
                     let message = LeaderToBackend::StartSession(request);
@@ -366,7 +388,7 @@ impl Tab {
             self.out.release(watch);
         }
         self.leave_keyed();
-        self.drop_standby();
+        self.standby.stop(&mut self.out);
         if self.lead != Lead::Follower {
             self.stop_leading(now);
         }
@@ -428,7 +450,7 @@ impl Tab {
         self.coordinator_watch = None;
         self.out.release(lock);
         // The new coordinator names its own standby.
-        self.drop_standby();
+        self.standby.stop(&mut self.out);
         // Greeting from now on; `say_hello` below sets the deadline again.
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
         if matches!(self.session, Session::Requested { .. }) {
@@ -484,7 +506,8 @@ impl Tab {
                 self.retry_ms = FIRST_RETRY_MS;
                 let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
                 self.out.event(TabEvent::Connected { session_id, epoch, backend_id });
-                self.standby_due();
+                let follows = self.lead == Lead::Follower;
+                self.standby.due(follows, true, &mut self.out);
             }
             // A port for an abandoned attempt: the browser layer closes it.
             _ => self.out.ignore(),

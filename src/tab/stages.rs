@@ -37,22 +37,6 @@ pub(super) enum Membership {
     Left,
 }
 
-/// The standby worker it keeps while it is next in line for the lead
-/// ([`standby`](super::standby)), as far as it knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) enum Standby {
-    /// None kept.
-    #[default]
-    Off,
-    /// Asked for while this tab's own session is not open yet: created
-    /// once it is (the tab's join comes first).
-    Due,
-    /// Created; its script has not said `listening` yet.
-    Loading,
-    /// Loaded and waiting for `init`.
-    Listening,
-}
-
 /// A tab's part in the election.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Lead {

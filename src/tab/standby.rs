@@ -14,73 +14,96 @@
 //! backend id the fleet gives it ([`TabOutput::AdoptStandby`]), and if it
 //! already said `listening` the tab sends `init` at once.
 
-use super::stages::{Lead, Standby};
-use super::{Tab, TabOutput};
+use super::outbox::Outbox;
+use super::output::TabOutput;
 use crate::model::ids::BackendId;
 use crate::protocol::{BackendToLeader, DecodeError};
 
-impl Tab {
-    /// Whether this tab keeps a standby worker (loading or loaded).
-    pub fn has_standby(&self) -> bool {
-        matches!(self.standby, Standby::Loading | Standby::Listening)
+/// Where the standby worker is, as far as the tab knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Kept {
+    /// None kept.
+    #[default]
+    Off,
+    /// Asked for while this tab's own session is not open yet: created
+    /// once it is (the tab's join comes first).
+    Due,
+    /// Created; its script has not said `listening` yet.
+    Loading,
+    /// Loaded and waiting for `init`.
+    Listening,
+}
+
+/// The standby worker this tab keeps, if any.
+#[derive(Debug, Default)]
+pub(super) struct Standby {
+    kept: Kept,
+}
+
+impl Standby {
+    /// Whether a standby worker is kept (loading or loaded).
+    pub(super) fn has(&self) -> bool {
+        matches!(self.kept, Kept::Loading | Kept::Listening)
     }
 
     /// The coordinator's `standby`: keep a worker loaded (`on`), or stop. A
-    /// tab that leads already runs its own worker and keeps none.
-    pub(super) fn standby_told(&mut self, on: bool) {
-        match (on, self.standby) {
-            (true, Standby::Off) if self.lead == Lead::Follower => {
-                self.standby = Standby::Due;
-                self.standby_due();
+    /// tab that leads already runs its own worker and keeps none (`follows`
+    /// says whether this one follows); one whose own session is not open
+    /// (`served`) creates it once it is.
+    pub(super) fn told(&mut self, on: bool, follows: bool, served: bool, out: &mut Outbox) {
+        match (on, self.kept) {
+            (true, Kept::Off) if follows => {
+                self.kept = Kept::Due;
+                self.due(follows, served, out);
             }
-            (false, Standby::Due | Standby::Loading | Standby::Listening) => self.drop_standby(),
+            (false, Kept::Due | Kept::Loading | Kept::Listening) => self.stop(out),
             _ => {}
         }
     }
 
-    /// Creates the standby worker asked for, once this tab's own session
-    /// is open.
-    pub(super) fn standby_due(&mut self) {
-        if self.standby == Standby::Due && self.session().is_some() && self.lead == Lead::Follower {
-            self.standby = Standby::Loading;
-            self.out.push(TabOutput::SpawnStandby);
+    /// Creates the worker asked for, once this tab follows and is `served`
+    /// (its own session is open).
+    pub(super) fn due(&mut self, follows: bool, served: bool, out: &mut Outbox) {
+        if self.kept == Kept::Due && served && follows {
+            self.kept = Kept::Loading;
+            out.push(TabOutput::SpawnStandby);
         }
     }
 
-    /// A frame from the standby worker before it was adopted: only its
-    /// `listening` means something.
-    pub fn from_standby(&mut self, frame: Result<BackendToLeader, DecodeError>) {
-        match (frame, self.standby) {
-            (Ok(BackendToLeader::Listening), Standby::Loading) => self.standby = Standby::Listening,
-            _ => self.out.ignore(),
+    /// A frame from the worker before it was adopted: only its `listening`
+    /// means something.
+    pub(super) fn heard(&mut self, frame: Result<BackendToLeader, DecodeError>, out: &mut Outbox) {
+        match (frame, self.kept) {
+            (Ok(BackendToLeader::Listening), Kept::Loading) => self.kept = Kept::Listening,
+            _ => out.ignore(),
         }
     }
 
-    /// The standby worker failed to load, or threw: it is terminated, and
-    /// this tab starts its worker from nothing if it comes to lead.
-    pub fn standby_error(&mut self) {
-        if self.has_standby() {
-            self.drop_standby();
+    /// The worker failed to load, or threw: it is terminated, and the tab
+    /// starts its worker from nothing if it comes to lead.
+    pub(super) fn failed(&mut self, out: &mut Outbox) {
+        if self.has() {
+            self.stop(out);
         }
     }
 
-    /// Terminates the standby worker, if there is one.
-    pub(super) fn drop_standby(&mut self) {
-        if self.has_standby() {
-            self.out.push(TabOutput::KillStandby);
+    /// Terminates the worker, if there is one.
+    pub(super) fn stop(&mut self, out: &mut Outbox) {
+        if self.has() {
+            out.push(TabOutput::KillStandby);
         }
-        self.standby = Standby::Off;
+        self.kept = Kept::Off;
     }
 
-    /// Makes the standby worker the default backend `worker`'s: `None` if
-    /// there is none, otherwise whether it already said `listening`.
-    pub(super) fn adopt_standby(&mut self, worker: &BackendId) -> Option<bool> {
-        let listening = match std::mem::take(&mut self.standby) {
-            Standby::Off | Standby::Due => return None,
-            Standby::Loading => false,
-            Standby::Listening => true,
+    /// Makes the worker the default backend `worker`'s: `None` if there is
+    /// none, otherwise whether it already said `listening`.
+    pub(super) fn adopt(&mut self, worker: &BackendId, out: &mut Outbox) -> Option<bool> {
+        let listening = match std::mem::take(&mut self.kept) {
+            Kept::Off | Kept::Due => return None,
+            Kept::Loading => false,
+            Kept::Listening => true,
         };
-        self.out.push(TabOutput::AdoptStandby { backend_id: worker.clone() });
+        out.push(TabOutput::AdoptStandby { backend_id: worker.clone() });
         Some(listening)
     }
 }
@@ -91,6 +114,7 @@ mod tests {
     use crate::model::ids::{CoordinatorId, Epoch};
     use crate::model::locks::LockId;
     use crate::protocol::{CoordinatorToTab, LeaderToBackend, Leadership, PortGrant, TabToCoordinator};
+    use crate::tab::Tab;
     use crate::tab::tests::{T0, client, drain, from_own, is_spawn};
 
     /// Tab `n`, joined, with what it asked for drained but its session lock not granted yet.
