@@ -2,8 +2,8 @@
 //! from spawn to ready; its claim of the lead and the coordinator's answer;
 //! stepping down. The stages it moves through are [`Lead`]'s.
 
-use super::stages::{Lead, Membership, Retry, Session, WorkerStage};
-use super::{DisconnectReason, Role, Tab, TabEvent, TabOutput, WORKER_START_TIMEOUT_MS};
+use super::stages::{Lead, Membership, Retry, WorkerStage};
+use super::{Role, Tab, TabEvent, TabOutput, WORKER_START_TIMEOUT_MS};
 use crate::model::ids::{BackendId, Epoch};
 use crate::model::locks::{LockId, LockMode};
 use crate::model::time::Timestamp;
@@ -110,7 +110,7 @@ impl Tab {
 
     /// A new worker is spawned after a pause, not at once.
     pub(super) fn respawn_later(&mut self, now: Timestamp) {
-        self.lead.set_stage(WorkerStage::Respawning { at: now.plus_millis(self.retry_ms) });
+        self.lead.set_stage(WorkerStage::Respawning { at: now.plus_millis(self.session.retry_ms()) });
     }
 
     /// The default backend's worker failed: the fleet ends it with
@@ -173,7 +173,7 @@ impl Tab {
         }
         self.known = Some(leadership.clone());
         // A waiting attempt asks at once; the rest overlaps the round trip.
-        let asked = matches!(self.session, Session::Waiting { .. });
+        let asked = self.session.is_waiting();
         if asked {
             self.request(now);
         }
@@ -192,18 +192,7 @@ impl Tab {
             }
         }
 
-        match &self.session {
-            Session::Requested { .. } if !asked => {
-                // Re-ask the new leader with a fresh attempt; the old one is void.
-                self.end_attempt(None);
-                self.new_attempt();
-            }
-            Session::Connected { .. } => {
-                self.end_attempt(Some(DisconnectReason::NewLeader));
-                self.new_attempt();
-            }
-            _ => {}
-        }
+        self.session.new_leader(asked, &mut self.out);
         // After the session's request: it is what the tabs wait for.
         self.report_missing(now);
     }

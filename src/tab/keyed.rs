@@ -105,7 +105,7 @@ impl Tab {
             return self.refuse_at_once(not_joined());
         }
         let Credentials { user, auth } = self.calls.credentials(&token);
-        let session_id = self.next_attempt_id();
+        let session_id = self.session.next_attempt_id();
         let call = self.calls.open(now, session_id.clone());
         self.out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
         let open = TabToBackend::Open { token, user, auth };

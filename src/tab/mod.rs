@@ -45,6 +45,7 @@
 //! it leads in [`hosting`]; its events and outputs in [`output`].
 
 mod calls;
+mod default_session;
 mod election;
 mod hosting;
 mod joining;
@@ -60,11 +61,12 @@ mod watches;
 use crate::model::map::Map;
 
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
+use default_session::DefaultSession;
 use outbox::Outbox;
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
-use stages::{Lead, Membership, Retry, Session, WorkerStage};
+use stages::{Lead, Membership, WorkerStage};
 use standby::Standby;
 pub use watches::SubscriptionId;
 
@@ -73,8 +75,7 @@ use crate::model::ids::{ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    BackendToLeader, CoordinatorToTab, DecodeError, LeaderToBackend, Leadership, PortGrant, PortRequest,
-    TabToCoordinator,
+    BackendToLeader, CoordinatorToTab, DecodeError, LeaderToBackend, Leadership, PortGrant, TabToCoordinator,
 };
 
 /// One tab's state.
@@ -94,7 +95,8 @@ pub struct Tab {
     coordinator_watch: Option<LockId>,
     /// Whether the leader lock was asked for (once, at the first welcome).
     in_election: bool,
-    session: Session,
+    /// The session with the leader's default backend, and the attempt numbers.
+    session: DefaultSession,
     /// Sessions with keyed backends, by attempt.
     keyed: Map<SessionId, sessions::KeyedSession>,
     /// The app's calls waiting for an answer, and its connects' credentials.
@@ -109,8 +111,6 @@ pub struct Tab {
     /// The secret its every `hello` carries, drawn from the fleet's entropy
     /// at [`Tab::start`]: only this tab can say `hello` as its client.
     proof: String,
-    attempts: u64,
-    retry_ms: u64,
     /// What is to be done, and what was out of place.
     out: Outbox,
 }
@@ -132,6 +132,7 @@ impl Tab {
             fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
             standby: Standby::default(),
             out: Outbox::new(names.clone()),
+            session: DefaultSession::new(id.clone()),
             id,
             names,
             membership: Membership::New,
@@ -141,10 +142,7 @@ impl Tab {
             watching: None,
             coordinator_watch: None,
             in_election: false,
-            session: Session::Off,
             proof: String::new(),
-            attempts: 0,
-            retry_ms: FIRST_RETRY_MS,
         }
     }
 
@@ -168,10 +166,7 @@ impl Tab {
 
     /// The open session: its attempt and the epoch of the leader serving it.
     pub fn session(&self) -> Option<(&SessionId, Epoch)> {
-        match &self.session {
-            Session::Connected { attempt, epoch } => Some((attempt, *epoch)),
-            _ => None,
-        }
+        self.session.connected()
     }
 
     /// Whether this tab leads, with its worker ready and its epoch given.
@@ -214,7 +209,7 @@ impl Tab {
             self.out.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
             // The first attempt's session lock is taken meanwhile, so that the
             // request can go out as soon as a leader is known.
-            self.new_attempt();
+            self.session.begin(&mut self.out);
         }
     }
 
@@ -245,14 +240,7 @@ impl Tab {
             LockId::Session(attempt) if self.keyed_lock_granted(attempt) => {
                 // A session with a keyed backend was asked for.
             }
-            LockId::Session(granted) => {
-                if let Session::Locking { attempt } = &self.session {
-                    if granted == attempt {
-                        self.session = Session::Waiting { attempt: attempt.clone(), ask: None };
-                        self.request(now);
-                    }
-                }
-            }
+            LockId::Session(granted) if self.session.granted(granted) => self.request(now),
             _ => {}
         }
     }
@@ -304,11 +292,7 @@ impl Tab {
     /// The earliest instant at which [`Tab::timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let joined = self.membership == Membership::Joined;
-        let retry = match &self.session {
-            Session::Requested { retry_at, .. } => Some(*retry_at),
-            Session::Waiting { ask: Some(ask), .. } if joined && self.lead == Lead::Follower => Some(ask.at),
-            _ => None,
-        };
+        let retry = self.session.poll_timeout(joined && self.lead == Lead::Follower);
         let respawn = match self.lead.stage() {
             Some(WorkerStage::Respawning { at }) => Some(*at),
             Some(WorkerStage::Spawning { ready_by, .. } | WorkerStage::Initializing { ready_by, .. }) => {
@@ -332,22 +316,8 @@ impl Tab {
             self.fleet.timeout(now);
             self.pull_fleet(now);
         }
-        if let Session::Requested { retry_at, .. } = &self.session {
-            if *retry_at <= now {
-                // The request or its answer was lost: a new attempt, waiting longer.
-                self.retry_ms = (self.retry_ms * 2).min(MAX_RETRY_MS);
-                self.end_attempt(None);
-                self.new_attempt();
-            }
-        }
         let joined = self.membership == Membership::Joined;
-        if let Session::Waiting { ask: Some(ask), .. } = &mut self.session {
-            if joined && self.lead == Lead::Follower && ask.at <= now {
-                // No `new-leader` came (or it was lost): ask for the leadership.
-                *ask = ask.next(now);
-                self.out.send(TabToCoordinator::WhoLeads);
-            }
-        }
+        self.session.timeout(now, joined && self.lead == Lead::Follower, &mut self.out);
         match self.lead.stage().cloned() {
             Some(WorkerStage::Claiming { worker, liveness_key, retry: Some(retry) }) if joined && retry.at <= now => {
                 // The claim or its answer was lost. Without an epoch: a claim
@@ -382,8 +352,7 @@ impl Tab {
         if self.membership == Membership::Left {
             return;
         }
-        self.end_attempt(Some(DisconnectReason::Destroyed));
-        self.session = Session::Off;
+        self.session.destroy(&mut self.out);
         for watch in [self.watching.take(), self.coordinator_watch.take()].into_iter().flatten() {
             self.out.release(watch);
         }
@@ -415,11 +384,8 @@ impl Tab {
         if let Some(leader) = leader {
             self.learn(now, leader);
         }
-        match self.session {
-            Session::Off => self.new_attempt(),
-            Session::Waiting { .. } => self.request(now),
-            _ => {}
-        }
+        let live = self.live_epoch();
+        self.session.welcomed(now, live, &mut self.out);
         let watch = LockId::Coordinator(coordinator_id.clone());
         self.out.acquire(watch.clone(), LockMode::Shared);
         if let Some(old) = self.coordinator_watch.replace(watch) {
@@ -453,10 +419,7 @@ impl Tab {
         self.standby.stop(&mut self.out);
         // Greeting from now on; `say_hello` below sets the deadline again.
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
-        if matches!(self.session, Session::Requested { .. }) {
-            self.end_attempt(None);
-            self.new_attempt();
-        }
+        self.session.coordinator_lost(&mut self.out);
         self.out.push(TabOutput::ReconnectCoordinator);
         self.say_hello(now);
     }
@@ -483,90 +446,32 @@ impl Tab {
         }
         let Some(epoch) = self.known.as_ref().map(|k| k.epoch) else { return };
         self.lost = Some(epoch);
-        match &self.session {
-            Session::Connected { epoch: e, .. } if *e == epoch => {
-                self.end_attempt(Some(DisconnectReason::BackendLost));
-                self.new_attempt();
-            }
-            Session::Requested { epoch: e, .. } if *e == epoch => {
-                self.end_attempt(None);
-                self.new_attempt();
-            }
-            _ => {}
-        }
+        self.session.lost(epoch, &mut self.out);
     }
 
     fn provide_port(&mut self, grant: PortGrant) {
-        match &self.session {
-            Session::Requested { attempt, epoch, .. }
-                if grant.client_id == self.id && grant.session_id == *attempt && grant.epoch == *epoch =>
-            {
-                let (session_id, epoch) = (attempt.clone(), *epoch);
-                self.session = Session::Connected { attempt: session_id.clone(), epoch };
-                self.retry_ms = FIRST_RETRY_MS;
-                let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
-                self.out.event(TabEvent::Connected { session_id, epoch, backend_id });
-                let follows = self.lead == Lead::Follower;
-                self.standby.due(follows, true, &mut self.out);
-            }
+        let Some((session_id, epoch)) = self.session.provided(&grant) else {
             // A port for an abandoned attempt: the browser layer closes it.
-            _ => self.out.ignore(),
-        }
-    }
-
-    /// A new connect attempt: first its session lock.
-    fn new_attempt(&mut self) {
-        let attempt = self.next_attempt_id();
-        self.out.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
-        self.session = Session::Locking { attempt };
-    }
-
-    /// A new attempt id; sessions with keyed backends draw from the same
-    /// counter.
-    fn next_attempt_id(&mut self) -> SessionId {
-        self.attempts += 1;
-        // The client id is unique and the counter rises, so the attempt id is unique too.
-        SessionId::new(format!("{}.{}", self.id, self.attempts)).unwrap_or_else(|_| self.short_attempt())
-    }
-
-    /// For a client id near the length limit: a hash of it stands in.
-    fn short_attempt(&self) -> SessionId {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        self.id.hash(&mut hasher);
-        // Two hex numbers: non-empty, short, no control characters.
-        SessionId::new(format!("{:x}.{}", hasher.finish(), self.attempts))
-            .unwrap_or_else(|_| unreachable!("a short ASCII id is valid"))
-    }
-
-    /// Ends the current attempt: its lock is released, so the backend closes
-    /// its session if it opened one.
-    fn end_attempt(&mut self, reason: Option<DisconnectReason>) {
-        let Some(attempt) = self.session.attempt().cloned() else { return };
-        let connected = matches!(self.session, Session::Connected { .. });
-        self.session = Session::Off;
-        self.out.release(LockId::Session(attempt.clone()));
-        if let (true, Some(reason)) = (connected, reason) {
-            self.out.event(TabEvent::Disconnected { session_id: attempt, reason });
-        }
-    }
-
-    /// Sends the waiting attempt's `request-port` if a live leader is known;
-    /// if none is, arms the question for one.
-    fn request(&mut self, now: Timestamp) {
-        if self.membership != Membership::Joined {
-            return;
-        }
-        let live = self.known.as_ref().map(|k| k.epoch).filter(|&e| self.lost.is_none_or(|lost| lost < e));
-        let Session::Waiting { attempt, ask } = &mut self.session else { return };
-        let Some(epoch) = live else {
-            ask.get_or_insert(Retry::first(now));
-            return;
+            return self.out.ignore();
         };
-        let attempt = attempt.clone();
-        let request = PortRequest { client_id: self.id.clone(), session_id: attempt.clone(), backend_id: None };
-        self.out.send(TabToCoordinator::RequestPort(request));
-        self.session = Session::Requested { attempt, epoch, retry_at: now.plus_millis(self.retry_ms) };
+        let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
+        self.out.event(TabEvent::Connected { session_id, epoch, backend_id });
+        let follows = self.lead == Lead::Follower;
+        self.standby.due(follows, true, &mut self.out);
+    }
+
+    /// The newest epoch whose leader's worker is not known to be dead.
+    fn live_epoch(&self) -> Option<Epoch> {
+        self.known.as_ref().map(|k| k.epoch).filter(|&e| self.lost.is_none_or(|lost| lost < e))
+    }
+
+    /// Sends the waiting attempt's `request-port` once joined, if a live
+    /// leader is known; if none is, arms the question for one.
+    fn request(&mut self, now: Timestamp) {
+        if self.membership == Membership::Joined {
+            let live = self.live_epoch();
+            self.session.request(now, live, &mut self.out);
+        }
     }
 }
 
@@ -574,7 +479,7 @@ impl Tab {
 mod tests {
     use super::*;
     use crate::model::ids::{AppName, BackendId};
-    use crate::protocol::{BackendToLeader, LeaderClaim};
+    use crate::protocol::{LeaderClaim, PortRequest};
 
     pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

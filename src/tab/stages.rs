@@ -1,9 +1,9 @@
 //! The stages a tab goes through, each holding the data valid in it: its
 //! membership of the coordinator, its part in the election (with its own
-//! worker, the default backend, while it has one), and its default session's
-//! connect attempt; and the backoff of a frame sent again until answered.
+//! worker, the default backend, while it has one); and the backoff of a
+//! frame sent again until answered.
 
-use crate::model::ids::{BackendId, Epoch, SessionId};
+use crate::model::ids::{BackendId, Epoch};
 use crate::model::time::Timestamp;
 use crate::protocol::Leadership;
 
@@ -143,35 +143,6 @@ pub(super) enum WorkerStage {
     Leading { worker: BackendId, liveness_key: String },
     /// The worker failed; a new one is spawned at `at`.
     Respawning { at: Timestamp },
-}
-
-/// The tab's session with its leader's default backend: one connect
-/// attempt at a time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Session {
-    /// Not connecting (before `welcome`, after destroy).
-    Off,
-    /// Waiting for the attempt's session lock.
-    Locking { attempt: SessionId },
-    /// Holding the session lock; waiting for a live leader. A follower
-    /// asks the coordinator `who-leads` at `ask` (armed once joined).
-    Waiting { attempt: SessionId, ask: Option<Retry> },
-    /// `request-port` sent to the leader of `epoch`.
-    Requested { attempt: SessionId, epoch: Epoch, retry_at: Timestamp },
-    /// Connected to the backend of the leader of `epoch`.
-    Connected { attempt: SessionId, epoch: Epoch },
-}
-
-impl Session {
-    pub(super) fn attempt(&self) -> Option<&SessionId> {
-        match self {
-            Session::Off => None,
-            Session::Locking { attempt }
-            | Session::Waiting { attempt, .. }
-            | Session::Requested { attempt, .. }
-            | Session::Connected { attempt, .. } => Some(attempt),
-        }
-    }
 }
 
 /// A frame that may be lost, sent again at `at` unless answered; each wait
