@@ -28,7 +28,6 @@ const KNOWN: &[&str] = &[
     "spread: Shared in src/web/session_backend/remote.rs",
     "spread: Tab in src/tab/election.rs",
     "spread: Tab in src/tab/hosting.rs",
-    "spread: Tab in src/tab/joining.rs",
     "spread: Tab in src/tab/keyed.rs",
 ];
 

@@ -48,7 +48,6 @@ mod calls;
 mod default_session;
 mod election;
 mod hosting;
-mod joining;
 mod keyed;
 mod outbox;
 mod output;
@@ -60,6 +59,7 @@ mod watches;
 
 use crate::model::map::Map;
 
+use crate::model::code::ErrorCode;
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 use default_session::DefaultSession;
 use outbox::Outbox;
@@ -460,6 +460,63 @@ impl Tab {
         self.standby.due(follows, true, &mut self.out);
     }
 
+    /// Starts joining ([`Tab::start`]) as the app's `initialize()`: settled
+    /// with [`CallValue::Joined`] at the coordinator's `welcome`, refused
+    /// with `coordinator-unavailable` if none comes within the call timeout
+    /// ([`Tab::set_call_timeout`]) or the coordinator fails
+    /// ([`Tab::coordinator_failed`]), and with `not-initialized` if the tab
+    /// was started already or is destroyed first.
+    pub fn join(&mut self, now: Timestamp) -> CallId {
+        if self.membership != Membership::New {
+            let call = self.calls.next_id();
+            let error = CallError::new(ErrorCode::NotInitialized, "initialize() may be called once per client");
+            self.out.event(TabEvent::Settled { call, outcome: Err(error) });
+            return call;
+        }
+        let call = self.calls.join(now);
+        self.start(now);
+        call
+    }
+
+    /// The coordinator's script failed to load or threw (`detail` says
+    /// how): a join still waiting for its `welcome` fails, and the tab
+    /// leaves. Once joined, the coordinator's death is learnt from its lock.
+    pub fn coordinator_failed(&mut self, now: Timestamp, detail: String) {
+        match self.calls.take_join() {
+            Some(call) => self.join_failed(now, call, CallError::new(ErrorCode::CoordinatorUnavailable, detail)),
+            None => self.out.ignore(),
+        }
+    }
+
+    /// The coordinator welcomed this tab: the join, if pending, is settled.
+    fn welcomed(&mut self) {
+        if let Some(call) = self.calls.take_join() {
+            self.out.event(TabEvent::Settled { call, outcome: Ok(CallValue::Joined) });
+        }
+    }
+
+    /// The coordinator refused this tab's `hello`. A refusal for being of
+    /// another build (`version-mismatch`) or for a client id another tab
+    /// holds (`client-id-taken`) fails a join still waiting, with that code;
+    /// any other refusal of a `hello` is left to the welcome's deadline,
+    /// which says hello again.
+    fn refused_at_join(&mut self, now: Timestamp, code: ErrorCode, detail: String) {
+        if !matches!(code, ErrorCode::VersionMismatch | ErrorCode::ClientIdTaken) {
+            self.out.ignore();
+            return;
+        }
+        match self.calls.take_join() {
+            Some(call) => self.join_failed(now, call, CallError::new(code, detail)),
+            None => self.out.ignore(),
+        }
+    }
+
+    /// The join `call` failed with `error`: it is refused, and the tab leaves.
+    fn join_failed(&mut self, now: Timestamp, call: CallId, error: CallError) {
+        self.out.event(TabEvent::Settled { call, outcome: Err(error) });
+        self.destroy(now);
+    }
+
     /// The newest epoch whose leader's worker is not known to be dead.
     fn live_epoch(&self) -> Option<Epoch> {
         self.known.as_ref().map(|k| k.epoch).filter(|&e| self.lost.is_none_or(|lost| lost < e))
@@ -474,6 +531,9 @@ impl Tab {
         }
     }
 }
+
+#[cfg(test)]
+mod joining_tests;
 
 #[cfg(test)]
 mod tests {
