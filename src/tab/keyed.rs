@@ -1,7 +1,7 @@
 //! The keyed backends, from a tab's side: the app's calls on them
 //! (`connect`, `open`, `status`, `ready`, `terminate`, `statusStream`) and
-//! the tab's sessions with them (what it hosts while it leads is in
-//! [`hosting`](super::hosting)).
+//! the tab's sessions with them (what it hosts while it leads is its
+//! election's fleet).
 //!
 //! Every call the app makes is a [`CallId`], settled once by a
 //! [`TabEvent::Settled`]; a `statusStream` is a [`SubscriptionId`], given
@@ -353,13 +353,10 @@ impl Tab {
         }
     }
 
-    /// A frame from the coordinator about keyed backends.
-    pub(super) fn keyed_frame(&mut self, now: Timestamp, message: CoordinatorToTab) {
-        let leading = self.hosting().is_some();
+    /// A frame from the coordinator about this tab's keyed calls, sessions
+    /// and watched backends.
+    pub(super) fn keyed_frame(&mut self, message: CoordinatorToTab) {
         match message {
-            CoordinatorToTab::Connect(call) if leading => self.fleet.connect(now, *call),
-            CoordinatorToTab::Terminate(call) if leading => self.fleet.terminate(now, &call),
-            CoordinatorToTab::RequestPort(request) if leading => self.fleet.request_port(request),
             CoordinatorToTab::ProvidePort(PortGrant {
                 client_id, session_id, backend_id: Some(backend_id), ..
             }) if client_id == self.id => {
@@ -399,7 +396,6 @@ impl Tab {
             // A refusal of one of ours, a frame for another tab or for a leader: nothing to act on.
             _ => self.out.ignore(),
         }
-        self.pull_fleet(now);
     }
 }
 

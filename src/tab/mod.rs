@@ -38,16 +38,18 @@
 //!    on them are settled here ([`calls`]), with their deadlines among the
 //!    tab's, and the states of watched backends kept ([`watches`]).
 //!
-//! Where each part lives: the stages and their deadlines in [`stages`]; the
-//! join in [`joining`]; the election and the tab's own worker in
-//! [`election`]; the default session here; keyed calls and sessions in
-//! [`keyed`], [`calls`], [`sessions`] and [`watches`]; what it hosts while
-//! it leads in [`hosting`]; its events and outputs in [`output`].
+//! Its parts each own their state, and this file routes each input to them:
+//! the election, the tab's own worker and what it hosts while it leads
+//! ([`election`], its stages in [`stages`], the warm standby in
+//! [`standby`]); the default session and the attempt numbers
+//! ([`default_session`]); keyed calls and sessions ([`keyed`], [`calls`],
+//! [`sessions`], [`watches`]); what is to be done ([`outbox`], its kinds in
+//! [`output`]). The membership of the coordinator and the join are the
+//! Tab's own.
 
 mod calls;
 mod default_session;
 mod election;
-mod hosting;
 mod keyed;
 mod outbox;
 mod output;
@@ -62,21 +64,20 @@ use crate::model::map::Map;
 use crate::model::code::ErrorCode;
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 use default_session::DefaultSession;
+use election::{Cx, Election};
 use outbox::Outbox;
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
+use stages::Membership;
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
-use stages::{Lead, Membership, WorkerStage};
 use standby::Standby;
 pub use watches::SubscriptionId;
 
-use crate::fleet::Fleet;
-use crate::model::ids::{ClientId, CoordinatorId, Epoch, SessionId};
+use crate::fleet::{Fleet, FleetLimits};
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
 use crate::model::time::Timestamp;
-use crate::protocol::{
-    BackendToLeader, CoordinatorToTab, DecodeError, LeaderToBackend, Leadership, PortGrant, TabToCoordinator,
-};
+use crate::protocol::{BackendToLeader, CoordinatorToTab, DecodeError, Leadership, TabToCoordinator};
 
 /// One tab's state.
 #[derive(Debug)]
@@ -84,17 +85,15 @@ pub struct Tab {
     id: ClientId,
     names: LockNames,
     membership: Membership,
-    lead: Lead,
-    /// The newest leadership heard of.
-    known: Option<Leadership>,
-    /// The newest epoch whose worker is known to be dead.
-    lost: Option<Epoch>,
-    /// The liveness lock of the leader's worker this tab waits on (shared).
-    watching: Option<LockId>,
     /// The liveness lock of the coordinator this tab waits on (shared).
     coordinator_watch: Option<LockId>,
-    /// Whether the leader lock was asked for (once, at the first welcome).
-    in_election: bool,
+    /// The secret its every `hello` carries, drawn from the fleet's entropy
+    /// at [`Tab::start`]: only this tab can say `hello` as its client.
+    proof: String,
+    /// Its part in the election, its own worker and what it hosts.
+    election: Election,
+    /// The worker kept loaded while this tab is next in line for the lead.
+    standby: Standby,
     /// The session with the leader's default backend, and the attempt numbers.
     session: DefaultSession,
     /// Sessions with keyed backends, by attempt.
@@ -103,14 +102,6 @@ pub struct Tab {
     calls: calls::Calls,
     /// The backends watched, their subscribers and waiters.
     watches: watches::Watches,
-    /// The keyed backends this tab hosts while it leads, its default
-    /// backend among them.
-    fleet: Fleet,
-    /// The worker kept loaded while this tab is next in line for the lead.
-    standby: Standby,
-    /// The secret its every `hello` carries, drawn from the fleet's entropy
-    /// at [`Tab::start`]: only this tab can say `hello` as its client.
-    proof: String,
     /// What is to be done, and what was out of place.
     out: Outbox,
 }
@@ -120,28 +111,18 @@ impl Tab {
     /// until [`Tab::start`]. Its fleet makes ids and tokens from a counter
     /// until [`Tab::configure_fleet`] gives it real entropy.
     pub fn new(id: ClientId, names: LockNames) -> Self {
-        let mut counter = 0u128;
-        let entropy = Box::new(move || {
-            counter += 1;
-            counter
-        });
         Tab {
             keyed: Map::new(),
             calls: calls::Calls::default(),
             watches: watches::Watches::default(),
-            fleet: Fleet::new(names.app().to_string(), id.clone(), entropy),
+            election: Election::new(id.clone(), names.app().to_string()),
             standby: Standby::default(),
             out: Outbox::new(names.clone()),
             session: DefaultSession::new(id.clone()),
             id,
             names,
             membership: Membership::New,
-            lead: Lead::Follower,
-            known: None,
-            lost: None,
-            watching: None,
             coordinator_watch: None,
-            in_election: false,
             proof: String::new(),
         }
     }
@@ -153,15 +134,12 @@ impl Tab {
 
     /// This tab's role.
     pub fn role(&self) -> Role {
-        match self.lead {
-            Lead::Follower => Role::Follower,
-            _ => Role::Leader,
-        }
+        self.election.role()
     }
 
     /// The newest leadership this tab heard of.
     pub fn leadership(&self) -> Option<&Leadership> {
-        self.known.as_ref()
+        self.election.leadership()
     }
 
     /// The open session: its attempt and the epoch of the leader serving it.
@@ -171,7 +149,29 @@ impl Tab {
 
     /// Whether this tab leads, with its worker ready and its epoch given.
     pub fn leading(&self) -> Option<Epoch> {
-        self.lead.leading()
+        self.election.leading()
+    }
+
+    /// This tab's own worker, its default backend, while it has one: it
+    /// leads, and the worker was created and is not known to have ended.
+    pub fn worker(&self) -> Option<&BackendId> {
+        self.election.worker()
+    }
+
+    /// The keyed backends this tab hosts (while it leads).
+    pub fn fleet(&self) -> &Fleet {
+        self.election.fleet()
+    }
+
+    /// Gives the fleet its limits, the tags that have a script (besides the
+    /// default) and the entropy its ids and tokens are made from.
+    pub fn configure_fleet(
+        &mut self,
+        limits: FleetLimits,
+        tags: impl IntoIterator<Item = String>,
+        entropy: Box<dyn FnMut() -> u128>,
+    ) {
+        self.election.configure(limits, tags, entropy);
     }
 
     /// Whether the coordinator welcomed this tab and it was not destroyed.
@@ -201,11 +201,18 @@ impl Tab {
         self.out.ignored()
     }
 
+    /// The parts an input of the election works with, beside it.
+    fn cx(&mut self) -> (&mut Election, Cx<'_>) {
+        let joined = self.membership == Membership::Joined;
+        let (out, session, standby) = (&mut self.out, &mut self.session, &mut self.standby);
+        (&mut self.election, Cx { out, session, standby, joined })
+    }
+
     /// Starts joining: takes the tab lock (and the first session lock).
     pub fn start(&mut self, _now: Timestamp) {
         if self.membership == Membership::New {
             self.membership = Membership::Locking;
-            self.proof = self.fleet.fresh_token();
+            self.proof = self.election.fresh_token();
             self.out.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
             // The first attempt's session lock is taken meanwhile, so that the
             // request can go out as soon as a leader is known.
@@ -225,16 +232,14 @@ impl Tab {
             LockId::Coordinator(_) if self.coordinator_watch.as_ref() == Some(lock) => {
                 self.coordinator_lost(now, lock.clone());
             }
-            LockId::Leader if self.lead == Lead::Follower => {
-                self.out.event(TabEvent::RoleChanged(Role::Leader));
-                self.spawn(now);
-                // Said at once: until it claims, the coordinator watches it
-                // as the lock's holder, and takes over from it if it goes silent.
-                if self.is_joined() {
-                    self.out.send(TabToCoordinator::Present { holding: true });
-                }
+            LockId::Leader if !self.election.holds() => {
+                let (election, mut cx) = self.cx();
+                election.lock_granted(now, &mut cx);
             }
-            LockId::Liveness(_) if self.watching.as_ref() == Some(lock) => self.backend_lost(now, lock.clone()),
+            LockId::Liveness(_) if self.election.watches(lock) => {
+                let (election, mut cx) = self.cx();
+                election.worker_lost(now, &mut cx);
+            }
             // Taken from a silent leader's workers, which end: given back.
             LockId::Hosted(_) => self.out.release(lock.clone()),
             LockId::Session(attempt) if self.keyed_lock_granted(attempt) => {
@@ -242,6 +247,15 @@ impl Tab {
             }
             LockId::Session(granted) if self.session.granted(granted) => self.request(now),
             _ => {}
+        }
+    }
+
+    /// The Web Lock `lock`, granted, was taken from this tab by another
+    /// one's steal (see [`Election::lock_lost`] for the leader lock).
+    pub fn lock_lost(&mut self, now: Timestamp, lock: &LockId) {
+        if *lock == LockId::Leader && self.membership != Membership::Left {
+            let (election, mut cx) = self.cx();
+            election.lock_lost(now, &mut cx);
         }
     }
 
@@ -265,81 +279,76 @@ impl Tab {
     }
 
     fn on_joined_frame(&mut self, now: Timestamp, message: CoordinatorToTab) {
-        match message {
-            CoordinatorToTab::NewLeader(leadership) => self.learn(now, leadership),
-            CoordinatorToTab::Probe { epoch } => self.probed(epoch),
-            CoordinatorToTab::TakeOver { epoch, .. } => self.take_over(epoch),
+        let (election, mut cx) = self.cx();
+        let keyed = match message {
+            CoordinatorToTab::NewLeader(leadership) => {
+                election.learn(now, leadership, &mut cx);
+                None
+            }
+            CoordinatorToTab::Probe { epoch } => {
+                election.probed(epoch, cx.out);
+                None
+            }
+            CoordinatorToTab::TakeOver { epoch, .. } => {
+                election.take_over(epoch, cx.out);
+                None
+            }
             CoordinatorToTab::RollCall => {
-                let holding = self.lead != Lead::Follower;
-                self.out.send(TabToCoordinator::Present { holding });
+                election.roll_call(cx.out);
+                None
             }
             CoordinatorToTab::Standby { on } => {
-                let (follows, served) = (self.lead == Lead::Follower, self.session().is_some());
-                self.standby.told(on, follows, served, &mut self.out);
+                let (follows, served) = (!election.holds(), cx.session.connected().is_some());
+                cx.standby.told(on, follows, served, cx.out);
+                None
             }
-            CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
-                if let Some(worker) = self.worker().cloned() {
-                    let message = LeaderToBackend::StartSession(request);
-                    self.out.push(TabOutput::ToWorker { backend_id: worker, message });
-                }
+            CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => {
+                election.port_provided(&grant, &mut cx);
+                None
             }
-            CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => self.provide_port(grant),
-            // Keyed backends: this tab's connects and sessions, or its fleet.
-            message => self.keyed_frame(now, message),
+            // For the leader's own worker or its fleet; else keyed backends:
+            // this tab's connects, sessions and watches.
+            message => election.leader_frame(now, message, &mut cx),
+        };
+        if let Some(message) = keyed {
+            self.keyed_frame(message);
         }
+    }
+
+    /// A frame from the worker of backend `backend_id` (this tab's own, or
+    /// a keyed backend's), decoded or refused.
+    pub fn from_worker(&mut self, now: Timestamp, backend_id: &BackendId, frame: Result<BackendToLeader, DecodeError>) {
+        let (election, mut cx) = self.cx();
+        election.worker_frame(now, backend_id, frame, &mut cx);
+    }
+
+    /// The worker of backend `backend_id` failed to load, or threw
+    /// (`detail`, what the browser said). It ends with `exit_error`.
+    pub fn worker_error(&mut self, now: Timestamp, backend_id: &BackendId, detail: String) {
+        let (election, mut cx) = self.cx();
+        election.worker_error(now, backend_id, detail, &mut cx);
     }
 
     /// The earliest instant at which [`Tab::timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let joined = self.membership == Membership::Joined;
-        let retry = self.session.poll_timeout(joined && self.lead == Lead::Follower);
-        let respawn = match self.lead.stage() {
-            Some(WorkerStage::Respawning { at }) => Some(*at),
-            Some(WorkerStage::Spawning { ready_by, .. } | WorkerStage::Initializing { ready_by, .. }) => {
-                Some(*ready_by)
-            }
-            Some(WorkerStage::Claiming { retry: Some(retry), .. }) if joined => Some(retry.at),
-            _ => None,
-        };
+        let retry = self.session.poll_timeout(joined && !self.election.holds());
         let welcome = match self.membership {
             Membership::Greeting { welcome_by } => Some(welcome_by),
             _ => None,
         };
-        let fleet = if self.lead == Lead::Follower { None } else { self.fleet.poll_timeout() };
-        [retry, respawn, welcome, fleet, self.calls.poll_timeout()].into_iter().flatten().min()
+        let election = self.election.poll_timeout(joined);
+        [retry, election, welcome, self.calls.poll_timeout()].into_iter().flatten().min()
     }
 
     /// Time passed; acts on whatever is due.
     pub fn timeout(&mut self, now: Timestamp) {
         self.expire_calls(now);
-        if self.lead != Lead::Follower {
-            self.fleet.timeout(now);
-            self.pull_fleet(now);
-        }
-        let joined = self.membership == Membership::Joined;
-        self.session.timeout(now, joined && self.lead == Lead::Follower, &mut self.out);
-        match self.lead.stage().cloned() {
-            Some(WorkerStage::Claiming { worker, liveness_key, retry: Some(retry) }) if joined && retry.at <= now => {
-                // The claim or its answer was lost. Without an epoch: a claim
-                // the coordinator took is answered with the term it gave.
-                let retry = Some(retry.next(now));
-                self.lead.set_stage(WorkerStage::Claiming { worker, liveness_key: liveness_key.clone(), retry });
-                self.send_claim(liveness_key, None);
-            }
-            Some(WorkerStage::Respawning { at }) if at <= now => self.spawn(now),
-            Some(WorkerStage::Spawning { ready_by, .. } | WorkerStage::Initializing { ready_by, .. })
-                if ready_by <= now =>
-            {
-                // A worker that hangs or died without a word while starting:
-                // `startup_timeout`, and a new one after a pause.
-                self.respawn_later(now);
-                self.fleet.expire_start(now);
-                self.pull_fleet(now);
-                let detail = format!("the backend worker was not ready within {WORKER_START_TIMEOUT_MS} ms");
-                self.out.event(TabEvent::BackendError { detail });
-            }
-            _ => {}
-        }
+        let (election, mut cx) = self.cx();
+        election.fleet_timeout(now, &mut cx);
+        let asking = cx.joined && !election.holds();
+        cx.session.timeout(now, asking, cx.out);
+        election.worker_timeout(now, &mut cx);
         if matches!(self.membership, Membership::Greeting { welcome_by } if welcome_by <= now) {
             // The coordinator greeted may have died before answering: greet again, on a new connection.
             self.out.push(TabOutput::ReconnectCoordinator);
@@ -353,14 +362,12 @@ impl Tab {
             return;
         }
         self.session.destroy(&mut self.out);
-        for watch in [self.watching.take(), self.coordinator_watch.take()].into_iter().flatten() {
+        for watch in [self.election.unwatch(), self.coordinator_watch.take()].into_iter().flatten() {
             self.out.release(watch);
         }
         self.leave_keyed();
-        self.standby.stop(&mut self.out);
-        if self.lead != Lead::Follower {
-            self.stop_leading(now);
-        }
+        let (election, mut cx) = self.cx();
+        election.leave(now, &mut cx);
         // Also before `hello`: the coordinator then drops the connection at once.
         if matches!(self.membership, Membership::Locking | Membership::Greeting { .. } | Membership::Joined) {
             self.out.send(TabToCoordinator::Goodbye { client_id: self.id.clone() });
@@ -381,11 +388,11 @@ impl Tab {
         self.membership = Membership::Joined;
         // The session's request goes out first (`learn` sends it when a
         // leader is known): the rest of this work overlaps its round trip.
+        let (election, mut cx) = self.cx();
         if let Some(leader) = leader {
-            self.learn(now, leader);
+            election.learn(now, leader, &mut cx);
         }
-        let live = self.live_epoch();
-        self.session.welcomed(now, live, &mut self.out);
+        cx.session.welcomed(now, election.live_epoch(), cx.out);
         let watch = LockId::Coordinator(coordinator_id.clone());
         self.out.acquire(watch.clone(), LockMode::Shared);
         if let Some(old) = self.coordinator_watch.replace(watch) {
@@ -394,19 +401,8 @@ impl Tab {
         self.out.event(TabEvent::Joined { coordinator_id });
         self.watch_again();
         self.welcomed();
-        if !std::mem::replace(&mut self.in_election, true) {
-            self.out.acquire(LockId::Leader, LockMode::Exclusive);
-        }
-        // A claim the old coordinator took with it is made again; a leader
-        // claims its term again from a new coordinator.
-        // A new coordinator knows none of this tab's backends.
-        self.lead.replay_later();
-        let term = self.lead.leading();
-        match self.lead.stage().cloned() {
-            Some(WorkerStage::Claiming { liveness_key, .. }) => self.claim(now, liveness_key, None),
-            Some(WorkerStage::Leading { liveness_key, .. }) => self.claim(now, liveness_key, term),
-            _ => {}
-        }
+        let (election, mut cx) = self.cx();
+        election.welcomed(now, &mut cx);
     }
 
     /// The coordinator died (its liveness lock was granted to this tab's
@@ -426,38 +422,10 @@ impl Tab {
 
     fn say_hello(&mut self, now: Timestamp) {
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
-        let epoch = self.known.as_ref().map(|k| k.epoch);
+        let epoch = self.election.leadership().map(|k| k.epoch);
         let build = self.names.app().fingerprint().unwrap_or(crate::protocol::BUILD).to_owned();
         let hello = TabToCoordinator::Hello { client_id: self.id.clone(), build, epoch, proof: self.proof.clone() };
         self.out.send(hello);
-    }
-
-    /// The worker whose liveness lock is `lock` died.
-    fn backend_lost(&mut self, now: Timestamp, lock: LockId) {
-        self.watching = None;
-        let own = matches!((self.lead.stage(), &lock), (Some(WorkerStage::Leading { liveness_key, .. } | WorkerStage::Claiming { liveness_key, .. }), LockId::Liveness(dead))
-            if liveness_key == dead);
-        self.out.release(lock);
-        if own {
-            // Our own worker died while this tab lives (leading, or claiming
-            // its term again from a new coordinator): it ended with
-            // `exit_error`, and another one starts.
-            self.default_failed(now);
-        }
-        let Some(epoch) = self.known.as_ref().map(|k| k.epoch) else { return };
-        self.lost = Some(epoch);
-        self.session.lost(epoch, &mut self.out);
-    }
-
-    fn provide_port(&mut self, grant: PortGrant) {
-        let Some((session_id, epoch)) = self.session.provided(&grant) else {
-            // A port for an abandoned attempt: the browser layer closes it.
-            return self.out.ignore();
-        };
-        let backend_id = self.known.as_ref().filter(|k| k.epoch == epoch).and_then(|k| k.backend_id.clone());
-        self.out.event(TabEvent::Connected { session_id, epoch, backend_id });
-        let follows = self.lead == Lead::Follower;
-        self.standby.due(follows, true, &mut self.out);
     }
 
     /// Starts joining ([`Tab::start`]) as the app's `initialize()`: settled
@@ -517,21 +485,18 @@ impl Tab {
         self.destroy(now);
     }
 
-    /// The newest epoch whose leader's worker is not known to be dead.
-    fn live_epoch(&self) -> Option<Epoch> {
-        self.known.as_ref().map(|k| k.epoch).filter(|&e| self.lost.is_none_or(|lost| lost < e))
-    }
-
     /// Sends the waiting attempt's `request-port` once joined, if a live
     /// leader is known; if none is, arms the question for one.
     fn request(&mut self, now: Timestamp) {
         if self.membership == Membership::Joined {
-            let live = self.live_epoch();
+            let live = self.election.live_epoch();
             self.session.request(now, live, &mut self.out);
         }
     }
 }
 
+#[cfg(test)]
+mod hosting_tests;
 #[cfg(test)]
 mod joining_tests;
 
@@ -539,7 +504,7 @@ mod joining_tests;
 mod tests {
     use super::*;
     use crate::model::ids::{AppName, BackendId};
-    use crate::protocol::{LeaderClaim, PortRequest};
+    use crate::protocol::{LeaderClaim, LeaderToBackend, PortGrant, PortRequest};
 
     pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

@@ -1,110 +1,13 @@
-//! The keyed backends a tab hosts while it leads: its [`Fleet`], fed the
-//! coordinator's connects, terminates and port requests and its workers'
-//! frames, whose outputs become the tab's, and whose states are reported in
-//! the tab's term.
+//! What a leader hosts: keyed backends in its fleet, reported in its term, and its default backend among them.
 
-use super::{Tab, TabOutput};
-use crate::fleet::{Fleet, FleetLimits, FleetOutput};
-use crate::model::ids::{BackendId, Epoch};
-use crate::model::time::Timestamp;
-use crate::protocol::{BackendToLeader, DecodeError, PortGrant, PortRequest, StatusReport, TabToCoordinator};
-
-impl Tab {
-    /// Gives the fleet its limits, the tags that have a script (besides the
-    /// default) and the entropy its ids and tokens are made from.
-    pub fn configure_fleet(
-        &mut self,
-        limits: FleetLimits,
-        tags: impl IntoIterator<Item = String>,
-        entropy: Box<dyn FnMut() -> u128>,
-    ) {
-        self.fleet.configure(limits, tags);
-        self.fleet.set_entropy(entropy);
-    }
-
-    /// The keyed backends this tab hosts (while it leads).
-    pub fn fleet(&self) -> &Fleet {
-        &self.fleet
-    }
-
-    /// A frame from the worker of backend `backend_id` (this tab's own, or
-    /// a keyed backend's), decoded or refused.
-    pub fn from_worker(&mut self, now: Timestamp, backend_id: &BackendId, frame: Result<BackendToLeader, DecodeError>) {
-        if self.worker() == Some(backend_id) {
-            return self.on_own_worker_frame(now, backend_id, frame);
-        }
-        if self.hosting().is_none() {
-            self.out.ignore();
-            return;
-        }
-        self.fleet.from_worker(now, backend_id, frame);
-        self.pull_fleet(now);
-    }
-
-    /// The worker of backend `backend_id` failed to load, or threw
-    /// (`detail`, what the browser said). It ends with `exit_error`.
-    pub fn worker_error(&mut self, now: Timestamp, backend_id: &BackendId, detail: String) {
-        if self.worker() == Some(backend_id) {
-            return self.own_worker_error(now, detail);
-        }
-        self.fleet.worker_error(now, backend_id);
-        self.pull_fleet(now);
-    }
-
-    /// The term this tab hosts backends in: the last one it was given, for
-    /// as long as it holds the leader lock.
-    pub(super) fn hosting(&self) -> Option<Epoch> {
-        self.lead.term()
-    }
-
-    /// Moves what the fleet asks for into this tab's outputs, in order.
-    pub(super) fn pull_fleet(&mut self, now: Timestamp) {
-        while let Some(output) = self.fleet.poll_output() {
-            let output = match output {
-                FleetOutput::Spawn { backend_id, tag } => TabOutput::SpawnWorker { backend_id, tag },
-                FleetOutput::ToWorker { backend_id, message } => TabOutput::ToWorker { backend_id, message },
-                FleetOutput::Kill { backend_id, default } => {
-                    self.out.push(TabOutput::KillWorker { backend_id });
-                    if default {
-                        // A worker that failed to start is replaced after a
-                        // pause; one that ended otherwise, at once.
-                        self.own_worker_ended(now);
-                    }
-                    continue;
-                }
-                FleetOutput::Status { backend_id, key, state } => {
-                    // Before this tab has a term the states wait: the
-                    // coordinator is told every history once it leads.
-                    let Some(epoch) = self.hosting() else {
-                        self.lead.replay_later();
-                        continue;
-                    };
-                    TabOutput::ToCoordinator(TabToCoordinator::Status(StatusReport { epoch, backend_id, key, state }))
-                }
-                FleetOutput::Answer(answer) => TabOutput::ToCoordinator(TabToCoordinator::Connected(Box::new(answer))),
-                FleetOutput::Grant(PortRequest { client_id, session_id, backend_id }) => {
-                    let Some(epoch) = self.hosting() else { continue };
-                    TabOutput::ToCoordinator(TabToCoordinator::ProvidePort(PortGrant {
-                        client_id,
-                        session_id,
-                        epoch,
-                        backend_id,
-                    }))
-                }
-                FleetOutput::Refuse(refusal) => TabOutput::ToCoordinator(TabToCoordinator::RefusePort(refusal)),
-            };
-            self.out.push(output);
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::model::ids::Epoch;
     use crate::model::locks::LockId;
     use crate::model::status::{BackendState, BackendStatus};
+    use crate::protocol::{BackendToLeader, StatusReport, TabToCoordinator};
     use crate::protocol::{ConnectCall, CoordinatorToTab, LeaderToBackend, Leadership};
     use crate::tab::tests::{T0, client, drain, from_own, room};
+    use crate::tab::{Tab, TabOutput};
 
     /// A tab that joined with no leader known, its outputs drained.
     fn joined(n: u32) -> Tab {
@@ -178,17 +81,18 @@ mod tests {
     }
 }
 
-#[cfg(test)]
 mod default_backend_tests {
-    use super::*;
     use crate::fleet::DEFAULT_KEY;
     use crate::model::connect::ConnectRequest;
+    use crate::model::ids::{BackendId, Epoch};
     use crate::model::locks::LockId;
     use crate::model::status::{BackendState, TerminationKind, TerminationReason};
+    use crate::protocol::{BackendToLeader, PortGrant, PortRequest, TabToCoordinator};
     use crate::protocol::{ConnectCall, CoordinatorToTab, TerminateCall};
     use crate::protocol::{ConnectOutcome, LeaderClaim, LeaderToBackend, Leadership};
     use crate::tab::TabEvent;
     use crate::tab::tests::{T0, client, drain, from_own, is_kill, is_spawn, own_error};
+    use crate::tab::{Tab, TabOutput};
 
     fn e(n: u64) -> Epoch {
         Epoch::new(n).unwrap()
