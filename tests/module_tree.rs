@@ -26,7 +26,6 @@ const KNOWN: &[&str] = &[
     "spread: RustBackend in src/native/server.rs",
     "spread: RustBackend in src/web/rust_backend.rs",
     "spread: Shared in src/web/session_backend/remote.rs",
-    "spread: Tab in src/tab/keyed.rs",
 ];
 
 /// Every module of the crate, by path (`""` is the crate root), with its

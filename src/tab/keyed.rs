@@ -1,7 +1,7 @@
 //! The keyed backends, from a tab's side: the app's calls on them
 //! (`connect`, `open`, `status`, `ready`, `terminate`, `statusStream`) and
 //! the tab's sessions with them (what it hosts while it leads is its
-//! election's fleet).
+//! fleet's).
 //!
 //! Every call the app makes is a [`CallId`], settled once by a
 //! [`TabEvent::Settled`]; a `statusStream` is a [`SubscriptionId`], given
@@ -13,17 +13,20 @@
 //! naming the backend; once the port arrives it posts `open` on it
 //! ([`TabOutput::OpenKeyed`]) and the backend's answer settles the app's
 //! `open`. The backend waits on that lock and closes the session when it is
-//! released ([`Tab::close_session`], the backend's end, or the tab going
-//! away).
+//! released ([`Tab::close_session`](super::Tab::close_session), the
+//! backend's end, or the tab going away).
 
-use super::calls::{CallError, CallId, CallValue, Credentials, Expired};
+use super::calls::{CallError, CallId, CallValue, Calls, Credentials, Expired};
+use super::default_session::DefaultSession;
+use super::outbox::Outbox;
+use super::output::{TabEvent, TabOutput};
 use super::sessions::KeyedSession;
-use super::watches::{Await, Delivery, SubscriptionId};
-use super::{Tab, TabEvent, TabOutput};
+use super::watches::{Await, Delivery, SubscriptionId, Watches};
 use crate::model::code::ErrorCode;
 use crate::model::connect::{BackendUrl, ConnectRequest, MAX_CONNECT_TEXT, key_fault};
-use crate::model::ids::{BackendId, SessionId};
+use crate::model::ids::{BackendId, ClientId, SessionId};
 use crate::model::locks::{LockId, LockMode};
+use crate::model::map::Map;
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
 use crate::protocol::{
@@ -41,133 +44,15 @@ fn backend(text: &str) -> Result<BackendUrl, CallError> {
     BackendUrl::parse(text).map_err(|e| CallError::new(e.code(), e.to_string()))
 }
 
-impl Tab {
-    /// The history of every backend this tab watches, as far as it
-    /// arrived.
-    pub fn watched(&self) -> impl Iterator<Item = (&BackendId, &[BackendState])> {
-        self.watches.known()
-    }
+/// What a keyed call or frame works with besides the part's own state: the
+/// app's pending calls, what is to be done, and whether the tab joined.
+pub(super) struct Ctx<'a> {
+    pub(super) calls: &'a mut Calls,
+    pub(super) out: &'a mut Outbox,
+    pub(super) joined: bool,
+}
 
-    /// This tab's keyed sessions (asked for, opening or open): each with its
-    /// backend and, until it is open, the app's call that waits for it.
-    pub fn keyed_sessions(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
-        self.keyed.iter().map(|(id, session)| (id, session.backend_id(), session.call()))
-    }
-
-    /// How long a `connect` or an `open` made from now on waits for its
-    /// answer before it is refused with `timeout` (`connectTimeoutMs`;
-    /// [`DEFAULT_CALL_TIMEOUT_MS`](super::DEFAULT_CALL_TIMEOUT_MS) unless
-    /// set).
-    pub fn set_call_timeout(&mut self, timeout_ms: u64) {
-        self.calls.set_timeout(timeout_ms);
-    }
-
-    /// Asks the leader for a backend (the seed's `connect`). The request's
-    /// `user` and `auth` are not sent: they stay in this tab, and go to the
-    /// backend with each session opened with the response's `url`. Settled
-    /// with [`CallValue::Connected`], or refused (`not-initialized` before
-    /// the tab joined, the leader's code, `timeout`). A key the leader
-    /// would refuse (`invalid-key`) or a request of more text than a
-    /// connect carries ([`MAX_CONNECT_TEXT`], `invalid-argument`) is
-    /// refused at once: the coordinator would refuse its frame.
-    pub fn connect(&mut self, now: Timestamp, mut request: ConnectRequest) -> CallId {
-        let credentials = Credentials { user: request.user.take(), auth: request.auth.take() };
-        if let Some(fault) = request.key.as_deref().and_then(key_fault) {
-            return self.refuse_at_once(CallError::new(ErrorCode::InvalidKey, format!("invalid key: {fault}")));
-        }
-        if request.text_len() > MAX_CONNECT_TEXT {
-            let detail = format!("a connect carries at most {MAX_CONNECT_TEXT} bytes of key, tag, mount and env");
-            return self.refuse_at_once(CallError::new(ErrorCode::InvalidArgument, detail));
-        }
-        if !self.is_joined() {
-            return self.refuse_at_once(not_joined());
-        }
-        let call = self.calls.connect(now, credentials);
-        let connect = ConnectCall { client_id: self.id.clone(), request_id: call.get(), request };
-        self.out.send(TabToCoordinator::Connect(Box::new(connect)));
-        call
-    }
-
-    /// Opens a session with a keyed backend; `url` is a response's `url`.
-    /// Settled with [`CallValue::Session`] once the backend took it, or
-    /// refused (`invalid-argument`, `not-initialized`, the coordinator's,
-    /// the leader's or the backend's code, `timeout`).
-    pub fn open(&mut self, now: Timestamp, url: &str) -> CallId {
-        let target = match backend(url) {
-            Ok(target) => target,
-            Err(error) => return self.refuse_at_once(error),
-        };
-        let Some(token) = target.token else {
-            return self
-                .refuse_at_once(CallError::new(ErrorCode::InvalidArgument, format!("`{url}` is not a session url")));
-        };
-        if !self.is_joined() {
-            return self.refuse_at_once(not_joined());
-        }
-        let Credentials { user, auth } = self.calls.credentials(&token);
-        let session_id = self.session.next_attempt_id();
-        let call = self.calls.open(now, session_id.clone());
-        self.out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
-        let open = TabToBackend::Open { token, user, auth };
-        self.keyed.insert(session_id, KeyedSession::new(target.backend_id, call, open));
-        call
-    }
-
-    /// The current state of a backend (`backend`: its id or a url of a
-    /// response); refused with `unknown-backend` if none is known.
-    pub fn status(&mut self, backend: &str) -> CallId {
-        self.wait(backend, Await::Current, None)
-    }
-
-    /// The backend's `ready` state, once it is ready; refused with
-    /// `backend-terminated` (naming its final state) if it ends first.
-    pub fn ready(&mut self, backend: &str) -> CallId {
-        self.wait(backend, Await::Ready, None)
-    }
-
-    /// Stops a backend from any tab (reason `external`; soft unless
-    /// `hard`); settled with its `terminated` state.
-    pub fn terminate(&mut self, backend: &str, hard: bool) -> CallId {
-        self.wait(backend, Await::Terminated, Some(hard))
-    }
-
-    fn wait(&mut self, text: &str, until: Await, terminate: Option<bool>) -> CallId {
-        let backend_id = match backend(text) {
-            Ok(target) => target.backend_id,
-            Err(error) => return self.refuse_at_once(error),
-        };
-        if !self.is_joined() {
-            return self.refuse_at_once(not_joined());
-        }
-        let call = self.calls.wait();
-        self.watches.wait(call, backend_id.clone(), until);
-        self.watch_backend(&backend_id);
-        if let Some(hard) = terminate {
-            self.terminate_backend(backend_id.clone(), hard);
-        }
-        self.deliver(&backend_id);
-        call
-    }
-
-    /// Follows every state of a backend (`backend`: its id or a url of a
-    /// response): the past ones first, then each new one, each once
-    /// ([`TabEvent::StatusUpdate`]).
-    pub fn subscribe(&mut self, backend: &str) -> Result<SubscriptionId, CallError> {
-        let backend_id = self::backend(backend)?.backend_id;
-        if !self.is_joined() {
-            return Err(CallError::new(ErrorCode::NotInitialized, "call initialize() first"));
-        }
-        let subscription = self.watches.subscribe(backend_id.clone());
-        self.watch_backend(&backend_id);
-        self.deliver(&backend_id);
-        Ok(subscription)
-    }
-
-    /// Stops a subscription: it is given nothing more.
-    pub fn unsubscribe(&mut self, subscription: SubscriptionId) {
-        self.watches.unsubscribe(subscription);
-    }
-
+impl Ctx<'_> {
     /// A call refused before anything was asked: settled at the next poll.
     fn refuse_at_once(&mut self, error: CallError) -> CallId {
         let call = self.calls.next_id();
@@ -181,221 +66,300 @@ impl Tab {
             self.out.event(TabEvent::Settled { call, outcome });
         }
     }
+}
 
-    /// Asks for the history of `backend_id`, once.
-    fn watch_backend(&mut self, backend_id: &BackendId) {
-        if self.watches.watch(backend_id) {
-            self.watch(backend_id.clone());
-        }
+/// The tab's sessions with keyed backends, by attempt, and the backends it
+/// watches.
+#[derive(Debug)]
+pub(super) struct Keyed {
+    client: ClientId,
+    sessions: Map<SessionId, KeyedSession>,
+    watches: Watches,
+}
+
+impl Keyed {
+    /// None yet, for the tab of `client`.
+    pub(super) fn new(client: ClientId) -> Self {
+        Keyed { client, sessions: Map::new(), watches: Watches::default() }
     }
 
-    /// Asks the coordinator for the states of backend `backend_id` so far,
-    /// then each new one.
-    fn watch(&mut self, backend_id: BackendId) -> bool {
-        if !self.is_joined() {
-            return false;
+    /// The history of every backend watched, as far as it arrived.
+    pub(super) fn watched(&self) -> impl Iterator<Item = (&BackendId, &[BackendState])> {
+        self.watches.known()
+    }
+
+    /// The sessions (asked for, opening or open): each with its backend
+    /// and, until it is open, the app's call that waits for it.
+    pub(super) fn sessions(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
+        self.sessions.iter().map(|(id, session)| (id, session.backend_id(), session.call()))
+    }
+
+    /// The app's `connect` (see [`Tab::connect`](super::Tab::connect)).
+    pub(super) fn connect(&mut self, now: Timestamp, mut request: ConnectRequest, cx: &mut Ctx<'_>) -> CallId {
+        let credentials = Credentials { user: request.user.take(), auth: request.auth.take() };
+        if let Some(fault) = request.key.as_deref().and_then(key_fault) {
+            return cx.refuse_at_once(CallError::new(ErrorCode::InvalidKey, format!("invalid key: {fault}")));
         }
-        self.out.send(TabToCoordinator::Watch { backend_id });
-        true
+        if request.text_len() > MAX_CONNECT_TEXT {
+            let detail = format!("a connect carries at most {MAX_CONNECT_TEXT} bytes of key, tag, mount and env");
+            return cx.refuse_at_once(CallError::new(ErrorCode::InvalidArgument, detail));
+        }
+        if !cx.joined {
+            return cx.refuse_at_once(not_joined());
+        }
+        let call = cx.calls.connect(now, credentials);
+        let connect = ConnectCall { client_id: self.client.clone(), request_id: call.get(), request };
+        cx.out.send(TabToCoordinator::Connect(Box::new(connect)));
+        call
+    }
+
+    /// The app's `open` (see [`Tab::open`](super::Tab::open)); its attempt id
+    /// is drawn from the default session's count.
+    pub(super) fn open(&mut self, now: Timestamp, url: &str, ids: &mut DefaultSession, cx: &mut Ctx<'_>) -> CallId {
+        let target = match backend(url) {
+            Ok(target) => target,
+            Err(error) => return cx.refuse_at_once(error),
+        };
+        let Some(token) = target.token else {
+            return cx
+                .refuse_at_once(CallError::new(ErrorCode::InvalidArgument, format!("`{url}` is not a session url")));
+        };
+        if !cx.joined {
+            return cx.refuse_at_once(not_joined());
+        }
+        let Credentials { user, auth } = cx.calls.credentials(&token);
+        let session_id = ids.next_attempt_id();
+        let call = cx.calls.open(now, session_id.clone());
+        cx.out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
+        let open = TabToBackend::Open { token, user, auth };
+        self.sessions.insert(session_id, KeyedSession::new(target.backend_id, call, open));
+        call
+    }
+
+    /// A wait on a backend's state (`status`, `ready`, `terminate`).
+    pub(super) fn wait(&mut self, text: &str, until: Await, terminate: Option<bool>, cx: &mut Ctx<'_>) -> CallId {
+        let backend_id = match backend(text) {
+            Ok(target) => target.backend_id,
+            Err(error) => return cx.refuse_at_once(error),
+        };
+        if !cx.joined {
+            return cx.refuse_at_once(not_joined());
+        }
+        let call = cx.calls.wait();
+        self.watches.wait(call, backend_id.clone(), until);
+        self.watch_backend(&backend_id, cx);
+        if let Some(hard) = terminate {
+            let call = TerminateCall { client_id: self.client.clone(), backend_id: backend_id.clone(), hard };
+            cx.out.send(TabToCoordinator::Terminate(call));
+        }
+        self.deliver(&backend_id, cx);
+        call
+    }
+
+    /// The app's `statusStream` (see [`Tab::subscribe`](super::Tab::subscribe)).
+    pub(super) fn subscribe(&mut self, backend: &str, cx: &mut Ctx<'_>) -> Result<SubscriptionId, CallError> {
+        let backend_id = self::backend(backend)?.backend_id;
+        if !cx.joined {
+            return Err(CallError::new(ErrorCode::NotInitialized, "call initialize() first"));
+        }
+        let subscription = self.watches.subscribe(backend_id.clone());
+        self.watch_backend(&backend_id, cx);
+        self.deliver(&backend_id, cx);
+        Ok(subscription)
+    }
+
+    /// Stops a subscription: it is given nothing more.
+    pub(super) fn unsubscribe(&mut self, subscription: SubscriptionId) {
+        self.watches.unsubscribe(subscription);
+    }
+
+    /// Asks the coordinator for the states of `backend_id` so far, then
+    /// each new one, once (and only once joined).
+    fn watch_backend(&mut self, backend_id: &BackendId, cx: &mut Ctx<'_>) {
+        if cx.joined && self.watches.watch(backend_id) {
+            cx.out.send(TabToCoordinator::Watch { backend_id: backend_id.clone() });
+        }
     }
 
     /// A coordinator welcomed this tab: every backend it watches and does
     /// not know to be terminated is watched again there (after a
     /// coordinator died, the new one knows none of its watches).
-    pub(super) fn watch_again(&mut self) {
+    pub(super) fn watch_again(&mut self, out: &mut Outbox) {
         for backend_id in self.watches.to_renew() {
-            self.out.send(TabToCoordinator::Watch { backend_id });
+            out.send(TabToCoordinator::Watch { backend_id });
         }
-    }
-
-    /// Asks for backend `backend_id` to be stopped.
-    fn terminate_backend(&mut self, backend_id: BackendId, hard: bool) -> bool {
-        if !self.is_joined() {
-            return false;
-        }
-        let call = TerminateCall { client_id: self.id.clone(), backend_id, hard };
-        self.out.send(TabToCoordinator::Terminate(call));
-        true
     }
 
     /// Gives every subscriber and waiter of `backend_id` what it has not
     /// had; once it is terminated, its sessions are closed first.
-    fn deliver(&mut self, backend_id: &BackendId) {
+    fn deliver(&mut self, backend_id: &BackendId, cx: &mut Ctx<'_>) {
         if self.watches.has_ended(backend_id) {
-            let ended: Vec<SessionId> = self
-                .keyed
-                .iter()
+            let ended: Vec<SessionId> = (self.sessions.iter())
                 .filter(|(_, s)| s.backend_id() == backend_id && s.has_ports())
                 .map(|(id, _)| id.clone())
                 .collect();
             for session_id in ended {
                 let detail = format!("the backend `{backend_id}` terminated while the session opened");
-                self.end_session(&session_id, CallError::new(ErrorCode::BackendTerminated, detail));
+                self.end_session(&session_id, CallError::new(ErrorCode::BackendTerminated, detail), cx);
             }
         }
         for delivery in self.watches.deliver(backend_id) {
             match delivery {
                 Delivery::Update { subscription, state } => {
-                    self.out.event(TabEvent::StatusUpdate { subscription, state })
+                    cx.out.event(TabEvent::StatusUpdate { subscription, state })
                 }
-                Delivery::Settle { call, outcome } => self.settle(call, outcome.map(CallValue::State)),
+                Delivery::Settle { call, outcome } => cx.settle(call, outcome.map(CallValue::State)),
             }
         }
     }
 
-    /// The backend's answer to the `open` posted on keyed session
-    /// `session_id`'s port, decoded or refused.
-    pub fn open_answered(&mut self, session_id: &SessionId, answer: Result<BackendToTab, DecodeError>) {
-        let Some(session) = self.keyed.get_mut(session_id).filter(|s| s.is_opening()) else {
-            self.out.ignore();
-            return;
+    /// The backend's answer to the `open` posted on session `session_id`'s
+    /// port, decoded or refused.
+    pub(super) fn open_answered(
+        &mut self,
+        session_id: &SessionId,
+        answer: Result<BackendToTab, DecodeError>,
+        cx: &mut Ctx<'_>,
+    ) {
+        let Some(session) = self.sessions.get_mut(session_id).filter(|s| s.is_opening()) else {
+            return cx.out.ignore();
         };
         let refusal = match answer {
             Ok(BackendToTab::Opened) => {
                 let backend_id = session.backend_id().clone();
                 if let Some(call) = session.opened() {
                     let session_id = session_id.clone();
-                    self.settle(call, Ok(CallValue::Session { session_id, backend_id }));
+                    cx.settle(call, Ok(CallValue::Session { session_id, backend_id }));
                 }
                 return;
             }
             Ok(BackendToTab::Refused { code, detail }) => CallError::new(code, detail),
             Err(e) => CallError::new(e.code(), format!("the backend's answer: {e}")),
         };
-        self.end_session(session_id, refusal);
+        self.end_session(session_id, refusal, cx);
     }
 
-    /// The `open` of keyed session `session_id` could not be posted on its
-    /// port (`detail` says why): the session ends.
-    pub fn open_unsent(&mut self, session_id: &SessionId, detail: String) {
-        self.end_session(session_id, CallError::new(ErrorCode::BadToken, detail));
-    }
-
-    /// Ends a session with a keyed backend (asked for or open): its lock is
-    /// released, so the backend closes it, and its ports are closed.
-    pub fn close_session(&mut self, session_id: &SessionId) {
-        let error = CallError::new(ErrorCode::BackendTerminated, "the session ended while it opened");
-        self.end_session(session_id, error);
-    }
-
-    /// Ends keyed session `session_id`; the call still waiting for it, if
-    /// any, is refused with `error`.
-    fn end_session(&mut self, session_id: &SessionId, error: CallError) {
-        let Some(session) = self.keyed.remove(session_id) else { return };
-        self.out.release(LockId::Session(session_id.clone()));
+    /// Ends session `session_id` (asked for or open): its lock is released,
+    /// so the backend closes it, and its ports are closed; the call still
+    /// waiting for it, if any, is refused with `error`.
+    pub(super) fn end_session(&mut self, session_id: &SessionId, error: CallError, cx: &mut Ctx<'_>) {
+        let Some(session) = self.sessions.remove(session_id) else { return };
+        cx.out.release(LockId::Session(session_id.clone()));
         if session.has_ports() {
-            self.out.push(TabOutput::CloseKeyed { session_id: session_id.clone() });
+            cx.out.push(TabOutput::CloseKeyed { session_id: session_id.clone() });
         }
         if let Some(call) = session.call() {
-            self.settle(call, Err(error));
+            cx.settle(call, Err(error));
         }
     }
 
     /// Refuses the calls whose deadline passed; a timed-out `open` gives
-    /// its session back (a port granted later is not taken), a timed-out
-    /// join leaves.
-    pub(super) fn expire_calls(&mut self, now: Timestamp) {
-        for (call, expired) in self.calls.expire(now) {
-            let error = self.calls.timeout_error();
+    /// its session back (a port granted later is not taken). A timed-out
+    /// join is returned: the tab leaves.
+    pub(super) fn expire(&mut self, now: Timestamp, cx: &mut Ctx<'_>) -> Option<CallId> {
+        let mut join = None;
+        for (call, expired) in cx.calls.expire(now) {
+            let error = cx.calls.timeout_error();
             match expired {
-                Expired::Join => self.join_failed(now, call, self.calls.join_timeout_error()),
-                Expired::Connect => self.out.event(TabEvent::Settled { call, outcome: Err(error) }),
+                Expired::Join => join = Some(call),
+                Expired::Connect => cx.out.event(TabEvent::Settled { call, outcome: Err(error) }),
                 Expired::Open(session_id) => {
-                    self.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
-                    self.end_session(&session_id, error);
+                    cx.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+                    self.end_session(&session_id, error, cx);
                 }
             }
         }
+        join
     }
 
-    /// The leader's answer to connect `call`: a backend reached is watched.
-    fn answered(&mut self, call: CallId, outcome: ConnectOutcome) {
-        let outcome = match outcome {
-            ConnectOutcome::Response(response) => {
-                self.watch_backend(&response.backend_id);
-                Ok(CallValue::Connected(Box::new(response)))
-            }
-            ConnectOutcome::Refused { code, detail } => Err(CallError::new(code, detail)),
-        };
-        self.out.event(TabEvent::Settled { call, outcome });
-    }
-
-    /// Whether `lock` is the session lock of a keyed session, which is then
-    /// asked for.
-    pub(super) fn keyed_lock_granted(&mut self, attempt: &SessionId) -> bool {
-        let Some(session) = self.keyed.get_mut(attempt) else {
+    /// Whether `attempt` is the session lock of a keyed session, which is
+    /// then asked for.
+    pub(super) fn lock_granted(&mut self, attempt: &SessionId, out: &mut Outbox) -> bool {
+        let Some(session) = self.sessions.get_mut(attempt) else {
             return false;
         };
         if session.ask() {
             let request = PortRequest {
-                client_id: self.id.clone(),
+                client_id: self.client.clone(),
                 session_id: attempt.clone(),
                 backend_id: Some(session.backend_id().clone()),
             };
-            self.out.send(TabToCoordinator::RequestPort(request));
+            out.send(TabToCoordinator::RequestPort(request));
         }
         true
     }
 
     /// The tab is destroyed: every call still pending is refused with
-    /// `not-initialized`, every keyed session ended.
-    pub(super) fn leave_keyed(&mut self) {
+    /// `not-initialized`, every session ended.
+    pub(super) fn leave(&mut self, cx: &mut Ctx<'_>) {
         let error = CallError::new(ErrorCode::NotInitialized, "the client was destroyed");
-        for call in self.calls.clear() {
-            self.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
+        for call in cx.calls.clear() {
+            cx.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
         }
         self.watches.clear();
-        for (attempt, session) in std::mem::take(&mut self.keyed) {
-            self.out.release(LockId::Session(attempt.clone()));
+        for (attempt, session) in std::mem::take(&mut self.sessions) {
+            cx.out.release(LockId::Session(attempt.clone()));
             if session.has_ports() {
-                self.out.push(TabOutput::CloseKeyed { session_id: attempt });
+                cx.out.push(TabOutput::CloseKeyed { session_id: attempt });
             }
         }
     }
 
     /// A frame from the coordinator about this tab's keyed calls, sessions
     /// and watched backends.
-    pub(super) fn keyed_frame(&mut self, message: CoordinatorToTab) {
+    pub(super) fn frame(&mut self, message: CoordinatorToTab, cx: &mut Ctx<'_>) {
         match message {
             CoordinatorToTab::ProvidePort(PortGrant {
                 client_id, session_id, backend_id: Some(backend_id), ..
-            }) if client_id == self.id => {
-                match self.keyed.get_mut(&session_id).and_then(|s| s.grant(&backend_id)) {
-                    Some(message) => self.out.push(TabOutput::OpenKeyed { session_id, message }),
+            }) if client_id == self.client => {
+                match self.sessions.get_mut(&session_id).and_then(|s| s.grant(&backend_id)) {
+                    Some(message) => cx.out.push(TabOutput::OpenKeyed { session_id, message }),
                     // A port for a session closed meanwhile (its `open` timed
                     // out): it is not taken, so the browser layer closes it.
-                    None => self.out.ignore(),
+                    None => cx.out.ignore(),
                 }
             }
-            CoordinatorToTab::RefusePort(refusal) if refusal.client_id == self.id => {
-                self.end_session(&refusal.session_id, CallError::new(refusal.code, refusal.detail));
+            CoordinatorToTab::RefusePort(refusal) if refusal.client_id == self.client => {
+                self.end_session(&refusal.session_id, CallError::new(refusal.code, refusal.detail), cx);
             }
-            CoordinatorToTab::Connected(answer) if answer.client_id == self.id => {
+            CoordinatorToTab::Connected(answer) if answer.client_id == self.client => {
                 let token = match &answer.outcome {
                     ConnectOutcome::Response(response) => Some(response.token.as_str()),
                     ConnectOutcome::Refused { .. } => None,
                 };
-                match self.calls.answered(answer.request_id, token) {
-                    Some(call) => self.answered(call, answer.outcome),
+                match cx.calls.answered(answer.request_id, token) {
+                    Some(call) => self.answered(call, answer.outcome, cx),
                     // The connect timed out: its answer is not taken.
-                    None => self.out.ignore(),
+                    None => cx.out.ignore(),
                 }
             }
             CoordinatorToTab::History { backend_id, states } => {
                 self.watches.history(&backend_id, states);
-                self.deliver(&backend_id);
+                self.deliver(&backend_id, cx);
             }
             CoordinatorToTab::Status { backend_id, state } => {
                 self.watches.status(&backend_id, state);
-                self.deliver(&backend_id);
+                self.deliver(&backend_id, cx);
             }
             CoordinatorToTab::Unhosted { backend_id, time } => {
                 self.watches.unhosted(&backend_id, time);
-                self.deliver(&backend_id);
+                self.deliver(&backend_id, cx);
             }
             // A refusal of one of ours, a frame for another tab or for a leader: nothing to act on.
-            _ => self.out.ignore(),
+            _ => cx.out.ignore(),
         }
+    }
+
+    /// The leader's answer to connect `call`: a backend reached is watched.
+    fn answered(&mut self, call: CallId, outcome: ConnectOutcome, cx: &mut Ctx<'_>) {
+        let outcome = match outcome {
+            ConnectOutcome::Response(response) => {
+                self.watch_backend(&response.backend_id, cx);
+                Ok(CallValue::Connected(Box::new(response)))
+            }
+            ConnectOutcome::Refused { code, detail } => Err(CallError::new(code, detail)),
+        };
+        cx.out.event(TabEvent::Settled { call, outcome });
     }
 }
 
@@ -406,6 +370,7 @@ mod tests {
     use crate::model::ids::{CoordinatorId, Epoch};
     use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectAnswer, PortRefusal};
+    use crate::tab::Tab;
     use crate::tab::tests::{T0, client, drain, names, room};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
@@ -723,7 +688,10 @@ mod tests {
         };
         tab.from_coordinator(deadline, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert_eq!(drain(&mut tab), [], "no open is posted: the port is not taken, so it is closed");
-        assert!(!tab.keyed.contains_key(&request.session_id), "and the session lock was given back");
+        assert!(
+            tab.keyed_sessions().all(|(id, _, _)| *id != request.session_id),
+            "and the session lock was given back"
+        );
 
         // An open still waiting for the backend's answer at its deadline ends too.
         let (call, session_id, _) = opening(&mut tab, "t");

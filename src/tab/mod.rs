@@ -31,12 +31,10 @@
 //!    request left unanswered ends the attempt, and a new one starts;
 //! 4. a leader that sees a higher epoch than its own from another tab steps
 //!    down: it stops its worker and queues for the lock again;
-//! 5. keyed backends ([`keyed`]): the tab sends its connects, watches and
-//!    terminates to the coordinator, opens sessions with keyed backends by
-//!    attempt, and while it leads hosts them in its [`Fleet`], reporting
-//!    their states in its epoch; stepping down kills them. The app's calls
-//!    on them are settled here ([`calls`]), with their deadlines among the
-//!    tab's, and the states of watched backends kept ([`watches`]).
+//! 5. keyed backends: the tab sends its connects, watches and terminates to
+//!    the coordinator, opens sessions with keyed backends by attempt, and
+//!    while it leads hosts them in its [`Fleet`], reporting their states in
+//!    its epoch; stepping down kills them.
 //!
 //! Its parts each own their state, and this file routes each input to them:
 //! the election, the tab's own worker and what it hosts while it leads
@@ -59,25 +57,27 @@ mod stages;
 mod standby;
 mod watches;
 
-use crate::model::map::Map;
-
 use crate::model::code::ErrorCode;
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
 use default_session::DefaultSession;
 use election::{Cx, Election};
+use keyed::{Ctx as KeyedCx, Keyed};
 use outbox::Outbox;
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 use stages::Membership;
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
 use standby::Standby;
+use watches::Await;
 pub use watches::SubscriptionId;
 
 use crate::fleet::{Fleet, FleetLimits};
+use crate::model::connect::ConnectRequest;
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockMode, LockNames};
+use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
-use crate::protocol::{BackendToLeader, CoordinatorToTab, DecodeError, Leadership, TabToCoordinator};
+use crate::protocol::{BackendToLeader, BackendToTab, CoordinatorToTab, DecodeError, Leadership, TabToCoordinator};
 
 /// One tab's state.
 #[derive(Debug)]
@@ -96,12 +96,10 @@ pub struct Tab {
     standby: Standby,
     /// The session with the leader's default backend, and the attempt numbers.
     session: DefaultSession,
-    /// Sessions with keyed backends, by attempt.
-    keyed: Map<SessionId, sessions::KeyedSession>,
+    /// Sessions with keyed backends, by attempt, and the backends watched.
+    keyed: Keyed,
     /// The app's calls waiting for an answer, and its connects' credentials.
     calls: calls::Calls,
-    /// The backends watched, their subscribers and waiters.
-    watches: watches::Watches,
     /// What is to be done, and what was out of place.
     out: Outbox,
 }
@@ -112,9 +110,8 @@ impl Tab {
     /// until [`Tab::configure_fleet`] gives it real entropy.
     pub fn new(id: ClientId, names: LockNames) -> Self {
         Tab {
-            keyed: Map::new(),
+            keyed: Keyed::new(id.clone()),
             calls: calls::Calls::default(),
-            watches: watches::Watches::default(),
             election: Election::new(id.clone(), names.app().to_string()),
             standby: Standby::default(),
             out: Outbox::new(names.clone()),
@@ -208,6 +205,109 @@ impl Tab {
         (&mut self.election, Cx { out, session, standby, joined })
     }
 
+    /// The parts a keyed call or frame works with, beside them.
+    fn keyed_cx(&mut self) -> (&mut Keyed, KeyedCx<'_>) {
+        let joined = self.membership == Membership::Joined;
+        (&mut self.keyed, KeyedCx { calls: &mut self.calls, out: &mut self.out, joined })
+    }
+
+    /// The history of every backend this tab watches, as far as it
+    /// arrived.
+    pub fn watched(&self) -> impl Iterator<Item = (&BackendId, &[BackendState])> {
+        self.keyed.watched()
+    }
+
+    /// This tab's keyed sessions (asked for, opening or open): each with its
+    /// backend and, until it is open, the app's call that waits for it.
+    pub fn keyed_sessions(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
+        self.keyed.sessions()
+    }
+
+    /// How long a `connect` or an `open` made from now on waits for its
+    /// answer before it is refused with `timeout` (`connectTimeoutMs`;
+    /// [`DEFAULT_CALL_TIMEOUT_MS`] unless set).
+    pub fn set_call_timeout(&mut self, timeout_ms: u64) {
+        self.calls.set_timeout(timeout_ms);
+    }
+
+    /// Asks the leader for a backend (the seed's `connect`). The request's
+    /// `user` and `auth` are not sent: they stay in this tab, and go to the
+    /// backend with each session opened with the response's `url`. Settled
+    /// with [`CallValue::Connected`], or refused (`not-initialized` before
+    /// the tab joined, the leader's code, `timeout`). A key the leader would
+    /// refuse (`invalid-key`) or a request of more text than a connect
+    /// carries (`invalid-argument`) is refused at once.
+    pub fn connect(&mut self, now: Timestamp, request: ConnectRequest) -> CallId {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.connect(now, request, &mut cx)
+    }
+
+    /// Opens a session with a keyed backend; `url` is a response's `url`.
+    /// Settled with [`CallValue::Session`] once the backend took it, or
+    /// refused (`invalid-argument`, `not-initialized`, the coordinator's,
+    /// the leader's or the backend's code, `timeout`).
+    pub fn open(&mut self, now: Timestamp, url: &str) -> CallId {
+        let joined = self.membership == Membership::Joined;
+        let mut cx = KeyedCx { calls: &mut self.calls, out: &mut self.out, joined };
+        self.keyed.open(now, url, &mut self.session, &mut cx)
+    }
+
+    /// The current state of a backend (`backend`: its id or a url of a
+    /// response); refused with `unknown-backend` if none is known.
+    pub fn status(&mut self, backend: &str) -> CallId {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.wait(backend, Await::Current, None, &mut cx)
+    }
+
+    /// The backend's `ready` state, once it is ready; refused with
+    /// `backend-terminated` (naming its final state) if it ends first.
+    pub fn ready(&mut self, backend: &str) -> CallId {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.wait(backend, Await::Ready, None, &mut cx)
+    }
+
+    /// Stops a backend from any tab (reason `external`; soft unless
+    /// `hard`); settled with its `terminated` state.
+    pub fn terminate(&mut self, backend: &str, hard: bool) -> CallId {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.wait(backend, Await::Terminated, Some(hard), &mut cx)
+    }
+
+    /// Follows every state of a backend (`backend`: its id or a url of a
+    /// response): the past ones first, then each new one, each once
+    /// ([`TabEvent::StatusUpdate`]).
+    pub fn subscribe(&mut self, backend: &str) -> Result<SubscriptionId, CallError> {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.subscribe(backend, &mut cx)
+    }
+
+    /// Stops a subscription: it is given nothing more.
+    pub fn unsubscribe(&mut self, subscription: SubscriptionId) {
+        self.keyed.unsubscribe(subscription);
+    }
+
+    /// The backend's answer to the `open` posted on keyed session
+    /// `session_id`'s port, decoded or refused.
+    pub fn open_answered(&mut self, session_id: &SessionId, answer: Result<BackendToTab, DecodeError>) {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.open_answered(session_id, answer, &mut cx);
+    }
+
+    /// The `open` of keyed session `session_id` could not be posted on its
+    /// port (`detail` says why): the session ends.
+    pub fn open_unsent(&mut self, session_id: &SessionId, detail: String) {
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.end_session(session_id, CallError::new(ErrorCode::BadToken, detail), &mut cx);
+    }
+
+    /// Ends a session with a keyed backend (asked for or open): its lock is
+    /// released, so the backend closes it, and its ports are closed.
+    pub fn close_session(&mut self, session_id: &SessionId) {
+        let error = CallError::new(ErrorCode::BackendTerminated, "the session ended while it opened");
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.end_session(session_id, error, &mut cx);
+    }
+
     /// Starts joining: takes the tab lock (and the first session lock).
     pub fn start(&mut self, _now: Timestamp) {
         if self.membership == Membership::New {
@@ -242,7 +342,7 @@ impl Tab {
             }
             // Taken from a silent leader's workers, which end: given back.
             LockId::Hosted(_) => self.out.release(lock.clone()),
-            LockId::Session(attempt) if self.keyed_lock_granted(attempt) => {
+            LockId::Session(attempt) if self.keyed.lock_granted(attempt, &mut self.out) => {
                 // A session with a keyed backend was asked for.
             }
             LockId::Session(granted) if self.session.granted(granted) => self.request(now),
@@ -311,7 +411,8 @@ impl Tab {
             message => election.leader_frame(now, message, &mut cx),
         };
         if let Some(message) = keyed {
-            self.keyed_frame(message);
+            let (keyed, mut cx) = self.keyed_cx();
+            keyed.frame(message, &mut cx);
         }
     }
 
@@ -333,23 +434,24 @@ impl Tab {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let joined = self.membership == Membership::Joined;
         let retry = self.session.poll_timeout(joined && !self.election.holds());
-        let welcome = match self.membership {
-            Membership::Greeting { welcome_by } => Some(welcome_by),
-            _ => None,
-        };
-        let election = self.election.poll_timeout(joined);
+        let (election, welcome) = (self.election.poll_timeout(joined), self.membership.welcome_by());
         [retry, election, welcome, self.calls.poll_timeout()].into_iter().flatten().min()
     }
 
     /// Time passed; acts on whatever is due.
     pub fn timeout(&mut self, now: Timestamp) {
-        self.expire_calls(now);
+        let (keyed, mut cx) = self.keyed_cx();
+        if let Some(join) = keyed.expire(now, &mut cx) {
+            // A join with no welcome by its deadline: the tab leaves.
+            let error = self.calls.join_timeout_error();
+            self.join_failed(now, join, error);
+        }
         let (election, mut cx) = self.cx();
         election.fleet_timeout(now, &mut cx);
         let asking = cx.joined && !election.holds();
         cx.session.timeout(now, asking, cx.out);
         election.worker_timeout(now, &mut cx);
-        if matches!(self.membership, Membership::Greeting { welcome_by } if welcome_by <= now) {
+        if self.membership.welcome_by().is_some_and(|by| by <= now) {
             // The coordinator greeted may have died before answering: greet again, on a new connection.
             self.out.push(TabOutput::ReconnectCoordinator);
             self.say_hello(now);
@@ -365,7 +467,8 @@ impl Tab {
         for watch in [self.election.unwatch(), self.coordinator_watch.take()].into_iter().flatten() {
             self.out.release(watch);
         }
-        self.leave_keyed();
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.leave(&mut cx);
         let (election, mut cx) = self.cx();
         election.leave(now, &mut cx);
         // Also before `hello`: the coordinator then drops the connection at once.
@@ -399,7 +502,7 @@ impl Tab {
             self.out.release(old);
         }
         self.out.event(TabEvent::Joined { coordinator_id });
-        self.watch_again();
+        self.keyed.watch_again(&mut self.out);
         self.welcomed();
         let (election, mut cx) = self.cx();
         election.welcomed(now, &mut cx);

@@ -37,6 +37,16 @@ pub(super) enum Membership {
     Left,
 }
 
+impl Membership {
+    /// When `hello` is said again on a new connection, while greeting.
+    pub(super) fn welcome_by(&self) -> Option<Timestamp> {
+        match self {
+            Membership::Greeting { welcome_by } => Some(*welcome_by),
+            _ => None,
+        }
+    }
+}
+
 /// A tab's part in the election.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Lead {
