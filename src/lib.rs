@@ -85,7 +85,8 @@ pub use model::connect::{
     SpawnConfig, UrlFault,
 };
 pub use model::ids::{
-    AppName, BackendId, ClientId, ConnId, CoordinatorId, Epoch, IdError, MAX_ID_LEN, MAX_SAFE_INTEGER, SessionId,
+    AppName, BackendId, ClientId, ConnId, CoordinatorId, Epoch, IdError, MAX_CLIENT_ID_LEN, MAX_DEPLOYMENT_LEN,
+    MAX_ID_LEN, MAX_SAFE_INTEGER, RESERVED_IN_BUILD, RESERVED_IN_NAME, SessionId,
 };
 pub use model::lifecycle::{Lifecycle, TransitionError};
 pub use model::locks::{LockId, LockMode, LockNames};

@@ -177,7 +177,7 @@ impl Coordinator {
 
     /// Time passed: every connection still silent at its deadline is
     /// closed; a silent holder of the lock is probed, or taken over
-    /// ([`watchdog`](self::watchdog)'s rules).
+    /// (the watchdog's rules).
     pub fn timeout(&mut self, now: Timestamp) {
         for conn in self.conns.due(now) {
             self.close(now, conn);
@@ -198,7 +198,7 @@ impl Coordinator {
     }
 
     /// The follower told to keep a warm standby worker
-    /// ([`standby`](self::standby)'s rules).
+    /// (the standby line's rules).
     pub fn standby(&self) -> Option<ConnId> {
         self.standby.tab()
     }

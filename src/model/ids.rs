@@ -163,12 +163,12 @@ pub const BUILD_SEPARATOR: char = '@';
 pub const ISOLATION_SEPARATOR: char = '~';
 
 /// What an app's name may not hold: the separators of the names tabworker
-/// makes from it ([`BUILD_SEPARATOR`], [`ISOLATION_SEPARATOR`], the `:` of
+/// makes from it (`@` before the build, `~` before an isolated tab, the `:` of
 /// lock names) and of paths (it names the app's OPFS directory).
 pub const RESERVED_IN_NAME: [char; 5] = [BUILD_SEPARATOR, ISOLATION_SEPARATOR, ':', '/', '\\'];
 
 /// What an app's build id may not hold: it follows the name's `@`, so only
-/// [`ISOLATION_SEPARATOR`] and the `:` of lock names.
+/// the `~` before an isolated tab and the `:` of lock names.
 pub const RESERVED_IN_BUILD: [char; 2] = [ISOLATION_SEPARATOR, ':'];
 
 /// The longest client id a tab makes: a UUID in its 36-character form.

@@ -89,9 +89,10 @@ impl DecodeError {
     }
 }
 
-/// Decodes a frame that arrived with `ports` ports beside it. A frame
-/// past the bounds of [`bounds`](crate::model::bounds) (its depth, its keys
-/// per object, its fields in all) is refused as malformed.
+/// Decodes a frame that arrived with `ports` ports beside it. A frame past
+/// the bounds of its depth, its keys per object and its fields in all
+/// (`MAX_DEPTH`, `MAX_OBJECT_KEYS`, `MAX_FRAME_FIELDS`) is refused as
+/// malformed.
 pub fn decode<T: WireMessage>(frame: &Value, ports: usize) -> Result<T, DecodeError> {
     let fields = Fields::of(frame).map_err(|_| DecodeError::NotAFrame { detail: "a frame is an object".into() })?;
     bounds::check(frame).map_err(|e| DecodeError::Malformed { detail: e.to_string() })?;

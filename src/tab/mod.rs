@@ -351,7 +351,7 @@ impl Tab {
     }
 
     /// The Web Lock `lock`, granted, was taken from this tab by another
-    /// one's steal (see [`Election::lock_lost`] for the leader lock).
+    /// one's steal: for the leader lock, it stops leading and queues again.
     pub fn lock_lost(&mut self, now: Timestamp, lock: &LockId) {
         if *lock == LockId::Leader && self.membership != Membership::Left {
             let (election, mut cx) = self.cx();
