@@ -107,12 +107,13 @@ impl Inner {
 
     /// The `setTimeout` towards `at` ran: fire, or arm again for what is left.
     fn woke(self: &Rc<Self>, at: Timestamp) {
-        match timer_wake(at, (self.clock)()) {
+        let now = (self.clock)();
+        match timer_wake(at, now) {
             TimerWake::Fire => {
                 self.armed_for.set(None);
                 (self.on_fire.borrow_mut())();
             }
-            TimerWake::Wait(_) => self.set(at, (self.clock)()),
+            TimerWake::Wait(_) => self.set(at, now),
         }
     }
 }
