@@ -228,7 +228,7 @@ impl Coordinator {
     /// roll calls lately: the one that holds it is among the silent.
     fn followers(&self) -> Vec<ConnId> {
         let holder = self.watchdog.holder();
-        let unknown = self.watchdog.holder_unknown();
+        let unknown = holder.is_none();
         let line = self.standby.line().iter().copied().filter(|c| Some(*c) != holder);
         line.filter(|c| !unknown || self.roll.recent(*c)).collect()
     }

@@ -207,12 +207,6 @@ impl Watchdog {
         self.watched.owes.is_some()
     }
 
-    /// Whether no tab is known to hold the lock (no leader, and no tab said
-    /// it holds it): the takeover then goes to a tab that answered lately.
-    pub(super) fn holder_unknown(&self) -> bool {
-        self.watched.conn.is_none()
-    }
-
     /// The holder's connection, if known (the leader's among them).
     pub(super) fn holder(&self) -> Option<ConnId> {
         self.watched.conn
@@ -454,7 +448,7 @@ mod tests {
     fn while_no_tab_says_it_holds_the_lock_every_tab_is_probed_and_one_that_answered_takes_over() {
         let mut dog = Watchdog::default();
         dog.demand_election(T0);
-        assert!(dog.holder_unknown());
+        assert!(dog.holder().is_none());
         // The coordinator passes the tabs that answered the roll call lately: the silent one holds the lock.
         let barks = run(&mut dog, 2_000, &[ConnId(3)], false);
         assert_eq!(barks[0], (PROBE_MS, Bark::Probe { conn: None, epoch: None }));
@@ -478,7 +472,7 @@ mod tests {
         assert!(dog.due(at, &[ConnId(2)]).iter().all(|b| matches!(b, Bark::Probe { conn: Some(HOLDER), .. })));
         // Its tab dies before it claims: the lock passes on, and the next holder is awaited.
         dog.gone(HOLDER);
-        assert!(dog.holder_unknown() && dog.owes());
+        assert!(dog.holder().is_none() && dog.owes());
         dog.holding(at, ConnId(2));
         dog.watch(ConnId(2), Epoch::new(1).unwrap());
         assert!(!dog.owes(), "the claim ends it");
@@ -486,6 +480,6 @@ mod tests {
         assert!(!dog.owes(), "and a leader owes only what it is passed");
         // Its connection closes: the tabs wait on the next claim at once.
         dog.unwatch(at);
-        assert!(dog.owes() && dog.holder_unknown());
+        assert!(dog.owes() && dog.holder().is_none());
     }
 }
