@@ -575,13 +575,9 @@ impl Fleet {
         self.status(id)
     }
 
-    fn fresh(&mut self) -> String {
+    /// A fresh secret from the fleet's entropy (32 hex digits).
+    pub(crate) fn fresh(&mut self) -> String {
         format!("{:032x}", (self.entropy)())
-    }
-
-    /// A fresh secret from the fleet's entropy (32 hex digits), for its tab.
-    pub(crate) fn fresh_token(&mut self) -> String {
-        self.fresh()
     }
 }
 

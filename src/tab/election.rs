@@ -86,7 +86,7 @@ impl Election {
 
     /// A fresh secret from the fleet's entropy.
     pub(super) fn fresh_token(&mut self) -> String {
-        self.fleet.fresh_token()
+        self.fleet.fresh()
     }
 
     /// The keyed backends this tab hosts (while it leads).
