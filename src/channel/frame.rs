@@ -98,6 +98,16 @@ impl<P> ChannelFrame<P> {
             ChannelFrame::Failure { .. } => KINDS[3],
         }
     }
+
+    /// The same frame with its payload passed through `f`.
+    pub fn map<Q>(self, f: impl FnOnce(P) -> Q) -> ChannelFrame<Q> {
+        match self {
+            ChannelFrame::Event { name, payload } => ChannelFrame::Event { name, payload: f(payload) },
+            ChannelFrame::Request { id, method, payload } => ChannelFrame::Request { id, method, payload: f(payload) },
+            ChannelFrame::Result { id, payload } => ChannelFrame::Result { id, payload: f(payload) },
+            ChannelFrame::Failure { id, code, message } => ChannelFrame::Failure { id, code, message },
+        }
+    }
 }
 
 /// The fields of a message as the glue found them: each absent or of

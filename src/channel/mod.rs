@@ -12,6 +12,7 @@
 
 mod caller;
 mod frame;
+mod handle;
 mod responder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod text;
@@ -19,6 +20,9 @@ mod tracker;
 
 pub use caller::{Caller, CallerOutput, RequestError, RequestNumbers};
 pub use frame::{ChannelError, ChannelFrame, Fields, KINDS, MAX_NAME_BYTES, MAX_REQUEST_ID, RequestId, check_name};
+pub use handle::{
+    BackendSettings, DEFAULT_REQUEST_TIMEOUT_MS, Handle, HandleOutput, Link, REQUEST_OPTIONS, RequestSettings,
+};
 pub use responder::{MAX_CALLERS, MAX_RUNNING, Responder, Verdict};
 pub use tracker::{
     Change, Closing, Ending, MAX_RECONNECTS, RECONNECT_RETRY_MS, Reconnected, Tracker, lost_with_its_tab,

@@ -16,7 +16,8 @@ use super::runtime::js::{object, random_id};
 use super::runtime::listener::Listener;
 use super::runtime::lock_table::LockTable;
 use super::runtime::timer::Timer;
-use super::tables::{Keyed, Promises};
+use super::session_backend::{self, ConnectBackendOptionsJs, ConnectResponseJs, SessionBackend};
+use super::tables::{Keyed, Promises, Waiter};
 use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::time::Timestamp;
@@ -66,6 +67,7 @@ fn entropy() -> u128 {
 /// object per session, whichever way the app reaches it).
 struct Session {
     port: MessagePort,
+    backend_id: Option<BackendId>,
     js: JsValue,
 }
 
@@ -77,7 +79,7 @@ impl Session {
             ("backendId", backend_id.map_or(JsValue::NULL, |b| b.as_str().into())),
             ("port", port.clone().into()),
         ]);
-        Session { port, js }
+        Session { port, backend_id: backend_id.cloned(), js }
     }
 }
 
@@ -115,18 +117,20 @@ pub(super) struct Inner {
     /// The numbers of the requests of every handle made here.
     pub(super) numbers: crate::channel::RequestNumbers,
     /// The `SessionBackend` handles made here: the one timer serves their
-    /// deadlines too.
-    deadlines: RefCell<Vec<Weak<dyn Deadlines>>>,
+    /// deadlines too, and they hear of each default session.
+    attached: RefCell<Vec<Weak<dyn Attached>>>,
 }
 
-/// Something else in this tab with deadlines of its core (a
-/// `SessionBackend` handle): the client's one timer is armed to the earliest
-/// of the tab's and theirs, and tells each when it fires.
-pub(super) trait Deadlines {
+/// A `SessionBackend` handle made in this tab: the client's one timer is
+/// armed to the earliest of the tab's deadlines and theirs and tells each
+/// when it fires, and each hears of the default sessions.
+pub(super) trait Attached {
     /// Its earliest deadline.
     fn poll_timeout(&self) -> Option<Timestamp>;
     /// Time passed: it acts on what is due.
     fn timeout(self: Rc<Self>, now: Timestamp);
+    /// The default session opened (its port and backend), or ended (`None`).
+    fn default_session(self: Rc<Self>, session: Option<(MessagePort, Option<BackendId>)>);
 }
 
 /// One tab's membership of an app: it joins the app's coordinator, takes
@@ -177,8 +181,7 @@ impl Client {
                         let at = now();
                         inner.tab.borrow_mut().timeout(at);
                         inner.pump();
-                        let others: Vec<_> = inner.deadlines.borrow().iter().filter_map(Weak::upgrade).collect();
-                        for other in others {
+                        for other in inner.handles() {
                             other.timeout(at);
                         }
                         inner.arm();
@@ -187,7 +190,7 @@ impl Client {
                 pumping: Cell::new(false),
                 callers: Cell::new(0),
                 numbers: crate::channel::RequestNumbers::new(),
-                deadlines: RefCell::default(),
+                attached: RefCell::default(),
             }
         });
         Ok(Client { inner })
@@ -337,6 +340,31 @@ impl Client {
         .unchecked_into()
     }
 
+    /// A handle on a backend: the keyed backend of `response` (a
+    /// `ConnectResponse` of any tab), or without it the app's default
+    /// backend. It opens its session at once and keeps it.
+    /// (Typed in the `Client` interface of `typescript.rs`, generic in the backend's schema.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn backend(&self, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
+        session_backend::backend(&self.inner, response)
+    }
+
+    /// Connects (`connect(request)`) and resolves with a handle on the
+    /// backend that answered. With `{ reconnect: true }`, when that backend
+    /// is lost with its tab (`lost` or `key_expired`: the leader closed or
+    /// crashed) the handle connects the same request again, follows the
+    /// new backend, sends it what was queued meanwhile and calls its
+    /// `onReconnect` listeners.
+    /// (Typed in the `Client` interface of `typescript.rs`.)
+    #[wasm_bindgen(js_name = connectBackend, skip_typescript)]
+    pub fn connect_backend(
+        &self,
+        request: super::keyed::ConnectRequestJs,
+        options: Option<ConnectBackendOptionsJs>,
+    ) -> js_sys::Promise {
+        session_backend::connect_backend(&self.inner, request, options)
+    }
+
     /// Leaves: stops the backend worker if this tab runs it, releases every
     /// lock, says goodbye to the coordinator and removes every listener.
     pub fn destroy(&self) -> VoidPromise {
@@ -378,11 +406,7 @@ impl Inner {
         if self.state.borrow().destroyed {
             return;
         }
-        let live: Vec<Rc<dyn Deadlines>> = {
-            let mut deadlines = self.deadlines.borrow_mut();
-            deadlines.retain(|d| d.strong_count() > 0);
-            deadlines.iter().filter_map(Weak::upgrade).collect()
-        };
+        let live = self.handles();
         let others = live.iter().filter_map(|d| d.poll_timeout()).min();
         let tab = self.tab.borrow().poll_timeout();
         self.timer.arm([tab, others].into_iter().flatten().min(), now());
@@ -390,9 +414,27 @@ impl Inner {
         drop(live);
     }
 
-    /// Serves `deadlines` with this client's timer from now on.
-    pub(super) fn add_deadlines(&self, deadlines: Weak<dyn Deadlines>) {
-        self.deadlines.borrow_mut().push(deadlines);
+    /// Serves `handle` with this client's timer and default sessions from
+    /// now on; it is told of the current default session at once.
+    pub(super) fn attach(&self, handle: Rc<dyn Attached>) {
+        self.attached.borrow_mut().push(Rc::downgrade(&handle));
+        let current = self.state.borrow().session.as_ref().map(|s| (s.port.clone(), s.backend_id.clone()));
+        if current.is_some() {
+            handle.default_session(current);
+        }
+    }
+
+    /// The live handles made here (forgetting those that are gone).
+    fn handles(&self) -> Vec<Rc<dyn Attached>> {
+        let mut attached = self.attached.borrow_mut();
+        attached.retain(|d| d.strong_count() > 0);
+        attached.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// `then` is called with the outcome of `call` (perhaps in the pump this starts).
+    pub(super) fn then(self: &Rc<Self>, call: CallId, then: impl FnOnce(Result<CallValue, CallError>) + 'static) {
+        self.promises.borrow_mut().then(call, Box::new(then));
+        self.pump();
     }
 
     fn execute(self: &Rc<Self>, output: TabOutput) {
@@ -433,7 +475,12 @@ impl Inner {
 
     /// The tab settled `call`.
     fn settle(self: &Rc<Self>, call: CallId, outcome: Result<CallValue, CallError>) {
-        let Some((resolve, reject)) = self.promises.borrow_mut().take(call) else { return };
+        let waiter = self.promises.borrow_mut().take(call);
+        let (resolve, reject) = match waiter {
+            Some(Waiter::Promise(resolve, reject)) => (resolve, reject),
+            Some(Waiter::Rust(then)) => return then(outcome),
+            None => return,
+        };
         let settled = match outcome {
             Ok(value) => self.js_value(value),
             Err(error) => Err(TabworkerError::from(error).into()),
@@ -479,6 +526,7 @@ impl Inner {
                 let Some(port) = self.state.borrow_mut().carried.take() else { return };
                 let session = Session::new(&session_id, epoch, backend_id.as_ref(), port);
                 let detail = session.js.clone();
+                let told = (session.port.clone(), session.backend_id.clone());
                 let waiters = {
                     let mut state = self.state.borrow_mut();
                     state.session = Some(session);
@@ -487,12 +535,18 @@ impl Inner {
                 for (resolve, _) in waiters {
                     let _ = resolve.call1(&JsValue::NULL, &detail);
                 }
+                for handle in self.handles() {
+                    handle.default_session(Some(told.clone()));
+                }
                 ("session", detail)
             }
             TabEvent::Disconnected { session_id, reason } => {
                 let ended = self.state.borrow_mut().session.take();
                 if let Some(ended) = ended {
                     ended.port.close();
+                }
+                for handle in self.handles() {
+                    handle.default_session(None);
                 }
                 ("sessionend", object(&[("id", session_id.as_str().into()), ("reason", reason.as_str().into())]))
             }

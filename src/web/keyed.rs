@@ -114,8 +114,7 @@ impl StatusSubscription {
     /// Stops the callback.
     pub fn unsubscribe(&self) {
         if let Some(inner) = self.client.upgrade() {
-            inner.tab.borrow_mut().unsubscribe(self.id);
-            inner.keyed.borrow_mut().subscriptions.remove(&self.id);
+            inner.unwatch(self.id);
         }
     }
 }
@@ -184,10 +183,7 @@ impl Client {
         let callback: js_sys::Function = callback.dyn_into().map_err(|_| {
             TabworkerError::new(ErrorCode::InvalidArgument, "statusStream(backend, callback) needs a function")
         })?;
-        let subscribed = inner.tab.borrow_mut().subscribe(&backend);
-        let id = subscribed.map_err(TabworkerError::from)?;
-        inner.keyed.borrow_mut().subscriptions.insert(id, callback);
-        inner.pump();
+        let id = inner.watch(&backend, Rc::new(move |state| drop(callback.call1(&JsValue::NULL, &to_js(state)))))?;
         let subscription = JsValue::from(StatusSubscription { id, client: Rc::downgrade(inner) });
         let unsubscribe: js_sys::Function = js_sys::Reflect::get(&subscription, &"unsubscribe".into())
             .ok()
@@ -198,12 +194,31 @@ impl Client {
 }
 
 impl Inner {
+    /// Calls `callback` with every state of `backend` (its id or its
+    /// `status_url`) once, in order, from now on; its subscription.
+    pub(super) fn watch(
+        self: &Rc<Self>,
+        backend: &str,
+        callback: super::tables::StatusCallback,
+    ) -> Result<SubscriptionId, TabworkerError> {
+        let id = self.tab.borrow_mut().subscribe(backend).map_err(TabworkerError::from)?;
+        self.keyed.borrow_mut().subscriptions.insert(id, callback);
+        self.pump();
+        Ok(id)
+    }
+
+    /// Stops subscription `id`.
+    pub(super) fn unwatch(&self, id: SubscriptionId) {
+        self.tab.borrow_mut().unsubscribe(id);
+        self.keyed.borrow_mut().subscriptions.remove(&id);
+    }
+
     /// Gives `statusStream` subscription `subscription` its next state.
     pub(super) fn status_update(&self, subscription: SubscriptionId, state: &crate::BackendState) {
         let callback = self.keyed.borrow().subscriptions.get(&subscription).cloned();
         if let Some(callback) = callback {
-            // A callback that throws is reported by the browser, not here.
-            let _ = callback.call1(&JsValue::NULL, &to_js(state));
+            // A JavaScript callback that throws is reported by the browser, not here.
+            callback(state);
         }
     }
 
@@ -254,7 +269,7 @@ impl Inner {
         });
         control.start();
         let sent = post_frame("client", &control, &message, Some(&channel.port2()));
-        let ports = Ports { control, app: channel.port1(), close, closed, answers };
+        let ports = Ports { control, app: channel.port1(), close, closed, answers, on_close: Vec::new() };
         self.keyed.borrow_mut().sessions.insert(session_id.clone(), ports);
         if !sent {
             let detail = "`open` could not be posted on the session's port (the console says why)";

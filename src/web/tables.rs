@@ -1,5 +1,5 @@
-//! What the browser layer holds for the ids the tab gives it: the promise
-//! of each call ([`CallId`]), the callback of each `statusStream`
+//! What the browser layer holds for the ids the tab gives it: who waits
+//! for each call ([`CallId`]), the callback of each `statusStream`
 //! ([`SubscriptionId`]), the ports of each keyed session ([`SessionId`])
 //! and the worker of each hosted backend ([`BackendId`]). The tab decides
 //! what becomes of each; these tables only hold the browser's objects.
@@ -15,11 +15,21 @@ use web_sys::{MessagePort, Worker};
 
 use super::runtime::listener::Listener;
 use crate::model::ids::{BackendId, SessionId};
-use crate::tab::{CallId, SubscriptionId};
+use crate::model::status::BackendState;
+use crate::tab::{CallError, CallId, CallValue, SubscriptionId};
 
-/// The `resolve` and `reject` of each call the tab has not settled.
+/// Who waits for a call's outcome: the app's promise, or another part of
+/// this crate (a `SessionBackend` handle), told in Rust values.
+pub(super) enum Waiter {
+    /// The promise's `resolve` and `reject`.
+    Promise(js_sys::Function, js_sys::Function),
+    /// Called with the outcome.
+    Rust(Box<dyn FnOnce(Result<CallValue, CallError>)>),
+}
+
+/// Who waits for each call the tab has not settled.
 #[derive(Default)]
-pub(super) struct Promises(Map<CallId, (js_sys::Function, js_sys::Function)>);
+pub(super) struct Promises(Map<CallId, Waiter>);
 
 impl Promises {
     /// The promise of `call`, kept until [`Promises::settle`].
@@ -27,14 +37,19 @@ impl Promises {
         let mut slot = None;
         let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
         // The executor runs at once: the slot is filled.
-        if let Some(settle) = slot {
-            self.0.insert(call, settle);
+        if let Some((resolve, reject)) = slot {
+            self.0.insert(call, Waiter::Promise(resolve, reject));
         }
         promise
     }
 
-    /// The functions that settle `call`: resolve, reject.
-    pub(super) fn take(&mut self, call: CallId) -> Option<(js_sys::Function, js_sys::Function)> {
+    /// `then` is called with the outcome of `call`.
+    pub(super) fn then(&mut self, call: CallId, then: Box<dyn FnOnce(Result<CallValue, CallError>)>) {
+        self.0.insert(call, Waiter::Rust(then));
+    }
+
+    /// Who waits for `call`.
+    pub(super) fn take(&mut self, call: CallId) -> Option<Waiter> {
         self.0.remove(&call)
     }
 
@@ -56,6 +71,8 @@ pub(super) struct Ports {
     pub(super) closed: Promise,
     /// Passes the backend's answers on `control` to the tab.
     pub(super) answers: Listener,
+    /// Told when the session ends (the handles that follow it).
+    pub(super) on_close: Vec<Box<dyn FnOnce()>>,
 }
 
 impl Ports {
@@ -65,14 +82,21 @@ impl Ports {
         self.app.close();
         let _ = self.close.call0(&JsValue::NULL);
         drop(self.answers);
+        for told in self.on_close {
+            told();
+        }
     }
 }
+
+/// Who is told each state of a backend: the app's `statusStream` callback,
+/// or a `SessionBackend` handle.
+pub(super) type StatusCallback = Rc<dyn Fn(&BackendState)>;
 
 /// The browser objects of one client's keyed backends.
 #[derive(Default)]
 pub(super) struct Keyed {
     /// The callback of each `statusStream`.
-    pub(super) subscriptions: Map<SubscriptionId, js_sys::Function>,
+    pub(super) subscriptions: Map<SubscriptionId, StatusCallback>,
     /// The ports of each keyed session whose port arrived.
     pub(super) sessions: Map<SessionId, Ports>,
     /// The workers of the backends this tab hosts, with their listeners.

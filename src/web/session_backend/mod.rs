@@ -2,34 +2,32 @@
 //! `ConnectResponse`, or the app's default backend): its lifecycle, the
 //! events it sends and receives, and its requests.
 //!
-//! Every rule is the core's: the [`Caller`] queues what is made while no
-//! session is open, matches answers, and decides what fails when a session
-//! is lost; the [`Tracker`] says what each state means for `ready()` and the
-//! listeners. This layer carries ports, promises and callbacks; its
-//! deadlines are served by its client's one timer.
+//! Every rule is the core's [`Handle`]: which backend it follows, what is
+//! queued while no session is open, what fails when a session is lost, when
+//! it ends or connects its key again. This face reads the app's arguments
+//! and hands them to the handle's [`Driver`], which carries ports, promises
+//! and callbacks.
 
-mod link;
+mod driver;
 mod remote;
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
-use super::client::{Client, Deadlines};
+use super::client::Inner;
 use super::error::{ErrorCode, describe};
 use super::keyed::Unsubscribe;
 use super::runtime::channel::{Payload, TransferList, transfer_list};
 use super::runtime::clock::now;
-use super::runtime::codec::{from_js, to_js};
+use super::runtime::codec::{from_js, read, to_js};
 use super::runtime::js::get;
 use super::runtime::listener::Listener;
-use crate::channel::{Caller, Closing, Tracker};
+use crate::channel::{BackendSettings, Handle, Link, RequestSettings};
 use crate::model::connect::{ConnectRequest, ConnectResponse};
-use crate::model::value::ValueError;
-use crate::plane::remote::is_remote;
-use link::{Pending, Shared, Target, close_keyed, destroyed, error, function, request_error};
+use crate::model::value::FromValue;
+use driver::{Driver, Pending, error, request_error};
 
 #[wasm_bindgen]
 extern "C" {
@@ -59,120 +57,85 @@ extern "C" {
     pub type ReconnectCallback;
 }
 
-/// How long a request waits for its answer unless `timeoutMs` says otherwise.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
-
 /// A tab's handle on one backend: `client.backend(response)` for a keyed
 /// backend, `client.backend()` for the app's default backend.
 #[wasm_bindgen]
 pub struct SessionBackend {
-    shared: Rc<Shared>,
+    driver: Rc<Driver>,
 }
 
-#[wasm_bindgen]
-impl Client {
-    /// A handle on a backend: the keyed backend of `response` (a
-    /// `ConnectResponse` of any tab), or without it the app's default
-    /// backend. It opens its session at once and keeps it.
-    /// (Typed in the `Client` interface of `typescript.rs`, generic in the backend's schema.)
-    #[wasm_bindgen(skip_typescript)]
-    pub fn backend(&self, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
-        let target = match response {
-            None => Target::Default,
-            Some(response) => {
-                let response: JsValue = response.into();
-                let invalid =
-                    |e: ValueError| error(ErrorCode::InvalidArgument, format!("invalid ConnectResponse: {e}"));
-                if get(&response, "url").as_string().is_some_and(|url| is_remote(&url)) {
-                    Target::Remote(from_js(response).map_err(invalid)?)
-                } else {
-                    Target::Keyed { url: from_js::<ConnectResponse>(response).map_err(invalid)?.url, request: None }
-                }
-            }
-        };
-        self.handle(target, false)
-    }
-
-    /// Connects (`connect(request)`) and resolves with a handle on the
-    /// backend that answered. With `{ reconnect: true }`, when that backend
-    /// is lost with its tab (`lost` or `key_expired`: the leader closed or
-    /// crashed) the handle connects the same request again, follows the
-    /// new backend, sends it what was queued meanwhile and calls its
-    /// `onReconnect` listeners.
-    /// (Typed in the `Client` interface of `typescript.rs`.)
-    #[wasm_bindgen(js_name = connectBackend, skip_typescript)]
-    pub fn connect_backend(
-        &self,
-        request: super::keyed::ConnectRequestJs,
-        options: Option<ConnectBackendOptionsJs>,
-    ) -> js_sys::Promise {
-        let request_js: JsValue = request.into();
-        let parsed: ConnectRequest = match from_js(request_js.clone()) {
-            Ok(request) => request,
-            Err(e) => {
-                let refused = error(ErrorCode::InvalidArgument, format!("invalid ConnectRequest: {e}"));
-                return js_sys::Promise::reject(&refused);
-            }
-        };
-        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
-        let reconnect = options.is_object()
-            && js_sys::Reflect::get(&options, &"reconnect".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        let connecting = js_sys::Promise::from(JsValue::from(self.connect(request_js.unchecked_into())));
-        let client = Client { inner: self.inner.clone() };
-        wasm_bindgen_futures::future_to_promise(async move {
-            let answer = wasm_bindgen_futures::JsFuture::from(connecting).await?;
-            let response: ConnectResponse = from_js(answer).map_err(|e| error(ErrorCode::Malformed, e.to_string()))?;
-            let target = Target::Keyed { url: response.url, request: Some(parsed) };
-            client.handle(target, reconnect).map(JsValue::from)
-        })
-    }
+/// `client.backend(response)`: a handle on the backend of `response`, or
+/// without it on the app's default backend.
+pub(super) fn backend(inner: &Rc<Inner>, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
+    let link = match response {
+        None => Link::Default,
+        Some(response) => read(&response.into())
+            .and_then(|value| Link::of_response(&value))
+            .map_err(|e| error(ErrorCode::InvalidArgument, format!("invalid ConnectResponse: {e}")))?,
+    };
+    SessionBackend::start(inner, link, false)
 }
 
-impl Client {
-    fn handle(&self, target: Target, reconnect: bool) -> Result<SessionBackend, JsValue> {
-        let inner = &self.inner;
-        let shared = Rc::new(Shared {
-            client: Rc::downgrade(inner),
-            target,
-            caller: RefCell::new(Caller::with_numbers(inner.next_caller(), inner.numbers.clone())),
-            tracker: RefCell::new(Tracker::new()),
-            closing: RefCell::new(Closing::new(reconnect)),
-            port: RefCell::new(None),
-            keyed: RefCell::new(None),
-            remote: RefCell::new(None),
-            events: RefCell::default(),
-            lifecycle: RefCell::default(),
-            ready_waiters: RefCell::default(),
-            requests: RefCell::default(),
-            client_listeners: RefCell::default(),
-            unsubscribe_status: RefCell::new(None),
-            destroyed: Cell::new(false),
-            reported: Cell::new(None),
-        });
-        let deadlines: std::rc::Weak<dyn Deadlines> = Rc::downgrade(&shared) as _;
-        inner.add_deadlines(deadlines);
-        match &shared.target {
-            Target::Default => shared.follow_default(self),
-            Target::Keyed { url, .. } => {
-                let url = url.clone();
-                shared.follow_keyed(self, &url)?;
-            }
-            Target::Remote(remote) => shared.follow_remote(remote)?,
+/// `client.connectBackend(request, options)`: connects, and resolves with a
+/// handle on the backend that answered.
+pub(super) fn connect_backend(
+    inner: &Rc<Inner>,
+    request: super::keyed::ConnectRequestJs,
+    options: Option<ConnectBackendOptionsJs>,
+) -> js_sys::Promise {
+    let request: ConnectRequest = match from_js(request.into()) {
+        Ok(request) => request,
+        Err(e) => {
+            let refused = error(ErrorCode::InvalidArgument, format!("invalid ConnectRequest: {e}"));
+            return js_sys::Promise::reject(&refused);
         }
-        Ok(SessionBackend { shared })
-    }
+    };
+    let options = options.map_or(JsValue::UNDEFINED, Into::into);
+    let reconnect = match read(&options).and_then(|o| BackendSettings::from_value(&o)) {
+        Ok(settings) => settings.reconnect,
+        Err(e) => return js_sys::Promise::reject(&error(ErrorCode::InvalidArgument, format!("invalid options: {e}"))),
+    };
+    let call = inner.tab.borrow_mut().connect(now(), request.clone());
+    let weak = Rc::downgrade(inner);
+    let mut slot = None;
+    let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+    // The executor runs at once: the slot is filled.
+    let Some((resolve, reject)) = slot else { return promise };
+    inner.then(call, move |outcome| {
+        let Some(inner) = weak.upgrade() else { return };
+        let made = match outcome {
+            Ok(crate::tab::CallValue::Connected(response)) => {
+                let ConnectResponse { url, .. } = *response;
+                SessionBackend::start(&inner, Link::Keyed { url, request: Some(request) }, reconnect).map(JsValue::from)
+            }
+            Ok(_) => Err(error(ErrorCode::Malformed, "the connect was answered with no response")),
+            Err(refused) => Err(super::error::TabworkerError::from(refused).into()),
+        };
+        let _ = match made {
+            Ok(handle) => resolve.call1(&JsValue::NULL, &handle),
+            Err(e) => reject.call1(&JsValue::NULL, &e),
+        };
+    });
+    promise
 }
 
 impl SessionBackend {
+    fn start(inner: &Rc<Inner>, link: Link, reconnect: bool) -> Result<SessionBackend, JsValue> {
+        let handle = Handle::new(link, inner.next_caller(), inner.numbers.clone(), reconnect).map_err(request_error)?;
+        Ok(SessionBackend { driver: Driver::start(inner, handle) })
+    }
+
     /// Adds `callback` to the `name` listeners of the lifecycle; with `now`,
     /// it is first called with the current state, if there is one.
-    fn on_lifecycle(&self, name: &str, callback: StateCallback, now: bool) -> Result<Unsubscribe, JsValue> {
-        self.shared.check_alive()?;
-        let callback = function(callback.into(), "the callback")?;
-        if let Some(state) = self.shared.tracker.borrow().last().filter(|_| now) {
-            let _ = callback.call1(&JsValue::NULL, &to_js(state));
+    fn on_lifecycle(&self, name: &str, callback: JsValue, now: bool) -> Result<Unsubscribe, JsValue> {
+        self.driver.handle.borrow().check_alive().map_err(request_error)?;
+        let callback: js_sys::Function =
+            callback.dyn_into().map_err(|_| error(ErrorCode::InvalidArgument, "the callback must be a function"))?;
+        let current = self.driver.handle.borrow().last().filter(|_| now).map(to_js);
+        if let Some(state) = current {
+            let _ = callback.call1(&JsValue::NULL, &state);
         }
-        Ok(self.shared.subscribe(|s| &s.lifecycle, name.into(), callback))
+        Ok(self.driver.subscribe(|d| &d.lifecycle, name.into(), callback))
     }
 }
 
@@ -181,45 +144,42 @@ impl SessionBackend {
     /// The id of the backend followed (for the default backend, the current leader's).
     #[wasm_bindgen(getter, js_name = backendId)]
     pub fn backend_id(&self) -> Option<String> {
-        self.shared.tracker.borrow().backend().map(ToString::to_string)
+        self.driver.handle.borrow().backend().map(ToString::to_string)
     }
 
     /// Where the backend runs: `'browser'` (a worker of this app's leader
     /// tab) or `'remote'` (a Plane cluster). Nothing else differs.
     #[wasm_bindgen(getter, unchecked_return_type = "'browser' | 'remote'")]
     pub fn location(&self) -> String {
-        if matches!(self.shared.target, Target::Remote(_)) { "remote" } else { "browser" }.to_string()
+        if matches!(self.driver.handle.borrow().link(), Link::Remote(_)) { "remote" } else { "browser" }.to_string()
     }
 
     /// Whether the backend is ready now.
     #[wasm_bindgen(js_name = isReady)]
     pub fn is_ready(&self) -> bool {
-        self.shared.tracker.borrow().is_ready()
+        self.driver.handle.borrow().is_ready()
     }
 
     /// Whether the backend ended.
     #[wasm_bindgen(js_name = isTerminated)]
     pub fn is_terminated(&self) -> bool {
-        self.shared.tracker.borrow().is_terminated()
+        self.driver.handle.borrow().is_terminated()
     }
 
     /// The backend's last known state.
     #[wasm_bindgen(unchecked_return_type = "BackendState | undefined")]
     pub fn status(&self) -> JsValue {
-        self.shared.tracker.borrow().last().map_or(JsValue::UNDEFINED, to_js)
+        self.driver.handle.borrow().last().map_or(JsValue::UNDEFINED, to_js)
     }
 
     /// Resolves with the ready state once the backend is ready; rejects with
     /// `backend-terminated` (its `state` the final one) if it ends first,
     /// and with `destroyed` after `destroy()`.
     pub fn ready(&self) -> ReadyPromise {
-        let shared = &self.shared;
-        if shared.destroyed.get() {
-            return js_sys::Promise::reject(&destroyed()).unchecked_into();
-        }
+        let driver = &self.driver;
         let promise =
-            js_sys::Promise::new(&mut |resolve, reject| shared.ready_waiters.borrow_mut().push((resolve, reject)));
-        shared.settle_ready();
+            js_sys::Promise::new(&mut |resolve, reject| driver.ready_waiters.borrow_mut().push((resolve, reject)));
+        driver.input(Handle::wait_ready);
         promise.unchecked_into()
     }
 
@@ -227,23 +187,21 @@ impl SessionBackend {
     /// once if it is); returns the function that removes it.
     #[wasm_bindgen(js_name = onReady)]
     pub fn on_ready(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
-        let now = self.is_ready();
-        self.on_lifecycle("ready", callback, now)
+        self.on_lifecycle("ready", callback.into(), self.is_ready())
     }
 
     /// Calls `callback` with every new state of the backend, once and in
     /// order, starting with the current one; returns the function that removes it.
     #[wasm_bindgen(js_name = onStatus)]
     pub fn on_status(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
-        self.on_lifecycle("status", callback, true)
+        self.on_lifecycle("status", callback.into(), true)
     }
 
     /// Calls `callback` with the final state when the backend ends (at once
     /// if it has); returns the function that removes it.
     #[wasm_bindgen(js_name = onTerminated)]
     pub fn on_terminated(&self, callback: StateCallback) -> Result<Unsubscribe, JsValue> {
-        let now = self.is_terminated();
-        self.on_lifecycle("terminated", callback, now)
+        self.on_lifecycle("terminated", callback.into(), self.is_terminated())
     }
 
     /// Calls `callback` with the new `ConnectResponse` each time a handle
@@ -251,9 +209,7 @@ impl SessionBackend {
     /// its key again; returns the function that removes it.
     #[wasm_bindgen(js_name = onReconnect)]
     pub fn on_reconnect(&self, callback: ReconnectCallback) -> Result<Unsubscribe, JsValue> {
-        self.shared.check_alive()?;
-        let callback = function(callback.into(), "the callback")?;
-        Ok(self.shared.subscribe(|s| &s.lifecycle, "reconnect".into(), callback))
+        self.on_lifecycle("reconnect", callback.into(), false)
     }
 
     /// Sends event `event` to the backend, transferring `transfer`; queued
@@ -266,18 +222,20 @@ impl SessionBackend {
         transfer: Option<TransferList>,
     ) -> Result<(), JsValue> {
         let transfer = transfer_list(transfer).map_err(|e| error(ErrorCode::InvalidArgument, e))?;
-        let sent = self.shared.caller.borrow_mut().send(event, Payload { value: payload, transfer });
+        let sent = self.driver.handle.borrow_mut().send(event, Payload { value: payload, transfer });
         sent.map_err(request_error)?;
-        self.shared.pump().map_or(Ok(()), Err)
+        self.driver.pump().map_or(Ok(()), Err)
     }
 
     /// Calls `callback(payload)` for each event `event` from the backend;
     /// returns the function that removes it.
     pub fn on(&self, event: String, callback: EventCallback) -> Result<Unsubscribe, JsValue> {
-        self.shared.check_alive()?;
+        self.driver.handle.borrow().check_alive().map_err(request_error)?;
         crate::channel::check_name("an event name", &event).map_err(|e| error(ErrorCode::InvalidArgument, e.detail))?;
-        let callback = function(callback.into(), "the listener")?;
-        Ok(self.shared.subscribe(|s| &s.events, event, callback))
+        let callback: js_sys::Function = JsValue::from(callback)
+            .dyn_into()
+            .map_err(|_| error(ErrorCode::InvalidArgument, "the listener must be a function"))?;
+        Ok(self.driver.subscribe(|d| &d.events, event, callback))
     }
 
     /// Asks the backend's handler of `method`; resolves with its result.
@@ -291,55 +249,36 @@ impl SessionBackend {
         #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
         options: Option<RequestOptionsJs>,
     ) -> UnknownPromise {
-        let shared = &self.shared;
+        let driver = &self.driver;
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
-        let get = |name: &str| {
-            if options.is_object() { js_sys::Reflect::get(&options, &name.into()).ok() } else { None }
+        let (settings, signal) = match request_options(&options) {
+            Ok(read) => read,
+            Err(e) => return js_sys::Promise::reject(&e).unchecked_into(),
         };
-        let timeout = match get("timeoutMs").filter(|v| !v.is_undefined()) {
-            None => Ok(DEFAULT_REQUEST_TIMEOUT_MS),
-            Some(v) => v
-                .as_f64()
-                .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                .map(|ms| ms as u64)
-                .ok_or_else(|| error(ErrorCode::InvalidArgument, "timeoutMs must be a number of milliseconds")),
-        };
-        let signal = match get("signal").filter(|v| !v.is_undefined() && !v.is_null()) {
-            None => Ok(None),
-            Some(v) => v
-                .dyn_into::<AbortSignal>()
-                .map(Some)
-                .map_err(|_| error(ErrorCode::InvalidArgument, "signal must be an AbortSignal")),
-        };
-        let (timeout, signal) = match (timeout, signal) {
-            (Ok(t), Ok(s)) => (t, s),
-            (Err(e), _) | (_, Err(e)) => return js_sys::Promise::reject(&e).unchecked_into(),
-        };
-        let made = shared.caller.borrow_mut().request(now(), method, Payload::plain(payload), timeout);
+        let made = driver.handle.borrow_mut().request(now(), method, Payload::plain(payload), settings.timeout_ms);
         let id = match made {
             Ok(id) => id,
             Err(failure) => return js_sys::Promise::reject(&request_error(failure)).unchecked_into(),
         };
         let abort = signal.as_ref().map(|signal| {
-            let weak = Rc::downgrade(shared);
+            let weak = Rc::downgrade(driver);
             let reason_of = signal.clone();
             Listener::new(signal, "abort", move |_: web_sys::Event| {
-                if let Some(shared) = weak.upgrade() {
-                    shared.caller.borrow_mut().abort(id, &describe(&reason_of.reason()));
-                    shared.pump();
+                if let Some(driver) = weak.upgrade() {
+                    driver.input(|handle| handle.abort(id, &describe(&reason_of.reason())));
                 }
             })
         });
         let promise = js_sys::Promise::new(&mut |resolve, reject| {
-            shared.requests.borrow_mut().insert(id, Pending { resolve, reject, _abort: None });
+            driver.requests.borrow_mut().insert(id, Pending { resolve, reject, abort: None });
         });
-        if let Some(pending) = shared.requests.borrow_mut().get_mut(&id) {
-            pending._abort = abort;
+        if let Some(pending) = driver.requests.borrow_mut().get_mut(&id) {
+            pending.abort = abort;
         }
-        if let Some(signal) = signal.filter(AbortSignal::aborted) {
-            shared.caller.borrow_mut().abort(id, &describe(&signal.reason()));
+        match signal.filter(AbortSignal::aborted) {
+            Some(signal) => drop(driver.input(|handle| handle.abort(id, &describe(&signal.reason())))),
+            None => drop(driver.pump()),
         }
-        shared.pump();
         promise.unchecked_into()
     }
 
@@ -347,25 +286,25 @@ impl SessionBackend {
     /// and fails its pending requests and `ready()` with `destroyed`. Every
     /// later subscription throws `destroyed`.
     pub fn destroy(&self) {
-        let shared = &self.shared;
-        if shared.destroyed.replace(true) {
-            return;
-        }
-        shared.caller.borrow_mut().destroy();
-        shared.pump();
-        for (_, reject) in std::mem::take(&mut *shared.ready_waiters.borrow_mut()) {
-            let _ = reject.call1(&JsValue::NULL, &destroyed());
-        }
-        shared.events.borrow_mut().clear();
-        shared.lifecycle.borrow_mut().clear();
-        shared.client_listeners.borrow_mut().clear();
-        if let Some(unsubscribe) = shared.unsubscribe_status.borrow_mut().take() {
-            let _ = unsubscribe.call0(&JsValue::NULL);
-        }
-        shared.port.borrow_mut().take();
-        shared.close_remote();
-        if let Some(session) = shared.keyed.borrow_mut().take() {
-            close_keyed(&session);
-        }
+        self.driver.input(Handle::destroy);
     }
+}
+
+/// A request's options: its `signal` by hand, the rest as settings.
+fn request_options(options: &JsValue) -> Result<(RequestSettings, Option<AbortSignal>), JsValue> {
+    let invalid = |e: String| error(ErrorCode::InvalidArgument, e);
+    let signal = match get(options, "signal") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(v.dyn_into::<AbortSignal>().map_err(|_| invalid("signal must be an AbortSignal".into()))?),
+    };
+    let rest = if options.is_object() {
+        let rest = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+        let _ = js_sys::Reflect::delete_property(&rest, &"signal".into());
+        rest.into()
+    } else {
+        options.clone()
+    };
+    let settings =
+        read(&rest).and_then(|rest| RequestSettings::from_value(&rest)).map_err(|e| invalid(e.to_string()))?;
+    Ok((settings, signal))
 }
