@@ -1,7 +1,7 @@
 //! The names of the Web Locks an app's contexts use. Every role derives them
 //! here, so that a tab, the coordinator and a backend worker agree.
 
-use crate::model::ids::{AppName, ClientId, CoordinatorId, SessionId};
+use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, SessionId};
 
 /// How a Web Lock is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,17 @@ impl LockNames {
         format!("tabworker:{}:coordinator:{coordinator}", self.app)
     }
 
+    /// The name of the worker that runs backend `backend` in its leader tab
+    /// (the backend entry knows such a worker by its `:backend:`).
+    pub fn backend_worker(&self, backend: &BackendId) -> String {
+        format!("{}:backend:{backend}", self.coordinator())
+    }
+
+    /// The name of a tab's standby worker, which becomes a backend's worker.
+    pub fn standby_worker(&self) -> String {
+        format!("{}:backend:standby", self.coordinator())
+    }
+
     /// The election: its holder is the leader tab.
     pub fn leader(&self) -> String {
         format!("tabworker:{}:leader", self.app)
@@ -163,6 +174,9 @@ mod tests {
         assert_eq!(a.leader(), "tabworker:a:leader");
         assert_eq!(a.session(&SessionId::new("s").unwrap()), "tabworker:a:session:s");
         assert_eq!(a.liveness("w"), "tabworker:a:liveness:w");
+        let backend = BackendId::try_from("b1".to_string()).unwrap();
+        assert_eq!(a.backend_worker(&backend), "tabworker:a:backend:b1");
+        assert_eq!(a.standby_worker(), "tabworker:a:backend:standby");
     }
 
     #[test]

@@ -18,16 +18,10 @@ mod backend;
 mod backend_session;
 #[cfg(feature = "tab")]
 mod client;
-#[cfg(feature = "tab")]
-mod compiled;
 #[cfg(feature = "coordinator")]
 mod coordinator;
-#[cfg(feature = "tab")]
-mod coordinator_link;
 mod error;
 mod features;
-#[cfg(feature = "tab")]
-mod keyed;
 #[cfg(feature = "backend")]
 mod mount;
 #[cfg(feature = "tab")]
@@ -37,8 +31,6 @@ mod runtime;
 mod rust_backend;
 #[cfg(feature = "tab")]
 mod session_backend;
-#[cfg(feature = "tab")]
-mod tables;
 mod typescript;
 #[cfg(feature = "tab")]
 mod workers;
@@ -49,12 +41,12 @@ pub use backend::{BackendHandle, serve_backend};
 pub use backend_session::BackendSession;
 #[cfg(feature = "tab")]
 pub use client::Client;
+#[cfg(feature = "tab")]
+pub use client::{KeyedSession, StatusSubscription};
 #[cfg(feature = "coordinator")]
 pub use coordinator::{CoordinatorHandle, run_coordinator};
 pub use error::{ErrorCode, TabworkerError};
 pub use features::{Features, features};
-#[cfg(feature = "tab")]
-pub use keyed::{KeyedSession, StatusSubscription};
 pub use runtime::codec::{from_js, to_js};
 pub use runtime::locks;
 pub use runtime::timer;

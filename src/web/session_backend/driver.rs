@@ -11,9 +11,9 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, MessagePort};
 
-use super::super::client::{Attached, Inner};
+use super::super::client::driver::{Attached, ClientDriver};
+use super::super::client::types::Unsubscribe;
 use super::super::error::{ErrorCode, TabworkerError, describe};
-use super::super::keyed::Unsubscribe;
 use super::super::runtime::callbacks::Callbacks;
 use super::super::runtime::channel::{Payload, post_channel, read_frame};
 use super::super::runtime::clock::now;
@@ -35,7 +35,7 @@ pub(super) struct Pending {
 
 /// One handle, in the page.
 pub(super) struct Driver {
-    pub(super) client: Weak<Inner>,
+    pub(super) client: Weak<ClientDriver>,
     pub(super) handle: RefCell<Handle<Payload>>,
     /// The open session's port, with the listener that reads it.
     port: RefCell<Option<(MessagePort, Listener)>>,
@@ -73,7 +73,7 @@ pub(super) fn request_error(failure: RequestError) -> JsValue {
 impl Driver {
     /// The page's side of `handle`, attached to `client` (its timer, its
     /// default sessions), and its first steps taken.
-    pub(super) fn start(client: &Rc<Inner>, handle: Handle<Payload>) -> Rc<Driver> {
+    pub(super) fn start(client: &Rc<ClientDriver>, handle: Handle<Payload>) -> Rc<Driver> {
         let driver = Rc::new(Driver {
             client: Rc::downgrade(client),
             handle: RefCell::new(handle),
@@ -149,7 +149,7 @@ impl Driver {
                 }
             }
             HandleOutput::CloseStream => self.remote.borrow_mut().close_stream(),
-            HandleOutput::OpenSocket(url) => RemoteLink::open_socket(self, &url),
+            HandleOutput::OpenSocket(url) => self.open_socket(&url),
             HandleOutput::Detach => drop(self.port.borrow_mut().take()),
             HandleOutput::Close => self.close(),
             HandleOutput::Call(CallerOutput::Post(frame)) => return self.post(frame),
@@ -262,7 +262,7 @@ impl Driver {
     /// `None`: the handle was destroyed meanwhile, and the session is closed.
     fn take_session(
         self: &Rc<Self>,
-        inner: &Rc<Inner>,
+        inner: &Rc<ClientDriver>,
         outcome: Result<CallValue, crate::tab::CallError>,
     ) -> Result<Option<MessagePort>, String> {
         let session_id = match outcome {
@@ -271,19 +271,17 @@ impl Driver {
             Err(e) => return Err(format!("{}: {}", e.code, e.detail)),
         };
         if self.handle.borrow().check_alive().is_err() {
-            close_session(inner, &session_id);
+            inner.close_session(&session_id);
             return Ok(None);
         }
         let weak = Rc::downgrade(self);
-        let port = inner.keyed.borrow_mut().sessions.get_mut(&session_id).map(|ports| {
-            ports.on_close.push(Box::new(move || {
-                if let Some(driver) = weak.upgrade() {
-                    driver.keyed.borrow_mut().take();
-                    driver.input(Handle::closed);
-                }
-            }));
-            ports.app.clone()
+        let told = Box::new(move || {
+            if let Some(driver) = weak.upgrade() {
+                driver.keyed.borrow_mut().take();
+                driver.input(Handle::closed);
+            }
         });
+        let port = inner.follow_session(&session_id, told);
         let port = port.ok_or("the session ended while it opened")?;
         *self.keyed.borrow_mut() = Some(session_id);
         Ok(Some(port))
@@ -322,7 +320,7 @@ impl Driver {
         self.remote.borrow_mut().close();
         let session = self.keyed.borrow_mut().take();
         if let (Some(session), Some(inner)) = (session, &inner) {
-            close_session(inner, &session);
+            inner.close_session(&session);
         }
     }
 
@@ -343,9 +341,33 @@ impl Driver {
         remove.into_js_value().unchecked_into()
     }
 
-    /// The remote link, for its socket's listeners.
-    pub(super) fn remote(&self) -> &RefCell<RemoteLink> {
-        &self.remote
+    /// Opens the remote session's socket at `url`, unless one is open.
+    fn open_socket(self: &Rc<Self>, url: &str) {
+        if self.remote.borrow().has_socket() {
+            return;
+        }
+        let (opened, message, closed) = (Rc::downgrade(self), Rc::downgrade(self), Rc::downgrade(self));
+        let on_open = move || {
+            if let Some(driver) = opened.upgrade() {
+                driver.input(Handle::opened);
+            }
+        };
+        let on_frame = move |frame: JsValue| {
+            if let Some(driver) = message.upgrade() {
+                driver.on_message(&frame);
+            }
+        };
+        let on_close = move || {
+            if let Some(driver) = closed.upgrade() {
+                driver.remote.borrow_mut().socket_closed();
+                driver.input(|handle| handle.socket_closed(now()));
+            }
+        };
+        let opening = self.remote.borrow_mut().open_socket(url, on_open, on_frame, on_close);
+        if let Err(detail) = opening {
+            web_sys::console::warn_1(&format!("tabworker: {detail}").into());
+            self.input(|handle| handle.socket_closed(now()));
+        }
     }
 }
 
@@ -354,12 +376,6 @@ fn call_each(listeners: Vec<js_sys::Function>, value: &JsValue) {
     for listener in listeners {
         let _ = listener.call1(&JsValue::NULL, value);
     }
-}
-
-/// Closes keyed session `session` of `inner`'s tab.
-fn close_session(inner: &Rc<Inner>, session: &SessionId) {
-    inner.tab.borrow_mut().close_session(session);
-    inner.pump();
 }
 
 impl Attached for Driver {
@@ -391,7 +407,7 @@ impl Drop for Driver {
         self.remote.get_mut().close();
         if let (Some(session), Some(inner)) = (self.keyed.get_mut().take(), self.client.upgrade()) {
             // Later, not here: a drop may come while the client is busy.
-            wasm_bindgen_futures::spawn_local(async move { close_session(&inner, &session) });
+            wasm_bindgen_futures::spawn_local(async move { inner.close_session(&session) });
         }
     }
 }

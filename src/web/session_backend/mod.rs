@@ -16,9 +16,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
-use super::client::Inner;
+use super::client::driver::ClientDriver;
+use super::client::types::{ConnectBackendOptionsJs, ConnectRequestJs, ConnectResponseJs, Unsubscribe};
 use super::error::{ErrorCode, describe};
-use super::keyed::Unsubscribe;
 use super::runtime::channel::{Payload, TransferList, transfer_list};
 use super::runtime::clock::now;
 use super::runtime::codec::{from_js, read, to_js};
@@ -31,9 +31,6 @@ use driver::{Driver, Pending, error, request_error};
 
 #[wasm_bindgen]
 extern "C" {
-    /// `ConnectResponse` in TypeScript.
-    #[wasm_bindgen(typescript_type = "ConnectResponse")]
-    pub type ConnectResponseJs;
     /// `RequestOptions` in TypeScript.
     #[wasm_bindgen(typescript_type = "RequestOptions")]
     pub type RequestOptionsJs;
@@ -49,9 +46,6 @@ extern "C" {
     /// `Promise<BackendState>` in TypeScript.
     #[wasm_bindgen(typescript_type = "Promise<BackendState>")]
     pub type ReadyPromise;
-    /// `ConnectBackendOptions` in TypeScript.
-    #[wasm_bindgen(typescript_type = "ConnectBackendOptions")]
-    pub type ConnectBackendOptionsJs;
     /// `(response: ConnectResponse) => void` in TypeScript.
     #[wasm_bindgen(typescript_type = "(response: ConnectResponse) => void")]
     pub type ReconnectCallback;
@@ -66,7 +60,10 @@ pub struct SessionBackend {
 
 /// `client.backend(response)`: a handle on the backend of `response`, or
 /// without it on the app's default backend.
-pub(super) fn backend(inner: &Rc<Inner>, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
+pub(super) fn backend(
+    inner: &Rc<ClientDriver>,
+    response: Option<ConnectResponseJs>,
+) -> Result<SessionBackend, JsValue> {
     let link = match response {
         None => Link::Default,
         Some(response) => read(&response.into())
@@ -79,8 +76,8 @@ pub(super) fn backend(inner: &Rc<Inner>, response: Option<ConnectResponseJs>) ->
 /// `client.connectBackend(request, options)`: connects, and resolves with a
 /// handle on the backend that answered.
 pub(super) fn connect_backend(
-    inner: &Rc<Inner>,
-    request: super::keyed::ConnectRequestJs,
+    inner: &Rc<ClientDriver>,
+    request: ConnectRequestJs,
     options: Option<ConnectBackendOptionsJs>,
 ) -> js_sys::Promise {
     let request: ConnectRequest = match from_js(request.into()) {
@@ -120,7 +117,7 @@ pub(super) fn connect_backend(
 }
 
 impl SessionBackend {
-    fn start(inner: &Rc<Inner>, link: Link, reconnect: bool) -> Result<SessionBackend, JsValue> {
+    fn start(inner: &Rc<ClientDriver>, link: Link, reconnect: bool) -> Result<SessionBackend, JsValue> {
         let handle = Handle::new(link, inner.next_caller(), inner.numbers.clone(), reconnect).map_err(request_error)?;
         Ok(SessionBackend { driver: Driver::start(inner, handle) })
     }

@@ -6,18 +6,14 @@
 //! ([`Handle`](crate::channel::Handle): when the socket opens again, when
 //! the stream stops) and [`status::state`]'s (what Plane says).
 
-use std::rc::Rc;
-
 use wasm_bindgen::prelude::*;
 use web_sys::{EventSource, MessageEvent, WebSocket};
 
 use super::super::error::describe;
 use super::super::runtime::channel::{Payload, frame_text};
-use super::super::runtime::clock::now;
 use super::super::runtime::codec::from_js;
 use super::super::runtime::listener::Listener;
-use super::driver::Driver;
-use crate::channel::{ChannelFrame, Handle};
+use crate::channel::ChannelFrame;
 use crate::model::status::BackendState;
 use crate::model::value::Value;
 use crate::plane::status;
@@ -58,40 +54,38 @@ impl RemoteLink {
         }
     }
 
-    /// Opens the session's socket at `url` for `driver`, unless one is open.
-    pub(super) fn open_socket(driver: &Rc<Driver>, url: &str) {
-        if driver.remote().borrow().socket.is_some() {
-            return;
-        }
-        let socket = match WebSocket::new(url) {
-            Ok(socket) => socket,
-            Err(e) => {
-                web_sys::console::warn_1(&format!("tabworker: cannot open {url}: {}", describe(&e)).into());
-                return drop(driver.input(|handle| handle.socket_closed(now())));
-            }
-        };
-        let weak = Rc::downgrade(driver);
-        let open = Listener::new(&socket, "open", move |_: web_sys::Event| {
-            if let Some(driver) = weak.upgrade() {
-                driver.input(Handle::opened);
-            }
-        });
-        let weak = Rc::downgrade(driver);
+    /// Whether a socket is open or opening.
+    pub(super) fn has_socket(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// Opens the session's socket at `url`: it tells `on_open` when it
+    /// opens, `on_frame` each message (read as JSON) and `on_close` when it
+    /// closed (it is let go of first).
+    pub(super) fn open_socket(
+        &mut self,
+        url: &str,
+        mut on_open: impl FnMut() + 'static,
+        mut on_frame: impl FnMut(JsValue) + 'static,
+        on_close: impl FnMut() + 'static,
+    ) -> Result<(), String> {
+        let socket = WebSocket::new(url).map_err(|e| format!("cannot open {url}: {}", describe(&e)))?;
+        let open = Listener::new(&socket, "open", move |_: web_sys::Event| on_open());
         let message = Listener::new(&socket, "message", move |event: MessageEvent| {
-            let Some(driver) = weak.upgrade() else { return };
             match event.data().as_string().map(|text| js_sys::JSON::parse(&text)) {
-                Some(Ok(frame)) => driver.on_message(&frame),
+                Some(Ok(frame)) => on_frame(frame),
                 _ => web_sys::console::warn_1(&"tabworker: the remote backend sent a frame that is not JSON".into()),
             }
         });
-        let weak = Rc::downgrade(driver);
-        let close = Listener::new(&socket, "close", move |_: web_sys::Event| {
-            if let Some(driver) = weak.upgrade() {
-                driver.remote().borrow_mut().socket = None;
-                driver.input(|handle| handle.socket_closed(now()));
-            }
-        });
-        driver.remote().borrow_mut().socket = Some((socket, [open, message, close]));
+        let on_close = std::cell::RefCell::new(on_close);
+        let close = Listener::new(&socket, "close", move |_: web_sys::Event| (on_close.borrow_mut())());
+        self.socket = Some((socket, [open, message, close]));
+        Ok(())
+    }
+
+    /// The socket closed: it is let go of.
+    pub(super) fn socket_closed(&mut self) {
+        self.socket = None;
     }
 
     /// Sends `frame` on the open socket: `None` when no socket is open.
