@@ -90,7 +90,7 @@ pub struct BackendHandle {
 /// `auth`. `start(ctx)` runs once before any session; a backend is ready when
 /// it returns, or with `declaresReady: true` when it calls `ctx.ready()`.
 /// `stop()` runs on a soft termination.
-/// (Typed in `typescript.rs`, generic in the backend's schema.)
+/// (Typed in `types/backend.d.ts`, generic in the backend's schema.)
 #[wasm_bindgen(js_name = serveBackend, skip_typescript)]
 pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, TabworkerError> {
     let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().map_err(|_| {

@@ -1,5 +1,5 @@
 //! Keyed backends in the harness, driven as the browser glue drives them
-//! (`src/web/keyed.rs`, `src/web/client.rs`, `src/web/backend.rs`):
+//! (`src/web/client/`, `src/web/backend.rs`):
 //!
 //! * **The leader's workers**: `SpawnWorker` starts one worker per backend,
 //!   running a [`BackendHost`] whose app code behaves as its tag says
