@@ -89,7 +89,7 @@ pub use model::ids::{
     MAX_ID_LEN, MAX_SAFE_INTEGER, RESERVED_IN_BUILD, RESERVED_IN_NAME, SessionId,
 };
 pub use model::lifecycle::{Lifecycle, TransitionError};
-pub use model::locks::{LockId, LockMode, LockNames};
+pub use model::locks::{LockCommand, LockId, LockMode, LockNames};
 pub use model::map::{Map, Set};
 pub use model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
 pub use model::time::{Timestamp, TimestampError};

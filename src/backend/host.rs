@@ -35,7 +35,7 @@ use crate::model::map::Map;
 
 use crate::model::code::ErrorCode;
 use crate::model::ids::{AppName, ClientId, SessionId};
-use crate::model::locks::{LockId, LockMode, LockNames};
+use crate::model::locks::{LockCommand, LockId, LockMode, LockNames};
 use crate::protocol::{
     Admission, BackendInit, BackendToLeader, BackendToTab, DecodeError, LeaderToBackend, MAX_ADMITTED_PER_TAB,
     PortRequest, TabToBackend,
@@ -56,21 +56,9 @@ pub enum BackendOutput {
     OpenSession(PortRequest),
     /// The session's tab is gone or moved on: tell the app, close the port.
     CloseSession(PortRequest),
-    /// Request the Web Lock `lock` (named `name`) and call
-    /// [`BackendHost::lock_granted`] once it is granted.
-    Acquire {
-        /// The lock.
-        lock: LockId,
-        /// Its name.
-        name: String,
-        /// How.
-        mode: LockMode,
-    },
-    /// Release the Web Lock `lock`.
-    Release {
-        /// The lock.
-        lock: LockId,
-    },
+    /// Ask for or let go of a Web Lock: a lock granted is told to
+    /// [`BackendHost::lock_granted`], a lock lost to [`BackendHost::lock_lost`].
+    Lock(LockCommand),
     /// End this worker at once (`close()`): a newer backend of its key took
     /// the key's lock, so this one is stale.
     Exit,
@@ -237,7 +225,11 @@ impl BackendHost {
             None => {
                 let lock = LockId::Tab(client_id.clone());
                 let name = names.name(&lock);
-                self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
+                self.outputs.push_back(BackendOutput::Lock(LockCommand::Acquire {
+                    lock,
+                    name,
+                    mode: LockMode::Exclusive,
+                }));
                 self.tabs.entry(client_id).or_default()
             }
         };
@@ -294,7 +286,7 @@ impl BackendHost {
                 self.stage = Stage::Locking { awaiting: locks.iter().map(|(lock, _)| lock.clone()).collect() };
                 for (lock, mode) in locks {
                     let name = names.name(&lock);
-                    self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
+                    self.outputs.push_back(BackendOutput::Lock(LockCommand::Acquire { lock, name, mode }));
                 }
                 self.names = Some(names);
                 // Kept by their tabs from now on, not in `init`.
@@ -357,7 +349,7 @@ impl BackendHost {
         let Some(names) = &self.names else { return };
         let name = names.name(&lock);
         self.stage = stage;
-        self.outputs.push_back(BackendOutput::Acquire { lock, name, mode });
+        self.outputs.push_back(BackendOutput::Lock(LockCommand::Acquire { lock, name, mode }));
     }
 
     fn start(&mut self) {
@@ -384,7 +376,7 @@ impl BackendHost {
         self.sessions.insert(request.session_id.clone(), request.clone());
         self.outputs.push_back(BackendOutput::OpenSession(request.clone()));
         self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Session(request)));
-        self.outputs.push_back(BackendOutput::Acquire { lock, name, mode: LockMode::Exclusive });
+        self.outputs.push_back(BackendOutput::Lock(LockCommand::Acquire { lock, name, mode: LockMode::Exclusive }));
     }
 
     /// The Web Lock `lock` was granted.
@@ -411,13 +403,13 @@ impl BackendHost {
                 for token in self.tabs.remove(client_id).unwrap_or_default() {
                     self.forget(&token);
                 }
-                self.outputs.push_back(BackendOutput::Release { lock: lock.clone() });
+                self.outputs.push_back(BackendOutput::Lock(LockCommand::Release { lock: lock.clone() }));
             }
             LockId::Session(session_id) => {
                 let Some(request) = self.sessions.remove(session_id) else { return };
                 let session_id = session_id.clone();
                 self.outputs.push_back(BackendOutput::CloseSession(request));
-                self.outputs.push_back(BackendOutput::Release { lock: lock.clone() });
+                self.outputs.push_back(BackendOutput::Lock(LockCommand::Release { lock: lock.clone() }));
                 self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id }));
             }
             // A liveness or mount lock granted again, or a session lock of no open session.
@@ -504,7 +496,8 @@ mod tests {
         // Named by the app's shared name: every deployment's backend of the key waits on it.
         let name = "tabworker:app:mount:doc%2F1/data".to_owned();
         let mount = LockId::Mount(name.clone());
-        let acquire = BackendOutput::Acquire { lock: mount.clone(), name, mode: LockMode::Exclusive };
+        let acquire =
+            BackendOutput::Lock(LockCommand::Acquire { lock: mount.clone(), name, mode: LockMode::Exclusive });
         assert_eq!(drain(&mut host), [acquire], "no start before the mount is free");
         host.lock_granted(&mount);
         assert_eq!(drain(&mut host), [BackendOutput::Start(Some(init))]);
@@ -560,14 +553,19 @@ mod tests {
     fn a_keyed_backend_of_a_tab_running_alone_waits_for_its_keys_lock() {
         let (_, out) = keying("w1", "app@v1~c0", init_of("b1"));
         let name = "tabworker:app@v1:key:room".to_owned();
-        let wait = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Exclusive };
+        let wait = BackendOutput::Lock(LockCommand::Acquire {
+            lock: LockId::Key(name.clone()),
+            name,
+            mode: LockMode::Exclusive,
+        });
         assert_eq!(out.last(), Some(&wait), "another tab's backend of the key is live: it waits");
 
         // Its default backend is its own.
         let init = BackendInit { key: crate::fleet::DEFAULT_KEY.into(), ..init_of("b2") };
         let (_, out) = keying("w2", "app@v1~c0", init);
         let name = "tabworker:app@v1~c0:key:tabworker%3Adefault".to_owned();
-        let steal = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal };
+        let steal =
+            BackendOutput::Lock(LockCommand::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal });
         assert_eq!(out.last(), Some(&steal));
     }
 
@@ -575,7 +573,8 @@ mod tests {
     fn a_keyed_backend_asks_for_its_keys_lock_by_stealing_it() {
         let (_, out) = keying("w1", "app", init_of("b1"));
         let name = "tabworker:app:key:room".to_owned();
-        let steal = BackendOutput::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal };
+        let steal =
+            BackendOutput::Lock(LockCommand::Acquire { lock: LockId::Key(name.clone()), name, mode: LockMode::Steal });
         assert_eq!(out.last(), Some(&steal));
     }
 
@@ -592,11 +591,16 @@ mod tests {
         }));
         let name = "tabworker:app:liveness:w1".to_owned();
         let lock = LockId::Liveness(name.clone());
-        let acquire = BackendOutput::Acquire { lock: lock.clone(), name: name.clone(), mode: LockMode::Exclusive };
+        let acquire = BackendOutput::Lock(LockCommand::Acquire {
+            lock: lock.clone(),
+            name: name.clone(),
+            mode: LockMode::Exclusive,
+        });
         // And at once its leader's hosted lock, shared with the leader's other workers.
         let hosted = LockId::Hosted(ClientId::new("c0").unwrap());
         let name_of = "tabworker:app:hosted-by:c0".to_owned();
-        let share = BackendOutput::Acquire { lock: hosted.clone(), name: name_of, mode: LockMode::Shared };
+        let share =
+            BackendOutput::Lock(LockCommand::Acquire { lock: hosted.clone(), name: name_of, mode: LockMode::Shared });
         assert_eq!(drain(&mut host), [acquire, share]);
         host.lock_granted(&hosted);
         assert_eq!(drain(&mut host), [], "no start before both are held");
@@ -627,7 +631,7 @@ mod tests {
             [
                 BackendOutput::OpenSession(request(1)),
                 BackendOutput::ToLeader(BackendToLeader::Session(request(1))),
-                BackendOutput::Acquire { lock: lock.clone(), name, mode: LockMode::Exclusive },
+                BackendOutput::Lock(LockCommand::Acquire { lock: lock.clone(), name, mode: LockMode::Exclusive }),
             ]
         );
         host.from_leader(Ok(LeaderToBackend::StartSession(request(1))));
@@ -638,7 +642,7 @@ mod tests {
             drain(&mut host),
             [
                 BackendOutput::CloseSession(request(1)),
-                BackendOutput::Release { lock },
+                BackendOutput::Lock(LockCommand::Release { lock }),
                 BackendOutput::ToLeader(BackendToLeader::SessionClosed { session_id: request(1).session_id }),
             ]
         );
@@ -783,17 +787,19 @@ mod tests {
         host.from_leader(Ok(keyed_init()));
         let (lock1, name1) = tab_lock(1);
         let out = drain(&mut host);
-        let wait = BackendOutput::Acquire { lock: lock1.clone(), name: name1, mode: LockMode::Exclusive };
+        let wait =
+            BackendOutput::Lock(LockCommand::Acquire { lock: lock1.clone(), name: name1, mode: LockMode::Exclusive });
         assert_eq!(out.last(), Some(&wait), "init's connect, of tab c1: its tab's lock is awaited");
         admit(&mut host, "t1b", "s1b", 1);
         admit(&mut host, "t2", "s2", 2);
         let (lock2, name2) = tab_lock(2);
-        let wait2 = BackendOutput::Acquire { lock: lock2.clone(), name: name2, mode: LockMode::Exclusive };
+        let wait2 =
+            BackendOutput::Lock(LockCommand::Acquire { lock: lock2.clone(), name: name2, mode: LockMode::Exclusive });
         assert_eq!(drain(&mut host), [wait2], "one wait per tab, not per connect");
         assert_eq!(host.admitted(), 3);
 
         host.lock_granted(&lock1);
-        assert_eq!(drain(&mut host), [BackendOutput::Release { lock: lock1.clone() }]);
+        assert_eq!(drain(&mut host), [BackendOutput::Lock(LockCommand::Release { lock: lock1.clone() })]);
         for (token, secret) in [("t1", "s1"), ("t1b", "s1b")] {
             assert!(!host.admits(token) && !host.knows_secret(secret), "{token} ended with its tab");
         }
@@ -817,8 +823,9 @@ mod tests {
         assert!(host.admits(&format!("t{last}")) && host.knows_secret(&format!("s{last}")));
         assert!(!host.admits(&format!("t{}", last - 1)) && !host.knows_secret(&format!("s{}", last - 1)));
         assert!(!host.admits("t1") && !host.knows_secret("s1"));
-        let waits =
-            drain(&mut host).into_iter().filter(|o| matches!(o, BackendOutput::Acquire { lock: LockId::Tab(_), .. }));
+        let waits = drain(&mut host)
+            .into_iter()
+            .filter(|o| matches!(o, BackendOutput::Lock(LockCommand::Acquire { lock: LockId::Tab(_), .. })));
         assert_eq!(waits.count(), 1);
     }
 

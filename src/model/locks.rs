@@ -3,6 +3,26 @@
 
 use crate::model::ids::{AppName, BackendId, ClientId, CoordinatorId, SessionId};
 
+/// What a machine (a tab, a backend's host) asks the browser of a Web Lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockCommand {
+    /// Request the lock `lock`, named `name`, in `mode`; its grant is an
+    /// input of the machine, however long it takes.
+    Acquire {
+        /// The lock.
+        lock: LockId,
+        /// Its name.
+        name: String,
+        /// How.
+        mode: LockMode,
+    },
+    /// Release the lock, or withdraw the request for it.
+    Release {
+        /// The lock.
+        lock: LockId,
+    },
+}
+
 /// How a Web Lock is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockMode {

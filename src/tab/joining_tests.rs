@@ -1,6 +1,6 @@
 //! The app's `initialize()`: settled by the first `welcome`, or refused and the tab leaves.
 use super::*;
-use crate::model::locks::{LockId, LockNames};
+use crate::model::locks::{LockCommand, LockId, LockNames};
 use crate::protocol::{CoordinatorToTab, TabToCoordinator};
 use crate::tab::TabOutput;
 use crate::tab::calls::CallValue;
@@ -56,7 +56,7 @@ fn a_hello_refused_as_another_build_fails_the_join_with_that_code_and_the_tab_le
     tab.from_coordinator(T0, Ok(CoordinatorToTab::Rejected { code: ErrorCode::VersionMismatch, detail }));
     let out = drain(&mut tab);
     assert_eq!(settled(&out), [(call, Err(ErrorCode::VersionMismatch))]);
-    assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
+    assert!(out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Tab(client(1)) })), "it left: {out:?}");
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn a_hello_refused_for_a_client_id_another_tab_holds_fails_the_join_with_that_co
     tab.from_coordinator(T0, Ok(CoordinatorToTab::Rejected { code: ErrorCode::ClientIdTaken, detail }));
     let out = drain(&mut tab);
     assert_eq!(settled(&out), [(call, Err(ErrorCode::ClientIdTaken))]);
-    assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
+    assert!(out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Tab(client(1)) })), "it left: {out:?}");
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn a_coordinator_that_fails_or_a_destroy_ends_the_join() {
     tab.coordinator_failed(T0, "the coordinator script failed to load or threw".into());
     let out = drain(&mut tab);
     assert_eq!(settled(&out), [(call, Err(ErrorCode::CoordinatorUnavailable))]);
-    assert!(out.contains(&TabOutput::Release { lock: LockId::Tab(client(1)) }), "it left: {out:?}");
+    assert!(out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Tab(client(1)) })), "it left: {out:?}");
     assert_eq!(tab.poll_timeout(), None);
 
     let mut tab = Tab::new(client(2), names());

@@ -368,6 +368,7 @@ mod tests {
     use super::*;
     use crate::model::connect::ConnectResponse;
     use crate::model::ids::{CoordinatorId, Epoch};
+    use crate::model::locks::LockCommand;
     use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectAnswer, PortRefusal};
     use crate::tab::Tab;
@@ -443,7 +444,9 @@ mod tests {
     fn opening(tab: &mut Tab, token: &str) -> (CallId, SessionId, TabToBackend) {
         let call = tab.open(T0, &BackendUrl::session("app", &b1(), token));
         let out = drain(tab);
-        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive, .. }] = &out[..] else { panic!("{out:?}") };
+        let [TabOutput::Lock(LockCommand::Acquire { lock, mode: LockMode::Exclusive, .. })] = &out[..] else {
+            panic!("{out:?}")
+        };
         tab.lock_granted(T0, lock);
         let [TabToCoordinator::RequestPort(request)] = &sent(&drain(tab))[..] else { panic!("one request") };
         let grant = PortGrant {
@@ -528,7 +531,9 @@ mod tests {
         let backend_id = b1();
         let call = tab.open(T0, &BackendUrl::session("app", &backend_id, "t"));
         let out = drain(&mut tab);
-        let [TabOutput::Acquire { lock, mode: LockMode::Exclusive, .. }] = &out[..] else { panic!("{out:?}") };
+        let [TabOutput::Lock(LockCommand::Acquire { lock, mode: LockMode::Exclusive, .. })] = &out[..] else {
+            panic!("{out:?}")
+        };
         let lock = lock.clone();
         tab.lock_granted(T0, &lock);
         let [TabToCoordinator::RequestPort(request)] = &sent(&drain(&mut tab))[..] else { panic!("one request") };
@@ -555,12 +560,12 @@ mod tests {
         tab.close_session(&session_id);
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::Release { lock }, TabOutput::CloseKeyed { session_id: session_id.clone() }]
+            [TabOutput::Lock(LockCommand::Release { lock }), TabOutput::CloseKeyed { session_id: session_id.clone() }]
         );
 
         let call = tab.open(T0, &BackendUrl::session("app", &backend_id, "t"));
         let out = drain(&mut tab);
-        let [TabOutput::Acquire { lock, .. }] = &out[..] else { panic!("{out:?}") };
+        let [TabOutput::Lock(LockCommand::Acquire { lock, .. })] = &out[..] else { panic!("{out:?}") };
         let lock = lock.clone();
         tab.lock_granted(T0, &lock);
         drain(&mut tab);
@@ -574,7 +579,7 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::RefusePort(refusal)));
         assert_eq!(
             drain(&mut tab),
-            [TabOutput::Release { lock }, refused(call, ErrorCode::UnknownBackend, "none")],
+            [TabOutput::Lock(LockCommand::Release { lock }), refused(call, ErrorCode::UnknownBackend, "none")],
             "no ports to close: none came"
         );
     }
@@ -588,7 +593,7 @@ mod tests {
         assert_eq!(
             drain(&mut tab),
             [
-                TabOutput::Release { lock: LockId::Session(session_id.clone()) },
+                TabOutput::Lock(LockCommand::Release { lock: LockId::Session(session_id.clone()) }),
                 TabOutput::CloseKeyed { session_id: session_id.clone() },
                 refused(call, ErrorCode::BadToken, "not admitted"),
             ]
@@ -647,7 +652,7 @@ mod tests {
         let later = T0.plus_millis(100);
         let open = tab.open(later, &BackendUrl::session("app", &b1(), "t"));
         let out = drain(&mut tab);
-        let [.., TabOutput::Acquire { lock, .. }] = &out[..] else { panic!("{out:?}") };
+        let [.., TabOutput::Lock(LockCommand::Acquire { lock, .. })] = &out[..] else { panic!("{out:?}") };
         let lock = lock.clone();
         assert_eq!(tab.poll_timeout(), Some(T0.plus_millis(500)));
         tab.timeout(T0.plus_millis(499));
@@ -660,7 +665,10 @@ mod tests {
         tab.timeout(later.plus_millis(500));
         assert_eq!(
             drain(&mut tab),
-            [refused(open, ErrorCode::Timeout, "no answer within 500 ms"), TabOutput::Release { lock }],
+            [
+                refused(open, ErrorCode::Timeout, "no answer within 500 ms"),
+                TabOutput::Lock(LockCommand::Release { lock })
+            ],
             "a timed-out open gives its session back"
         );
         assert_eq!(tab.poll_timeout(), None);
@@ -673,7 +681,7 @@ mod tests {
         let mut tab = joined(2);
         let call = tab.open(T0, &BackendUrl::session("app", &b1(), "t"));
         let out = drain(&mut tab);
-        let [TabOutput::Acquire { lock, .. }] = &out[..] else { panic!("{out:?}") };
+        let [TabOutput::Lock(LockCommand::Acquire { lock, .. })] = &out[..] else { panic!("{out:?}") };
         let lock = lock.clone();
         tab.lock_granted(T0, &lock);
         let [TabToCoordinator::RequestPort(request)] = &sent(&drain(&mut tab))[..] else { panic!("one request") };
@@ -701,7 +709,7 @@ mod tests {
             drain(&mut tab),
             [
                 refused(call, ErrorCode::Timeout, "no answer within 10000 ms"),
-                TabOutput::Release { lock: LockId::Session(session_id.clone()) },
+                TabOutput::Lock(LockCommand::Release { lock: LockId::Session(session_id.clone()) }),
                 TabOutput::CloseKeyed { session_id: session_id.clone() },
             ]
         );
@@ -728,9 +736,9 @@ mod tests {
         assert_eq!(
             out,
             [
-                TabOutput::Release { lock: LockId::Session(open_session.clone()) },
+                TabOutput::Lock(LockCommand::Release { lock: LockId::Session(open_session.clone()) }),
                 TabOutput::CloseKeyed { session_id: open_session },
-                TabOutput::Release { lock: LockId::Session(opening_session.clone()) },
+                TabOutput::Lock(LockCommand::Release { lock: LockId::Session(opening_session.clone()) }),
                 TabOutput::CloseKeyed { session_id: opening_session },
                 refused(opening_call, ErrorCode::BackendTerminated, detail),
                 TabOutput::Event(TabEvent::StatusUpdate { subscription, state: end }),
@@ -797,7 +805,7 @@ mod tests {
         assert_eq!(
             drain(&mut tab),
             [
-                TabOutput::Release { lock: LockId::Session(open_session.clone()) },
+                TabOutput::Lock(LockCommand::Release { lock: LockId::Session(open_session.clone()) }),
                 TabOutput::CloseKeyed { session_id: open_session },
                 TabOutput::Event(TabEvent::StatusUpdate { subscription, state: end.clone() }),
             ]
@@ -878,7 +886,7 @@ mod tests {
             destroyed(connect),
             destroyed(wait),
             destroyed(open),
-            TabOutput::Release { lock: LockId::Session(session_id.clone()) },
+            TabOutput::Lock(LockCommand::Release { lock: LockId::Session(session_id.clone()) }),
             TabOutput::CloseKeyed { session_id },
         ] {
             assert!(out.contains(&expected), "{expected:?} in {out:?}");

@@ -607,6 +607,7 @@ mod joining_tests;
 mod tests {
     use super::*;
     use crate::model::ids::{AppName, BackendId};
+    use crate::model::locks::LockCommand;
     use crate::protocol::{LeaderClaim, LeaderToBackend, PortGrant, PortRequest};
 
     pub(super) const T0: Timestamp = Timestamp::from_unix_millis(1_000_000);
@@ -648,7 +649,7 @@ mod tests {
 
     /// The output that asks for `lock`, by its name in the tests' app.
     pub(super) fn acquire(lock: LockId, mode: LockMode) -> TabOutput {
-        TabOutput::Acquire { name: names().name(&lock), lock, mode }
+        TabOutput::Lock(LockCommand::Acquire { name: names().name(&lock), lock, mode })
     }
 
     /// A frame from `tab`'s own worker.
@@ -695,9 +696,11 @@ mod tests {
         out.iter()
             .rev()
             .find_map(|o| match o {
-                TabOutput::Acquire { lock: lock @ LockId::Session(_), mode: LockMode::Exclusive, .. } => {
-                    Some(lock.clone())
-                }
+                TabOutput::Lock(LockCommand::Acquire {
+                    lock: lock @ LockId::Session(_),
+                    mode: LockMode::Exclusive,
+                    ..
+                }) => Some(lock.clone()),
                 _ => None,
             })
             .expect("a session lock was asked for")
@@ -875,8 +878,10 @@ mod tests {
 
         tab.lock_granted(T0, &LockId::Liveness("live-1".into()));
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::Release { lock: LockId::Liveness("live-1".into()) }));
-        assert!(out.contains(&TabOutput::Release { lock: LockId::Session(first.session_id.clone()) }));
+        assert!(out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Liveness("live-1".into()) })));
+        assert!(
+            out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Session(first.session_id.clone()) }))
+        );
         assert!(out.contains(&TabOutput::Event(TabEvent::Disconnected {
             session_id: first.session_id.clone(),
             reason: DisconnectReason::BackendLost
@@ -900,7 +905,9 @@ mod tests {
         let t1 = T0.plus_millis(FIRST_RETRY_MS);
         tab.timeout(t1);
         let out = drain(&mut tab);
-        assert!(out.contains(&TabOutput::Release { lock: LockId::Session(first.session_id.clone()) }));
+        assert!(
+            out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Session(first.session_id.clone()) }))
+        );
         tab.lock_granted(t1, &session_lock(&out));
         let second = requests(&drain(&mut tab)).pop().unwrap();
         assert_ne!(second.session_id, first.session_id);
@@ -1067,15 +1074,19 @@ mod tests {
         for expected in [
             TabOutput::KillWorker { backend_id: worker },
             TabOutput::Event(TabEvent::RoleChanged(Role::Follower)),
-            TabOutput::Release { lock },
-            TabOutput::Release { lock: LockId::Leader },
-            TabOutput::Release { lock: LockId::Tab(client(1)) },
+            TabOutput::Lock(LockCommand::Release { lock }),
+            TabOutput::Lock(LockCommand::Release { lock: LockId::Leader }),
+            TabOutput::Lock(LockCommand::Release { lock: LockId::Tab(client(1)) }),
             TabOutput::ToCoordinator(TabToCoordinator::Goodbye { client_id: client(1) }),
         ] {
             assert!(out.contains(&expected), "{expected:?} in {out:?}");
         }
         tab.lock_granted(T0, &LockId::Leader);
-        assert_eq!(drain(&mut tab), [TabOutput::Release { lock: LockId::Leader }], "a late grant is given back");
+        assert_eq!(
+            drain(&mut tab),
+            [TabOutput::Lock(LockCommand::Release { lock: LockId::Leader })],
+            "a late grant is given back"
+        );
         assert_eq!(tab.role(), Role::Follower);
     }
 
@@ -1108,7 +1119,7 @@ mod tests {
         assert_eq!(
             out,
             [
-                TabOutput::Release { lock: watch },
+                TabOutput::Lock(LockCommand::Release { lock: watch }),
                 TabOutput::ReconnectCoordinator,
                 TabOutput::ToCoordinator(TabToCoordinator::Hello {
                     client_id: client(1),

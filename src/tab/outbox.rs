@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::output::{TabEvent, TabOutput};
-use crate::model::locks::{LockId, LockMode, LockNames};
+use crate::model::locks::{LockCommand, LockId, LockMode, LockNames};
 use crate::protocol::TabToCoordinator;
 
 /// The outputs not taken yet.
@@ -34,12 +34,12 @@ impl Outbox {
     /// Asks for the Web Lock `lock`.
     pub(super) fn acquire(&mut self, lock: LockId, mode: LockMode) {
         let name = self.names.name(&lock);
-        self.push(TabOutput::Acquire { lock, name, mode });
+        self.push(TabOutput::Lock(LockCommand::Acquire { lock, name, mode }));
     }
 
     /// Releases `lock`, or withdraws its request.
     pub(super) fn release(&mut self, lock: LockId) {
-        self.push(TabOutput::Release { lock });
+        self.push(TabOutput::Lock(LockCommand::Release { lock }));
     }
 
     /// Tells the app.

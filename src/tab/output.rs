@@ -4,7 +4,7 @@
 use super::calls::{CallError, CallId, CallValue};
 use super::watches::SubscriptionId;
 use crate::model::ids::{BackendId, CoordinatorId, Epoch, SessionId};
-use crate::model::locks::{LockId, LockMode};
+use crate::model::locks::LockCommand;
 use crate::model::status::BackendState;
 use crate::protocol::{LeaderToBackend, Leadership, TabToBackend, TabToCoordinator};
 
@@ -144,21 +144,10 @@ pub enum TabOutput {
         /// The backend.
         backend_id: BackendId,
     },
-    /// Request the Web Lock `lock` (named `name`) and call
-    /// [`Tab::lock_granted`](crate::Tab::lock_granted) when it is granted, however long that takes.
-    Acquire {
-        /// The lock.
-        lock: LockId,
-        /// Its name.
-        name: String,
-        /// How.
-        mode: LockMode,
-    },
-    /// Release (or withdraw the request for) the Web Lock `lock`.
-    Release {
-        /// The lock.
-        lock: LockId,
-    },
+    /// Ask for or let go of a Web Lock: a lock granted is told to
+    /// [`Tab::lock_granted`](crate::Tab::lock_granted), however long that
+    /// takes, and a lock lost to [`Tab::lock_lost`](crate::Tab::lock_lost).
+    Lock(LockCommand),
     /// The port of keyed session `session_id` came with the input: keep it
     /// as the session's control port, create a `MessageChannel`, post
     /// `message` on the control port with the channel's second port, keep

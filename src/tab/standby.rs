@@ -112,7 +112,7 @@ impl Standby {
 mod tests {
     use super::*;
     use crate::model::ids::{CoordinatorId, Epoch};
-    use crate::model::locks::LockId;
+    use crate::model::locks::{LockCommand, LockId};
     use crate::protocol::{CoordinatorToTab, LeaderToBackend, Leadership, PortGrant, TabToCoordinator};
     use crate::tab::Tab;
     use crate::tab::tests::{T0, client, drain, from_own, is_spawn};
@@ -122,7 +122,7 @@ mod tests {
         let mut tab = crate::tab::tests::joined(n, None);
         let lock = (drain(&mut tab).into_iter())
             .find_map(|o| match o {
-                TabOutput::Acquire { lock: lock @ LockId::Session(_), .. } => Some(lock),
+                TabOutput::Lock(LockCommand::Acquire { lock: lock @ LockId::Session(_), .. }) => Some(lock),
                 _ => None,
             })
             .expect("a session lock");

@@ -258,17 +258,17 @@ fn pump(host: &Rc<RefCell<Host>>) {
                     }
                 }
             }
-            BackendOutput::Acquire { lock, name, mode } => {
-                LockTable::acquire_then(host, locks, (lock, &name, mode), "backend", |host, lock| {
+            BackendOutput::Lock(command) => {
+                let granted = |host: &Rc<RefCell<Host>>, lock: &LockId| {
                     host.borrow_mut().core.lock_granted(lock);
-                    LockTable::when_lost(host, locks, lock, |host, lock| {
-                        host.borrow_mut().core.lock_lost(lock);
-                        pump(host);
-                    });
                     pump(host);
-                });
+                };
+                let lost = |host: &Rc<RefCell<Host>>, lock: &LockId| {
+                    host.borrow_mut().core.lock_lost(lock);
+                    pump(host);
+                };
+                LockTable::command(host, locks, command, "backend", granted, lost);
             }
-            BackendOutput::Release { lock } => host.borrow_mut().locks.release(&lock),
             BackendOutput::Exit => {
                 web_sys::console::warn_1(
                     &"tabworker backend: a newer backend of this key took its lock; ending".into(),

@@ -69,7 +69,7 @@ use std::fmt;
 use tabworker::protocol::{self, DecodeError, TabToCoordinator, WireMessage};
 use tabworker::{
     AppName, BackendId, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch,
-    FleetLimits, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
+    FleetLimits, LockCommand, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
 };
 
 pub use keyed::{App, TabApp};
@@ -961,11 +961,11 @@ impl Sim {
                     self.send_to_coordinator(ix, msg, port);
                 }
                 TabOutput::ReconnectCoordinator => self.connect(ix),
-                TabOutput::Acquire { lock, name, mode } => {
+                TabOutput::Lock(LockCommand::Acquire { lock, name, mode }) => {
                     self.lock_ids.insert(name.clone(), lock);
                     self.acquire(Ctx::Tab(ix), name, mode);
                 }
-                TabOutput::Release { lock } => {
+                TabOutput::Lock(LockCommand::Release { lock }) => {
                     let name = self.names.name(&lock);
                     self.release(Ctx::Tab(ix), &name);
                 }
@@ -1163,11 +1163,11 @@ impl Sim {
                 // The app's start and stop code, as its tag says.
                 BackendOutput::Start(_) => self.app_start(w),
                 BackendOutput::Stop => self.app_stop(w),
-                BackendOutput::Acquire { lock, name, mode } => {
+                BackendOutput::Lock(LockCommand::Acquire { lock, name, mode }) => {
                     self.lock_ids.insert(name.clone(), lock);
                     self.acquire(Ctx::Worker(w), name, mode);
                 }
-                BackendOutput::Release { lock } => {
+                BackendOutput::Lock(LockCommand::Release { lock }) => {
                     let name = self.names.name(&lock);
                     self.release(Ctx::Worker(w), &name);
                 }

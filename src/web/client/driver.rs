@@ -329,8 +329,17 @@ impl ClientDriver {
                     ports.close();
                 }
             }
-            TabOutput::Acquire { lock, name, mode } => self.acquire(lock, &name, mode),
-            TabOutput::Release { lock } => self.state.borrow_mut().locks.release(&lock),
+            TabOutput::Lock(command) => {
+                let granted = |driver: &Rc<Self>, lock: &LockId| {
+                    driver.tab.borrow_mut().lock_granted(now(), lock);
+                    driver.pump();
+                };
+                let lost = |driver: &Rc<Self>, lock: &LockId| {
+                    driver.tab.borrow_mut().lock_lost(now(), lock);
+                    driver.pump();
+                };
+                LockTable::command(self, Self::locks, command, "client", granted, lost);
+            }
             TabOutput::Event(event) => self.on_event(event),
         }
     }
@@ -417,17 +426,6 @@ impl ClientDriver {
 
     fn locks(&self) -> RefMut<'_, LockTable<LockId>> {
         RefMut::map(self.state.borrow_mut(), |state| &mut state.locks)
-    }
-
-    fn acquire(self: &Rc<Self>, lock: LockId, name: &str, mode: crate::LockMode) {
-        LockTable::acquire_then(self, Self::locks, (lock, name, mode), "client", |driver, lock| {
-            driver.tab.borrow_mut().lock_granted(now(), lock);
-            LockTable::when_lost(driver, Self::locks, lock, |driver, lock| {
-                driver.tab.borrow_mut().lock_lost(now(), lock);
-                driver.pump();
-            });
-            driver.pump();
-        });
     }
 
     fn on_event(self: &Rc<Self>, event: TabEvent) {

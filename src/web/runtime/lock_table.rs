@@ -30,6 +30,31 @@ impl<K> Default for LockTable<K> {
     }
 }
 
+impl LockTable<crate::LockId> {
+    /// Carries out a machine's `command` in the table that `table` finds in
+    /// `owner`: a lock asked for is told to `granted` once granted (while
+    /// it is still the current request), then to `lost` if another
+    /// context steals it; a lock let go of is released.
+    pub(crate) fn command<T: 'static>(
+        owner: &Rc<T>,
+        table: fn(&T) -> RefMut<'_, LockTable<crate::LockId>>,
+        command: crate::LockCommand,
+        who: &'static str,
+        granted: fn(&Rc<T>, &crate::LockId),
+        lost: fn(&Rc<T>, &crate::LockId),
+    ) {
+        match command {
+            crate::LockCommand::Acquire { lock, name, mode } => {
+                Self::acquire_then(owner, table, (lock, &name, mode), who, move |owner, lock| {
+                    Self::when_lost(owner, table, lock, lost);
+                    granted(owner, lock);
+                });
+            }
+            crate::LockCommand::Release { lock } => table(owner).release(&lock),
+        }
+    }
+}
+
 impl<K: Ord + Clone + 'static> LockTable<K> {
     /// Requests `lock`, named `name`; the future resolves to the ticket once
     /// granted (and never if the request is withdrawn or refused).
