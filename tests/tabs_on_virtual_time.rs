@@ -691,33 +691,117 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 const MAX_TABS: usize = 6;
 
+/// A kind of random walk: its steps, and how a walk of them sets up the
+/// browser, picks each step and takes it. One loop ([`walk`]) and one
+/// runner ([`run_walks`]) serve every kind.
+trait WalkStep: Clone + std::fmt::Debug {
+    /// Mixed into the seed, so that two kinds of walk never walk alike.
+    const SALT: u64;
+    /// How long a settle may take.
+    const SETTLE_US: u64;
+    /// The step that opens a tab.
+    const OPEN: Self;
+    /// The step that runs until nothing is pending and checks every invariant.
+    const SETTLE: Self;
+    /// The simulated browser of a walk (its timing and losses drawn from `rng`).
+    fn config(rng: &mut Rng, seed: u64, trace: bool) -> Config;
+    /// The next step, given what is live in `sim`.
+    fn pick(sim: &Sim, rng: &mut Rng) -> Self;
+    /// Whether this is [`WalkStep::SETTLE`].
+    fn is_settle(&self) -> bool;
+    /// Takes the step (not a settle: the loop does that).
+    fn take(self, sim: &mut Sim);
+}
+
 /// A finished walk: the simulation, the steps taken and what failed (nothing if it passed).
-struct Walk {
+struct Walk<S> {
     sim: Sim,
-    steps: Vec<Step>,
+    steps: Vec<S>,
     errors: Vec<String>,
 }
 
 /// Runs the walk of `seed`, stopping at the first violation.
-fn walk(seed: u64, steps_to_take: usize, trace: bool) -> Walk {
-    let mut rng = Rng::new(seed ^ 0x5EED_5EED);
-    // Timing varies by seed: reordering across channels, and workers that
-    // load slowly (30 ms) or at once (1 ms, racing with everything else).
-    let jitter_us = rng.pick(&[0, 500, 3 * MS, 10 * MS]).unwrap_or(0);
-    let spawn_latency_us = rng.pick(&[30 * MS, MS]).unwrap_or(30 * MS);
-    // A tab killed (not closed) before its `hello` never says goodbye, and
-    // its tab lock is watched only after `hello`: the coordinator closes its
-    // connection at the deadline (counted). None may be left once settled.
-    let cfg = Config { seed, jitter_us, spawn_latency_us, trace, ..Config::default() };
-    let mut sim = Sim::new(cfg);
+fn walk<S: WalkStep>(seed: u64, steps_to_take: usize, trace: bool) -> Walk<S> {
+    let mut rng = Rng::new(seed ^ S::SALT);
+    let mut sim = Sim::new(S::config(&mut rng, seed, trace));
     let mut steps = Vec::new();
     for _ in 0..rng.range(1, 3) {
         sim.open_tab();
-        steps.push(Step::Open);
+        steps.push(S::OPEN);
     }
     for _ in 0..steps_to_take {
+        let step = S::pick(&sim, &mut rng);
+        steps.push(step.clone());
+        if step.is_settle() {
+            let errors = sim.settle_and_check(S::SETTLE_US);
+            if !errors.is_empty() {
+                return Walk { sim, steps, errors };
+            }
+        } else {
+            step.take(&mut sim);
+        }
+        if !sim.violations().is_empty() {
+            let errors = sim.violations().to_vec();
+            return Walk { sim, steps, errors };
+        }
+        // The next step lands in the middle of whatever is in flight.
+        let pause = rng.range(0, 20);
+        sim.run_for(pause * MS);
+    }
+    let errors = sim.settle_and_check(S::SETTLE_US);
+    steps.push(S::SETTLE);
+    Walk { sim, steps, errors }
+}
+
+/// Runs the walks of every seed (`SIM_SEED`, or `0..SIM_SEEDS`, default
+/// `seeds`) of `SIM_STEPS` steps (default `steps`), and gives each that
+/// passed to `each`; a walk that fails is replayed with a trace and fails
+/// the test with its seed, its steps and the trace's tail. How many walks ran.
+fn run_walks<S: WalkStep>(seeds: u64, steps: usize, mut each: impl FnMut(u64, &Walk<S>)) -> u64 {
+    let steps = env_or("SIM_STEPS", steps);
+    let seeds = match std::env::var("SIM_SEED").ok().and_then(|v| v.parse().ok()) {
+        Some(seed) => seed..seed + 1,
+        None => 0..env_or("SIM_SEEDS", seeds),
+    };
+    let walks = seeds.end - seeds.start;
+    for seed in seeds {
+        let done = walk::<S>(seed, steps, false);
+        if !done.errors.is_empty() {
+            let Walk { sim, steps, errors: replayed } = walk::<S>(seed, steps, true);
+            assert_eq!(replayed, done.errors, "seed {seed} replays differently with a trace");
+            let tail = if std::env::var("SIM_FULL_TRACE").is_ok() { usize::MAX } else { 200 };
+            panic!(
+                "random walk seed {seed} failed (SIM_SEED={seed} SIM_FULL_TRACE=1 cargo test --test \
+                 tabs_on_virtual_time <this test> for the whole trace):\n  {}\nsteps: {steps:?}\ntrace tail:\n{}",
+                replayed.join("\n  "),
+                sim.trace_tail(tail)
+            );
+        }
+        each(seed, &done);
+    }
+    walks
+}
+
+impl WalkStep for Step {
+    const SALT: u64 = 0x5EED_5EED;
+    const SETTLE_US: u64 = 30 * SEC;
+    const OPEN: Step = Step::Open;
+    const SETTLE: Step = Step::Settle;
+
+    fn config(rng: &mut Rng, seed: u64, trace: bool) -> Config {
+        // Timing varies by seed: reordering across channels, and workers that
+        // load slowly (30 ms) or at once (1 ms, racing with everything else).
+        let jitter_us = rng.pick(&[0, 500, 3 * MS, 10 * MS]).unwrap_or(0);
+        let spawn_latency_us = rng.pick(&[30 * MS, MS]).unwrap_or(30 * MS);
+        // A tab killed (not closed) before its `hello` never says goodbye, and
+        // its tab lock is watched only after `hello`: the coordinator closes its
+        // connection at the deadline (counted). None may be left once settled.
+        Config { seed, jitter_us, spawn_latency_us, trace, ..Config::default() }
+    }
+
+    fn pick(sim: &Sim, rng: &mut Rng) -> Step {
         let live = sim.live_tabs();
-        let step = match rng.below(100) {
+        match rng.below(100) {
             _ if live.is_empty() => Step::Open,
             0..25 if live.len() < MAX_TABS => Step::Open,
             0..25 => Step::Settle,
@@ -734,9 +818,15 @@ fn walk(seed: u64, steps_to_take: usize, trace: bool) -> Walk {
             67..71 => Step::CrashCoordinator,
             71..87 => Step::Wait(rng.range(0, 2_000)),
             _ => Step::Settle,
-        };
-        steps.push(step);
-        match step {
+        }
+    }
+
+    fn is_settle(&self) -> bool {
+        *self == Step::Settle
+    }
+
+    fn take(self, sim: &mut Sim) {
+        match self {
             Step::Open => {
                 sim.open_tab();
             }
@@ -745,49 +835,16 @@ fn walk(seed: u64, steps_to_take: usize, trace: bool) -> Walk {
             Step::CrashWorker(w) => sim.crash_worker(w),
             Step::CrashCoordinator => sim.kill_coordinator(),
             Step::Wait(ms) => sim.run_for(ms * MS),
-            Step::Settle => {
-                let errors = sim.settle_and_check(30 * SEC);
-                if !errors.is_empty() {
-                    return Walk { sim, steps, errors };
-                }
-            }
+            Step::Settle => {}
         }
-        if !sim.violations().is_empty() {
-            let errors = sim.violations().to_vec();
-            return Walk { sim, steps, errors };
-        }
-        // The next step lands in the middle of whatever is in flight.
-        let pause = rng.range(0, 20);
-        sim.run_for(pause * MS);
     }
-    let errors = sim.settle_and_check(30 * SEC);
-    steps.push(Step::Settle);
-    Walk { sim, steps, errors }
 }
 
 #[test]
 fn random_walks_keep_one_leader_every_tab_connected_and_nothing_leaked() {
     let started = std::time::Instant::now();
     let (mut events, mut spawns, mut virtual_us, mut silent) = (0, 0, 0, 0);
-    let steps = env_or("SIM_STEPS", WALK_STEPS);
-    let seeds = match std::env::var("SIM_SEED").ok().and_then(|v| v.parse().ok()) {
-        Some(seed) => seed..seed + 1,
-        None => 0..env_or("SIM_SEEDS", WALK_SEEDS),
-    };
-    let walks = seeds.end - seeds.start;
-    for seed in seeds {
-        let Walk { sim, errors, .. } = walk(seed, steps, false);
-        if !errors.is_empty() {
-            // Replay the same seed with a trace.
-            let Walk { sim, steps, errors: replayed } = walk(seed, steps, true);
-            assert_eq!(replayed, errors, "seed {seed} replays differently with a trace");
-            let tail = if std::env::var("SIM_FULL_TRACE").is_ok() { usize::MAX } else { 200 };
-            panic!(
-                "random walk seed {seed} failed (SIM_SEED={seed} SIM_FULL_TRACE=1 for the whole trace):\n  {}\nsteps: {steps:?}\ntrace tail:\n{}",
-                errors.join("\n  "),
-                sim.trace_tail(tail)
-            );
-        }
+    let walks = run_walks::<Step>(WALK_SEEDS, WALK_STEPS, |seed, Walk { sim, .. }| {
         events += sim.stats().events;
         spawns += sim.stats().spawns;
         virtual_us += sim.now_us();
@@ -795,9 +852,10 @@ fn random_walks_keep_one_leader_every_tab_connected_and_nothing_leaked() {
         assert_eq!(sim.silent_connections(), [] as [usize; 0], "seed {seed}: silent connections left");
         assert_eq!(sim.stats().duplicate_acquires, 0, "seed {seed}: a lock asked for twice");
         assert_eq!(sim.stats().spawns_over_live_worker, 0, "seed {seed}: a worker spawned over a live one");
-    }
+    });
     println!(
-        "{walks} walks of {steps} steps: {events} events, {spawns} workers, {} s of virtual time, {:?} of real time",
+        "{walks} walks of {} steps: {events} events, {spawns} workers, {} s of virtual time, {:?} of real time",
+        env_or("SIM_STEPS", WALK_STEPS),
         virtual_us / SEC,
         started.elapsed()
     );
@@ -898,13 +956,6 @@ const MAX_KEYED_TABS: usize = 5;
 /// filled: the glue would wait on it).
 const KEYED_DROPPABLE: [&str; 6] = ["connect", "connected", "terminate", "request-port", "provide-port", "refuse-port"];
 
-/// A finished keyed walk: the simulation, the steps taken and what failed.
-struct KeyedWalk {
-    sim: Sim,
-    steps: Vec<KeyedStep>,
-    errors: Vec<String>,
-}
-
 fn pick_connect(rng: &mut Rng, tab: usize) -> KeyedStep {
     let key = match rng.below(100) {
         0..15 => None,
@@ -937,31 +988,31 @@ fn pick_connect(rng: &mut Rng, tab: usize) -> KeyedStep {
     KeyedStep::Connect { tab, key, spawn }
 }
 
-/// Runs the keyed walk of `seed`, stopping at the first violation.
-fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
-    let mut rng = Rng::new(seed ^ 0x4B45_5945_4457_414C);
-    let jitter_us = rng.pick(&[0, 500, 3 * MS, 10 * MS]).unwrap_or(0);
-    let spawn_latency_us = rng.pick(&[30 * MS, MS]).unwrap_or(30 * MS);
-    let drop_probability = rng.pick(&[0.0, 0.0, 0.03, 0.1]).unwrap_or(0.0);
-    let cfg = Config {
-        seed,
-        jitter_us,
-        spawn_latency_us,
-        drop_probability,
-        droppable: Some(KEYED_DROPPABLE.to_vec()),
-        // Short limits, so that walks meet them: a backend not ready in 2 s
-        // is ended (`startup_timeout`), a soft termination escalates after 0.5 s.
-        fleet_limits: FleetLimits { startup_timeout_ms: 2_000, grace_ms: 500 },
-        trace,
-        ..Config::default()
-    };
-    let mut sim = Sim::new(cfg);
-    let mut steps = Vec::new();
-    for _ in 0..rng.range(1, 3) {
-        sim.open_tab();
-        steps.push(KeyedStep::Open);
+impl WalkStep for KeyedStep {
+    const SALT: u64 = 0x4B45_5945_4457_414C;
+    const SETTLE_US: u64 = 60 * SEC;
+    const OPEN: KeyedStep = KeyedStep::Open;
+    const SETTLE: KeyedStep = KeyedStep::Settle;
+
+    fn config(rng: &mut Rng, seed: u64, trace: bool) -> Config {
+        let jitter_us = rng.pick(&[0, 500, 3 * MS, 10 * MS]).unwrap_or(0);
+        let spawn_latency_us = rng.pick(&[30 * MS, MS]).unwrap_or(30 * MS);
+        let drop_probability = rng.pick(&[0.0, 0.0, 0.03, 0.1]).unwrap_or(0.0);
+        Config {
+            seed,
+            jitter_us,
+            spawn_latency_us,
+            drop_probability,
+            droppable: Some(KEYED_DROPPABLE.to_vec()),
+            // Short limits, so that walks meet them: a backend not ready in 2 s
+            // is ended (`startup_timeout`), a soft termination escalates after 0.5 s.
+            fleet_limits: FleetLimits { startup_timeout_ms: 2_000, grace_ms: 500 },
+            trace,
+            ..Config::default()
+        }
     }
-    for _ in 0..steps_to_take {
+
+    fn pick(sim: &Sim, rng: &mut Rng) -> KeyedStep {
         let live = sim.live_tabs();
         let with_responses: Vec<usize> =
             live.iter().copied().filter(|&t| !sim.tab_ctx(t).app.responses.is_empty()).collect();
@@ -974,12 +1025,12 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
             let from = responses.len().saturating_sub(4);
             responses[from + rng.below((responses.len() - from) as u64) as usize].backend_id.clone()
         };
-        let step = match rng.below(100) {
+        match rng.below(100) {
             _ if live.is_empty() => KeyedStep::Open,
             0..6 if live.len() < MAX_KEYED_TABS => KeyedStep::Open,
             0..6 => KeyedStep::Wait(rng.range(0, 50)),
-            6..10 => KeyedStep::Close(any_tab(&mut rng)),
-            10..13 => KeyedStep::Kill(any_tab(&mut rng)),
+            6..10 => KeyedStep::Close(any_tab(rng)),
+            10..13 => KeyedStep::Kill(any_tab(rng)),
             13..17 => match sim.leaders()[..] {
                 [leader] => KeyedStep::CrashLeader(leader),
                 _ => KeyedStep::Wait(rng.range(0, 50)),
@@ -994,14 +1045,14 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
                 _ => KeyedStep::Wait(rng.range(0, 50)),
             },
             23..43 => {
-                let tab = any_tab(&mut rng);
-                pick_connect(&mut rng, tab)
+                let tab = any_tab(rng);
+                pick_connect(rng, tab)
             }
             43..57 => match rng.pick(&with_responses) {
-                Some(tab) => KeyedStep::OpenSession { tab, backend: recent(&sim, &mut rng, tab) },
+                Some(tab) => KeyedStep::OpenSession { tab, backend: recent(sim, rng, tab) },
                 None => {
-                    let tab = any_tab(&mut rng);
-                    pick_connect(&mut rng, tab)
+                    let tab = any_tab(rng);
+                    pick_connect(rng, tab)
                 }
             },
             57..64 => match rng.pick(&with_sessions) {
@@ -1013,11 +1064,11 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
                 None => KeyedStep::Wait(rng.range(0, 500)),
             },
             64..70 => match rng.pick(&with_responses) {
-                Some(tab) => KeyedStep::Terminate { tab, backend: recent(&sim, &mut rng, tab), hard: rng.chance(0.4) },
+                Some(tab) => KeyedStep::Terminate { tab, backend: recent(sim, rng, tab), hard: rng.chance(0.4) },
                 None => KeyedStep::Wait(rng.range(0, 500)),
             },
             70..73 => match rng.pick(&with_responses) {
-                Some(from) => KeyedStep::Watch { tab: any_tab(&mut rng), backend: recent(&sim, &mut rng, from) },
+                Some(from) => KeyedStep::Watch { tab: any_tab(rng), backend: recent(sim, rng, from) },
                 None => KeyedStep::Wait(rng.range(0, 500)),
             },
             73..78 => match rng.pick(&sim.live_keyed_workers()) {
@@ -1027,13 +1078,19 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
             78..89 => KeyedStep::Wait(rng.range(0, 3_000)),
             // Under the takeover threshold or well over it.
             89..91 => KeyedStep::Freeze {
-                tab: any_tab(&mut rng),
+                tab: any_tab(rng),
                 ms: if rng.chance(0.5) { rng.range(100, 1_200) } else { rng.range(2_000, 12_000) },
             },
             _ => KeyedStep::Settle,
-        };
-        steps.push(step.clone());
-        match step {
+        }
+    }
+
+    fn is_settle(&self) -> bool {
+        *self == KeyedStep::Settle
+    }
+
+    fn take(self, sim: &mut Sim) {
+        match self {
             KeyedStep::Open => {
                 sim.open_tab();
             }
@@ -1064,23 +1121,9 @@ fn keyed_walk(seed: u64, steps_to_take: usize, trace: bool) -> KeyedWalk {
             KeyedStep::Watch { tab, backend } => sim.watch_keyed(tab, backend),
             KeyedStep::Wait(ms) => sim.run_for(ms * MS),
             KeyedStep::Freeze { tab, ms } => sim.freeze_tab(tab, ms * MS),
-            KeyedStep::Settle => {
-                let errors = sim.settle_and_check(60 * SEC);
-                if !errors.is_empty() {
-                    return KeyedWalk { sim, steps, errors };
-                }
-            }
+            KeyedStep::Settle => {}
         }
-        if !sim.violations().is_empty() {
-            let errors = sim.violations().to_vec();
-            return KeyedWalk { sim, steps, errors };
-        }
-        let pause = rng.range(0, 20);
-        sim.run_for(pause * MS);
     }
-    let errors = sim.settle_and_check(60 * SEC);
-    steps.push(KeyedStep::Settle);
-    KeyedWalk { sim, steps, errors }
 }
 
 #[test]
@@ -1088,26 +1131,7 @@ fn random_walks_over_keyed_backends_keep_one_backend_per_key_their_lifecycles_an
     let started = std::time::Instant::now();
     let (mut events, mut spawns, mut steps_run, mut silent) = (0, 0, 0, 0);
     let mut outcomes: std::collections::BTreeMap<String, u64> = Default::default();
-    let steps = env_or("SIM_STEPS", KEYED_WALK_STEPS);
-    let one = std::env::var("SIM_SEED").ok().and_then(|v| v.parse().ok());
-    let seeds = match one {
-        Some(seed) => seed..seed + 1,
-        None => 0..env_or("SIM_SEEDS", KEYED_WALK_SEEDS),
-    };
-    let walks = seeds.end - seeds.start;
-    for seed in seeds {
-        let KeyedWalk { sim, steps: taken, errors } = keyed_walk(seed, steps, false);
-        if !errors.is_empty() {
-            let KeyedWalk { sim, steps: taken, errors: replayed } = keyed_walk(seed, steps, true);
-            assert_eq!(replayed, errors, "seed {seed} replays differently with a trace");
-            let tail = if std::env::var("SIM_FULL_TRACE").is_ok() { usize::MAX } else { 200 };
-            panic!(
-                "keyed random walk seed {seed} failed (SIM_SEED={seed} SIM_FULL_TRACE=1 cargo test --test \
-                 tabs_on_virtual_time keyed_backends for the whole trace):\n  {}\nsteps: {taken:?}\ntrace tail:\n{}",
-                errors.join("\n  "),
-                sim.trace_tail(tail)
-            );
-        }
+    let walks = run_walks::<KeyedStep>(KEYED_WALK_SEEDS, KEYED_WALK_STEPS, |seed, Walk { sim, steps: taken, .. }| {
         steps_run += taken.len();
         events += sim.stats().events;
         spawns += sim.stats().keyed_spawns;
@@ -1118,7 +1142,8 @@ fn random_walks_over_keyed_backends_keep_one_backend_per_key_their_lifecycles_an
         }
         assert_eq!(sim.stats().duplicate_acquires, 0, "seed {seed}: a lock asked for twice");
         assert_eq!(sim.stats().spawns_over_live_worker, 0, "seed {seed}: a worker spawned over a live one");
-    }
+    });
+    let one = std::env::var("SIM_SEED").ok();
     println!(
         "{walks} keyed walks, {steps_run} steps: {events} events, {spawns} keyed workers, {:?} of real time",
         started.elapsed()
