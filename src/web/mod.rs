@@ -8,9 +8,9 @@
 //! `Client` and its handles), `backend` (`serveBackend`, `RustBackend`, in a
 //! backend worker) and `coordinator` (`runCoordinator`, in the SharedWorker).
 //! The npm package is built once per role, so that a backend worker loads
-//! only what a backend runs. A build of one role leaves parts of the shared
-//! runtime unused, which is expected there.
-#![cfg_attr(not(all(feature = "tab", feature = "backend", feature = "coordinator")), allow(dead_code, unused_imports))]
+//! only what a backend runs. Each part of the shared runtime is built for
+//! the roles that use it (`cfg` on the part), so a build of any set of roles
+//! has no unused code and no blanket `allow` over it.
 
 #[cfg(feature = "backend")]
 mod backend;

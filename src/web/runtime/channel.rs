@@ -170,6 +170,7 @@ pub(crate) fn post_channel(port: &MessagePort, frame: ChannelFrame<Payload>) -> 
 /// `frame` as the JSON text a remote session's WebSocket carries: the
 /// message a port would carry. Refused: a transfer list (nothing is
 /// transferred to another machine) and a payload `JSON.stringify` cannot write.
+#[cfg(feature = "tab")]
 pub(crate) fn frame_text(frame: ChannelFrame<Payload>) -> Result<String, JsValue> {
     let (message, transfer) = message(frame);
     if transfer.is_some_and(|t| t.length() > 0) {

@@ -4,6 +4,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A plain object with `entries` as its properties.
+#[cfg(any(feature = "tab", feature = "backend"))]
 pub(crate) fn object(entries: &[(&str, JsValue)]) -> JsValue {
     let object = js_sys::Object::new();
     for (key, value) in entries {
@@ -22,6 +23,7 @@ pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
 }
 
 /// Calls `target[method](...args)`; an error if it is not a function or throws.
+#[cfg(feature = "backend")]
 pub(crate) fn call_method(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
     let function: js_sys::Function = get(target, method).dyn_into()?;
     let args: js_sys::Array = args.iter().collect();

@@ -30,6 +30,7 @@ impl<K> Default for LockTable<K> {
     }
 }
 
+#[cfg(any(feature = "tab", feature = "backend"))]
 impl LockTable<crate::LockId> {
     /// Carries out a machine's `command` in the table that `table` finds in
     /// `owner`: a lock asked for is told to `granted` once granted (while
@@ -127,6 +128,7 @@ impl<K: Ord + Clone + 'static> LockTable<K> {
     /// Once the lock `lock` found in `owner`'s table, granted, is taken from
     /// it by another context's steal, and if `owner` still lives and holds
     /// that same request, calls `on_lost` with the owner and the lock.
+    #[cfg(any(feature = "tab", feature = "backend"))]
     pub(crate) fn when_lost<T: 'static>(
         owner: &Rc<T>,
         table: fn(&T) -> RefMut<'_, LockTable<K>>,
@@ -146,6 +148,7 @@ impl<K: Ord + Clone + 'static> LockTable<K> {
     }
 
     /// Releases every lock.
+    #[cfg(feature = "tab")]
     pub(crate) fn clear(&mut self) {
         self.requests.clear();
     }

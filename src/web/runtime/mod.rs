@@ -3,7 +3,9 @@
 //! ports, event listeners removed on drop, one timer armed to the core's
 //! deadline, the clock, and Web Locks.
 
+#[cfg(any(feature = "tab", feature = "backend"))]
 pub(crate) mod callbacks;
+#[cfg(any(feature = "tab", feature = "backend"))]
 pub(crate) mod channel;
 pub(crate) mod clock;
 pub(crate) mod codec;
