@@ -35,6 +35,7 @@ fn backend(n: usize) -> BackendId {
 fn led() -> Coordinator {
     let names = LockNames::new(AppName::new("app").unwrap());
     let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), names);
+    k.liveness_held(T0);
     for n in [1, 2] {
         k.connect(T0, ConnId(n));
         let hello = TabToCoordinator::Hello {
@@ -62,6 +63,7 @@ fn watches_of_backends_not_reported_yet_are_kept_for_1024_backends_and_answered_
     // A new coordinator: the tabs watch again before the leader claimed its term again here.
     let names = LockNames::new(AppName::new("app").unwrap());
     let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), names);
+    k.liveness_held(T0);
     for n in [1, 2] {
         k.connect(T0, ConnId(n));
         let proof = format!("proof-{n}");

@@ -92,6 +92,9 @@ pub struct Coordinator {
     roll: Roll,
     /// The follower told to keep a warm standby worker.
     standby: Standby,
+    /// The connections that wait for the liveness lock, until it is held
+    /// (`None` once it is).
+    unheld: Option<Vec<ConnId>>,
     out: Outbox,
 }
 
@@ -108,6 +111,7 @@ impl Coordinator {
             watchdog: Watchdog::default(),
             roll: Roll::default(),
             standby: Standby::default(),
+            unheld: Some(Vec::new()),
             out: Outbox::default(),
         }
     }
@@ -159,11 +163,27 @@ impl Coordinator {
         self.asks.connects()
     }
 
-    /// A new connection opened at `now`. It is closed unless it says
-    /// `hello` within [`HELLO_TIMEOUT_MS`]. A connection already open is
-    /// left as it is.
+    /// A new connection opened at `now`. Once the coordinator holds its
+    /// liveness lock it is read ([`CoordinatorOutput::Listen`]), and closed
+    /// unless it says `hello` within [`HELLO_TIMEOUT_MS`]; until then it
+    /// waits. A connection already open is left as it is.
     pub fn connect(&mut self, now: Timestamp, conn: ConnId) {
-        self.conns.open(now, conn);
+        match &mut self.unheld {
+            Some(waiting) => waiting.push(conn),
+            None => {
+                self.conns.open(now, conn);
+                self.out.push(CoordinatorOutput::Listen { conn });
+            }
+        }
+    }
+
+    /// The coordinator holds its liveness lock (or the browser refused it:
+    /// tabs then cannot see it die, and are served anyway): every waiting
+    /// connection is read from now on, in the order it came.
+    pub fn liveness_held(&mut self, now: Timestamp) {
+        for conn in self.unheld.take().unwrap_or_default() {
+            self.connect(now, conn);
+        }
     }
 
     /// The earliest instant at which [`Coordinator::timeout`] must be
@@ -531,8 +551,11 @@ mod tests {
         format!("proof-{n}")
     }
 
+    /// A coordinator that holds its liveness lock.
     fn coordinator() -> Coordinator {
-        Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()))
+        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()));
+        k.liveness_held(T0);
+        k
     }
 
     /// What was sent, without the standby's moves and the roll calls of an
@@ -695,6 +718,7 @@ mod tests {
     fn a_tab_of_another_build_is_refused_as_a_version_mismatch_naming_both() {
         let app = AppName::deployed("app", "build-1").unwrap();
         let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(app));
+        k.liveness_held(T0);
         k.connect(T0, ConnId(1));
         k.handle(
             T0,
@@ -730,7 +754,7 @@ mod tests {
             ConnId(2),
             Ok(TabToCoordinator::Hello { client_id: client(2), build: BUILD.into(), epoch: None, proof: proof(2) }),
         );
-        let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
+        let out = drain_all(&mut k);
         assert!(matches!(&out[2], CoordinatorOutput::Send { to: ConnId(2), message: CoordinatorToTab::Welcome {
             tabs: 2, leader: None, coordinator_id } } if coordinator_id.as_str() == "k"));
         let (lock, name) = (LockId::Tab(client(2)), "tabworker:app:tab:c2".to_owned());
@@ -1066,7 +1090,7 @@ mod tests {
             ConnId(5),
             Ok(TabToCoordinator::Hello { client_id: client(1), build: BUILD.into(), epoch: None, proof: proof(1) }),
         );
-        let out: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
+        let out = drain_all(&mut k);
         assert_eq!(out[0], CoordinatorOutput::Close { conn: ConnId(1) });
         assert!(matches!(
             &out[1],
@@ -1163,7 +1187,7 @@ mod tests {
         k.connect(at(100 + HELLO + 1_000), ConnId(3));
         k.handle(at(100 + HELLO + 1_001), ConnId(3), Ok(hi(2)));
         assert!(matches!(
-            k.poll_output(),
+            drain_all(&mut k).first(),
             Some(CoordinatorOutput::Send { to: ConnId(3), message: CoordinatorToTab::Welcome { tabs: 2, .. } })
         ));
         assert_eq!(k.clients().cloned().collect::<Vec<_>>(), [client(1), client(2)]);
@@ -1206,8 +1230,29 @@ mod tests {
         assert_eq!(k.poll_timeout(), None, "every open connection said hello");
     }
 
+    /// Every output but the reading of a new connection (its own test follows it).
     fn drain_all(k: &mut Coordinator) -> Vec<CoordinatorOutput> {
-        std::iter::from_fn(|| k.poll_output()).collect()
+        std::iter::from_fn(|| k.poll_output()).filter(|o| !matches!(o, CoordinatorOutput::Listen { .. })).collect()
+    }
+
+    #[test]
+    fn connections_wait_unread_until_the_liveness_lock_is_held_then_are_read_in_order() {
+        let mut k = Coordinator::new(CoordinatorId::new("k").unwrap(), LockNames::new(AppName::new("app").unwrap()));
+        k.connect(T0, ConnId(1));
+        k.connect(at(5), ConnId(2));
+        assert_eq!(k.poll_output(), None, "no tab could see this coordinator die yet: nothing is read");
+        assert_eq!((k.connections(), k.poll_timeout()), (0, None), "no hello deadline runs meanwhile");
+        k.liveness_held(at(40));
+        let read: Vec<CoordinatorOutput> = std::iter::from_fn(|| k.poll_output()).collect();
+        assert_eq!(
+            read,
+            [CoordinatorOutput::Listen { conn: ConnId(1) }, CoordinatorOutput::Listen { conn: ConnId(2) }]
+        );
+        assert_eq!(k.poll_timeout(), Some(at(40 + HELLO_TIMEOUT_MS)), "their hello deadlines run from now");
+        k.connect(at(50), ConnId(3));
+        assert_eq!(k.poll_output(), Some(CoordinatorOutput::Listen { conn: ConnId(3) }), "a later one is read at once");
+        k.liveness_held(at(60));
+        assert_eq!(k.poll_output(), None, "held once");
     }
 
     #[test]

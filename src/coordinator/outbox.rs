@@ -35,6 +35,13 @@ pub enum CoordinatorOutput {
         /// Its name.
         name: String,
     },
+    /// Read connection `conn` from now on: the coordinator holds its
+    /// liveness lock, so its tab can see it die (until then, what the tab
+    /// posts waits in the port).
+    Listen {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Close connection `conn` and stop watching its tab (its tab is gone,
     /// or it never said `hello` in time).
     Close {

@@ -24,12 +24,11 @@ use crate::protocol::{TabToCoordinator, WireMessage};
 struct Host {
     core: Coordinator,
     /// The coordinator's liveness lock, held for its whole life; tabs wait
-    /// on it to learn that it died. Until it is held, new ports wait here
-    /// (their messages wait in the port).
+    /// on it to learn that it died. Until it is held, the core reads no
+    /// connection (their messages wait in their ports).
     liveness: Option<super::runtime::locks::LockRequest>,
-    alive: bool,
-    pending: Vec<MessagePort>,
-    ports: Map<ConnId, (MessagePort, Listener)>,
+    /// Each connection's port, and its listener once the core reads it.
+    ports: Map<ConnId, (MessagePort, Option<Listener>)>,
     /// The tab lock each connection's tab holds, waited on.
     watches: LockTable<ConnId>,
     next_conn: u64,
@@ -102,8 +101,6 @@ impl CoordinatorHandle {
             let weak = weak.clone();
             RefCell::new(Host {
                 liveness: Some(request),
-                alive: false,
-                pending: Vec::new(),
                 core: Coordinator::new(id, names),
                 ports: Map::new(),
                 watches: LockTable::default(),
@@ -123,12 +120,8 @@ impl CoordinatorHandle {
             if let Err(e) = &granted {
                 web_sys::console::error_1(&format!("tabworker coordinator: no liveness lock: {e}").into());
             }
-            // Without the lock tabs could not see this coordinator die; serve them anyway.
-            host.borrow_mut().alive = true;
-            let pending = std::mem::take(&mut host.borrow_mut().pending);
-            for port in pending {
-                accept(&host, port);
-            }
+            host.borrow_mut().core.liveness_held(now());
+            pump(&host, None);
         });
         Ok(CoordinatorHandle { host, _connect: None })
     }
@@ -171,24 +164,26 @@ impl CoordinatorHandle {
 
 fn accept(host: &Rc<RefCell<Host>>, port: MessagePort) {
     let mut h = host.borrow_mut();
-    if !h.alive {
-        h.pending.push(port);
-        return;
-    }
     let conn = ConnId(h.next_conn);
     h.next_conn += 1;
-    let weak: Weak<RefCell<Host>> = Rc::downgrade(host);
-    let listener = Listener::new(&port, "message", move |event: MessageEvent| {
-        if let Some(host) = weak.upgrade() {
-            on_message(&host, conn, event);
-        }
-    });
-    port.start();
+    h.ports.insert(conn, (port, None));
     h.core.connect(now(), conn);
-    h.ports.insert(conn, (port, listener));
     drop(h);
     // Its deadline for `hello` may be the earliest.
     pump(host, None);
+}
+
+/// Reads connection `conn` from now on.
+fn listen(host: &Rc<RefCell<Host>>, conn: ConnId) {
+    let weak: Weak<RefCell<Host>> = Rc::downgrade(host);
+    let mut h = host.borrow_mut();
+    let Some((port, listener)) = h.ports.get_mut(&conn) else { return };
+    *listener = Some(Listener::new(port, "message", move |event: MessageEvent| {
+        if let Some(host) = weak.upgrade() {
+            on_message(&host, conn, event);
+        }
+    }));
+    port.start();
 }
 
 fn on_message(host: &Rc<RefCell<Host>>, from: ConnId, event: MessageEvent) {
@@ -212,6 +207,7 @@ fn pump(host: &Rc<RefCell<Host>>, mut carried: Option<MessagePort>) {
                 post_frame("coordinator", port, &message, carried.as_ref());
             }
             CoordinatorOutput::WatchTab { conn, name, .. } => watch(host, conn, &name),
+            CoordinatorOutput::Listen { conn } => listen(host, conn),
             CoordinatorOutput::Close { conn } => {
                 let mut h = host.borrow_mut();
                 h.watches.release(&conn);

@@ -547,6 +547,9 @@ impl Sim {
         }
         let lock = self.names.coordinator_liveness(&id);
         self.coordinator = Coordinator::new(id, self.names.clone());
+        // A new instance's liveness lock is free (the last holder died with
+        // the last instance): it reads its connections at once.
+        self.coordinator.liveness_held(self.now());
         self.coordinator_alive = true;
         self.coordinator_timer = None;
         self.acquire(Ctx::Coordinator, lock, LockMode::Exclusive);
@@ -1218,6 +1221,8 @@ impl Sim {
                     }
                     self.acquire(Ctx::Coordinator, name, LockMode::Exclusive);
                 }
+                // Its connections are read as the coordinator starts (see `start_coordinator`).
+                CoordinatorOutput::Listen { .. } => {}
                 CoordinatorOutput::Close { conn } => {
                     self.closed_conns.insert(conn.0);
                     self.open_conns.remove(&conn.0);
