@@ -7,8 +7,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::error::{ErrorCode, TabworkerError, describe};
+use super::runtime::clock::now;
 use super::runtime::js::{get, object};
-use crate::backend::mount::{busy_detail, is_locked, retry_waits};
+use crate::backend::mount::{MountOpen, Retry};
 
 /// The OPFS directory `tabworker/<app>/<key>/<name>`, created if missing.
 pub(super) async fn mount_directory(app: &str, key: &str, name: &str) -> Result<JsValue, String> {
@@ -23,9 +24,9 @@ pub(super) async fn mount_directory(app: &str, key: &str, name: &str) -> Result<
 }
 
 /// `ctx.openSync(name, { create })`: a `FileSystemSyncAccessHandle` on the
-/// file `name` of the mount `dir`. A file locked by another handle is tried
-/// again after each of [`retry_waits`], then refused as `mount-busy`; any
-/// other failure is the browser's own error.
+/// file `name` of the mount `dir`. Each failed try goes to the core's
+/// [`MountOpen`], which says when to try again (a file locked by another
+/// handle), or to give up as `mount-busy` or with the browser's own error.
 pub(super) async fn open_sync(dir: JsValue, name: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let invalid = |detail: &str| JsValue::from(TabworkerError::new(ErrorCode::InvalidArgument, detail));
     let Some(name) = name.as_string() else { return Err(invalid("openSync(name): `name` must be a string")) };
@@ -34,22 +35,22 @@ pub(super) async fn open_sync(dir: JsValue, name: JsValue, options: JsValue) -> 
     }
     let create = !options.is_undefined() && get(&options, "create").is_truthy();
     let file = call(&dir, "getFileHandle", &[name.clone().into(), object(&[("create", create.into())])]).await?;
-    let mut waits = retry_waits();
-    let mut tries = 0;
+    let mut open = MountOpen::new(&name);
     loop {
-        tries += 1;
-        match call(&file, "createSyncAccessHandle", &[]).await {
+        let error = match call(&file, "createSyncAccessHandle", &[]).await {
             Ok(handle) => return Ok(handle),
-            Err(error) if is_locked(&get(&error, "name").as_string().unwrap_or_default()) => match waits.next() {
-                Some(ms) => sleep(ms).await,
-                None => return Err(TabworkerError::new(ErrorCode::MountBusy, busy_detail(&name, tries)).into()),
-            },
-            Err(error) => return Err(error),
+            Err(error) => error,
+        };
+        let tried = now();
+        match open.failed(tried, &get(&error, "name").as_string().unwrap_or_default()) {
+            Retry::At(at) => sleep(at.millis_since(tried)).await,
+            Retry::Busy(detail) => return Err(TabworkerError::new(ErrorCode::MountBusy, detail).into()),
+            Retry::Fail => return Err(error),
         }
     }
 }
 
-/// Resolves after `ms` milliseconds (one of the core's [`retry_waits`]).
+/// Resolves after `ms` milliseconds (a wait of the core's [`MountOpen`]).
 async fn sleep(ms: u64) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let ms = crate::model::timers::timer_delay(ms);
