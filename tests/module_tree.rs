@@ -18,13 +18,12 @@ const MAX_LINES: usize = 600;
 
 /// Breaches still to mend: import circles (by their modules, sorted), files
 /// over [`MAX_LINES`], and types with methods in another file than their own.
-const KNOWN: &[&str] =
-    &["spread: RustBackend in src/native/server.rs", "spread: RustBackend in src/web/rust_backend.rs"];
+const KNOWN: &[&str] = &[];
 
 /// The most of the crate's non-test Rust that the browser glue
 /// (`src/web/`) may hold, in whole percent (rounded down) of the lines
 /// before tests. It may only go down, to 20.
-const MAX_GLUE_PERCENT: usize = 26;
+const MAX_GLUE_PERCENT: usize = 25;
 
 /// Every module of the crate, by path (`""` is the crate root), with its
 /// source outside tests and comments.

@@ -3,11 +3,11 @@
 //! Plane runs (served by the `native` layer, feature `native`). The app's
 //! crate builds its backend with [`RustBackend`] — its state, its start,
 //! its sessions, events and request handlers, and its soft stop — over
-//! payloads that are [`Value`]s, and calls `serve()`, which each layer
-//! provides for its target:
+//! payloads that are [`Value`]s, and calls `serve()` ([`Serve`]), which
+//! each layer provides for its target:
 //!
 //! ```ignore
-//! use tabworker::{RustBackend, Value};
+//! use tabworker::{RustBackend, Serve, Value};
 //!
 //! #[derive(Default)]
 //! struct Counter { count: f64 }
@@ -203,6 +203,18 @@ type SessionFn<S> = Box<dyn FnMut(&mut S, &Session)>;
 type EventFn<S> = Box<dyn FnMut(&mut S, &Session, Value)>;
 type HandlerFn<S> = Box<dyn FnMut(&mut S, &Session, Value) -> Result<Value, String>>;
 type StopFn<S> = Box<dyn FnMut(&mut S, &Served)>;
+
+/// Serving a [`RustBackend`] where this build runs: in a browser worker
+/// (wasm32, by the `web` layer) or as a process behind Plane (feature
+/// `native`, by the `native` layer). Each layer implements it for its
+/// target; `use tabworker::Serve` brings `serve()` into scope.
+pub trait Serve {
+    /// What serving gives: the running backend in a worker; in a process,
+    /// how it stopped.
+    type Output;
+    /// Serves the backend for as long as the worker or the process lives.
+    fn serve(self) -> Self::Output;
+}
 
 /// A backend written in Rust, over its state `S`: each closure gets the
 /// state mutably, one at a time.

@@ -18,16 +18,18 @@ use super::options::{NativeError, Options};
 use super::outbox::Sessions;
 use super::process::{Log, Process, ProcessContext};
 use super::session::connection;
-use crate::backend::rust::{Context, Running, RustBackend, Served};
+use crate::backend::rust::{Context, Running, RustBackend, Serve, Served};
 
 /// What a connection past the cap is told before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
-impl<S: 'static> RustBackend<S> {
+impl<S: 'static> Serve for RustBackend<S> {
+    type Output = Result<(), NativeError>;
+
     /// Serves this backend as a native process until SIGTERM or SIGINT (see
     /// [`crate::native`]). Returns when it stopped; an `Err` when it could
     /// not start (the process should then exit with an error).
-    pub fn serve(self) -> Result<(), NativeError> {
+    fn serve(self) -> Result<(), NativeError> {
         let options = Options::from_vars(|name| std::env::var(name).ok())?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let log: Log = Rc::new(|line| eprintln!("tabworker native backend: {line}"));

@@ -25,7 +25,7 @@ use super::backend::{BackendHandle, serve_backend};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::runtime::codec::{from_js, to_js};
 use super::runtime::js::{call_method, get, object};
-use crate::backend::rust::{Context, ContextLink, RustBackend, Served, ServedLink, Session, SessionLink};
+use crate::backend::rust::{Context, ContextLink, RustBackend, Serve, Served, ServedLink, Session, SessionLink};
 use crate::model::value::{Object, Value};
 
 /// The host's start context, as `serveBackend` gives it to `start`.
@@ -140,10 +140,12 @@ thread_local! {
     static SERVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-impl<S: 'static> RustBackend<S> {
+impl<S: 'static> Serve for RustBackend<S> {
+    type Output = Result<Served, TabworkerError>;
+
     /// Serves sessions in this dedicated worker, for as long as it lives.
     /// Fails outside a dedicated worker, or if this worker serves already.
-    pub fn serve(self) -> Result<Served, TabworkerError> {
+    fn serve(self) -> Result<Served, TabworkerError> {
         if SERVING.with(std::cell::Cell::get) {
             return Err(TabworkerError::new(ErrorCode::InvalidArgument, "this worker serves a backend already"));
         }

@@ -18,6 +18,8 @@
 //!   `{ user, auth }`; `fail` fails with `handler-error`;
 //! - on a soft stop it broadcasts event `stopping` with the final count.
 
+#[cfg(target_arch = "wasm32")]
+use tabworker::Serve;
 use tabworker::{RustBackend, Session, Value};
 
 /// The counter's state.

@@ -4,6 +4,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
+    use tabworker::Serve;
     match counter_backend::counter().serve() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
