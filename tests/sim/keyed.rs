@@ -166,7 +166,7 @@ impl Sim {
         trace!(self, "tab{ix} connects ({call}): {request:?}");
         self.count("connect");
         let excused = self.is_frozen(ix).then(|| "made while its tab was frozen".to_owned());
-        let ask = Ask { at_us: self.now_us, asked: Asked::Connect(Box::new(request)), excused };
+        let ask = Ask { at_us: self.time.now_us(), asked: Asked::Connect(Box::new(request)), excused };
         self.tabs[ix].app.calls.insert(call, ask);
         self.after_tab_input(ix, None);
         Some(call)
@@ -184,7 +184,7 @@ impl Sim {
         self.count("open");
         let asked = Asked::Open { backend_id: response.backend_id.clone(), token: response.token.clone() };
         let excused = self.is_frozen(ix).then(|| "made while its tab was frozen".to_owned());
-        self.tabs[ix].app.calls.insert(call, Ask { at_us: self.now_us, asked, excused });
+        self.tabs[ix].app.calls.insert(call, Ask { at_us: self.time.now_us(), asked, excused });
         self.after_tab_input(ix, None);
         Some(call)
     }
@@ -352,7 +352,7 @@ impl Sim {
         let keyed = KeyedSession { backend_id, port: port.clone(), opened: false };
         self.tabs[ix].app.sessions.insert(session.clone(), keyed);
         let latency = self.worker_latency();
-        let at = self.now_us + latency + self.jitter();
+        let at = self.time.now_us() + latency + self.jitter();
         self.schedule(at, Event::Open { worker: port.worker, tab: ix, session, token });
     }
 
@@ -380,7 +380,7 @@ impl Sim {
             }
         };
         let latency = self.worker_latency();
-        let at = self.now_us + latency + self.jitter();
+        let at = self.time.now_us() + latency + self.jitter();
         self.schedule(at, Event::OpenAnswer { tab, session: session.clone(), answer });
     }
 
@@ -438,7 +438,7 @@ impl Sim {
     pub(super) fn app_start(&mut self, w: usize) {
         let app = self.workers[w].app;
         let after = |sim: &mut Sim, max_ms: u64, action: AppAction| {
-            let at = sim.now_us + sim.rng.range(0, max_ms * MS);
+            let at = sim.time.now_us() + sim.rng.range(0, max_ms * MS);
             sim.schedule(at, Event::App { worker: w, action });
         };
         match app {
@@ -459,7 +459,7 @@ impl Sim {
             App::Plain => self.workers[w].host.stopped(),
             App::NeverStops => {}
             App::DeclaresReady | App::NeverReady | App::Throws => {
-                let at = self.now_us + self.rng.range(0, 50 * MS);
+                let at = self.time.now_us() + self.rng.range(0, 50 * MS);
                 self.schedule(at, Event::App { worker: w, action: AppAction::Stopped });
             }
         }

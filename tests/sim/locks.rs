@@ -73,7 +73,7 @@ impl Sim {
                 if let (true, Ctx::Tab(ix)) = (leader, request.owner) {
                     self.tabs[ix].deposed = true;
                 }
-                let at = self.now_us + self.cfg.lock_latency_us;
+                let at = self.time.now_us() + self.cfg.lock_latency_us;
                 self.schedule(at, Event::Lost { owner: request.owner, lock: lock.clone(), request: request.id });
             }
         } else {
@@ -118,7 +118,7 @@ impl Sim {
             }
         }
         for (owner, request) in granted {
-            let mut at = self.now_us + self.cfg.lock_latency_us + self.jitter();
+            let mut at = self.time.now_us() + self.cfg.lock_latency_us + self.jitter();
             if let Ctx::Tab(ix) = owner {
                 at = at.max(self.tabs[ix].grants_from_us);
             }

@@ -40,9 +40,11 @@
 //!   sessions as the browser glue does, and a keyed session's port travels
 //!   like the default session's.
 //!
-//! The code is split by concern: the contexts and events ([`world`]), the
-//! locks ([`locks`]), the keyed backends ([`keyed`]) and the invariants
-//! ([`invariants`]); this file runs them.
+//! The code is split by concern: the browser's settings ([`config`]), the
+//! clock, the events due and the channels' order ([`timeline`]), the
+//! contexts and events ([`world`]), the locks ([`locks`]), the keyed
+//! backends ([`keyed`]) and the invariants ([`invariants`]); this file runs
+//! them.
 //!
 //! Everything is driven by one seeded RNG, so a run is a pure function of its
 //! [`Config`]: a failing seed replays exactly, with a trace if asked.
@@ -57,10 +59,12 @@ macro_rules! trace {
     };
 }
 
+mod config;
 mod invariants;
 pub mod keyed;
 mod locks;
 mod rng;
+mod timeline;
 mod world;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,13 +73,15 @@ use std::fmt;
 use tabworker::protocol::{self, DecodeError, TabToCoordinator, WireMessage};
 use tabworker::{
     AppName, BackendId, BackendOutput, ClientId, ConnId, Coordinator, CoordinatorId, CoordinatorOutput, Epoch,
-    FleetLimits, LockCommand, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
+    LockCommand, LockMode, LockNames, Role, Tab, TabEvent, TabOutput, Timestamp,
 };
 
+pub use config::Config;
 pub use keyed::{App, TabApp};
 use locks::LockState;
 pub use locks::LockView;
 pub use rng::Rng;
+use timeline::Timeline;
 use world::Event;
 pub use world::{Connection, Ctx, Delivered, Loss, Port, Stats, TabCtx, WorkerCtx};
 
@@ -88,72 +94,14 @@ pub const MS: u64 = 1_000;
 pub const SEC: u64 = 1_000_000;
 
 // ---------------------------------------------------------------------------
-// Configuration
-
-/// How the simulated browser behaves. All durations are in microseconds of
-/// virtual time.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Seeds every random choice of the run.
-    pub seed: u64,
-    /// Tab ↔ coordinator latency.
-    pub coordinator_latency_us: u64,
-    /// Tab ↔ worker latency, drawn per message from this range.
-    pub worker_latency_us: (u64, u64),
-    /// From a lock becoming free to the owner hearing of its grant.
-    pub lock_latency_us: u64,
-    /// From `SpawnBackend` to the worker's `listening` reaching its tab.
-    pub spawn_latency_us: u64,
-    /// Up to this much random extra latency on every message and grant:
-    /// reorders across channels, never within one.
-    pub jitter_us: u64,
-    /// Probability of losing a tab ↔ coordinator message.
-    pub drop_probability: f64,
-    /// The message kinds that may be lost (`None`: every kind).
-    pub droppable: Option<Vec<&'static str>>,
-    /// Single losses: the first tab ↔ coordinator message matching each
-    /// entry is lost (then the entry is spent).
-    pub lose: Vec<Loss>,
-    /// After a graceful close (`destroy`), the page is gone after up to this long.
-    pub close_to_kill_us: u64,
-    /// Send every message through `protocol::frame` + JSON + `decode_json`.
-    pub round_trip_frames: bool,
-    /// Record a human-readable trace of every input and output.
-    pub trace: bool,
-    /// The leader's limits on its keyed backends (startup, grace).
-    pub fleet_limits: FleetLimits,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            seed: 1,
-            coordinator_latency_us: MS,
-            worker_latency_us: (100, MS),
-            lock_latency_us: 500,
-            spawn_latency_us: 30 * MS,
-            jitter_us: 0,
-            drop_probability: 0.0,
-            droppable: None,
-            lose: Vec::new(),
-            close_to_kill_us: 5 * MS,
-            round_trip_frames: true,
-            trace: false,
-            fleet_limits: FleetLimits::default(),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // The simulation
 
 /// Tabs, a coordinator and backend workers on virtual time.
 pub struct Sim {
     cfg: Config,
     rng: Rng,
-    now_us: u64,
-    seq: u64,
-    queue: BTreeMap<(u64, u64), Event>,
+    /// The clock, the events due, and the channels' order.
+    time: Timeline,
     names: LockNames,
     /// Every lock asked for by a tab or a worker, by its name (the
     /// harness's locks are by name; the state machines learn of a grant by
@@ -179,8 +127,6 @@ pub struct Sim {
     locks: BTreeMap<String, LockState>,
     next_lock_request: u64,
     next_conn: u64,
-    /// The last delivery time of each channel, to keep channels FIFO.
-    channels: BTreeMap<(Ctx, Ctx), u64>,
     delivered: Vec<Delivered>,
     /// Tab → coordinator messages as they were sent (lost ones included).
     sent: Vec<Delivered>,
@@ -204,9 +150,7 @@ impl Sim {
         let mut sim = Sim {
             rng: Rng::new(cfg.seed),
             cfg,
-            now_us: 0,
-            seq: 0,
-            queue: BTreeMap::new(),
+            time: Timeline::default(),
             names,
             lock_ids: BTreeMap::new(),
             coordinator,
@@ -222,7 +166,6 @@ impl Sim {
             locks: BTreeMap::new(),
             next_lock_request: 0,
             next_conn: 0,
-            channels: BTreeMap::new(),
             delivered: Vec::new(),
             sent: Vec::new(),
             connections: Vec::new(),
@@ -245,12 +188,12 @@ impl Sim {
 
     /// Virtual time since the start, in microseconds.
     pub fn now_us(&self) -> u64 {
-        self.now_us
+        self.time.now_us()
     }
 
     /// Virtual time as the state machines see it.
     pub fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(T0_MS + self.now_us / MS)
+        Timestamp::from_unix_millis(T0_MS + self.time.now_us() / MS)
     }
 
     /// The lock names of the simulated app.
@@ -389,7 +332,7 @@ impl Sim {
 
     /// Whether no event is pending.
     pub fn is_idle(&self) -> bool {
-        self.queue.is_empty()
+        self.time.is_idle()
     }
 
     /// The tabs of the connections the coordinator keeps open that never
@@ -406,7 +349,7 @@ impl Sim {
     }
 
     fn push_trace(&mut self, line: String) {
-        let at = self.now_us;
+        let at = self.time.now_us();
         self.trace.push(format!("{:>6}.{:03}ms {line}", at / MS, at % MS));
     }
 
@@ -421,7 +364,7 @@ impl Sim {
     /// is frozen, or busy with a long script, right after it created its
     /// SharedWorker): it says `hello` only then.
     pub fn open_slow_tab(&mut self, us: u64) -> usize {
-        self.open_tab_hearing_grants_after(self.now_us + us)
+        self.open_tab_hearing_grants_after(self.time.now_us() + us)
     }
 
     fn open_tab_hearing_grants_after(&mut self, grants_from_us: u64) -> usize {
@@ -472,7 +415,7 @@ impl Sim {
         self.tabs[ix].tab.destroy(now);
         self.after_tab_input(ix, None);
         let delay = self.rng.range(0, self.cfg.close_to_kill_us);
-        self.schedule(self.now_us + delay, Event::Kill { tab: ix });
+        self.schedule(self.time.now_us() + delay, Event::Kill { tab: ix });
     }
 
     /// Kills tab `ix` (crash, or a close that never ran `destroy`): its
@@ -574,7 +517,7 @@ impl Sim {
     /// run on.
     pub fn freeze_tab(&mut self, ix: usize, us: u64) {
         trace!(self, "tab{ix} frozen for {} ms", us / MS);
-        self.tabs[ix].frozen_until_us = self.now_us + us;
+        self.tabs[ix].frozen_until_us = self.time.now_us() + us;
         // Its own calls may outlast their deadlines while it cannot run.
         for ask in self.tabs[ix].app.calls.values_mut() {
             ask.excused.get_or_insert_with(|| "its tab froze".to_owned());
@@ -583,7 +526,7 @@ impl Sim {
 
     /// Whether tab `ix`'s main thread is frozen now.
     pub fn is_frozen(&self, ix: usize) -> bool {
-        self.tabs[ix].frozen_until_us > self.now_us
+        self.tabs[ix].frozen_until_us > self.time.now_us()
     }
 
     /// The tab whose main thread handles `event`, if a tab's does.
@@ -601,9 +544,8 @@ impl Sim {
 
     /// Processes the next event. Returns `false` if there was none.
     pub fn step(&mut self) -> bool {
-        let Some(((at, _), event)) = self.queue.pop_first() else { return false };
-        debug_assert!(at >= self.now_us, "time never goes back");
-        self.now_us = at;
+        let Some(event) = self.time.next() else { return false };
+        let at = self.time.now_us();
         if let Some(until) = self.main_thread(&event).map(|ix| self.tabs[ix].frozen_until_us).filter(|&u| u > at) {
             // Its main thread runs nothing until then: the event waits, in order.
             self.schedule(until, event);
@@ -618,27 +560,27 @@ impl Sim {
     /// Runs every event due within the next `us` microseconds, then moves
     /// the clock to the end of that span.
     pub fn run_for(&mut self, us: u64) {
-        let end = self.now_us + us;
-        while self.queue.first_key_value().is_some_and(|(&(at, _), _)| at <= end) {
+        let end = self.time.now_us() + us;
+        while self.time.next_at().is_some_and(|at| at <= end) {
             self.step();
         }
-        self.now_us = end;
+        self.time.advance_to(end);
     }
 
     /// Runs until `done` holds (checked before each event and after it) or
     /// `max_us` of virtual time have passed. Returns whether `done` holds.
     pub fn run_until(&mut self, max_us: u64, mut done: impl FnMut(&Sim) -> bool) -> bool {
-        let deadline = self.now_us + max_us;
+        let deadline = self.time.now_us() + max_us;
         loop {
             if done(self) {
                 return true;
             }
-            match self.queue.first_key_value() {
-                Some((&(at, _), _)) if at <= deadline => {
+            match self.time.next_at() {
+                Some(at) if at <= deadline => {
                     self.step();
                 }
                 _ => {
-                    self.now_us = self.now_us.max(deadline);
+                    self.time.advance_to(deadline);
                     return done(self);
                 }
             }
@@ -654,8 +596,7 @@ impl Sim {
     // ----- plumbing --------------------------------------------------------
 
     fn schedule(&mut self, at_us: u64, event: Event) {
-        self.seq += 1;
-        self.queue.insert((at_us, self.seq), event);
+        self.time.schedule(at_us, event);
     }
 
     fn jitter(&mut self) -> u64 {
@@ -666,10 +607,7 @@ impl Sim {
     /// some jitter, but never before the channel's previous message.
     fn channel_time(&mut self, from: Ctx, to: Ctx, latency: u64) -> u64 {
         let jitter = self.jitter();
-        let last = self.channels.get(&(from, to)).copied().unwrap_or(0);
-        let at = (self.now_us + latency + jitter).max(last);
-        self.channels.insert((from, to), at);
-        at
+        self.time.channel_time(from, to, latency + jitter)
     }
 
     fn worker_latency(&mut self) -> u64 {
@@ -691,7 +629,7 @@ impl Sim {
 
     fn violation(&mut self, what: String) {
         trace!(self, "VIOLATION: {what}");
-        let at = self.now_us;
+        let at = self.time.now_us();
         self.violations.push(format!("at {}.{:03} ms: {what}", at / MS, at % MS));
     }
 
@@ -704,7 +642,7 @@ impl Sim {
     }
 
     fn log_delivery(&mut self, from: Ctx, to: Ctx, kind: &'static str) {
-        self.delivered.push(Delivered { at_us: self.now_us, from, to, kind });
+        self.delivered.push(Delivered { at_us: self.time.now_us(), from, to, kind });
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -983,7 +921,7 @@ impl Sim {
         if let Some(at) = self.tabs[ix].tab.poll_timeout() {
             if self.tabs[ix].timer != Some(at) {
                 self.tabs[ix].timer = Some(at);
-                let at_us = (at.unix_millis().saturating_sub(T0_MS) * MS).max(self.now_us);
+                let at_us = (at.unix_millis().saturating_sub(T0_MS) * MS).max(self.time.now_us());
                 self.schedule(at_us, Event::Timer { tab: ix, at });
             }
         }
@@ -1026,7 +964,7 @@ impl Sim {
                         let worker = port.worker;
                         self.tabs[ix].port = Some(port);
                         self.connections.push(Connection {
-                            at_us: self.now_us,
+                            at_us: self.time.now_us(),
                             tab: ix,
                             session: session_id.clone(),
                             epoch: *epoch,
@@ -1053,7 +991,12 @@ impl Sim {
     }
 
     fn send_to_coordinator(&mut self, ix: usize, msg: TabToCoordinator, port: Option<Port>) {
-        self.sent.push(Delivered { at_us: self.now_us, from: Ctx::Tab(ix), to: Ctx::Coordinator, kind: msg.kind() });
+        self.sent.push(Delivered {
+            at_us: self.time.now_us(),
+            from: Ctx::Tab(ix),
+            to: Ctx::Coordinator,
+            kind: msg.kind(),
+        });
         if self.drops(Ctx::Tab(ix), Ctx::Coordinator, msg.kind()) {
             trace!(self, "  LOST tab{ix} -> coord {}", msg.kind());
             self.stats.dropped_messages += 1;
@@ -1126,9 +1069,9 @@ impl Sim {
         default_of: Option<BackendId>,
     ) -> usize {
         let w = self.workers.len();
-        self.workers.push(WorkerCtx::new(w, ix, self.now_us, app, backend, default_of));
-        let ready_at = self.now_us + self.cfg.spawn_latency_us;
-        self.channels.insert((Ctx::Worker(w), Ctx::Tab(ix)), ready_at);
+        self.workers.push(WorkerCtx::new(w, ix, self.time.now_us(), app, backend, default_of));
+        let ready_at = self.time.now_us() + self.cfg.spawn_latency_us;
+        self.time.hold_channel(Ctx::Worker(w), Ctx::Tab(ix), ready_at);
         w
     }
 
@@ -1239,7 +1182,7 @@ impl Sim {
         if let Some(at) = self.coordinator.poll_timeout() {
             if self.coordinator_timer != Some(at) {
                 self.coordinator_timer = Some(at);
-                let at_us = (at.unix_millis().saturating_sub(T0_MS) * MS).max(self.now_us);
+                let at_us = (at.unix_millis().saturating_sub(T0_MS) * MS).max(self.time.now_us());
                 self.schedule(at_us, Event::CoordinatorTimer { instance: self.instances, at });
             }
         }
