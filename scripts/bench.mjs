@@ -78,8 +78,9 @@
 // side with both packages' sizes; the other groups measure this build only.
 //
 // Size: the package's wasm and JS, raw and gzipped, and a breakdown of the
-// wasm: its sections, and its code by crate and by function (read from the
-// build before wasm-opt, which still has the function names).
+// wasm by twiggy (`cargo install twiggy --locked`): the page's bytes by kind
+// (code, data, imports, …), and each role's code by crate and by function
+// (read from the build before wasm-opt, which still has the function names).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
@@ -1157,112 +1158,32 @@ async function rawMemoryRun(browser, url, inspector, run) {
   }
 }
 
-/** A wasm module's sections: [{ id, name, start, size }] (custom sections by name). */
-function sections(bytes) {
-  const out = [];
-  let at = 8;
-  const leb = () => {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-      const byte = bytes[at++];
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return value;
-    }
+/**
+ * The items of the wasm module at `path` as twiggy (a real size profiler,
+ * `cargo install twiggy --locked`) reads them: [{ name, size, kind }], each
+ * function's name demangled and without its hash, `kind` one of `code`,
+ * `data`, `import`, `export`, `type`, `custom` or `other`. Throws, saying
+ * how to install it, when twiggy is missing.
+ */
+function twiggyItems(path) {
+  let json;
+  try {
+    json = execFileSync('twiggy', ['top', '--format', 'json', path], { maxBuffer: 1 << 28 });
+  } catch (error) {
+    if (error.code === 'ENOENT') throw new Error('the size breakdown needs twiggy: cargo install twiggy --locked');
+    throw error;
+  }
+  const kind = (name) => {
+    if (/^code\[\d+\]$|^code section headers$/.test(name)) return 'code';
+    if (/^data\[\d+\]$|^data segment |^data section headers$/.test(name)) return 'data';
+    if (/^import /.test(name)) return 'import';
+    if (/^export /.test(name)) return 'export';
+    if (/^type\[\d+\]/.test(name)) return 'type';
+    if (/^custom section |^".*" subsection$/.test(name)) return 'custom';
+    if (/^(global|elem|table|memory)\[\d+\]$| section headers$|^wasm magic bytes$/.test(name)) return 'other';
+    return 'code';
   };
-  const NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count'];
-  while (at < bytes.length) {
-    const id = bytes[at++];
-    const size = leb();
-    const start = at;
-    let name = NAMES[id] ?? `section ${id}`;
-    if (id === 0) {
-      const length = leb();
-      name = `custom "${new TextDecoder().decode(bytes.subarray(at, at + length))}"`;
-    }
-    out.push({ id, name, start, size });
-    at = start + size;
-  }
-  return { sections: out, leb: (offset) => ((at = offset), [leb(), at]) };
-}
-
-/** A Rust legacy-mangled symbol (`_ZN…E`) as a path, without its hash. */
-function demangle(name) {
-  if (!name.startsWith('_ZN')) return name;
-  const parts = [];
-  let at = 3;
-  while (at < name.length && name[at] !== 'E') {
-    const digits = /^\d+/.exec(name.slice(at))?.[0];
-    if (!digits) break;
-    at += digits.length;
-    parts.push(name.slice(at, at + Number(digits)));
-    at += Number(digits);
-  }
-  if (/^h[0-9a-f]{16}$/.test(parts.at(-1) ?? '')) parts.pop();
-  return parts.join('::').replaceAll('$LT$', '<').replaceAll('$GT$', '>').replaceAll('$u20$', ' ').replaceAll('..', '::');
-}
-
-/** Each function body's size, with its name, from a module that has a name section. */
-function functionSizes(bytes) {
-  const { sections: all, leb } = sections(bytes);
-  let imported = 0;
-  const importSection = all.find((s) => s.id === 2);
-  if (importSection) {
-    let [count, at] = leb(importSection.start);
-    for (let i = 0; i < count; i++) {
-      for (let j = 0; j < 2; j++) {
-        const [length, after] = leb(at);
-        at = after + length;
-      }
-      const kind = bytes[at++];
-      const limits = () => {
-        const flags = bytes[at++];
-        at = leb(at)[1];
-        if (flags & 1) at = leb(at)[1];
-      };
-      if (kind === 0) {
-        imported += 1;
-        at = leb(at)[1];
-      } else if (kind === 1) {
-        at += 1;
-        limits();
-      } else if (kind === 2) limits();
-      else if (kind === 3) at += 2;
-      else at = leb(at + 1)[1];
-    }
-  }
-  const names = new Map();
-  const nameSection = all.find((s) => s.name === 'custom "name"');
-  if (nameSection) {
-    let [length, at] = leb(nameSection.start);
-    at += length; // "name"
-    const end = nameSection.start + nameSection.size;
-    while (at < end) {
-      const kind = bytes[at++];
-      let size;
-      [size, at] = leb(at);
-      if (kind === 1) {
-        let [count, p] = leb(at);
-        for (let i = 0; i < count; i++) {
-          let index;
-          let l;
-          [index, p] = leb(p);
-          [l, p] = leb(p);
-          names.set(index, new TextDecoder().decode(bytes.subarray(p, p + l)));
-          p += l;
-        }
-      }
-      at += size;
-    }
-  }
-  const code = all.find((s) => s.id === 10);
-  const out = [];
-  let [count, at] = leb(code.start);
-  for (let i = 0; i < count; i++) {
-    const [size, body] = leb(at);
-    out.push({ name: demangle(names.get(imported + i) ?? `function ${imported + i}`), size });
-    at = body + size;
-  }
-  return out;
+  return JSON.parse(json).map(({ name, shallow_size: size }) => ({ name: name.replace(/::h[0-9a-f]{16}$/, ''), size, kind: kind(name) }));
 }
 
 /** A file of the package built in checkout `dir`: its bytes, and its size raw and gzipped. */
@@ -1304,7 +1225,14 @@ function sizeLines() {
   }
   const whole = entries.reduce((sum, e) => sum + e.wasm.gz + e.js.gz, 0);
   lines.push(`whole package, every entry: ${kb(whole)} gzipped; react.js ${react.raw.toLocaleString('en')} bytes (${kb(react.gz)} gzipped)`);
-  lines.push(`page wasm sections: ${sections(entries[0].wasm.bytes).sections.map((s) => `${s.name} ${kb(s.size)}`).join(', ')}`);
+  try {
+    const page = join(root, settings.outDir, `${settings.outName}_bg.wasm`);
+    const byKind = new Map();
+    for (const item of twiggyItems(page)) byKind.set(item.kind, (byKind.get(item.kind) ?? 0) + item.size);
+    lines.push(`page wasm by kind (twiggy): ${[...byKind].sort((a, b) => b[1] - a[1]).map(([k, size]) => `${k} ${kb(size)}`).join(', ')}`);
+  } catch (error) {
+    lines.push(`(no breakdown of the page wasm: ${error.message})`);
+  }
   for (const entry of entries) lines.push(...breakdown(entry.label, roleModule(entry.role), entry.role === 'tab' ? 12 : 0));
   return lines;
 }
@@ -1317,16 +1245,16 @@ function breakdown(label, built, top) {
   try {
     // wasm-bindgen runs the `describe` functions to learn the exported types and
     // then removes them: they are not in the package, so they are left out here.
-    functions = functionSizes(readFileSync(built)).filter((f) => !/describe(_invoke)?$|__wbindgen_describe/.test(f.name));
+    functions = twiggyItems(built).filter((f) => f.kind === 'code' && !/describe(_invoke)?$|__wbindgen_describe/.test(f.name));
   } catch (error) {
     return [`(no function breakdown of ${label}: ${error.message})`];
   }
   const total = functions.reduce((sum, f) => sum + f.size, 0);
   const byCrate = new Map();
   for (const f of functions) {
-    // A trait impl `<T as Trait>` counts for T's crate; v0-mangled names are the standard library's.
+    // A trait impl `<T as Trait>` counts for T's crate; twiggy names a crate with its disambiguator (`core[…]`).
     const path = f.name.replace(/^[_<&]+|^(mut|dyn) /g, '').replace(/^[_<&]+/, '');
-    const crate = f.name.startsWith('_R') ? 'std (v0 names)' : path.split('::')[0].split(' ')[0] || '?';
+    const crate = path.split('::')[0].split(' ')[0].replace(/\[[0-9a-f]+\]$/, '') || '?';
     byCrate.set(crate, (byCrate.get(crate) ?? 0) + f.size);
   }
   const largest = (entries, n) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, n);
