@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, MessagePort};
 
-use super::backend_session::{BackendSession, Handlers};
+use super::backend_session::{BackendSession, Handlers, SessionInfo};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::runtime::channel::Payload;
 use super::runtime::codec::to_js;
@@ -417,12 +417,13 @@ fn open_session(host: &Rc<RefCell<Host>>, request: PortRequest) {
         h.sessions.insert(request.session_id.clone(), session);
     }
     if !keyed {
-        let fields = vec![
-            ("clientId", request.client_id.as_str().into()),
-            ("sessionId", request.session_id.as_str().into()),
-            ("closed", closed.into()),
-        ];
-        call_handler(host, &request.session_id, port, fields);
+        let info = SessionInfo {
+            client_id: request.client_id.clone(),
+            session_id: request.session_id.clone(),
+            closed,
+            opened: None,
+        };
+        call_handler(host, port, info);
     }
 }
 
@@ -439,20 +440,18 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
     let Received { message, port: app_port } = receive::<TabToBackend>("backend", "a tab", &event);
     let opened = host.borrow().core.open(message);
     let answer = match (opened, app_port) {
-        (Ok(TabToBackend::Open { token, user, auth }), Some(app_port)) => {
-            let fields = vec![
-                ("clientId", request.client_id.as_str().into()),
-                ("sessionId", request.session_id.as_str().into()),
-                ("closed", closed.clone().into()),
-                ("token", token.into()),
-                ("user", user.map_or(JsValue::UNDEFINED, JsValue::from)),
-                ("auth", auth.map_or(JsValue::UNDEFINED, |a| to_js(&a))),
-            ];
+        (Ok(open), Some(app_port)) => {
+            let info = SessionInfo {
+                client_id: request.client_id.clone(),
+                session_id: request.session_id.clone(),
+                closed: closed.clone(),
+                opened: Some(open),
+            };
             if let Some(s) = host.borrow_mut().sessions.get_mut(&request.session_id) {
                 s.app_port = Some(app_port.clone());
             }
             post_frame("backend", &port, &BackendToTab::Opened, None);
-            return call_handler(host, &request.session_id, app_port, fields);
+            return call_handler(host, app_port, info);
         }
         (Err(refusal), app_port) => {
             if let Some(app_port) = app_port {
@@ -468,10 +467,11 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
 
 /// Gives the app its session on `port`: the channel's events and requests
 /// are served on it from now on, and the app's session handler is called.
-fn call_handler(host: &Rc<RefCell<Host>>, id: &SessionId, port: MessagePort, fields: Vec<(&'static str, JsValue)>) {
+fn call_handler(host: &Rc<RefCell<Host>>, port: MessagePort, info: SessionInfo) {
     let handlers = host.borrow().handlers.clone();
-    let session = BackendSession::new(port, fields, handlers);
-    if let Some(open) = host.borrow_mut().sessions.get_mut(id) {
+    let id = info.session_id.clone();
+    let session = BackendSession::new(port, info, handlers);
+    if let Some(open) = host.borrow_mut().sessions.get_mut(&id) {
         open.app = Some(session.clone());
     }
     let handler = host.borrow().code.session.clone();

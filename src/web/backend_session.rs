@@ -14,8 +14,11 @@ use web_sys::{MessageEvent, MessagePort};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::runtime::callbacks::Callbacks;
 use super::runtime::channel::{Payload, TransferList, post_channel, read_frame, transfer_list};
+use super::runtime::codec::to_js;
 use super::runtime::listener::Listener;
 use crate::channel::{ChannelFrame, RequestId, Responder, Verdict, check_name};
+use crate::model::ids::{ClientId, SessionId};
+use crate::protocol::TabToBackend;
 
 #[wasm_bindgen]
 extern "C" {
@@ -30,8 +33,18 @@ extern "C" {
 /// The backend's request handlers by method, shared by its sessions.
 pub(crate) type Handlers = Rc<RefCell<Map<String, js_sys::Function>>>;
 
+/// What a session is, as its backend's code sees it.
+pub(crate) struct SessionInfo {
+    pub(crate) client_id: ClientId,
+    pub(crate) session_id: SessionId,
+    /// Resolves when the session ends.
+    pub(crate) closed: js_sys::Promise,
+    /// A session opened with `open(url)`: its `open` (the connect's token, `user` and `auth`).
+    pub(crate) opened: Option<TabToBackend>,
+}
+
 pub(crate) struct SessionState {
-    fields: Vec<(&'static str, JsValue)>,
+    info: SessionInfo,
     port: MessagePort,
     responder: RefCell<Responder>,
     listeners: RefCell<Callbacks>,
@@ -50,12 +63,10 @@ pub struct BackendSession {
 }
 
 impl BackendSession {
-    /// The session on `port` (started here), with the app-facing `fields`
-    /// (`clientId`, `sessionId`, `closed`, and for keyed sessions `token`,
-    /// `user`, `auth`), answering requests with `handlers`.
-    pub(crate) fn new(port: MessagePort, fields: Vec<(&'static str, JsValue)>, handlers: Handlers) -> Self {
+    /// The session `info` on `port` (started here), answering requests with `handlers`.
+    pub(crate) fn new(port: MessagePort, info: SessionInfo, handlers: Handlers) -> Self {
         let state = Rc::new(SessionState {
-            fields,
+            info,
             port: port.clone(),
             responder: RefCell::new(Responder::new()),
             listeners: RefCell::default(),
@@ -98,10 +109,6 @@ impl BackendSession {
     pub(crate) fn post_event(&self, name: String, payload: Payload) -> Result<(), TabworkerError> {
         post_channel(&self.state.port, ChannelFrame::Event { name, payload })
             .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, describe(&e)))
-    }
-
-    fn field(&self, name: &str) -> JsValue {
-        self.state.fields.iter().find(|(n, _)| *n == name).map_or(JsValue::UNDEFINED, |(_, v)| v.clone())
     }
 
     fn on_message(&self, data: &JsValue) {
@@ -185,13 +192,13 @@ impl BackendSession {
     /// The client (tab) the session is for.
     #[wasm_bindgen(getter, js_name = clientId)]
     pub fn client_id(&self) -> String {
-        self.field("clientId").as_string().unwrap_or_default()
+        self.state.info.client_id.to_string()
     }
 
     /// The connect attempt.
     #[wasm_bindgen(getter, js_name = sessionId)]
     pub fn session_id(&self) -> String {
-        self.field("sessionId").as_string().unwrap_or_default()
+        self.state.info.session_id.to_string()
     }
 
     /// The backend's end of the session's channel, for the app's own messages.
@@ -203,25 +210,30 @@ impl BackendSession {
     /// Resolves when the session ends: its tab closed, crashed or reconnected.
     #[wasm_bindgen(getter, unchecked_return_type = "Promise<void>")]
     pub fn closed(&self) -> JsValue {
-        self.field("closed")
+        self.state.info.closed.clone().into()
     }
 
     /// Sessions opened with `open(url)`: the token of their connect.
     #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
-    pub fn token(&self) -> JsValue {
-        self.field("token")
+    pub fn token(&self) -> Option<String> {
+        let TabToBackend::Open { token, .. } = self.state.info.opened.as_ref()?;
+        Some(token.clone())
     }
 
     /// Sessions opened with `open(url)`: the connect's `user`.
     #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
-    pub fn user(&self) -> JsValue {
-        self.field("user")
+    pub fn user(&self) -> Option<String> {
+        let TabToBackend::Open { user, .. } = self.state.info.opened.as_ref()?;
+        user.clone()
     }
 
     /// Sessions opened with `open(url)`: the connect's `auth`.
     #[wasm_bindgen(getter, unchecked_return_type = "Record<string, unknown> | undefined")]
     pub fn auth(&self) -> JsValue {
-        self.field("auth")
+        match &self.state.info.opened {
+            Some(TabToBackend::Open { auth: Some(auth), .. }) => to_js(auth),
+            _ => JsValue::UNDEFINED,
+        }
     }
 
     /// Sends event `event` to this session's tab, transferring `transfer`.

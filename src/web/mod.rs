@@ -42,7 +42,7 @@ pub use backend_session::BackendSession;
 #[cfg(feature = "tab")]
 pub use client::Client;
 #[cfg(feature = "tab")]
-pub use client::{KeyedSession, StatusSubscription};
+pub use client::KeyedSession;
 #[cfg(feature = "coordinator")]
 pub use coordinator::{CoordinatorHandle, run_coordinator};
 pub use error::{ErrorCode, TabworkerError};

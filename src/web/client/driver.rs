@@ -261,6 +261,30 @@ impl ClientDriver {
         self.pump();
     }
 
+    /// The promise of `call`: resolved with what `value` makes of its value,
+    /// or rejected with its error, when the tab settles it.
+    pub(crate) fn promise(
+        self: &Rc<Self>,
+        call: CallId,
+        value: impl FnOnce(&Rc<ClientDriver>, CallValue) -> Result<JsValue, JsValue> + 'static,
+    ) -> js_sys::Promise {
+        let mut slot = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        // The executor runs at once: the slot is filled.
+        let Some((resolve, reject)): Option<(js_sys::Function, js_sys::Function)> = slot else { return promise };
+        let weak = Rc::downgrade(self);
+        self.then(call, move |outcome| {
+            // It is the driver that settles the call: it lives.
+            let Some(driver) = weak.upgrade() else { return };
+            // What the app's reactions throw is reported by the browser, not here.
+            let _ = match outcome.map_err(|e| JsValue::from(TabworkerError::from(e))).and_then(|v| value(&driver, v)) {
+                Ok(value) => resolve.call1(&JsValue::NULL, &value),
+                Err(error) => reject.call1(&JsValue::NULL, &error),
+            };
+        });
+        promise
+    }
+
     /// Calls `callback` with every state of `backend` (its id or its
     /// `status_url`) once, in order, from now on; its subscription.
     pub(crate) fn watch(self: &Rc<Self>, backend: &str, callback: StateListener) -> Result<SubscriptionId, CallError> {

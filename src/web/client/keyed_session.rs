@@ -1,5 +1,4 @@
-//! The objects the app holds for a keyed session (`client.open(url)`) and
-//! for a `statusStream` subscription.
+//! The object the app holds for a keyed session (`client.open(url)`).
 
 use std::rc::{Rc, Weak};
 
@@ -9,7 +8,6 @@ use web_sys::MessagePort;
 use super::driver::ClientDriver;
 use super::types::VoidPromise;
 use crate::model::ids::{BackendId, SessionId};
-use crate::tab::SubscriptionId;
 
 /// A session with a keyed backend, opened with `client.open(url)`.
 #[wasm_bindgen]
@@ -59,31 +57,6 @@ impl KeyedSession {
     pub fn close(&self) {
         if let Some(client) = self.client.upgrade() {
             client.close_session(&self.id);
-        }
-    }
-}
-
-/// A subscription of `statusStream`. The app gets its `unsubscribe`, bound
-/// to it, as the function `statusStream` returns.
-#[wasm_bindgen]
-pub struct StatusSubscription {
-    id: SubscriptionId,
-    client: Weak<ClientDriver>,
-}
-
-impl StatusSubscription {
-    /// The app's object for subscription `id` of `client`.
-    pub(super) fn new(client: &Rc<ClientDriver>, id: SubscriptionId) -> StatusSubscription {
-        StatusSubscription { id, client: Rc::downgrade(client) }
-    }
-}
-
-#[wasm_bindgen]
-impl StatusSubscription {
-    /// Stops the callback.
-    pub fn unsubscribe(&self) {
-        if let Some(client) = self.client.upgrade() {
-            client.unwatch(self.id);
         }
     }
 }

@@ -25,7 +25,7 @@ use super::session_backend::{self, SessionBackend};
 use crate::model::connect::ConnectRequest;
 use crate::tab::{CallId, CallValue};
 use driver::ClientDriver;
-pub use keyed_session::{KeyedSession, StatusSubscription};
+pub use keyed_session::KeyedSession;
 use types::*;
 
 /// One tab's membership of an app: it joins the app's coordinator, takes
@@ -242,12 +242,13 @@ impl Client {
         })?;
         let listener = Rc::new(move |state: &crate::BackendState| drop(callback.call1(&JsValue::NULL, &to_js(state))));
         let id = self.driver.watch(&backend, listener)?;
-        let subscription = JsValue::from(StatusSubscription::new(&self.driver, id));
-        let unsubscribe: js_sys::Function = js_sys::Reflect::get(&subscription, &"unsubscribe".into())
-            .ok()
-            .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(|| TabworkerError::new(ErrorCode::InvalidArgument, "no unsubscribe method"))?;
-        Ok(unsubscribe.bind0(&subscription).unchecked_into())
+        let driver = Rc::downgrade(&self.driver);
+        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
+            if let Some(driver) = driver.upgrade() {
+                driver.unwatch(id);
+            }
+        });
+        Ok(unsubscribe.into_js_value().unchecked_into())
     }
 
     /// A handle on a backend: the keyed backend of `response` (a
@@ -305,28 +306,14 @@ impl Client {
 /// The promise of `call`, settled with its value as JavaScript sees it
 /// when the tab settles it (perhaps in the pump this starts).
 fn promise(driver: &Rc<ClientDriver>, call: CallId) -> js_sys::Promise {
-    let mut slot = None;
-    let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-    // The executor runs at once: the slot is filled.
-    let Some((resolve, reject)) = slot else { return promise };
-    let weak = Rc::downgrade(driver);
-    driver.then(call, move |outcome| {
-        let value = match outcome {
-            Ok(CallValue::Joined) => Ok(JsValue::UNDEFINED),
-            Ok(CallValue::Connected(response)) => Ok(to_js(&*response)),
-            Ok(CallValue::State(state)) => Ok(to_js(&state)),
-            Ok(CallValue::Session { session_id, backend_id }) => weak
-                .upgrade()
-                .and_then(|driver| KeyedSession::of(&driver, session_id, backend_id))
-                .map(JsValue::from)
-                .ok_or_else(|| TabworkerError::new(ErrorCode::BackendTerminated, "the session ended while it opened")),
-            Err(error) => Err(TabworkerError::from(error)),
-        };
-        // What the app's reactions throw is reported by the browser, not here.
-        let _ = match value {
-            Ok(value) => resolve.call1(&JsValue::NULL, &value),
-            Err(error) => reject.call1(&JsValue::NULL, &error.into()),
-        };
-    });
-    promise
+    driver.promise(call, |driver, value| match value {
+        CallValue::Joined => Ok(JsValue::UNDEFINED),
+        CallValue::Connected(response) => Ok(to_js(&*response)),
+        CallValue::State(state) => Ok(to_js(&state)),
+        CallValue::Session { session_id, backend_id } => {
+            KeyedSession::of(driver, session_id, backend_id).map(JsValue::from).ok_or_else(|| {
+                TabworkerError::new(ErrorCode::BackendTerminated, "the session ended while it opened").into()
+            })
+        }
+    })
 }

@@ -93,27 +93,13 @@ pub(super) fn connect_backend(
         Err(e) => return js_sys::Promise::reject(&error(ErrorCode::InvalidArgument, format!("invalid options: {e}"))),
     };
     let call = inner.tab.borrow_mut().connect(now(), request.clone());
-    let weak = Rc::downgrade(inner);
-    let mut slot = None;
-    let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-    // The executor runs at once: the slot is filled.
-    let Some((resolve, reject)) = slot else { return promise };
-    inner.then(call, move |outcome| {
-        let Some(inner) = weak.upgrade() else { return };
-        let made = match outcome {
-            Ok(crate::tab::CallValue::Connected(response)) => {
-                let ConnectResponse { url, .. } = *response;
-                SessionBackend::start(&inner, Link::Keyed { url, request: Some(request) }, reconnect).map(JsValue::from)
-            }
-            Ok(_) => Err(error(ErrorCode::Malformed, "the connect was answered with no response")),
-            Err(refused) => Err(super::error::TabworkerError::from(refused).into()),
-        };
-        let _ = match made {
-            Ok(handle) => resolve.call1(&JsValue::NULL, &handle),
-            Err(e) => reject.call1(&JsValue::NULL, &e),
-        };
-    });
-    promise
+    inner.promise(call, move |driver, value| match value {
+        crate::tab::CallValue::Connected(response) => {
+            let ConnectResponse { url, .. } = *response;
+            SessionBackend::start(driver, Link::Keyed { url, request: Some(request) }, reconnect).map(JsValue::from)
+        }
+        _ => Err(error(ErrorCode::Malformed, "the connect was answered with no response")),
+    })
 }
 
 impl SessionBackend {
