@@ -79,8 +79,12 @@ enum Stage {
     /// backend of the key (of this deployment or another, or a predecessor
     /// still dying) may hold. The startup limit bounds the wait.
     Mounting,
-    /// The app's start code runs.
-    Starting,
+    /// The app's start code runs; `declared`: the app said it is ready
+    /// already (it may, from its start code).
+    Starting {
+        /// Whether the app declared itself ready.
+        declared: bool,
+    },
     /// `started` said; waiting for the app to declare itself ready.
     Started,
     /// `ready` said.
@@ -94,17 +98,25 @@ enum Stage {
     Lost,
 }
 
+/// What `init` gave a worker: known from then on.
+#[derive(Debug)]
+struct Given {
+    /// The lock names of the app.
+    names: LockNames,
+    /// The leader tab that started the worker.
+    leader: ClientId,
+    /// What a keyed backend was given (none: the default backend).
+    init: Option<BackendInit>,
+}
+
 /// A backend worker's state.
 #[derive(Debug)]
 pub struct BackendHost {
     worker_id: String,
     /// Whether the app declares readiness itself.
     declares_ready: bool,
-    /// Whether it did.
-    declared: bool,
-    names: Option<LockNames>,
-    leader: Option<ClientId>,
-    init: Option<BackendInit>,
+    /// What `init` gave, once it came.
+    given: Option<Given>,
     stage: Stage,
     /// The tokens of the connects that reached this backend, with their
     /// secret tokens.
@@ -128,10 +140,7 @@ impl BackendHost {
         let mut host = BackendHost {
             worker_id: worker_id.into(),
             declares_ready,
-            declared: false,
-            names: None,
-            leader: None,
-            init: None,
+            given: None,
             stage: Stage::Listening,
             admitted: Map::new(),
             secrets: Map::new(),
@@ -146,17 +155,17 @@ impl BackendHost {
 
     /// The leader tab that started this worker, once `init` arrived.
     pub fn leader(&self) -> Option<&ClientId> {
-        self.leader.as_ref()
+        self.given.as_ref().map(|g| &g.leader)
     }
 
     /// The app, once `init` arrived.
     pub fn app(&self) -> Option<&AppName> {
-        self.names.as_ref().map(LockNames::app)
+        self.given.as_ref().map(|g| g.names.app())
     }
 
     /// What a keyed backend was given at `init`.
     pub fn init(&self) -> Option<&BackendInit> {
-        self.init.as_ref()
+        self.given.as_ref()?.init.as_ref()
     }
 
     /// Whether this worker took its key's lock and still holds it (it runs,
@@ -215,7 +224,7 @@ impl BackendHost {
     /// it is the tab's first; drops the oldest of the tab's past
     /// [`MAX_ADMITTED_PER_TAB`].
     fn admit(&mut self, admission: Admission) {
-        let Some(names) = &self.names else { return };
+        let Some(Given { names, .. }) = &self.given else { return };
         let Admission { token, secret_token, client_id } = admission;
         if self.admitted.contains_key(&token) {
             return;
@@ -281,20 +290,20 @@ impl BackendHost {
                     };
                     locks.push((LockId::Key(name), mode));
                 }
-                self.leader = Some(leader_id);
                 // Asked for together: each is a round trip to the browser's lock manager.
                 self.stage = Stage::Locking { awaiting: locks.iter().map(|(lock, _)| lock.clone()).collect() };
                 for (lock, mode) in locks {
                     let name = names.name(&lock);
                     self.outputs.push_back(BackendOutput::Lock(LockCommand::Acquire { lock, name, mode }));
                 }
-                self.names = Some(names);
                 // Kept by their tabs from now on, not in `init`.
                 let mut backend = backend;
-                for admission in backend.iter_mut().flat_map(|b| std::mem::take(&mut b.admitted)) {
+                let admitted: Vec<Admission> =
+                    backend.iter_mut().flat_map(|b| std::mem::take(&mut b.admitted)).collect();
+                self.given = Some(Given { names, leader: leader_id, init: backend });
+                for admission in admitted {
                     self.admit(admission);
                 }
-                self.init = backend;
             }
             (LeaderToBackend::Admit(admission), stage) if *stage != Stage::Listening => self.admit(admission),
             (LeaderToBackend::StartSession(request), Stage::Ready) => self.start_session(request),
@@ -309,14 +318,12 @@ impl BackendHost {
 
     /// The app's start code returned (`Ok`) or threw (`Err`, what it threw).
     pub fn started(&mut self, outcome: Result<(), String>) {
-        if self.stage != Stage::Starting {
-            return;
-        }
+        let Stage::Starting { declared } = self.stage else { return };
         match outcome {
             Ok(()) => {
                 self.stage = Stage::Started;
                 self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Started));
-                if !self.declares_ready || self.declared {
+                if !self.declares_ready || declared {
                     self.ready();
                 }
             }
@@ -330,9 +337,10 @@ impl BackendHost {
     /// The app declared itself ready (before or after its start code
     /// returned).
     pub fn declare_ready(&mut self) {
-        self.declared = true;
-        if self.stage == Stage::Started {
-            self.ready();
+        match &mut self.stage {
+            Stage::Starting { declared } => *declared = true,
+            Stage::Started => self.ready(),
+            _ => {}
         }
     }
 
@@ -346,26 +354,26 @@ impl BackendHost {
 
     /// Moves on to `stage`, asking for `lock` (as `mode`).
     fn take(&mut self, stage: Stage, lock: LockId, mode: LockMode) {
-        let Some(names) = &self.names else { return };
+        let Some(Given { names, .. }) = &self.given else { return };
         let name = names.name(&lock);
         self.stage = stage;
         self.outputs.push_back(BackendOutput::Lock(LockCommand::Acquire { lock, name, mode }));
     }
 
     fn start(&mut self) {
-        self.stage = Stage::Starting;
-        self.outputs.push_back(BackendOutput::Start(self.init.clone()));
+        self.stage = Stage::Starting { declared: false };
+        self.outputs.push_back(BackendOutput::Start(self.init().cloned()));
     }
 
     fn ready(&mut self) {
-        let Some(names) = &self.names else { return };
+        let Some(Given { names, .. }) = &self.given else { return };
         self.stage = Stage::Ready;
         let liveness_key = names.liveness(&self.worker_id);
         self.outputs.push_back(BackendOutput::ToLeader(BackendToLeader::Ready { liveness_key }));
     }
 
     fn start_session(&mut self, request: PortRequest) {
-        let Some(names) = &self.names else { return };
+        let Some(Given { names, .. }) = &self.given else { return };
         let lock = LockId::Session(request.session_id.clone());
         let name = names.name(&lock);
         if self.sessions.contains_key(&request.session_id) {
@@ -388,10 +396,13 @@ impl BackendHost {
                 if !awaiting.is_empty() {
                     return;
                 }
-                let mount = self.init.as_ref().and_then(|i| Some((&i.key, i.mount.as_ref()?)));
-                match (mount, &self.names) {
-                    (Some((key, directory)), Some(names)) => {
-                        let lock = LockId::Mount(names.mount(key, directory));
+                let mount = self.given.as_ref().and_then(|g| {
+                    let init = g.init.as_ref()?;
+                    Some(g.names.mount(&init.key, init.mount.as_ref()?))
+                });
+                match mount {
+                    Some(mount) => {
+                        let lock = LockId::Mount(mount);
                         self.take(Stage::Mounting, lock, LockMode::Exclusive);
                     }
                     _ => self.start(),
