@@ -89,6 +89,17 @@ fn request_options_default_to_thirty_seconds_and_refuse_what_they_do_not_know() 
 }
 
 #[test]
+fn connect_backend_options_say_whether_to_reconnect_and_refuse_what_they_do_not_know() {
+    let read = |json: &str| BackendSettings::from_value(&from_json_text::<Value>(json).unwrap());
+    assert!(!read("null").unwrap().reconnect);
+    assert!(!read("{}").unwrap().reconnect);
+    assert!(read(r#"{"reconnect":true}"#).unwrap().reconnect);
+    for bad in [r#"{"reconect":true}"#, r#"{"reconnect":"yes"}"#, "true"] {
+        assert!(read(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn the_default_backends_handle_takes_each_session_and_never_ends() {
     let mut handle = Handle::<&'static str>::new(Link::Default, 1, RequestNumbers::new(), false).unwrap();
     assert!(drain(&mut handle).is_empty(), "it waits for its client's session");

@@ -49,6 +49,9 @@ test('requests: results, thrown errors, no handler, timeout and abort, many in f
         aborted: await aborted,
         badName: await settle(backend.request('', 1)),
         badTimeout: await settle(backend.request('add', { a: 1, b: 1 }, { timeoutMs: 'soon' })),
+        // A misspelt option is refused, not silently the default.
+        misspelt: await settle(backend.request('add', { a: 1, b: 1 }, { timeout: 50 })),
+        misspeltConnect: await settle(window.client.connectBackend({ key: 'k' }, { reconect: true })),
         // Two fresh handles share the tab's session; each one's first request is its number 1.
         shared: await (async () => {
           const [one, two] = [window.client.backend(), window.client.backend()];
@@ -66,6 +69,10 @@ test('requests: results, thrown errors, no handler, timeout and abort, many in f
     assert.equal(outcome.aborted.error.code, 'aborted');
     assert.equal(outcome.badName.error.code, 'invalid-argument');
     assert.equal(outcome.badTimeout.error.code, 'invalid-argument');
+    assert.equal(outcome.misspelt.error.code, 'invalid-argument');
+    assert.match(outcome.misspelt.error.message, /timeout/);
+    assert.equal(outcome.misspeltConnect.error.code, 'invalid-argument');
+    assert.match(outcome.misspeltConnect.error.message, /reconect/);
     assert.deepEqual(outcome.shared, ['one', 'two'], 'handles sharing a session never take each other\'s answers');
     const handled = await pages[0].evaluate(() => window.api.request('handled'));
     // first, second, add, whoami, boom, the aborted and the timed-out slow ones, the two shared ones, and this one.
