@@ -93,16 +93,25 @@ export async function crash(context, page) {
 }
 
 /**
- * Holds `page`'s main thread busy for `ms` (as a wedged or frozen tab), from the task after this
- * call returns; an evaluate on the page meanwhile waits until it is done.
+ * Holds `page`'s main thread busy for `ms` (as a wedged or frozen tab); resolves once the busy
+ * loop has begun (the page says so on its console as it starts), so that nothing the test does
+ * next can reach the page before it is stopped. An evaluate on the page meanwhile waits until it
+ * is done.
  */
-export function holdBusy(page, ms) {
-  return page.evaluate((ms) => {
-    setTimeout(() => {
-      const end = Date.now() + ms;
-      while (Date.now() < end);
-    }, 0);
-  }, ms);
+export async function holdBusy(page, ms) {
+  const BUSY = 'tabworker-test: the main thread is held busy';
+  const started = page.waitForEvent('console', { predicate: (message) => message.text() === BUSY, timeout: 10_000 });
+  await page.evaluate(
+    ([ms, busy]) => {
+      setTimeout(() => {
+        console.log(busy);
+        const end = Date.now() + ms;
+        while (Date.now() < end);
+      }, 0);
+    },
+    [ms, BUSY],
+  );
+  await started;
 }
 
 /** A round trip to the backend over the tab's session; the backend's answer. */
