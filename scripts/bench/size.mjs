@@ -35,10 +35,10 @@ function twiggyItems(path) {
   return JSON.parse(json).map(({ name, shallow_size: size }) => ({ name: name.replace(/::h[0-9a-f]{16}$/, ''), size, kind: kind(name) }));
 }
 
-/** A file of the package built in checkout `dir`: its bytes, and its size raw and gzipped. */
+/** A file of the package built in checkout `dir`: its size raw and gzipped. */
 function packageFile(dir, name) {
   const bytes = readFileSync(join(dir, readSettings().outDir, name));
-  return { bytes, raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
+  return { raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
 }
 
 /** The wasm + JS size of the package built in checkout `dir`, raw and gzipped. */

@@ -20,9 +20,8 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use super::error::{ErrorCode, TabworkerError, describe};
 use super::options::ClientOptions;
 use super::runtime::clock::now;
-use super::runtime::codec::{from_js, to_js};
+use super::runtime::codec::to_js;
 use super::session_backend::{self, SessionBackend};
-use crate::model::connect::ConnectRequest;
 use crate::tab::{CallId, CallValue};
 use driver::ClientDriver;
 pub use keyed_session::KeyedSession;
@@ -186,12 +185,9 @@ impl Client {
     /// `auth` stay in this tab until it opens a session with the response's
     /// `url`.
     pub fn connect(&self, request: ConnectRequestJs) -> ConnectResponsePromise {
-        let request: ConnectRequest = match from_js(request.into()) {
+        let request = match connect_request(request) {
             Ok(request) => request,
-            Err(e) => {
-                let error = TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ConnectRequest: {e}"));
-                return js_sys::Promise::reject(&error.into()).unchecked_into();
-            }
+            Err(error) => return js_sys::Promise::reject(&error.into()).unchecked_into(),
         };
         let call = self.driver.tab.borrow_mut().connect(now(), request);
         promise(&self.driver, call).unchecked_into()

@@ -3,6 +3,10 @@
 
 use wasm_bindgen::prelude::*;
 
+use super::super::error::{ErrorCode, TabworkerError};
+use super::super::runtime::codec::from_js;
+use crate::model::connect::ConnectRequest;
+
 #[wasm_bindgen]
 extern "C" {
     /// `ClientOptions` in TypeScript.
@@ -59,4 +63,10 @@ extern "C" {
     /// `TerminateOptions` in TypeScript.
     #[wasm_bindgen(typescript_type = "TerminateOptions")]
     pub type TerminateOptionsJs;
+}
+
+/// The `ConnectRequest` the app gave, read; refused as `invalid-argument`.
+pub(crate) fn connect_request(request: ConnectRequestJs) -> Result<ConnectRequest, TabworkerError> {
+    from_js(request.into())
+        .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, format!("invalid ConnectRequest: {e}")))
 }

@@ -17,15 +17,17 @@ use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
 use super::client::driver::ClientDriver;
-use super::client::types::{ConnectBackendOptionsJs, ConnectRequestJs, ConnectResponseJs, Unsubscribe};
+use super::client::types::{
+    ConnectBackendOptionsJs, ConnectRequestJs, ConnectResponseJs, Unsubscribe, connect_request,
+};
 use super::error::{ErrorCode, describe};
 use super::runtime::channel::{Payload, TransferList, transfer_list};
 use super::runtime::clock::now;
-use super::runtime::codec::{from_js, read, to_js};
+use super::runtime::codec::{read, to_js};
 use super::runtime::js::get;
 use super::runtime::listener::Listener;
 use crate::channel::{BackendSettings, Handle, Link, RequestSettings};
-use crate::model::connect::{ConnectRequest, ConnectResponse};
+use crate::model::connect::ConnectResponse;
 use crate::model::value::FromValue;
 use driver::{Driver, Pending, error, request_error};
 
@@ -80,12 +82,9 @@ pub(super) fn connect_backend(
     request: ConnectRequestJs,
     options: Option<ConnectBackendOptionsJs>,
 ) -> js_sys::Promise {
-    let request: ConnectRequest = match from_js(request.into()) {
+    let request = match connect_request(request) {
         Ok(request) => request,
-        Err(e) => {
-            let refused = error(ErrorCode::InvalidArgument, format!("invalid ConnectRequest: {e}"));
-            return js_sys::Promise::reject(&refused);
-        }
+        Err(refused) => return js_sys::Promise::reject(&refused.into()),
     };
     let options = options.map_or(JsValue::UNDEFINED, Into::into);
     let reconnect = match read(&options).and_then(|o| BackendSettings::from_value(&o)) {
