@@ -247,22 +247,13 @@ impl Client {
         Ok(unsubscribe.into_js_value().unchecked_into())
     }
 
-    /// A handle on a backend: the keyed backend of `response` (a
-    /// `ConnectResponse` of any tab), or without it the app's default
-    /// backend. It opens its session at once and keeps it.
-    /// (Typed in the `Client` interface of `types/tab.d.ts`, generic in the backend's schema.)
+    /// A handle on the backend of `response`, or the default one (documented in `types/tab.d.ts`).
     #[wasm_bindgen(skip_typescript)]
     pub fn backend(&self, response: Option<ConnectResponseJs>) -> Result<SessionBackend, JsValue> {
         session_backend::backend(&self.driver, response)
     }
 
-    /// Connects (`connect(request)`) and resolves with a handle on the
-    /// backend that answered. With `{ reconnect: true }`, when that backend
-    /// is lost with its tab (`lost` or `key_expired`: the leader closed or
-    /// crashed) the handle connects the same request again, follows the
-    /// new backend, sends it what was queued meanwhile and calls its
-    /// `onReconnect` listeners.
-    /// (Typed in the `Client` interface of `types/tab.d.ts`.)
+    /// Connects and resolves with a handle on the backend that answered (documented in `types/tab.d.ts`).
     #[wasm_bindgen(js_name = connectBackend, skip_typescript)]
     pub fn connect_backend(
         &self,

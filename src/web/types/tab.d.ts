@@ -114,9 +114,9 @@ export interface Client {
   backend<S extends object = AnySchema>(response?: ConnectResponse | null): SessionBackendOf<S>
   /**
    * Connects (`connect(request)`) and resolves with a handle on the backend that answered. With
-   * `{ reconnect: true }`, when that backend is lost with its tab (the leader closed or crashed) the
-   * handle connects the same request again, sends the new backend what was queued meanwhile and
-   * calls its `onReconnect` listeners.
+   * `{ reconnect: true }`, when that backend is lost with its tab (`lost` or `key_expired`: the
+   * leader closed or crashed) the handle connects the same request again, follows the new backend,
+   * sends it what was queued meanwhile and calls its `onReconnect` listeners.
    */
   connectBackend<S extends object = AnySchema>(
     request: ConnectRequest,
