@@ -103,6 +103,14 @@ impl LockNames {
         format!("tabworker:{}", self.app)
     }
 
+    /// The app a coordinator worker named `worker` (by [`LockNames::coordinator`]) serves.
+    pub fn of_coordinator(worker: &str) -> Result<LockNames, String> {
+        let app = worker
+            .strip_prefix("tabworker:")
+            .ok_or_else(|| format!("the worker is named `{worker}`, not `tabworker:<app>`; pass the app's name"))?;
+        AppName::new(app.to_owned()).map(LockNames::new).map_err(|e| e.to_string())
+    }
+
     /// Held by the coordinator of id `coordinator` for its whole life; every
     /// tab waits on it (shared) to learn at once that the coordinator died
     /// (a SharedWorker dies with the renderer process that hosts it).
@@ -197,6 +205,17 @@ mod tests {
         let backend = BackendId::try_from("b1".to_string()).unwrap();
         assert_eq!(a.backend_worker(&backend), "tabworker:a:backend:b1");
         assert_eq!(a.standby_worker(), "tabworker:a:backend:standby");
+    }
+
+    #[test]
+    fn a_coordinator_finds_its_app_in_its_worker_name() {
+        for app in [AppName::new("a").unwrap(), AppName::deployed("notes", "b1").unwrap()] {
+            let names = LockNames::new(app);
+            assert_eq!(LockNames::of_coordinator(&names.coordinator()).unwrap().leader(), names.leader());
+        }
+        let unnamed = LockNames::of_coordinator("worker").unwrap_err();
+        assert!(unnamed.contains("not `tabworker:<app>`"), "{unnamed}");
+        assert!(LockNames::of_coordinator("tabworker:").is_err());
     }
 
     #[test]

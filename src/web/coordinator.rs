@@ -68,17 +68,12 @@ pub fn run_coordinator(
                 }
             },
         };
-    let app = match app {
-        Some(app) => app,
-        None => name.strip_prefix("tabworker:").map(str::to_owned).ok_or_else(|| {
-            TabworkerError::new(
-                ErrorCode::InvalidArgument,
-                format!("the worker is named `{name}`, not `tabworker:<app>`; pass the app's name"),
-            )
-        })?,
+    let names = match app {
+        Some(app) => AppName::new(app).map(LockNames::new).map_err(|e| e.to_string()),
+        None => LockNames::of_coordinator(&name),
     };
-    let app = AppName::new(app).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.to_string()))?;
-    let mut handle = CoordinatorHandle::new(random_id(), LockNames::new(app))?;
+    let names = names.map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e))?;
+    let mut handle = CoordinatorHandle::new(random_id(), names)?;
     let weak = Rc::downgrade(&handle.host);
     handle._connect = Some(Listener::new(&scope, event, move |event: MessageEvent| {
         if let (Some(host), Ok(port)) = (weak.upgrade(), event.ports().get(0).dyn_into::<MessagePort>()) {
