@@ -69,7 +69,10 @@ pub mod native;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use backend::rust::{Context, ContextLink, Running, RustBackend, Serve, Served, ServedLink, Session, SessionLink};
+pub use backend::rust::{
+    Context, ContextLink, Running, Runs, RustBackend, Serve, Served, ServedLink, Session, SessionLink, Unstarted,
+    plain_frame,
+};
 pub use backend::{BackendHost, BackendOutput, MOUNT_RETRY_BUDGET_MS, MOUNT_RETRY_FIRST_MS, MOUNT_RETRY_MAX_MS, mount};
 pub use coordinator::{
     Coordinator, CoordinatorOutput, HELLO_TIMEOUT_MS, MAX_EPOCH_LEAP, MAX_PENDING_PER_TAB, MAX_TAKEOVERS, PROBE_MS,

@@ -24,3 +24,11 @@ fn features_of_a_dedicated_worker() {
 async fn web_locks_work_in_a_dedicated_worker() {
     web_support::check_locks_in_this_context().await;
 }
+
+#[wasm_bindgen_test]
+fn a_rust_backend_with_a_name_no_tab_can_send_is_not_served() {
+    use tabworker::{RustBackend, Serve, Value};
+    let refused = RustBackend::new(()).handle("", |_, _, _| Ok(Value::Null)).serve().err().expect("refused");
+    assert_eq!(refused.code, tabworker::web::ErrorCode::InvalidArgument);
+    assert!(refused.message.starts_with("a method must be"), "{}", refused.message);
+}

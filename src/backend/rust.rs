@@ -26,7 +26,7 @@
 //! }
 //! ```
 //!
-//! What a request or an event reaches is decided here ([`Running`]), so
+//! What a request or an event reaches is decided here ([`Runs`]), so
 //! both layers follow the same rules, tested natively.
 
 use std::any::Any;
@@ -287,8 +287,48 @@ impl<S: 'static> RustBackend<S> {
     }
 }
 
-/// A Rust backend being served by a layer that reads frames itself (the
-/// native one): the decisions of what each frame reaches.
+/// What a started Rust backend does with its sessions, whatever its state's
+/// type: the decisions of what each frame reaches, the same for every layer.
+pub trait Runs {
+    /// A session opened.
+    fn opened(&mut self, session: &Session);
+
+    /// A frame from `session`, whose requests `responder` keeps: the answer
+    /// to send back, if any. An event without a listener is dropped; a
+    /// frame a tab never sends (a result or failure) is refused as malformed.
+    fn frame(
+        &mut self,
+        session: &Session,
+        responder: &mut Responder,
+        frame: ChannelFrame<Value>,
+    ) -> Result<Option<ChannelFrame<Value>>, ErrorCode>;
+
+    /// A soft stop: runs `stop`, which may still broadcast.
+    fn stop(&mut self, served: &Served);
+}
+
+/// A frame from a tab whose payload a layer could not read as plain data
+/// (the `Err`: why): a request is answered `invalid-argument`, an event is
+/// dropped; either way the backend's code does not see it. The frame to run,
+/// or why not and the answer to send.
+pub fn plain_frame(
+    frame: ChannelFrame<Result<Value, String>>,
+) -> Result<ChannelFrame<Value>, (String, Option<ChannelFrame<Value>>)> {
+    match frame {
+        ChannelFrame::Request { id, method, payload: Err(e) } => {
+            let message = format!("the payload of `{method}` is not plain data: {e}");
+            Err((message.clone(), Some(ChannelFrame::Failure { id, code: ErrorCode::InvalidArgument, message })))
+        }
+        ChannelFrame::Event { name, payload: Err(e) } => {
+            Err((format!("the payload of event `{name}` is not plain data: {e}"), None))
+        }
+        ChannelFrame::Request { id, method, payload: Ok(payload) } => Ok(ChannelFrame::Request { id, method, payload }),
+        ChannelFrame::Event { name, payload: Ok(payload) } => Ok(ChannelFrame::Event { name, payload }),
+        ChannelFrame::Result { .. } | ChannelFrame::Failure { .. } => Err(("a tab sent an answer".into(), None)),
+    }
+}
+
+/// A started Rust backend.
 pub struct Running<S: 'static> {
     backend: RustBackend<S>,
 }
@@ -306,18 +346,16 @@ impl<S: 'static> Running<S> {
     pub fn declares_ready(&self) -> bool {
         self.backend.declares_ready
     }
+}
 
-    /// A session opened.
-    pub fn opened(&mut self, session: &Session) {
+impl<S: 'static> Runs for Running<S> {
+    fn opened(&mut self, session: &Session) {
         if let Some(on_session) = self.backend.session.as_mut() {
             on_session(&mut self.backend.state, session);
         }
     }
 
-    /// A frame from `session`, whose requests `responder` keeps: the answer
-    /// to send back, if any. An event without a listener is dropped; a
-    /// frame a tab never sends (a result or failure) is refused as malformed.
-    pub fn frame(
+    fn frame(
         &mut self,
         session: &Session,
         responder: &mut Responder,
@@ -346,11 +384,46 @@ impl<S: 'static> Running<S> {
         }
     }
 
-    /// A soft stop: runs `stop`, which may still broadcast.
-    pub fn stop(&mut self, served: &Served) {
+    fn stop(&mut self, served: &Served) {
         if let Some(stop) = self.backend.stop.as_mut() {
             stop(&mut self.backend.state, served);
         }
+    }
+}
+
+/// The start of a started backend: its running part, or why it failed.
+type StartBoxed = Box<dyn FnOnce(&Context) -> Result<Box<dyn Runs>, String>>;
+
+/// A Rust backend not started yet, its state's type put away: what the
+/// browser layer holds from `serve()` until the worker's start.
+pub struct Unstarted {
+    /// Whether the backend declares itself ready (otherwise it is ready once started).
+    pub declares_ready: bool,
+    start: StartBoxed,
+}
+
+impl Unstarted {
+    /// Runs the backend's `start` with `ctx`; its error ends the backend.
+    pub fn start(self, ctx: &Context) -> Result<Box<dyn Runs>, String> {
+        (self.start)(ctx)
+    }
+}
+
+impl<S: 'static> RustBackend<S> {
+    /// Checks every event and method name the backend answers, as a tab's
+    /// would be: a name no tab can send is the app's mistake, said at `serve()`.
+    pub fn check_names(&self) -> Result<(), crate::channel::ChannelError> {
+        let events = self.events.keys().map(|name| ("an event name", name));
+        let methods = self.handlers.keys().map(|name| ("a method", name));
+        events.chain(methods).try_for_each(|(what, name)| crate::channel::check_name(what, name))
+    }
+
+    /// This backend with its state's type put away, to start later.
+    pub fn unstarted(self) -> Unstarted {
+        let declares_ready = self.declares_ready;
+        let start: StartBoxed =
+            Box::new(move |ctx| Running::start(self, ctx).map(|running| Box::new(running) as Box<dyn Runs>));
+        Unstarted { declares_ready, start }
     }
 }
 
@@ -472,6 +545,44 @@ mod tests {
         let names: Vec<String> = sent.0.borrow().iter().map(|(name, _)| name.clone()).collect();
         assert_eq!(names, ["welcome", "all:count", "all:stopping"]);
         assert_eq!(sent.0.borrow()[2].1, Value::from(7.0));
+    }
+
+    #[test]
+    fn an_unstarted_backend_starts_later_with_its_rules() {
+        let unstarted = counter().declares_ready().unstarted();
+        assert!(unstarted.declares_ready);
+        let sent = Rc::new(Sent::default());
+        let session = Session::new(sent.clone(), Served::new(sent.clone()));
+        let mut running = unstarted.start(&ctx("1")).unwrap();
+        let read =
+            ChannelFrame::Request { id: RequestId::new(1, 1).unwrap(), method: "read".into(), payload: Value::Null };
+        let answer = running.frame(&session, &mut Responder::new(), read).unwrap();
+        assert_eq!(answer, Some(ChannelFrame::Result { id: RequestId::new(1, 1).unwrap(), payload: Value::from(1.0) }));
+        assert_eq!(counter().unstarted().start(&ctx("x")).err().as_deref(), Some("bad START x"));
+    }
+
+    #[test]
+    fn names_no_tab_can_send_are_refused() {
+        assert!(counter().check_names().is_ok());
+        let empty = counter().handle("", |_, _, _| Ok(Value::Null)).check_names().unwrap_err();
+        assert_eq!(empty.code, ErrorCode::Malformed);
+        assert!(empty.detail.starts_with("a method must be"), "{}", empty.detail);
+        let long = "e".repeat(crate::channel::MAX_NAME_BYTES + 1);
+        let long = counter().on(&long, |_, _, _| {}).check_names().unwrap_err();
+        assert!(long.detail.starts_with("an event name must be"), "{}", long.detail);
+    }
+
+    #[test]
+    fn a_payload_that_is_not_plain_data_never_reaches_the_backend() {
+        let id = RequestId::new(1, 1).unwrap();
+        let request = ChannelFrame::Request { id, method: "read".into(), payload: Err("a function".into()) };
+        let (why, answer) = plain_frame(request).unwrap_err();
+        assert_eq!(why, "the payload of `read` is not plain data: a function");
+        assert!(matches!(answer, Some(ChannelFrame::Failure { code: ErrorCode::InvalidArgument, .. })));
+        let event = ChannelFrame::Event { name: "increment".into(), payload: Err("a symbol".into()) };
+        assert_eq!(plain_frame(event).unwrap_err().1, None);
+        let read = ChannelFrame::Event { name: "increment".into(), payload: Ok(Value::from(2.0)) };
+        assert_eq!(plain_frame(read), Ok(ChannelFrame::Event { name: "increment".into(), payload: Value::from(2.0) }));
     }
 
     #[test]

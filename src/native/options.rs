@@ -20,6 +20,9 @@ pub enum NativeError {
          only handshakes whose x-verified-backend names it are taken"
     )]
     BackendId,
+    /// An event or method name of the backend is not one a tab can send.
+    #[error("{0}")]
+    Name(String),
     /// The backend's `start` failed.
     #[error("start failed: {0}")]
     Start(String),

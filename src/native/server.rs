@@ -18,7 +18,7 @@ use super::options::{NativeError, Options};
 use super::outbox::Sessions;
 use super::process::{Log, Process, ProcessContext};
 use super::session::connection;
-use crate::backend::rust::{Context, Running, RustBackend, Serve, Served};
+use crate::backend::rust::{Context, Running, Runs, RustBackend, Serve, Served};
 
 /// What a connection past the cap is told before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
@@ -58,6 +58,7 @@ pub(super) async fn run<S: 'static>(
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), NativeError> {
     let mut stop = std::pin::pin!(stop);
+    backend.check_names().map_err(|e| NativeError::Name(e.detail))?;
     let ctx = Rc::new(ProcessContext::new(options.clone()));
     let running = Running::start(backend, &Context::new(ctx.clone())).map_err(NativeError::Start)?;
     if running.declares_ready() && !ctx.is_ready() {

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use super::limits::Gate;
 use super::outbox::Outbox;
 use super::process::{Log, Process};
-use crate::backend::rust::{Session, SessionLink};
+use crate::backend::rust::{Runs, Session, SessionLink};
 use crate::channel::text::{MAX_TEXT_BYTES, decode, encode};
 use crate::channel::{ChannelFrame, Responder};
 use crate::model::value::{Object, Value};

@@ -39,6 +39,13 @@ impl From<crate::tab::CallError> for TabworkerError {
     }
 }
 
+impl From<crate::channel::ChannelError> for TabworkerError {
+    /// A name the app gave that no channel frame may carry.
+    fn from(error: crate::channel::ChannelError) -> Self {
+        TabworkerError::new(ErrorCode::InvalidArgument, error.detail)
+    }
+}
+
 /// The message of a JavaScript exception, for wrapping it.
 pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {

@@ -14,21 +14,15 @@
 
 #[cfg(feature = "backend")]
 mod backend;
-#[cfg(feature = "backend")]
-mod backend_session;
 #[cfg(feature = "tab")]
 mod client;
 #[cfg(feature = "coordinator")]
 mod coordinator;
 mod error;
 mod features;
-#[cfg(feature = "backend")]
-mod mount;
 #[cfg(feature = "tab")]
 mod options;
 mod runtime;
-#[cfg(feature = "backend")]
-mod rust_backend;
 #[cfg(feature = "tab")]
 mod session_backend;
 mod typescript;
@@ -36,9 +30,7 @@ mod typescript;
 mod workers;
 
 #[cfg(feature = "backend")]
-pub use backend::{BackendHandle, serve_backend};
-#[cfg(feature = "backend")]
-pub use backend_session::BackendSession;
+pub use backend::{BackendHandle, BackendSession, mount, serve_backend};
 #[cfg(feature = "tab")]
 pub use client::Client;
 #[cfg(feature = "tab")]
@@ -50,7 +42,5 @@ pub use features::{Features, features};
 pub use runtime::codec::{from_js, to_js};
 pub use runtime::locks;
 pub use runtime::timer;
-#[cfg(feature = "backend")]
-pub use rust_backend::mount;
 #[cfg(feature = "tab")]
 pub use session_backend::SessionBackend;

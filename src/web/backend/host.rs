@@ -1,41 +1,44 @@
-//! The backend worker side: `serveBackend(handler | config)` runs
-//! [`BackendHost`] in a dedicated worker spawned by the leader tab, runs the
-//! app's start and stop code, and hands each session to the app's handler.
+//! The backend worker's host: it runs [`BackendHost`] in a dedicated worker
+//! spawned by the leader tab, carries the leader's frames and the sessions'
+//! ports, and runs the app's code ([`AppCode`]: `serveBackend`'s or a
+//! `RustBackend`'s) at start, at each session and at a soft stop.
 
 use crate::model::map::Map;
 use std::cell::{RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
+use std::future::Future;
+use std::pin::Pin;
+
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, MessagePort};
 
-use super::backend_session::{BackendSession, Handlers, SessionInfo};
-use super::error::{ErrorCode, TabworkerError, describe};
-use super::runtime::channel::Payload;
-use super::runtime::codec::to_js;
-use super::runtime::frames::{Received, post_frame, receive};
-use super::runtime::js::{get, object, random_id};
-use super::runtime::listener::Listener;
-use super::runtime::lock_table::LockTable;
+use super::super::error::{ErrorCode, TabworkerError};
+use super::super::runtime::channel::Payload;
+use super::super::runtime::frames::{Received, post_frame, receive};
+use super::super::runtime::js::random_id;
+use super::super::runtime::listener::Listener;
+use super::super::runtime::lock_table::LockTable;
+use super::session::{BackendSession, Handlers, SessionInfo};
 use crate::backend::{BackendHost, BackendOutput};
 use crate::model::ids::SessionId;
 use crate::model::locks::LockId;
 use crate::protocol::{BackendInit, BackendToTab, LeaderToBackend, PortRequest, TabToBackend, WireMessage};
 
-#[wasm_bindgen]
-extern "C" {
-    /// `BackendHandler | BackendConfig` in TypeScript.
-    #[wasm_bindgen(typescript_type = "BackendHandler | BackendConfig")]
-    pub type BackendHandlerJs;
+/// The app's code, as the host runs it: `serveBackend`'s argument
+/// (`js_code.rs`) or a `RustBackend` (`rust_code.rs`).
+pub(crate) trait AppCode {
+    /// Runs the app's start with its context (`init`, and the OPFS directory
+    /// `mount` or `null`); its error ends the backend.
+    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> LocalFuture<Result<(), String>>;
+    /// Gives the app `session`, which is open.
+    fn opened(&self, session: &BackendSession, host: HostRef);
+    /// A soft stop: the app's stop runs, then `host.stopped()`.
+    fn stop(&self, host: HostRef);
 }
 
-/// The app's code: its session handler, and its optional start and stop.
-struct AppCode {
-    session: js_sys::Function,
-    start: Option<js_sys::Function>,
-    stop: Option<js_sys::Function>,
-}
+/// A future of this thread.
+pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 #[wasm_bindgen]
 extern "C" {
@@ -59,7 +62,7 @@ struct OpenSession {
 struct Host {
     core: BackendHost,
     scope: DedicatedWorkerGlobalScope,
-    code: AppCode,
+    code: Rc<dyn AppCode>,
     handlers: Handlers,
     locks: LockTable<LockId>,
     sessions: Map<SessionId, OpenSession>,
@@ -68,10 +71,6 @@ struct Host {
     worker_id: String,
     /// Requests handled by sessions that ended.
     handled: u64,
-    /// The functions of the start context (`ready`, `isSecretToken`).
-    context: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
-    /// `ctx.openSync`, kept with the context.
-    open_sync: Option<Closure<dyn FnMut(JsValue, JsValue) -> JsValue>>,
 }
 
 /// The running backend host. It serves for as long as this value lives;
@@ -82,21 +81,15 @@ pub struct BackendHandle {
     _message: Listener,
 }
 
-/// Serves sessions in the calling dedicated worker (started by a leader tab):
-/// `serveBackend(handler)` or `serveBackend({ start, session, stop,
-/// declaresReady })`. `handler`/`session` is called with each session — the
-/// client it is for, its own `MessagePort`, a promise that resolves when the
-/// session ends, and for keyed backends the connect's `token`, `user` and
-/// `auth`. `start(ctx)` runs once before any session; a backend is ready when
-/// it returns, or with `declaresReady: true` when it calls `ctx.ready()`.
-/// `stop()` runs on a soft termination.
-/// (Typed in `types/backend.d.ts`, generic in the backend's schema.)
-#[wasm_bindgen(js_name = serveBackend, skip_typescript)]
-pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, TabworkerError> {
+/// Serves `code` in the calling dedicated worker.
+pub(super) fn serve(
+    code: Rc<dyn AppCode>,
+    declares_ready: bool,
+    handlers: Map<String, js_sys::Function>,
+) -> Result<BackendHandle, TabworkerError> {
     let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().map_err(|_| {
-        TabworkerError::new(ErrorCode::InvalidArgument, "serveBackend() must be called in a dedicated worker")
+        TabworkerError::new(ErrorCode::InvalidArgument, "a backend must be served in a dedicated worker")
     })?;
-    let (code, declares_ready, handlers) = app_code(handler.into())?;
     let worker_id: String = random_id();
     let host = Rc::new(RefCell::new(Host {
         core: BackendHost::new(worker_id.clone(), declares_ready),
@@ -108,8 +101,6 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
         carried: None,
         worker_id,
         handled: 0,
-        context: Vec::new(),
-        open_sync: None,
     }));
     let weak = Rc::downgrade(&host);
     let message = Listener::new(&scope, "message", move |event: MessageEvent| {
@@ -124,62 +115,6 @@ pub fn serve_backend(handler: BackendHandlerJs) -> Result<BackendHandle, Tabwork
     Ok(BackendHandle { host, _message: message })
 }
 
-/// This worker's compiled module, which the package's backend entry offers
-/// the tab that started it, for the next worker it starts (see
-/// `src/web/entry/backend.js`).
-#[wasm_bindgen(js_name = compiledModule, skip_typescript)]
-pub fn compiled_module() -> JsValue {
-    wasm_bindgen::module()
-}
-
-/// Reads `serveBackend`'s argument: a function, or a `BackendConfig`.
-fn app_code(value: JsValue) -> Result<(AppCode, bool, Map<String, js_sys::Function>), TabworkerError> {
-    let invalid = |what: &str| {
-        TabworkerError::new(
-            ErrorCode::InvalidArgument,
-            format!("serveBackend() needs a session handler function or {{ session, start?, stop? }}: {what}"),
-        )
-    };
-    if let Some(session) = value.dyn_ref::<js_sys::Function>() {
-        return Ok((AppCode { session: session.clone(), start: None, stop: None }, false, Map::new()));
-    }
-    if !value.is_object() {
-        return Err(invalid("got neither"));
-    }
-    let get = |name: &str| get(&value, name);
-    let function = |name: &str| -> Result<Option<js_sys::Function>, TabworkerError> {
-        match get(name) {
-            v if v.is_undefined() || v.is_null() => Ok(None),
-            v => v.dyn_into().map(Some).map_err(|_| invalid(&format!("`{name}` is not a function"))),
-        }
-    };
-    // Without a session function, sessions are served by handlers and events alone.
-    let session = function("session")?.unwrap_or_else(|| js_sys::Function::new_no_args(""));
-    let declares_ready = get("declaresReady").as_bool().unwrap_or(false);
-    let mut handlers = Map::new();
-    match get("handlers") {
-        v if v.is_undefined() || v.is_null() => {}
-        v if v.is_object() => {
-            for entry in js_sys::Object::entries(v.unchecked_ref()) {
-                let pair: js_sys::Array = entry.unchecked_into();
-                let method = pair.get(0).as_string().unwrap_or_default();
-                let handler =
-                    pair.get(1).dyn_into().map_err(|_| invalid(&format!("handler `{method}` is not a function")))?;
-                check_method(&method)?;
-                handlers.insert(method, handler);
-            }
-        }
-        _ => return Err(invalid("`handlers` is not an object")),
-    }
-    let code = AppCode { session, start: function("start")?, stop: function("stop")? };
-    Ok((code, declares_ready, handlers))
-}
-
-fn check_method(method: &str) -> Result<(), TabworkerError> {
-    crate::channel::check_name("a method name", method)
-        .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))
-}
-
 #[wasm_bindgen]
 impl BackendHandle {
     /// This worker's id (its liveness lock is named after it).
@@ -191,7 +126,7 @@ impl BackendHandle {
     /// How many sessions are open.
     #[wasm_bindgen(getter)]
     pub fn sessions(&self) -> usize {
-        self.host.borrow().sessions.len()
+        self.host().sessions()
     }
 
     /// How many requests went to a handler, over every session (open or ended).
@@ -206,7 +141,7 @@ impl BackendHandle {
     /// return value (or what its promise resolves to) is the result; what it
     /// throws reaches the caller as a `handler-error`. Replaces an earlier one.
     pub fn handle(&self, method: String, handler: RequestHandler) -> Result<(), TabworkerError> {
-        check_method(&method)?;
+        crate::channel::check_name("a method name", &method)?;
         let handler: js_sys::Function = JsValue::from(handler)
             .dyn_into()
             .map_err(|_| TabworkerError::new(ErrorCode::InvalidArgument, "the handler must be a function"))?;
@@ -221,14 +156,60 @@ impl BackendHandle {
         event: String,
         #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
     ) -> Result<(), TabworkerError> {
-        crate::channel::check_name("an event name", &event)
-            .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
-        let sessions: Vec<BackendSession> =
-            self.host.borrow().sessions.values().filter_map(|s| s.app.clone()).collect();
+        self.host().broadcast(event, payload)
+    }
+}
+
+impl BackendHandle {
+    /// The host, as the app's code reaches it.
+    pub(super) fn host(&self) -> HostRef {
+        HostRef(Rc::downgrade(&self.host))
+    }
+}
+
+/// The running host, as the app's code reaches it from its own calls: what
+/// it asks for is carried out once that call returned.
+#[derive(Clone)]
+pub(crate) struct HostRef(Weak<RefCell<Host>>);
+
+impl HostRef {
+    /// Sends event `event` to every open session; a broadcast transfers nothing.
+    pub(super) fn broadcast(&self, event: String, payload: JsValue) -> Result<(), TabworkerError> {
+        crate::channel::check_name("an event name", &event)?;
+        let Some(host) = self.0.upgrade() else { return Ok(()) };
+        let sessions: Vec<BackendSession> = host.borrow().sessions.values().filter_map(|s| s.app.clone()).collect();
         for session in sessions {
             session.post_event(event.clone(), Payload::plain(payload.clone()))?;
         }
         Ok(())
+    }
+
+    /// How many sessions are open.
+    pub(super) fn sessions(&self) -> usize {
+        self.0.upgrade().map_or(0, |host| host.borrow().sessions.len())
+    }
+
+    /// The backend declares itself ready (`ctx.ready()`).
+    pub(super) fn declare_ready(&self) {
+        self.tell(BackendHost::declare_ready);
+    }
+
+    /// Whether `secret` is a `secret_token` of a connect that reached this backend.
+    pub(super) fn knows_secret(&self, secret: &str) -> bool {
+        self.0.upgrade().is_some_and(|host| host.borrow().core.knows_secret(secret))
+    }
+
+    /// The app's stop finished.
+    pub(super) fn stopped(&self) {
+        self.tell(BackendHost::stopped);
+    }
+
+    /// Tells the core something, and carries out what it asks for after the
+    /// app's call that told it.
+    fn tell(&self, input: impl FnOnce(&mut BackendHost)) {
+        let Some(host) = self.0.upgrade() else { return };
+        input(&mut host.borrow_mut().core);
+        wasm_bindgen_futures::spawn_local(async move { pump(&host) });
     }
 }
 
@@ -242,7 +223,10 @@ fn pump(host: &Rc<RefCell<Host>>) {
                 post_frame("backend", &h.scope, &message, carried.as_ref());
             }
             BackendOutput::Start(init) => start(host, init),
-            BackendOutput::Stop => stop(host),
+            BackendOutput::Stop => {
+                let code = host.borrow().code.clone();
+                code.stop(HostRef(Rc::downgrade(host)));
+            }
             BackendOutput::OpenSession(request) => open_session(host, request),
             BackendOutput::CloseSession(request) => {
                 let closed = host.borrow_mut().sessions.remove(&request.session_id);
@@ -284,15 +268,15 @@ fn locks(host: &RefCell<Host>) -> RefMut<'_, LockTable<LockId>> {
     RefMut::map(host.borrow_mut(), |h| &mut h.locks)
 }
 
-/// Runs the app's start code (if any) with its context, then tells the core.
+/// Mounts the OPFS directory the backend is given (if any), runs the app's
+/// start with its context, then tells the core.
 fn start(host: &Rc<RefCell<Host>>, init: Option<BackendInit>) {
-    let Some(start) = host.borrow().code.start.clone() else {
-        host.borrow_mut().core.started(Ok(()));
-        return;
-    };
-    let weak = Rc::downgrade(host);
+    let (weak, code) = (Rc::downgrade(host), host.borrow().code.clone());
     wasm_bindgen_futures::spawn_local(async move {
-        let outcome = run_start(&weak, start, init).await;
+        let outcome = match mount(&weak, init.as_ref()).await {
+            Ok(mount) => code.start(HostRef(weak.clone()), init, mount).await,
+            Err(detail) => Err(detail),
+        };
         if let Some(host) = weak.upgrade() {
             if let Err(detail) = &outcome {
                 web_sys::console::error_1(&format!("tabworker backend: start failed: {detail}").into());
@@ -303,85 +287,15 @@ fn start(host: &Rc<RefCell<Host>>, init: Option<BackendInit>) {
     });
 }
 
-async fn run_start(
-    host: &Weak<RefCell<Host>>,
-    start: js_sys::Function,
-    init: Option<BackendInit>,
-) -> Result<(), String> {
-    let mount = match init.as_ref().and_then(|i| i.mount.clone().map(|m| (i.key.clone(), m))) {
-        Some((key, name)) => {
-            // The core started it once it held the mount's lock.
-            let app = host.upgrade().and_then(|h| h.borrow().core.app().cloned());
-            let app = app.ok_or("the backend was started without its app")?;
-            super::mount::mount_directory(app.shared(), &key, &name)
-                .await
-                .map_err(|e| format!("cannot mount OPFS directory `{name}`: {e}"))?
-        }
-        None => JsValue::NULL,
-    };
-    let ctx = context(host, init.as_ref(), mount);
-    let returned = start.call1(&JsValue::NULL, &ctx).map_err(|e| describe(&e))?;
-    JsFuture::from(js_sys::Promise::resolve(&returned)).await.map(drop).map_err(|e| describe(&e))
-}
-
-/// The `BackendContext` given to `start`.
-fn context(host: &Weak<RefCell<Host>>, init: Option<&BackendInit>, mount: JsValue) -> JsValue {
-    let weak = host.clone();
-    let ready = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |_| {
-        if let Some(host) = weak.upgrade() {
-            host.borrow_mut().core.declare_ready();
-            pump(&host);
-        }
-        JsValue::UNDEFINED
-    });
-    let weak = host.clone();
-    let is_secret = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |secret: JsValue| {
-        let known = match (weak.upgrade(), secret.as_string()) {
-            (Some(host), Some(secret)) => host.borrow().core.knows_secret(&secret),
-            _ => false,
-        };
-        known.into()
-    });
-    let dir = mount.clone();
-    let open_sync = Closure::<dyn FnMut(JsValue, JsValue) -> JsValue>::new(move |name: JsValue, options: JsValue| {
-        wasm_bindgen_futures::future_to_promise(super::mount::open_sync(dir.clone(), name, options)).into()
-    });
-    let env = init.map(|i| to_js(&i.env)).unwrap_or_else(|| js_sys::Object::new().into());
-    let ctx = object(&[
-        ("backendId", init.map_or(JsValue::NULL, |i| i.backend_id.as_str().into())),
-        ("key", init.map_or(JsValue::NULL, |i| i.key.as_str().into())),
-        ("env", env),
-        ("mount", mount),
-        ("ready", ready.as_ref().clone()),
-        ("isSecretToken", is_secret.as_ref().clone()),
-        ("openSync", open_sync.as_ref().clone()),
-    ]);
-    if let Some(host) = host.upgrade() {
-        let mut host = host.borrow_mut();
-        host.context = vec![ready, is_secret];
-        host.open_sync = Some(open_sync);
-    }
-    ctx
-}
-
-/// Runs the app's stop code (if any), then tells the core.
-fn stop(host: &Rc<RefCell<Host>>) {
-    let Some(stop) = host.borrow().code.stop.clone() else {
-        host.borrow_mut().core.stopped();
-        return;
-    };
-    let weak = Rc::downgrade(host);
-    wasm_bindgen_futures::spawn_local(async move {
-        let returned = stop.call0(&JsValue::NULL);
-        if let Ok(returned) = returned {
-            // A stop that rejects has still stopped.
-            let _ = JsFuture::from(js_sys::Promise::resolve(&returned)).await;
-        }
-        if let Some(host) = weak.upgrade() {
-            host.borrow_mut().core.stopped();
-            pump(&host);
-        }
-    });
+/// The OPFS directory of `init`'s mount, or `null` without one.
+async fn mount(host: &Weak<RefCell<Host>>, init: Option<&BackendInit>) -> Result<JsValue, String> {
+    let Some((key, name)) = init.and_then(|i| i.mount.as_ref().map(|m| (&i.key, m))) else { return Ok(JsValue::NULL) };
+    // The core started it once it held the mount's lock.
+    let app = host.upgrade().and_then(|h| h.borrow().core.app().cloned());
+    let app = app.ok_or("the backend was started without its app")?;
+    super::mount::mount_directory(app.shared(), key, name)
+        .await
+        .map_err(|e| format!("cannot mount OPFS directory `{name}`: {e}"))
 }
 
 /// Opens a channel: one end to the app's handler (for a keyed backend, once
@@ -468,14 +382,11 @@ fn on_open(host: &Rc<RefCell<Host>>, request: &PortRequest, closed: &js_sys::Pro
 /// Gives the app its session on `port`: the channel's events and requests
 /// are served on it from now on, and the app's session handler is called.
 fn call_handler(host: &Rc<RefCell<Host>>, port: MessagePort, info: SessionInfo) {
-    let handlers = host.borrow().handlers.clone();
+    let (handlers, code) = (host.borrow().handlers.clone(), host.borrow().code.clone());
     let id = info.session_id.clone();
     let session = BackendSession::new(port, info, handlers);
     if let Some(open) = host.borrow_mut().sessions.get_mut(&id) {
         open.app = Some(session.clone());
     }
-    let handler = host.borrow().code.session.clone();
-    if let Err(e) = handler.call1(&JsValue::NULL, &session.js()) {
-        web_sys::console::error_1(&format!("tabworker backend: the session handler threw: {}", describe(&e)).into());
-    }
+    code.opened(&session, HostRef(Rc::downgrade(host)));
 }

@@ -6,9 +6,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::error::{ErrorCode, TabworkerError, describe};
-use super::runtime::clock::now;
-use super::runtime::js::{get, object};
+use super::super::error::{ErrorCode, TabworkerError, describe};
+use super::super::runtime::clock::now;
+use super::super::runtime::js::{get, object};
 use crate::backend::mount::{MountOpen, Retry};
 
 /// The OPFS directory `tabworker/<app>/<key>/<name>`, created if missing.

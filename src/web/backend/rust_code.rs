@@ -1,19 +1,7 @@
-//! Backends written in Rust, served in a browser worker. The app's crate
-//! builds its backend once with [`RustBackend`](crate::RustBackend) (the
-//! same code its native build serves behind Plane) and, in the wasm build,
-//! calls `serve()` from a worker entry script:
-//!
-//! ```ignore
-//! #[wasm_bindgen(start)]
-//! pub fn main() -> Result<(), JsValue> {
-//!     my_backend().serve()?;
-//!     Ok(())
-//! }
-//! ```
-//!
-//! Underneath it is `serveBackend` with a config made of the backend's
-//! closures, so a Rust backend follows every rule a JavaScript one does;
-//! payloads cross as plain data ([`Value`]s).
+//! A backend written in Rust ([`crate::backend::rust`]), served in a browser
+//! worker by `serve()`: the host runs it as it runs a JavaScript backend,
+//! with the core's rules of what each frame reaches ([`Runs`]); payloads
+//! cross as plain data ([`Value`]s).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -21,42 +9,129 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::backend::{BackendHandle, serve_backend};
-use super::error::{ErrorCode, TabworkerError, describe};
-use super::runtime::codec::{from_js, to_js};
-use super::runtime::js::{call_method, get, object};
-use crate::backend::rust::{Context, ContextLink, RustBackend, Serve, Served, ServedLink, Session, SessionLink};
+use super::super::error::{ErrorCode, TabworkerError};
+use super::super::runtime::channel::Payload;
+use super::super::runtime::codec::{from_js, to_js};
+use super::host::{AppCode, BackendHandle, HostRef, LocalFuture, serve};
+use super::session::BackendSession;
+use crate::backend::rust::{
+    Context, ContextLink, Runs, RustBackend, Serve, Served, ServedLink, Session, SessionLink, Unstarted, plain_frame,
+};
+use crate::channel::ChannelFrame;
 use crate::model::value::{Object, Value};
+use crate::protocol::{BackendInit, TabToBackend};
 
-/// The host's start context, as `serveBackend` gives it to `start`.
-struct JsContext {
-    js: JsValue,
+/// A Rust backend in this worker, before and after its start. Clones share it.
+#[derive(Clone)]
+pub(crate) struct RustCode(Rc<RefCell<Stage>>);
+
+enum Stage {
+    Unstarted(Unstarted),
+    Running(Box<dyn Runs>),
+    /// Its start failed, or it was started already.
+    Ended,
 }
 
-impl ContextLink for JsContext {
+impl AppCode for RustCode {
+    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> LocalFuture<Result<(), String>> {
+        let started = match std::mem::replace(&mut *self.0.borrow_mut(), Stage::Ended) {
+            Stage::Unstarted(backend) => backend.start(&Context::new(Rc::new(RustContext { host, init, mount }))),
+            _ => Err("the backend was started twice".into()),
+        };
+        Box::pin(std::future::ready(started.map(|running| *self.0.borrow_mut() = Stage::Running(running))))
+    }
+
+    /// `session` opened: its events and requests go to the backend's
+    /// listeners and handlers from now on.
+    fn opened(&self, session: &BackendSession, host: HostRef) {
+        let (code, link) = (self.clone(), host.clone());
+        session.read_with(Rc::new(move |session, frame| code.frame(session, link.clone(), frame)));
+        let session = Session::new(Rc::new(session.clone()), Served::new(Rc::new(host)));
+        self.with(move |running| running.opened(&session));
+    }
+
+    /// A soft stop: the backend's `stop` runs, then the host is told.
+    fn stop(&self, host: HostRef) {
+        if self.0.try_borrow().is_ok_and(|stage| !matches!(*stage, Stage::Running(_))) {
+            return host.stopped();
+        }
+        let served = Served::new(Rc::new(host.clone()));
+        self.with(move |running| {
+            running.stop(&served);
+            host.stopped();
+        });
+    }
+}
+
+impl RustCode {
+    /// An event or a request from `session`'s tab: the backend's listener or
+    /// handler runs, and a request's answer goes back.
+    fn frame(&self, session: &BackendSession, host: HostRef, frame: ChannelFrame<JsValue>) {
+        let plain = match plain_frame(frame.map(|payload| from_js::<Value>(payload).map_err(|e| e.to_string()))) {
+            Ok(plain) => plain,
+            Err((why, answer)) => {
+                web_sys::console::warn_1(&format!("tabworker backend: {why}").into());
+                return answer.into_iter().for_each(|answer| session.post(answer.map(|v| Payload::plain(to_js(&v)))));
+            }
+        };
+        let (link, app) = (session.clone(), Session::new(Rc::new(session.clone()), Served::new(Rc::new(host))));
+        self.with(move |running| {
+            let answer = link.with_responder(|responder| running.frame(&app, responder, plain));
+            if let Ok(Some(answer)) = answer {
+                link.post(answer.map(|value| Payload::plain(to_js(&value))));
+            }
+        });
+    }
+
+    /// Runs `f` on the started backend now, or — when one of its own calls is
+    /// running (it declared itself ready, and a waiting session opened at
+    /// once) — as soon as that call returned.
+    fn with(&self, f: impl FnOnce(&mut dyn Runs) + 'static) {
+        match self.0.try_borrow_mut() {
+            Ok(mut stage) => {
+                if let Stage::Running(running) = &mut *stage {
+                    f(running.as_mut());
+                }
+            }
+            Err(_) => {
+                let code = self.clone();
+                wasm_bindgen_futures::spawn_local(async move { code.with(f) });
+            }
+        }
+    }
+}
+
+/// What a Rust backend's `start` is given, in a browser worker.
+struct RustContext {
+    host: HostRef,
+    init: Option<BackendInit>,
+    /// The OPFS directory of the key, or `null`.
+    mount: JsValue,
+}
+
+impl ContextLink for RustContext {
     fn backend_id(&self) -> String {
-        get(&self.js, "backendId").as_string().unwrap_or_default()
+        self.init.as_ref().map(|i| i.backend_id.to_string()).unwrap_or_default()
     }
 
     fn key(&self) -> String {
-        get(&self.js, "key").as_string().unwrap_or_default()
+        self.init.as_ref().map(|i| i.key.clone()).unwrap_or_default()
     }
 
     fn env(&self, name: &str) -> Option<String> {
-        get(&get(&self.js, "env"), name).as_string()
+        self.init.as_ref()?.env.get(name).cloned()
     }
 
     fn ready(&self) {
-        // `ready` is the host's own function, which does not throw.
-        let _ = call_method(&self.js, "ready", &[]);
+        self.host.declare_ready();
     }
 
     fn is_secret_token(&self, secret: &str) -> bool {
-        call_method(&self.js, "isSecretToken", &[secret.into()]).ok().and_then(|v| v.as_bool()).unwrap_or(false)
+        self.host.knows_secret(secret)
     }
 
     fn has_mount(&self) -> bool {
-        !mount_of(&self.js).is_null()
+        !self.mount.is_null()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -64,171 +139,71 @@ impl ContextLink for JsContext {
     }
 }
 
-fn mount_of(js: &JsValue) -> JsValue {
-    let mount = get(js, "mount");
-    if mount.is_undefined() { JsValue::NULL } else { mount }
-}
-
 /// The OPFS directory of the backend's key (a `FileSystemDirectoryHandle`),
 /// or `null` without a mount: what only a browser worker has.
 pub fn mount(ctx: &Context) -> JsValue {
-    ctx.layer().downcast_ref::<JsContext>().map_or(JsValue::NULL, |c| mount_of(&c.js))
+    ctx.layer().downcast_ref::<RustContext>().map_or(JsValue::NULL, |c| c.mount.clone())
 }
 
-/// A session object of the host.
-struct JsSession {
-    js: JsValue,
-}
-
-impl SessionLink for JsSession {
+impl SessionLink for BackendSession {
     fn client_id(&self) -> String {
-        get(&self.js, "clientId").as_string().unwrap_or_default()
+        self.client_id()
     }
 
     fn session_id(&self) -> String {
-        get(&self.js, "sessionId").as_string().unwrap_or_default()
+        self.session_id()
     }
 
     fn user(&self) -> Option<String> {
-        get(&self.js, "user").as_string()
+        self.user()
     }
 
     fn auth(&self) -> Object {
-        from_js::<Value>(get(&self.js, "auth")).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default()
+        match self.opened() {
+            Some(TabToBackend::Open { auth: Some(auth), .. }) => auth.clone(),
+            _ => Object::new(),
+        }
     }
 
     fn send(&self, event: &str, payload: &Value) -> Result<(), String> {
-        call_method(&self.js, "send", &[event.into(), to_js(payload)]).map(drop).map_err(|e| describe(&e))
+        self.send(event.to_string(), to_js(payload), None).map_err(|e| e.to_string())
     }
 }
 
-/// The host's handle, once `serveBackend` returned it.
-#[derive(Default)]
-struct JsServed {
-    handle: RefCell<Option<BackendHandle>>,
-}
-
-impl ServedLink for JsServed {
+impl ServedLink for HostRef {
     fn broadcast(&self, event: &str, payload: &Value) {
-        if let Some(handle) = self.handle.borrow().as_ref() {
-            if let Err(e) = handle.broadcast(event.to_string(), to_js(payload)) {
-                web_sys::console::warn_1(&format!("tabworker backend: broadcast failed: {e}").into());
-            }
+        if let Err(e) = self.broadcast(event.to_string(), to_js(payload)) {
+            web_sys::console::warn_1(&format!("tabworker backend: broadcast failed: {e}").into());
         }
     }
 
     fn sessions(&self) -> usize {
-        self.handle.borrow().as_ref().map_or(0, BackendHandle::sessions)
-    }
-}
-
-/// Runs `f` on the state now, or — when a closure holds it already (the
-/// app's `start` declared the backend ready, and a waiting session opened
-/// at once) — as soon as that closure returns.
-fn with_state<S: 'static>(state: &Rc<RefCell<S>>, f: impl FnOnce(&mut S) + 'static) {
-    match state.try_borrow_mut() {
-        Ok(mut borrowed) => f(&mut borrowed),
-        Err(_) => {
-            let state = state.clone();
-            wasm_bindgen_futures::spawn_local(async move { with_state(&state, f) });
-        }
+        self.sessions()
     }
 }
 
 thread_local! {
-    /// Whether this worker serves a Rust backend already.
-    static SERVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The host of the Rust backend this worker serves, kept for as long as it lives.
+    static SERVING: RefCell<Option<BackendHandle>> = const { RefCell::new(None) };
 }
 
 impl<S: 'static> Serve for RustBackend<S> {
     type Output = Result<Served, TabworkerError>;
 
     /// Serves sessions in this dedicated worker, for as long as it lives.
-    /// Fails outside a dedicated worker, or if this worker serves already.
+    /// Fails outside a dedicated worker, if this worker serves already, or
+    /// for an event or method name no tab can send.
     fn serve(self) -> Result<Served, TabworkerError> {
-        if SERVING.with(std::cell::Cell::get) {
+        if SERVING.with(|s| s.borrow().is_some()) {
             return Err(TabworkerError::new(ErrorCode::InvalidArgument, "this worker serves a backend already"));
         }
-        let link = Rc::new(JsServed::default());
-        let served = Served::new(link.clone());
-        let RustBackend { state, declares_ready, start, session, events, handlers, stop } = self;
-        for (what, name) in events.keys().map(|n| ("an event name", n)).chain(handlers.keys().map(|n| ("a method", n)))
-        {
-            crate::channel::check_name(what, name)
-                .map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
-        }
-        let state = Rc::new(RefCell::new(state));
-        let mut entries: Vec<(&str, JsValue)> = vec![("declaresReady", declares_ready.into())];
-
-        if let Some(mut start) = start {
-            let state = state.clone();
-            let start = Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(move |js: JsValue| {
-                let ctx = Context::new(Rc::new(JsContext { js }));
-                start(&mut state.borrow_mut(), &ctx).map_err(|e| js_sys::Error::new(&e).into())
-            });
-            entries.push(("start", start.into_js_value()));
-        }
-        if let Some(stop) = stop {
-            let (state, served) = (state.clone(), served.clone());
-            let stop = Rc::new(RefCell::new(stop));
-            let stop = Closure::<dyn FnMut()>::new(move || {
-                let (stop, served) = (stop.clone(), served.clone());
-                with_state(&state, move |state| (stop.borrow_mut())(state, &served));
-            });
-            entries.push(("stop", stop.into_js_value()));
-        }
-
-        let handlers_js = js_sys::Object::new();
-        for (method, handler) in handlers {
-            let (state, served, handler) = (state.clone(), served.clone(), RefCell::new(handler));
-            let handler = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-                move |payload: JsValue, js: JsValue| {
-                    let session = Session::new(Rc::new(JsSession { js }), served.clone());
-                    let payload = from_js::<Value>(payload).map_err(|e| js_sys::Error::new(&e.to_string()))?;
-                    // A request arrives on its own event, never inside another closure.
-                    let mut state = state.try_borrow_mut().map_err(|_| js_sys::Error::new("the backend is busy"))?;
-                    let result = (handler.borrow_mut())(&mut state, &session, payload);
-                    result.map(|value| to_js(&value)).map_err(|e| js_sys::Error::new(&e).into())
-                },
-            );
-            // Setting a property on a fresh plain object cannot fail.
-            let _ = js_sys::Reflect::set(&handlers_js, &method.into(), &handler.into_js_value());
-        }
-        entries.push(("handlers", handlers_js.into()));
-
-        let events: Vec<(String, Rc<RefCell<_>>)> =
-            events.into_iter().map(|(name, listener)| (name, Rc::new(RefCell::new(listener)))).collect();
-        let on_session = session.map(|f| Rc::new(RefCell::new(f)));
-        let (session_state, session_served) = (state, served.clone());
-        let session = Closure::<dyn FnMut(JsValue)>::new(move |js: JsValue| {
-            for (event, listener) in &events {
-                let (state, listener, served) = (session_state.clone(), listener.clone(), session_served.clone());
-                let on_event = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |payload: JsValue, js: JsValue| {
-                    let session = Session::new(Rc::new(JsSession { js }), served.clone());
-                    let payload = match from_js::<Value>(payload) {
-                        Ok(payload) => payload,
-                        Err(e) => {
-                            let text = format!("tabworker backend: an event's payload is not plain data: {e}");
-                            return web_sys::console::warn_1(&text.into());
-                        }
-                    };
-                    let listener = listener.clone();
-                    with_state(&state, move |state| (listener.borrow_mut())(state, &session, payload));
-                });
-                // A session's `on` throws only for a bad name, and the names were checked above.
-                let _ = call_method(&js, "on", &[event.as_str().into(), on_event.into_js_value()]);
-            }
-            if let Some(on_session) = on_session.clone() {
-                let session = Session::new(Rc::new(JsSession { js }), session_served.clone());
-                with_state(&session_state, move |state| (on_session.borrow_mut())(state, &session));
-            }
-        });
-        entries.push(("session", session.into_js_value()));
-
-        let config = object(&entries);
-        let handle = serve_backend(config.unchecked_into())?;
-        *link.handle.borrow_mut() = Some(handle);
-        SERVING.with(|s| s.set(true));
+        self.check_names()?;
+        let backend = self.unstarted();
+        let declares_ready = backend.declares_ready;
+        let code = RustCode(Rc::new(RefCell::new(Stage::Unstarted(backend))));
+        let handle = serve(Rc::new(code), declares_ready, Default::default())?;
+        let served = Served::new(Rc::new(handle.host()));
+        SERVING.with(|s| *s.borrow_mut() = Some(handle));
         Ok(served)
     }
 }

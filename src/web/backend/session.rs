@@ -11,11 +11,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, MessagePort};
 
-use super::error::{ErrorCode, TabworkerError, describe};
-use super::runtime::callbacks::Callbacks;
-use super::runtime::channel::{Payload, TransferList, post_channel, read_frame, transfer_list};
-use super::runtime::codec::to_js;
-use super::runtime::listener::Listener;
+use super::super::error::{ErrorCode, TabworkerError, describe};
+use super::super::runtime::callbacks::Callbacks;
+use super::super::runtime::channel::{Payload, TransferList, post_channel, read_frame, transfer_list};
+use super::super::runtime::codec::to_js;
+use super::super::runtime::listener::Listener;
 use crate::channel::{ChannelFrame, RequestId, Responder, Verdict, check_name};
 use crate::model::ids::{ClientId, SessionId};
 use crate::protocol::TabToBackend;
@@ -29,6 +29,9 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "() => void")]
     pub type Unlisten;
 }
+
+/// What reads a session's events and requests in place of its handlers and listeners.
+pub(crate) type Reader = Rc<dyn Fn(&BackendSession, ChannelFrame<JsValue>)>;
 
 /// The backend's request handlers by method, shared by its sessions.
 pub(crate) type Handlers = Rc<RefCell<Map<String, js_sys::Function>>>;
@@ -49,6 +52,8 @@ pub(crate) struct SessionState {
     responder: RefCell<Responder>,
     listeners: RefCell<Callbacks>,
     handlers: Handlers,
+    /// What reads the session's events and requests instead (a Rust backend's code).
+    reader: RefCell<Option<Reader>>,
     message: RefCell<Option<Listener>>,
     /// The session as JavaScript holds it, given to every listener and
     /// handler (made once; dropped at close, which ends the cycle it makes).
@@ -71,6 +76,7 @@ impl BackendSession {
             responder: RefCell::new(Responder::new()),
             listeners: RefCell::default(),
             handlers,
+            reader: RefCell::new(None),
             message: RefCell::new(None),
             js: RefCell::new(None),
         });
@@ -100,6 +106,21 @@ impl BackendSession {
         self.state.message.borrow_mut().take();
     }
 
+    /// The `open` the session came with (a session opened with `open(url)`).
+    pub(crate) fn opened(&self) -> Option<&TabToBackend> {
+        self.state.info.opened.as_ref()
+    }
+
+    /// From now on `reader` reads the session's events and requests.
+    pub(crate) fn read_with(&self, reader: Reader) {
+        *self.state.reader.borrow_mut() = Some(reader);
+    }
+
+    /// Runs `f` with the session's responder.
+    pub(crate) fn with_responder<T>(&self, f: impl FnOnce(&mut Responder) -> T) -> T {
+        f(&mut self.state.responder.borrow_mut())
+    }
+
     /// How many requests went to a handler on this session.
     pub(crate) fn handled(&self) -> u64 {
         self.state.responder.borrow().handled()
@@ -116,6 +137,11 @@ impl BackendSession {
             // The app's own message, for its own listeners.
             None => {}
             Some(Err(e)) => web_sys::console::warn_1(&format!("tabworker backend: a tab sent a bad frame: {e}").into()),
+            Some(Ok(frame @ (ChannelFrame::Event { .. } | ChannelFrame::Request { .. })))
+                if let Some(reader) = self.state.reader.borrow().clone() =>
+            {
+                reader(self, frame);
+            }
             Some(Ok(ChannelFrame::Event { name, payload })) => {
                 let session = self.js();
                 // Taken first: a listener may add or remove listeners.
@@ -171,7 +197,8 @@ impl BackendSession {
         }
     }
 
-    fn post(&self, frame: ChannelFrame<Payload>) {
+    /// Posts `frame` to the tab; an answer that cannot be sent is answered with a failure.
+    pub(crate) fn post(&self, frame: ChannelFrame<Payload>) {
         let id = match &frame {
             ChannelFrame::Result { id, .. } | ChannelFrame::Failure { id, .. } => Some(*id),
             _ => None,
@@ -243,7 +270,7 @@ impl BackendSession {
         #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
         transfer: Option<TransferList>,
     ) -> Result<(), TabworkerError> {
-        check_name("an event name", &event).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
+        check_name("an event name", &event)?;
         let transfer = transfer_list(transfer).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e))?;
         self.post_event(event, Payload { value: payload, transfer })
     }
@@ -251,7 +278,7 @@ impl BackendSession {
     /// Calls `listener(payload, session)` for each event `event` from this
     /// session's tab; returns the function that removes it.
     pub fn on(&self, event: String, listener: SessionEventListener) -> Result<Unlisten, TabworkerError> {
-        check_name("an event name", &event).map_err(|e| TabworkerError::new(ErrorCode::InvalidArgument, e.detail))?;
+        check_name("an event name", &event)?;
         let listener: js_sys::Function = JsValue::from(listener)
             .dyn_into()
             .map_err(|_| TabworkerError::new(ErrorCode::InvalidArgument, "the listener must be a function"))?;

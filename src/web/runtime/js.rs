@@ -22,14 +22,6 @@ pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Calls `target[method](...args)`; an error if it is not a function or throws.
-#[cfg(feature = "backend")]
-pub(crate) fn call_method(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let function: js_sys::Function = get(target, method).dyn_into()?;
-    let args: js_sys::Array = args.iter().collect();
-    function.apply(target, &args)
-}
-
 /// A random id for ids that must be unique across contexts.
 pub(crate) fn random_id<T: TryFrom<String>>() -> T {
     let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);

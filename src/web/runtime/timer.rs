@@ -4,7 +4,7 @@
 //! earlier (or once it fired).
 //! It is the browser layer's one timer of the core's deadlines; the only
 //! other is `ctx.openSync`'s wait between tries of a locked file
-//! (`web::mount`), whose waits the core gives too.
+//! (`web::backend::mount`), whose waits the core gives too.
 //!
 //! A deadline is waited for as the core's [`timer_wake`] says: in arms no
 //! longer than a `setTimeout` keeps (2^31 − 1 ms; a longer delay would fire

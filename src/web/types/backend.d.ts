@@ -29,8 +29,12 @@ export type BackendHandleOf<S extends object = AnySchema> = Omit<BackendHandle, 
 
 /**
  * Serves sessions in the calling dedicated worker (started by a leader tab): `serveBackend(handler)`
- * or `serveBackend({ start, session, handlers, stop, declaresReady })`. `S`, the backend's schema,
- * types its handlers and events.
+ * or `serveBackend({ start, session, handlers, stop, declaresReady })`. `handler`/`session` is called
+ * with each session: the client it is for, its own `MessagePort`, a promise that resolves when the
+ * session ends, and for keyed backends the connect's `token`, `user` and `auth`. `start(ctx)` runs
+ * once before any session; the backend is ready when it returns, or with `declaresReady: true` when
+ * it calls `ctx.ready()`. `stop()` runs on a soft termination. `S`, the backend's schema, types its
+ * handlers and events.
  */
 export function serveBackend<S extends object = AnySchema>(
   handler: BackendHandler<S> | BackendConfig<S>,
