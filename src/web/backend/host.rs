@@ -7,13 +7,11 @@ use crate::model::map::Map;
 use std::cell::{RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
-use std::future::Future;
-use std::pin::Pin;
-
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, MessagePort};
 
-use super::super::error::{ErrorCode, TabworkerError};
+use super::super::error::{ErrorCode, TabworkerError, describe};
 use super::super::runtime::channel::Payload;
 use super::super::runtime::frames::{Received, post_frame, receive};
 use super::super::runtime::js::random_id;
@@ -29,16 +27,14 @@ use crate::protocol::{BackendInit, BackendToTab, LeaderToBackend, PortRequest, T
 /// (`js_code.rs`) or a `RustBackend` (`rust_code.rs`).
 pub(crate) trait AppCode {
     /// Runs the app's start with its context (`init`, and the OPFS directory
-    /// `mount` or `null`); its error ends the backend.
-    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> LocalFuture<Result<(), String>>;
+    /// `mount` or `null`): what it returned, which the host awaits if it is
+    /// a promise; its error (or the promise's) ends the backend.
+    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> Result<JsValue, String>;
     /// Gives the app `session`, which is open.
     fn opened(&self, session: &BackendSession, host: HostRef);
     /// A soft stop: the app's stop runs, then `host.stopped()`.
     fn stop(&self, host: HostRef);
 }
-
-/// A future of this thread.
-pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 #[wasm_bindgen]
 extern "C" {
@@ -206,7 +202,7 @@ impl HostRef {
 
     /// Tells the core something, and carries out what it asks for after the
     /// app's call that told it.
-    fn tell(&self, input: impl FnOnce(&mut BackendHost)) {
+    fn tell(&self, input: fn(&mut BackendHost)) {
         let Some(host) = self.0.upgrade() else { return };
         input(&mut host.borrow_mut().core);
         wasm_bindgen_futures::spawn_local(async move { pump(&host) });
@@ -274,7 +270,12 @@ fn start(host: &Rc<RefCell<Host>>, init: Option<BackendInit>) {
     let (weak, code) = (Rc::downgrade(host), host.borrow().code.clone());
     wasm_bindgen_futures::spawn_local(async move {
         let outcome = match mount(&weak, init.as_ref()).await {
-            Ok(mount) => code.start(HostRef(weak.clone()), init, mount).await,
+            Ok(mount) => match code.start(HostRef(weak.clone()), init, mount) {
+                Ok(returned) => {
+                    JsFuture::from(js_sys::Promise::resolve(&returned)).await.map(drop).map_err(|e| describe(&e))
+                }
+                Err(detail) => Err(detail),
+            },
             Err(detail) => Err(detail),
         };
         if let Some(host) = weak.upgrade() {

@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::super::error::{ErrorCode, TabworkerError, describe};
 use super::super::runtime::codec::to_js;
 use super::super::runtime::js::{get, object};
-use super::host::{AppCode, BackendHandle, HostRef, LocalFuture, serve};
+use super::host::{AppCode, BackendHandle, HostRef, serve};
 use super::session::BackendSession;
 use crate::model::map::Map;
 use crate::protocol::BackendInit;
@@ -88,13 +88,9 @@ fn app_code(value: JsValue) -> Result<(JsCode, bool, Map<String, js_sys::Functio
 }
 
 impl AppCode for JsCode {
-    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> LocalFuture<Result<(), String>> {
-        let Some(start) = self.start.clone() else { return Box::pin(std::future::ready(Ok(()))) };
-        let returned = start.call1(&JsValue::NULL, &context(host, init.as_ref(), mount));
-        Box::pin(async move {
-            let returned = returned.map_err(|e| describe(&e))?;
-            JsFuture::from(js_sys::Promise::resolve(&returned)).await.map(drop).map_err(|e| describe(&e))
-        })
+    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> Result<JsValue, String> {
+        let Some(start) = &self.start else { return Ok(JsValue::UNDEFINED) };
+        start.call1(&JsValue::NULL, &context(host, init.as_ref(), mount)).map_err(|e| describe(&e))
     }
 
     fn opened(&self, session: &BackendSession, _: HostRef) {

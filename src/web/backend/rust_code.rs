@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use super::super::error::{ErrorCode, TabworkerError};
 use super::super::runtime::channel::Payload;
 use super::super::runtime::codec::{from_js, to_js};
-use super::host::{AppCode, BackendHandle, HostRef, LocalFuture, serve};
+use super::host::{AppCode, BackendHandle, HostRef, serve};
 use super::session::BackendSession;
 use crate::backend::rust::{
     Context, ContextLink, Runs, RustBackend, Serve, Served, ServedLink, Session, SessionLink, Unstarted, plain_frame,
@@ -33,12 +33,13 @@ enum Stage {
 }
 
 impl AppCode for RustCode {
-    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> LocalFuture<Result<(), String>> {
+    fn start(&self, host: HostRef, init: Option<BackendInit>, mount: JsValue) -> Result<JsValue, String> {
         let started = match std::mem::replace(&mut *self.0.borrow_mut(), Stage::Ended) {
-            Stage::Unstarted(backend) => backend.start(&Context::new(Rc::new(RustContext { host, init, mount }))),
-            _ => Err("the backend was started twice".into()),
+            Stage::Unstarted(backend) => backend.start(&Context::new(Rc::new(RustContext { host, init, mount })))?,
+            _ => return Err("the backend was started twice".into()),
         };
-        Box::pin(std::future::ready(started.map(|running| *self.0.borrow_mut() = Stage::Running(running))))
+        *self.0.borrow_mut() = Stage::Running(started);
+        Ok(JsValue::UNDEFINED)
     }
 
     /// `session` opened: its events and requests go to the backend's
