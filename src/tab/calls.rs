@@ -49,6 +49,9 @@ pub enum CallValue {
     Connected(Box<ConnectResponse>),
     /// `status`, `ready`, `terminate`: the state that settled it.
     State(BackendState),
+    /// `connected`: the default session that is open, as its
+    /// [`crate::TabEvent::Connected`] said.
+    DefaultSession(SessionId),
     /// `open`: the backend accepted the session, whose ports are those of
     /// its [`crate::TabOutput::OpenKeyed`].
     Session {

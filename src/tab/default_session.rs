@@ -11,6 +11,7 @@
 //! doubles from [`FIRST_RETRY_MS`] up to [`MAX_RETRY_MS`], and goes back to
 //! the first once a session opens.
 
+use super::calls::{CallError, CallId, CallValue, Calls};
 use super::outbox::Outbox;
 use super::output::{DisconnectReason, TabEvent};
 use super::stages::{FIRST_RETRY_MS, MAX_RETRY_MS, Retry};
@@ -54,12 +55,14 @@ pub(super) struct DefaultSession {
     stage: Stage,
     attempts: u64,
     retry_ms: u64,
+    /// The app's `connected()` calls that wait for a session to open.
+    waiting: Vec<CallId>,
 }
 
 impl DefaultSession {
     /// No attempt yet, for the tab of `client`.
     pub(super) fn new(client: ClientId) -> Self {
-        DefaultSession { client, stage: Stage::Off, attempts: 0, retry_ms: FIRST_RETRY_MS }
+        DefaultSession { client, stage: Stage::Off, attempts: 0, retry_ms: FIRST_RETRY_MS, waiting: Vec::new() }
     }
 
     /// The open session: its attempt and the epoch of the leader serving it.
@@ -208,9 +211,37 @@ impl DefaultSession {
     }
 
     /// The tab leaves: the attempt ends (`destroyed`), and none follows.
+    /// (The calls still waiting are refused with every other call.)
     pub(super) fn destroy(&mut self, out: &mut Outbox) {
         self.end(Some(DisconnectReason::Destroyed), out);
         self.stage = Stage::Off;
+        self.waiting.clear();
+    }
+
+    /// The app's `connected()`: a call settled with the open session, at
+    /// once or when the next one opens; refused once the tab `left`. It
+    /// waits for as long as it takes (a tab not yet joined included).
+    pub(super) fn wait(&mut self, left: bool, calls: &mut Calls, out: &mut Outbox) -> CallId {
+        let call = calls.wait();
+        if left {
+            calls.finish(call);
+            let error = CallError::new(crate::model::code::ErrorCode::NotInitialized, "the client was destroyed");
+            out.event(TabEvent::Settled { call, outcome: Err(error) });
+        } else {
+            self.waiting.push(call);
+            self.settle_waiting(calls, out);
+        }
+        call
+    }
+
+    /// Settles the `connected()` calls waiting, if a session is open.
+    pub(super) fn settle_waiting(&mut self, calls: &mut Calls, out: &mut Outbox) {
+        let Stage::Connected { attempt, .. } = &self.stage else { return };
+        for call in std::mem::take(&mut self.waiting) {
+            if calls.finish(call) {
+                out.event(TabEvent::Settled { call, outcome: Ok(CallValue::DefaultSession(attempt.clone())) });
+            }
+        }
     }
 
     /// When [`DefaultSession::timeout`] is due: the abandon time of a

@@ -23,18 +23,12 @@
 //!    answers every tab with the leadership and its epoch. A claim left
 //!    unanswered is sent again with backoff (one the coordinator took is
 //!    answered with the epoch it gave);
-//! 3. each session is one connect attempt: the tab takes the attempt's
-//!    session lock, then sends `request-port` once a live leader is known (a
-//!    follower that knows none asks `who-leads` with backoff, in case a
-//!    `new-leader` was lost); a newer leader, the death of the leader's
-//!    worker (its liveness lock is granted to this tab's shared watch) or a
-//!    request left unanswered ends the attempt, and a new one starts;
+//! 3. each session is one connect attempt, under its session lock, asked
+//!    for with `request-port` (the rules in [`default_session`]);
 //! 4. a leader that sees a higher epoch than its own from another tab steps
 //!    down: it stops its worker and queues for the lock again;
-//! 5. keyed backends: the tab sends its connects, watches and terminates to
-//!    the coordinator, opens sessions with keyed backends by attempt, and
-//!    while it leads hosts them in its [`Fleet`], reporting their states in
-//!    its epoch; stepping down kills them.
+//! 5. keyed backends: the tab's calls and sessions are [`keyed`]'s; while it
+//!    leads it hosts them in its [`Fleet`]; stepping down kills them.
 //!
 //! Its parts each own their state, and this file routes each input to them:
 //! the election, the tab's own worker and what it hosts while it leads
@@ -149,8 +143,8 @@ impl Tab {
         self.election.leading()
     }
 
-    /// This tab's own worker, its default backend, while it has one: it
-    /// leads, and the worker was created and is not known to have ended.
+    /// This tab's own worker, its default backend, while it leads and the worker is not known to
+    /// have ended.
     pub fn worker(&self) -> Option<&BackendId> {
         self.election.worker()
     }
@@ -240,6 +234,12 @@ impl Tab {
     pub fn connect(&mut self, now: Timestamp, request: ConnectRequest) -> CallId {
         let (keyed, mut cx) = self.keyed_cx();
         keyed.connect(now, request, &mut cx)
+    }
+
+    /// The app's `connected()`: settled with the open default session, at once or when the next
+    /// opens ([`CallValue::DefaultSession`]); refused once the client was destroyed.
+    pub fn connected(&mut self) -> CallId {
+        self.session.wait(self.membership == Membership::Left, &mut self.calls, &mut self.out)
     }
 
     /// Opens a session with a keyed backend; `url` is a response's `url`.
@@ -404,6 +404,7 @@ impl Tab {
             }
             CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => {
                 election.port_provided(&grant, &mut cx);
+                self.session.settle_waiting(&mut self.calls, &mut self.out);
                 None
             }
             // For the leader's own worker or its fleet; else keyed backends:
@@ -835,6 +836,50 @@ mod tests {
         };
         tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
         assert!(tab.session().is_some());
+    }
+
+    #[test]
+    fn connected_is_settled_by_the_session_that_opens_and_refused_once_the_tab_left() {
+        fn settled(out: &[TabOutput]) -> Vec<(CallId, Result<CallValue, CallError>)> {
+            out.iter()
+                .filter_map(|o| match o {
+                    TabOutput::Event(TabEvent::Settled { call, outcome }) => Some((*call, outcome.clone())),
+                    _ => None,
+                })
+                .collect()
+        }
+        let mut tab = Tab::new(client(2), names());
+        let early = tab.connected();
+        tab.start(T0);
+        tab.lock_granted(T0, &LockId::Tab(client(2)));
+        tab.from_coordinator(T0, Ok(welcome(None)));
+        let lock = session_lock(&drain(&mut tab));
+        tab.lock_granted(T0, &lock);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(1, 1))));
+        let request = requests(&drain(&mut tab)).pop().expect("asked on new-leader");
+        let waiting = tab.connected();
+        assert!(settled(&drain(&mut tab)).is_empty(), "no session yet: the calls wait, with no deadline");
+        let grant = PortGrant {
+            client_id: client(2),
+            session_id: request.session_id.clone(),
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: None,
+        };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant)));
+        let opened = Ok(CallValue::DefaultSession(request.session_id.clone()));
+        assert_eq!(settled(&drain(&mut tab)), [(early, opened.clone()), (waiting, opened.clone())]);
+        let at_once = tab.connected();
+        assert_eq!(settled(&drain(&mut tab)), [(at_once, opened)]);
+
+        // A newer leader ends the session: a call waits for the next one, and the tab leaves first.
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::NewLeader(leadership(3, 2))));
+        drain(&mut tab);
+        let pending = tab.connected();
+        tab.destroy(T0);
+        let destroyed = Err(CallError::new(ErrorCode::NotInitialized, "the client was destroyed"));
+        assert_eq!(settled(&drain(&mut tab)), [(pending, destroyed.clone())]);
+        let late = tab.connected();
+        assert_eq!(settled(&drain(&mut tab)), [(late, destroyed)]);
     }
 
     #[test]

@@ -79,3 +79,36 @@ test('a second initialize() is refused with not-initialized and the client goes 
     await context.close();
   }
 });
+
+test('connected() waits for a session until destroy() ends it, and is refused at once after', async () => {
+  const context = await env.browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${env.server.url}/pkg/tabworker.d.ts`);
+    const result = await page.evaluate(async (app) => {
+      const { default: init, Client } = await import('/pkg/tabworker.js');
+      await init();
+      const client = new Client({
+        coordinator: '/tests/browser/fixtures/silent-coordinator.js',
+        backend: '/tests/browser/fixtures/echo-backend.js',
+        name: app,
+      });
+      const seen = (promise) => promise.then(() => 'resolved', (error) => `${error.name} ${error.code}: ${error.message}`);
+      const heard = new Promise((resolve) => {
+        new BroadcastChannel('silent-coordinator').onmessage = (e) => resolve(e.data);
+      });
+      let settledEarly = 'waiting';
+      const before = seen(client.connected()).then((outcome) => (settledEarly = outcome));
+      client.initialize().catch(() => {});
+      await heard;
+      const atHello = settledEarly;
+      await client.destroy();
+      return { settledEarly: atHello, waited: await before, after: await seen(client.connected()) };
+    }, uniqueApp('connected'));
+    assert.equal(result.settledEarly, 'waiting', 'no session yet: connected() waits');
+    assert.equal(result.waited, 'TabworkerError not-initialized: the client was destroyed');
+    assert.equal(result.after, 'TabworkerError not-initialized: the client was destroyed');
+  } finally {
+    await context.close();
+  }
+});

@@ -85,8 +85,6 @@ pub(super) struct State {
     /// The port that came with the input being handled.
     carried: Option<MessagePort>,
     pub(super) session: Option<Session>,
-    /// `connected()` calls waiting for a session: (resolve, reject).
-    pub(super) waiters: Vec<(js_sys::Function, js_sys::Function)>,
     pub(super) coordinator_id: Option<CoordinatorId>,
     pub(super) destroyed: bool,
 }
@@ -471,14 +469,7 @@ impl ClientDriver {
                 let Some(port) = self.state.borrow_mut().carried.take() else { return };
                 let session = Session::new(&session_id, epoch, backend_id.as_ref(), port);
                 let (detail, told) = (session.js.clone(), (session.port.clone(), session.backend_id.clone()));
-                let waiters = {
-                    let mut state = self.state.borrow_mut();
-                    state.session = Some(session);
-                    std::mem::take(&mut state.waiters)
-                };
-                for (resolve, _) in waiters {
-                    let _ = resolve.call1(&JsValue::NULL, &detail);
-                }
+                self.state.borrow_mut().session = Some(session);
                 for handle in self.handles() {
                     handle.default_session(Some(told.clone()));
                 }
@@ -538,15 +529,15 @@ impl ClientDriver {
         self.hosted.borrow_mut().kill_all();
         self.calls.borrow_mut().clear();
         self.coordinator.borrow_mut().close();
-        let waiters = {
-            let mut state = self.state.borrow_mut();
-            state.destroyed = true;
-            state.locks.clear();
-            std::mem::take(&mut state.waiters)
-        };
-        let error: JsValue = TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed").into();
-        for (_, reject) in waiters {
-            let _ = reject.call1(&JsValue::NULL, &error);
-        }
+        let mut state = self.state.borrow_mut();
+        state.destroyed = true;
+        state.locks.clear();
+    }
+
+    /// The open default session, as the app sees it.
+    pub(super) fn session(&self) -> Result<JsValue, JsValue> {
+        let session = self.state.borrow().session.as_ref().map(|s| s.js.clone());
+        // The tab settles `connected()` just after the session's port reached the page.
+        session.ok_or_else(|| TabworkerError::new(ErrorCode::BackendLost, "the session ended at once").into())
     }
 }

@@ -115,18 +115,8 @@ impl Client {
     /// The open session, or the next one to open. Rejects if the client is
     /// destroyed first.
     pub fn connected(&self) -> SessionPromise {
-        let mut state = self.driver.state.borrow_mut();
-        if state.destroyed {
-            let error: JsValue = TabworkerError::new(ErrorCode::NotInitialized, "the client was destroyed").into();
-            return js_sys::Promise::reject(&error).unchecked_into();
-        }
-        if let Some(session) = &state.session {
-            return js_sys::Promise::resolve(&session.js).unchecked_into();
-        }
-        let mut slot = None;
-        let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-        state.waiters.extend(slot);
-        promise.unchecked_into()
+        let call = self.driver.tab.borrow_mut().connected();
+        promise(&self.driver, call).unchecked_into()
     }
 
     /// Listens for `type`: `'rolechange'`, `'leader'`, `'session'`,
@@ -297,6 +287,7 @@ fn promise(driver: &Rc<ClientDriver>, call: CallId) -> js_sys::Promise {
         CallValue::Joined => Ok(JsValue::UNDEFINED),
         CallValue::Connected(response) => Ok(to_js(&*response)),
         CallValue::State(state) => Ok(to_js(&state)),
+        CallValue::DefaultSession(_) => driver.session(),
         CallValue::Session { session_id, backend_id } => {
             KeyedSession::of(driver, session_id, backend_id).map(JsValue::from).ok_or_else(|| {
                 TabworkerError::new(ErrorCode::BackendTerminated, "the session ended while it opened").into()
