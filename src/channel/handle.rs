@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use super::caller::{Caller, CallerOutput, RequestError, RequestNumbers};
-use super::frame::{ChannelFrame, RequestId};
+use super::frame::{ChannelError, ChannelFrame, RequestId};
 use super::tracker::{Change, Closing, Ending, Reconnected, Tracker};
 use crate::model::code::ErrorCode;
 use crate::model::connect::{BackendUrl, ConnectRequest, ConnectResponse};
@@ -400,9 +400,10 @@ impl<P> Handle<P> {
         self.finish(ending);
     }
 
-    /// A frame from the backend over the open session.
-    pub fn from_backend(&mut self, frame: ChannelFrame<P>) {
-        if let Err(e) = self.caller.from_backend(frame) {
+    /// A frame from the backend over the open session, or why what came
+    /// is not one: a bad frame is said once, here, and changes nothing.
+    pub fn from_backend(&mut self, frame: Result<ChannelFrame<P>, ChannelError>) {
+        if let Err(e) = frame.and_then(|frame| self.caller.from_backend(frame)) {
             self.outputs.push_back(HandleOutput::Warn(format!("the backend sent a bad frame: {e}")));
         }
         self.drain();

@@ -221,3 +221,14 @@ fn destroy_fails_requests_and_ready_and_closes_the_session_once() {
     handle.wait_ready();
     assert!(matches!(&drain(&mut handle)[..], [HandleOutput::Ready(Err(e))] if e.code == ErrorCode::Destroyed));
 }
+
+#[test]
+fn a_bad_frame_from_the_backend_is_said_by_the_handle() {
+    let mut handle = keyed("b1", false);
+    drain(&mut handle);
+    let undecoded = Err(ChannelError { code: ErrorCode::Malformed, detail: "a result needs a numeric id".into() });
+    handle.from_backend(undecoded);
+    let out = drain(&mut handle);
+    let said = [HandleOutput::Warn("the backend sent a bad frame: malformed: a result needs a numeric id".into())];
+    assert_eq!(out, said);
+}

@@ -303,8 +303,7 @@ impl Driver {
     pub(super) fn on_message(self: &Rc<Self>, data: &JsValue) {
         match read_frame(data) {
             None => {}
-            Some(Ok(frame)) => drop(self.input(|handle| handle.from_backend(frame.map(Payload::plain)))),
-            Some(Err(e)) => web_sys::console::warn_1(&format!("tabworker: the backend sent a bad frame: {e}").into()),
+            Some(frame) => drop(self.input(|handle| handle.from_backend(frame.map(|f| f.map(Payload::plain))))),
         }
     }
 
