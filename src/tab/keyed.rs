@@ -372,22 +372,12 @@ mod tests {
     use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
     use crate::protocol::{ConnectAnswer, PortRefusal};
     use crate::tab::Tab;
-    use crate::tab::tests::{T0, client, drain, names, room};
+    use crate::tab::tests::{T0, client, drain, names, room, settled};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
         out.iter()
             .filter_map(|o| match o {
                 TabOutput::ToCoordinator(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The calls settled, in order.
-    fn settled(out: &[TabOutput]) -> Vec<(CallId, Result<CallValue, CallError>)> {
-        out.iter()
-            .filter_map(|o| match o {
-                TabOutput::Event(TabEvent::Settled { call, outcome }) => Some((*call, outcome.clone())),
                 _ => None,
             })
             .collect()

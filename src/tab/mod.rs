@@ -625,6 +625,16 @@ mod tests {
         std::iter::from_fn(|| tab.poll_output()).collect()
     }
 
+    /// The calls settled, in order.
+    pub(super) fn settled(out: &[TabOutput]) -> Vec<(CallId, Result<CallValue, CallError>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                TabOutput::Event(TabEvent::Settled { call, outcome }) => Some((*call, outcome.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn leadership(n: u32, epoch: u64) -> Leadership {
         Leadership {
             leader_id: client(n),
@@ -840,14 +850,6 @@ mod tests {
 
     #[test]
     fn connected_is_settled_by_the_session_that_opens_and_refused_once_the_tab_left() {
-        fn settled(out: &[TabOutput]) -> Vec<(CallId, Result<CallValue, CallError>)> {
-            out.iter()
-                .filter_map(|o| match o {
-                    TabOutput::Event(TabEvent::Settled { call, outcome }) => Some((*call, outcome.clone())),
-                    _ => None,
-                })
-                .collect()
-        }
         let mut tab = Tab::new(client(2), names());
         let early = tab.connected();
         tab.start(T0);
