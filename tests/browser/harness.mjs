@@ -49,10 +49,12 @@ export async function waitUntil(condition, { timeout = 5000, what = 'the conditi
 
 /**
  * Opens a test tab of `app` in `context` and waits until its client joined.
- * `options`, if given, are more options of its `Client` (see tab.html).
+ * `options`, if given, are more options of its `Client` (see tab.html);
+ * `page`, if given, is a new page of `context` to open it in (one the caller
+ * set up, say with listeners of its own), rather than a fresh one.
  */
-export async function openTab(context, baseUrl, app, options) {
-  const page = await context.newPage();
+export async function openTab(context, baseUrl, app, options, page = undefined) {
+  page ??= await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error));
   let url = `${baseUrl}/tests/browser/fixtures/tab.html?app=${encodeURIComponent(app)}`;
@@ -84,12 +86,23 @@ export async function oneLeader(pages, { timeout = 5000 } = {}) {
 
 /** Crashes `page`'s renderer (CDP `Page.crash`) and closes what is left of it. */
 export async function crash(context, page) {
+  await (await armCrash(context, page))();
+  await page.close().catch(() => {});
+}
+
+/**
+ * Readies a crash of `page`'s renderer, for when its moment matters: opens the DevTools session
+ * now and resolves to a function that sends CDP `Page.crash` at once and returns a promise of
+ * the page's `crash` event. The page is left open.
+ */
+export async function armCrash(context, page) {
   const cdp = await context.newCDPSession(page);
   const crashed = new Promise((resolve) => page.once('crash', resolve));
-  // Page.crash never answers: the renderer is gone.
-  cdp.send('Page.crash').catch(() => {});
-  await crashed;
-  await page.close().catch(() => {});
+  return () => {
+    // Page.crash never answers: the renderer is gone.
+    cdp.send('Page.crash').catch(() => {});
+    return crashed;
+  };
 }
 
 /**
