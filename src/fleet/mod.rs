@@ -28,8 +28,9 @@
 //! the tab's leadership rests on it, and the fleet gives it an id, its
 //! states, its sessions by token and its termination like any other.
 //!
-//! Sessions are asked for by backend id; a request made before the backend
-//! is ready waits for it. The key is released only at `terminated`; a
+//! Sessions are asked for by backend id (the seed's `request-port`, which
+//! names none, asks for the default backend); a request made before the
+//! backend is ready waits for it. The key is released only at `terminated`; a
 //! `connect` with `spawn` made while its key's backend is terminating waits
 //! for the end and then starts a successor.
 
@@ -356,7 +357,9 @@ impl Fleet {
             (BackendToLeader::Ready { .. }, BackendStatus::Starting | BackendStatus::Waiting) => self.ready(now, id),
             (BackendToLeader::Failed { .. }, _) => self.end(now, id, true),
             (BackendToLeader::Stopped, BackendStatus::Terminating) => self.end(now, id, false),
-            (BackendToLeader::Session(request), _) if request.backend_id.as_ref() == Some(id) => {
+            (BackendToLeader::Session(request), _)
+                if request.backend_id.as_ref().or(self.default.as_ref()) == Some(id) =>
+            {
                 let Some(hosted) = self.hosted.get_mut(id) else { return };
                 hosted.session_opened(request.session_id.clone());
                 self.outputs.push_back(FleetOutput::Grant(request));
@@ -399,9 +402,10 @@ impl Fleet {
         }
     }
 
-    /// A client asks for a session with backend `request.backend_id`.
+    /// A client asks for a session with backend `request.backend_id`, or,
+    /// naming none (the seed's `request-port`), with the default backend.
     pub fn request_port(&mut self, request: PortRequest) {
-        let Some(id) = request.backend_id.clone() else {
+        let Some(id) = request.backend_id.clone().or_else(|| self.default.clone()) else {
             self.ignored += 1;
             return;
         };
@@ -775,6 +779,32 @@ mod tests {
         let later = PortRequest { session_id: SessionId::new("s2").unwrap(), ..request };
         fleet.request_port(later.clone());
         assert_eq!(to_worker(&drain(&mut fleet)), [LeaderToBackend::StartSession(later)]);
+    }
+
+    #[test]
+    fn the_seeds_request_port_naming_no_backend_is_the_default_backends_like_any_other() {
+        let mut fleet = fleet();
+        let request = PortRequest {
+            client_id: ClientId::new("c2").unwrap(),
+            session_id: SessionId::new("c2.1").unwrap(),
+            backend_id: None,
+        };
+        fleet.request_port(request.clone());
+        assert_eq!((drain(&mut fleet), fleet.ignored()), (vec![], 1), "no default backend hosted: nothing to ask");
+        let id = fleet.host_default(T0).expect("the default backend");
+        drain(&mut fleet);
+        fleet.request_port(request.clone());
+        assert_eq!(drain(&mut fleet), [], "before ready it waits");
+        worker(&mut fleet, 10, &id, BackendToLeader::Listening);
+        worker(&mut fleet, 20, &id, BackendToLeader::Started);
+        let out = worker(&mut fleet, 30, &id, ready());
+        // The request goes to the worker as the tab sent it: the seed's, with no backend named.
+        assert_eq!(to_worker(&out), [LeaderToBackend::StartSession(request.clone())]);
+        let out = worker(&mut fleet, 40, &id, BackendToLeader::Session(request.clone()));
+        assert_eq!(out, [FleetOutput::Grant(request.clone())]);
+        assert_eq!(fleet.sessions(&id), 1);
+        worker(&mut fleet, 50, &id, BackendToLeader::SessionClosed { session_id: request.session_id.clone() });
+        assert_eq!(fleet.sessions(&id), 0);
     }
 
     #[test]

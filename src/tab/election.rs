@@ -18,8 +18,8 @@ use crate::model::ids::{BackendId, ClientId, Epoch};
 use crate::model::locks::{LockId, LockMode};
 use crate::model::time::Timestamp;
 use crate::protocol::{
-    BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, LeaderToBackend, Leadership, MAX_HOSTED, PortGrant,
-    PortRequest, StatusReport, TabToCoordinator,
+    BackendToLeader, CoordinatorToTab, DecodeError, LeaderClaim, Leadership, MAX_HOSTED, PortGrant, PortRequest,
+    StatusReport, TabToCoordinator,
 };
 
 /// What an input of the election works with besides its own state.
@@ -211,8 +211,7 @@ impl Election {
 
     /// A frame from this tab's own worker (its default backend), decoded or
     /// refused. The fleet follows its lifecycle and its sessions by token;
-    /// the tab claims the lead once it is ready, and grants the sessions of
-    /// its default path.
+    /// the tab claims the lead once it is ready.
     fn own_worker_frame(
         &mut self,
         now: Timestamp,
@@ -223,24 +222,14 @@ impl Election {
         let Ok(message) = frame else {
             return cx.out.ignore();
         };
-        match (&message, self.lead.stage()) {
-            (BackendToLeader::Session(PortRequest { client_id, session_id, backend_id: None }), _) => {
-                let Some(epoch) = self.leading() else {
-                    return cx.out.ignore();
-                };
-                let (client_id, session_id) = (client_id.clone(), session_id.clone());
-                let grant = PortGrant { client_id, session_id, epoch, backend_id: None };
-                return cx.out.send(TabToCoordinator::ProvidePort(grant));
-            }
-            (
-                BackendToLeader::Failed { detail },
-                Some(WorkerStage::Spawning { .. } | WorkerStage::Initializing { .. }),
-            ) => {
-                // Its start code threw: a new one after a pause.
-                self.respawn_later(now, cx.session);
-                cx.out.event(TabEvent::BackendError { detail: detail.clone() });
-            }
-            _ => {}
+        if let (
+            BackendToLeader::Failed { detail },
+            Some(WorkerStage::Spawning { .. } | WorkerStage::Initializing { .. }),
+        ) = (&message, self.lead.stage())
+        {
+            // Its start code threw: a new one after a pause.
+            self.respawn_later(now, cx.session);
+            cx.out.event(TabEvent::BackendError { detail: detail.clone() });
         }
         // The fleet first: its states are reported in the current term,
         // before a claim of the next one.
@@ -401,10 +390,10 @@ impl Election {
         cx.standby.due(!self.holds(), true, cx.out);
     }
 
-    /// A frame from the coordinator for the leader: a session with the
-    /// default backend (to this tab's own worker), a connect, a terminate
-    /// or a session with a keyed backend (to its fleet). Any other frame is
-    /// given back.
+    /// A frame from the coordinator for the leader: a connect, a terminate
+    /// or a session, with the default backend (the seed's `request-port`,
+    /// which names none) or a keyed one, all to its fleet. Any other frame
+    /// is given back.
     pub(super) fn leader_frame(
         &mut self,
         now: Timestamp,
@@ -413,12 +402,6 @@ impl Election {
     ) -> Option<CoordinatorToTab> {
         let hosting = self.hosting().is_some();
         match message {
-            CoordinatorToTab::RequestPort(request) if request.backend_id.is_none() && self.leading().is_some() => {
-                if let Some(worker) = self.worker().cloned() {
-                    let message = LeaderToBackend::StartSession(request);
-                    cx.out.push(TabOutput::ToWorker { backend_id: worker, message });
-                }
-            }
             CoordinatorToTab::Connect(call) if hosting => self.fleet.connect(now, *call),
             CoordinatorToTab::Terminate(call) if hosting => self.fleet.terminate(now, &call),
             CoordinatorToTab::RequestPort(request) if hosting => self.fleet.request_port(request),

@@ -431,9 +431,10 @@ impl Sim {
         }
 
         // Keyed sessions: every one a worker has open belongs to a live tab
-        // that still has it; the fleet counts them; every open one of a live
-        // tab is open at its worker, or its backend ended and the tab was
-        // told (then the glue closed it).
+        // that still has it; the fleet counts every session of its workers
+        // (the default backend's too); every open one of a live tab is open
+        // at its worker, or its backend ended and the tab was told (then the
+        // glue closed it).
         for w in (0..self.workers.len()).filter(|&w| self.workers[w].alive) {
             let Some(backend) = self.serves(w) else { continue };
             let keyed: Vec<_> = self.workers[w].host.sessions().filter(|r| r.backend_id.is_some()).collect();
@@ -451,8 +452,9 @@ impl Sim {
             }
             let owner = self.workers[w].owner;
             let counted = self.tabs[owner].tab.fleet().sessions(backend);
-            if counted != keyed.len() {
-                fail(format!("tab{owner}'s fleet counts {counted} sessions of {backend}, w{w} has {}", keyed.len()));
+            let open = self.workers[w].host.sessions().count();
+            if counted != open {
+                fail(format!("tab{owner}'s fleet counts {counted} sessions of {backend}, w{w} has {open}"));
             }
         }
         for &i in &live {
