@@ -756,6 +756,20 @@ mod tests {
         assert_eq!(refused(&drain(&mut fleet)), ErrorCode::UnknownTag);
     }
 
+    /// `request`, asked for while backend `id` loads, waits; once it is
+    /// ready the worker is asked to open it, and its port is granted.
+    fn asked_before_ready_then_granted(fleet: &mut Fleet, id: &BackendId, request: &PortRequest) {
+        fleet.request_port(request.clone());
+        assert_eq!(drain(fleet), [], "before ready it waits");
+        worker(fleet, 10, id, BackendToLeader::Listening);
+        worker(fleet, 20, id, BackendToLeader::Started);
+        let out = worker(fleet, 30, id, ready());
+        assert_eq!(to_worker(&out), [LeaderToBackend::StartSession(request.clone())]);
+        let out = worker(fleet, 40, id, BackendToLeader::Session(request.clone()));
+        assert_eq!(out, [FleetOutput::Grant(request.clone())]);
+        assert_eq!(fleet.sessions(id), 1);
+    }
+
     #[test]
     fn sessions_asked_for_before_ready_wait_for_it_and_ports_go_back_to_the_asker() {
         let mut fleet = fleet();
@@ -766,15 +780,7 @@ mod tests {
             session_id: SessionId::new("s1").unwrap(),
             backend_id: Some(id.clone()),
         };
-        fleet.request_port(request.clone());
-        assert_eq!(drain(&mut fleet), []);
-        worker(&mut fleet, 10, &id, BackendToLeader::Listening);
-        worker(&mut fleet, 20, &id, BackendToLeader::Started);
-        let out = worker(&mut fleet, 30, &id, ready());
-        assert_eq!(to_worker(&out), [LeaderToBackend::StartSession(request.clone())]);
-        let out = worker(&mut fleet, 40, &id, BackendToLeader::Session(request.clone()));
-        assert_eq!(out, [FleetOutput::Grant(request.clone())]);
-        assert_eq!(fleet.sessions(&id), 1);
+        asked_before_ready_then_granted(&mut fleet, &id, &request);
         // Once ready, a request goes straight to the worker.
         let later = PortRequest { session_id: SessionId::new("s2").unwrap(), ..request };
         fleet.request_port(later.clone());
@@ -793,16 +799,8 @@ mod tests {
         assert_eq!((drain(&mut fleet), fleet.ignored()), (vec![], 1), "no default backend hosted: nothing to ask");
         let id = fleet.host_default(T0).expect("the default backend");
         drain(&mut fleet);
-        fleet.request_port(request.clone());
-        assert_eq!(drain(&mut fleet), [], "before ready it waits");
-        worker(&mut fleet, 10, &id, BackendToLeader::Listening);
-        worker(&mut fleet, 20, &id, BackendToLeader::Started);
-        let out = worker(&mut fleet, 30, &id, ready());
-        // The request goes to the worker as the tab sent it: the seed's, with no backend named.
-        assert_eq!(to_worker(&out), [LeaderToBackend::StartSession(request.clone())]);
-        let out = worker(&mut fleet, 40, &id, BackendToLeader::Session(request.clone()));
-        assert_eq!(out, [FleetOutput::Grant(request.clone())]);
-        assert_eq!(fleet.sessions(&id), 1);
+        // The request reaches the worker as the tab sent it: the seed's, with no backend named.
+        asked_before_ready_then_granted(&mut fleet, &id, &request);
         worker(&mut fleet, 50, &id, BackendToLeader::SessionClosed { session_id: request.session_id.clone() });
         assert_eq!(fleet.sessions(&id), 0);
     }
