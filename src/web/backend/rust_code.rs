@@ -45,10 +45,11 @@ impl AppCode for RustCode {
     /// `session` opened: its events and requests go to the backend's
     /// listeners and handlers from now on.
     fn opened(&self, session: &BackendSession, host: HostRef) {
-        let (code, link) = (self.clone(), host.clone());
-        session.read_with(Rc::new(move |session, frame| code.frame(session, link.clone(), frame)));
-        let session = Session::new(Rc::new(session.clone()), Served::new(Rc::new(host)));
-        self.with(move |running| running.opened(&session));
+        // The session as the backend's closures see it, made once for all its frames.
+        let app = Session::new(Rc::new(session.clone()), Served::new(Rc::new(host)));
+        let (code, reader_app) = (self.clone(), app.clone());
+        session.read_with(Rc::new(move |session, frame| code.frame(session, &reader_app, frame)));
+        self.with(move |running| running.opened(&app));
     }
 
     /// A soft stop: the backend's `stop` runs, then the host is told.
@@ -67,19 +68,18 @@ impl AppCode for RustCode {
 impl RustCode {
     /// An event or a request from `session`'s tab: the backend's listener or
     /// handler runs, and a request's answer goes back.
-    fn frame(&self, session: &BackendSession, host: HostRef, frame: ChannelFrame<JsValue>) {
+    fn frame(&self, session: &BackendSession, app: &Session, frame: ChannelFrame<JsValue>) {
         let plain = match plain_frame(frame.map(|payload| from_js::<Value>(payload).map_err(|e| e.to_string()))) {
             Ok(plain) => plain,
             Err((why, answer)) => {
                 web_sys::console::warn_1(&format!("tabworker backend: {why}").into());
-                return answer.into_iter().for_each(|answer| session.post(answer.map(|v| Payload::plain(to_js(&v)))));
+                return answer.into_iter().for_each(|answer| answer_on(session, answer));
             }
         };
-        let (link, app) = (session.clone(), Session::new(Rc::new(session.clone()), Served::new(Rc::new(host))));
+        let (link, app) = (session.clone(), app.clone());
         self.with(move |running| {
-            let answer = link.with_responder(|responder| running.frame(&app, responder, plain));
-            if let Ok(Some(answer)) = answer {
-                link.post(answer.map(|value| Payload::plain(to_js(&value))));
+            if let Ok(Some(answer)) = link.with_responder(|responder| running.frame(&app, responder, plain)) {
+                answer_on(&link, answer);
             }
         });
     }
@@ -100,6 +100,11 @@ impl RustCode {
             }
         }
     }
+}
+
+/// Posts `answer` (a result or a failure) to `session`'s tab.
+fn answer_on(session: &BackendSession, answer: ChannelFrame<Value>) {
+    session.post(answer.map(|value| Payload::plain(to_js(&value))));
 }
 
 /// What a Rust backend's `start` is given, in a browser worker.
