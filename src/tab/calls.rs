@@ -77,6 +77,11 @@ impl CallError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         CallError { code, detail: detail.into() }
     }
+
+    /// Why a call is refused once its tab was destroyed.
+    pub(crate) fn destroyed() -> Self {
+        CallError::new(ErrorCode::NotInitialized, "the client was destroyed")
+    }
 }
 
 /// What a connect carried that stays in its tab until a session is opened

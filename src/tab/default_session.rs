@@ -222,15 +222,15 @@ impl DefaultSession {
     /// once or when the next one opens; refused once the tab `left`. It
     /// waits for as long as it takes (a tab not yet joined included).
     pub(super) fn wait(&mut self, left: bool, calls: &mut Calls, out: &mut Outbox) -> CallId {
-        let call = calls.wait();
         if left {
-            calls.finish(call);
-            let error = CallError::new(crate::model::code::ErrorCode::NotInitialized, "the client was destroyed");
-            out.event(TabEvent::Settled { call, outcome: Err(error) });
-        } else {
-            self.waiting.push(call);
-            self.settle_waiting(calls, out);
+            // Refused at once: it never waits.
+            let call = calls.next_id();
+            out.event(TabEvent::Settled { call, outcome: Err(CallError::destroyed()) });
+            return call;
         }
+        let call = calls.wait();
+        self.waiting.push(call);
+        self.settle_waiting(calls, out);
         call
     }
 

@@ -292,7 +292,7 @@ impl Keyed {
     /// The tab is destroyed: every call still pending is refused with
     /// `not-initialized`, every session ended.
     pub(super) fn leave(&mut self, cx: &mut Ctx<'_>) {
-        let error = CallError::new(ErrorCode::NotInitialized, "the client was destroyed");
+        let error = CallError::destroyed();
         for call in cx.calls.clear() {
             cx.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
         }
