@@ -219,13 +219,13 @@ impl BackendSession {
     /// The client (tab) the session is for.
     #[wasm_bindgen(getter, js_name = clientId)]
     pub fn client_id(&self) -> String {
-        self.state.info.client_id.to_string()
+        self.state.info.client_id.as_str().to_owned()
     }
 
     /// The connect attempt.
     #[wasm_bindgen(getter, js_name = sessionId)]
     pub fn session_id(&self) -> String {
-        self.state.info.session_id.to_string()
+        self.state.info.session_id.as_str().to_owned()
     }
 
     /// The backend's end of the session's channel, for the app's own messages.
