@@ -187,6 +187,14 @@ impl Calls {
         call
     }
 
+    /// The `open` of `call` goes on as session `session_id` (its attempt was
+    /// renewed); its deadline stays.
+    pub(crate) fn moved(&mut self, call: CallId, session_id: SessionId) {
+        if let Some(Pending::Open { session_id: old, .. }) = self.pending.get_mut(&call) {
+            *old = session_id;
+        }
+    }
+
     /// A wait on a backend's state.
     pub(crate) fn wait(&mut self) -> CallId {
         let call = self.next_id();

@@ -1,38 +1,24 @@
 //! The keyed backends, from a tab's side: the app's calls on them
 //! (`connect`, `open`, `status`, `ready`, `terminate`, `statusStream`) and
-//! the tab's sessions with them (what it hosts while it leads is its
-//! fleet's).
+//! the backends it watches (its sessions are [`Sessions`]'; what it hosts
+//! while it leads is its fleet's).
 //!
 //! Every call the app makes is a [`CallId`], settled once by a
 //! [`TabEvent::Settled`]; a `statusStream` is a [`SubscriptionId`], given
 //! each state once by a [`TabEvent::StatusUpdate`]. The browser layer keeps
 //! only the promises and callbacks behind those ids.
 //!
-//! A session with a keyed backend is one attempt, as the default session
-//! is: the tab takes the attempt's session lock, then sends `request-port`
-//! naming the backend; once the port arrives it posts `open` on it
-//! ([`TabOutput::OpenKeyed`]) and the backend's answer settles the app's
-//! `open`. The backend waits on that lock and closes the session when it is
-//! released ([`Tab::close_session`](super::Tab::close_session), the
-//! backend's end, or the tab going away).
-
 use super::calls::{CallError, CallId, CallValue, Calls, Credentials, Expired};
-use super::default_session::DefaultSession;
 use super::outbox::Outbox;
-use super::output::{TabEvent, TabOutput};
-use super::sessions::KeyedSession;
+use super::output::TabEvent;
+use super::sessions::Sessions;
 use super::watches::{Await, Delivery, SubscriptionId, Watches};
 use crate::model::code::ErrorCode;
 use crate::model::connect::{BackendUrl, ConnectRequest, MAX_CONNECT_TEXT, key_fault};
-use crate::model::ids::{BackendId, ClientId, SessionId};
-use crate::model::locks::{LockId, LockMode};
-use crate::model::map::Map;
+use crate::model::ids::{BackendId, ClientId};
 use crate::model::status::BackendState;
 use crate::model::time::Timestamp;
-use crate::protocol::{
-    BackendToTab, ConnectCall, ConnectOutcome, CoordinatorToTab, DecodeError, PortGrant, PortRequest, TabToBackend,
-    TabToCoordinator, TerminateCall,
-};
+use crate::protocol::{ConnectCall, ConnectOutcome, CoordinatorToTab, TabToBackend, TabToCoordinator, TerminateCall};
 
 /// Why a call made before `initialize()` or after `destroy()` is refused.
 fn not_joined() -> CallError {
@@ -45,9 +31,11 @@ fn backend(text: &str) -> Result<BackendUrl, CallError> {
 }
 
 /// What a keyed call or frame works with besides the part's own state: the
-/// app's pending calls, what is to be done, and whether the tab joined.
+/// app's pending calls, the tab's sessions, what is to be done, and whether
+/// the tab joined.
 pub(super) struct Ctx<'a> {
     pub(super) calls: &'a mut Calls,
+    pub(super) sessions: &'a mut Sessions,
     pub(super) out: &'a mut Outbox,
     pub(super) joined: bool,
 }
@@ -62,36 +50,26 @@ impl Ctx<'_> {
 
     /// Settles `call`, if it is still pending.
     fn settle(&mut self, call: CallId, outcome: Result<CallValue, CallError>) {
-        if self.calls.finish(call) {
-            self.out.event(TabEvent::Settled { call, outcome });
-        }
+        self.out.settle(self.calls, call, outcome);
     }
 }
 
-/// The tab's sessions with keyed backends, by attempt, and the backends it
-/// watches.
+/// The backends a tab watches, and its keyed calls' rules.
 #[derive(Debug)]
 pub(super) struct Keyed {
     client: ClientId,
-    sessions: Map<SessionId, KeyedSession>,
     watches: Watches,
 }
 
 impl Keyed {
     /// None yet, for the tab of `client`.
     pub(super) fn new(client: ClientId) -> Self {
-        Keyed { client, sessions: Map::new(), watches: Watches::default() }
+        Keyed { client, watches: Watches::default() }
     }
 
     /// The history of every backend watched, as far as it arrived.
     pub(super) fn watched(&self) -> impl Iterator<Item = (&BackendId, &[BackendState])> {
         self.watches.known()
-    }
-
-    /// The sessions (asked for, opening or open): each with its backend
-    /// and, until it is open, the app's call that waits for it.
-    pub(super) fn sessions(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
-        self.sessions.iter().map(|(id, session)| (id, session.backend_id(), session.call()))
     }
 
     /// The app's `connect` (see [`Tab::connect`](super::Tab::connect)).
@@ -113,9 +91,8 @@ impl Keyed {
         call
     }
 
-    /// The app's `open` (see [`Tab::open`](super::Tab::open)); its attempt id
-    /// is drawn from the default session's count.
-    pub(super) fn open(&mut self, now: Timestamp, url: &str, ids: &mut DefaultSession, cx: &mut Ctx<'_>) -> CallId {
+    /// The app's `open` (see [`Tab::open`](super::Tab::open)).
+    pub(super) fn open(&mut self, now: Timestamp, url: &str, cx: &mut Ctx<'_>) -> CallId {
         let target = match backend(url) {
             Ok(target) => target,
             Err(error) => return cx.refuse_at_once(error),
@@ -128,12 +105,8 @@ impl Keyed {
             return cx.refuse_at_once(not_joined());
         }
         let Credentials { user, auth } = cx.calls.credentials(&token);
-        let session_id = ids.next_attempt_id();
-        let call = cx.calls.open(now, session_id.clone());
-        cx.out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
         let open = TabToBackend::Open { token, user, auth };
-        self.sessions.insert(session_id, KeyedSession::new(target.backend_id, call, open));
-        call
+        cx.sessions.open(now, (target.backend_id, open), cx.calls, cx.out)
     }
 
     /// A wait on a backend's state (`status`, `ready`, `terminate`).
@@ -194,14 +167,7 @@ impl Keyed {
     /// had; once it is terminated, its sessions are closed first.
     fn deliver(&mut self, backend_id: &BackendId, cx: &mut Ctx<'_>) {
         if self.watches.has_ended(backend_id) {
-            let ended: Vec<SessionId> = (self.sessions.iter())
-                .filter(|(_, s)| s.backend_id() == backend_id && s.has_ports())
-                .map(|(id, _)| id.clone())
-                .collect();
-            for session_id in ended {
-                let detail = format!("the backend `{backend_id}` terminated while the session opened");
-                self.end_session(&session_id, CallError::new(ErrorCode::BackendTerminated, detail), cx);
-            }
+            cx.sessions.backend_ended(backend_id, cx.calls, cx.out);
         }
         for delivery in self.watches.deliver(backend_id) {
             match delivery {
@@ -210,46 +176,6 @@ impl Keyed {
                 }
                 Delivery::Settle { call, outcome } => cx.settle(call, outcome.map(CallValue::State)),
             }
-        }
-    }
-
-    /// The backend's answer to the `open` posted on session `session_id`'s
-    /// port, decoded or refused.
-    pub(super) fn open_answered(
-        &mut self,
-        session_id: &SessionId,
-        answer: Result<BackendToTab, DecodeError>,
-        cx: &mut Ctx<'_>,
-    ) {
-        let Some(session) = self.sessions.get_mut(session_id).filter(|s| s.is_opening()) else {
-            return cx.out.ignore();
-        };
-        let refusal = match answer {
-            Ok(BackendToTab::Opened) => {
-                let backend_id = session.backend_id().clone();
-                if let Some(call) = session.opened() {
-                    let session_id = session_id.clone();
-                    cx.settle(call, Ok(CallValue::Session { session_id, backend_id }));
-                }
-                return;
-            }
-            Ok(BackendToTab::Refused { code, detail }) => CallError::new(code, detail),
-            Err(e) => CallError::new(e.code(), format!("the backend's answer: {e}")),
-        };
-        self.end_session(session_id, refusal, cx);
-    }
-
-    /// Ends session `session_id` (asked for or open): its lock is released,
-    /// so the backend closes it, and its ports are closed; the call still
-    /// waiting for it, if any, is refused with `error`.
-    pub(super) fn end_session(&mut self, session_id: &SessionId, error: CallError, cx: &mut Ctx<'_>) {
-        let Some(session) = self.sessions.remove(session_id) else { return };
-        cx.out.release(LockId::Session(session_id.clone()));
-        if session.has_ports() {
-            cx.out.push(TabOutput::CloseKeyed { session_id: session_id.clone() });
-        }
-        if let Some(call) = session.call() {
-            cx.settle(call, Err(error));
         }
     }
 
@@ -265,62 +191,33 @@ impl Keyed {
                 Expired::Connect => cx.out.event(TabEvent::Settled { call, outcome: Err(error) }),
                 Expired::Open(session_id) => {
                     cx.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
-                    self.end_session(&session_id, error, cx);
+                    cx.sessions.end(&session_id, error, cx.calls, cx.out);
                 }
             }
         }
         join
     }
 
-    /// Whether `attempt` is the session lock of a keyed session, which is
-    /// then asked for.
-    pub(super) fn lock_granted(&mut self, attempt: &SessionId, out: &mut Outbox) -> bool {
-        let Some(session) = self.sessions.get_mut(attempt) else {
-            return false;
-        };
-        if session.ask() {
-            let request = PortRequest {
-                client_id: self.client.clone(),
-                session_id: attempt.clone(),
-                backend_id: Some(session.backend_id().clone()),
-            };
-            out.send(TabToCoordinator::RequestPort(request));
-        }
-        true
-    }
-
     /// The tab is destroyed: every call still pending is refused with
-    /// `not-initialized`, every session ended.
+    /// `not-initialized`, every session ended (the default one included).
     pub(super) fn leave(&mut self, cx: &mut Ctx<'_>) {
         let error = CallError::destroyed();
         for call in cx.calls.clear() {
             cx.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
         }
         self.watches.clear();
-        for (attempt, session) in std::mem::take(&mut self.sessions) {
-            cx.out.release(LockId::Session(attempt.clone()));
-            if session.has_ports() {
-                cx.out.push(TabOutput::CloseKeyed { session_id: attempt });
-            }
-        }
+        cx.sessions.leave(cx.out);
     }
 
     /// A frame from the coordinator about this tab's keyed calls, sessions
     /// and watched backends.
     pub(super) fn frame(&mut self, message: CoordinatorToTab, cx: &mut Ctx<'_>) {
         match message {
-            CoordinatorToTab::ProvidePort(PortGrant {
-                client_id, session_id, backend_id: Some(backend_id), ..
-            }) if client_id == self.client => {
-                match self.sessions.get_mut(&session_id).and_then(|s| s.grant(&backend_id)) {
-                    Some(message) => cx.out.push(TabOutput::OpenKeyed { session_id, message }),
-                    // A port for a session closed meanwhile (its `open` timed
-                    // out): it is not taken, so the browser layer closes it.
-                    None => cx.out.ignore(),
-                }
+            CoordinatorToTab::ProvidePort(grant) if grant.client_id == self.client => {
+                cx.sessions.granted(grant, cx.out)
             }
             CoordinatorToTab::RefusePort(refusal) if refusal.client_id == self.client => {
-                self.end_session(&refusal.session_id, CallError::new(refusal.code, refusal.detail), cx);
+                cx.sessions.refused(refusal, cx.calls, cx.out);
             }
             CoordinatorToTab::Connected(answer) if answer.client_id == self.client => {
                 let token = match &answer.outcome {
@@ -367,11 +264,15 @@ impl Keyed {
 mod tests {
     use super::*;
     use crate::model::connect::ConnectResponse;
+    use crate::model::ids::SessionId;
     use crate::model::ids::{CoordinatorId, Epoch};
     use crate::model::locks::LockCommand;
+    use crate::model::locks::{LockId, LockMode};
     use crate::model::status::{BackendState, BackendStatus, TerminationKind, TerminationReason};
+    use crate::protocol::{BackendToTab, DecodeError, PortGrant, PortRequest};
     use crate::protocol::{ConnectAnswer, PortRefusal};
     use crate::tab::Tab;
+    use crate::tab::TabOutput;
     use crate::tab::tests::{T0, client, drain, names, room, settled};
 
     fn sent(out: &[TabOutput]) -> Vec<TabToCoordinator> {
@@ -768,6 +669,83 @@ mod tests {
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: ready[0].clone() }));
         tab.from_coordinator(T0, Ok(CoordinatorToTab::Status { backend_id: b1(), state: terminated(T0) }));
         assert_eq!(states(&tab), Some(vec![ready[0].clone(), ready[1].clone(), terminated(T0)]));
+    }
+
+    #[test]
+    fn a_keyed_request_lost_with_the_coordinator_is_asked_again_of_the_next_as_a_fresh_attempt() {
+        let mut tab = joined(2);
+        let url = BackendUrl::session("app", &b1(), "t");
+        let call = tab.open(T0, &url);
+        let [TabOutput::Lock(LockCommand::Acquire { lock: first, .. })] = &drain(&mut tab)[..] else { panic!() };
+        let first = first.clone();
+        tab.lock_granted(T0, &first);
+        assert!(matches!(&sent(&drain(&mut tab))[..], [TabToCoordinator::RequestPort(_)]));
+        // An open session with b1 is a direct channel: it lives on.
+        let (_, open_session, _) = opening(&mut tab, "t2");
+        tab.open_answered(&open_session, Ok(BackendToTab::Opened));
+        drain(&mut tab);
+
+        // The coordinator dies with the request: its lock is given back, a fresh attempt locks.
+        tab.lock_granted(T0, &LockId::Coordinator(CoordinatorId::new("k").unwrap()));
+        let out = drain(&mut tab);
+        assert!(out.contains(&TabOutput::Lock(LockCommand::Release { lock: first.clone() })), "{out:?}");
+        let renewed: Vec<LockId> = (out.iter())
+            .filter_map(|o| match o {
+                TabOutput::Lock(LockCommand::Acquire { lock: lock @ LockId::Session(_), .. }) => Some(lock.clone()),
+                _ => None,
+            })
+            .collect();
+        let [lock] = &renewed[..] else { panic!("one session lock asked for: {out:?}") };
+        assert!(!sent(&out).iter().any(|m| matches!(m, TabToCoordinator::RequestPort(_))));
+        // Granted before a coordinator welcomed the tab: it asks nobody yet.
+        tab.lock_granted(T0, lock);
+        assert!(sent(&drain(&mut tab)).is_empty());
+        assert_eq!(tab.keyed_sessions().count(), 2);
+
+        let welcome =
+            CoordinatorToTab::Welcome { coordinator_id: CoordinatorId::new("k2").unwrap(), leader: None, tabs: 1 };
+        tab.from_coordinator(T0, Ok(welcome));
+        let requests: Vec<PortRequest> = (sent(&drain(&mut tab)).into_iter())
+            .filter_map(|m| match m {
+                TabToCoordinator::RequestPort(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let [request] = &requests[..] else { panic!("{requests:?}") };
+        assert_eq!((LockId::Session(request.session_id.clone()), &request.backend_id), (lock.clone(), &Some(b1())));
+        // The old attempt's port, if it comes, is not taken; the new one opens the app's call.
+        let grant = |session_id: &SessionId| PortGrant {
+            client_id: client(2),
+            session_id: session_id.clone(),
+            epoch: Epoch::new(1).unwrap(),
+            backend_id: Some(b1()),
+        };
+        let LockId::Session(old) = &first else { panic!() };
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant(old))));
+        assert_eq!(drain(&mut tab), []);
+        tab.from_coordinator(T0, Ok(CoordinatorToTab::ProvidePort(grant(&request.session_id))));
+        assert!(matches!(&drain(&mut tab)[..], [TabOutput::OpenKeyed { .. }]));
+        tab.open_answered(&request.session_id, Ok(BackendToTab::Opened));
+        let session = CallValue::Session { session_id: request.session_id.clone(), backend_id: b1() };
+        assert_eq!(settled(&drain(&mut tab)), [(call, Ok(session))]);
+    }
+
+    #[test]
+    fn a_keyed_open_renewed_after_the_coordinator_died_keeps_its_deadline() {
+        let mut tab = joined(2);
+        tab.set_call_timeout(500);
+        let call = tab.open(T0, &BackendUrl::session("app", &b1(), "t"));
+        let [TabOutput::Lock(LockCommand::Acquire { lock, .. })] = &drain(&mut tab)[..] else { panic!() };
+        tab.lock_granted(T0, &lock.clone());
+        drain(&mut tab);
+        tab.lock_granted(T0, &LockId::Coordinator(CoordinatorId::new("k").unwrap()));
+        drain(&mut tab);
+        let (session, ..) = tab.keyed_sessions().next().map(|(s, b, c)| (s.clone(), b.clone(), c)).unwrap();
+        tab.timeout(T0.plus_millis(500));
+        let out = drain(&mut tab);
+        assert_eq!(codes(&out), [(call, Some(ErrorCode::Timeout))]);
+        assert!(out.contains(&TabOutput::Lock(LockCommand::Release { lock: LockId::Session(session) })), "{out:?}");
+        assert_eq!(tab.keyed_sessions().count(), 0);
     }
 
     #[test]

@@ -24,19 +24,20 @@
 //!    unanswered is sent again with backoff (one the coordinator took is
 //!    answered with the epoch it gave);
 //! 3. each session is one connect attempt, under its session lock, asked
-//!    for with `request-port` (the rules in [`default_session`]);
+//!    for with `request-port` ([`sessions`]; the default session's own rules
+//!    in [`default_session`]);
 //! 4. a leader that sees a higher epoch than its own from another tab steps
 //!    down: it stops its worker and queues for the lock again;
-//! 5. keyed backends: the tab's calls and sessions are [`keyed`]'s; while it
+//! 5. keyed backends: the tab's calls on them are [`keyed`]'s; while it
 //!    leads it hosts them in its [`Fleet`]; stepping down kills them.
 //!
 //! Its parts each own their state, and this file routes each input to them:
 //! the election, the tab's own worker and what it hosts while it leads
 //! ([`election`], its stages in [`stages`], the warm standby in
-//! [`standby`]); the default session and the attempt numbers
-//! ([`default_session`]); keyed calls and sessions ([`keyed`], [`calls`],
-//! [`sessions`], [`watches`]); what is to be done ([`outbox`], its kinds in
-//! [`output`]). The membership of the coordinator and the join are the
+//! [`standby`]); every session, the default one and the keyed ones, with
+//! the attempt numbers ([`sessions`], [`default_session`]); keyed calls
+//! ([`keyed`], [`calls`], [`watches`]); what is to be done ([`outbox`], its
+//! kinds in [`output`]). The membership of the coordinator and the join are the
 //! Tab's own.
 
 mod calls;
@@ -53,11 +54,11 @@ mod watches;
 
 use crate::model::code::ErrorCode;
 pub use calls::{CallError, CallId, CallValue, DEFAULT_CALL_TIMEOUT_MS};
-use default_session::DefaultSession;
 use election::{Cx, Election};
 use keyed::{Ctx as KeyedCx, Keyed};
 use outbox::Outbox;
 pub use output::{DisconnectReason, Role, TabEvent, TabOutput};
+use sessions::Sessions;
 pub use settings::{CLIENT_OPTIONS, ClientSettings, Mode};
 use stages::Membership;
 pub use stages::{FIRST_RETRY_MS, MAX_RETRY_MS, WELCOME_TIMEOUT_MS, WORKER_START_TIMEOUT_MS};
@@ -88,9 +89,9 @@ pub struct Tab {
     election: Election,
     /// The worker kept loaded while this tab is next in line for the lead.
     standby: Standby,
-    /// The session with the leader's default backend, and the attempt numbers.
-    session: DefaultSession,
-    /// Sessions with keyed backends, by attempt, and the backends watched.
+    /// Every session: the default one, and those with keyed backends.
+    sessions: Sessions,
+    /// The backends watched, and the rules of keyed calls.
     keyed: Keyed,
     /// The app's calls waiting for an answer, and its connects' credentials.
     calls: calls::Calls,
@@ -109,7 +110,7 @@ impl Tab {
             election: Election::new(id.clone(), names.app().to_string()),
             standby: Standby::default(),
             out: Outbox::new(names.clone()),
-            session: DefaultSession::new(id.clone()),
+            sessions: Sessions::new(id.clone()),
             id,
             names,
             membership: Membership::New,
@@ -135,7 +136,7 @@ impl Tab {
 
     /// The open session: its attempt and the epoch of the leader serving it.
     pub fn session(&self) -> Option<(&SessionId, Epoch)> {
-        self.session.connected()
+        self.sessions.default.connected()
     }
 
     /// Whether this tab leads, with its worker ready and its epoch given.
@@ -195,14 +196,15 @@ impl Tab {
     /// The parts an input of the election works with, beside it.
     fn cx(&mut self) -> (&mut Election, Cx<'_>) {
         let joined = self.membership == Membership::Joined;
-        let (out, session, standby) = (&mut self.out, &mut self.session, &mut self.standby);
+        let (out, session, standby) = (&mut self.out, &mut self.sessions.default, &mut self.standby);
         (&mut self.election, Cx { out, session, standby, joined })
     }
 
     /// The parts a keyed call or frame works with, beside them.
     fn keyed_cx(&mut self) -> (&mut Keyed, KeyedCx<'_>) {
         let joined = self.membership == Membership::Joined;
-        (&mut self.keyed, KeyedCx { calls: &mut self.calls, out: &mut self.out, joined })
+        let (calls, sessions, out) = (&mut self.calls, &mut self.sessions, &mut self.out);
+        (&mut self.keyed, KeyedCx { calls, sessions, out, joined })
     }
 
     /// The history of every backend this tab watches, as far as it
@@ -214,7 +216,7 @@ impl Tab {
     /// This tab's keyed sessions (asked for, opening or open): each with its
     /// backend and, until it is open, the app's call that waits for it.
     pub fn keyed_sessions(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
-        self.keyed.sessions()
+        self.sessions.keyed()
     }
 
     /// How long a `connect` or an `open` made from now on waits for its
@@ -239,7 +241,7 @@ impl Tab {
     /// The app's `connected()`: settled with the open default session, at once or when the next
     /// opens ([`CallValue::DefaultSession`]); refused once the client was destroyed.
     pub fn connected(&mut self) -> CallId {
-        self.session.wait(self.membership == Membership::Left, &mut self.calls, &mut self.out)
+        self.sessions.default.wait(self.membership == Membership::Left, &mut self.calls, &mut self.out)
     }
 
     /// Opens a session with a keyed backend; `url` is a response's `url`.
@@ -247,9 +249,8 @@ impl Tab {
     /// refused (`invalid-argument`, `not-initialized`, the coordinator's,
     /// the leader's or the backend's code, `timeout`).
     pub fn open(&mut self, now: Timestamp, url: &str) -> CallId {
-        let joined = self.membership == Membership::Joined;
-        let mut cx = KeyedCx { calls: &mut self.calls, out: &mut self.out, joined };
-        self.keyed.open(now, url, &mut self.session, &mut cx)
+        let (keyed, mut cx) = self.keyed_cx();
+        keyed.open(now, url, &mut cx)
     }
 
     /// The current state of a backend (`backend`: its id or a url of a
@@ -289,23 +290,20 @@ impl Tab {
     /// The backend's answer to the `open` posted on keyed session
     /// `session_id`'s port, decoded or refused.
     pub fn open_answered(&mut self, session_id: &SessionId, answer: Result<BackendToTab, DecodeError>) {
-        let (keyed, mut cx) = self.keyed_cx();
-        keyed.open_answered(session_id, answer, &mut cx);
+        self.sessions.open_answered(session_id, answer, &mut self.calls, &mut self.out);
     }
 
     /// The `open` of keyed session `session_id` could not be posted on its
     /// port (`detail` says why): the session ends.
     pub fn open_unsent(&mut self, session_id: &SessionId, detail: String) {
-        let (keyed, mut cx) = self.keyed_cx();
-        keyed.end_session(session_id, CallError::new(ErrorCode::BadToken, detail), &mut cx);
+        self.sessions.end(session_id, CallError::new(ErrorCode::BadToken, detail), &mut self.calls, &mut self.out);
     }
 
     /// Ends a session with a keyed backend (asked for or open): its lock is
     /// released, so the backend closes it, and its ports are closed.
     pub fn close_session(&mut self, session_id: &SessionId) {
         let error = CallError::new(ErrorCode::BackendTerminated, "the session ended while it opened");
-        let (keyed, mut cx) = self.keyed_cx();
-        keyed.end_session(session_id, error, &mut cx);
+        self.sessions.end(session_id, error, &mut self.calls, &mut self.out);
     }
 
     /// Starts joining: takes the tab lock (and the first session lock).
@@ -316,7 +314,7 @@ impl Tab {
             self.out.acquire(LockId::Tab(self.id.clone()), LockMode::Exclusive);
             // The first attempt's session lock is taken meanwhile, so that the
             // request can go out as soon as a leader is known.
-            self.session.begin(&mut self.out);
+            self.sessions.default.begin(&mut self.out);
         }
     }
 
@@ -342,10 +340,12 @@ impl Tab {
             }
             // Taken from a silent leader's workers, which end: given back.
             LockId::Hosted(_) => self.out.release(lock.clone()),
-            LockId::Session(attempt) if self.keyed.lock_granted(attempt, &mut self.out) => {
-                // A session with a keyed backend was asked for.
+            LockId::Session(attempt) => {
+                let joined = self.membership == Membership::Joined;
+                if self.sessions.lock_granted(attempt, joined, &mut self.out) {
+                    self.request(now);
+                }
             }
-            LockId::Session(granted) if self.session.granted(granted) => self.request(now),
             _ => {}
         }
     }
@@ -404,7 +404,7 @@ impl Tab {
             }
             CoordinatorToTab::ProvidePort(grant) if grant.backend_id.is_none() => {
                 election.port_provided(&grant, &mut cx);
-                self.session.settle_waiting(&mut self.calls, &mut self.out);
+                self.sessions.default.settle_waiting(&mut self.calls, &mut self.out);
                 None
             }
             // For the leader's own worker or its fleet; else keyed backends:
@@ -434,7 +434,7 @@ impl Tab {
     /// The earliest instant at which [`Tab::timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let joined = self.membership == Membership::Joined;
-        let retry = self.session.poll_timeout(joined && !self.election.holds());
+        let retry = self.sessions.default.poll_timeout(joined && !self.election.holds());
         let (election, welcome) = (self.election.poll_timeout(joined), self.membership.welcome_by());
         [retry, election, welcome, self.calls.poll_timeout()].into_iter().flatten().min()
     }
@@ -464,7 +464,6 @@ impl Tab {
         if self.membership == Membership::Left {
             return;
         }
-        self.session.destroy(&mut self.out);
         for watch in [self.election.unwatch(), self.coordinator_watch.take()].into_iter().flatten() {
             self.out.release(watch);
         }
@@ -504,6 +503,7 @@ impl Tab {
         }
         self.out.event(TabEvent::Joined { coordinator_id });
         self.keyed.watch_again(&mut self.out);
+        self.sessions.welcomed(&mut self.out);
         self.welcomed();
         let (election, mut cx) = self.cx();
         election.welcomed(now, &mut cx);
@@ -519,7 +519,7 @@ impl Tab {
         self.standby.stop(&mut self.out);
         // Greeting from now on; `say_hello` below sets the deadline again.
         self.membership = Membership::Greeting { welcome_by: now.plus_millis(WELCOME_TIMEOUT_MS) };
-        self.session.coordinator_lost(&mut self.out);
+        self.sessions.coordinator_lost(&mut self.calls, &mut self.out);
         self.out.push(TabOutput::ReconnectCoordinator);
         self.say_hello(now);
     }
@@ -594,7 +594,7 @@ impl Tab {
     fn request(&mut self, now: Timestamp) {
         if self.membership == Membership::Joined {
             let live = self.election.live_epoch();
-            self.session.request(now, live, &mut self.out);
+            self.sessions.default.request(now, live, &mut self.out);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use super::calls::{CallError, CallId, CallValue, Calls};
 use super::output::{TabEvent, TabOutput};
 use crate::model::locks::{LockCommand, LockId, LockMode, LockNames};
 use crate::protocol::TabToCoordinator;
@@ -45,6 +46,13 @@ impl Outbox {
     /// Tells the app.
     pub(super) fn event(&mut self, event: TabEvent) {
         self.push(TabOutput::Event(event));
+    }
+
+    /// Settles the app's `call` with `outcome`, if it is still pending.
+    pub(super) fn settle(&mut self, calls: &mut Calls, call: CallId, outcome: Result<CallValue, CallError>) {
+        if calls.finish(call) {
+            self.event(TabEvent::Settled { call, outcome });
+        }
     }
 
     /// A frame or an event out of place: counted, nothing else.

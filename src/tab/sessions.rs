@@ -1,21 +1,37 @@
-//! A tab's sessions with keyed backends, each one connect attempt opened by
-//! the app's `open(url)`: where its handshake is, and the call that waits
-//! for it.
+//! Every session of a tab: the default session, kept open with the
+//! leader's default backend (its rules in [`default_session`](super::default_session)),
+//! and the sessions the app opened with keyed backends (`open(url)`). Each
+//! is one connect attempt, numbered from one counter, under its own session
+//! lock, asked for with `request-port`; their lock grants, their ports,
+//! their ends and their renewal after the coordinator died go through
+//! [`Sessions`], so that every rule about a session is kept once.
 //!
-//! The tab takes the attempt's session lock, then asks for a port
-//! (`request-port`); when the port arrives it posts `open` on it — the
-//! connect's token and credentials, with the app's end of a new channel —
-//! and the backend's answer settles the app's call.
+//! A keyed session: the tab takes the attempt's session lock, then asks for
+//! a port (`request-port` naming the backend); when the port arrives it
+//! posts `open` on it — the connect's token and credentials, with the app's
+//! end of a new channel — and the backend's answer settles the app's call.
+//! The backend waits on that lock and closes the session when it is
+//! released.
 
-use super::calls::CallId;
-use crate::model::ids::BackendId;
-use crate::protocol::TabToBackend;
+use super::calls::{CallError, CallId, CallValue, Calls};
+use super::default_session::DefaultSession;
+use super::outbox::Outbox;
+use super::output::TabOutput;
+use crate::model::code::ErrorCode;
+use crate::model::ids::{BackendId, ClientId, SessionId};
+use crate::model::locks::{LockId, LockMode};
+use crate::model::map::Map;
+use crate::model::time::Timestamp;
+use crate::protocol::{BackendToTab, DecodeError, PortGrant, PortRefusal, PortRequest, TabToBackend, TabToCoordinator};
 
 /// Where a session with a keyed backend is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stage {
     /// Waiting for its session lock.
     Locking { call: CallId, open: TabToBackend },
+    /// Holding its lock while the tab has no coordinator to ask (it died,
+    /// and a new one has not welcomed the tab yet).
+    Held { call: CallId, open: TabToBackend },
     /// Holding its lock; `request-port` sent.
     Asked { call: CallId, open: TabToBackend },
     /// Its port arrived and `open` was posted on it; the backend's answer
@@ -44,12 +60,35 @@ impl KeyedSession {
         &self.backend_id
     }
 
-    /// Its lock was granted: `true` if `request-port` is to go out now
-    /// (the first time).
-    pub(crate) fn ask(&mut self) -> bool {
+    /// Its lock was granted: `true` if `request-port` is to go out now (the
+    /// first time), which it does only if the tab is `joined`; else it
+    /// holds its lock until [`KeyedSession::resume`].
+    pub(crate) fn ask(&mut self, joined: bool) -> bool {
         let Stage::Locking { call, open } = &self.stage else { return false };
+        let (call, open) = (*call, open.clone());
+        self.stage = if joined { Stage::Asked { call, open } } else { Stage::Held { call, open } };
+        joined
+    }
+
+    /// A coordinator welcomed the tab: `true` if it held its lock without
+    /// one, and its `request-port` is to go out now.
+    pub(crate) fn resume(&mut self) -> bool {
+        let Stage::Held { call, open } = &self.stage else { return false };
         self.stage = Stage::Asked { call: *call, open: open.clone() };
         true
+    }
+
+    /// Whether its `request-port` went out and no port came yet: a request
+    /// that dies with the coordinator that carried it.
+    pub(crate) fn is_asked(&self) -> bool {
+        matches!(self.stage, Stage::Asked { .. })
+    }
+
+    /// It goes on as a fresh attempt, from its lock (its `request-port`
+    /// went with a coordinator that died).
+    fn renewed(self) -> Option<KeyedSession> {
+        let Stage::Asked { call, open } = self.stage else { return None };
+        Some(KeyedSession { backend_id: self.backend_id, stage: Stage::Locking { call, open } })
     }
 
     /// A port for it arrived from `backend_id`: the `open` to post on it,
@@ -80,7 +119,10 @@ impl KeyedSession {
     /// The app's call that waits for it, until it is open.
     pub(crate) fn call(&self) -> Option<CallId> {
         match &self.stage {
-            Stage::Locking { call, .. } | Stage::Asked { call, .. } | Stage::Opening { call } => Some(*call),
+            Stage::Locking { call, .. }
+            | Stage::Held { call, .. }
+            | Stage::Asked { call, .. }
+            | Stage::Opening { call } => Some(*call),
             Stage::Open => None,
         }
     }
@@ -88,6 +130,178 @@ impl KeyedSession {
     /// Whether its port arrived (the browser layer holds its ports).
     pub(crate) fn has_ports(&self) -> bool {
         matches!(self.stage, Stage::Opening { .. } | Stage::Open)
+    }
+}
+
+/// Every session of a tab: the default one, and the keyed ones by attempt.
+#[derive(Debug)]
+pub(super) struct Sessions {
+    client: ClientId,
+    /// The default session, and the attempt numbers of every session.
+    pub(super) default: DefaultSession,
+    keyed: Map<SessionId, KeyedSession>,
+}
+
+impl Sessions {
+    /// None yet, for the tab of `client`.
+    pub(super) fn new(client: ClientId) -> Self {
+        Sessions { default: DefaultSession::new(client.clone()), client, keyed: Map::new() }
+    }
+
+    /// The keyed sessions (asked for, opening or open): each with its
+    /// backend and, until it is open, the app's call that waits for it.
+    pub(super) fn keyed(&self) -> impl Iterator<Item = (&SessionId, &BackendId, Option<CallId>)> {
+        self.keyed.iter().map(|(id, session)| (id, session.backend_id(), session.call()))
+    }
+
+    /// A session with keyed backend `backend_id`, for the app's `open`:
+    /// its call, settled once the backend took `open` (or refused).
+    pub(super) fn open(
+        &mut self,
+        now: Timestamp,
+        (backend_id, open): (BackendId, TabToBackend),
+        calls: &mut Calls,
+        out: &mut Outbox,
+    ) -> CallId {
+        let session_id = self.default.next_attempt_id();
+        let call = calls.open(now, session_id.clone());
+        out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
+        self.keyed.insert(session_id, KeyedSession::new(backend_id, call, open));
+        call
+    }
+
+    /// The session lock of `attempt` was granted: a keyed session asks for
+    /// its port (once the tab is `joined`); `true` if it is the default
+    /// session's, which waits for a live leader from now on.
+    pub(super) fn lock_granted(&mut self, attempt: &SessionId, joined: bool, out: &mut Outbox) -> bool {
+        let Some(session) = self.keyed.get_mut(attempt) else {
+            return self.default.granted(attempt);
+        };
+        if session.ask(joined) {
+            self.request_port(attempt.clone(), out);
+        }
+        false
+    }
+
+    fn request_port(&self, attempt: SessionId, out: &mut Outbox) {
+        let Some(session) = self.keyed.get(&attempt) else { return };
+        let backend_id = Some(session.backend_id().clone());
+        out.send(TabToCoordinator::RequestPort(PortRequest {
+            client_id: self.client.clone(),
+            session_id: attempt,
+            backend_id,
+        }));
+    }
+
+    /// A keyed session's port arrived: `open` is posted on it, if the
+    /// session asked for it and has none yet (else the port is not taken,
+    /// and the browser layer closes it).
+    pub(super) fn granted(&mut self, grant: PortGrant, out: &mut Outbox) {
+        let PortGrant { session_id, backend_id, .. } = grant;
+        let session = self.keyed.get_mut(&session_id);
+        match backend_id.and_then(|backend_id| session?.grant(&backend_id)) {
+            Some(message) => out.push(TabOutput::OpenKeyed { session_id, message }),
+            None => out.ignore(),
+        }
+    }
+
+    /// The backend's answer to the `open` posted on session `session_id`'s
+    /// port, decoded or refused.
+    pub(super) fn open_answered(
+        &mut self,
+        session_id: &SessionId,
+        answer: Result<BackendToTab, DecodeError>,
+        calls: &mut Calls,
+        out: &mut Outbox,
+    ) {
+        let Some(session) = self.keyed.get_mut(session_id).filter(|s| s.is_opening()) else {
+            return out.ignore();
+        };
+        let refusal = match answer {
+            Ok(BackendToTab::Opened) => {
+                let backend_id = session.backend_id().clone();
+                if let Some(call) = session.opened() {
+                    let session_id = session_id.clone();
+                    out.settle(calls, call, Ok(CallValue::Session { session_id, backend_id }));
+                }
+                return;
+            }
+            Ok(BackendToTab::Refused { code, detail }) => CallError::new(code, detail),
+            Err(e) => CallError::new(e.code(), format!("the backend's answer: {e}")),
+        };
+        self.end(session_id, refusal, calls, out);
+    }
+
+    /// The leader, the coordinator or the tab refused keyed session `refusal.session_id`.
+    pub(super) fn refused(&mut self, refusal: PortRefusal, calls: &mut Calls, out: &mut Outbox) {
+        self.end(&refusal.session_id, CallError::new(refusal.code, refusal.detail), calls, out);
+    }
+
+    /// Ends keyed session `session_id` (asked for or open): its lock is
+    /// released, so the backend closes it, and its ports are closed; the
+    /// call still waiting for it, if any, is refused with `error`.
+    pub(super) fn end(&mut self, session_id: &SessionId, error: CallError, calls: &mut Calls, out: &mut Outbox) {
+        let Some(session) = self.keyed.remove(session_id) else { return };
+        out.release(LockId::Session(session_id.clone()));
+        if session.has_ports() {
+            out.push(TabOutput::CloseKeyed { session_id: session_id.clone() });
+        }
+        if let Some(call) = session.call() {
+            out.settle(calls, call, Err(error));
+        }
+    }
+
+    /// Backend `backend_id` terminated: its sessions with ports are ended.
+    pub(super) fn backend_ended(&mut self, backend_id: &BackendId, calls: &mut Calls, out: &mut Outbox) {
+        let ended: Vec<SessionId> = (self.keyed.iter())
+            .filter(|(_, s)| s.backend_id() == backend_id && s.has_ports())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for session_id in ended {
+            let detail = format!("the backend `{backend_id}` terminated while the session opened");
+            self.end(&session_id, CallError::new(ErrorCode::BackendTerminated, detail), calls, out);
+        }
+    }
+
+    /// The coordinator died: every request in flight went with it, and is
+    /// made again with a fresh attempt (the default session's, and each
+    /// keyed session's, whose call goes on waiting); a session already open
+    /// is a direct channel to its backend and lives on.
+    pub(super) fn coordinator_lost(&mut self, calls: &mut Calls, out: &mut Outbox) {
+        self.default.coordinator_lost(out);
+        let asked: Vec<SessionId> =
+            (self.keyed.iter()).filter(|(_, s)| s.is_asked()).map(|(id, _)| id.clone()).collect();
+        for old in asked {
+            let Some(session) = self.keyed.remove(&old).and_then(KeyedSession::renewed) else { continue };
+            out.release(LockId::Session(old));
+            let attempt = self.default.next_attempt_id();
+            if let Some(call) = session.call() {
+                calls.moved(call, attempt.clone());
+            }
+            out.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
+            self.keyed.insert(attempt, session);
+        }
+    }
+
+    /// A coordinator welcomed the tab: the keyed sessions that held their
+    /// lock meanwhile ask for their port.
+    pub(super) fn welcomed(&mut self, out: &mut Outbox) {
+        let held: Vec<SessionId> =
+            (self.keyed.iter_mut()).filter_map(|(id, s)| s.resume().then(|| id.clone())).collect();
+        for attempt in held {
+            self.request_port(attempt, out);
+        }
+    }
+
+    /// The tab leaves: every session ends, and none follows.
+    pub(super) fn leave(&mut self, out: &mut Outbox) {
+        self.default.destroy(out);
+        for (attempt, session) in std::mem::take(&mut self.keyed) {
+            out.release(LockId::Session(attempt.clone()));
+            if session.has_ports() {
+                out.push(TabOutput::CloseKeyed { session_id: attempt });
+            }
+        }
     }
 }
 
@@ -106,8 +320,12 @@ mod tests {
         let mut session = KeyedSession::new(b1.clone(), call, open());
         assert_eq!(session.grant(&b1), None, "no port before it asked");
         assert_eq!(session.opened(), None);
-        assert!(session.ask());
-        assert!(!session.ask(), "asked once");
+        assert!(!session.resume(), "no lock held yet");
+        assert!(!session.ask(false), "held while the tab has no coordinator");
+        assert_eq!(session.grant(&b1), None, "no port before it asked");
+        assert!(!session.ask(true), "its lock was granted once");
+        assert!(session.resume());
+        assert!(!session.resume() && !session.ask(true), "asked once");
         assert!(!session.has_ports());
         assert_eq!(session.grant(&BackendId::new("b2").unwrap()), None, "another backend's port");
         assert_eq!(session.grant(&b1), Some(open()));
