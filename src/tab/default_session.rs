@@ -102,11 +102,16 @@ impl DefaultSession {
             .unwrap_or_else(|_| unreachable!("a short ASCII id is valid"))
     }
 
-    /// A new connect attempt: first its session lock.
-    pub(super) fn begin(&mut self, out: &mut Outbox) {
+    /// A new attempt, of any session: its id, and its session lock asked for.
+    pub(super) fn lock_attempt(&mut self, out: &mut Outbox) -> SessionId {
         let attempt = self.next_attempt_id();
         out.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
-        self.stage = Stage::Locking { attempt };
+        attempt
+    }
+
+    /// A new connect attempt: first its session lock.
+    pub(super) fn begin(&mut self, out: &mut Outbox) {
+        self.stage = Stage::Locking { attempt: self.lock_attempt(out) };
     }
 
     /// Ends the current attempt: its lock is released, so the backend closes
@@ -224,9 +229,7 @@ impl DefaultSession {
     pub(super) fn wait(&mut self, left: bool, calls: &mut Calls, out: &mut Outbox) -> CallId {
         if left {
             // Refused at once: it never waits.
-            let call = calls.next_id();
-            out.event(TabEvent::Settled { call, outcome: Err(CallError::destroyed()) });
-            return call;
+            return out.refuse(calls, CallError::destroyed());
         }
         let call = calls.wait();
         self.waiting.push(call);
@@ -238,9 +241,7 @@ impl DefaultSession {
     pub(super) fn settle_waiting(&mut self, calls: &mut Calls, out: &mut Outbox) {
         let Stage::Connected { attempt, .. } = &self.stage else { return };
         for call in std::mem::take(&mut self.waiting) {
-            if calls.finish(call) {
-                out.event(TabEvent::Settled { call, outcome: Ok(CallValue::DefaultSession(attempt.clone())) });
-            }
+            out.settle(calls, call, Ok(CallValue::DefaultSession(attempt.clone())));
         }
     }
 

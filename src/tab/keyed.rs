@@ -43,9 +43,7 @@ pub(super) struct Ctx<'a> {
 impl Ctx<'_> {
     /// A call refused before anything was asked: settled at the next poll.
     fn refuse_at_once(&mut self, error: CallError) -> CallId {
-        let call = self.calls.next_id();
-        self.out.event(TabEvent::Settled { call, outcome: Err(error) });
-        call
+        self.out.refuse(self.calls, error)
     }
 
     /// Settles `call`, if it is still pending.
@@ -199,14 +197,13 @@ impl Keyed {
     }
 
     /// The tab is destroyed: every call still pending is refused with
-    /// `not-initialized`, every session ended (the default one included).
+    /// `not-initialized`, and no backend is watched any more.
     pub(super) fn leave(&mut self, cx: &mut Ctx<'_>) {
         let error = CallError::destroyed();
         for call in cx.calls.clear() {
             cx.out.event(TabEvent::Settled { call, outcome: Err(error.clone()) });
         }
         self.watches.clear();
-        cx.sessions.leave(cx.out);
     }
 
     /// A frame from the coordinator about this tab's keyed calls, sessions

@@ -469,6 +469,7 @@ impl Tab {
         }
         let (keyed, mut cx) = self.keyed_cx();
         keyed.leave(&mut cx);
+        self.sessions.leave(&mut self.out);
         let (election, mut cx) = self.cx();
         election.leave(now, &mut cx);
         // Also before `hello`: the coordinator then drops the connection at once.
@@ -540,10 +541,8 @@ impl Tab {
     /// was started already or is destroyed first.
     pub fn join(&mut self, now: Timestamp) -> CallId {
         if self.membership != Membership::New {
-            let call = self.calls.next_id();
             let error = CallError::new(ErrorCode::NotInitialized, "initialize() may be called once per client");
-            self.out.event(TabEvent::Settled { call, outcome: Err(error) });
-            return call;
+            return self.out.refuse(&mut self.calls, error);
         }
         let call = self.calls.join(now);
         self.start(now);

@@ -48,6 +48,14 @@ impl Outbox {
         self.push(TabOutput::Event(event));
     }
 
+    /// A call of the app refused before anything was asked: a new call id,
+    /// settled with `error` at the next poll.
+    pub(super) fn refuse(&mut self, calls: &mut Calls, error: CallError) -> CallId {
+        let call = calls.next_id();
+        self.event(TabEvent::Settled { call, outcome: Err(error) });
+        call
+    }
+
     /// Settles the app's `call` with `outcome`, if it is still pending.
     pub(super) fn settle(&mut self, calls: &mut Calls, call: CallId, outcome: Result<CallValue, CallError>) {
         if calls.finish(call) {

@@ -19,7 +19,7 @@ use super::outbox::Outbox;
 use super::output::TabOutput;
 use crate::model::code::ErrorCode;
 use crate::model::ids::{BackendId, ClientId, SessionId};
-use crate::model::locks::{LockId, LockMode};
+use crate::model::locks::LockId;
 use crate::model::map::Map;
 use crate::model::time::Timestamp;
 use crate::protocol::{BackendToTab, DecodeError, PortGrant, PortRefusal, PortRequest, TabToBackend, TabToCoordinator};
@@ -163,9 +163,8 @@ impl Sessions {
         calls: &mut Calls,
         out: &mut Outbox,
     ) -> CallId {
-        let session_id = self.default.next_attempt_id();
+        let session_id = self.default.lock_attempt(out);
         let call = calls.open(now, session_id.clone());
-        out.acquire(LockId::Session(session_id.clone()), LockMode::Exclusive);
         self.keyed.insert(session_id, KeyedSession::new(backend_id, call, open));
         call
     }
@@ -178,19 +177,9 @@ impl Sessions {
             return self.default.granted(attempt);
         };
         if session.ask(joined) {
-            self.request_port(attempt.clone(), out);
+            request_port(&self.client, attempt, session, out);
         }
         false
-    }
-
-    fn request_port(&self, attempt: SessionId, out: &mut Outbox) {
-        let Some(session) = self.keyed.get(&attempt) else { return };
-        let backend_id = Some(session.backend_id().clone());
-        out.send(TabToCoordinator::RequestPort(PortRequest {
-            client_id: self.client.clone(),
-            session_id: attempt,
-            backend_id,
-        }));
     }
 
     /// A keyed session's port arrived: `open` is posted on it, if the
@@ -242,10 +231,7 @@ impl Sessions {
     /// call still waiting for it, if any, is refused with `error`.
     pub(super) fn end(&mut self, session_id: &SessionId, error: CallError, calls: &mut Calls, out: &mut Outbox) {
         let Some(session) = self.keyed.remove(session_id) else { return };
-        out.release(LockId::Session(session_id.clone()));
-        if session.has_ports() {
-            out.push(TabOutput::CloseKeyed { session_id: session_id.clone() });
-        }
+        let_go(session_id, &session, out);
         if let Some(call) = session.call() {
             out.settle(calls, call, Err(error));
         }
@@ -274,11 +260,10 @@ impl Sessions {
         for old in asked {
             let Some(session) = self.keyed.remove(&old).and_then(KeyedSession::renewed) else { continue };
             out.release(LockId::Session(old));
-            let attempt = self.default.next_attempt_id();
+            let attempt = self.default.lock_attempt(out);
             if let Some(call) = session.call() {
                 calls.moved(call, attempt.clone());
             }
-            out.acquire(LockId::Session(attempt.clone()), LockMode::Exclusive);
             self.keyed.insert(attempt, session);
         }
     }
@@ -286,10 +271,10 @@ impl Sessions {
     /// A coordinator welcomed the tab: the keyed sessions that held their
     /// lock meanwhile ask for their port.
     pub(super) fn welcomed(&mut self, out: &mut Outbox) {
-        let held: Vec<SessionId> =
-            (self.keyed.iter_mut()).filter_map(|(id, s)| s.resume().then(|| id.clone())).collect();
-        for attempt in held {
-            self.request_port(attempt, out);
+        for (attempt, session) in self.keyed.iter_mut() {
+            if session.resume() {
+                request_port(&self.client, attempt, session, out);
+            }
         }
     }
 
@@ -297,11 +282,24 @@ impl Sessions {
     pub(super) fn leave(&mut self, out: &mut Outbox) {
         self.default.destroy(out);
         for (attempt, session) in std::mem::take(&mut self.keyed) {
-            out.release(LockId::Session(attempt.clone()));
-            if session.has_ports() {
-                out.push(TabOutput::CloseKeyed { session_id: attempt });
-            }
+            let_go(&attempt, &session, out);
         }
+    }
+}
+
+/// Asks the coordinator for the port of keyed session `attempt` of `client`.
+fn request_port(client: &ClientId, attempt: &SessionId, session: &KeyedSession, out: &mut Outbox) {
+    let (client_id, session_id) = (client.clone(), attempt.clone());
+    let backend_id = Some(session.backend_id().clone());
+    out.send(TabToCoordinator::RequestPort(PortRequest { client_id, session_id, backend_id }));
+}
+
+/// Lets keyed session `attempt` go: its lock is released, so the backend
+/// closes it, and its ports, if they arrived, are closed.
+fn let_go(attempt: &SessionId, session: &KeyedSession, out: &mut Outbox) {
+    out.release(LockId::Session(attempt.clone()));
+    if session.has_ports() {
+        out.push(TabOutput::CloseKeyed { session_id: attempt.clone() });
     }
 }
 
