@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use tabworker::LockMode;
+use tabworker::{LockCommand, LockMode};
 
 use super::Sim;
 use super::world::{Ctx, Event};
@@ -51,6 +51,21 @@ pub struct LockView {
 }
 
 impl Sim {
+    /// Carries out a machine's lock `command` for `owner` (a tab or a worker):
+    /// the lock is asked for by its name, remembered with its id.
+    pub(super) fn lock_command(&mut self, owner: Ctx, command: LockCommand) {
+        match command {
+            LockCommand::Acquire { lock, name, mode } => {
+                self.lock_ids.insert(name.clone(), lock);
+                self.acquire(owner, name, mode);
+            }
+            LockCommand::Release { lock } => {
+                let name = self.names.name(&lock);
+                self.release(owner, &name);
+            }
+        }
+    }
+
     pub(super) fn acquire(&mut self, owner: Ctx, lock: String, mode: LockMode) {
         let state = self.locks.entry(lock.clone()).or_default();
         if state.has(owner) {

@@ -2,7 +2,7 @@
 //! outputs and events, as the browser glue does.
 
 use tabworker::protocol::{TabToCoordinator, WireMessage};
-use tabworker::{ClientId, LockCommand, TabEvent, TabOutput};
+use tabworker::{ClientId, TabEvent, TabOutput};
 
 use super::world::Event;
 use super::*;
@@ -60,14 +60,7 @@ impl Sim {
                     self.send_to_coordinator(ix, msg, port);
                 }
                 TabOutput::ReconnectCoordinator => self.connect(ix),
-                TabOutput::Lock(LockCommand::Acquire { lock, name, mode }) => {
-                    self.lock_ids.insert(name.clone(), lock);
-                    self.acquire(Ctx::Tab(ix), name, mode);
-                }
-                TabOutput::Lock(LockCommand::Release { lock }) => {
-                    let name = self.names.name(&lock);
-                    self.release(Ctx::Tab(ix), &name);
-                }
+                TabOutput::Lock(command) => self.lock_command(Ctx::Tab(ix), command),
                 TabOutput::Event(event) => self.tab_event(ix, event, &mut carried),
             }
         }

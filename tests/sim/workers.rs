@@ -1,7 +1,7 @@
 //! The backend workers in the simulation: spawned, adopted, replaced,
 //! killed, crashed, and carrying out their hosts' outputs.
 
-use tabworker::{BackendId, BackendOutput, LockCommand};
+use tabworker::{BackendId, BackendOutput};
 
 use super::world::Event;
 use super::*;
@@ -117,14 +117,7 @@ impl Sim {
                 // The app's start and stop code, as its tag says.
                 BackendOutput::Start(_) => self.app_start(w),
                 BackendOutput::Stop => self.app_stop(w),
-                BackendOutput::Lock(LockCommand::Acquire { lock, name, mode }) => {
-                    self.lock_ids.insert(name.clone(), lock);
-                    self.acquire(Ctx::Worker(w), name, mode);
-                }
-                BackendOutput::Lock(LockCommand::Release { lock }) => {
-                    let name = self.names.name(&lock);
-                    self.release(Ctx::Worker(w), &name);
-                }
+                BackendOutput::Lock(command) => self.lock_command(Ctx::Worker(w), command),
                 BackendOutput::Exit => {
                     // `close()`: it dies without an `error` event.
                     self.kill_worker(w);
