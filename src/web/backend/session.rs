@@ -178,9 +178,8 @@ impl BackendSession {
             other => other,
         };
         let session = self.clone();
-        let returned = pending;
         wasm_bindgen_futures::spawn_local(async move {
-            let outcome = match returned {
+            let outcome = match pending {
                 Ok(value) => JsFuture::from(js_sys::Promise::resolve(&value)).await,
                 Err(thrown) => Err(thrown),
             };
