@@ -80,7 +80,10 @@ impl Asks {
     }
 
     /// A tab's `request-port`: refused at once for a backend the board
-    /// knows no live one of; else to the leader, or kept until one claims.
+    /// knows ended, or knows no leader hosts; else to the leader, or kept
+    /// until one claims. A backend not reported yet that may still be (this
+    /// coordinator is new, and its leader has not told it yet) is the
+    /// leader's to answer.
     pub(super) fn request_port(
         &mut self,
         from: ConnId,
@@ -94,6 +97,7 @@ impl Asks {
         }
         if let Some(backend_id) = &request.backend_id {
             let refused = match board.get(backend_id) {
+                None if board.may_report(backend_id) => None,
                 None => Some((ErrorCode::UnknownBackend, format!("no backend `{backend_id}` is known"))),
                 Some(record) if record.is_terminated() => {
                     Some((ErrorCode::BackendTerminated, format!("backend `{backend_id}` is terminated")))

@@ -183,6 +183,12 @@ impl Board {
         Ok(recorded)
     }
 
+    /// Whether `id`, not on the board, may still be reported: no leader's
+    /// claim was heard since the last one left, or the claim named it.
+    pub(crate) fn may_report(&self, id: &BackendId) -> bool {
+        !self.records.contains_key(id) && self.expected.as_ref().is_none_or(|expected| expected.contains(id))
+    }
+
     /// `conn` watches `id`: the history so far. A backend that is not
     /// terminated tells `conn` of each new state from now on; so does one
     /// not reported yet that may still be, once its leader reports it (up to
@@ -194,7 +200,7 @@ impl Board {
             }
             return Watched::History(record.history().to_vec());
         }
-        if self.expected.as_ref().is_some_and(|expected| !expected.contains(id)) {
+        if !self.may_report(id) {
             return Watched::Unhosted;
         }
         if self.awaited.contains_key(id) || self.awaited.len() < MAX_AWAITED {

@@ -1841,6 +1841,39 @@ mod tests {
     }
 
     #[test]
+    fn a_new_coordinator_passes_a_port_for_a_backend_its_leader_may_still_report_and_refuses_the_rest() {
+        // The old coordinator died; a tab asks this one again before any leader claimed.
+        let mut k = coordinator();
+        hello(&mut k, 1);
+        hello(&mut k, 2);
+        drain(&mut k);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s1", "b"))));
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s2", "gone"))));
+        assert_eq!(drain(&mut k), vec![], "no leader yet: both wait");
+        // The leader claims again, hosting b, which it has not reported here yet.
+        k.handle(T0, ConnId(1), Ok(claim_hosting(1, Some(1), &["b"])));
+        let out = drain(&mut k);
+        let asked: Vec<_> = out.iter().filter(|(_, m)| m.kind() == "request-port").cloned().collect();
+        assert_eq!(asked, vec![(ConnId(1), CoordinatorToTab::RequestPort(port_for(2, "s1", "b")))]);
+        let refused: Vec<_> = (out.iter())
+            .filter_map(|(to, m)| match m {
+                CoordinatorToTab::RefusePort(r) => Some((*to, r.session_id.to_string(), r.code)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused, [(ConnId(2), "s2".to_owned(), ErrorCode::UnknownBackend)], "not named in the claim");
+        // Asked once the claim was heard: b goes to the leader, another is refused at once.
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s3", "b"))));
+        assert_eq!(drain(&mut k), vec![(ConnId(1), CoordinatorToTab::RequestPort(port_for(2, "s3", "b")))]);
+        k.handle(T0, ConnId(2), Ok(TabToCoordinator::RequestPort(port_for(2, "s4", "gone"))));
+        let out = drain(&mut k);
+        assert!(
+            matches!(&out[..], [(ConnId(2), CoordinatorToTab::RefusePort(r))] if r.code == ErrorCode::UnknownBackend),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn a_leaders_port_refusal_or_grant_for_a_backend_reaches_only_the_client_that_asked() {
         let mut k = led_by(1, 3);
         let refusal = PortRefusal {
