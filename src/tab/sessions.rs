@@ -78,17 +78,12 @@ impl KeyedSession {
         true
     }
 
-    /// Whether its `request-port` went out and no port came yet: a request
-    /// that dies with the coordinator that carried it.
-    pub(crate) fn is_asked(&self) -> bool {
-        matches!(self.stage, Stage::Asked { .. })
-    }
-
-    /// It goes on as a fresh attempt, from its lock (its `request-port`
-    /// went with a coordinator that died).
-    fn renewed(self) -> Option<KeyedSession> {
-        let Stage::Asked { call, open } = self.stage else { return None };
-        Some(KeyedSession { backend_id: self.backend_id, stage: Stage::Locking { call, open } })
+    /// Its `request-port` went with a coordinator that died: `true` if it
+    /// was asked for, and goes on from its lock as a fresh attempt.
+    fn renew(&mut self) -> bool {
+        let Stage::Asked { call, open } = &self.stage else { return false };
+        self.stage = Stage::Locking { call: *call, open: open.clone() };
+        true
     }
 
     /// A port for it arrived from `backend_id`: the `open` to post on it,
@@ -255,15 +250,17 @@ impl Sessions {
     /// is a direct channel to its backend and lives on.
     pub(super) fn coordinator_lost(&mut self, calls: &mut Calls, out: &mut Outbox) {
         self.default.coordinator_lost(out);
-        let asked: Vec<SessionId> =
-            (self.keyed.iter()).filter(|(_, s)| s.is_asked()).map(|(id, _)| id.clone()).collect();
-        for old in asked {
-            let Some(session) = self.keyed.remove(&old).and_then(KeyedSession::renewed) else { continue };
-            out.release(LockId::Session(old));
-            let attempt = self.default.lock_attempt(out);
-            if let Some(call) = session.call() {
-                calls.moved(call, attempt.clone());
-            }
+        for (old, mut session) in std::mem::take(&mut self.keyed) {
+            let attempt = if session.renew() {
+                out.release(LockId::Session(old));
+                let attempt = self.default.lock_attempt(out);
+                if let Some(call) = session.call() {
+                    calls.moved(call, attempt.clone());
+                }
+                attempt
+            } else {
+                old
+            };
             self.keyed.insert(attempt, session);
         }
     }
