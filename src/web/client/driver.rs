@@ -23,7 +23,7 @@ use super::super::runtime::timer::Timer;
 use super::coordinator_link::CoordinatorLink;
 use super::hosted::{FromWorker, Hosted, Tell};
 use super::ports::SessionPorts;
-use crate::model::ids::{BackendId, ClientId, CoordinatorId, Epoch, SessionId};
+use crate::model::ids::{BackendId, ClientId, CoordinatorId, SessionId};
 use crate::model::locks::{LockId, LockNames};
 use crate::model::map::Map;
 use crate::model::status::BackendState;
@@ -40,14 +40,15 @@ type Then = Box<dyn FnOnce(Result<CallValue, CallError>)>;
 
 /// A `SessionBackend` handle made in this tab: the client's one timer is
 /// armed to the earliest of the tab's deadlines and theirs and tells each
-/// when it fires, and each hears of the default sessions.
+/// when it fires, and each hears of the default sessions as they open (it
+/// follows one's end as it follows a keyed session's).
 pub(crate) trait Attached {
     /// Its earliest deadline.
     fn poll_timeout(&self) -> Option<Timestamp>;
     /// Time passed: it acts on what is due.
     fn timeout(self: Rc<Self>, now: Timestamp);
-    /// The default session opened (its port and backend), or ended (`None`).
-    fn default_session(self: Rc<Self>, session: Option<(MessagePort, Option<BackendId>)>);
+    /// Default session `session` opened, with the default backend `backend`.
+    fn default_opened(self: Rc<Self>, session: &SessionId, backend: Option<BackendId>);
 }
 
 /// A random number from `crypto.randomUUID()` (122 random bits).
@@ -58,33 +59,12 @@ fn entropy() -> u128 {
     u128::from_str_radix(&hex[..hex.len().min(32)], 16).unwrap_or_default()
 }
 
-/// The open default session: its port, and the `Session` object the app
-/// sees (one object per session, whichever way the app reaches it).
-pub(super) struct Session {
-    port: MessagePort,
-    backend_id: Option<BackendId>,
-    pub(super) js: JsValue,
-}
-
-impl Session {
-    fn new(id: &SessionId, epoch: Epoch, backend_id: Option<&BackendId>, port: MessagePort) -> Session {
-        let js = object(&[
-            ("id", id.as_str().into()),
-            ("epoch", (epoch.get() as f64).into()),
-            ("backendId", backend_id.map_or(JsValue::NULL, |b| b.as_str().into())),
-            ("port", port.clone().into()),
-        ]);
-        Session { port, backend_id: backend_id.cloned(), js }
-    }
-}
-
 /// What the page keeps beside the tab.
 #[derive(Default)]
 pub(super) struct State {
     locks: LockTable<LockId>,
     /// The port that came with the input being handled.
     carried: Option<MessagePort>,
-    pub(super) session: Option<Session>,
     pub(super) coordinator_id: Option<CoordinatorId>,
     pub(super) destroyed: bool,
 }
@@ -98,7 +78,7 @@ pub(crate) struct ClientDriver {
     pub(crate) tab: RefCell<Tab>,
     pub(super) state: RefCell<State>,
     coordinator: RefCell<CoordinatorLink>,
-    /// The ports of the keyed sessions this tab opened.
+    /// The ports of the sessions this tab has open, the default one's too.
     pub(super) sessions: RefCell<SessionPorts>,
     hosted: RefCell<Hosted>,
     /// Who is told the states of each `statusStream`.
@@ -237,12 +217,13 @@ impl ClientDriver {
     }
 
     /// Serves `handle` with this client's timer and default sessions from
-    /// now on; it is told of the current default session at once.
+    /// now on; it is told of the open default session at once.
     pub(crate) fn attach(&self, handle: Rc<dyn Attached>) {
         self.attached.borrow_mut().push(Rc::downgrade(&handle));
-        let current = self.state.borrow().session.as_ref().map(|s| (s.port.clone(), s.backend_id.clone()));
-        if current.is_some() {
-            handle.default_session(current);
+        let open = self.tab.borrow().session().map(|(id, _)| id.clone());
+        let backend = open.as_ref().and_then(|id| Some(self.sessions.borrow().get(id)?.default.as_ref()?.1.clone()));
+        if let (Some(session), Some(backend)) = (open, backend) {
+            handle.default_opened(&session, backend);
         }
     }
 
@@ -298,7 +279,7 @@ impl ClientDriver {
         self.subscriptions.borrow_mut().remove(&id);
     }
 
-    /// `told` is called when keyed session `session` ends; its app port, if it is open.
+    /// `told` is called when session `session` ends; its app port, if it is open.
     pub(crate) fn follow_session(&self, session: &SessionId, told: Box<dyn FnOnce()>) -> Option<MessagePort> {
         self.sessions.borrow_mut().on_close(session, told)
     }
@@ -467,21 +448,23 @@ impl ClientDriver {
             ),
             TabEvent::Connected { session_id, epoch, backend_id } => {
                 let Some(port) = self.state.borrow_mut().carried.take() else { return };
-                let session = Session::new(&session_id, epoch, backend_id.as_ref(), port);
-                let (detail, told) = (session.js.clone(), (session.port.clone(), session.backend_id.clone()));
-                self.state.borrow_mut().session = Some(session);
+                let detail = object(&[
+                    ("id", session_id.as_str().into()),
+                    ("epoch", (epoch.get() as f64).into()),
+                    ("backendId", backend_id.as_ref().map_or(JsValue::NULL, |b| b.as_str().into())),
+                    ("port", port.clone().into()),
+                ]);
+                self.sessions.borrow_mut().open_default(session_id.clone(), port, detail.clone(), backend_id.clone());
                 for handle in self.handles() {
-                    handle.default_session(Some(told.clone()));
+                    handle.default_opened(&session_id, backend_id.clone());
                 }
                 ("session", detail)
             }
             TabEvent::Disconnected { session_id, reason } => {
-                let ended = self.state.borrow_mut().session.take();
-                if let Some(ended) = ended {
-                    ended.port.close();
-                }
-                for handle in self.handles() {
-                    handle.default_session(None);
+                // Its handles are told as a keyed session's are, by its ports' end.
+                let ended = self.sessions.borrow_mut().remove(&session_id);
+                if let Some(ports) = ended {
+                    ports.close();
                 }
                 ("sessionend", object(&[("id", session_id.as_str().into()), ("reason", reason.as_str().into())]))
             }
@@ -534,10 +517,8 @@ impl ClientDriver {
         state.locks.clear();
     }
 
-    /// The open default session, as the app sees it.
-    pub(super) fn session(&self) -> Result<JsValue, JsValue> {
-        let session = self.state.borrow().session.as_ref().map(|s| s.js.clone());
-        // The tab settles `connected()` just after the session's port reached the page.
-        session.ok_or_else(|| TabworkerError::new(ErrorCode::BackendLost, "the session ended at once").into())
+    /// Default session `session`, as the app sees it, if it is open.
+    pub(super) fn default_session(&self, session: &SessionId) -> Option<JsValue> {
+        Some(self.sessions.borrow().get(session)?.default.as_ref()?.0.clone())
     }
 }

@@ -109,7 +109,8 @@ impl Client {
     /// The open session with the leader's backend, if any.
     #[wasm_bindgen(getter)]
     pub fn session(&self) -> Option<SessionJs> {
-        self.driver.state.borrow().session.as_ref().map(|s| s.js.clone().unchecked_into())
+        let open = self.driver.tab.borrow().session().map(|(id, _)| id.clone());
+        open.and_then(|id| self.driver.default_session(&id)).map(JsCast::unchecked_into)
     }
 
     /// The open session, or the next one to open. Rejects if the client is
@@ -287,7 +288,10 @@ fn promise(driver: &Rc<ClientDriver>, call: CallId) -> js_sys::Promise {
         CallValue::Joined => Ok(JsValue::UNDEFINED),
         CallValue::Connected(response) => Ok(to_js(&*response)),
         CallValue::State(state) => Ok(to_js(&state)),
-        CallValue::DefaultSession(_) => driver.session(),
+        // The tab settles `connected()` just after the session's port reached the page.
+        CallValue::DefaultSession(id) => driver
+            .default_session(&id)
+            .ok_or_else(|| TabworkerError::new(ErrorCode::BackendLost, "the session ended at once").into()),
         CallValue::Session { session_id, backend_id } => {
             KeyedSession::of(driver, session_id, backend_id).map(JsValue::from).ok_or_else(|| {
                 TabworkerError::new(ErrorCode::BackendTerminated, "the session ended while it opened").into()

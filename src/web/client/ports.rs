@@ -1,6 +1,7 @@
-//! The ports of the keyed sessions a tab opened: the port the grant came
-//! with (the backend answers `open` on it) and the app's end of a new
-//! channel, handed to the backend with `open`.
+//! The ports of every session a tab has open, by session id: a keyed
+//! session's (the port its grant came with, on which the backend answers
+//! `open`, and the app's end of a new channel, handed to the backend with
+//! `open`) and the default session's (its grant's port is the app's).
 
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
@@ -9,39 +10,56 @@ use web_sys::{MessageChannel, MessageEvent, MessagePort};
 use super::super::error::describe;
 use super::super::runtime::frames::post_frame;
 use super::super::runtime::listener::Listener;
-use crate::model::ids::SessionId;
+use crate::model::ids::{BackendId, SessionId};
 use crate::model::map::Map;
 use crate::protocol::TabToBackend;
 
-/// The browser objects of a keyed session whose port arrived.
+/// The browser objects of a session whose port arrived.
 pub(super) struct Ports {
-    /// The port the grant came with; the backend answers `open` on it.
-    control: MessagePort,
+    /// A keyed session's: the port the grant came with, on which the
+    /// backend answers `open`, and what passes those answers to the tab.
+    control: Option<(MessagePort, Listener)>,
     /// The app's port.
     pub(super) app: MessagePort,
     /// Resolves `closed`.
     close: js_sys::Function,
     pub(super) closed: Promise,
-    /// Passes the backend's answers on `control` to the tab.
-    answers: Listener,
+    /// A default session's object as the app sees it (one per session,
+    /// whichever way the app reaches it), and its default backend.
+    pub(super) default: Option<(JsValue, Option<BackendId>)>,
     /// Told when the session ends (the handles that follow it).
     on_close: Vec<Box<dyn FnOnce()>>,
 }
 
 impl Ports {
-    /// Closes both ports, resolves `closed` and tells who asked.
+    /// The session's ports, with its `closed` promise; `None` if the
+    /// promise could not be made.
+    fn new(
+        control: Option<(MessagePort, Listener)>,
+        app: MessagePort,
+        default: Option<(JsValue, Option<BackendId>)>,
+    ) -> Option<Ports> {
+        let mut slot = None;
+        let closed = Promise::new(&mut |resolve, _| slot = Some(resolve));
+        // The executor runs at once: the slot is filled.
+        Some(Ports { control, app, close: slot?, closed, default, on_close: Vec::new() })
+    }
+
+    /// Closes its ports, resolves `closed` and tells who asked.
     pub(super) fn close(self) {
-        self.control.close();
+        if let Some((control, answers)) = self.control {
+            control.close();
+            drop(answers);
+        }
         self.app.close();
         let _ = self.close.call0(&JsValue::NULL);
-        drop(self.answers);
         for told in self.on_close {
             told();
         }
     }
 }
 
-/// The ports of each keyed session whose port arrived.
+/// The ports of each session whose port arrived.
 #[derive(Default)]
 pub(super) struct SessionPorts(Map<SessionId, Ports>);
 
@@ -65,19 +83,29 @@ impl SessionPorts {
                 return Err(channel.err().map_or_else(|| "no port came with the grant".to_owned(), |e| describe(&e)));
             }
         };
-        let mut slot = None;
-        let closed = Promise::new(&mut |resolve, _| slot = Some(resolve));
-        // The executor runs at once: the slot is filled.
-        let Some(close) = slot else { return Err("no promise".into()) };
         let answers = Listener::new(&control, "message", on_answer);
         control.start();
+        let ports = Ports::new(Some((control.clone(), answers)), channel.port1(), None).ok_or("no promise")?;
         let sent = post_frame("client", &control, message, Some(&channel.port2()));
-        let ports = Ports { control, app: channel.port1(), close, closed, answers, on_close: Vec::new() };
         self.0.insert(session, ports);
         if sent {
             Ok(())
         } else {
             Err("`open` could not be posted on the session's port (the console says why)".into())
+        }
+    }
+
+    /// The default session `session`, with default backend `backend`,
+    /// opened on `port`; the app sees it as `js`.
+    pub(super) fn open_default(
+        &mut self,
+        session: SessionId,
+        port: MessagePort,
+        js: JsValue,
+        backend: Option<BackendId>,
+    ) {
+        if let Some(ports) = Ports::new(None, port, Some((js, backend))) {
+            self.0.insert(session, ports);
         }
     }
 

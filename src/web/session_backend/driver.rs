@@ -1,6 +1,6 @@
 //! What a `SessionBackend` handle holds in the page, and how it carries out
 //! its [`Handle`]'s outputs: the session's port (a keyed session's, the
-//! default session's) or a remote backend's socket, the app's promises and
+//! default session's, followed alike) or a remote backend's socket, the app's promises and
 //! listeners, and the client's calls it makes in Rust values. Every
 //! decision is the handle's; its deadlines are served by the client's one
 //! timer.
@@ -386,16 +386,23 @@ impl Attached for Driver {
         self.input(|handle| handle.timeout(now));
     }
 
-    fn default_session(self: Rc<Self>, session: Option<(MessagePort, Option<BackendId>)>) {
-        match session {
-            Some((port, backend)) => {
-                if self.handle.borrow_mut().default_opened(backend) {
-                    self.attach_port(port);
+    /// A default handle follows the session as a keyed one does its own:
+    /// its port is read from now on, and its end is told to the handle.
+    fn default_opened(self: Rc<Self>, session: &SessionId, backend: Option<BackendId>) {
+        if self.handle.borrow_mut().default_opened(backend) {
+            let weak = Rc::downgrade(&self);
+            let told = Box::new(move || {
+                if let Some(driver) = weak.upgrade() {
+                    drop(driver.input(Handle::default_closed));
                 }
-                self.pump();
+            });
+            match self.client.upgrade().and_then(|client| client.follow_session(session, told)) {
+                Some(port) => self.attach_port(port),
+                // It ended meanwhile.
+                None => drop(self.input(Handle::default_closed)),
             }
-            None => drop(self.input(Handle::default_closed)),
         }
+        self.pump();
     }
 }
 
