@@ -220,9 +220,8 @@ impl ClientDriver {
     /// now on; it is told of the open default session at once.
     pub(crate) fn attach(&self, handle: Rc<dyn Attached>) {
         self.attached.borrow_mut().push(Rc::downgrade(&handle));
-        let open = self.tab.borrow().session().map(|(id, _)| id.clone());
-        let backend = open.as_ref().and_then(|id| Some(self.sessions.borrow().get(id)?.default.as_ref()?.1.clone()));
-        if let (Some(session), Some(backend)) = (open, backend) {
+        let open = self.sessions.borrow().default().map(|(id, _, backend)| (id.clone(), backend.cloned()));
+        if let Some((session, backend)) = open {
             handle.default_opened(&session, backend);
         }
     }
@@ -517,8 +516,8 @@ impl ClientDriver {
         state.locks.clear();
     }
 
-    /// Default session `session`, as the app sees it, if it is open.
-    pub(super) fn default_session(&self, session: &SessionId) -> Option<JsValue> {
-        Some(self.sessions.borrow().get(session)?.default.as_ref()?.0.clone())
+    /// The open default session, as the app sees it.
+    pub(super) fn default_session(&self) -> Option<JsValue> {
+        self.sessions.borrow().default().map(|(_, js, _)| js.clone())
     }
 }

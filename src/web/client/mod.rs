@@ -109,8 +109,7 @@ impl Client {
     /// The open session with the leader's backend, if any.
     #[wasm_bindgen(getter)]
     pub fn session(&self) -> Option<SessionJs> {
-        let open = self.driver.tab.borrow().session().map(|(id, _)| id.clone());
-        open.and_then(|id| self.driver.default_session(&id)).map(JsCast::unchecked_into)
+        self.driver.default_session().map(JsCast::unchecked_into)
     }
 
     /// The open session, or the next one to open. Rejects if the client is
@@ -289,8 +288,8 @@ fn promise(driver: &Rc<ClientDriver>, call: CallId) -> js_sys::Promise {
         CallValue::Connected(response) => Ok(to_js(&*response)),
         CallValue::State(state) => Ok(to_js(&state)),
         // The tab settles `connected()` just after the session's port reached the page.
-        CallValue::DefaultSession(id) => driver
-            .default_session(&id)
+        CallValue::DefaultSession(_) => driver
+            .default_session()
             .ok_or_else(|| TabworkerError::new(ErrorCode::BackendLost, "the session ended at once").into()),
         CallValue::Session { session_id, backend_id } => {
             KeyedSession::of(driver, session_id, backend_id).map(JsValue::from).ok_or_else(|| {

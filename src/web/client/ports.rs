@@ -109,6 +109,11 @@ impl SessionPorts {
         }
     }
 
+    /// The open default session: its id, the object the app sees, and its default backend.
+    pub(super) fn default(&self) -> Option<(&SessionId, &JsValue, Option<&BackendId>)> {
+        self.0.iter().find_map(|(id, ports)| ports.default.as_ref().map(|(js, backend)| (id, js, backend.as_ref())))
+    }
+
     /// The session's app port and `closed` promise, if it is open.
     pub(super) fn get(&self, session: &SessionId) -> Option<&Ports> {
         self.0.get(session)
